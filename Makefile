@@ -1,0 +1,238 @@
+# libmotan — GNU make only. `make help` lists the targets.
+#
+# The top-level targets that need packages (check, demo, ...) first run `scripts/deps.sh`
+# and then re-enter make, so pkg-config sees what was just installed.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := all
+
+VERSION := $(shell sed -n 's/^\#define MOTAN_VERSION_STRING "\(.*\)"/\1/p' include/motan/version.h)
+MAJOR   := $(shell sed -n 's/^\#define MOTAN_VERSION_MAJOR \([0-9]*\)/\1/p' include/motan/version.h)
+
+BUILD   ?= build
+CC      ?= cc
+PREFIX  ?= /usr/local
+DESTDIR ?=
+LIBDIR  ?= lib
+JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
+
+# ---- dependencies -------------------------------------------------------------------------
+# Debian 12 ships msgpack.pc (-lmsgpackc); newer upstreams call it msgpack-c.pc.
+MSGPACK_PC := $(shell pkg-config --exists msgpack-c 2>/dev/null && echo msgpack-c || echo msgpack)
+PC_DEPS    := libevent libevent_pthreads jansson zlib $(MSGPACK_PC)
+DEP_CFLAGS := $(shell pkg-config --cflags $(PC_DEPS) 2>/dev/null)
+# Debian's ZooKeeper C client has no .pc file.
+ZK_LIBS    := -lzookeeper_st
+DEP_LIBS   := $(shell pkg-config --libs $(PC_DEPS) 2>/dev/null) $(ZK_LIBS) -lpthread -lm
+CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
+CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null)
+
+# ---- flags --------------------------------------------------------------------------------
+WARN     := -Wall -Wextra -Werror -pedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+OPT      ?= -O2 -g
+CFLAGS_BASE := -std=c11 $(WARN) $(OPT) -D_GNU_SOURCE -Iinclude -Ilib $(DEP_CFLAGS)
+LIB_CFLAGS  := $(CFLAGS_BASE) -fPIC -fvisibility=hidden -DMOTAN_BUILDING $(EXTRA_CFLAGS)
+APP_CFLAGS  := $(CFLAGS_BASE) $(EXTRA_CFLAGS)
+LDFLAGS_ALL := $(EXTRA_LDFLAGS)
+
+# ---- sources ------------------------------------------------------------------------------
+LAYERS    := core codec transport cluster registry client
+LIB_SRCS  := $(foreach l,$(LAYERS),$(sort $(wildcard lib/$(l)/*.c)))
+LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+CLI_SRCS  := $(sort $(wildcard tools/motan/*.c))
+CLI_OBJS  := $(CLI_SRCS:%.c=$(BUILD)/obj/%.o)
+SRV_SRCS  := $(sort $(wildcard tests/support/server/*.c))
+SRV_OBJS  := $(SRV_SRCS:%.c=$(BUILD)/obj/%.o)
+TSUP_SRCS := $(sort $(wildcard tests/support/lib/*.c))
+TSUP_OBJS := $(TSUP_SRCS:%.c=$(BUILD)/obj/%.o)
+UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+INTEG_SRCS := $(sort $(wildcard tests/integration/test_*.c))
+INTEG_BINS := $(INTEG_SRCS:tests/integration/%.c=$(BUILD)/tests/%)
+BENCH_SRCS := $(sort $(wildcard bench/*.c))
+BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
+EXAMPLE_SRCS := $(sort $(wildcard examples/*.c))
+EXAMPLE_BINS := $(EXAMPLE_SRCS:examples/%.c=$(BUILD)/examples/%)
+
+STATIC_LIB := $(BUILD)/lib/libmotan.a
+SHARED_LIB := $(BUILD)/lib/libmotan.so.$(VERSION)
+SONAME     := libmotan.so.$(MAJOR)
+CLI        := $(BUILD)/bin/motan
+TEST_SERVER := $(BUILD)/bin/motan-test-server
+
+# ---- main build ---------------------------------------------------------------------------
+.PHONY: all lib tools examples
+all: lib tools $(TEST_SERVER)
+lib: $(STATIC_LIB) $(SHARED_LIB) $(BUILD)/lib/$(SONAME) $(BUILD)/lib/libmotan.so
+tools: $(CLI)
+examples: $(EXAMPLE_BINS)
+
+$(BUILD)/obj/lib/%.o: lib/%.c
+	@mkdir -p $(@D)
+	$(CC) $(LIB_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(APP_CFLAGS) $(CHECK_CFLAGS) -MMD -MP -c $< -o $@
+
+$(STATIC_LIB): $(LIB_OBJS)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
+$(SHARED_LIB): $(LIB_OBJS) lib/libmotan.map
+	@mkdir -p $(@D)
+	$(CC) -shared -Wl,-soname,$(SONAME) -Wl,--version-script=lib/libmotan.map -Wl,--no-undefined \
+	    $(LDFLAGS_ALL) -o $@ $(LIB_OBJS) $(DEP_LIBS)
+
+$(BUILD)/lib/$(SONAME): $(SHARED_LIB)
+	ln -sf $(notdir $<) $@
+$(BUILD)/lib/libmotan.so: $(BUILD)/lib/$(SONAME)
+	ln -sf $(notdir $<) $@
+
+$(CLI): $(CLI_OBJS) $(STATIC_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS_ALL) -o $@ $(CLI_OBJS) $(STATIC_LIB) $(DEP_LIBS)
+
+$(TEST_SERVER): $(SRV_OBJS) $(STATIC_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS_ALL) -o $@ $(SRV_OBJS) $(STATIC_LIB) $(DEP_LIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(TSUP_OBJS) $(STATIC_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(APP_CFLAGS) $(CHECK_CFLAGS) -MMD -MP $(LDFLAGS_ALL) -o $@ $< $(TSUP_OBJS) $(STATIC_LIB) $(CHECK_LIBS) $(DEP_LIBS)
+
+$(BUILD)/tests/%: tests/integration/%.c $(TSUP_OBJS) $(STATIC_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(APP_CFLAGS) $(CHECK_CFLAGS) -MMD -MP $(LDFLAGS_ALL) -o $@ $< $(TSUP_OBJS) $(STATIC_LIB) $(CHECK_LIBS) $(DEP_LIBS)
+
+$(BUILD)/bench/%: bench/%.c $(TSUP_OBJS) $(STATIC_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(APP_CFLAGS) -MMD -MP $(LDFLAGS_ALL) -o $@ $< $(TSUP_OBJS) $(STATIC_LIB) $(DEP_LIBS)
+
+# Examples link like an outside user would: public headers and the shared library only.
+$(BUILD)/examples/%: examples/%.c $(SHARED_LIB) $(BUILD)/lib/libmotan.so
+	@mkdir -p $(@D)
+	$(CC) -std=c11 $(WARN) $(OPT) -D_GNU_SOURCE -Iinclude $(DEP_CFLAGS) -o $@ $< \
+	    -L$(BUILD)/lib -lmotan -Wl,-rpath,$(abspath $(BUILD)/lib) $(DEP_LIBS)
+
+-include $(shell find $(BUILD)/obj $(BUILD)/tests $(BUILD)/bench -name '*.d' 2>/dev/null)
+
+# ---- dependencies installer ---------------------------------------------------------------
+.PHONY: deps
+deps:
+	@scripts/deps.sh
+
+# ---- tests --------------------------------------------------------------------------------
+# `make check`: install what is missing, build, run every suite (scripts/check.sh).
+.PHONY: check check-run unit integration
+check: deps
+	@$(MAKE) --no-print-directory -j$(JOBS) all examples $(UNIT_BINS) $(INTEG_BINS) $(BENCH_BINS)
+	@$(MAKE) --no-print-directory check-run
+
+check-run:
+	@BUILD=$(BUILD) scripts/check.sh
+
+unit: all $(UNIT_BINS)
+	@BUILD=$(BUILD) scripts/run-suites.sh unit
+
+integration: all $(INTEG_BINS)
+	@BUILD=$(BUILD) scripts/run-suites.sh integration
+
+# ---- sanitizers ---------------------------------------------------------------------------
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+.PHONY: asan tsan valgrind
+asan: deps
+	@$(MAKE) --no-print-directory -j$(JOBS) BUILD=build-asan OPT="-O1 -g" \
+	    EXTRA_CFLAGS="$(SAN_FLAGS)" EXTRA_LDFLAGS="$(SAN_FLAGS)" all $(UNIT_BINS:$(BUILD)/%=build-asan/%) $(INTEG_BINS:$(BUILD)/%=build-asan/%)
+	@BUILD=build-asan MOTAN_SANITIZER=asan scripts/run-suites.sh unit integration
+
+tsan: deps
+	@$(MAKE) --no-print-directory -j$(JOBS) BUILD=build-tsan OPT="-O1 -g" \
+	    EXTRA_CFLAGS="-fsanitize=thread" EXTRA_LDFLAGS="-fsanitize=thread" all $(INTEG_BINS:$(BUILD)/%=build-tsan/%)
+	@BUILD=build-tsan MOTAN_SANITIZER=tsan scripts/run-suites.sh tsan
+
+valgrind: deps
+	@$(MAKE) --no-print-directory -j$(JOBS) all $(INTEG_BINS)
+	@BUILD=$(BUILD) MOTAN_SANITIZER=valgrind scripts/run-suites.sh valgrind
+
+# ---- fuzzing (clang + libFuzzer) ----------------------------------------------------------
+FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=build-fuzz/fuzz/%)
+FUZZ_SECONDS ?= 20
+.PHONY: fuzz fuzz-build fuzz-long
+fuzz-build: deps
+	@$(MAKE) --no-print-directory -j$(JOBS) BUILD=build-fuzz CC=clang OPT="-O1 -g" \
+	    EXTRA_CFLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer" \
+	    build-fuzz/lib/libmotan.a $(FUZZ_BINS)
+
+build-fuzz/fuzz/%: tests/fuzz/%.c build-fuzz/lib/libmotan.a
+	@mkdir -p $(@D)
+	clang $(CFLAGS_BASE) -Wno-strict-prototypes -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer \
+	    -o $@ $< build-fuzz/lib/libmotan.a $(DEP_LIBS)
+
+fuzz: fuzz-build
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh short
+
+fuzz-long: fuzz-build
+	@scripts/fuzz.sh long
+
+# ---- benchmarks ---------------------------------------------------------------------------
+.PHONY: bench bench-codec bench-e2e bench-cluster bench-bindings
+bench: bench-codec bench-e2e bench-cluster bench-bindings
+
+bench-codec: deps
+	@$(MAKE) --no-print-directory -j$(JOBS) $(BUILD)/bench/codec
+	@$(BUILD)/bench/codec
+
+bench-e2e: deps
+	@$(MAKE) --no-print-directory -j$(JOBS) all $(BUILD)/bench/e2e
+	@$(BUILD)/bench/e2e
+
+bench-cluster: deps
+	@$(MAKE) --no-print-directory -j$(JOBS) all $(BUILD)/bench/cluster
+	@$(BUILD)/bench/cluster
+
+bench-bindings: deps
+	@$(MAKE) --no-print-directory -j$(JOBS) all $(BUILD)/bench/bindings_c
+	@BUILD=$(BUILD) scripts/bench-bindings.sh
+
+# ---- demo, soak ---------------------------------------------------------------------------
+.PHONY: demo soak
+demo: deps
+	@$(MAKE) --no-print-directory -j$(JOBS) all examples
+	@BUILD=$(BUILD) scripts/demo.sh
+
+soak: deps
+	@$(MAKE) --no-print-directory -j$(JOBS) all $(BUILD)/bench/soak
+	@BUILD=$(BUILD) scripts/soak.sh
+
+# ---- install ------------------------------------------------------------------------------
+PC_REQUIRES_PRIVATE := $(PC_DEPS)
+PC_LIBS_PRIVATE := $(ZK_LIBS) -lpthread -lm
+.PHONY: install
+install: lib
+	install -d $(DESTDIR)$(PREFIX)/include/motan $(DESTDIR)$(PREFIX)/$(LIBDIR)/pkgconfig
+	install -m 644 include/motan/*.h $(DESTDIR)$(PREFIX)/include/motan/
+	install -m 644 $(STATIC_LIB) $(DESTDIR)$(PREFIX)/$(LIBDIR)/
+	install -m 755 $(SHARED_LIB) $(DESTDIR)$(PREFIX)/$(LIBDIR)/
+	ln -sf libmotan.so.$(VERSION) $(DESTDIR)$(PREFIX)/$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(PREFIX)/$(LIBDIR)/libmotan.so
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@VERSION@|$(VERSION)|' \
+	    -e 's|@REQUIRES_PRIVATE@|$(PC_REQUIRES_PRIVATE)|' -e 's|@LIBS_PRIVATE@|$(PC_LIBS_PRIVATE)|' \
+	    pkgconfig/libmotan.pc.in > $(DESTDIR)$(PREFIX)/$(LIBDIR)/pkgconfig/libmotan.pc
+
+# ---- housekeeping -------------------------------------------------------------------------
+.PHONY: clean help
+clean:
+	rm -rf build build-asan build-tsan build-fuzz
+
+help:
+	@echo "make            build libmotan.a, libmotan.so, motan CLI, motan-test-server"
+	@echo "make check      install missing packages, build, run every test"
+	@echo "make demo       install missing packages, build, run the cluster demo"
+	@echo "make asan|tsan|valgrind   test suites under sanitizers / memcheck"
+	@echo "make fuzz       short libFuzzer runs (FUZZ_SECONDS=20); make fuzz-long: 10M execs each"
+	@echo "make bench      bench-codec bench-e2e bench-cluster bench-bindings"
+	@echo "make soak       5-minute soak under injected faults"
+	@echo "make examples   build examples/"
+	@echo "make install PREFIX=/usr/local DESTDIR="

@@ -1,0 +1,114 @@
+/*
+ * libmotan transport: event loops and endpoints (one server, a pool of multiplexed
+ * connections, timeouts, heartbeats, reconnects).
+ *
+ * Loop modes, one code path:
+ * - caller's loop (motan_loop_new_with_base): everything runs in that event_base's callbacks;
+ *   every function here must be called from the loop's thread;
+ * - built-in loop (motan_loop_new): the library runs the loop on its own thread; calls may
+ *   come from any thread and are handed over through a queue; blocking calls are allowed
+ *   from any thread but the loop's own.
+ * Callbacks always run on the loop thread, never inside the call that started them.
+ */
+#ifndef MOTAN_TRANSPORT_H
+#define MOTAN_TRANSPORT_H
+
+#include <motan/codec.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct event_base;
+
+/* ==== loops ============================================================================= */
+
+typedef struct motan_loop motan_loop;
+
+/* A built-in loop running on its own thread. owned: free with motan_loop_free. */
+int motan_loop_new(motan_loop **out, char *errbuf, size_t errlen);
+/* Wraps the caller's event_base, which must outlive the loop. owned: motan_loop_free. */
+int motan_loop_new_with_base(struct event_base *base, motan_loop **out, char *errbuf,
+                             size_t errlen);
+/*
+ * Built-in loop: runs the queued tasks, stops and joins the thread. Free every endpoint,
+ * cluster, registry and client on the loop first. Never call it from the loop thread.
+ */
+void motan_loop_free(motan_loop *l);
+/* The event_base (borrowed). */
+struct event_base *motan_loop_get_base(motan_loop *l);
+/* 1 for a built-in loop. */
+int motan_loop_is_builtin(const motan_loop *l);
+/* 1 when the calling thread is the loop's thread. */
+int motan_loop_in_loop_thread(const motan_loop *l);
+/*
+ * Runs fn(userdata) on the loop thread: at once when called from it, otherwise queued and
+ * the loop woken. MOTAN_ECLOSED once the loop is stopping (fn then never runs).
+ */
+int motan_loop_run(motan_loop *l, void (*fn)(void *userdata), void *userdata);
+/* As motan_loop_run, then waits until fn has returned. */
+int motan_loop_run_wait(motan_loop *l, void (*fn)(void *userdata), void *userdata);
+
+/* ==== endpoints ========================================================================= */
+
+/*
+ * Completion of a call. resp is owned by the callback (free it with motan_response_free).
+ * Runs exactly once per accepted call, on the loop thread.
+ */
+typedef void (*motan_response_cb)(motan_response *resp, void *userdata);
+
+typedef struct motan_endpoint motan_endpoint;
+
+/*
+ * One server. node: motan2://host:port or motan2://[unix:/path]; parameters (§8.2 defaults):
+ * connections (2), requestTimeout (1000 ms), connectTimeout (1000 ms), maxPending (10000 per
+ * connection), errorCountThreshold (10, <= 0 disables), keepaliveInterval (1000 ms),
+ * maxContentLength (10 MiB), mingzSize (0 = no gzip), and the service identity (path,
+ * group, version, application, serialization) filled into requests that lack them.
+ * Connections open lazily on the first call. owned: free with motan_endpoint_free.
+ */
+int motan_endpoint_new(motan_loop *l, const motan_url *node, motan_endpoint **out, char *errbuf,
+                       size_t errlen);
+/*
+ * Completes every call in flight with MOTAN_ECANCELLED, then frees. No callback of e runs
+ * after it returns. From another thread with a built-in loop it waits for the loop.
+ */
+void motan_endpoint_free(motan_endpoint *e);
+
+/*
+ * Starts a call. timeout_ms <= 0: the request's timeout, else the node's requestTimeout (or
+ * "<method>.requestTimeout"). On MOTAN_OK cb runs exactly once later (result, remote error,
+ * timeout, connection error, busy, cancel) and *call_id (may be NULL) identifies the call for
+ * motan_endpoint_cancel. Any other return means cb never runs (MOTAN_EINVAL, MOTAN_ECLOSED).
+ * req is borrowed until cb has run.
+ */
+int motan_endpoint_call(motan_endpoint *e, motan_request *req, int timeout_ms,
+                        motan_response_cb cb, void *userdata, uint64_t *call_id);
+/*
+ * Completes the call with MOTAN_ECANCELLED (its late response is dropped). Loop thread only.
+ * MOTAN_ENOTFOUND when it already completed.
+ */
+int motan_endpoint_cancel(motan_endpoint *e, uint64_t call_id);
+/*
+ * Blocking call (built-in loop only, from any thread but the loop's): *out gets the response
+ * (owned: free with motan_response_free) and the return value is its code.
+ */
+int motan_endpoint_call_sync(motan_endpoint *e, motan_request *req, int timeout_ms,
+                             motan_response **out);
+
+/* Health and statistics (loop thread, or racy-but-safe reads from others). */
+int motan_endpoint_is_available(const motan_endpoint *e);
+/* Calls in flight. */
+size_t motan_endpoint_inflight(const motan_endpoint *e);
+/* "host:port" or "unix:/path" (borrowed, lives with e). */
+const char *motan_endpoint_get_address(const motan_endpoint *e);
+/* The node URL (borrowed, lives with e). */
+const motan_url *motan_endpoint_get_url(const motan_endpoint *e);
+/* Counters since creation. */
+uint64_t motan_endpoint_stat(const motan_endpoint *e, const char *name);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MOTAN_TRANSPORT_H */

@@ -1,0 +1,95 @@
+/*
+ * Private helpers of the core layer, shared by every layer above it: the export macro,
+ * the buffer's layout for inline appends on hot paths, allocation and error-text helpers.
+ * Not installed.
+ */
+#ifndef MOTAN_CORE_INT_H
+#define MOTAN_CORE_INT_H
+
+#include <stdarg.h>
+#include <string.h>
+
+#include <motan/core.h>
+
+/* Public definitions carry this; everything else stays hidden in the shared library. */
+#define MOTAN_EXPORT __attribute__((visibility("default")))
+
+#define MOTAN_UNUSED(x) ((void)(x))
+#define MOTAN_LIKELY(x) __builtin_expect(!!(x), 1)
+#define MOTAN_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+struct motan_buf {
+    uint8_t *data;
+    size_t len;
+    size_t cap;
+};
+
+/* Grows b so that extra more bytes fit; slow path of motan__buf_ensure. */
+int motan__buf_grow(motan_buf *b, size_t extra);
+
+static inline int motan__buf_ensure(motan_buf *b, size_t extra)
+{
+    if (MOTAN_LIKELY(b->cap - b->len >= extra))
+        return MOTAN_OK;
+    return motan__buf_grow(b, extra);
+}
+
+/* Unchecked appends: call motan__buf_ensure first. */
+static inline void motan__buf_put_u8(motan_buf *b, uint8_t v) { b->data[b->len++] = v; }
+
+static inline void motan__buf_put_u32be(motan_buf *b, uint32_t v)
+{
+    uint8_t *p = b->data + b->len;
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+    b->len += 4;
+}
+
+static inline void motan__buf_put(motan_buf *b, const void *p, size_t n)
+{
+    if (n)
+        memcpy(b->data + b->len, p, n);
+    b->len += n;
+}
+
+static inline void motan__put_u32be(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+static inline void motan__put_u64be(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--) {
+        p[i] = (uint8_t)v;
+        v >>= 8;
+    }
+}
+
+static inline uint32_t motan__get_u32be(const uint8_t *p)
+{
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+
+static inline uint64_t motan__get_u64be(const uint8_t *p)
+{
+    return ((uint64_t)motan__get_u32be(p) << 32) | motan__get_u32be(p + 4);
+}
+
+/* Allocation through the hooks; calloc zeroes. */
+void *motan__calloc(size_t n, size_t size);
+char *motan__strdup(const char *s);
+char *motan__strndup(const char *s, size_t n);
+
+/* printf into errbuf when it is not NULL; returns code so callers can `return motan__err(...)`. */
+int motan__errf(char *errbuf, size_t errlen, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Copies an arena string with a trailing NUL; NULL on out of memory. */
+char *motan__arena_strndup(motan_arena *a, const char *s, size_t n);
+
+#endif

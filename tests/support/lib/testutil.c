@@ -1,0 +1,126 @@
+#include "testutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+int tu_hex_decode(const char *hex, uint8_t **out, size_t *len)
+{
+    size_t n = strlen(hex);
+    if (n % 2)
+        return -1;
+    uint8_t *p = malloc(n / 2 + 1);
+    if (!p)
+        return -1;
+    for (size_t i = 0; i < n / 2; i++) {
+        int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+        if (hi < 0 || lo < 0) {
+            free(p);
+            return -1;
+        }
+        p[i] = (uint8_t)(hi << 4 | lo);
+    }
+    *out = p;
+    *len = n / 2;
+    return 0;
+}
+
+char *tu_hex_encode(const uint8_t *p, size_t len)
+{
+    static const char digits[] = "0123456789abcdef";
+    char *s = malloc(2 * len + 1);
+    if (!s)
+        return NULL;
+    for (size_t i = 0; i < len; i++) {
+        s[2 * i] = digits[p[i] >> 4];
+        s[2 * i + 1] = digits[p[i] & 15];
+    }
+    s[2 * len] = '\0';
+    return s;
+}
+
+char *tu_read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    size_t r;
+    while (buf && (r = fread(buf + n, 1, cap - n - 1, f)) > 0) {
+        n += r;
+        if (cap - n - 1 == 0) {
+            char *nb = realloc(buf, cap * 2);
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+    }
+    fclose(f);
+    if (!buf)
+        return NULL;
+    buf[n] = '\0';
+    if (len)
+        *len = n;
+    return buf;
+}
+
+const char *tu_root(void)
+{
+    const char *r = getenv("MOTAN_ROOT");
+    return r && *r ? r : ".";
+}
+
+const char *tu_build(void)
+{
+    const char *b = getenv("BUILD");
+    return b && *b ? b : "build";
+}
+
+const char *tu_vectors_dir(void)
+{
+    static char path[4096];
+    const char *v = getenv("MOTAN_VECTORS_DIR");
+    if (v && *v)
+        return v;
+    snprintf(path, sizeof(path), "%s/../shared/vectors", tu_root());
+    return path;
+}
+
+json_t *tu_load_vectors(const char *name)
+{
+    char path[4096];
+    json_error_t err;
+    snprintf(path, sizeof(path), "%s/%s", tu_vectors_dir(), name);
+    json_t *j = json_load_file(path, 0, &err);
+    if (!j) {
+        fprintf(stderr, "cannot load vectors %s: %s (line %d)\n", path, err.text, err.line);
+        abort();
+    }
+    return j;
+}
+
+uint64_t tu_rand(uint64_t *s)
+{
+    uint64_t x = *s;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *s = x;
+    return x * 0x2545F4914F6CDD1DULL;
+}

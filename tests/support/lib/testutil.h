@@ -1,0 +1,29 @@
+/* Helpers shared by the test suites and benchmarks (not part of the library). */
+#ifndef MOTAN_TESTUTIL_H
+#define MOTAN_TESTUTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+/* Hex <-> bytes. tu_hex_decode: malloc'd bytes, -1 on bad hex. tu_hex_encode: malloc'd text. */
+int tu_hex_decode(const char *hex, uint8_t **out, size_t *len);
+char *tu_hex_encode(const uint8_t *p, size_t len);
+
+/* Whole file, malloc'd and NUL-terminated; NULL on error. */
+char *tu_read_file(const char *path, size_t *len);
+
+/* ../shared/vectors (or $MOTAN_VECTORS_DIR). */
+const char *tu_vectors_dir(void);
+/* Parsed vectors file (e.g. "simple.json"); aborts the test run when it cannot be read. */
+json_t *tu_load_vectors(const char *name);
+
+/* $MOTAN_ROOT or "." : the source tree; $BUILD or "build". */
+const char *tu_root(void);
+const char *tu_build(void);
+
+/* Deterministic xorshift64* generator for property tests. */
+uint64_t tu_rand(uint64_t *state);
+
+#endif
