@@ -32,7 +32,7 @@ WARN     := -Wall -Wextra -Werror -pedantic -Wshadow -Wstrict-prototypes -Wmissi
 OPT      ?= -O2 -g
 CFLAGS_BASE := -std=c11 $(WARN) $(OPT) -D_GNU_SOURCE -Iinclude -Ilib $(DEP_CFLAGS)
 LIB_CFLAGS  := $(CFLAGS_BASE) -fPIC -fvisibility=hidden -DMOTAN_BUILDING $(EXTRA_CFLAGS)
-APP_CFLAGS  := $(CFLAGS_BASE) $(EXTRA_CFLAGS)
+APP_CFLAGS  := $(CFLAGS_BASE) -Itests/support/lib $(EXTRA_CFLAGS)
 LDFLAGS_ALL := $(EXTRA_LDFLAGS)
 
 # ---- sources ------------------------------------------------------------------------------

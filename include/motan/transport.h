@@ -96,6 +96,15 @@ int motan_endpoint_cancel(motan_endpoint *e, uint64_t call_id);
 int motan_endpoint_call_sync(motan_endpoint *e, motan_request *req, int timeout_ms,
                              motan_response **out);
 
+/*
+ * Replaces the node URL of e with one for the same address and applies its parameters
+ * (timeouts, thresholds, limits, weight for load balancers) while keeping the connections
+ * (`connections` itself is not changed). Loop thread only, and not while other threads call
+ * e (its URL is read there). MOTAN_EINVAL for another address.
+ */
+int motan_endpoint_update_url(motan_endpoint *e, const motan_url *node, char *errbuf,
+                              size_t errlen);
+
 /* Health and statistics (loop thread, or racy-but-safe reads from others). */
 int motan_endpoint_is_available(const motan_endpoint *e);
 /* Calls in flight. */

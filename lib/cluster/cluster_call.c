@@ -1,0 +1,440 @@
+/*
+ * Cluster calls and the context HA strategies drive them through.
+ *
+ * A call holds references: one until it is completed, one per attempt in flight, one while
+ * cluster code runs on it; it is freed when the last goes. Completion happens exactly once:
+ * remaining attempts are cancelled and their late answers dropped.
+ */
+#include <pthread.h>
+#include <stdio.h>
+
+#include "cluster/cluster_int.h"
+
+void motan__call_list_push(motan_ha_call **head, motan_ha_call **tail, motan_ha_call *call)
+{
+    call->next = NULL;
+    call->prev = *tail;
+    if (*tail)
+        (*tail)->next = call;
+    else
+        *head = call;
+    *tail = call;
+}
+
+void motan__call_list_remove(motan_ha_call **head, motan_ha_call **tail, motan_ha_call *call)
+{
+    if (call->prev)
+        call->prev->next = call->next;
+    else
+        *head = call->next;
+    if (call->next)
+        call->next->prev = call->prev;
+    else
+        *tail = call->prev;
+    call->prev = call->next = NULL;
+}
+
+static void call_unref(motan_ha_call *call)
+{
+    if (--call->refs > 0)
+        return;
+    if (call->timer_set)
+        event_del(&call->timer);
+    motan_free(call->saved_group);
+    motan_free(call);
+}
+
+static void restore_group(motan_ha_call *call)
+{
+    if (call->group_swapped) {
+        motan_request_set_group(call->req, call->saved_group);
+        call->group_swapped = 0;
+    }
+}
+
+static void deliver(motan_ha_call *call, motan_response *resp)
+{
+    motan_cluster *c = call->c;
+    int code = resp ? motan_response_get_code(resp) : MOTAN_ENOMEM;
+    if (code == MOTAN_OK)
+        atomic_fetch_add(&c->st_ok, 1);
+    else
+        atomic_fetch_add(&c->st_errors, 1);
+    call->cb(resp, call->userdata);
+}
+
+MOTAN_EXPORT void motan_ha_call_complete(motan_ha_call *call, motan_response *resp)
+{
+    motan_cluster *c = call->c;
+    if (call->completed) {
+        motan_response_free(resp); /* a strategy completing twice: keep the first */
+        return;
+    }
+    call->completed = 1;
+    if (call->timer_set) {
+        event_del(&call->timer);
+        call->timer_set = 0;
+    }
+    for (int i = 0; i < call->nattempts; i++)
+        motan_ha_call_cancel(call, i);
+    restore_group(call);
+    motan__call_list_remove(&c->live_head, &c->live_tail, call);
+    if (call->starting) {
+        /* Still inside motan_cluster_call: the caller's callback must wait for the loop. */
+        call->deferred = resp;
+        motan__call_list_push(&c->done_head, &c->done_tail, call);
+        event_active(&c->done_ev, EV_TIMEOUT, 1);
+        return; /* the completion reference goes with the done list */
+    }
+    deliver(call, resp);
+    call_unref(call);
+}
+
+MOTAN_EXPORT void motan_ha_call_fail(motan_ha_call *call, int code, const char *msg)
+{
+    motan_response *resp = motan_response_new();
+    if (resp) {
+        char text[512];
+        snprintf(text, sizeof(text), "%s (calling %s.%s)", msg,
+                 motan_request_get_service(call->req), motan_request_get_method(call->req));
+        motan_response_set_error(resp, code, text);
+    }
+    motan_ha_call_complete(call, resp);
+}
+
+void motan__cluster_on_done(evutil_socket_t fd, short what, void *arg)
+{
+    motan_cluster *c = arg;
+    MOTAN_UNUSED(fd);
+    MOTAN_UNUSED(what);
+    motan__cluster_hold(c);
+    motan_ha_call *last = c->done_tail, *call;
+    while (!c->closing && (call = c->done_head)) {
+        int was_last = call == last;
+        motan__call_list_remove(&c->done_head, &c->done_tail, call);
+        motan_response *resp = call->deferred;
+        call->deferred = NULL;
+        deliver(call, resp);
+        call_unref(call);
+        if (was_last)
+            break;
+    }
+    if (c->done_head && !c->closing)
+        event_active(&c->done_ev, EV_TIMEOUT, 1);
+    motan__cluster_release(c);
+}
+
+void motan__cluster_cancel_calls(motan_cluster *c)
+{
+    motan_ha_call *call;
+    /* Completions already waiting are delivered as they are. */
+    while ((call = c->done_head)) {
+        motan__call_list_remove(&c->done_head, &c->done_tail, call);
+        motan_response *resp = call->deferred;
+        call->deferred = NULL;
+        deliver(call, resp);
+        call_unref(call);
+    }
+    while ((call = c->live_head)) {
+        call->refs++;
+        motan_ha_call_fail(call, MOTAN_ECANCELLED, "cluster freed with the call in flight");
+        call_unref(call);
+    }
+}
+
+/* ---- attempts ------------------------------------------------------------------------- */
+
+static void attempt_cb(motan_response *resp, void *userdata)
+{
+    motan__attempt *a = userdata;
+    motan_ha_call *call = a->call;
+    motan_cluster *c = call->c;
+    int index = (int)(a - call->att);
+    a->inflight = 0;
+    call->inflight--;
+    if (call->completed || a->cancelled || c->closing) {
+        motan_response_free(resp);
+        call_unref(call);
+        return;
+    }
+    motan__cluster_hold(c);
+    if (!resp) {
+        resp = motan_response_new();
+        if (resp)
+            motan_response_set_error(resp, MOTAN_ENOMEM, "out of memory");
+    }
+    c->ha->on_attempt(c->ha_state, call, index, resp);
+    call_unref(call);
+    motan__cluster_release(c);
+}
+
+MOTAN_EXPORT int motan_ha_call_send(motan_ha_call *call, motan_endpoint *ep, int *attempt)
+{
+    if (!call || !ep || call->completed)
+        return MOTAN_EINVAL;
+    if (call->nattempts >= MOTAN_HA_MAX_ATTEMPTS)
+        return MOTAN_EBUSY;
+    int remaining = motan_ha_call_remaining_ms(call);
+    if (remaining <= 0)
+        return MOTAN_ETIMEOUT;
+    motan__attempt *a = &call->att[call->nattempts];
+    memset(a, 0, sizeof(*a));
+    a->call = call;
+    a->ep = ep;
+    a->start_us = motan_now_us();
+    int rc = motan_endpoint_call(ep, call->req, remaining, attempt_cb, a, &a->call_id);
+    if (rc != MOTAN_OK)
+        return rc;
+    a->inflight = 1;
+    call->inflight++;
+    call->refs++;
+    if (attempt)
+        *attempt = call->nattempts;
+    call->nattempts++;
+    return MOTAN_OK;
+}
+
+MOTAN_EXPORT void motan_ha_call_cancel(motan_ha_call *call, int attempt)
+{
+    if (!call || attempt < 0 || attempt >= call->nattempts)
+        return;
+    motan__attempt *a = &call->att[attempt];
+    if (!a->inflight || a->cancelled)
+        return;
+    a->cancelled = 1;
+    /* Its callback still runs once (with MOTAN_ECANCELLED, or a late result) and is dropped. */
+    motan_endpoint_cancel(a->ep, a->call_id);
+}
+
+MOTAN_EXPORT motan_endpoint *motan_ha_call_pick(motan_ha_call *call)
+{
+    motan_cluster *c = call->c;
+    motan__group *g = call->group;
+    motan_endpoint *tried[MOTAN_HA_MAX_ATTEMPTS] = {NULL};
+    size_t nt = 0;
+    for (int i = 0; i < call->nattempts; i++)
+        tried[nt++] = call->att[i].ep;
+    motan_endpoint *ep = c->lb->pick(g->lb_state, call->req, g->eps, g->n, tried, nt);
+    if (!ep && nt)
+        ep = c->lb->pick(g->lb_state, call->req, g->eps, g->n, NULL, 0);
+    return ep;
+}
+
+MOTAN_EXPORT const motan_request *motan_ha_call_request(const motan_ha_call *call)
+{
+    return call->req;
+}
+
+MOTAN_EXPORT int motan_ha_call_attempts(const motan_ha_call *call) { return call->nattempts; }
+
+MOTAN_EXPORT int motan_ha_call_inflight(const motan_ha_call *call) { return call->inflight; }
+
+MOTAN_EXPORT uint64_t motan_ha_call_attempt_elapsed_us(const motan_ha_call *call, int attempt)
+{
+    if (attempt < 0 || attempt >= call->nattempts)
+        return 0;
+    return motan_now_us() - call->att[attempt].start_us;
+}
+
+MOTAN_EXPORT int motan_ha_call_remaining_ms(const motan_ha_call *call)
+{
+    uint64_t now = motan_now_us();
+    if (now >= call->deadline_us)
+        return 0;
+    return (int)((call->deadline_us - now + 999) / 1000);
+}
+
+MOTAN_EXPORT int64_t motan_ha_call_param_int(const motan_ha_call *call, const char *key, int64_t def)
+{
+    return motan_url_get_int(call->c->url, motan_request_get_method(call->req), key, def);
+}
+
+static void on_ha_timer(evutil_socket_t fd, short what, void *arg)
+{
+    motan_ha_call *call = arg;
+    motan_cluster *c = call->c;
+    MOTAN_UNUSED(fd);
+    MOTAN_UNUSED(what);
+    call->timer_set = 0;
+    if (call->completed || c->closing || !c->ha->on_timer)
+        return;
+    motan__cluster_hold(c);
+    call->refs++;
+    c->ha->on_timer(c->ha_state, call);
+    call_unref(call);
+    motan__cluster_release(c);
+}
+
+MOTAN_EXPORT void motan_ha_call_set_timer(motan_ha_call *call, int ms)
+{
+    if (call->completed)
+        return;
+    if (call->timer_set)
+        event_del(&call->timer);
+    event_assign(&call->timer, motan_loop_get_base(call->c->loop), -1, 0, on_ha_timer, call);
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    event_add(&call->timer, &tv);
+    call->timer_set = 1;
+}
+
+MOTAN_EXPORT void *motan_ha_call_scratch(motan_ha_call *call) { return call->scratch; }
+
+MOTAN_EXPORT void motan_ha_call_count(motan_ha_call *call, const char *name)
+{
+    motan_cluster *c = call->c;
+    if (!strcmp(name, "retries"))
+        atomic_fetch_add(&c->st_retries, 1);
+    else if (!strcmp(name, "backups"))
+        atomic_fetch_add(&c->st_backups, 1);
+    else if (!strcmp(name, "backups_won"))
+        atomic_fetch_add(&c->st_backups_won, 1);
+    else if (!strcmp(name, "no_endpoint"))
+        atomic_fetch_add(&c->st_no_endpoint, 1);
+}
+
+/* ---- starting calls ------------------------------------------------------------------- */
+
+static void start_in_loop(void *arg)
+{
+    motan_ha_call *call = arg;
+    motan_cluster *c = call->c;
+    motan__cluster_hold(c);
+    call->refs++;
+    motan__call_list_push(&c->live_head, &c->live_tail, call);
+    if (c->closing) {
+        motan_ha_call_fail(call, MOTAN_ECANCELLED, "cluster is being freed");
+    } else if (call->deferred) { /* failed on the caller's thread */
+        motan_response *resp = call->deferred;
+        call->deferred = NULL;
+        motan_ha_call_complete(call, resp);
+    } else {
+        call->group = motan__cluster_choose_group(c);
+        const char *g = motan_request_get_group(call->req);
+        if (call->group != &c->own && (!g || strcmp(g, call->group->name))) {
+            call->saved_group = g ? motan__strdup(g) : NULL;
+            motan_request_set_group(call->req, call->group->name);
+            call->group_swapped = 1;
+        }
+        c->ha->start(c->ha_state, call);
+    }
+    call->starting = 0;
+    call_unref(call);
+    motan__cluster_release(c);
+}
+
+static void fill_request(const motan_cluster *c, motan_request *req)
+{
+    const motan_url *u = c->url;
+    const char *s = motan_request_get_service(req);
+    if (!s || !*s)
+        motan_request_set_service(req, c->path);
+    if (!motan_request_get_group(req))
+        motan_request_set_group(req, c->own.name);
+    if (!motan_request_get_version(req))
+        motan_request_set_version(req, motan_url_get_param(u, "version"));
+    if (!motan_request_get_application(req))
+        motan_request_set_application(req, motan_url_get_param(u, "application"));
+}
+
+MOTAN_EXPORT int motan_cluster_call(motan_cluster *c, motan_request *req, motan_response_cb cb,
+                                    void *userdata)
+{
+    if (!c || !req || !cb)
+        return MOTAN_EINVAL;
+    if (c->closing)
+        return MOTAN_ECLOSED;
+    motan_ha_call *call = motan__calloc(1, sizeof(*call));
+    if (!call)
+        return MOTAN_ENOMEM;
+    fill_request(c, req);
+    call->c = c;
+    call->req = req;
+    call->cb = cb;
+    call->userdata = userdata;
+    call->refs = 1; /* until completed */
+    call->starting = 1;
+    call->start_us = motan_now_us();
+    int t = motan_request_get_timeout(req);
+    call->timeout_ms = t > 0 ? t : (int)motan_url_get_int(c->url, motan_request_get_method(req),
+                                                          "requestTimeout", 1000);
+    if (call->timeout_ms <= 0)
+        call->timeout_ms = 1000;
+    call->deadline_us = call->start_us + (uint64_t)call->timeout_ms * 1000u;
+    atomic_fetch_add(&c->st_calls, 1);
+    char err[256] = "";
+    int rc = MOTAN_OK;
+    const char *m = motan_request_get_method(req);
+    if (!m || !*m)
+        rc = motan__errf(err, sizeof(err), MOTAN_EINVAL, "the request has no method");
+    else
+        rc = motan_request_prepare(req, err, sizeof(err));
+    if (rc != MOTAN_OK) {
+        call->deferred = motan_response_new();
+        if (!call->deferred) {
+            motan_free(call);
+            return MOTAN_ENOMEM;
+        }
+        char msg[400];
+        snprintf(msg, sizeof(msg), "%s (calling %s.%s)", err, motan_request_get_service(req),
+                 m ? m : "");
+        motan_response_set_error(call->deferred, rc, msg);
+    }
+    rc = motan_loop_run(c->loop, start_in_loop, call);
+    if (rc != MOTAN_OK) {
+        motan_response_free(call->deferred);
+        motan_free(call);
+    }
+    return rc;
+}
+
+typedef struct sync_wait {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    motan_response *resp;
+    int done;
+} sync_wait;
+
+static void sync_cb(motan_response *resp, void *userdata)
+{
+    sync_wait *w = userdata;
+    pthread_mutex_lock(&w->mu);
+    w->resp = resp;
+    w->done = 1;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+MOTAN_EXPORT int motan_cluster_call_sync(motan_cluster *c, motan_request *req, motan_response **out)
+{
+    if (!out)
+        return MOTAN_EINVAL;
+    *out = NULL;
+    if (!c || !req)
+        return MOTAN_EINVAL;
+    if (!motan_loop_is_builtin(c->loop) || motan_loop_in_loop_thread(c->loop)) {
+        *out = motan_response_new();
+        if (*out)
+            motan_response_set_error(*out, MOTAN_EDEADLOCK,
+                                     "blocking calls need the built-in loop and another thread");
+        return MOTAN_EDEADLOCK;
+    }
+    sync_wait w = {.done = 0};
+    pthread_mutex_init(&w.mu, NULL);
+    pthread_cond_init(&w.cv, NULL);
+    int rc = motan_cluster_call(c, req, sync_cb, &w);
+    if (rc == MOTAN_OK) {
+        pthread_mutex_lock(&w.mu);
+        while (!w.done)
+            pthread_cond_wait(&w.cv, &w.mu);
+        pthread_mutex_unlock(&w.mu);
+        *out = w.resp;
+        rc = w.resp ? motan_response_get_code(w.resp) : MOTAN_ENOMEM;
+    } else {
+        *out = motan_response_new();
+        if (*out)
+            motan_response_set_error(*out, rc, motan_strerror(rc));
+    }
+    pthread_cond_destroy(&w.cv);
+    pthread_mutex_destroy(&w.mu);
+    return rc;
+}

@@ -1,0 +1,116 @@
+/* Private to lib/cluster: cluster state, per-group endpoint sets, the HA call context. */
+#ifndef MOTAN_CLUSTER_INT_H
+#define MOTAN_CLUSTER_INT_H
+
+#include <stdatomic.h>
+
+#include <event2/event.h>
+#include <event2/event_struct.h>
+
+#include <motan/cluster.h>
+
+#include "core/core_int.h"
+
+#define MOTAN_HA_MAX_ATTEMPTS 16
+
+/* The endpoints of one group, with their LB state. */
+typedef struct motan__group {
+    char *name;
+    motan_endpoint **eps;
+    size_t n;
+    void *lb_state;
+    int weight;  /* from the rule; 0 = not named by it */
+    int current; /* smooth weighted round robin over groups */
+} motan__group;
+
+/* An endpoint taken out of the cluster, freed once its calls are done. */
+typedef struct motan__drain {
+    motan_endpoint *ep;
+    uint64_t deadline_us; /* freed (cancelling what is left) after this */
+    struct motan__drain *next;
+} motan__drain;
+
+typedef struct motan__attempt {
+    motan_ha_call *call;
+    motan_endpoint *ep;
+    uint64_t call_id;
+    uint64_t start_us;
+    int inflight;
+    int cancelled;
+} motan__attempt;
+
+struct motan_ha_call {
+    motan_cluster *c;
+    motan_request *req;
+    motan_response_cb cb;
+    void *userdata;
+    motan__group *group;
+    uint64_t start_us;
+    uint64_t deadline_us;
+    int timeout_ms;
+    motan__attempt att[MOTAN_HA_MAX_ATTEMPTS];
+    int nattempts;
+    int inflight;
+    struct event timer;
+    int timer_set;
+    int refs;          /* completion pending + attempts in flight + code running on it */
+    int completed;
+    int starting;      /* inside motan_cluster_call: completion must be deferred */
+    motan_response *deferred; /* completion waiting in the cluster's done list */
+    char *saved_group; /* the request's group while it is sent to another group */
+    int group_swapped;
+    struct motan_ha_call *prev, *next; /* cluster's live list, then its done list */
+    _Alignas(16) uint8_t scratch[64];
+};
+
+struct motan_cluster {
+    motan_loop *loop;
+    motan_url *url;
+    char *path;
+    const motan_lb_ops *lb;
+    const motan_ha_ops *ha;
+    void *ha_state;
+    int empty_protection;
+    int max_timeout_ms;
+    motan__group own;
+    motan__group **groups; /* other groups named by the rule */
+    size_t ngroups;
+    int rule_active;
+    motan_cluster_groups_cb groups_cb;
+    void *groups_ud;
+    motan__drain *draining;
+    struct event drain_timer;
+    int drain_timer_set;
+    motan_ha_call *live_head, *live_tail;
+    motan_ha_call *done_head, *done_tail;
+    struct event done_ev;
+    int closing;
+    int busy;
+    int free_pending;
+    atomic_uint_fast64_t st_calls, st_ok, st_errors, st_retries, st_backups, st_backups_won,
+        st_no_endpoint;
+};
+
+/* cluster.c */
+void motan__cluster_hold(motan_cluster *c);
+void motan__cluster_release(motan_cluster *c);
+/* The group a new call goes to (the rule's weighted choice, else the own group). */
+motan__group *motan__cluster_choose_group(motan_cluster *c);
+
+/* cluster_call.c */
+void motan__call_list_push(motan_ha_call **head, motan_ha_call **tail, motan_ha_call *call);
+void motan__call_list_remove(motan_ha_call **head, motan_ha_call **tail, motan_ha_call *call);
+/* Cancels every live call (cluster free). */
+void motan__cluster_cancel_calls(motan_cluster *c);
+void motan__cluster_on_done(evutil_socket_t fd, short what, void *arg);
+
+/* group_rule.c: "g1:3,g2,g3:1" -> names and weights (clamped 1..100). */
+int motan__rule_parse(const char *text, char ***names, int **weights, size_t *n);
+void motan__rule_free(char **names, int *weights, size_t n);
+
+/* ha.c, lb registry from lb.c */
+extern const motan_ha_ops motan__ha_failfast;
+extern const motan_ha_ops motan__ha_failover;
+extern const motan_ha_ops motan__ha_backup;
+
+#endif

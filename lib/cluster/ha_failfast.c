@@ -1,0 +1,40 @@
+/* failfast: one attempt, its outcome is the call's. */
+#include "cluster/cluster_int.h"
+
+static void *ff_create(const motan_url *service)
+{
+    MOTAN_UNUSED(service);
+    static int token;
+    return &token; /* stateless */
+}
+
+static void ff_destroy(void *state) { MOTAN_UNUSED(state); }
+
+static void ff_start(void *state, motan_ha_call *call)
+{
+    MOTAN_UNUSED(state);
+    motan_endpoint *ep = motan_ha_call_pick(call);
+    if (!ep) {
+        motan_ha_call_count(call, "no_endpoint");
+        motan_ha_call_fail(call, MOTAN_ENOENDPOINT, "no available endpoint");
+        return;
+    }
+    int rc = motan_ha_call_send(call, ep, NULL);
+    if (rc != MOTAN_OK)
+        motan_ha_call_fail(call, rc, motan_strerror(rc));
+}
+
+static void ff_on_attempt(void *state, motan_ha_call *call, int attempt, motan_response *resp)
+{
+    MOTAN_UNUSED(state);
+    MOTAN_UNUSED(attempt);
+    motan_ha_call_complete(call, resp);
+}
+
+const motan_ha_ops motan__ha_failfast = {
+    .name = "failfast",
+    .create = ff_create,
+    .destroy = ff_destroy,
+    .start = ff_start,
+    .on_attempt = ff_on_attempt,
+};

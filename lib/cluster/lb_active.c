@@ -1,0 +1,77 @@
+/*
+ * activeWeight: the endpoint with the fewest calls in flight. Like Java's
+ * ActiveWeightLoadBalance it stays O(1): from a random start it looks at no more than
+ * MOTAN__LB_ACTIVE_WINDOW (10) qualifying endpoints and keeps the least loaded, so with more
+ * than 10 endpoints the choice is the best of a random window, not the global minimum
+ * (unqualified ones are stepped over and do not count, so a pick may scan all n when most
+ * are out). Ties are broken uniformly (reservoir sampling), not by position.
+ */
+#include "cluster/lb_int.h"
+
+typedef struct active_state {
+    uint64_t rng;
+} active_state;
+
+motan_endpoint *motan__lb_least_active(uint64_t *rng, motan_endpoint *const *eps,
+                                       const uint32_t *idx, size_t nidx,
+                                       motan_endpoint *const *exclude, size_t nexclude)
+{
+    if (nidx == 0)
+        return NULL;
+    size_t i = motan__lb_below(rng, nidx);
+    motan_endpoint *best = NULL;
+    size_t best_load = 0, ties = 0;
+    int seen = 0;
+    for (size_t k = 0; k < nidx && seen < MOTAN__LB_ACTIVE_WINDOW; k++) {
+        motan_endpoint *e = idx ? eps[idx[i]] : eps[i];
+        if (++i == nidx)
+            i = 0;
+        if (!motan__lb_ok(e, exclude, nexclude))
+            continue;
+        seen++;
+        size_t load = motan_endpoint_inflight(e);
+        if (!best || load < best_load) {
+            best = e;
+            best_load = load;
+            ties = 1;
+        } else if (load == best_load && motan__lb_below(rng, ++ties) == 0) {
+            best = e;
+        }
+    }
+    return best;
+}
+
+static void *active_create(const motan_url *service)
+{
+    MOTAN_UNUSED(service);
+    active_state *st = motan_malloc(sizeof(*st));
+    if (st)
+        st->rng = motan__lb_seed(st);
+    return st;
+}
+
+static void active_destroy(void *state) { motan_free(state); }
+
+static void active_update(void *state, motan_endpoint *const *eps, size_t n)
+{
+    MOTAN_UNUSED(state);
+    MOTAN_UNUSED(eps);
+    MOTAN_UNUSED(n);
+}
+
+static motan_endpoint *active_pick(void *state, const motan_request *req,
+                                   motan_endpoint *const *eps, size_t n,
+                                   motan_endpoint *const *exclude, size_t nexclude)
+{
+    active_state *st = state;
+    MOTAN_UNUSED(req);
+    return motan__lb_least_active(&st->rng, eps, NULL, n, exclude, nexclude);
+}
+
+const motan_lb_ops motan__lb_active = {
+    .name = "activeWeight",
+    .create = active_create,
+    .destroy = active_destroy,
+    .update = active_update,
+    .pick = active_pick,
+};

@@ -1,0 +1,405 @@
+/*
+ * A request as data: the reserved metadata fields, attachments, arguments (in the
+ * request's arena) or a ready body, and the encoder that writes the whole frame (§2.7, §3.2).
+ * Strings are stored with their lengths so that encoding never measures or copies twice.
+ */
+#include <stdio.h>
+
+#include "codec/codec_int.h"
+
+/* Reserved fields, in the order they go on the wire (§3.2). */
+enum { F_SERVICE, F_METHOD, F_MD, F_GROUP, F_VERSION, F_APP, F_MODULE, F_COUNT };
+
+static const struct {
+    const char *key;
+    size_t klen;
+} fkeys[F_COUNT] = {
+    {"M_p", 3}, {"M_m", 3}, {"M_md", 4}, {"M_g", 3}, {"M_v", 3}, {"M_s", 3}, {"M_mdu", 5},
+};
+
+/* Keys set by the client itself: refused as attachments. */
+static const char *const reserved[] = {"M_p", "M_m",   "M_md", "M_g",  "M_v",
+                                       "M_s", "M_mdu", "M_pp", "M_tmo"};
+
+typedef struct rstr {
+    char *p; /* owned, NUL-terminated; NULL when unset */
+    size_t len;
+} rstr;
+
+typedef struct attach {
+    rstr k, v;
+} attach;
+
+/* Where the body comes from. */
+enum { BODY_ARGS, BODY_RAW, BODY_STREAM };
+
+struct motan_request {
+    rstr f[F_COUNT];
+    attach *att;
+    size_t natt, catt;
+    motan_arena *arena;
+    motan_value **args;
+    size_t nargs, cargs;
+    motan_buf body;
+    int body_from;
+    int dirty; /* BODY_ARGS: the body does not reflect the arguments yet */
+    int ser, ser_set;
+    int timeout_ms;
+    char *hash;
+    size_t hash_len;
+};
+
+static void rstr_free(rstr *s)
+{
+    motan_free(s->p);
+    s->p = NULL;
+    s->len = 0;
+}
+
+/* Copies s (NULL or "" clears); '\n' cannot travel in metadata (§2.3). */
+static int rstr_set(rstr *dst, const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n && memchr(s, '\n', n))
+        return MOTAN_EINVAL;
+    char *p = NULL;
+    if (n && !(p = motan__strndup(s, n)))
+        return MOTAN_ENOMEM;
+    motan_free(dst->p);
+    dst->p = p;
+    dst->len = n;
+    return MOTAN_OK;
+}
+
+MOTAN_EXPORT motan_request *motan_request_new(const char *method)
+{
+    motan_request *r = motan__calloc(1, sizeof(*r));
+    if (!r)
+        return NULL;
+    r->ser = MOTAN_SER_SIMPLE;
+    r->dirty = 1;
+    if (method && rstr_set(&r->f[F_METHOD], method) != MOTAN_OK) {
+        motan_free(r);
+        return NULL;
+    }
+    return r;
+}
+
+MOTAN_EXPORT void motan_request_free(motan_request *r)
+{
+    if (!r)
+        return;
+    for (int i = 0; i < F_COUNT; i++)
+        rstr_free(&r->f[i]);
+    for (size_t i = 0; i < r->natt; i++) {
+        rstr_free(&r->att[i].k);
+        rstr_free(&r->att[i].v);
+    }
+    motan_free(r->att);
+    motan_arena_free(r->arena);
+    motan_free(r->args);
+    motan_free(r->body.data);
+    motan_free(r->hash);
+    motan_free(r);
+}
+
+/* ---- reserved fields --------------------------------------------------------------------- */
+
+#define FIELD(name, idx)                                                                        \
+    MOTAN_EXPORT int motan_request_set_##name(motan_request *r, const char *v)                  \
+    {                                                                                           \
+        return r ? rstr_set(&r->f[idx], v) : MOTAN_EINVAL;                                      \
+    }
+FIELD(method, F_METHOD)
+FIELD(service, F_SERVICE)
+FIELD(method_desc, F_MD)
+FIELD(group, F_GROUP)
+FIELD(version, F_VERSION)
+FIELD(application, F_APP)
+FIELD(module, F_MODULE)
+#undef FIELD
+
+MOTAN_EXPORT const char *motan_request_get_method(const motan_request *r) { return r->f[F_METHOD].p; }
+MOTAN_EXPORT const char *motan_request_get_service(const motan_request *r) { return r->f[F_SERVICE].p; }
+MOTAN_EXPORT const char *motan_request_get_method_desc(const motan_request *r) { return r->f[F_MD].p; }
+MOTAN_EXPORT const char *motan_request_get_group(const motan_request *r) { return r->f[F_GROUP].p; }
+MOTAN_EXPORT const char *motan_request_get_version(const motan_request *r) { return r->f[F_VERSION].p; }
+MOTAN_EXPORT const char *motan_request_get_application(const motan_request *r) { return r->f[F_APP].p; }
+
+/* ---- attachments ------------------------------------------------------------------------- */
+
+static attach *find_att(const motan_request *r, const char *key)
+{
+    for (size_t i = 0; i < r->natt; i++)
+        if (strcmp(r->att[i].k.p, key) == 0)
+            return &r->att[i];
+    return NULL;
+}
+
+MOTAN_EXPORT int motan_request_set_meta(motan_request *r, const char *key, const char *val)
+{
+    if (!r || !key || !*key || strchr(key, '\n') || (val && strchr(val, '\n')))
+        return MOTAN_EINVAL;
+    for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++)
+        if (strcmp(key, reserved[i]) == 0)
+            return MOTAN_EINVAL;
+    attach *a = find_att(r, key);
+    if (!val || !*val) {
+        if (a) {
+            rstr_free(&a->k);
+            rstr_free(&a->v);
+            size_t i = (size_t)(a - r->att);
+            memmove(a, a + 1, (r->natt - i - 1) * sizeof(*a));
+            r->natt--;
+        }
+        return MOTAN_OK;
+    }
+    if (a)
+        return rstr_set(&a->v, val);
+    if (r->natt == r->catt) {
+        size_t n = r->catt ? r->catt * 2 : 4;
+        attach *na = motan_realloc(r->att, n * sizeof(*na));
+        if (!na)
+            return MOTAN_ENOMEM;
+        r->att = na;
+        r->catt = n;
+    }
+    attach *na = &r->att[r->natt];
+    memset(na, 0, sizeof(*na));
+    if (rstr_set(&na->k, key) != MOTAN_OK)
+        return MOTAN_ENOMEM;
+    if (rstr_set(&na->v, val) != MOTAN_OK) {
+        rstr_free(&na->k);
+        return MOTAN_ENOMEM;
+    }
+    r->natt++;
+    return MOTAN_OK;
+}
+
+MOTAN_EXPORT const char *motan_request_get_meta(const motan_request *r, const char *key)
+{
+    if (!r || !key)
+        return NULL;
+    attach *a = find_att(r, key);
+    return a ? a->v.p : NULL;
+}
+
+MOTAN_EXPORT size_t motan_request_meta_count(const motan_request *r) { return r->natt; }
+
+MOTAN_EXPORT const char *motan_request_meta_key(const motan_request *r, size_t i)
+{
+    return i < r->natt ? r->att[i].k.p : NULL;
+}
+
+MOTAN_EXPORT const char *motan_request_meta_value(const motan_request *r, size_t i)
+{
+    return i < r->natt ? r->att[i].v.p : NULL;
+}
+
+/* ---- arguments and body ------------------------------------------------------------------ */
+
+MOTAN_EXPORT motan_arena *motan_request_arena(motan_request *r)
+{
+    if (r && !r->arena)
+        r->arena = motan_arena_new();
+    return r ? r->arena : NULL;
+}
+
+MOTAN_EXPORT int motan_request_add_arg(motan_request *r, motan_value *v)
+{
+    if (!r || !v)
+        return MOTAN_EINVAL;
+    if (r->body_from != BODY_ARGS) {
+        r->body_from = BODY_ARGS;
+        r->nargs = 0;
+    }
+    if (r->nargs == r->cargs) {
+        size_t n = r->cargs ? r->cargs * 2 : 4;
+        motan_value **na = motan_realloc(r->args, n * sizeof(*na));
+        if (!na)
+            return MOTAN_ENOMEM;
+        r->args = na;
+        r->cargs = n;
+    }
+    r->args[r->nargs++] = v;
+    r->dirty = 1;
+    return MOTAN_OK;
+}
+
+MOTAN_EXPORT size_t motan_request_arg_count(const motan_request *r)
+{
+    return r->body_from == BODY_ARGS ? r->nargs : 0;
+}
+
+MOTAN_EXPORT const motan_value *motan_request_arg(const motan_request *r, size_t i)
+{
+    return r->body_from == BODY_ARGS && i < r->nargs ? r->args[i] : NULL;
+}
+
+MOTAN_EXPORT int motan_request_set_body(motan_request *r, int ser, const void *data, size_t len)
+{
+    if (!r || ser < 0 || ser > 31 || (len && !data))
+        return MOTAN_EINVAL;
+    r->body.len = 0;
+    int rc = motan_buf_append(&r->body, data, len);
+    if (rc != MOTAN_OK)
+        return rc;
+    r->body_from = BODY_RAW;
+    r->nargs = 0;
+    r->dirty = 0;
+    r->ser = ser;
+    r->ser_set = 1;
+    return MOTAN_OK;
+}
+
+MOTAN_EXPORT motan_buf *motan_request_body_buf(motan_request *r)
+{
+    if (!r)
+        return NULL;
+    if (r->body_from != BODY_STREAM) {
+        r->body.len = 0;
+        r->body_from = BODY_STREAM;
+        r->nargs = 0;
+        r->dirty = 0;
+    }
+    r->ser = MOTAN_SER_SIMPLE;
+    r->ser_set = 1;
+    return &r->body;
+}
+
+MOTAN_EXPORT int motan_request_set_serialization(motan_request *r, int ser)
+{
+    if (!r || ser < 0 || ser > 31)
+        return MOTAN_EINVAL;
+    if (ser != r->ser && r->body_from == BODY_ARGS)
+        r->dirty = 1;
+    r->ser = ser;
+    r->ser_set = 1;
+    return MOTAN_OK;
+}
+
+MOTAN_EXPORT int motan_request_get_serialization(const motan_request *r) { return r->ser; }
+
+int motan__request_serialization_is_set(const motan_request *r) { return r->ser_set; }
+
+MOTAN_EXPORT void motan_request_set_timeout(motan_request *r, int timeout_ms)
+{
+    if (r)
+        r->timeout_ms = timeout_ms < 0 ? 0 : timeout_ms;
+}
+
+MOTAN_EXPORT int motan_request_get_timeout(const motan_request *r) { return r->timeout_ms; }
+
+MOTAN_EXPORT int motan_request_set_hash_key(motan_request *r, const char *key, size_t len)
+{
+    if (!r || (len && !key))
+        return MOTAN_EINVAL;
+    char *p = NULL;
+    if (key && !(p = motan__strndup(key, len)))
+        return MOTAN_ENOMEM;
+    motan_free(r->hash);
+    r->hash = p;
+    r->hash_len = p ? len : 0;
+    return MOTAN_OK;
+}
+
+MOTAN_EXPORT const char *motan_request_get_hash_key(const motan_request *r, size_t *len)
+{
+    if (len)
+        *len = r->hash_len;
+    return r->hash;
+}
+
+MOTAN_EXPORT int motan_request_prepare(motan_request *r, char *errbuf, size_t errlen)
+{
+    if (!r)
+        return motan__errf(errbuf, errlen, MOTAN_EINVAL, "no request");
+    if (r->body_from != BODY_ARGS || !r->dirty)
+        return MOTAN_OK;
+    if (!motan_serialization_supported(r->ser))
+        return motan__errf(errbuf, errlen, MOTAN_EUNSUPPORTED,
+                           "serialization %d (%s) is not supported", r->ser,
+                           motan_serialization_name(r->ser));
+    r->body.len = 0;
+    int rc = motan_serialize_args(r->ser, (const motan_value *const *)r->args, r->nargs, &r->body,
+                                  errbuf, errlen);
+    if (rc != MOTAN_OK) {
+        r->body.len = 0;
+        return rc;
+    }
+    r->dirty = 0;
+    return MOTAN_OK;
+}
+
+MOTAN_EXPORT const uint8_t *motan_request_body(const motan_request *r, size_t *len)
+{
+    if (len)
+        *len = r->body.len;
+    return r->body.data ? r->body.data : (const uint8_t *)"";
+}
+
+/* ---- encoding ---------------------------------------------------------------------------- */
+
+static size_t put_dec(char *out, unsigned v)
+{
+    char tmp[16];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (size_t i = 0; i < n; i++)
+        out[i] = tmp[n - 1 - i];
+    return n;
+}
+
+MOTAN_EXPORT int motan_request_encode(motan_request *r, uint64_t request_id, int timeout_ms,
+                                      size_t mingz, motan_buf *out, char *errbuf, size_t errlen)
+{
+    if (!r || !out)
+        return motan__errf(errbuf, errlen, MOTAN_EINVAL, "no request or no output buffer");
+    if (!r->f[F_SERVICE].p)
+        return motan__errf(errbuf, errlen, MOTAN_EINVAL, "request has no service (M_p)");
+    if (!r->f[F_METHOD].p)
+        return motan__errf(errbuf, errlen, MOTAN_EINVAL, "request has no method (M_m)");
+    int rc = motan_request_prepare(r, errbuf, errlen);
+    if (rc != MOTAN_OK)
+        return rc;
+
+    /* One reservation for the whole frame keeps every append below on the fast path. */
+    size_t need = MOTAN_FRAME_MIN + r->body.len + 16 + 20;
+    for (int i = 0; i < F_COUNT; i++)
+        need += r->f[i].len + fkeys[i].klen + 2;
+    for (size_t i = 0; i < r->natt; i++)
+        need += r->att[i].k.len + r->att[i].v.len + 2;
+    if ((rc = motan__buf_ensure(out, need)) != MOTAN_OK)
+        return motan__errf(errbuf, errlen, rc, "out of memory for the request frame");
+
+    size_t mark = out->len;
+    rc = motan_frame_write_begin(out, 0, 0, (uint8_t)r->ser, request_id, &mark);
+    for (int i = 0; i < F_COUNT && rc == MOTAN_OK; i++)
+        if (r->f[i].p)
+            rc = motan__frame_meta_put(out, mark, fkeys[i].key, fkeys[i].klen, r->f[i].p,
+                                       r->f[i].len);
+    if (rc == MOTAN_OK)
+        rc = motan__frame_meta_put(out, mark, "M_pp", 4, "motan2", 6);
+    if (rc == MOTAN_OK && timeout_ms > 0) {
+        char num[16];
+        rc = motan__frame_meta_put(out, mark, "M_tmo", 5, num, put_dec(num, (unsigned)timeout_ms));
+    }
+    for (size_t i = 0; i < r->natt && rc == MOTAN_OK; i++)
+        rc = motan__frame_meta_put(out, mark, r->att[i].k.p, r->att[i].k.len, r->att[i].v.p,
+                                   r->att[i].v.len);
+    if (rc == MOTAN_OK)
+        rc = motan_frame_write_body_begin(out, mark);
+    if (rc == MOTAN_OK)
+        rc = motan_buf_append(out, r->body.data, r->body.len);
+    if (rc == MOTAN_OK)
+        rc = motan_frame_write_end(out, mark, mingz);
+    if (rc != MOTAN_OK) {
+        out->len = mark;
+        return motan__errf(errbuf, errlen, rc, "cannot encode the request frame: %s",
+                           motan_strerror(rc));
+    }
+    return MOTAN_OK;
+}

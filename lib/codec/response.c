@@ -1,0 +1,266 @@
+/*
+ * The outcome of a call. Everything a response hands out (value, metadata, messages) lives
+ * in its arena, so one motan_response_free releases it all and a reset reuses the memory.
+ * Only the endpoint has its own buffer: it is set by the transport before the frame arrives
+ * and survives motan_response_set_frame.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "codec/codec_int.h"
+
+typedef struct rmeta {
+    const char *k, *v;
+} rmeta;
+
+struct motan_response {
+    int code;
+    const motan_value *value;
+    const char *errmsg;
+    int64_t errcode;
+    int errtype;
+    int64_t process_time;
+    uint64_t id;
+    motan_arena *arena;
+    rmeta *meta;
+    size_t nmeta, cmeta;
+    motan_buf endpoint; /* NUL-terminated when not empty */
+};
+
+/* The value of an empty body: shared, never written to. */
+static const motan_value null_value = {.type = MOTAN_T_NULL};
+
+static void clear_result(motan_response *r)
+{
+    motan_arena_reset(r->arena);
+    r->code = MOTAN_OK;
+    r->value = &null_value;
+    r->errmsg = "";
+    r->errcode = 0;
+    r->errtype = -1;
+    r->process_time = -1;
+    r->nmeta = 0;
+}
+
+MOTAN_EXPORT motan_response *motan_response_new(void)
+{
+    motan_response *r = motan__calloc(1, sizeof(*r));
+    if (!r)
+        return NULL;
+    r->arena = motan_arena_new();
+    if (!r->arena) {
+        motan_free(r);
+        return NULL;
+    }
+    clear_result(r);
+    return r;
+}
+
+MOTAN_EXPORT void motan_response_free(motan_response *r)
+{
+    if (!r)
+        return;
+    motan_arena_free(r->arena);
+    motan_free(r->meta);
+    motan_free(r->endpoint.data);
+    motan_free(r);
+}
+
+MOTAN_EXPORT void motan_response_reset(motan_response *r)
+{
+    if (!r)
+        return;
+    clear_result(r);
+    r->id = 0;
+    r->endpoint.len = 0;
+}
+
+MOTAN_EXPORT int motan_response_get_code(const motan_response *r) { return r->code; }
+MOTAN_EXPORT const motan_value *motan_response_get_value(const motan_response *r) { return r->value; }
+MOTAN_EXPORT const char *motan_response_get_errmsg(const motan_response *r) { return r->errmsg; }
+MOTAN_EXPORT int64_t motan_response_get_errcode(const motan_response *r) { return r->errcode; }
+MOTAN_EXPORT int motan_response_get_errtype(const motan_response *r) { return r->errtype; }
+MOTAN_EXPORT int64_t motan_response_get_process_time(const motan_response *r) { return r->process_time; }
+MOTAN_EXPORT uint64_t motan_response_get_request_id(const motan_response *r) { return r->id; }
+MOTAN_EXPORT motan_arena *motan_response_arena(motan_response *r) { return r->arena; }
+
+MOTAN_EXPORT const char *motan_response_get_endpoint(const motan_response *r)
+{
+    return r->endpoint.len ? (const char *)r->endpoint.data : "";
+}
+
+MOTAN_EXPORT const char *motan_response_get_meta(const motan_response *r, const char *key)
+{
+    if (!key)
+        return NULL;
+    for (size_t i = r->nmeta; i-- > 0;)
+        if (strcmp(r->meta[i].k, key) == 0)
+            return r->meta[i].v;
+    return NULL;
+}
+
+MOTAN_EXPORT size_t motan_response_meta_count(const motan_response *r) { return r->nmeta; }
+
+MOTAN_EXPORT const char *motan_response_meta_key(const motan_response *r, size_t i)
+{
+    return i < r->nmeta ? r->meta[i].k : NULL;
+}
+
+MOTAN_EXPORT const char *motan_response_meta_value(const motan_response *r, size_t i)
+{
+    return i < r->nmeta ? r->meta[i].v : NULL;
+}
+
+/* A message copied into the arena; a static fallback when memory runs out. */
+static const char *arena_msg(motan_response *r, const char *msg, size_t len)
+{
+    const char *p = motan__arena_strndup(r->arena, msg ? msg : "", msg ? len : 0);
+    return p ? p : "out of memory";
+}
+
+static int fail(motan_response *r, int code, const char *msg)
+{
+    r->code = code;
+    r->value = NULL;
+    r->errcode = 0;
+    r->errtype = -1;
+    r->errmsg = arena_msg(r, msg, strlen(msg));
+    return code;
+}
+
+MOTAN_EXPORT void motan_response_set_error(motan_response *r, int code, const char *msg)
+{
+    if (!r)
+        return;
+    fail(r, code < 0 ? code : MOTAN_EINVAL, msg ? msg : motan_strerror(code));
+}
+
+MOTAN_EXPORT void motan_response_set_remote_error(motan_response *r, int64_t errcode, int errtype,
+                                                  const char *msg)
+{
+    if (!r)
+        return;
+    r->code = MOTAN_EREMOTE;
+    r->value = NULL;
+    r->errcode = errcode;
+    r->errtype = errtype;
+    r->errmsg = arena_msg(r, msg, msg ? strlen(msg) : 0);
+}
+
+MOTAN_EXPORT int motan_response_set_value(motan_response *r, const motan_value *v)
+{
+    if (!r)
+        return MOTAN_EINVAL;
+    const motan_value *c = &null_value;
+    if (v && !(c = motan_value_copy(r->arena, v)))
+        return fail(r, MOTAN_ENOMEM, "out of memory for the result value");
+    r->code = MOTAN_OK;
+    r->value = c;
+    r->errmsg = "";
+    r->errcode = 0;
+    r->errtype = -1;
+    return MOTAN_OK;
+}
+
+MOTAN_EXPORT void motan_response_set_endpoint(motan_response *r, const char *endpoint)
+{
+    if (!r)
+        return;
+    r->endpoint.len = 0;
+    size_t n = endpoint ? strlen(endpoint) : 0;
+    if (n && motan_buf_reserve(&r->endpoint, n + 1) == MOTAN_OK) {
+        motan__buf_put(&r->endpoint, endpoint, n);
+        r->endpoint.data[n] = '\0';
+    }
+}
+
+MOTAN_EXPORT void motan_response_set_request_id(motan_response *r, uint64_t id)
+{
+    if (r)
+        r->id = id;
+}
+
+/* Decimal integer, nothing else; -1 when absent or unparsable. */
+static int64_t parse_pt(const char *s)
+{
+    if (!s || !*s || !((*s >= '0' && *s <= '9') || *s == '-'))
+        return -1;
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || *end || end == s)
+        return -1;
+    return v;
+}
+
+static int copy_meta(motan_response *r, const motan_frame *f)
+{
+    size_t n = motan_frame_meta_count(f);
+    if (n > r->cmeta) {
+        if (n > SIZE_MAX / sizeof(rmeta))
+            return MOTAN_ENOMEM;
+        rmeta *m = motan_realloc(r->meta, n * sizeof(*m));
+        if (!m)
+            return MOTAN_ENOMEM;
+        r->meta = m;
+        r->cmeta = n;
+    }
+    for (size_t i = 0; i < n; i++) {
+        size_t kl, vl;
+        const char *k = motan_frame_meta_key(f, i, &kl);
+        const char *v = motan_frame_meta_value(f, i, &vl);
+        r->meta[i].k = motan__arena_strndup(r->arena, k, kl);
+        r->meta[i].v = motan__arena_strndup(r->arena, v, vl);
+        if (!r->meta[i].k || !r->meta[i].v)
+            return MOTAN_ENOMEM;
+        r->nmeta = i + 1;
+    }
+    return MOTAN_OK;
+}
+
+MOTAN_EXPORT int motan_response_set_frame(motan_response *r, const motan_frame *f)
+{
+    if (!r || !f)
+        return MOTAN_EINVAL;
+    clear_result(r);
+    r->id = motan_frame_get_request_id(f);
+    if (copy_meta(r, f) != MOTAN_OK)
+        return fail(r, MOTAN_ENOMEM, "out of memory for the response metadata");
+    r->process_time = parse_pt(motan_response_get_meta(r, "M_pt"));
+
+    int64_t errcode;
+    int errtype;
+    const char *msg;
+    size_t msglen;
+    if (motan_frame_error(f, &errcode, &errtype, &msg, &msglen)) {
+        r->code = MOTAN_EREMOTE;
+        r->value = NULL;
+        r->errcode = errcode;
+        r->errtype = errtype;
+        r->errmsg = arena_msg(r, msg, msglen);
+        return r->code;
+    }
+    size_t blen;
+    const uint8_t *body = motan_frame_body(f, &blen);
+    motan_frame_kind kind = motan_frame_get_kind(f);
+    if (blen == 0 || kind == MOTAN_FRAME_HEARTBEAT_REQUEST || kind == MOTAN_FRAME_HEARTBEAT_RESPONSE)
+        return MOTAN_OK; /* null (§5.5), or a heartbeat: nothing to decode */
+    int ser = motan_frame_get_serialization(f);
+    char err[200], text[256];
+    if (!motan_serialization_supported(ser)) {
+        snprintf(text, sizeof(text), "unsupported serialization %d (%s) in the response", ser,
+                 motan_serialization_name(ser));
+        return fail(r, MOTAN_EUNSUPPORTED, text);
+    }
+    motan_value *v = NULL;
+    err[0] = '\0';
+    int rc = motan_deserialize_value(ser, body, blen, r->arena, &v, err, sizeof(err));
+    if (rc != MOTAN_OK) {
+        snprintf(text, sizeof(text), "cannot decode the response body: %s",
+                 err[0] ? err : motan_strerror(rc));
+        return fail(r, rc == MOTAN_ENOMEM ? MOTAN_ENOMEM : MOTAN_EDECODE, text);
+    }
+    r->value = v ? v : &null_value;
+    return MOTAN_OK;
+}

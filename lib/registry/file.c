@@ -1,0 +1,424 @@
+/*
+ * The file registry: a JSON file of services (docs/registries.md), polled every `interval` ms
+ * (default 1000) by device, inode, size, mtime and ctime. A file that fails to parse or to
+ * validate keeps the previous lists in force and says why in errmsg; a missing file gives
+ * empty knowledge (no notification) until it appears.
+ *
+ * file:///abs/path.json (no address: absolute), file://localhost/abs/path.json (the same),
+ * file://./rel.json or file://dir/rel.json (address + path: relative to the working directory
+ * at creation).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <jansson.h>
+
+#include "registry/registry_int.h"
+
+#define FILE_MAX_BYTES (64u << 20)
+
+typedef struct file_sig {
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    struct timespec mtime, ctime;
+} file_sig;
+
+typedef struct file_state {
+    char *path; /* absolute */
+    int interval_ms;
+    struct event *timer;
+    int seen;     /* sig holds the last file read */
+    file_sig sig;
+    json_t *doc; /* the last valid document, NULL before one was read */
+    char err[512];
+    motan__rsubs subs;
+} file_state;
+
+static void free_state(void *owner)
+{
+    file_state *st = owner;
+    if (st->timer)
+        event_free(st->timer);
+    motan__rsubs_close(&st->subs);
+    if (st->doc)
+        json_decref(st->doc);
+    motan_free(st->path);
+    motan_free(st);
+}
+
+/* ---- node entries --------------------------------------------------------------------- */
+
+static int is_node_url(const motan_url *u)
+{
+    return motan_url_addr_count(u) == 1 &&
+           (motan_url_addr_is_unix(u, 0) || motan_url_addr_port(u, 0) > 0);
+}
+
+/* One entry of services[path][group] as a node URL; errbuf says what is wrong with it. */
+static int make_node(const char *entry, const char *path, const char *group, motan_url **out,
+                     char *errbuf, size_t errlen)
+{
+    motan_url *u = NULL;
+    int rc;
+    *out = NULL;
+    if (!strstr(entry, "://")) {
+        /* host:port, [::1]:port or [unix:/path]: a motan2 node of this service. */
+        size_t n = strlen(entry) + strlen(path) + 16;
+        char *text = motan_malloc(n);
+        if (!text)
+            return MOTAN_ENOMEM;
+        snprintf(text, n, "motan2://%s/%s", entry, path);
+        rc = strpbrk(entry, "/?,") ? motan__errf(errbuf, errlen, MOTAN_EURL, "not host:port")
+                                   : motan_url_parse(text, strlen(text), &u, errbuf, errlen);
+        motan_free(text);
+        if (rc == MOTAN_OK && !is_node_url(u))
+            rc = motan__errf(errbuf, errlen, MOTAN_EURL, "no port");
+        if (rc == MOTAN_OK)
+            rc = motan_url_set_param(u, "group", group);
+    } else {
+        rc = motan_url_parse(entry, strlen(entry), &u, errbuf, errlen);
+        if (rc == MOTAN_OK && strcmp(motan_url_get_protocol(u), "rule") != 0) {
+            const char *g = motan_url_get_param(u, "group");
+            if (!is_node_url(u))
+                rc = motan__errf(errbuf, errlen, MOTAN_EURL, "a node needs one host:port");
+            else if (*motan_url_get_path(u) && strcmp(motan_url_get_path(u), path))
+                rc = motan__errf(errbuf, errlen, MOTAN_EURL, "path is not the service's");
+            else if (g && *g && strcmp(g, group))
+                rc = motan__errf(errbuf, errlen, MOTAN_EURL, "group is not the list's");
+            if (rc == MOTAN_OK && !*motan_url_get_path(u))
+                rc = motan_url_set_path(u, path);
+            if (rc == MOTAN_OK && !(g && *g))
+                rc = motan_url_set_param(u, "group", group);
+        }
+    }
+    if (rc != MOTAN_OK) {
+        motan_url_free(u);
+        return rc;
+    }
+    *out = u;
+    return MOTAN_OK;
+}
+
+/* services[path][group] (absent: an empty list). errbuf names the offending entry. */
+static int build_list(json_t *doc, const char *path, const char *group, motan_url ***out,
+                      size_t *nout, char *errbuf, size_t errlen)
+{
+    json_t *arr = json_object_get(json_object_get(json_object_get(doc, "services"), path), group);
+    size_t n = json_array_size(arr);
+    motan_url **nodes = motan__calloc(n ? n : 1, sizeof(*nodes));
+    if (!nodes)
+        return MOTAN_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        char why[256];
+        const char *e = json_string_value(json_array_get(arr, i));
+        int rc = e ? make_node(e, path, group, &nodes[i], why, sizeof(why)) : MOTAN_EURL;
+        if (rc != MOTAN_OK) {
+            motan__rsubs_free_nodes(nodes, i);
+            if (rc == MOTAN_ENOMEM)
+                return rc;
+            if (!e)
+                return motan__errf(errbuf, errlen, MOTAN_EURL,
+                                   "services[\"%s\"][\"%s\"][%zu]: not a string", path, group, i);
+            return motan__errf(errbuf, errlen, MOTAN_EURL,
+                               "services[\"%s\"][\"%s\"][%zu]: bad node \"%.128s\": %s", path,
+                               group, i, e, why);
+        }
+    }
+    if (!n) {
+        motan_free(nodes);
+        nodes = NULL;
+    }
+    *out = nodes;
+    *nout = n;
+    return MOTAN_OK;
+}
+
+/* The document's shape, and every node entry of it. */
+static int validate(json_t *doc, char *errbuf, size_t errlen)
+{
+    json_t *services = json_object_get(doc, "services"), *groups, *arr;
+    const char *path, *group;
+    if (!json_is_object(doc))
+        return motan__errf(errbuf, errlen, MOTAN_EDECODE, "the top level is not an object");
+    if (!json_is_object(services))
+        return motan__errf(errbuf, errlen, MOTAN_EDECODE, "no \"services\" object");
+    json_object_foreach(services, path, groups)
+    {
+        if (!*path)
+            return motan__errf(errbuf, errlen, MOTAN_EDECODE, "services: empty service name");
+        if (!json_is_object(groups))
+            return motan__errf(errbuf, errlen, MOTAN_EDECODE,
+                               "services[\"%s\"]: not an object of groups", path);
+        json_object_foreach(groups, group, arr)
+        {
+            if (!*group)
+                return motan__errf(errbuf, errlen, MOTAN_EDECODE,
+                                   "services[\"%s\"]: empty group name", path);
+            if (!json_is_array(arr))
+                return motan__errf(errbuf, errlen, MOTAN_EDECODE,
+                                   "services[\"%s\"][\"%s\"]: not an array of nodes", path, group);
+            motan_url **nodes;
+            size_t n;
+            int rc = build_list(doc, path, group, &nodes, &n, errbuf, errlen);
+            if (rc != MOTAN_OK)
+                return rc;
+            motan__rsubs_free_nodes(nodes, n);
+        }
+    }
+    return MOTAN_OK;
+}
+
+/* ---- reading ------------------------------------------------------------------------- */
+
+static void sig_of(const struct stat *sb, file_sig *s)
+{
+    s->dev = sb->st_dev;
+    s->ino = sb->st_ino;
+    s->size = sb->st_size;
+    s->mtime = sb->st_mtim;
+    s->ctime = sb->st_ctim;
+}
+
+static int sig_eq(const file_sig *a, const file_sig *b)
+{
+    return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+           a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec &&
+           a->ctime.tv_sec == b->ctime.tv_sec && a->ctime.tv_nsec == b->ctime.tv_nsec;
+}
+
+/* Gives every subscribed service its list from the current document. */
+static void publish(file_state *st)
+{
+    for (size_t i = 0; i < st->subs.nsvcs; i++) {
+        motan__rsvc *v = st->subs.svcs[i];
+        motan_url **nodes;
+        size_t n;
+        /* The document was validated: only out of memory can fail here. */
+        if (build_list(st->doc, v->path, v->group, &nodes, &n, NULL, 0) == MOTAN_OK)
+            motan__rsubs_set(&st->subs, v, nodes, n);
+    }
+}
+
+static int read_all(int fd, size_t size, char **out, size_t *len)
+{
+    size_t cap = size + 1, n = 0;
+    char *buf = motan_malloc(cap);
+    if (!buf)
+        return MOTAN_ENOMEM;
+    for (;;) {
+        if (n + 1 == cap) {
+            if (cap > FILE_MAX_BYTES) {
+                motan_free(buf);
+                errno = EFBIG;
+                return MOTAN_EIO;
+            }
+            char *nb = motan_realloc(buf, cap * 2);
+            if (!nb) {
+                motan_free(buf);
+                return MOTAN_ENOMEM;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+        ssize_t r = read(fd, buf + n, cap - 1 - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            motan_free(buf);
+            return MOTAN_EIO;
+        }
+        if (r == 0)
+            break;
+        n += (size_t)r;
+    }
+    *out = buf;
+    *len = n;
+    return MOTAN_OK;
+}
+
+/* Reads the file when it changed since the last look. */
+static void poll_file(file_state *st)
+{
+    struct stat sb;
+    if (stat(st->path, &sb) != 0) {
+        int e = errno;
+        snprintf(st->err, sizeof(st->err), "file registry: %s: %s (%s)%s", st->path,
+                 e == ENOENT ? "missing" : "cannot stat", strerror(e),
+                 st->doc ? "; keeping the last lists" : "");
+        st->seen = 0;
+        return;
+    }
+    file_sig sig;
+    sig_of(&sb, &sig);
+    if (st->seen && sig_eq(&sig, &st->sig))
+        return;
+    st->seen = 1;
+    st->sig = sig;
+    int fd = open(st->path, O_RDONLY | O_CLOEXEC);
+    char *text = NULL;
+    size_t len = 0;
+    int rc = fd < 0 ? MOTAN_EIO : read_all(fd, (size_t)sb.st_size, &text, &len);
+    int saved = errno;
+    if (fd >= 0)
+        close(fd);
+    if (rc != MOTAN_OK) {
+        snprintf(st->err, sizeof(st->err), "file registry: %s: %s", st->path,
+                 rc == MOTAN_ENOMEM ? "out of memory" : strerror(saved));
+        st->seen = 0; /* try again next time */
+        return;
+    }
+    json_error_t je;
+    json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+    motan_free(text);
+    if (!doc) {
+        snprintf(st->err, sizeof(st->err), "file registry: %s:%d:%d: %s", st->path, je.line,
+                 je.column, je.text);
+        return;
+    }
+    char why[400];
+    rc = validate(doc, why, sizeof(why));
+    if (rc != MOTAN_OK) {
+        json_decref(doc);
+        if (rc == MOTAN_ENOMEM) {
+            st->seen = 0;
+            snprintf(st->err, sizeof(st->err), "file registry: %s: out of memory", st->path);
+        } else {
+            snprintf(st->err, sizeof(st->err), "file registry: %s: %s", st->path, why);
+        }
+        return;
+    }
+    if (st->doc)
+        json_decref(st->doc);
+    st->doc = doc;
+    st->err[0] = '\0';
+    publish(st);
+}
+
+static void timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+    MOTAN_UNUSED(fd);
+    MOTAN_UNUSED(what);
+    poll_file(arg);
+}
+
+/* ---- ops ------------------------------------------------------------------------------ */
+
+static int resolve_path(const motan_url *url, char **out, char *errbuf, size_t errlen)
+{
+    const char *p = motan_url_get_path(url);
+    size_t na = motan_url_addr_count(url);
+    const char *host = na ? motan_url_addr_host(url, 0) : "";
+    if (na > 1 || (na == 1 && (motan_url_addr_port(url, 0) || motan_url_addr_is_unix(url, 0))))
+        return motan__errf(errbuf, errlen, MOTAN_EURL,
+                           "file registry: bad file URL (file:///abs/path or file://./rel/path)");
+    if (!*p && (!na || !*host))
+        return motan__errf(errbuf, errlen, MOTAN_EURL, "file registry: no file name in the URL");
+    char cwd[4096] = "";
+    int relative = na == 1 && strcmp(host, "localhost") != 0;
+    if (relative && !getcwd(cwd, sizeof(cwd)))
+        return motan__errf(errbuf, errlen, MOTAN_EIO, "file registry: getcwd: %s", strerror(errno));
+    size_t n = strlen(cwd) + strlen(host) + strlen(p) + 4;
+    char *abs = motan_malloc(n);
+    if (!abs)
+        return MOTAN_ENOMEM;
+    if (relative)
+        snprintf(abs, n, "%s/%s%s%s", cwd, host, *p ? "/" : "", p);
+    else
+        snprintf(abs, n, "/%s", p);
+    *out = abs;
+    return MOTAN_OK;
+}
+
+static int file_create(motan_loop *loop, const motan_url *url, void **state, char *errbuf,
+                       size_t errlen)
+{
+    int64_t interval = motan_url_get_int(url, NULL, "interval", 1000);
+    if (interval < 1 || interval > 86400000)
+        return motan__errf(errbuf, errlen, MOTAN_EURL, "file registry: bad interval \"%s\"",
+                           motan_url_get_str(url, NULL, "interval", ""));
+    file_state *st = motan__calloc(1, sizeof(*st));
+    if (!st)
+        return MOTAN_ENOMEM;
+    st->interval_ms = (int)interval;
+    int rc = resolve_path(url, &st->path, errbuf, errlen);
+    if (rc != MOTAN_OK) {
+        motan_free(st);
+        return rc;
+    }
+    struct event_base *base = motan_loop_get_base(loop);
+    st->timer = event_new(base, -1, EV_PERSIST, timer_cb, st);
+    if (!st->timer || motan__rsubs_init(&st->subs, base, st) != MOTAN_OK) {
+        free_state(st);
+        return MOTAN_ENOMEM;
+    }
+    st->subs.free_owner = free_state;
+    struct timeval tv = {st->interval_ms / 1000, (st->interval_ms % 1000) * 1000};
+    event_add(st->timer, &tv);
+    poll_file(st);
+    *state = st;
+    return MOTAN_OK;
+}
+
+static void file_destroy(void *state)
+{
+    file_state *st = state;
+    event_del(st->timer);
+    if (!motan__rsubs_defer_free(&st->subs))
+        free_state(st);
+}
+
+static int file_subscribe(void *state, const motan_url *service, motan_registry_listener cb,
+                          void *userdata)
+{
+    file_state *st = state;
+    motan__rsvc *v;
+    int created;
+    int rc = motan__rsubs_add(&st->subs, service, cb, userdata, &v, &created);
+    if (rc != MOTAN_OK || !created || !st->doc)
+        return rc;
+    motan_url **nodes;
+    size_t n;
+    rc = build_list(st->doc, v->path, v->group, &nodes, &n, NULL, 0);
+    if (rc != MOTAN_OK) {
+        motan__rsubs_remove(&st->subs, service, cb, userdata);
+        return rc;
+    }
+    motan__rsubs_set(&st->subs, v, nodes, n);
+    return MOTAN_OK;
+}
+
+static int file_unsubscribe(void *state, const motan_url *service, motan_registry_listener cb,
+                            void *userdata)
+{
+    file_state *st = state;
+    return motan__rsubs_remove(&st->subs, service, cb, userdata);
+}
+
+static int file_register(void *state, const motan_url *node)
+{
+    MOTAN_UNUSED(state);
+    MOTAN_UNUSED(node);
+    return MOTAN_EUNSUPPORTED;
+}
+
+static const char *file_errmsg(void *state)
+{
+    file_state *st = state;
+    return st->err;
+}
+
+const motan_registry_ops motan__registry_file = {
+    .scheme = "file",
+    .create = file_create,
+    .destroy = file_destroy,
+    .subscribe = file_subscribe,
+    .unsubscribe = file_unsubscribe,
+    .register_node = file_register,
+    .unregister_node = file_register,
+    .errmsg = file_errmsg,
+};

@@ -1,0 +1,129 @@
+/*
+ * Private to the ZooKeeper registry (zookeeper.c, zk_loop.c, zk_service.c, zk_register.c):
+ * the registry state shared by the session, subscription and registration code.
+ *
+ * Everything runs on the registry's loop thread. The ZooKeeper C client (single-threaded
+ * build) calls our watchers and completions from inside zookeeper_process/zookeeper_interest
+ * (and zookeeper_close, with ZCLOSING), so nothing there may close the handle or call a
+ * listener: session restarts and listener calls are deferred to their own events.
+ */
+#ifndef MOTAN_ZK_INT_H
+#define MOTAN_ZK_INT_H
+
+#include <stdint.h>
+
+#include <event2/event.h>
+#include <zookeeper/zookeeper.h>
+
+#include "registry/registry_int.h"
+
+#define MOTAN_ZK_DEFAULT_GROUP "default_rpc"
+#define MOTAN_ZK_ERRLEN 512
+
+/* One child of a service's .../server node. */
+typedef struct motan__zk_child {
+    char *name;    /* host:port */
+    uint8_t *data; /* node data (owned), NULL when not (yet) read */
+    size_t len;
+    int has_data;
+} motan__zk_child;
+
+typedef struct motan__zk_listener {
+    motan_registry_listener cb;
+    void *userdata;
+    uint64_t seen; /* the list version this listener was last given */
+    int dead;      /* unsubscribed during a delivery; swept afterwards */
+} motan__zk_listener;
+
+/* A subscribed service: one per /motan/<group>/<path>/server, with all its listeners. */
+typedef struct motan__zk_service {
+    struct motan__zk_service *next;
+    uint64_t id; /* requests in flight name their service by id: it may be gone */
+    char *group, *path;
+    char *server_path;
+    motan__zk_listener *ls;
+    size_t nls, cls;
+    motan__zk_child *kids;
+    size_t nkids, ckids;
+    int outstanding;   /* requests in flight for this service */
+    int have_children; /* the children (or their absence) were read since the last sync */
+    /* The list in force: urls[i] formatted as keys[i]; version 0 = none yet. */
+    motan_url **urls;
+    char **keys;
+    size_t nurls;
+    uint64_t version;
+    int dead; /* last listener gone during a delivery; freed afterwards */
+} motan__zk_service;
+
+/* A node this registry registered (or is removing). */
+typedef struct motan__zk_node {
+    struct motan__zk_node *next;
+    uint64_t id;
+    char *parents[4]; /* /motan, /motan/G, /motan/G/P, /motan/G/P/server */
+    char *path;       /* .../server/host:port */
+    char *data;       /* the node URL, plain UTF-8 */
+    int want;         /* 1: keep it registered, 0: being removed */
+    int created;      /* exists in the current session */
+    int busy;         /* a create or delete is in flight */
+} motan__zk_node;
+
+typedef struct motan__zk {
+    motan_loop *loop;
+    struct event_base *base;
+    char *hosts; /* "h1:p1,h2:p2" for zookeeper_init */
+    int session_timeout;
+    zhandle_t *zh;
+    struct event *io_ev;      /* the handle's socket and/or timeout */
+    struct event *restart_ev; /* a new session after expiry (outside the client's calls) */
+    struct event *notify_ev;  /* listener deliveries (never inside subscribe or the client) */
+    int in_zk;                /* depth of calls into the client: no re-arming inside them */
+    int connected;
+    int64_t session_id; /* of the last connected session */
+    int closing;
+    int delivering;
+    uint64_t next_id;
+    motan__zk_service *services;
+    motan__zk_node *nodes;
+    char conn_err[MOTAN_ZK_ERRLEN]; /* why the session is not usable, "" when connected */
+    char op_err[MOTAN_ZK_ERRLEN];   /* last failed registration */
+    char log_err[MOTAN_ZK_ERRLEN];  /* last error the client logged */
+    char errmsg[MOTAN_ZK_ERRLEN * 2];
+} motan__zk;
+
+/* ---- session and event loop (zookeeper.c, zk_loop.c) --------------------------------- */
+
+/* Marks the calling thread as working for z (the client's log lines go to z->log_err). */
+motan__zk *motan__zk_enter(motan__zk *z);
+void motan__zk_leave(motan__zk *prev);
+/* The client's log callback. */
+void motan__zk_log(const char *message);
+/* Watches the handle's fd and timeout as zookeeper_interest asks; no-op inside the client. */
+void motan__zk_arm(motan__zk *z);
+/* Stops watching the handle. */
+void motan__zk_disarm(motan__zk *z);
+/* printf into buf (bounded). */
+void motan__zk_setf(char *buf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- subscriptions (zk_service.c) ------------------------------------------------------ */
+
+int motan__zk_subscribe(motan__zk *z, const motan_url *service, motan_registry_listener cb,
+                        void *userdata);
+int motan__zk_unsubscribe(motan__zk *z, const motan_url *service, motan_registry_listener cb,
+                          void *userdata);
+/* Re-reads every service (after a (re)connect). */
+void motan__zk_services_sync(motan__zk *z);
+/* The deferred deliveries. */
+void motan__zk_notify(evutil_socket_t fd, short what, void *arg);
+void motan__zk_services_free(motan__zk *z);
+
+/* ---- registrations (zk_register.c) ---------------------------------------------------- */
+
+int motan__zk_register(motan__zk *z, const motan_url *node);
+int motan__zk_unregister(motan__zk *z, const motan_url *node);
+/* Creates what should exist and deletes what should not (after a (re)connect). */
+void motan__zk_nodes_sync(motan__zk *z, int new_session);
+/* Queues the deletion of every registered node (destroy). */
+void motan__zk_nodes_remove_all(motan__zk *z);
+void motan__zk_nodes_free(motan__zk *z);
+
+#endif

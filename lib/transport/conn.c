@@ -1,0 +1,419 @@
+/*
+ * One multiplexed connection of an endpoint.
+ *
+ * Writing: calls wait in `unsent` and are encoded into the output evbuffer only while it
+ * holds less than OUT_HIGH_WATER bytes, so a server that stops reading makes calls time
+ * out in the queue (and leave it) instead of growing memory without bound. Everything
+ * queued during one loop iteration goes out in one writev.
+ *
+ * Reading: bytes land in one linear buffer and frames are parsed in place; a response body
+ * is copied once, when it is decoded into the response's arena.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "transport/transport_int.h"
+
+#define OUT_HIGH_WATER (256 * 1024)
+#define READ_CHUNK (64 * 1024)
+#define READS_PER_EVENT 8
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 5000
+
+static void on_io(evutil_socket_t fd, short what, void *arg);
+static void on_timer(evutil_socket_t fd, short what, void *arg);
+static void on_flush(evutil_socket_t fd, short what, void *arg);
+
+void motan__calls_push(motan__call **head, motan__call **tail, motan__call *call)
+{
+    call->next = NULL;
+    call->prev = *tail;
+    if (*tail)
+        (*tail)->next = call;
+    else
+        *head = call;
+    *tail = call;
+}
+
+void motan__calls_remove(motan__call **head, motan__call **tail, motan__call *call)
+{
+    if (call->prev)
+        call->prev->next = call->next;
+    else
+        *head = call->next;
+    if (call->next)
+        call->next->prev = call->prev;
+    else
+        *tail = call->prev;
+    call->prev = call->next = NULL;
+}
+
+int motan__conn_init(motan__conn *c, motan_endpoint *ep, int index)
+{
+    struct event_base *base = motan_loop_get_base(ep->loop);
+    c->ep = ep;
+    c->index = index;
+    c->fd = -1;
+    c->state = CONN_IDLE;
+    c->out = evbuffer_new();
+    c->in = motan_buf_new(READ_CHUNK);
+    if (!c->out || !c->in)
+        return MOTAN_ENOMEM;
+    event_assign(&c->flush_ev, base, -1, 0, on_flush, c);
+    event_assign(&c->cev, base, -1, 0, on_timer, c);
+    c->events_ready = 1;
+    return MOTAN_OK;
+}
+
+static void close_socket(motan__conn *c)
+{
+    if (c->fd >= 0) {
+        event_del(&c->rev);
+        event_del(&c->wev);
+        close(c->fd);
+        c->fd = -1;
+    }
+    event_del(&c->cev);
+    event_del(&c->flush_ev);
+    c->flush_scheduled = 0;
+    c->state = CONN_IDLE;
+    c->generation++;
+    motan_buf_reset(c->in);
+    c->need = 0;
+    evbuffer_drain(c->out, evbuffer_get_length(c->out));
+}
+
+void motan__conn_destroy(motan__conn *c)
+{
+    if (!c->events_ready)
+        return;
+    close_socket(c);
+    if (c->out)
+        evbuffer_free(c->out);
+    motan_buf_free(c->in);
+    c->out = NULL;
+    c->in = NULL;
+    c->events_ready = 0;
+}
+
+static void schedule_reconnect(motan__conn *c)
+{
+    motan_endpoint *ep = c->ep;
+    if (ep->closing)
+        return;
+    c->backoff_ms = c->backoff_ms ? c->backoff_ms * 2 : BACKOFF_MIN_MS;
+    if (c->backoff_ms > BACKOFF_MAX_MS)
+        c->backoff_ms = BACKOFF_MAX_MS;
+    c->retry_at_us = motan_now_us() + (uint64_t)c->backoff_ms * 1000u;
+    struct timeval tv = {c->backoff_ms / 1000, (c->backoff_ms % 1000) * 1000};
+    event_add(&c->cev, &tv);
+}
+
+void motan__conn_fail(motan__conn *c, int code, const char *msg)
+{
+    motan_endpoint *ep = c->ep;
+    int was_connected = c->state == CONN_CONNECTED;
+    close_socket(c);
+    if (!was_connected)
+        atomic_fetch_add(&ep->st_conn_failures, 1);
+    /*
+     * Fail calls one at a time from the live lists: a callback may free the endpoint (which
+     * cancels what is left) or start new calls, which must not land on this connection.
+     */
+    c->failing = 1;
+    motan__call *call;
+    while (!ep->closing && ((call = c->sent_head) || (call = c->unsent_head)))
+        motan__call_fail(call, code, "%s (endpoint %s)", msg, ep->address);
+    c->failing = 0;
+    schedule_reconnect(c);
+}
+
+static void connected(motan__conn *c)
+{
+    c->state = CONN_CONNECTED;
+    c->backoff_ms = 0;
+    c->retry_at_us = 0;
+    event_del(&c->cev);
+    event_del(&c->wev);
+    event_add(&c->rev, NULL);
+    atomic_fetch_add(&c->ep->st_connects, 1);
+    if (c->unsent_head && !c->flush_scheduled) {
+        c->flush_scheduled = 1;
+        event_active(&c->flush_ev, EV_TIMEOUT, 1);
+    }
+}
+
+void motan__conn_connect(motan__conn *c)
+{
+    motan_endpoint *ep = c->ep;
+    if (c->state != CONN_IDLE || ep->closing)
+        return;
+    event_del(&c->cev);
+    int in_progress = 0;
+    int fd = motan__sock_connect(ep, &in_progress);
+    if (fd < 0) {
+        char msg[160];
+        snprintf(msg, sizeof(msg), "cannot connect: %s", strerror(errno));
+        motan__conn_fail(c, MOTAN_ECONNECT, msg);
+        return;
+    }
+    struct event_base *base = motan_loop_get_base(ep->loop);
+    c->fd = fd;
+    event_assign(&c->rev, base, fd, EV_READ | EV_PERSIST, on_io, c);
+    event_assign(&c->wev, base, fd, EV_WRITE | EV_PERSIST, on_io, c);
+    if (!in_progress) {
+        connected(c);
+        return;
+    }
+    c->state = CONN_CONNECTING;
+    event_add(&c->wev, NULL);
+    struct timeval tv = {ep->connect_timeout_ms / 1000, (ep->connect_timeout_ms % 1000) * 1000};
+    event_add(&c->cev, &tv);
+}
+
+void motan__conn_enqueue(motan__conn *c, motan__call *call)
+{
+    call->conn = c;
+    call->state = CALL_QUEUED;
+    motan__calls_push(&c->unsent_head, &c->unsent_tail, call);
+    c->pending++;
+    if (c->state == CONN_CONNECTED && !c->flush_scheduled) {
+        c->flush_scheduled = 1;
+        event_active(&c->flush_ev, EV_TIMEOUT, 1);
+    }
+}
+
+void motan__conn_unlink(motan__conn *c, motan__call *call)
+{
+    if (call->state == CALL_QUEUED)
+        motan__calls_remove(&c->unsent_head, &c->unsent_tail, call);
+    else if (call->state == CALL_SENT)
+        motan__calls_remove(&c->sent_head, &c->sent_tail, call);
+    c->pending--;
+    call->conn = NULL;
+}
+
+/* Encodes queued calls into the output buffer, up to the high-water mark. */
+static void encode_queued(motan__conn *c)
+{
+    motan_endpoint *ep = c->ep;
+    uint64_t gen = c->generation;
+    char err[256];
+    while (c->unsent_head && evbuffer_get_length(c->out) < OUT_HIGH_WATER) {
+        motan__call *call = c->unsent_head;
+        motan_buf_reset(ep->scratch);
+        int rc;
+        if (call->req)
+            rc = motan_request_encode(call->req, call->id, call->timeout_ms, ep->mingz, ep->scratch,
+                                      err, sizeof(err));
+        else
+            rc = motan_frame_write_heartbeat(ep->scratch, call->id, 0);
+        if (rc != MOTAN_OK) {
+            motan__call_fail(call, rc, "cannot encode the request: %s", err);
+            if (ep->closing || gen != c->generation)
+                return;
+            continue;
+        }
+        motan__calls_remove(&c->unsent_head, &c->unsent_tail, call);
+        motan__calls_push(&c->sent_head, &c->sent_tail, call);
+        call->state = CALL_SENT;
+        evbuffer_add(c->out, motan_buf_data(ep->scratch), motan_buf_len(ep->scratch));
+    }
+}
+
+/* writev without SIGPIPE: a peer that went away must not kill the caller's process. */
+static int send_out(motan__conn *c)
+{
+    struct evbuffer_iovec vec[64];
+    int n = evbuffer_peek(c->out, -1, NULL, vec, 64);
+    if (n > 64)
+        n = 64;
+    struct iovec iov[64];
+    for (int i = 0; i < n; i++) {
+        iov[i].iov_base = vec[i].iov_base;
+        iov[i].iov_len = vec[i].iov_len;
+    }
+    struct msghdr msg;
+    memset(&msg, 0, sizeof(msg));
+    msg.msg_iov = iov;
+    msg.msg_iovlen = (size_t)n;
+    ssize_t w = sendmsg(c->fd, &msg, MSG_NOSIGNAL);
+    if (w > 0)
+        evbuffer_drain(c->out, (size_t)w);
+    return (int)w;
+}
+
+static void do_write(motan__conn *c)
+{
+    motan_endpoint *ep = c->ep;
+    uint64_t gen = c->generation;
+    encode_queued(c);
+    if (ep->closing || gen != c->generation || c->state != CONN_CONNECTED)
+        return;
+    while (evbuffer_get_length(c->out) > 0) {
+        int n = send_out(c);
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+                break;
+            char msg[160];
+            snprintf(msg, sizeof(msg), "write failed: %s", strerror(errno));
+            motan__conn_fail(c, MOTAN_ECONNECT, msg);
+            return;
+        }
+        if (evbuffer_get_length(c->out) < OUT_HIGH_WATER && c->unsent_head) {
+            encode_queued(c);
+            if (ep->closing || gen != c->generation)
+                return;
+        }
+        if (n == 0)
+            break;
+    }
+    if (evbuffer_get_length(c->out) > 0 || c->unsent_head)
+        event_add(&c->wev, NULL);
+    else
+        event_del(&c->wev);
+}
+
+static void on_flush(evutil_socket_t fd, short what, void *arg)
+{
+    motan__conn *c = arg;
+    motan_endpoint *ep = c->ep;
+    MOTAN_UNUSED(fd);
+    MOTAN_UNUSED(what);
+    c->flush_scheduled = 0;
+    if (c->state != CONN_CONNECTED)
+        return;
+    motan__endpoint_hold(ep);
+    do_write(c);
+    motan__endpoint_release(ep);
+}
+
+/* Parses every whole frame in the input buffer; returns 0 when the connection went away. */
+static int parse_frames(motan__conn *c)
+{
+    motan_endpoint *ep = c->ep;
+    uint64_t gen = c->generation;
+    const uint8_t *data = motan_buf_data(c->in);
+    size_t len = motan_buf_len(c->in), pos = 0;
+    char err[256];
+    while (pos < len) {
+        size_t used = 0;
+        err[0] = '\0';
+        int rc = motan_frame_parse(ep->frame, data + pos, len - pos, ep->max_content, &used, err,
+                                   sizeof(err));
+        if (rc == MOTAN_EAGAIN) {
+            c->need = used;
+            break;
+        }
+        if (rc != MOTAN_OK) {
+            char msg[320];
+            snprintf(msg, sizeof(msg), "bad frame from server: %s", err[0] ? err : motan_strerror(rc));
+            motan__conn_fail(c, rc, msg);
+            return 0;
+        }
+        pos += used;
+        c->need = 0;
+        motan__endpoint_on_frame(ep, c, ep->frame);
+        if (ep->closing || gen != c->generation)
+            return 0;
+    }
+    /* Keep the partial frame at the front; views into the buffer are no longer in use. */
+    if (pos) {
+        memmove(c->in->data, c->in->data + pos, len - pos);
+        c->in->len = len - pos;
+        if (c->need >= pos)
+            c->need -= pos;
+    }
+    return 1;
+}
+
+static void do_read(motan__conn *c)
+{
+    motan_endpoint *ep = c->ep;
+    for (int i = 0; i < READS_PER_EVENT; i++) {
+        size_t want = READ_CHUNK;
+        if (c->need > c->in->len && c->need - c->in->len > want)
+            want = c->need - c->in->len;
+        if (motan__buf_ensure(c->in, want) != MOTAN_OK) {
+            motan__conn_fail(c, MOTAN_ENOMEM, "out of memory for a response");
+            return;
+        }
+        size_t room = c->in->cap - c->in->len;
+        ssize_t n = read(c->fd, c->in->data + c->in->len, room);
+        if (n > 0) {
+            c->in->len += (size_t)n;
+            if (!parse_frames(c) || ep->closing)
+                return;
+            if ((size_t)n < room)
+                return;
+            continue;
+        }
+        if (n == 0) {
+            motan__conn_fail(c, MOTAN_ECONNECT,
+                             c->in->len ? "connection closed by the server inside a frame"
+                                        : "connection closed by the server");
+            return;
+        }
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+            return;
+        char msg[160];
+        snprintf(msg, sizeof(msg), "read failed: %s", strerror(errno));
+        motan__conn_fail(c, MOTAN_ECONNECT, msg);
+        return;
+    }
+}
+
+static void finish_connect(motan__conn *c)
+{
+    int err = 0;
+    socklen_t len = sizeof(err);
+    if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+        err = errno;
+    if (err) {
+        char msg[160];
+        snprintf(msg, sizeof(msg), "cannot connect: %s", strerror(err));
+        motan__conn_fail(c, MOTAN_ECONNECT, msg);
+        return;
+    }
+    connected(c);
+}
+
+static void on_io(evutil_socket_t fd, short what, void *arg)
+{
+    motan__conn *c = arg;
+    motan_endpoint *ep = c->ep;
+    MOTAN_UNUSED(fd);
+    motan__endpoint_hold(ep);
+    uint64_t gen = c->generation;
+    if (c->state == CONN_CONNECTING) {
+        if (what & EV_WRITE)
+            finish_connect(c);
+    } else if (c->state == CONN_CONNECTED) {
+        if (what & EV_READ)
+            do_read(c);
+        if ((what & EV_WRITE) && !ep->closing && gen == c->generation && c->state == CONN_CONNECTED)
+            do_write(c);
+    }
+    motan__endpoint_release(ep);
+}
+
+/* Connect timeout while connecting; reconnect time after a failure. */
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+    motan__conn *c = arg;
+    motan_endpoint *ep = c->ep;
+    MOTAN_UNUSED(fd);
+    MOTAN_UNUSED(what);
+    motan__endpoint_hold(ep);
+    if (c->state == CONN_CONNECTING) {
+        char msg[96];
+        snprintf(msg, sizeof(msg), "connect timed out after %d ms", ep->connect_timeout_ms);
+        motan__conn_fail(c, MOTAN_ECONNECT, msg);
+    } else if (c->state == CONN_IDLE) {
+        motan__conn_connect(c);
+    }
+    motan__endpoint_release(ep);
+}

@@ -1,0 +1,649 @@
+/*
+ * Endpoints: configuration, the call lifecycle (start, timeout, completion exactly once),
+ * response dispatch by request id, and freeing with calls in flight.
+ *
+ * Every libevent callback of an endpoint runs between motan__endpoint_hold and
+ * motan__endpoint_release; a user callback that frees the endpoint only marks it, and the
+ * outermost release destroys it, so no code touches freed memory on the way out.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "transport/transport_int.h"
+
+#define MAX_CONNECTIONS 64
+
+static void on_done(evutil_socket_t fd, short what, void *arg);
+static void endpoint_destroy(motan_endpoint *ep);
+
+void motan__endpoint_hold(motan_endpoint *ep) { ep->busy++; }
+
+void motan__endpoint_release(motan_endpoint *ep)
+{
+    if (--ep->busy == 0 && ep->free_pending)
+        endpoint_destroy(ep);
+}
+
+/* ---- configuration -------------------------------------------------------------------- */
+
+static int param_int(const motan_url *u, const char *key, int64_t lo, int64_t hi, int64_t *out,
+                     char *errbuf, size_t errlen)
+{
+    const char *raw = motan_url_get_param(u, key);
+    int64_t v = motan_url_get_int(u, NULL, key, 0);
+    if (raw) {
+        char *end;
+        long long parsed = strtoll(raw, &end, 10);
+        while (*end == ' ')
+            end++;
+        if (end == raw || *end)
+            return motan__errf(errbuf, errlen, MOTAN_EURL, "parameter %s=%s is not an integer", key,
+                               raw);
+        v = parsed;
+    }
+    if (v < lo || v > hi)
+        return motan__errf(errbuf, errlen, MOTAN_EURL, "parameter %s=%lld is out of range %lld..%lld",
+                           key, (long long)v, (long long)lo, (long long)hi);
+    *out = v;
+    return MOTAN_OK;
+}
+
+static int configure(motan_endpoint *ep, char *errbuf, size_t errlen)
+{
+    const motan_url *u = ep->url;
+    int64_t v;
+    int rc;
+#define INT_PARAM(key, lo, hi, field)                                                            \
+    do {                                                                                         \
+        if ((rc = param_int(u, key, lo, hi, &v, errbuf, errlen)) != MOTAN_OK)                    \
+            return rc;                                                                           \
+        field = v;                                                                               \
+    } while (0)
+    INT_PARAM("connections", 1, MAX_CONNECTIONS, ep->nconns);
+    INT_PARAM("requestTimeout", 1, 86400000, ep->request_timeout_ms);
+    INT_PARAM("connectTimeout", 1, 86400000, ep->connect_timeout_ms);
+    INT_PARAM("maxPending", 1, 100000000, ep->max_pending);
+    INT_PARAM("errorCountThreshold", -1000000, 1000000, ep->error_threshold);
+    INT_PARAM("keepaliveInterval", 1, 86400000, ep->keepalive_ms);
+    INT_PARAM("maxContentLength", 21, 0x7fffffff, ep->max_content);
+    INT_PARAM("mingzSize", 0, 0x7fffffff, ep->mingz);
+#undef INT_PARAM
+    for (size_t i = 0; i < motan_url_param_count(u); i++)
+        if (strchr(motan_url_param_key(u, i), '.'))
+            ep->has_method_params = 1;
+
+    if (motan_url_addr_count(u) != 1)
+        return motan__errf(errbuf, errlen, MOTAN_EURL,
+                           "an endpoint needs exactly one address, the URL has %zu",
+                           motan_url_addr_count(u));
+    const char *host = motan_url_addr_host(u, 0);
+    ep->is_unix = motan_url_addr_is_unix(u, 0);
+    ep->port = motan_url_addr_port(u, 0);
+    if (!ep->is_unix && (ep->port <= 0 || !*host))
+        return motan__errf(errbuf, errlen, MOTAN_EURL, "endpoint address needs host and port");
+    ep->host = motan__strdup(host);
+    size_t alen = strlen(host) + 16;
+    ep->address = motan_malloc(alen);
+    if (!ep->host || !ep->address)
+        return MOTAN_ENOMEM;
+    if (ep->is_unix)
+        snprintf(ep->address, alen, "unix:%s", host);
+    else if (strchr(host, ':'))
+        snprintf(ep->address, alen, "[%s]:%d", host, ep->port);
+    else
+        snprintf(ep->address, alen, "%s:%d", host, ep->port);
+    return MOTAN_OK;
+}
+
+int motan__endpoint_timeout_for(const motan_endpoint *ep, const motan_request *req, int timeout_ms)
+{
+    if (timeout_ms > 0)
+        return timeout_ms;
+    int t = motan_request_get_timeout(req);
+    if (t > 0)
+        return t;
+    if (ep->has_method_params) {
+        const char *m = motan_request_get_method(req);
+        int64_t v = motan_url_get_int(ep->url, m, "requestTimeout", ep->request_timeout_ms);
+        if (v > 0 && v <= 86400000)
+            return (int)v;
+    }
+    return ep->request_timeout_ms;
+}
+
+/* ---- creation and destruction ---------------------------------------------------------- */
+
+typedef struct create_args {
+    motan_loop *loop;
+    const motan_url *node;
+    motan_endpoint *ep;
+    int rc;
+    char *errbuf;
+    size_t errlen;
+} create_args;
+
+static void create_in_loop(void *arg)
+{
+    create_args *a = arg;
+    motan_endpoint *ep = motan__calloc(1, sizeof(*ep));
+    if (!ep) {
+        a->rc = MOTAN_ENOMEM;
+        return;
+    }
+    ep->loop = a->loop;
+    atomic_init(&ep->available, 1);
+    ep->url = motan_url_clone(a->node);
+    ep->frame = motan_frame_new();
+    ep->scratch = motan_buf_new(4096);
+    int rc = ep->url && ep->frame && ep->scratch ? motan__idmap_init(&ep->calls) : MOTAN_ENOMEM;
+    if (rc == MOTAN_OK)
+        rc = configure(ep, a->errbuf, a->errlen);
+    if (rc == MOTAN_OK) {
+        ep->conns = motan__calloc((size_t)ep->nconns, sizeof(motan__conn));
+        if (!ep->conns)
+            rc = MOTAN_ENOMEM;
+        for (int i = 0; rc == MOTAN_OK && i < ep->nconns; i++)
+            rc = motan__conn_init(&ep->conns[i], ep, i);
+    }
+    if (rc != MOTAN_OK) {
+        if (rc == MOTAN_ENOMEM)
+            motan__errf(a->errbuf, a->errlen, rc, "out of memory creating an endpoint");
+        endpoint_destroy(ep);
+        a->rc = rc;
+        return;
+    }
+    event_assign(&ep->done_ev, motan_loop_get_base(ep->loop), -1, 0, on_done, ep);
+    /* Connect now so the first call does not pay for it. */
+    for (int i = 0; i < ep->nconns; i++)
+        motan__conn_connect(&ep->conns[i]);
+    a->ep = ep;
+    a->rc = MOTAN_OK;
+}
+
+MOTAN_EXPORT int motan_endpoint_new(motan_loop *l, const motan_url *node, motan_endpoint **out,
+                                    char *errbuf, size_t errlen)
+{
+    if (!out)
+        return MOTAN_EINVAL;
+    *out = NULL;
+    if (!l || !node)
+        return motan__errf(errbuf, errlen, MOTAN_EINVAL, "no loop or node URL given");
+    create_args a = {.loop = l, .node = node, .rc = MOTAN_OK, .errbuf = errbuf, .errlen = errlen};
+    int rc = motan_loop_run_wait(l, create_in_loop, &a);
+    if (rc != MOTAN_OK)
+        return motan__errf(errbuf, errlen, rc, "the loop is closed");
+    *out = a.ep;
+    return a.rc;
+}
+
+static void endpoint_destroy(motan_endpoint *ep)
+{
+    motan__health_stop(ep);
+    if (ep->conns)
+        for (int i = 0; i < ep->nconns; i++)
+            motan__conn_destroy(&ep->conns[i]);
+    if (ep->done_ev.ev_base)
+        event_del(&ep->done_ev);
+    motan_free(ep->conns);
+    motan__idmap_free(&ep->calls);
+    motan_frame_free(ep->frame);
+    motan_buf_free(ep->scratch);
+    motan_url_free(ep->url);
+    motan_free(ep->host);
+    motan_free(ep->address);
+    motan_free(ep);
+}
+
+static void free_in_loop(void *arg)
+{
+    motan_endpoint *ep = arg;
+    if (ep->closing)
+        return;
+    ep->closing = 1;
+    motan__endpoint_hold(ep);
+    /* Every call still alive completes now, exactly once. */
+    size_t n = 0;
+    uint64_t *ids = motan__idmap_keys(&ep->calls, &n);
+    for (size_t i = 0; ids && i < n; i++) {
+        motan__call *call = motan__idmap_get(&ep->calls, ids[i]);
+        if (!call)
+            continue;
+        if (call->resp && call->state == CALL_DONE) {
+            /* Its completion was waiting in the done list: deliver it now. */
+            motan__calls_remove(&ep->done_head, &ep->done_tail, call);
+            motan_response *resp = call->resp;
+            call->resp = NULL;
+            motan__call_complete(call, resp);
+        } else {
+            motan__call_fail(call, MOTAN_ECANCELLED, "endpoint %s was freed with the call in flight",
+                             ep->address);
+        }
+    }
+    motan_free(ids);
+    motan__health_stop(ep);
+    for (int i = 0; i < ep->nconns; i++)
+        motan__conn_fail(&ep->conns[i], MOTAN_ECANCELLED, "endpoint freed");
+    event_del(&ep->done_ev);
+    ep->free_pending = 1;
+    motan__endpoint_release(ep);
+}
+
+MOTAN_EXPORT void motan_endpoint_free(motan_endpoint *e)
+{
+    if (!e)
+        return;
+    motan_loop_run_wait(e->loop, free_in_loop, e);
+}
+
+/* ---- calls ---------------------------------------------------------------------------- */
+
+static void call_release(motan__call *call)
+{
+    motan_endpoint *ep = call->ep;
+    motan__idmap_remove(&ep->calls, call->id);
+    if (call->timer_set) {
+        event_del(&call->timer);
+        call->timer_set = 0;
+    }
+    if (call->conn)
+        motan__conn_unlink(call->conn, call);
+    call->state = CALL_DONE;
+}
+
+void motan__call_complete(motan__call *call, motan_response *resp)
+{
+    motan_endpoint *ep = call->ep;
+    call_release(call);
+    atomic_fetch_sub(&ep->inflight, 1);
+    int code = motan_response_get_code(resp);
+    motan_response_set_endpoint(resp, ep->address);
+    motan_response_set_request_id(resp, call->id);
+    if (call->req) {
+        if (code == MOTAN_OK)
+            atomic_fetch_add(&ep->st_ok, 1);
+        else
+            atomic_fetch_add(&ep->st_errors, 1);
+        if (code == MOTAN_ETIMEOUT)
+            atomic_fetch_add(&ep->st_timeouts, 1);
+        motan__health_record(ep, code, motan_response_get_errtype(resp));
+    } else {
+        motan__health_heartbeat_done(ep, code == MOTAN_OK);
+    }
+    motan__endpoint_hold(ep);
+    call->cb(resp, call->userdata);
+    motan_free(call);
+    motan__endpoint_release(ep);
+}
+
+void motan__call_fail(motan__call *call, int code, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    motan_response *resp = motan_response_new();
+    if (!resp) {
+        /* Without memory the callback still runs once; it sees a NULL response. */
+        motan_endpoint *ep = call->ep;
+        call_release(call);
+        atomic_fetch_sub(&ep->inflight, 1);
+        motan__endpoint_hold(ep);
+        call->cb(NULL, call->userdata);
+        motan_free(call);
+        motan__endpoint_release(ep);
+        return;
+    }
+    motan_response_set_error(resp, code, msg);
+    motan__call_complete(call, resp);
+}
+
+void motan__call_defer(motan__call *call, motan_response *resp)
+{
+    motan_endpoint *ep = call->ep;
+    if (call->timer_set) {
+        event_del(&call->timer);
+        call->timer_set = 0;
+    }
+    if (call->conn)
+        motan__conn_unlink(call->conn, call);
+    call->state = CALL_DONE;
+    call->resp = resp;
+    motan__calls_push(&ep->done_head, &ep->done_tail, call);
+    event_active(&ep->done_ev, EV_TIMEOUT, 1);
+}
+
+static void defer_error(motan__call *call, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void defer_error(motan__call *call, int code, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    motan_response *resp = motan_response_new();
+    if (resp)
+        motan_response_set_error(resp, code, msg);
+    motan__call_defer(call, resp);
+}
+
+static void on_done(evutil_socket_t fd, short what, void *arg)
+{
+    motan_endpoint *ep = arg;
+    MOTAN_UNUSED(fd);
+    MOTAN_UNUSED(what);
+    motan__endpoint_hold(ep);
+    /* Only what is queued now: completions added by these callbacks wait for the next turn. */
+    motan__call *last = ep->done_tail;
+    motan__call *call;
+    while (!ep->closing && (call = ep->done_head)) {
+        int was_last = call == last;
+        motan__calls_remove(&ep->done_head, &ep->done_tail, call);
+        motan_response *resp = call->resp;
+        call->resp = NULL;
+        if (resp) {
+            motan__call_complete(call, resp);
+        } else {
+            motan__call_fail(call, MOTAN_ENOMEM, "out of memory");
+        }
+        if (was_last)
+            break;
+    }
+    if (ep->done_head && !ep->closing)
+        event_active(&ep->done_ev, EV_TIMEOUT, 1);
+    motan__endpoint_release(ep);
+}
+
+static void on_call_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    motan__call *call = arg;
+    motan_endpoint *ep = call->ep;
+    MOTAN_UNUSED(fd);
+    MOTAN_UNUSED(what);
+    call->timer_set = 0;
+    motan__endpoint_hold(ep);
+    if (call->req)
+        motan__call_fail(call, MOTAN_ETIMEOUT, "timeout after %d ms calling %s.%s on %s%s",
+                         call->timeout_ms, motan_request_get_service(call->req),
+                         motan_request_get_method(call->req), ep->address,
+                         call->state == CALL_QUEUED ? " (request not yet sent)" : "");
+    else
+        motan__call_fail(call, MOTAN_ETIMEOUT, "heartbeat timeout after %d ms on %s",
+                         call->timeout_ms, ep->address);
+    motan__endpoint_release(ep);
+}
+
+static motan__conn *pick_conn(motan_endpoint *ep, int *busy)
+{
+    int n = ep->nconns;
+    *busy = 0;
+    for (int pass = 0; pass < 3; pass++) {
+        for (int k = 0; k < n; k++) {
+            motan__conn *c = &ep->conns[(ep->rr + (unsigned)k) % (unsigned)n];
+            if (c->failing)
+                continue;
+            if (pass == 2 && c->state == CONN_IDLE && motan_now_us() >= c->retry_at_us)
+                motan__conn_connect(c);
+            int want = pass == 0 ? CONN_CONNECTED : CONN_CONNECTING;
+            if (pass == 2)
+                want = c->state == CONN_CONNECTED ? CONN_CONNECTED : CONN_CONNECTING;
+            if (c->state != want)
+                continue;
+            if (c->pending >= ep->max_pending) {
+                *busy = 1;
+                continue;
+            }
+            ep->rr++;
+            return c;
+        }
+    }
+    return NULL;
+}
+
+void motan__endpoint_start(motan__call *call)
+{
+    motan_endpoint *ep = call->ep;
+    if (motan__idmap_put(&ep->calls, call->id, call) != MOTAN_OK) {
+        /* Cannot track it: complete through the done list, which needs no table entry. */
+        call->state = CALL_DONE;
+        motan_response *resp = motan_response_new();
+        if (resp)
+            motan_response_set_error(resp, MOTAN_ENOMEM, "out of memory");
+        call->resp = resp;
+        motan__calls_push(&ep->done_head, &ep->done_tail, call);
+        event_active(&ep->done_ev, EV_TIMEOUT, 1);
+        return;
+    }
+    if (call->resp) { /* failed before reaching the loop (e.g. arguments not encodable) */
+        motan_response *resp = call->resp;
+        call->resp = NULL;
+        motan__call_defer(call, resp);
+        return;
+    }
+    if (ep->closing) {
+        defer_error(call, MOTAN_ECANCELLED, "endpoint %s is being freed", ep->address);
+        return;
+    }
+    if (call->req && !atomic_load(&ep->available)) {
+        defer_error(call, MOTAN_ECONNECT,
+                    "endpoint %s is unavailable after %d consecutive errors (heartbeats every %d ms)",
+                    ep->address, ep->consecutive_errors, ep->keepalive_ms);
+        return;
+    }
+    int busy;
+    motan__conn *c = pick_conn(ep, &busy);
+    if (!c) {
+        if (busy)
+            defer_error(call, MOTAN_EBUSY, "endpoint %s has %zu requests in flight on each connection",
+                        ep->address, ep->max_pending);
+        else
+            defer_error(call, MOTAN_ECONNECT, "no connection to %s (reconnecting)", ep->address);
+        return;
+    }
+    struct timeval tmp;
+    event_assign(&call->timer, motan_loop_get_base(ep->loop), -1, 0, on_call_timeout, call);
+    event_add(&call->timer, motan__loop_timeout(ep->loop, call->timeout_ms, &tmp));
+    call->timer_set = 1;
+    motan__conn_enqueue(c, call);
+}
+
+static void start_task(void *arg) { motan__endpoint_start(arg); }
+
+/* Fills what the request lacks from the node URL (caller's thread; the URL is immutable). */
+static void fill_request(const motan_endpoint *ep, motan_request *req)
+{
+    const motan_url *u = ep->url;
+    if (!motan_request_get_service(req) || !*motan_request_get_service(req))
+        motan_request_set_service(req, motan_url_get_path(u));
+    if (!motan_request_get_group(req))
+        motan_request_set_group(req, motan_url_get_str(u, NULL, "group", NULL));
+    if (!motan_request_get_version(req) && motan_url_get_param(u, "version"))
+        motan_request_set_version(req, motan_url_get_param(u, "version"));
+    if (!motan_request_get_application(req) && motan_url_get_param(u, "application"))
+        motan_request_set_application(req, motan_url_get_param(u, "application"));
+}
+
+MOTAN_EXPORT int motan_endpoint_call(motan_endpoint *e, motan_request *req, int timeout_ms,
+                                     motan_response_cb cb, void *userdata, uint64_t *call_id)
+{
+    if (!e || !req || !cb)
+        return MOTAN_EINVAL;
+    if (e->closing)
+        return MOTAN_ECLOSED;
+    motan__call *call = motan__calloc(1, sizeof(*call));
+    if (!call)
+        return MOTAN_ENOMEM;
+    fill_request(e, req);
+    call->id = motan__next_request_id();
+    call->ep = e;
+    call->req = req;
+    call->cb = cb;
+    call->userdata = userdata;
+    call->timeout_ms = motan__endpoint_timeout_for(e, req, timeout_ms);
+    call->start_us = motan_now_us();
+    char err[256] = "";
+    int rc = MOTAN_OK;
+    if (!motan_request_get_method(req) || !*motan_request_get_method(req))
+        rc = motan__errf(err, sizeof(err), MOTAN_EINVAL, "the request has no method");
+    else if (!motan_request_get_service(req) || !*motan_request_get_service(req))
+        rc = motan__errf(err, sizeof(err), MOTAN_EINVAL, "the request has no service path");
+    else
+        rc = motan_request_prepare(req, err, sizeof(err));
+    if (rc != MOTAN_OK) {
+        call->resp = motan_response_new();
+        if (!call->resp) {
+            motan_free(call);
+            return MOTAN_ENOMEM;
+        }
+        char msg[400];
+        snprintf(msg, sizeof(msg), "%s (calling %s.%s)", err, motan_request_get_service(req),
+                 motan_request_get_method(req));
+        motan_response_set_error(call->resp, rc, msg);
+    }
+    atomic_fetch_add(&e->inflight, 1);
+    atomic_fetch_add(&e->st_calls, 1);
+    if (call_id)
+        *call_id = call->id;
+    if (motan_loop_in_loop_thread(e->loop)) {
+        motan__endpoint_start(call);
+        return MOTAN_OK;
+    }
+    call->task.fn = start_task;
+    call->task.userdata = call;
+    rc = motan__loop_post(e->loop, &call->task);
+    if (rc != MOTAN_OK) {
+        atomic_fetch_sub(&e->inflight, 1);
+        motan_response_free(call->resp);
+        motan_free(call);
+    }
+    return rc;
+}
+
+MOTAN_EXPORT int motan_endpoint_cancel(motan_endpoint *e, uint64_t call_id)
+{
+    if (!e)
+        return MOTAN_EINVAL;
+    motan__call *call = motan__idmap_get(&e->calls, call_id);
+    if (!call || call->state == CALL_DONE)
+        return MOTAN_ENOTFOUND;
+    call_release(call);
+    motan__idmap_put(&e->calls, call->id, call); /* stays findable until delivered */
+    defer_error(call, MOTAN_ECANCELLED, "call cancelled");
+    return MOTAN_OK;
+}
+
+/* ---- responses ------------------------------------------------------------------------ */
+
+void motan__endpoint_on_frame(motan_endpoint *ep, motan__conn *c, const motan_frame *f)
+{
+    motan_frame_kind kind = motan_frame_get_kind(f);
+    if (kind == MOTAN_FRAME_HEARTBEAT_REQUEST)
+        return; /* a server's heartbeat: nothing to answer on a client connection */
+    if (kind == MOTAN_FRAME_REQUEST) {
+        motan__conn_fail(c, MOTAN_EPROTO, "the server sent a request frame");
+        return;
+    }
+    motan__call *call = motan__idmap_get(&ep->calls, motan_frame_get_request_id(f));
+    if (!call || call->conn != c || call->state != CALL_SENT) {
+        atomic_fetch_add(&ep->st_unknown, 1); /* late, duplicate or unknown: dropped */
+        return;
+    }
+    if (kind == MOTAN_FRAME_HEARTBEAT_RESPONSE && call->req) {
+        atomic_fetch_add(&ep->st_unknown, 1);
+        return;
+    }
+    motan_response *resp = motan_response_new();
+    if (!resp) {
+        motan__call_fail(call, MOTAN_ENOMEM, "out of memory for the response");
+        return;
+    }
+    if (call->req)
+        motan_response_set_frame(resp, f);
+    motan__call_complete(call, resp);
+}
+
+/* ---- parameter updates ---------------------------------------------------------------- */
+
+MOTAN_EXPORT int motan_endpoint_update_url(motan_endpoint *e, const motan_url *node, char *errbuf,
+                                           size_t errlen)
+{
+    if (!e || !node)
+        return MOTAN_EINVAL;
+    motan_endpoint probe = *e; /* configure() on a copy: the endpoint changes only on success */
+    probe.url = motan_url_clone(node);
+    probe.host = NULL;
+    probe.address = NULL;
+    probe.has_method_params = 0;
+    if (!probe.url)
+        return MOTAN_ENOMEM;
+    int rc = configure(&probe, errbuf, errlen);
+    if (rc == MOTAN_OK && (probe.is_unix != e->is_unix || probe.port != e->port ||
+                           strcmp(probe.host, e->host)))
+        rc = motan__errf(errbuf, errlen, MOTAN_EINVAL, "the new URL has another address (%s)",
+                         probe.address);
+    if (rc != MOTAN_OK) {
+        motan_url_free(probe.url);
+        motan_free(probe.host);
+        motan_free(probe.address);
+        return rc;
+    }
+    motan_url_free(e->url);
+    e->url = probe.url;
+    motan_free(probe.host);
+    motan_free(probe.address);
+    e->request_timeout_ms = probe.request_timeout_ms;
+    e->connect_timeout_ms = probe.connect_timeout_ms;
+    e->max_pending = probe.max_pending;
+    e->error_threshold = probe.error_threshold;
+    e->keepalive_ms = probe.keepalive_ms;
+    e->max_content = probe.max_content;
+    e->mingz = probe.mingz;
+    e->has_method_params = probe.has_method_params;
+    return MOTAN_OK;
+}
+
+/* ---- introspection -------------------------------------------------------------------- */
+
+MOTAN_EXPORT int motan_endpoint_is_available(const motan_endpoint *e)
+{
+    return atomic_load(&((motan_endpoint *)e)->available);
+}
+
+MOTAN_EXPORT size_t motan_endpoint_inflight(const motan_endpoint *e)
+{
+    return atomic_load(&((motan_endpoint *)e)->inflight);
+}
+
+MOTAN_EXPORT const char *motan_endpoint_get_address(const motan_endpoint *e) { return e->address; }
+
+MOTAN_EXPORT const motan_url *motan_endpoint_get_url(const motan_endpoint *e) { return e->url; }
+
+MOTAN_EXPORT uint64_t motan_endpoint_stat(const motan_endpoint *e, const char *name)
+{
+    motan_endpoint *ep = (motan_endpoint *)e;
+    static const struct {
+        const char *name;
+        size_t off;
+    } stats[] = {
+        {"calls", offsetof(motan_endpoint, st_calls)},
+        {"ok", offsetof(motan_endpoint, st_ok)},
+        {"errors", offsetof(motan_endpoint, st_errors)},
+        {"timeouts", offsetof(motan_endpoint, st_timeouts)},
+        {"unknown_responses", offsetof(motan_endpoint, st_unknown)},
+        {"heartbeats", offsetof(motan_endpoint, st_heartbeats)},
+        {"connects", offsetof(motan_endpoint, st_connects)},
+        {"connect_failures", offsetof(motan_endpoint, st_conn_failures)},
+    };
+    if (!ep || !name)
+        return 0;
+    if (!strcmp(name, "inflight"))
+        return atomic_load(&ep->inflight);
+    if (!strcmp(name, "consecutive_errors"))
+        return (uint64_t)ep->consecutive_errors;
+    for (size_t i = 0; i < sizeof(stats) / sizeof(stats[0]); i++)
+        if (!strcmp(stats[i].name, name))
+            return atomic_load((atomic_uint_fast64_t *)((char *)ep + stats[i].off));
+    return 0;
+}

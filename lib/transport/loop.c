@@ -1,0 +1,304 @@
+/*
+ * Event loops: the caller's event_base, or one the library runs on its own thread.
+ * Work from other threads arrives through a mutex-guarded FIFO and an eventfd that is
+ * written only when the queue goes from empty to non-empty, so a burst of calls from many
+ * threads costs one wake-up and is handled in one loop iteration (and one write per
+ * connection).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <event2/thread.h>
+
+#include "transport/transport_int.h"
+
+#define COMMON_TIMEOUTS 16
+
+struct motan_loop {
+    struct event_base *base;
+    int owns_base;
+    int builtin;
+    pthread_t thread;
+    int thread_started;
+    pthread_mutex_t mu;
+    motan__task *head, *tail; /* guarded by mu */
+    int wake_pending;         /* guarded by mu: the eventfd has been written */
+    int stopping;             /* guarded by mu */
+    int wake_fd;
+    struct event wake_ev;
+    struct {
+        int ms;
+        const struct timeval *tv;
+    } common[COMMON_TIMEOUTS];
+    int ncommon;
+};
+
+static void run_queued(motan_loop *l)
+{
+    pthread_mutex_lock(&l->mu);
+    motan__task *t = l->head;
+    l->head = l->tail = NULL;
+    l->wake_pending = 0;
+    pthread_mutex_unlock(&l->mu);
+    while (t) {
+        motan__task *next = t->next;
+        int heap = t->heap;
+        t->fn(t->userdata);
+        if (heap)
+            motan_free(t);
+        t = next;
+    }
+}
+
+static void drain_queue(evutil_socket_t fd, short what, void *arg)
+{
+    uint64_t v;
+    MOTAN_UNUSED(what);
+    (void)!read(fd, &v, sizeof(v)); /* resets the eventfd; EAGAIN is harmless */
+    run_queued(arg);
+}
+
+static int loop_init(motan_loop *l, char *errbuf, size_t errlen)
+{
+    pthread_mutex_init(&l->mu, NULL);
+    l->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (l->wake_fd < 0)
+        return motan__errf(errbuf, errlen, MOTAN_EIO, "eventfd: %s", strerror(errno));
+    event_assign(&l->wake_ev, l->base, l->wake_fd, EV_READ | EV_PERSIST, drain_queue, l);
+    if (event_add(&l->wake_ev, NULL) != 0)
+        return motan__errf(errbuf, errlen, MOTAN_EIO, "cannot watch the loop's eventfd");
+    return MOTAN_OK;
+}
+
+static void loop_destroy(motan_loop *l)
+{
+    if (l->wake_fd >= 0) {
+        event_del(&l->wake_ev);
+        close(l->wake_fd);
+    }
+    /* Tasks still queued belong to objects that are gone; run them so nothing leaks. */
+    run_queued(l);
+    pthread_mutex_destroy(&l->mu);
+    if (l->owns_base)
+        event_base_free(l->base);
+    motan_free(l);
+}
+
+static void *loop_thread(void *arg)
+{
+    motan_loop *l = arg;
+    event_base_loop(l->base, EVLOOP_NO_EXIT_ON_EMPTY);
+    return NULL;
+}
+
+MOTAN_EXPORT int motan_loop_new(motan_loop **out, char *errbuf, size_t errlen)
+{
+    if (!out)
+        return MOTAN_EINVAL;
+    *out = NULL;
+    motan_loop *l = motan__calloc(1, sizeof(*l));
+    if (!l)
+        return MOTAN_ENOMEM;
+    l->wake_fd = -1;
+    l->builtin = 1;
+    l->owns_base = 1;
+    /* Precise timers: libevent's default coarse clock can fire a timeout milliseconds early. */
+    struct event_config *cfg = event_config_new();
+    if (cfg)
+        event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER);
+    l->base = cfg ? event_base_new_with_config(cfg) : NULL;
+    if (cfg)
+        event_config_free(cfg);
+    if (!l->base) {
+        motan_free(l);
+        return motan__errf(errbuf, errlen, MOTAN_EIO, "event_base_new failed");
+    }
+    int rc = loop_init(l, errbuf, errlen);
+    if (rc == MOTAN_OK) {
+        if (pthread_create(&l->thread, NULL, loop_thread, l) != 0)
+            rc = motan__errf(errbuf, errlen, MOTAN_EIO, "cannot start the loop thread");
+        else
+            l->thread_started = 1;
+    }
+    if (rc != MOTAN_OK) {
+        loop_destroy(l);
+        return rc;
+    }
+    *out = l;
+    return MOTAN_OK;
+}
+
+MOTAN_EXPORT int motan_loop_new_with_base(struct event_base *base, motan_loop **out,
+                                          char *errbuf, size_t errlen)
+{
+    if (!out || !base)
+        return motan__errf(errbuf, errlen, MOTAN_EINVAL, "no event_base given");
+    *out = NULL;
+    motan_loop *l = motan__calloc(1, sizeof(*l));
+    if (!l)
+        return MOTAN_ENOMEM;
+    l->wake_fd = -1;
+    l->base = base;
+    int rc = loop_init(l, errbuf, errlen);
+    if (rc != MOTAN_OK) {
+        loop_destroy(l);
+        return rc;
+    }
+    *out = l;
+    return MOTAN_OK;
+}
+
+static void stop_task(void *arg)
+{
+    motan_loop *l = arg;
+    event_base_loopbreak(l->base);
+}
+
+MOTAN_EXPORT void motan_loop_free(motan_loop *l)
+{
+    if (!l)
+        return;
+    if (l->builtin && l->thread_started) {
+        motan__task *t = motan__calloc(1, sizeof(*t));
+        pthread_mutex_lock(&l->mu);
+        l->stopping = 1;
+        pthread_mutex_unlock(&l->mu);
+        if (t) {
+            t->fn = stop_task;
+            t->userdata = l;
+            t->heap = 1;
+            /* Appended directly: motan__loop_post refuses work once stopping is set. */
+            pthread_mutex_lock(&l->mu);
+            if (l->tail)
+                l->tail->next = t;
+            else
+                l->head = t;
+            l->tail = t;
+            pthread_mutex_unlock(&l->mu);
+            uint64_t one = 1;
+            (void)!write(l->wake_fd, &one, sizeof(one));
+        } else {
+            event_base_loopbreak(l->base); /* best effort without memory */
+        }
+        pthread_join(l->thread, NULL);
+    }
+    loop_destroy(l);
+}
+
+MOTAN_EXPORT struct event_base *motan_loop_get_base(motan_loop *l) { return l->base; }
+
+MOTAN_EXPORT int motan_loop_is_builtin(const motan_loop *l) { return l->builtin; }
+
+MOTAN_EXPORT int motan_loop_in_loop_thread(const motan_loop *l)
+{
+    if (!l->builtin)
+        return 1; /* the caller promises to use its loop from the loop's thread */
+    return pthread_equal(pthread_self(), l->thread);
+}
+
+int motan__loop_post(motan_loop *l, motan__task *t)
+{
+    t->next = NULL;
+    pthread_mutex_lock(&l->mu);
+    if (l->stopping) {
+        pthread_mutex_unlock(&l->mu);
+        return MOTAN_ECLOSED;
+    }
+    if (l->tail)
+        l->tail->next = t;
+    else
+        l->head = t;
+    l->tail = t;
+    int wake = !l->wake_pending;
+    l->wake_pending = 1;
+    pthread_mutex_unlock(&l->mu);
+    if (wake) {
+        uint64_t one = 1;
+        (void)!write(l->wake_fd, &one, sizeof(one));
+    }
+    return MOTAN_OK;
+}
+
+MOTAN_EXPORT int motan_loop_run(motan_loop *l, void (*fn)(void *userdata), void *userdata)
+{
+    if (!l || !fn)
+        return MOTAN_EINVAL;
+    if (motan_loop_in_loop_thread(l)) {
+        fn(userdata);
+        return MOTAN_OK;
+    }
+    motan__task *t = motan__calloc(1, sizeof(*t));
+    if (!t)
+        return MOTAN_ENOMEM;
+    t->fn = fn;
+    t->userdata = userdata;
+    t->heap = 1;
+    int rc = motan__loop_post(l, t);
+    if (rc != MOTAN_OK)
+        motan_free(t);
+    return rc;
+}
+
+typedef struct waiter {
+    void (*fn)(void *);
+    void *userdata;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int done;
+} waiter;
+
+static void run_and_signal(void *arg)
+{
+    waiter *w = arg;
+    w->fn(w->userdata);
+    pthread_mutex_lock(&w->mu);
+    w->done = 1;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+MOTAN_EXPORT int motan_loop_run_wait(motan_loop *l, void (*fn)(void *userdata), void *userdata)
+{
+    if (!l || !fn)
+        return MOTAN_EINVAL;
+    if (motan_loop_in_loop_thread(l)) {
+        fn(userdata);
+        return MOTAN_OK;
+    }
+    waiter w = {.fn = fn, .userdata = userdata};
+    motan__task t = {.fn = run_and_signal, .userdata = &w};
+    pthread_mutex_init(&w.mu, NULL);
+    pthread_cond_init(&w.cv, NULL);
+    int rc = motan__loop_post(l, &t);
+    if (rc == MOTAN_OK) {
+        pthread_mutex_lock(&w.mu);
+        while (!w.done)
+            pthread_cond_wait(&w.cv, &w.mu);
+        pthread_mutex_unlock(&w.mu);
+    }
+    pthread_cond_destroy(&w.cv);
+    pthread_mutex_destroy(&w.mu);
+    return rc;
+}
+
+const struct timeval *motan__loop_timeout(motan_loop *l, int ms, struct timeval *tmp)
+{
+    for (int i = 0; i < l->ncommon; i++)
+        if (l->common[i].ms == ms)
+            return l->common[i].tv;
+    tmp->tv_sec = ms / 1000;
+    tmp->tv_usec = (ms % 1000) * 1000;
+    if (l->ncommon < COMMON_TIMEOUTS) {
+        /* Calls mostly share a few timeouts: libevent keeps those in O(1) FIFO queues. */
+        const struct timeval *tv = event_base_init_common_timeout(l->base, tmp);
+        if (tv) {
+            l->common[l->ncommon].ms = ms;
+            l->common[l->ncommon].tv = tv;
+            l->ncommon++;
+            return tv;
+        }
+    }
+    return tmp;
+}

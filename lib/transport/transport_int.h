@@ -1,0 +1,183 @@
+/* Private to lib/transport: loop tasks, connections, calls, the pending table. */
+#ifndef MOTAN_TRANSPORT_INT_H
+#define MOTAN_TRANSPORT_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/event_struct.h>
+
+#include <motan/transport.h>
+
+#include "core/core_int.h"
+
+/* ---- loop ------------------------------------------------------------------------------- */
+
+/* A unit of work for the loop thread; embedded in the object it belongs to when possible. */
+typedef struct motan__task {
+    void (*fn)(void *userdata);
+    void *userdata;
+    struct motan__task *next;
+    int heap; /* allocated by motan_loop_run, freed after running */
+} motan__task;
+
+/* Queues t for the loop thread (any thread). MOTAN_ECLOSED when the loop is stopping. */
+int motan__loop_post(motan_loop *l, motan__task *t);
+/* A libevent timeval for ms, using a common-timeout queue for the frequent values. */
+const struct timeval *motan__loop_timeout(motan_loop *l, int ms, struct timeval *tmp);
+
+/* ---- pending table: request id -> call, O(1) ------------------------------------------ */
+
+typedef struct motan__idmap {
+    uint64_t *keys; /* 0 = empty slot; ids are never 0 */
+    void **vals;
+    size_t mask;    /* capacity - 1, capacity a power of two */
+    size_t count;
+} motan__idmap;
+
+int motan__idmap_init(motan__idmap *m);
+void motan__idmap_free(motan__idmap *m);
+int motan__idmap_put(motan__idmap *m, uint64_t id, void *val);
+void *motan__idmap_get(const motan__idmap *m, uint64_t id);
+void *motan__idmap_remove(motan__idmap *m, uint64_t id);
+/* A snapshot of the ids in the table (owned: motan_free); NULL on out of memory. */
+uint64_t *motan__idmap_keys(const motan__idmap *m, size_t *n);
+
+/* Unique request ids for the whole process (below 2^53 in practice). */
+uint64_t motan__next_request_id(void);
+
+/* ---- calls and connections ------------------------------------------------------------- */
+
+typedef struct motan__conn motan__conn;
+
+enum { CALL_NEW, CALL_QUEUED, CALL_SENT, CALL_DONE };
+
+typedef struct motan__call {
+    uint64_t id;
+    motan_endpoint *ep;
+    motan__conn *conn;
+    motan_request *req; /* NULL for heartbeats */
+    motan_response_cb cb;
+    void *userdata;
+    int timeout_ms;
+    int state;
+    uint64_t start_us;
+    struct event timer;
+    int timer_set;
+    struct motan__call *prev, *next; /* conn's unsent list, or the endpoint's done list */
+    motan__task task;                /* hand-over to the loop thread */
+    motan_response *resp;            /* completion waiting in the endpoint's done list */
+} motan__call;
+
+enum { CONN_IDLE, CONN_CONNECTING, CONN_CONNECTED };
+
+struct motan__conn {
+    motan_endpoint *ep;
+    int index;
+    int state;
+    int fd;
+    struct event rev, wev, cev; /* read, write, connect/backoff timer */
+    int events_ready;
+    struct evbuffer *out;
+    motan_buf *in;      /* received bytes, frames parsed in place */
+    size_t need;        /* bytes the frame being received needs in total */
+    motan__call *unsent_head, *unsent_tail; /* waiting to be encoded into out */
+    motan__call *sent_head, *sent_tail;     /* written (or in out), waiting for answers */
+    size_t pending;     /* unsent + sent */
+    int failing;        /* calls are being failed: pick another connection */
+    struct event flush_ev; /* activated to write what was queued during this iteration */
+    int flush_scheduled;
+    unsigned backoff_ms;
+    uint64_t retry_at_us; /* no reconnect before this time */
+    uint64_t generation;  /* bumped on every close: stale callbacks detect it */
+};
+
+/* ---- endpoint -------------------------------------------------------------------------- */
+
+struct motan_endpoint {
+    motan_loop *loop;
+    motan_url *url;
+    char *address;       /* "host:port" or "unix:/path" */
+    char *host;
+    int port;
+    int is_unix;
+    int nconns;
+    motan__conn *conns;
+    unsigned rr;          /* round robin over connections */
+    motan__idmap calls;   /* id -> live call */
+    motan_frame *frame;   /* reused for every received frame */
+    motan_buf *scratch;   /* request encoding */
+    /* configuration */
+    int request_timeout_ms;
+    int connect_timeout_ms;
+    size_t max_pending;
+    int error_threshold;
+    int keepalive_ms;
+    size_t max_content;
+    size_t mingz;
+    int has_method_params; /* some "<method>.<key>" parameter exists */
+    /* health */
+    atomic_int available;
+    int consecutive_errors;
+    struct event keepalive;
+    int keepalive_set;
+    int heartbeat_inflight;
+    /* completions that must not run inside the call that caused them */
+    motan__call *done_head, *done_tail;
+    struct event done_ev;
+    /* lifecycle */
+    int closing;
+    int busy;            /* > 0 while callbacks of this endpoint run */
+    int free_pending;    /* free requested inside a callback */
+    atomic_size_t inflight;
+    /* statistics */
+    atomic_uint_fast64_t st_calls, st_ok, st_errors, st_timeouts, st_unknown, st_heartbeats,
+        st_connects, st_conn_failures;
+};
+
+/* conn.c */
+int motan__conn_init(motan__conn *c, motan_endpoint *ep, int index);
+/* Starts connecting an idle connection (no-op otherwise). */
+void motan__conn_connect(motan__conn *c);
+/* Closes the socket, fails every call on the connection with code/msg, plans a reconnect. */
+void motan__conn_fail(motan__conn *c, int code, const char *msg);
+/* Closes for good (endpoint free): no calls may remain. */
+void motan__conn_destroy(motan__conn *c);
+/* Queues call for writing (the call's timer is already armed). */
+void motan__conn_enqueue(motan__conn *c, motan__call *call);
+/* Takes call off the connection's lists. */
+void motan__conn_unlink(motan__conn *c, motan__call *call);
+
+/* Doubly-linked call lists (conn unsent/sent, endpoint done). */
+void motan__calls_push(motan__call **head, motan__call **tail, motan__call *call);
+void motan__calls_remove(motan__call **head, motan__call **tail, motan__call *call);
+
+/* endpoint.c */
+/* Entry/exit of every libevent callback of an endpoint: a free requested inside runs at exit. */
+void motan__endpoint_hold(motan_endpoint *ep);
+void motan__endpoint_release(motan_endpoint *ep);
+/* Completes call with resp (owned), exactly once; the call is freed afterwards. */
+void motan__call_complete(motan__call *call, motan_response *resp);
+/* Completes call with a local error. */
+void motan__call_fail(motan__call *call, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* A response frame arrived on connection c. */
+void motan__endpoint_on_frame(motan_endpoint *ep, motan__conn *c, const motan_frame *f);
+/* Starts the call on the loop thread (picks a connection, arms the timer). */
+void motan__endpoint_start(motan__call *call);
+/* Completes call later from the endpoint's done list (never inside the current call). */
+void motan__call_defer(motan__call *call, motan_response *resp);
+/* Effective timeout of a call: explicit, else the request's, else "<method>.requestTimeout", else requestTimeout. */
+int motan__endpoint_timeout_for(const motan_endpoint *ep, const motan_request *req, int timeout_ms);
+
+/* health.c: consecutive failures fuse the endpoint; heartbeats bring it back. */
+void motan__health_record(motan_endpoint *ep, int code, int errtype);
+void motan__health_heartbeat_done(motan_endpoint *ep, int ok);
+void motan__health_stop(motan_endpoint *ep);
+
+/* sock.c: a non-blocking socket connecting to the endpoint; -1 with errno set on failure. */
+int motan__sock_connect(const motan_endpoint *ep, int *in_progress);
+
+#endif

@@ -1,0 +1,889 @@
+/*
+ * Transport against the real test server: every fault mode's error code, multiplexing under
+ * load, both loop modes, health (fuse -> heartbeat -> available), reconnects, freeing with
+ * calls in flight. Runs under valgrind in `make check` (MOTAN_SANITIZER=valgrind scales the
+ * load tests down).
+ */
+#include <check.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include <motan/transport.h>
+
+#include "server_proc.h"
+#include "testutil.h"
+
+static int slow(void)
+{
+    const char *s = getenv("MOTAN_SANITIZER");
+    return s && *s;
+}
+
+/* ---- harness -------------------------------------------------------------------------- */
+
+typedef struct result {
+    int done;
+    int code;
+    int errtype;
+    int64_t errcode;
+    char msg[512];
+    char value[256]; /* typed JSON of the value */
+    int64_t pt;
+    uint64_t at_us;
+} result;
+
+static void store_cb(motan_response *r, void *ud)
+{
+    result *res = ud;
+    res->done++;
+    res->at_us = motan_now_us();
+    if (!r) {
+        res->code = MOTAN_ENOMEM;
+        return;
+    }
+    res->code = motan_response_get_code(r);
+    res->errtype = motan_response_get_errtype(r);
+    res->errcode = motan_response_get_errcode(r);
+    res->pt = motan_response_get_process_time(r);
+    snprintf(res->msg, sizeof(res->msg), "%s", motan_response_get_errmsg(r));
+    res->value[0] = '\0';
+    if (res->code == MOTAN_OK && motan_response_get_value(r)) {
+        char *t = motan_tjson_format(motan_response_get_value(r));
+        if (t && strlen(t) < sizeof(res->value))
+            strcpy(res->value, t);
+        else if (t)
+            snprintf(res->value, sizeof(res->value), "<%zu chars>", strlen(t));
+        motan_free(t);
+    }
+    motan_response_free(r);
+}
+
+static void tick(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+}
+
+/* A caller-owned event_base with a motan loop on it. */
+typedef struct env {
+    struct event_base *base;
+    struct event *ticker;
+    motan_loop *loop;
+} env;
+
+static void env_init(env *e)
+{
+    struct event_config *cfg = event_config_new();
+    event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER);
+    e->base = event_base_new_with_config(cfg);
+    event_config_free(cfg);
+    ck_assert_ptr_nonnull(e->base);
+    e->ticker = event_new(e->base, -1, EV_PERSIST, tick, NULL);
+    struct timeval tv = {0, 5000};
+    event_add(e->ticker, &tv);
+    char err[256];
+    ck_assert_int_eq(motan_loop_new_with_base(e->base, &e->loop, err, sizeof(err)), MOTAN_OK);
+}
+
+static void env_free(env *e)
+{
+    motan_loop_free(e->loop);
+    event_free(e->ticker);
+    event_base_free(e->base);
+}
+
+/* Runs the loop until *counter >= target or timeout_ms passed; returns 1 when reached. */
+static int run_until(env *e, const int *counter, int target, int timeout_ms)
+{
+    uint64_t end = motan_now_us() + (uint64_t)timeout_ms * 1000u;
+    while (*counter < target && motan_now_us() < end)
+        event_base_loop(e->base, EVLOOP_ONCE);
+    return *counter >= target;
+}
+
+static void run_for(env *e, int ms)
+{
+    int never = 0;
+    run_until(e, &never, 1, ms);
+}
+
+static motan_endpoint *endpoint_for(motan_loop *loop, const tu_server *s, const char *params)
+{
+    char text[512], err[256];
+    if (s->unix_path[0])
+        snprintf(text, sizeof(text), "motan2://[unix:%s]/com.example.EchoService?%s", s->unix_path,
+                 params ? params : "");
+    else
+        snprintf(text, sizeof(text), "motan2://127.0.0.1:%d/com.example.EchoService?%s", s->port,
+                 params ? params : "");
+    motan_url *u = NULL;
+    ck_assert_msg(motan_url_parse(text, strlen(text), &u, err, sizeof(err)) == MOTAN_OK, "%s", err);
+    motan_endpoint *ep = NULL;
+    int rc = motan_endpoint_new(loop, u, &ep, err, sizeof(err));
+    ck_assert_msg(rc == MOTAN_OK, "endpoint_new: %s", err);
+    motan_url_free(u);
+    return ep;
+}
+
+static void start_server(tu_server *s, const char *a1, const char *a2)
+{
+    const char *args[] = {a1, a2, NULL};
+    ck_assert_int_eq(tu_server_start(s, args), 0);
+}
+
+/* A request: method plus one typed-JSON argument (or none), optional fault. */
+static motan_request *make_req(const char *method, const char *arg_json, const char *fault)
+{
+    motan_request *r = motan_request_new(method);
+    ck_assert_ptr_nonnull(r);
+    if (arg_json) {
+        motan_value *v = NULL;
+        char err[128];
+        ck_assert_int_eq(motan_tjson_parse(arg_json, strlen(arg_json), motan_request_arena(r), &v,
+                                           err, sizeof(err)),
+                         MOTAN_OK);
+        ck_assert_int_eq(motan_request_add_arg(r, v), MOTAN_OK);
+    }
+    if (fault)
+        ck_assert_int_eq(motan_request_set_meta(r, "X-Fault", fault), MOTAN_OK);
+    return r;
+}
+
+/* One async call on a fresh endpoint, run to completion. */
+static void call_once(const tu_server *s, const char *params, const char *method,
+                      const char *arg, const char *fault, int timeout_ms, result *res)
+{
+    env e;
+    env_init(&e);
+    motan_endpoint *ep = endpoint_for(e.loop, s, params);
+    motan_request *r = make_req(method, arg, fault);
+    memset(res, 0, sizeof(*res));
+    ck_assert_int_eq(motan_endpoint_call(ep, r, timeout_ms, store_cb, res, NULL), MOTAN_OK);
+    ck_assert_int_eq(res->done, 0); /* never inside the call */
+    ck_assert(run_until(&e, &res->done, 1, 15000));
+    motan_endpoint_free(ep);
+    ck_assert_int_eq(res->done, 1);
+    motan_request_free(r);
+    env_free(&e);
+}
+
+/* ---- methods -------------------------------------------------------------------------- */
+
+START_TEST(test_methods)
+{
+    tu_server s;
+    start_server(&s, NULL, NULL);
+    result res;
+    call_once(&s, NULL, "echo", "\"hi\"", NULL, 0, &res);
+    ck_assert_int_eq(res.code, MOTAN_OK);
+    ck_assert_str_eq(res.value, "\"hi\"");
+    ck_assert_int_ge(res.pt, 0);
+
+    call_once(&s, NULL, "echo", "{\"$map\":[[7,{\"$int32\":1}]]}", NULL, 0, &res);
+    ck_assert_str_eq(res.value, "{\"$map\":[[7,{\"$int32\":1}]]}");
+
+    call_once(&s, NULL, "fail", "\"no such user\"", NULL, 0, &res);
+    ck_assert_int_eq(res.code, MOTAN_EREMOTE);
+    ck_assert_int_eq(res.errtype, 2);
+    ck_assert_int_eq(res.errcode, 30001);
+    ck_assert_str_eq(res.msg, "no such user");
+
+    call_once(&s, NULL, "nope", NULL, NULL, 0, &res);
+    ck_assert_int_eq(res.code, MOTAN_EREMOTE);
+    ck_assert_int_eq(res.errtype, 1);
+    ck_assert_int_eq(res.errcode, 500);
+
+    call_once(&s, NULL, "big", "100000", NULL, 0, &res);
+    ck_assert_int_eq(res.code, MOTAN_OK);
+    ck_assert_int_eq(tu_server_stop(&s), 0);
+}
+END_TEST
+
+START_TEST(test_add_two_args)
+{
+    tu_server s;
+    start_server(&s, NULL, NULL);
+    env e;
+    env_init(&e);
+    motan_endpoint *ep = endpoint_for(e.loop, &s, NULL);
+    motan_request *r = motan_request_new("add");
+    motan_arena *a = motan_request_arena(r);
+    motan_request_add_arg(r, motan_value_new_int64(a, 40));
+    motan_request_add_arg(r, motan_value_new_int32(a, 2));
+    result res = {0};
+    ck_assert_int_eq(motan_endpoint_call(ep, r, 0, store_cb, &res, NULL), MOTAN_OK);
+    ck_assert(run_until(&e, &res.done, 1, 5000));
+    ck_assert_int_eq(res.code, MOTAN_OK);
+    ck_assert_str_eq(res.value, "42");
+    motan_endpoint_free(ep);
+    motan_request_free(r);
+    env_free(&e);
+    ck_assert_int_eq(tu_server_stop(&s), 0);
+}
+END_TEST
+
+/* ---- fault modes: each gives its documented error ------------------------------------ */
+
+static const struct fault_case {
+    const char *fault;
+    int code;
+    int timeout_ms;
+} fault_cases[] = {
+    {"delay:50", MOTAN_OK, 1000},
+    {"delay:400", MOTAN_ETIMEOUT, 100},
+    {"noreply", MOTAN_ETIMEOUT, 150},
+    {"close", MOTAN_ECONNECT, 2000},
+    {"reset", MOTAN_ECONNECT, 2000},
+    {"close-mid", MOTAN_ECONNECT, 2000},
+    {"garbage", MOTAN_EPROTO, 2000},
+    {"wrong-id", MOTAN_ETIMEOUT, 200},
+    {"duplicate", MOTAN_OK, 2000},
+    {"oversize", MOTAN_ETOOBIG, 2000},
+    {"oversize-meta", MOTAN_ETOOBIG, 2000},
+    {"bytewise", MOTAN_OK, 3000},
+    {"error-go", MOTAN_EREMOTE, 2000},
+    {"error-java", MOTAN_EREMOTE, 2000},
+    {"gzip", MOTAN_OK, 2000},
+    {"gzip-bomb", MOTAN_ETOOBIG, 5000},
+    {"many-meta:50000", MOTAN_OK, 5000},
+    {"endless-meta", MOTAN_ETIMEOUT, 300},
+    {"hb-storm:500", MOTAN_OK, 5000},
+    {"motan1", MOTAN_EMOTAN1, 2000},
+    {"version2", MOTAN_EVERSION, 2000},
+};
+
+START_TEST(test_fault)
+{
+    const struct fault_case *fc = &fault_cases[_i];
+    tu_server s;
+    start_server(&s, NULL, NULL);
+    result res;
+    uint64_t t0 = motan_now_us();
+    call_once(&s, "errorCountThreshold=0", "echo", "\"payload\"", fc->fault, fc->timeout_ms, &res);
+    uint64_t took_ms = (res.at_us - t0) / 1000;
+    ck_assert_msg(res.code == fc->code, "fault %s: got %s (%s), want %s", fc->fault,
+                  motan_errname(res.code), res.msg, motan_errname(fc->code));
+    ck_assert_msg(res.code == MOTAN_OK || res.msg[0], "fault %s: error without a message", fc->fault);
+    if (res.code == MOTAN_OK)
+        ck_assert_str_eq(res.value, "\"payload\"");
+    if (fc->code == MOTAN_ETIMEOUT && !slow())
+        ck_assert_msg(took_ms + 5 >= (uint64_t)fc->timeout_ms && took_ms < (uint64_t)fc->timeout_ms + 200,
+                      "fault %s: timeout after %llu ms", fc->fault, (unsigned long long)took_ms);
+    if (fc->code != MOTAN_OK && fc->code != MOTAN_ETIMEOUT && !slow())
+        ck_assert_msg(took_ms < 1000, "fault %s: error took %llu ms", fc->fault,
+                      (unsigned long long)took_ms);
+    if (!strcmp(fc->fault, "error-java")) {
+        ck_assert_int_eq(res.errcode, 10001);
+        ck_assert_int_eq(res.errtype, 1);
+        ck_assert_str_eq(res.msg, "injected error");
+    }
+    if (!strcmp(fc->fault, "error-go")) {
+        ck_assert_int_eq(res.errcode, 500);
+        ck_assert_int_eq(res.errtype, 1);
+    }
+    ck_assert_int_eq(tu_server_stop(&s), 0);
+}
+END_TEST
+
+START_TEST(test_refused)
+{
+    tu_server s;
+    start_server(&s, "--refuse", NULL);
+    result res;
+    call_once(&s, NULL, "echo", "1", NULL, 1000, &res);
+    ck_assert_int_eq(res.code, MOTAN_ECONNECT);
+    ck_assert_ptr_nonnull(strstr(res.msg, "127.0.0.1"));
+    ck_assert_int_eq(tu_server_stop(&s), 0);
+}
+END_TEST
+
+START_TEST(test_unix_socket)
+{
+    tu_server s;
+    char path[128];
+    snprintf(path, sizeof(path), "/tmp/motan-test-%d.sock", (int)getpid());
+    start_server(&s, "--unix", path);
+    result res;
+    call_once(&s, NULL, "echo", "[1,2]", NULL, 0, &res);
+    ck_assert_int_eq(res.code, MOTAN_OK);
+    ck_assert_str_eq(res.value, "[1,2]");
+    ck_assert_int_eq(tu_server_stop(&s), 0);
+}
+END_TEST
+
+/* A server that never reads: requests back up, calls time out, memory stays bounded. */
+START_TEST(test_no_read_server)
+{
+    tu_server s;
+    start_server(&s, "--no-read", NULL);
+    env e;
+    env_init(&e);
+    motan_endpoint *ep = endpoint_for(e.loop, &s, "connections=1&errorCountThreshold=0");
+    enum { N = 200 };
+    motan_request *r = make_req("big", NULL, NULL);
+    /* 256 KiB per request: the kernel's buffers fill after a few. */
+    motan_buf *body = motan_request_body_buf(r);
+    static uint8_t blob[256 * 1024];
+    motan_simple_write_bytes(body, blob, sizeof(blob));
+    static result res[N];
+    memset(res, 0, sizeof(res));
+    int done = 0;
+    for (int i = 0; i < N; i++)
+        ck_assert_int_eq(motan_endpoint_call(ep, r, 300, store_cb, &res[i], NULL), MOTAN_OK);
+    uint64_t end = motan_now_us() + 5000000;
+    while (motan_now_us() < end) {
+        done = 0;
+        for (int i = 0; i < N; i++)
+            done += res[i].done;
+        if (done == N)
+            break;
+        event_base_loop(e.base, EVLOOP_ONCE);
+    }
+    ck_assert_int_eq(done, N);
+    for (int i = 0; i < N; i++) {
+        ck_assert_int_eq(res[i].done, 1);
+        ck_assert_msg(res[i].code == MOTAN_ETIMEOUT, "call %d: %s", i, res[i].msg);
+    }
+    /* Most requests never left the queue: at most the high-water mark was buffered. */
+    ck_assert_ptr_nonnull(strstr(res[N - 1].msg, "not yet sent"));
+    motan_endpoint_free(ep);
+    motan_request_free(r);
+    env_free(&e);
+    ck_assert_int_eq(tu_server_stop(&s), 0);
+}
+END_TEST
+
+/* ---- multiplexing --------------------------------------------------------------------- */
+
+typedef struct pipe_state {
+    env *e;
+    motan_endpoint *ep;
+    motan_request **reqs;
+    int next, total, completed, errors, mismatches;
+} pipe_state;
+
+typedef struct slot {
+    pipe_state *ps;
+    int index;
+} slot;
+
+static void issue(pipe_state *ps, slot *sl);
+
+static void pipe_cb(motan_response *r, void *ud)
+{
+    slot *sl = ud;
+    pipe_state *ps = sl->ps;
+    ps->completed++;
+    if (!r || motan_response_get_code(r) != MOTAN_OK) {
+        ps->errors++;
+    } else {
+        const motan_value *v = motan_response_get_value(r);
+        if (!v || motan_value_type(v) != MOTAN_T_INT64 || motan_value_get_int(v) != sl->index)
+            ps->mismatches++;
+    }
+    motan_response_free(r);
+    motan_request_free(ps->reqs[sl->index]);
+    ps->reqs[sl->index] = NULL;
+    issue(ps, sl);
+}
+
+static void issue(pipe_state *ps, slot *sl)
+{
+    if (ps->next >= ps->total)
+        return;
+    int i = ps->next++;
+    motan_request *r = motan_request_new("echo");
+    motan_request_add_arg(r, motan_value_new_int64(motan_request_arena(r), i));
+    ps->reqs[i] = r;
+    sl->index = i;
+    ck_assert_int_eq(motan_endpoint_call(ps->ep, r, 5000, pipe_cb, sl, NULL), MOTAN_OK);
+}
+
+START_TEST(test_pipelined_one_connection)
+{
+    tu_server s;
+    start_server(&s, NULL, NULL);
+    env e;
+    env_init(&e);
+    pipe_state ps = {.e = &e, .total = slow() ? 5000 : 100000};
+    ps.ep = endpoint_for(e.loop, &s, "connections=1");
+    ps.reqs = calloc((size_t)ps.total, sizeof(*ps.reqs));
+    slot slots[64];
+    for (int k = 0; k < 64; k++) {
+        slots[k].ps = &ps;
+        issue(&ps, &slots[k]);
+    }
+    ck_assert(run_until(&e, &ps.completed, ps.total, 120000));
+    ck_assert_int_eq(ps.completed, ps.total);
+    ck_assert_int_eq(ps.errors, 0);
+    ck_assert_int_eq(ps.mismatches, 0);
+    ck_assert_int_eq(motan_endpoint_inflight(ps.ep), 0);
+    ck_assert_int_eq(motan_endpoint_stat(ps.ep, "connects"), 1);
+    motan_endpoint_free(ps.ep);
+    free(ps.reqs);
+    env_free(&e);
+    ck_assert_int_eq(tu_server_stop(&s), 0);
+}
+END_TEST
+
+/* ---- built-in loop, many threads ------------------------------------------------------ */
+
+typedef struct thread_arg {
+    motan_endpoint *ep;
+    int id, calls, bad;
+} thread_arg;
+
+static void *caller_thread(void *p)
+{
+    thread_arg *ta = p;
+    for (int i = 0; i < ta->calls; i++) {
+        motan_request *r = motan_request_new("echo");
+        char text[64];
+        snprintf(text, sizeof(text), "t%d-%d", ta->id, i);
+        motan_request_add_arg(r, motan_value_new_string(motan_request_arena(r), text, strlen(text)));
+        motan_response *resp = NULL;
+        int rc = motan_endpoint_call_sync(ta->ep, r, 5000, &resp);
+        size_t len = 0;
+        const char *got = rc == MOTAN_OK ? motan_value_get_data(motan_response_get_value(resp), &len) : NULL;
+        if (rc != MOTAN_OK || !got || len != strlen(text) || memcmp(got, text, len))
+            ta->bad++;
+        motan_response_free(resp);
+        motan_request_free(r);
+    }
+    return NULL;
+}
+
+START_TEST(test_builtin_loop_threads)
+{
+    tu_server s;
+    start_server(&s, NULL, NULL);
+    motan_loop *loop = NULL;
+    char err[256];
+    ck_assert_int_eq(motan_loop_new(&loop, err, sizeof(err)), MOTAN_OK);
+    ck_assert(!motan_loop_in_loop_thread(loop));
+    motan_endpoint *ep = endpoint_for(loop, &s, NULL);
+    pthread_t th[8];
+    thread_arg ta[8];
+    for (int i = 0; i < 8; i++) {
+        ta[i] = (thread_arg){.ep = ep, .id = i, .calls = slow() ? 200 : 2000};
+        pthread_create(&th[i], NULL, caller_thread, &ta[i]);
+    }
+    for (int i = 0; i < 8; i++) {
+        pthread_join(th[i], NULL);
+        ck_assert_int_eq(ta[i].bad, 0);
+    }
+    ck_assert_int_eq(motan_endpoint_stat(ep, "ok"), (uint64_t)(8 * ta[0].calls));
+    motan_endpoint_free(ep);
+    motan_loop_free(loop);
+    ck_assert_int_eq(tu_server_stop(&s), 0);
+}
+END_TEST
+
+START_TEST(test_sync_refused_on_caller_loop)
+{
+    env e;
+    env_init(&e);
+    tu_server s;
+    start_server(&s, NULL, NULL);
+    motan_endpoint *ep = endpoint_for(e.loop, &s, NULL);
+    motan_request *r = make_req("echo", "1", NULL);
+    motan_response *resp = NULL;
+    ck_assert_int_eq(motan_endpoint_call_sync(ep, r, 0, &resp), MOTAN_EDEADLOCK);
+    ck_assert_ptr_nonnull(resp);
+    ck_assert_int_eq(motan_response_get_code(resp), MOTAN_EDEADLOCK);
+    motan_response_free(resp);
+    motan_request_free(r);
+    motan_endpoint_free(ep);
+    env_free(&e);
+    ck_assert_int_eq(tu_server_stop(&s), 0);
+}
+END_TEST
+
+/* ---- timeouts under load -------------------------------------------------------------- */
+
+START_TEST(test_timeouts_on_time_under_load)
+{
+    tu_server s;
+    start_server(&s, NULL, NULL);
+    env e;
+    env_init(&e);
+    motan_endpoint *ep = endpoint_for(e.loop, &s, "errorCountThreshold=0");
+    /* Background load: a pipeline of echo calls on the same loop. */
+    pipe_state ps = {.e = &e, .total = slow() ? 2000 : 40000};
+    ps.ep = ep;
+    ps.reqs = calloc((size_t)ps.total, sizeof(*ps.reqs));
+    slot slots[32];
+    for (int k = 0; k < 32; k++) {
+        slots[k].ps = &ps;
+        issue(&ps, &slots[k]);
+    }
+    enum { T = 50 };
+    static result res[T];
+    memset(res, 0, sizeof(res));
+    motan_request *r = make_req("echo", "1", "noreply");
+    uint64_t start[T];
+    for (int i = 0; i < T; i++) {
+        int timeout = 50 + 10 * i;
+        start[i] = motan_now_us();
+        ck_assert_int_eq(motan_endpoint_call(ep, r, timeout, store_cb, &res[i], NULL), MOTAN_OK);
+        run_for(&e, 3);
+    }
+    int done = 0;
+    uint64_t end = motan_now_us() + 20000000;
+    while (motan_now_us() < end) {
+        done = 0;
+        for (int i = 0; i < T; i++)
+            done += res[i].done;
+        if (done == T && ps.completed == ps.total)
+            break;
+        event_base_loop(e.base, EVLOOP_ONCE);
+    }
+    ck_assert_int_eq(done, T);
+    int late = 0;
+    for (int i = 0; i < T; i++) {
+        ck_assert_int_eq(res[i].code, MOTAN_ETIMEOUT);
+        int64_t fired_ms = (int64_t)(res[i].at_us - start[i]) / 1000;
+        int64_t due = 50 + 10 * i;
+        ck_assert_msg(fired_ms + 5 >= due, "timeout %d fired early: %lld ms", i, (long long)fired_ms);
+        if (fired_ms > due + 20)
+            late++;
+    }
+    if (!slow())
+        ck_assert_msg(late == 0, "%d timeouts fired more than 20 ms late", late);
+    ck_assert_int_eq(ps.errors, 0);
+    motan_request_free(r);
+    motan_endpoint_free(ep);
+    free(ps.reqs);
+    env_free(&e);
+    ck_assert_int_eq(tu_server_stop(&s), 0);
+}
+END_TEST
+
+/* ---- health --------------------------------------------------------------------------- */
+
+static const char *hb_styles[] = {"go", "java", "lua"};
+
+START_TEST(test_fuse_and_heartbeat_recovery)
+{
+    tu_server s;
+    start_server(&s, "--heartbeat", hb_styles[_i]);
+    env e;
+    env_init(&e);
+    motan_endpoint *ep = endpoint_for(e.loop, &s, "errorCountThreshold=3&keepaliveInterval=100");
+    motan_request *bad = make_req("echo", "1", "error-go");
+    motan_request *biz = make_req("fail", "\"x\"", NULL);
+    motan_request *good = make_req("echo", "1", NULL);
+    result res;
+    /* Business errors never count. */
+    for (int i = 0; i < 5; i++) {
+        memset(&res, 0, sizeof(res));
+        motan_endpoint_call(ep, biz, 0, store_cb, &res, NULL);
+        ck_assert(run_until(&e, &res.done, 1, 2000));
+        ck_assert_int_eq(res.errtype, 2);
+    }
+    ck_assert(motan_endpoint_is_available(ep));
+    for (int i = 0; i < 3; i++) {
+        memset(&res, 0, sizeof(res));
+        motan_endpoint_call(ep, bad, 0, store_cb, &res, NULL);
+        ck_assert(run_until(&e, &res.done, 1, 2000));
+        ck_assert_int_eq(res.code, MOTAN_EREMOTE);
+    }
+    ck_assert(!motan_endpoint_is_available(ep));
+    /* While fused, calls fail at once without reaching the server. */
+    memset(&res, 0, sizeof(res));
+    motan_endpoint_call(ep, good, 0, store_cb, &res, NULL);
+    ck_assert(run_until(&e, &res.done, 1, 2000));
+    ck_assert_int_eq(res.code, MOTAN_ECONNECT);
+    ck_assert_ptr_nonnull(strstr(res.msg, "unavailable"));
+    /* A heartbeat within ~100 ms brings it back. */
+    uint64_t t0 = motan_now_us();
+    while (!motan_endpoint_is_available(ep) && motan_now_us() - t0 < 3000000)
+        run_for(&e, 10);
+    ck_assert_msg(motan_endpoint_is_available(ep), "style %s: still unavailable", hb_styles[_i]);
+    ck_assert_int_ge(motan_endpoint_stat(ep, "heartbeats"), 1);
+    memset(&res, 0, sizeof(res));
+    motan_endpoint_call(ep, good, 0, store_cb, &res, NULL);
+    ck_assert(run_until(&e, &res.done, 1, 2000));
+    ck_assert_int_eq(res.code, MOTAN_OK);
+    motan_request_free(bad);
+    motan_request_free(biz);
+    motan_request_free(good);
+    motan_endpoint_free(ep);
+    env_free(&e);
+    ck_assert_int_eq(tu_server_stop(&s), 0);
+}
+END_TEST
+
+START_TEST(test_heartbeat_unanswered_stays_fused)
+{
+    tu_server s;
+    start_server(&s, "--heartbeat", "none");
+    env e;
+    env_init(&e);
+    motan_endpoint *ep = endpoint_for(e.loop, &s, "errorCountThreshold=2&keepaliveInterval=50");
+    motan_request *bad = make_req("echo", "1", "error-go");
+    result res;
+    for (int i = 0; i < 2; i++) {
+        memset(&res, 0, sizeof(res));
+        motan_endpoint_call(ep, bad, 0, store_cb, &res, NULL);
+        ck_assert(run_until(&e, &res.done, 1, 2000));
+    }
+    ck_assert(!motan_endpoint_is_available(ep));
+    run_for(&e, 400);
+    ck_assert(!motan_endpoint_is_available(ep));
+    ck_assert_int_ge(motan_endpoint_stat(ep, "heartbeats"), 3);
+    motan_request_free(bad);
+    motan_endpoint_free(ep);
+    env_free(&e);
+    ck_assert_int_eq(tu_server_stop(&s), 0);
+}
+END_TEST
+
+/* ---- connection loss and reconnect ---------------------------------------------------- */
+
+START_TEST(test_server_killed_then_restarted)
+{
+    tu_server s;
+    start_server(&s, NULL, NULL);
+    env e;
+    env_init(&e);
+    motan_endpoint *ep = endpoint_for(e.loop, &s, "errorCountThreshold=0");
+    motan_request *slowreq = make_req("sleep", "2000", NULL);
+    enum { N = 20 };
+    static result res[N];
+    memset(res, 0, sizeof(res));
+    for (int i = 0; i < N; i++)
+        motan_endpoint_call(ep, slowreq, 5000, store_cb, &res[i], NULL);
+    run_for(&e, 100);
+    uint64_t t0 = motan_now_us();
+    tu_server_kill(&s);
+    int done = 0;
+    while (done < N && motan_now_us() - t0 < 2000000) {
+        event_base_loop(e.base, EVLOOP_ONCE);
+        done = 0;
+        for (int i = 0; i < N; i++)
+            done += res[i].done;
+    }
+    ck_assert_int_eq(done, N);
+    for (int i = 0; i < N; i++) {
+        ck_assert_int_eq(res[i].done, 1);
+        ck_assert_int_eq(res[i].code, MOTAN_ECONNECT);
+    }
+    /* Pending calls failed at once, not at their timeout. */
+    ck_assert_uint_lt((motan_now_us() - t0) / 1000, 1000);
+    ck_assert_int_eq(tu_server_restart(&s), 0);
+    motan_request *good = make_req("echo", "\"back\"", NULL);
+    result r2 = {0};
+    uint64_t t1 = motan_now_us();
+    do {
+        memset(&r2, 0, sizeof(r2));
+        motan_endpoint_call(ep, good, 500, store_cb, &r2, NULL);
+        ck_assert(run_until(&e, &r2.done, 1, 3000));
+        if (r2.code != MOTAN_OK)
+            run_for(&e, 50);
+    } while (r2.code != MOTAN_OK && motan_now_us() - t1 < 8000000);
+    ck_assert_int_eq(r2.code, MOTAN_OK);
+    ck_assert_str_eq(r2.value, "\"back\"");
+    motan_request_free(good);
+    motan_request_free(slowreq);
+    motan_endpoint_free(ep);
+    env_free(&e);
+    ck_assert_int_eq(tu_server_stop(&s), 0);
+}
+END_TEST
+
+/* ---- backpressure, cancel, free ------------------------------------------------------- */
+
+START_TEST(test_max_pending_busy)
+{
+    tu_server s;
+    start_server(&s, NULL, NULL);
+    env e;
+    env_init(&e);
+    motan_endpoint *ep = endpoint_for(e.loop, &s, "connections=1&maxPending=10&errorCountThreshold=0");
+    motan_request *r = make_req("sleep", "200", NULL);
+    static result res[11];
+    memset(res, 0, sizeof(res));
+    for (int i = 0; i < 11; i++)
+        ck_assert_int_eq(motan_endpoint_call(ep, r, 2000, store_cb, &res[i], NULL), MOTAN_OK);
+    ck_assert(run_until(&e, &res[10].done, 1, 100));
+    ck_assert_int_eq(res[10].code, MOTAN_EBUSY);
+    for (int i = 0; i < 10; i++) {
+        ck_assert(run_until(&e, &res[i].done, 1, 3000));
+        ck_assert_int_eq(res[i].code, MOTAN_OK);
+    }
+    motan_request_free(r);
+    motan_endpoint_free(ep);
+    env_free(&e);
+    ck_assert_int_eq(tu_server_stop(&s), 0);
+}
+END_TEST
+
+START_TEST(test_cancel)
+{
+    tu_server s;
+    start_server(&s, NULL, NULL);
+    env e;
+    env_init(&e);
+    motan_endpoint *ep = endpoint_for(e.loop, &s, NULL);
+    motan_request *r = make_req("sleep", "100", NULL);
+    result res = {0};
+    uint64_t id = 0;
+    ck_assert_int_eq(motan_endpoint_call(ep, r, 2000, store_cb, &res, &id), MOTAN_OK);
+    run_for(&e, 20);
+    ck_assert_int_eq(motan_endpoint_cancel(ep, id), MOTAN_OK);
+    ck_assert_int_eq(motan_endpoint_cancel(ep, id), MOTAN_ENOTFOUND);
+    ck_assert(run_until(&e, &res.done, 1, 1000));
+    ck_assert_int_eq(res.code, MOTAN_ECANCELLED);
+    run_for(&e, 200); /* the late answer arrives and is dropped */
+    ck_assert_int_eq(res.done, 1);
+    ck_assert_int_eq(motan_endpoint_stat(ep, "unknown_responses"), 1);
+    motan_request_free(r);
+    motan_endpoint_free(ep);
+    env_free(&e);
+    ck_assert_int_eq(tu_server_stop(&s), 0);
+}
+END_TEST
+
+START_TEST(test_free_with_calls_in_flight)
+{
+    tu_server s;
+    start_server(&s, NULL, NULL);
+    env e;
+    env_init(&e);
+    motan_endpoint *ep = endpoint_for(e.loop, &s, NULL);
+    motan_request *r = make_req("sleep", "1000", NULL);
+    enum { N = 100 };
+    static result res[N];
+    memset(res, 0, sizeof(res));
+    for (int i = 0; i < N; i++)
+        motan_endpoint_call(ep, r, 5000, store_cb, &res[i], NULL);
+    run_for(&e, 50);
+    motan_endpoint_free(ep);
+    for (int i = 0; i < N; i++) {
+        ck_assert_int_eq(res[i].done, 1);
+        ck_assert_int_eq(res[i].code, MOTAN_ECANCELLED);
+    }
+    run_for(&e, 100); /* nothing runs after the free */
+    for (int i = 0; i < N; i++)
+        ck_assert_int_eq(res[i].done, 1);
+    motan_request_free(r);
+    env_free(&e);
+    ck_assert_int_eq(tu_server_stop(&s), 0);
+}
+END_TEST
+
+typedef struct free_in_cb {
+    motan_endpoint *ep;
+    int calls;
+    int cancelled;
+} free_in_cb;
+
+static void freeing_cb(motan_response *r, void *ud)
+{
+    free_in_cb *f = ud;
+    f->calls++;
+    if (motan_response_get_code(r) == MOTAN_ECANCELLED)
+        f->cancelled++;
+    motan_response_free(r);
+    if (f->ep) {
+        motan_endpoint *ep = f->ep;
+        f->ep = NULL;
+        motan_endpoint_free(ep); /* from inside one of its own callbacks */
+    }
+}
+
+START_TEST(test_free_inside_callback)
+{
+    tu_server s;
+    start_server(&s, NULL, NULL);
+    env e;
+    env_init(&e);
+    free_in_cb f = {0};
+    f.ep = endpoint_for(e.loop, &s, NULL);
+    motan_request *quick = make_req("echo", "1", NULL);
+    motan_request *slowr = make_req("sleep", "1000", NULL);
+    motan_endpoint_call(f.ep, quick, 2000, freeing_cb, &f, NULL);
+    for (int i = 0; i < 10; i++)
+        motan_endpoint_call(f.ep, slowr, 2000, freeing_cb, &f, NULL);
+    ck_assert(run_until(&e, &f.calls, 11, 3000));
+    ck_assert_int_eq(f.calls, 11);
+    ck_assert_int_eq(f.cancelled, 10);
+    run_for(&e, 100);
+    ck_assert_int_eq(f.calls, 11);
+    motan_request_free(quick);
+    motan_request_free(slowr);
+    env_free(&e);
+    ck_assert_int_eq(tu_server_stop(&s), 0);
+}
+END_TEST
+
+START_TEST(test_bad_endpoint_urls)
+{
+    env e;
+    env_init(&e);
+    const char *bad[] = {
+        "motan2://127.0.0.1/svc",
+        "motan2://127.0.0.1:1,127.0.0.1:2/svc",
+        "motan2://127.0.0.1:1/svc?connections=0",
+        "motan2://127.0.0.1:1/svc?requestTimeout=abc",
+        "motan2://127.0.0.1:1/svc?maxPending=-5",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        motan_url *u = NULL;
+        char err[256] = "";
+        ck_assert_int_eq(motan_url_parse(bad[i], strlen(bad[i]), &u, err, sizeof(err)), MOTAN_OK);
+        motan_endpoint *ep = (motan_endpoint *)1;
+        int rc = motan_endpoint_new(e.loop, u, &ep, err, sizeof(err));
+        ck_assert_msg(rc == MOTAN_EURL, "%s: %s", bad[i], motan_errname(rc));
+        ck_assert_ptr_null(ep);
+        ck_assert_msg(err[0], "%s: no message", bad[i]);
+        motan_url_free(u);
+    }
+    env_free(&e);
+}
+END_TEST
+
+static Suite *transport_suite(void)
+{
+    Suite *s = suite_create("transport");
+    TCase *tc = tcase_create("endpoint");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, test_methods);
+    tcase_add_test(tc, test_add_two_args);
+    tcase_add_loop_test(tc, test_fault, 0, (int)(sizeof(fault_cases) / sizeof(fault_cases[0])));
+    tcase_add_test(tc, test_refused);
+    tcase_add_test(tc, test_unix_socket);
+    tcase_add_test(tc, test_no_read_server);
+    tcase_add_test(tc, test_pipelined_one_connection);
+    tcase_add_test(tc, test_builtin_loop_threads);
+    tcase_add_test(tc, test_sync_refused_on_caller_loop);
+    tcase_add_test(tc, test_timeouts_on_time_under_load);
+    tcase_add_loop_test(tc, test_fuse_and_heartbeat_recovery, 0, 3);
+    tcase_add_test(tc, test_heartbeat_unanswered_stays_fused);
+    tcase_add_test(tc, test_server_killed_then_restarted);
+    tcase_add_test(tc, test_max_pending_busy);
+    tcase_add_test(tc, test_cancel);
+    tcase_add_test(tc, test_free_with_calls_in_flight);
+    tcase_add_test(tc, test_free_inside_callback);
+    tcase_add_test(tc, test_bad_endpoint_urls);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    SRunner *sr = srunner_create(transport_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}

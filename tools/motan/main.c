@@ -1,0 +1,106 @@
+/* motan: command-line tool for libmotan. Dispatches to the subcommands of the table below. */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const struct cli_cmd *const commands[] = {
+    &cli_cmd_encode,
+    &cli_cmd_decode,
+};
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static const struct cli_cmd *find(const char *name)
+{
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (strcmp(commands[i]->name, name) == 0)
+            return commands[i];
+    return NULL;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: motan <command> [arguments]\n"
+               "       motan <command> --help | motan help [command] | motan --version\n\n"
+               "commands:\n");
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        fprintf(f, "  %-10s %s\n", commands[i]->name, commands[i]->summary);
+    fprintf(f, "\nexit status: 0 ok, 1 invalid data, 2 usage error or bad input text\n");
+}
+
+static void vreport(const char *fmt, va_list ap)
+{
+    char msg[1024];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    for (char *p = msg; *p; p++)
+        if (*p == '\n' || *p == '\r')
+            *p = ' ';
+    fprintf(stderr, "error: %s\n", msg);
+}
+
+int cli_error(int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vreport(fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vreport(fmt, ap);
+    va_end(ap);
+    if (cmd)
+        fprintf(stderr, "run 'motan %s --help' for usage\n", cmd);
+    else
+        fprintf(stderr, "run 'motan --help' for usage\n");
+    return CLI_EUSAGE;
+}
+
+static int is_help(const char *a) { return strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0; }
+
+static int help(int argc, char **argv)
+{
+    if (argc < 1) {
+        usage(stdout);
+        return CLI_OK;
+    }
+    const struct cli_cmd *c = find(argv[0]);
+    if (!c)
+        return cli_usage_error(NULL, "unknown command '%s'", argv[0]);
+    fputs(c->usage, stdout);
+    return CLI_OK;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2)
+        return cli_usage_error(NULL, "no command given");
+    const char *name = argv[1];
+    if (is_help(name))
+        return help(0, NULL);
+    if (strcmp(name, "help") == 0)
+        return help(argc - 2, argv + 2);
+    if (strcmp(name, "--version") == 0 || strcmp(name, "-V") == 0) {
+        printf("motan %s\n", motan_version());
+        return CLI_OK;
+    }
+    const struct cli_cmd *c = find(name);
+    if (!c)
+        return cli_usage_error(NULL, name[0] == '-' ? "unknown option '%s'" : "unknown command '%s'",
+                               name);
+    for (int i = 2; i < argc; i++) {
+        if (is_help(argv[i])) {
+            fputs(c->usage, stdout);
+            return CLI_OK;
+        }
+    }
+    int rc = c->run(argc - 1, argv + 1);
+    if (fflush(stdout) != 0)
+        return cli_error(CLI_EDATA, "writing the output failed");
+    return rc;
+}
