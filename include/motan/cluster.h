@@ -18,10 +18,6 @@
 
 #include <motan/transport.h>
 
-#ifdef __cplusplus
-extern "C" {
-#endif
-
 typedef struct motan_cluster motan_cluster;
 
 /*
@@ -159,9 +155,5 @@ void motan_ha_call_complete(motan_ha_call *call, motan_response *resp);
 void motan_ha_call_fail(motan_ha_call *call, int code, const char *msg);
 /* Bumps a cluster counter ("backups", "backups_won", "retries"). */
 void motan_ha_call_count(motan_ha_call *call, const char *name);
-
-#ifdef __cplusplus
-}
-#endif
 
 #endif /* MOTAN_CLUSTER_H */

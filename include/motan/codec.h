@@ -11,10 +11,6 @@
 
 #include <motan/core.h>
 
-#ifdef __cplusplus
-extern "C" {
-#endif
-
 /* ==== values ============================================================================ */
 
 /* The 14 Simple types; the enum value is the wire tag (§5.2). */
@@ -500,9 +496,5 @@ int motan_tjson_parse(const char *text, size_t len, motan_arena *a, motan_value 
                       char *errbuf, size_t errlen);
 /* Canonical typed JSON of v. owned: free with motan_free; NULL on out of memory. */
 char *motan_tjson_format(const motan_value *v);
-
-#ifdef __cplusplus
-}
-#endif
 
 #endif /* MOTAN_CODEC_H */

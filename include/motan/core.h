@@ -17,10 +17,6 @@
 
 #include <motan/version.h>
 
-#ifdef __cplusplus
-extern "C" {
-#endif
-
 /* ---- errors ---------------------------------------------------------------------------- */
 
 typedef enum motan_err {
@@ -114,9 +110,5 @@ size_t motan_arena_used(const motan_arena *a);
 
 /* Monotonic clock in microseconds. */
 uint64_t motan_now_us(void);
-
-#ifdef __cplusplus
-}
-#endif
 
 #endif /* MOTAN_CORE_H */

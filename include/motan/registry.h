@@ -14,10 +14,6 @@
 
 #include <motan/cluster.h>
 
-#ifdef __cplusplus
-extern "C" {
-#endif
-
 /*
  * A service's current nodes (borrowed for the duration of the call; copy what you keep).
  * rule:// pseudo-nodes are passed through for the cluster (group weights).
@@ -72,9 +68,5 @@ int motan_registry_unregister(motan_registry *r, const motan_url *node);
 void motan_registry_errmsg(motan_registry *r, char *buf, size_t len);
 /* The loop (borrowed). */
 motan_loop *motan_registry_get_loop(const motan_registry *r);
-
-#ifdef __cplusplus
-}
-#endif
 
 #endif /* MOTAN_REGISTRY_H */

@@ -15,10 +15,6 @@
 
 #include <motan/codec.h>
 
-#ifdef __cplusplus
-extern "C" {
-#endif
-
 struct event_base;
 
 /* ==== loops ============================================================================= */
@@ -115,9 +111,5 @@ const char *motan_endpoint_get_address(const motan_endpoint *e);
 const motan_url *motan_endpoint_get_url(const motan_endpoint *e);
 /* Counters since creation. */
 uint64_t motan_endpoint_stat(const motan_endpoint *e, const char *name);
-
-#ifdef __cplusplus
-}
-#endif
 
 #endif /* MOTAN_TRANSPORT_H */

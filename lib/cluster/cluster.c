@@ -468,6 +468,10 @@ static void update_in_loop(void *arg)
     else
         a->rc = group_apply(c, g, eps, k);
     motan_free(eps);
+    if (!a->group && !c->ever_updated) {
+        c->ever_updated = 1;
+        motan__cluster_unpark(c);
+    }
     motan__cluster_release(c);
 }
 

@@ -94,9 +94,20 @@ MOTAN_EXPORT void motan_ha_call_fail(motan_ha_call *call, int code, const char *
 {
     motan_response *resp = motan_response_new();
     if (resp) {
-        char text[512];
-        snprintf(text, sizeof(text), "%s (calling %s.%s)", msg,
-                 motan_request_get_service(call->req), motan_request_get_method(call->req));
+        char text[640], where[160] = "";
+        const motan__group *g = call->group;
+        if (code == MOTAN_ENOENDPOINT) {
+            size_t avail = 0;
+            for (size_t i = 0; g && i < g->n; i++)
+                avail += motan_endpoint_is_available(g->eps[i]) != 0;
+            if (g)
+                snprintf(where, sizeof(where), "; group %s has %zu endpoints, %zu available", g->name,
+                         g->n, avail);
+            else
+                snprintf(where, sizeof(where), "; group %s", call->c->own.name);
+        }
+        snprintf(text, sizeof(text), "%s (calling %s.%s%s)", msg,
+                 motan_request_get_service(call->req), motan_request_get_method(call->req), where);
         motan_response_set_error(resp, code, text);
     }
     motan_ha_call_complete(call, resp);
@@ -294,6 +305,59 @@ MOTAN_EXPORT void motan_ha_call_count(motan_ha_call *call, const char *name)
 
 /* ---- starting calls ------------------------------------------------------------------- */
 
+/* Picks the group and hands the call to the HA strategy. */
+static void dispatch(motan_cluster *c, motan_ha_call *call)
+{
+    call->group = motan__cluster_choose_group(c);
+    const char *g = motan_request_get_group(call->req);
+    if (call->group != &c->own && (!g || strcmp(g, call->group->name))) {
+        call->saved_group = g ? motan__strdup(g) : NULL;
+        motan_request_set_group(call->req, call->group->name);
+        call->group_swapped = 1;
+    }
+    c->ha->start(c->ha_state, call);
+}
+
+static void on_park_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    motan_ha_call *call = arg;
+    motan_cluster *c = call->c;
+    MOTAN_UNUSED(fd);
+    MOTAN_UNUSED(what);
+    call->timer_set = 0;
+    if (!call->parked || call->completed)
+        return;
+    call->parked = 0;
+    motan__cluster_hold(c);
+    call->refs++;
+    motan_ha_call_fail(call, MOTAN_ENOENDPOINT, "no node list arrived from the registry in time");
+    call_unref(call);
+    motan__cluster_release(c);
+}
+
+void motan__cluster_unpark(motan_cluster *c)
+{
+    /* Live calls are in arrival order; dispatching may complete (and unlink) them. */
+    motan_ha_call *call = c->live_head;
+    while (call) {
+        motan_ha_call *next = call->next;
+        if (call->parked && !call->completed) {
+            call->parked = 0;
+            if (call->timer_set) {
+                event_del(&call->timer);
+                call->timer_set = 0;
+            }
+            /* Completions are deferred meanwhile, so no user code runs inside this walk. */
+            call->refs++;
+            call->starting = 1;
+            dispatch(c, call);
+            call->starting = 0;
+            call_unref(call);
+        }
+        call = next;
+    }
+}
+
 static void start_in_loop(void *arg)
 {
     motan_ha_call *call = arg;
@@ -307,15 +371,15 @@ static void start_in_loop(void *arg)
         motan_response *resp = call->deferred;
         call->deferred = NULL;
         motan_ha_call_complete(call, resp);
+    } else if (!c->ever_updated) {
+        /* No node list yet (a registry is still answering): wait for it, within the timeout. */
+        call->parked = 1;
+        event_assign(&call->timer, motan_loop_get_base(c->loop), -1, 0, on_park_timeout, call);
+        struct timeval tv = {call->timeout_ms / 1000, (call->timeout_ms % 1000) * 1000};
+        event_add(&call->timer, &tv);
+        call->timer_set = 1;
     } else {
-        call->group = motan__cluster_choose_group(c);
-        const char *g = motan_request_get_group(call->req);
-        if (call->group != &c->own && (!g || strcmp(g, call->group->name))) {
-            call->saved_group = g ? motan__strdup(g) : NULL;
-            motan_request_set_group(call->req, call->group->name);
-            call->group_swapped = 1;
-        }
-        c->ha->start(c->ha_state, call);
+        dispatch(c, call);
     }
     call->starting = 0;
     call_unref(call);

@@ -56,6 +56,7 @@ struct motan_ha_call {
     int refs;          /* completion pending + attempts in flight + code running on it */
     int completed;
     int starting;      /* inside motan_cluster_call: completion must be deferred */
+    int parked;        /* waiting for the cluster's first node list */
     motan_response *deferred; /* completion waiting in the cluster's done list */
     char *saved_group; /* the request's group while it is sent to another group */
     int group_swapped;
@@ -76,6 +77,7 @@ struct motan_cluster {
     motan__group **groups; /* other groups named by the rule */
     size_t ngroups;
     int rule_active;
+    int ever_updated; /* a node list arrived: calls before it wait (parked) */
     motan_cluster_groups_cb groups_cb;
     void *groups_ud;
     motan__drain *draining;
@@ -102,6 +104,8 @@ void motan__call_list_push(motan_ha_call **head, motan_ha_call **tail, motan_ha_
 void motan__call_list_remove(motan_ha_call **head, motan_ha_call **tail, motan_ha_call *call);
 /* Cancels every live call (cluster free). */
 void motan__cluster_cancel_calls(motan_cluster *c);
+/* The first node list arrived: start the calls that waited for it. */
+void motan__cluster_unpark(motan_cluster *c);
 void motan__cluster_on_done(evutil_socket_t fd, short what, void *arg);
 
 /* group_rule.c: "g1:3,g2,g3:1" -> names and weights (clamped 1..100). */

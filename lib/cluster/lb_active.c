@@ -4,7 +4,7 @@
  * MOTAN__LB_ACTIVE_WINDOW (10) qualifying endpoints and keeps the least loaded, so with more
  * than 10 endpoints the choice is the best of a random window, not the global minimum
  * (unqualified ones are stepped over and do not count, so a pick may scan all n when most
- * are out). Ties are broken uniformly (reservoir sampling), not by position.
+ * are out). Ties are broken uniformly (one draw among them), not by position.
  */
 #include "cluster/lb_int.h"
 
@@ -18,9 +18,10 @@ motan_endpoint *motan__lb_least_active(uint64_t *rng, motan_endpoint *const *eps
 {
     if (nidx == 0)
         return NULL;
+    /* The least-loaded seen so far, all tied; one draw among them at the end. */
+    motan_endpoint *ties[MOTAN__LB_ACTIVE_WINDOW];
+    size_t nties = 0, best_load = 0;
     size_t i = motan__lb_below(rng, nidx);
-    motan_endpoint *best = NULL;
-    size_t best_load = 0, ties = 0;
     int seen = 0;
     for (size_t k = 0; k < nidx && seen < MOTAN__LB_ACTIVE_WINDOW; k++) {
         motan_endpoint *e = idx ? eps[idx[i]] : eps[i];
@@ -30,15 +31,17 @@ motan_endpoint *motan__lb_least_active(uint64_t *rng, motan_endpoint *const *eps
             continue;
         seen++;
         size_t load = motan_endpoint_inflight(e);
-        if (!best || load < best_load) {
-            best = e;
+        if (nties == 0 || load < best_load) {
             best_load = load;
-            ties = 1;
-        } else if (load == best_load && motan__lb_below(rng, ++ties) == 0) {
-            best = e;
+            nties = 0;
+        } else if (load > best_load) {
+            continue;
         }
+        ties[nties++] = e;
     }
-    return best;
+    if (nties <= 1)
+        return nties ? ties[0] : NULL;
+    return ties[motan__lb_below(rng, nties)];
 }
 
 static void *active_create(const motan_url *service)

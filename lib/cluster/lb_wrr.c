@@ -30,14 +30,19 @@ typedef struct wrr_state {
 
 int motan__lb_weight(const motan_endpoint *e)
 {
+    /* Raw parameters: motan_url_get_int would answer weight's §8.2 default for a missing
+     * "weight" and hide "META_WEIGHT". */
     const motan_url *u = motan_endpoint_get_url(e);
-    int64_t w = INT64_MIN;
-    if (u) {
-        w = motan_url_get_int(u, NULL, "weight", INT64_MIN);
-        if (w == INT64_MIN)
-            w = motan_url_get_int(u, NULL, "META_WEIGHT", INT64_MIN);
-    }
-    if (w == INT64_MIN)
+    const char *raw = u ? motan_url_get_param(u, "weight") : NULL;
+    if (!raw && u)
+        raw = motan_url_get_param(u, "META_WEIGHT");
+    if (!raw)
+        return MOTAN__LB_WEIGHT_DEFAULT;
+    char *end;
+    long long w = strtoll(raw, &end, 10); /* out of range: LLONG_MIN/MAX, clamped below */
+    while (*end == ' ')
+        end++;
+    if (end == raw || *end)
         return MOTAN__LB_WEIGHT_DEFAULT;
     if (w < 1)
         return 1;

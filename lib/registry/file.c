@@ -73,8 +73,10 @@ static int make_node(const char *entry, const char *path, const char *group, mot
         if (!text)
             return MOTAN_ENOMEM;
         snprintf(text, n, "motan2://%s/%s", entry, path);
-        rc = strpbrk(entry, "/?,") ? motan__errf(errbuf, errlen, MOTAN_EURL, "not host:port")
-                                   : motan_url_parse(text, strlen(text), &u, errbuf, errlen);
+        const char *rb = strrchr(entry, ']'), *tail = rb ? rb : entry;
+        rc = strpbrk(entry, "?,") || strchr(tail, '/')
+                 ? motan__errf(errbuf, errlen, MOTAN_EURL, "not host:port")
+                 : motan_url_parse(text, strlen(text), &u, errbuf, errlen);
         motan_free(text);
         if (rc == MOTAN_OK && !is_node_url(u))
             rc = motan__errf(errbuf, errlen, MOTAN_EURL, "no port");

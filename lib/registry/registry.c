@@ -58,7 +58,7 @@ MOTAN_EXPORT const motan_registry_ops *motan_registry_find_ops(const char *schem
         if (!strcasecmp(g_ops[i]->scheme, scheme))
             found = g_ops[i];
     /* "zk" is what Java calls a ZooKeeper registry storing plain-text node data. */
-    if (!found && !strcasecmp(scheme, "zk") && &motan__registry_zookeeper)
+    if (!found && !strcasecmp(scheme, "zk"))
         found = &motan__registry_zookeeper;
     pthread_mutex_unlock(&g_mu);
     return found;

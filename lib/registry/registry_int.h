@@ -6,13 +6,10 @@
 
 #include "core/core_int.h"
 
-/*
- * direct, file and consul are strong: a static link only pulls an archive member in for a
- * strong reference. ZooKeeper stays weak while it is being written (see registry.c).
- */
+/* Strong references: a static link only pulls an archive member in for a strong reference. */
 extern const motan_registry_ops motan__registry_direct;
 extern const motan_registry_ops motan__registry_file;
-extern const motan_registry_ops motan__registry_zookeeper __attribute__((weak));
+extern const motan_registry_ops motan__registry_zookeeper;
 extern const motan_registry_ops motan__registry_consul;
 
 /* ---- subscriptions and node lists shared by direct, file and consul (subs.c) ---------- */
@@ -83,5 +80,40 @@ int motan__rsubs_set(motan__rsubs *s, motan__rsvc *v, motan_url **nodes, size_t 
 void motan__rsubs_free_nodes(motan_url **nodes, size_t n);
 /* The service's group: its "group" parameter, or "default_rpc". */
 const char *motan__rsubs_group(const motan_url *service);
+
+/* ---- consul (consul.c, consul_http.c, consul_json.c) ---------------------------------- */
+
+/*
+ * One HTTP request to a Consul agent. status: the HTTP status, or 0 when no response came
+ * (err says why); index: the X-Consul-Index header or NULL; body: NUL-terminated. Runs from a
+ * loop event, never inside motan__chttp_start; the request is gone once it has run.
+ */
+typedef struct motan__chttp motan__chttp;
+typedef void (*motan__chttp_cb)(void *userdata, int status, const char *err, const char *index,
+                                const char *body, size_t len);
+/* method: "GET" or "PUT"; body may be NULL. Both timeouts in ms. */
+int motan__chttp_start(struct event_base *base, const char *host, int port, const char *method,
+                       const char *uri, const char *body, int connect_ms, int total_ms,
+                       motan__chttp_cb cb, void *userdata, motan__chttp **out);
+/* Ends the request; its callback never runs. NULL is a no-op. */
+void motan__chttp_cancel(motan__chttp *r);
+
+/* A motan group's Consul service name is this prefix + the group (weibocom/motan). */
+#define MOTAN__CONSUL_PREFIX "motanrpc_"
+/*
+ * What motan publishes for node: the service ID "<host>:<port>-<path>" and the JSON body of
+ * PUT /v1/agent/service/register with a TTL check of ttl_s seconds (both owned).
+ */
+int motan__consul_service(const motan_url *node, int ttl_s, char **id, char **body, char *errbuf,
+                          size_t errlen);
+/*
+ * The node URLs of a GET /v1/health/service/<prefix><group> answer, in its order (owned, free
+ * with motan__rsubs_free_nodes). Entries that cannot be made into a node are skipped:
+ * *skipped counts them and errbuf tells about the first. MOTAN_EDECODE for a bad answer.
+ */
+int motan__consul_nodes(const char *body, size_t len, const char *group, motan_url ***out,
+                        size_t *n, size_t *skipped, char *errbuf, size_t errlen);
+/* %-encodes s (owned): java = 1 as Java's URLEncoder, else for a URI path or query part. */
+char *motan__consul_escape(const char *s, int java);
 
 #endif

@@ -5,7 +5,7 @@
  * Everything runs on the registry's loop thread. The ZooKeeper C client (single-threaded
  * build) calls our watchers and completions from inside zookeeper_process/zookeeper_interest
  * (and zookeeper_close, with ZCLOSING), so nothing there may close the handle or call a
- * listener: session restarts and listener calls are deferred to their own events.
+ * listener: session restarts are deferred to their own event, listener calls to subs.c's.
  */
 #ifndef MOTAN_ZK_INT_H
 #define MOTAN_ZK_INT_H
@@ -28,32 +28,21 @@ typedef struct motan__zk_child {
     int has_data;
 } motan__zk_child;
 
-typedef struct motan__zk_listener {
-    motan_registry_listener cb;
-    void *userdata;
-    uint64_t seen; /* the list version this listener was last given */
-    int dead;      /* unsubscribed during a delivery; swept afterwards */
-} motan__zk_listener;
-
-/* A subscribed service: one per /motan/<group>/<path>/server, with all its listeners. */
-typedef struct motan__zk_service {
-    struct motan__zk_service *next;
-    uint64_t id; /* requests in flight name their service by id: it may be gone */
+/*
+ * The ZooKeeper side of one subscribed service (motan__rsvc.impl): its children under
+ * /motan/<group>/<path>/server and the requests in flight for them.
+ */
+typedef struct motan__zk_watch {
+    struct motan__zk_watch *next;
+    uint64_t id; /* requests in flight name their watch by id: it may be gone */
+    motan__rsvc *v;
     char *group, *path;
     char *server_path;
-    motan__zk_listener *ls;
-    size_t nls, cls;
     motan__zk_child *kids;
-    size_t nkids, ckids;
-    int outstanding;   /* requests in flight for this service */
+    size_t nkids;
+    int outstanding;   /* requests in flight */
     int have_children; /* the children (or their absence) were read since the last sync */
-    /* The list in force: urls[i] formatted as keys[i]; version 0 = none yet. */
-    motan_url **urls;
-    char **keys;
-    size_t nurls;
-    uint64_t version;
-    int dead; /* last listener gone during a delivery; freed afterwards */
-} motan__zk_service;
+} motan__zk_watch;
 
 /* A node this registry registered (or is removing). */
 typedef struct motan__zk_node {
@@ -75,19 +64,18 @@ typedef struct motan__zk {
     zhandle_t *zh;
     struct event *io_ev;      /* the handle's socket and/or timeout */
     struct event *restart_ev; /* a new session after expiry (outside the client's calls) */
-    struct event *notify_ev;  /* listener deliveries (never inside subscribe or the client) */
     int in_zk;                /* depth of calls into the client: no re-arming inside them */
     int connected;
     int64_t session_id; /* of the last connected session */
     int closing;
-    int delivering;
     uint64_t next_id;
-    motan__zk_service *services;
+    motan__rsubs subs; /* services, listeners, deliveries (subs.c) */
+    motan__zk_watch *watches;
     motan__zk_node *nodes;
     char conn_err[MOTAN_ZK_ERRLEN]; /* why the session is not usable, "" when connected */
     char op_err[MOTAN_ZK_ERRLEN];   /* last failed registration */
     char log_err[MOTAN_ZK_ERRLEN];  /* last error the client logged */
-    char errmsg[MOTAN_ZK_ERRLEN * 2];
+    char errmsg[MOTAN_ZK_ERRLEN * 2 + 8];
 } motan__zk;
 
 /* ---- session and event loop (zookeeper.c, zk_loop.c) --------------------------------- */
@@ -106,14 +94,19 @@ void motan__zk_setf(char *buf, const char *fmt, ...) __attribute__((format(print
 
 /* ---- subscriptions (zk_service.c) ------------------------------------------------------ */
 
+/* The URL's "group" parameter, default_rpc when missing or empty (borrowed). */
+const char *motan__zk_group(const motan_url *u);
+/* 1 when p is usable inside a znode path (ZooKeeper's rules; no leading/trailing '/'). */
+int motan__zk_valid_part(const char *p);
+
 int motan__zk_subscribe(motan__zk *z, const motan_url *service, motan_registry_listener cb,
                         void *userdata);
 int motan__zk_unsubscribe(motan__zk *z, const motan_url *service, motan_registry_listener cb,
                           void *userdata);
 /* Re-reads every service (after a (re)connect). */
 void motan__zk_services_sync(motan__zk *z);
-/* The deferred deliveries. */
-void motan__zk_notify(evutil_socket_t fd, short what, void *arg);
+/* subs.c's on_gone: the service's last listener left. */
+void motan__zk_service_gone(void *owner, motan__rsvc *v);
 void motan__zk_services_free(motan__zk *z);
 
 /* ---- registrations (zk_register.c) ---------------------------------------------------- */

@@ -125,8 +125,14 @@ void motan__conn_fail(motan__conn *c, int code, const char *msg)
      */
     c->failing = 1;
     motan__call *call;
-    while (!ep->closing && ((call = c->sent_head) || (call = c->unsent_head)))
-        motan__call_fail(call, code, "%s (endpoint %s)", msg, ep->address);
+    while (!ep->closing && ((call = c->sent_head) || (call = c->unsent_head))) {
+        if (call->req)
+            motan__call_fail(call, code, "%s (calling %s.%s on %s)", msg,
+                             motan_request_get_service(call->req), motan_request_get_method(call->req),
+                             ep->address);
+        else
+            motan__call_fail(call, code, "%s (heartbeat to %s)", msg, ep->address);
+    }
     c->failing = 0;
     schedule_reconnect(c);
 }

@@ -428,16 +428,23 @@ void motan__endpoint_start(motan__call *call)
     }
     if (call->req && !atomic_load(&ep->available)) {
         defer_error(call, MOTAN_ECONNECT,
-                    "endpoint %s is unavailable after %d consecutive errors (heartbeats every %d ms)",
-                    ep->address, ep->consecutive_errors, ep->keepalive_ms);
+                    "endpoint %s is unavailable after %d consecutive errors (heartbeats every %d ms) "
+                    "calling %s.%s",
+                    ep->address, ep->consecutive_errors, ep->keepalive_ms,
+                    motan_request_get_service(call->req), motan_request_get_method(call->req));
         return;
     }
     int busy;
     motan__conn *c = pick_conn(ep, &busy);
     if (!c) {
         if (busy)
-            defer_error(call, MOTAN_EBUSY, "endpoint %s has %zu requests in flight on each connection",
+            defer_error(call, MOTAN_EBUSY,
+                        "endpoint %s has %zu requests in flight on each connection (maxPending)",
                         ep->address, ep->max_pending);
+        else if (call->req)
+            defer_error(call, MOTAN_ECONNECT, "no connection to %s (reconnecting) calling %s.%s",
+                        ep->address, motan_request_get_service(call->req),
+                        motan_request_get_method(call->req));
         else
             defer_error(call, MOTAN_ECONNECT, "no connection to %s (reconnecting)", ep->address);
         return;

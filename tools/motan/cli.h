@@ -31,6 +31,7 @@ struct cli_cmd {
 
 extern const struct cli_cmd cli_cmd_encode;
 extern const struct cli_cmd cli_cmd_decode;
+extern const struct cli_cmd cli_cmd_call;
 
 /* Prints "error: <msg>" (newlines folded, so it stays one line) to stderr; returns code. */
 int cli_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -8,6 +8,7 @@
 static const struct cli_cmd *const commands[] = {
     &cli_cmd_encode,
     &cli_cmd_decode,
+    &cli_cmd_call,
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -26,7 +27,8 @@ static void usage(FILE *f)
                "commands:\n");
     for (size_t i = 0; i < NCOMMANDS; i++)
         fprintf(f, "  %-10s %s\n", commands[i]->name, commands[i]->summary);
-    fprintf(f, "\nexit status: 0 ok, 1 invalid data, 2 usage error or bad input text\n");
+    fprintf(f, "\nexit status: 0 ok, 1 invalid data or remote error, 2 usage error or bad input text,\n"
+               "3 timeout, 4 no endpoint or connection failure (motan call)\n");
 }
 
 static void vreport(const char *fmt, va_list ap)

@@ -130,6 +130,30 @@ static int set_quiet(srv_options *o, const char *arg)
     return 0;
 }
 
+static int set_register(srv_options *o, const char *arg)
+{
+    motan_url *u = NULL;
+    int rc = motan_url_parse(arg, strlen(arg), &u, NULL, 0);
+    motan_url_free(u);
+    o->register_url = arg;
+    return rc == MOTAN_OK ? 0 : -1;
+}
+
+static int set_group(srv_options *o, const char *arg)
+{
+    o->group = arg;
+    return *arg ? 0 : -1;
+}
+
+static int set_weight(srv_options *o, const char *arg)
+{
+    unsigned long long v;
+    if (parse_uint(arg, 1000, &v) || v == 0)
+        return -1;
+    o->weight = (int)v;
+    return 0;
+}
+
 typedef struct opt_def {
     const char *name;
     const char *argname; /* NULL: a flag without argument */
@@ -148,6 +172,9 @@ static const opt_def opts[] = {
     {"refuse", NULL, set_refuse, "bind but never listen: connects are refused"},
     {"no-read", NULL, set_no_read, "accept connections, never read from them"},
     {"quiet", NULL, set_quiet, "no log lines, no 'served N' at exit"},
+    {"register", "URL", set_register, "publish the server in registry URL (zookeeper://h:p)"},
+    {"group", "G", set_group, "group of the published node (default default_rpc)"},
+    {"weight", "N", set_weight, "add weight=N (1..1000) to the published node"},
     {"help", NULL, NULL, "this text"},
 };
 
@@ -212,6 +239,14 @@ static int parse_args(int argc, char **argv, srv_options *o)
         fprintf(stderr, "motan-test-server: --fault-rate needs --fault\n");
         return -1;
     }
+    if ((o->group || o->weight) && !o->register_url) {
+        fprintf(stderr, "motan-test-server: --group and --weight need --register\n");
+        return -1;
+    }
+    if (o->register_url && o->unix_path) {
+        fprintf(stderr, "motan-test-server: --register needs a TCP port, not --unix\n");
+        return -1;
+    }
     return 0;
 }
 
@@ -219,9 +254,11 @@ static int parse_args(int argc, char **argv, srv_options *o)
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
+    srv_server *s = arg;
     (void)sig;
     (void)what;
-    event_base_loopbreak(arg);
+    srv_registry_stop(s); /* the node goes before the server does */
+    event_base_loopbreak(s->base);
 }
 
 static void server_free(srv_server *s)
@@ -270,12 +307,15 @@ int main(int argc, char **argv)
             snprintf(s->name, sizeof(s->name), "srv-%d", s->port);
     }
     s->name_len = strlen(s->name);
-    sigterm = evsignal_new(s->base, SIGTERM, on_signal, s->base);
-    sigint = evsignal_new(s->base, SIGINT, on_signal, s->base);
+    sigterm = evsignal_new(s->base, SIGTERM, on_signal, s);
+    sigint = evsignal_new(s->base, SIGINT, on_signal, s);
     if (!sigterm || !sigint || evsignal_add(sigterm, NULL) || evsignal_add(sigint, NULL)) {
         fprintf(stderr, "motan-test-server: cannot install signal handlers\n");
         goto out;
     }
+
+    if (s->opt.register_url && srv_registry_start(s))
+        goto out;
 
     if (s->opt.unix_path)
         printf("%s\n", s->opt.unix_path);
@@ -291,6 +331,7 @@ int main(int argc, char **argv)
     }
     status = 0;
 out:
+    srv_registry_stop(s);
     if (sigterm)
         event_free(sigterm);
     if (sigint)

@@ -10,6 +10,7 @@
 
 #include <event2/event.h>
 #include <motan/codec.h>
+#include <motan/registry.h>
 
 #define SRV_SERVICE "com.example.EchoService"
 
@@ -65,6 +66,9 @@ typedef struct srv_options {
     int refuse;
     int no_read;
     int quiet;
+    const char *register_url; /* --register: publish the server in this registry */
+    const char *group;        /* --group (default default_rpc) */
+    int weight;               /* --weight, 0: none */
 } srv_options;
 
 typedef struct srv_conn srv_conn;
@@ -87,12 +91,22 @@ typedef struct srv_server {
     uint64_t served;
     uint8_t *bomb;         /* gzip-bomb body, built on first use */
     size_t bomb_len;
+    motan_loop *loop;      /* --register: the library's view of base */
+    motan_registry *registry;
+    motan_url *node;       /* what was registered */
 } srv_server;
 
 /* Logs to stderr unless --quiet. */
 void srv_log(const srv_server *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* xorshift64* seeded by --seed. */
 uint64_t srv_rand(srv_server *s);
+
+/* ---- --register (registry.c) ------------------------------------------------------------ */
+
+/* Publishes the listening server (--register). 0, or -1 with a message on stderr. */
+int srv_registry_start(srv_server *s);
+/* Unregisters and frees the registry (on SIGTERM, from the loop). No-op without one. */
+void srv_registry_stop(srv_server *s);
 
 /* ---- listener (listener.c) --------------------------------------------------------------- */
 

@@ -1,0 +1,134 @@
+<?php
+// A motan client: one libmotan motan_client (built-in loop), blocking calls.
+declare(strict_types=1);
+
+namespace Motan;
+
+final class Client
+{
+    private const OPTIONS = ['timeout', 'attachments', 'method_desc', 'hash_key', 'typed'];
+
+    private \FFI $f;
+    private Values $values;
+    private ?\FFI\CData $c;
+
+    /** @throws MotanException for a bad URL (getCode() MOTAN_EURL) or a library that cannot load */
+    public function __construct(string $url)
+    {
+        $this->f = Native::ffi();
+        $this->values = new Values();
+        $out = $this->f->new('motan_client *');
+        $err = $this->f->new('char[512]');
+        $rc = $this->f->motan_client_new($url, \FFI::addr($out), $err, 512);
+        if ($rc !== 0) {
+            $msg = \FFI::string($err);
+            throw new MotanException($msg !== '' ? $msg : $this->f->motan_strerror($rc), $rc);
+        }
+        $this->c = $out;
+    }
+
+    /** call("add", 1, 2): the arguments as they are, default options. */
+    public function call(string $method, mixed ...$args): mixed
+    {
+        return $this->callWith($method, $args);
+    }
+
+    /**
+     * callWith($method, [$arg, ...], [
+     *     'timeout' => 500,                    // ms; 0 or absent: the URL's requestTimeout
+     *     'attachments' => ['X-Key' => 'v'],  // request metadata
+     *     'method_desc' => 'java.lang.String', // M_md
+     *     'hash_key' => 'user-42',             // for loadbalance=consistent
+     *     'typed' => true,                     // decode to exact-tag wrappers (see README)
+     * ])
+     */
+    public function callWith(string $method, array $args, array $options = []): mixed
+    {
+        $f = $this->f;
+        if ($this->c === null) {
+            throw new MotanException('client is closed', Code::ECLOSED);
+        }
+        foreach ($options as $k => $_) {
+            if (!in_array($k, self::OPTIONS, true)) {
+                throw new MotanException("unknown option '$k'", Code::EINVAL);
+            }
+        }
+        $req = $f->motan_client_request($this->c, $method)
+            ?? throw new MotanException('out of memory', Code::ENOMEM);
+        try {
+            $this->prepare($req, $args, $options);
+            $out = $f->new('motan_response *'); // NULL until the call fills it
+            $rc = $f->motan_client_call($this->c, $req, \FFI::addr($out));
+            $resp = $out;
+            if (\FFI::isNull($resp)) {
+                throw MotanException::forCall($rc, $f->motan_strerror($rc));
+            }
+            try {
+                if ($rc !== 0) {
+                    throw MotanException::forCall($rc, $f->motan_response_get_errmsg($resp),
+                        $f->motan_response_get_errcode($resp), $f->motan_response_get_errtype($resp));
+                }
+                $v = $f->motan_response_get_value($resp);
+                return $v === null ? null : $this->values->decode($v, (bool)($options['typed'] ?? false));
+            } finally {
+                $f->motan_response_free($resp);
+            }
+        } finally {
+            $f->motan_request_free($req);
+        }
+    }
+
+    /** Frees the client; calls in flight elsewhere end with MOTAN_ECANCELLED. Idempotent. */
+    public function close(): void
+    {
+        if ($this->c !== null) {
+            $this->f->motan_client_free($this->c);
+            $this->c = null;
+        }
+    }
+
+    public function __destruct()
+    {
+        $this->close();
+    }
+
+    private function prepare(\FFI\CData $req, array $args, array $o): void
+    {
+        $f = $this->f;
+        if (isset($o['timeout'])) {
+            $f->motan_request_set_timeout($req, self::int($o['timeout'], 'timeout'));
+        }
+        if (isset($o['method_desc'])) {
+            $this->check($f->motan_request_set_method_desc($req, self::str($o['method_desc'], 'method_desc')), 'method_desc');
+        }
+        if (isset($o['hash_key'])) {
+            $key = self::str($o['hash_key'], 'hash_key');
+            $this->check($f->motan_request_set_hash_key($req, $key, strlen($key)), 'hash_key');
+        }
+        foreach ($o['attachments'] ?? [] as $k => $v) {
+            $this->check($f->motan_request_set_meta($req, (string)$k, self::str($v, "attachment '$k'")), "attachment '$k'");
+        }
+        $arena = $f->motan_request_arena($req);
+        foreach ($args as $arg) {
+            $this->check($f->motan_request_add_arg($req, $this->values->encode($arena, $arg)), 'argument');
+        }
+    }
+
+    private function check(int $rc, string $what): void
+    {
+        if ($rc !== 0) {
+            throw new MotanException("bad $what: " . $this->f->motan_strerror($rc), $rc);
+        }
+    }
+
+    private static function str(mixed $v, string $what): string
+    {
+        return is_string($v) ? $v : throw new MotanException("$what must be a string", Code::EINVAL);
+    }
+
+    private static function int(mixed $v, string $what): int
+    {
+        return is_int($v) && $v >= 0 && $v <= 0x7fffffff
+            ? $v : throw new MotanException("$what must be a non-negative int", Code::EINVAL);
+    }
+}

@@ -1,0 +1,355 @@
+"""Tests of the Python binding against the real motan-test-server (started here).
+
+Run from the repo root: /usr/bin/python3 -m unittest discover -s bindings/python/tests -v
+Environment: MOTAN_LIB (the library), MOTAN_TEST_SERVER or BUILD (the server binary).
+"""
+
+import builtins
+import math
+import os
+import select
+import socket
+import subprocess
+import sys
+import threading
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.normpath(os.path.join(HERE, "..", "..", ".."))
+sys.path.insert(0, os.path.join(HERE, ".."))
+
+import motan  # noqa: E402
+
+SERVICE = "com.example.EchoService"
+server = None
+url = None
+
+
+def server_binary():
+    if os.environ.get("MOTAN_TEST_SERVER"):
+        return os.environ["MOTAN_TEST_SERVER"]
+    build = os.environ.get("BUILD", "build")
+    return os.path.join(build if os.path.isabs(build) else os.path.join(ROOT, build), "bin",
+                        "motan-test-server")
+
+
+def setUpModule():
+    global server, url
+    server = subprocess.Popen([server_binary(), "--port", "0", "--quiet"],
+                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
+    ready, _, _ = select.select([server.stdout], [], [], 10)
+    line = server.stdout.readline() if ready else b""
+    server.stdout.close()
+    if not line.strip().isdigit():
+        server.kill()
+        raise RuntimeError("motan-test-server did not print its port")
+    url = "motan2://127.0.0.1:%d/%s?requestTimeout=3000" % (int(line), SERVICE)
+
+
+def tearDownModule():
+    server.terminate()
+    if server.wait(10) != 0:
+        raise RuntimeError("motan-test-server exited with %d" % server.returncode)
+
+
+def closed_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def rss_kib():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+class Base(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.c = motan.Client(url)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.c.close()
+
+
+class TestValues(Base):
+    def assertSame(self, got, want):
+        self.assertEqual(type(got), type(want), "%r vs %r" % (got, want))
+        if isinstance(want, (list, tuple)):
+            self.assertEqual(len(got), len(want))
+            for g, w in zip(got, want):
+                self.assertSame(g, w)
+        elif isinstance(want, dict):
+            self.assertEqual(list(got.keys()), list(want.keys()))
+            for k in want:
+                self.assertSame(got[k], want[k])
+        elif isinstance(want, float) and math.isnan(want):
+            self.assertTrue(math.isnan(got))
+        else:
+            self.assertEqual(got, want)
+            if isinstance(want, float):  # -0.0 must stay -0.0
+                self.assertEqual(math.copysign(1, got), math.copysign(1, want))
+
+    def test_native_types_round_trip(self):
+        cases = [None, True, False, 0, 1, -1, 2**63 - 1, -2**63, 0.0, -0.0, 1.5, 1e300,
+                 float("inf"), float("-inf"), float("nan"), "", "hello", "héllo ☃ \0 x",
+                 b"", b"\x00\x01\xff", [], [1, "a", None, 2.5, b"x", [True]], {},
+                 {"a": 1, 2: "b", None: None, 1.5: [1, 2], b"k": {"n": {}}},
+                 "x" * 100000]
+        for v in cases:
+            with self.subTest(v=repr(v)[:40]):
+                self.assertSame(self.c.call("echo", v), v)
+                self.assertSame(self.c.call("echo", v, typed=True), v)
+
+    def test_no_argument_is_null(self):
+        self.assertIsNone(self.c.call("echo"))
+
+    def test_bytearray_and_memoryview_are_bytes(self):
+        self.assertSame(self.c.call("echo", bytearray(b"ab")), b"ab")
+        self.assertSame(self.c.call("echo", memoryview(b"cd")), b"cd")
+
+    def test_tuple_is_array(self):
+        self.assertSame(self.c.call("echo", (1, "a")), [1, "a"])
+
+    def test_exact_tags_typed(self):
+        cases = [motan.Byte(0), motan.Byte(255), motan.Int16(-32768), motan.Int16(32767),
+                 motan.Int32(-2**31), motan.Int32(2**31 - 1), motan.Float32(1.5),
+                 motan.Float32(0.1), motan.StringMap(), motan.StringMap({"a": "b", "": "é"}),
+                 motan.StringArray(), motan.StringArray(["x", "", "ÿ"])]
+        for v in cases:
+            with self.subTest(v=v):
+                self.assertSame(self.c.call("echo", v, typed=True), v)
+        # int64 and float64 come back as plain int / float, not as a narrower wrapper
+        self.assertSame(self.c.call("echo", motan.Int64(7), typed=True), 7)
+        self.assertSame(self.c.call("echo", 7, typed=True), 7)
+        self.assertSame(self.c.call("echo", 7.25, typed=True), 7.25)
+
+    def test_exact_tags_inside_string_keyed_map(self):
+        v = {"byte": motan.Byte(200), "i16": motan.Int16(-5), "i32": motan.Int32(123456),
+             "i64": 1 << 40, "f32": motan.Float32(-2.5), "f64": 0.3,
+             "sm": motan.StringMap({"k": "v"}), "sa": motan.StringArray(["a"]),
+             "map": {"k": "v"}, "arr": ["a"]}
+        self.assertSame(self.c.call("echo", v, typed=True), v)
+
+    def test_exact_tags_untyped_decode_to_natives(self):
+        v = [motan.Byte(3), motan.Int16(4), motan.Int32(5), motan.Float32(0.5),
+             motan.StringMap({"a": "b"}), motan.StringArray(["c"])]
+        self.assertSame(self.c.call("echo", v), [3, 4, 5, 0.5, {"a": "b"}, ["c"]])
+
+    def test_wrappers_validate(self):
+        self.assertEqual(motan.Byte(-1), 255)
+        self.assertEqual(motan.Byte(-128), 128)
+        for cls, bad in ((motan.Byte, 256), (motan.Byte, -129), (motan.Int16, 32768),
+                         (motan.Int32, -2**31 - 1), (motan.Int64, 2**63)):
+            with self.assertRaises(OverflowError):
+                cls(bad)
+        with self.assertRaises(TypeError):
+            motan.Int32(1.5)
+        with self.assertRaises(OverflowError):
+            motan.Float32(1e300)
+        self.assertEqual(motan.Float32(0.1), 0.10000000149011612)
+        self.assertEqual(motan.Int32(5) + 1, 6)
+
+    def test_string_items_as_bytes(self):
+        got = self.c.call("echo", motan.StringArray([b"ok", b"\xff\xfe"]))
+        self.assertEqual(got, ["ok", b"\xff\xfe"])  # non-UTF-8 strings decode to bytes
+        got = self.c.call("echo", motan.StringMap({b"k": b"\x80"}))
+        self.assertEqual(got, {"k": b"\x80"})
+
+    def test_unhashable_keys_become_tuples(self):
+        got = self.c.call("echo", {(1, "a"): "x", ((2,), 3): "y"})
+        self.assertEqual(got, {(1, "a"): "x", ((2,), 3): "y"})
+
+    def test_unsupported_values(self):
+        for bad, exc in ((object(), TypeError), (2**63, OverflowError),
+                         (-2**63 - 1, OverflowError), ({1, 2}, TypeError),
+                         (motan.StringArray([1]), TypeError),
+                         (motan.StringMap({"a": 1}), TypeError)):
+            with self.subTest(bad=bad), self.assertRaises(exc):
+                self.c.call("echo", bad)
+        cyc = []
+        cyc.append(cyc)
+        with self.assertRaises(ValueError):
+            self.c.call("echo", cyc)
+        self.assertEqual(self.c.call("echo", "still fine"), "still fine")
+
+
+class TestMethods(Base):
+    def test_add(self):
+        self.assertEqual(self.c.call("add", 2, 3), 5)
+        self.assertEqual(self.c.call("add", motan.Int32(7), motan.Byte(1)), 8)
+        self.assertEqual(self.c.call("add", 2**63 - 1, 1), -2**63)  # wraps like the server
+
+    def test_sleep(self):
+        t0 = time.monotonic()
+        self.assertEqual(self.c.call("sleep", 50), 50)
+        self.assertGreaterEqual(time.monotonic() - t0, 0.045)
+
+    def test_big(self):
+        b = self.c.call("big", 300000)
+        self.assertEqual(len(b), 300000)
+        self.assertEqual(b[:300], bytes(i & 0xFF for i in range(300)))
+        self.assertEqual(b[-1], (300000 - 1) & 0xFF)
+
+    def test_name(self):
+        self.assertTrue(self.c.call("name").startswith("srv-"))
+
+    def test_fail_is_remote_error(self):
+        with self.assertRaises(motan.RemoteError) as cm:
+            self.c.call("fail", "boom ☃")
+        e = cm.exception
+        self.assertIsInstance(e, motan.MotanError)
+        self.assertEqual((e.code, e.name), (-15, "MOTAN_EREMOTE"))
+        self.assertEqual((e.errcode, e.errtype, e.message), (30001, 2, "boom ☃"))
+        self.assertIn("boom", str(e))
+
+    def test_injected_error(self):
+        with self.assertRaises(motan.RemoteError) as cm:
+            self.c.call("echo", 1, attachments={"X-Fault": "error-go"})
+        self.assertEqual((cm.exception.errcode, cm.exception.errtype), (500, 1))
+        self.assertEqual(cm.exception.message, "injected error")
+
+    def test_unknown_method(self):
+        with self.assertRaises(motan.RemoteError) as cm:
+            self.c.call("nosuch")
+        self.assertEqual(cm.exception.errcode, 500)
+
+    def test_other_errors_are_base_motan_error(self):
+        with self.assertRaises(motan.MotanError) as cm:
+            self.c.call("echo", 1, attachments={"X-Fault": "version2"})
+        e = cm.exception
+        self.assertNotIsInstance(e, (motan.RemoteError, motan.TimeoutError,
+                                     motan.ConnectionError))
+        self.assertEqual((e.code, e.name), (-7, "MOTAN_EVERSION"))
+        self.assertTrue(e.message)
+        self.assertEqual(self.c.call("echo", 2), 2)  # the client reconnects
+
+    def test_timeout(self):
+        for kw in ({"attachments": {"X-Fault": "noreply"}}, {}):
+            t0 = time.monotonic()
+            with self.assertRaises(motan.TimeoutError) as cm:
+                if kw:
+                    self.c.call("echo", 1, timeout=100, **kw)
+                else:
+                    self.c.call("sleep", 2000, timeout=100)
+            self.assertLess(time.monotonic() - t0, 1.5)
+            self.assertIsInstance(cm.exception, builtins.TimeoutError)
+            self.assertEqual(cm.exception.code, -11)
+            self.assertEqual(cm.exception.name, "MOTAN_ETIMEOUT")
+        with self.assertRaises(ValueError):
+            self.c.call("echo", 1, timeout=-1)
+
+    def test_options_accepted(self):
+        got = self.c.call("echo", "x", timeout=2000, attachments={"k": "v", "k2": "é"},
+                          method_desc="java.lang.String", hash_key="user1")
+        self.assertEqual(got, "x")
+        self.assertEqual(self.c.call("echo", "y", hash_key=b"\x00raw"), "y")
+        for bad in ({"M_p": "x"}, {"a\nb": "c"}, {"": "c"}, {"k": "a\0b"}):
+            with self.subTest(bad=bad), self.assertRaises(ValueError):
+                self.c.call("echo", 1, attachments=bad)
+
+    def test_threads(self):
+        errors = []
+
+        def worker(tid):
+            try:
+                for i in range(500):
+                    v = {"t": tid, "i": i, "s": "%d-%d" % (tid, i)}
+                    got = self.c.call("echo", v)
+                    if got != v:
+                        errors.append((tid, i, got))
+                        return
+            except Exception as e:  # reported below
+                errors.append((tid, repr(e)))
+
+        threads = [threading.Thread(target=worker, args=(t,)) for t in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(errors, [])
+
+    def test_memory_flat(self):
+        arg = {"a": [1, 2.5, "three"], "b": b"x" * 64}
+        for _ in range(2000):
+            self.c.call("echo", arg)
+        before = rss_kib()
+        for _ in range(20000):
+            self.c.call("echo", arg)
+        with self.assertRaises(motan.RemoteError):
+            for _ in range(2000):
+                self.c.call("fail", "x")
+        grown = rss_kib() - before
+        print("rss grew %d KiB" % grown, file=sys.stderr)
+        self.assertLess(grown, 4096, "RSS grew by %d KiB over 22000 calls" % grown)
+
+
+class TestClient(unittest.TestCase):
+    def test_bad_url(self):
+        for bad in ("not a url", "motan2://127.0.0.1:8002/svc?requestTimeout=abc", ""):
+            with self.subTest(url=bad), self.assertRaises(motan.MotanError) as cm:
+                motan.Client(bad)
+            self.assertEqual(cm.exception.code, -10)
+            self.assertEqual(cm.exception.name, "MOTAN_EURL")
+            self.assertTrue(cm.exception.message)
+
+    def test_connection_refused(self):
+        u = "motan2://127.0.0.1:%d/%s?requestTimeout=2000" % (closed_port(), SERVICE)
+        t0 = time.monotonic()
+        with self.assertRaises(motan.ConnectionError) as cm:
+            with motan.Client(u) as c:
+                c.call("echo", 1)
+        self.assertIsInstance(cm.exception, builtins.ConnectionError)
+        self.assertIn(cm.exception.name, ("MOTAN_ECONNECT", "MOTAN_ENOENDPOINT"))
+        self.assertLess(time.monotonic() - t0, 1.9)  # refused at once, not a timeout
+
+    def test_close(self):
+        c = motan.Client(url)
+        self.assertEqual(c.service, SERVICE)
+        self.assertIn(SERVICE, repr(c))
+        with c:
+            self.assertEqual(c.call("echo", 1), 1)
+        self.assertTrue(c.closed)
+        c.close()  # idempotent
+        with self.assertRaises(motan.MotanError) as cm:
+            c.call("echo", 1)
+        self.assertEqual(cm.exception.name, "MOTAN_ECLOSED")
+
+    def test_close_waits_for_calls_in_flight(self):
+        c = motan.Client(url)
+        out = []
+        t = threading.Thread(target=lambda: out.append(c.call("sleep", 200)))
+        t.start()
+        time.sleep(0.05)
+        c.close()
+        t.join()
+        self.assertEqual(out, [200])
+
+    def test_clients_do_not_leak(self):
+        def fds():
+            return len(os.listdir("/proc/self/fd"))
+
+        for _ in range(3):
+            motan.Client(url).call("echo", 1)
+        before, threads = fds(), threading.active_count()
+        for _ in range(50):
+            with motan.Client(url) as c:
+                c.call("echo", 1)
+            motan.Client(url).call("echo", 2)  # freed by garbage collection
+        self.assertLessEqual(fds(), before + 2)
+        self.assertEqual(threading.active_count(), threads)
+
+    def test_version(self):
+        self.assertRegex(motan.version(), r"^\d+\.\d+\.\d+")
+        self.assertTrue(os.path.basename(motan.library_path).startswith("libmotan.so"))
+
+
+if __name__ == "__main__":
+    unittest.main()

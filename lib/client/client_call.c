@@ -1,0 +1,230 @@
+/*
+ * Client calls: blocking, async with a callback, and the pull queue (submit/poll) for FFI
+ * users. Errors that mean "nowhere to send" get the registry's state appended, so a message
+ * says why there is no endpoint.
+ */
+#include <stdio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "client/client_int.h"
+
+/* ENOENDPOINT: say what the registry knows. Loop thread (registry status runs there). */
+static void explain(motan_client *c, motan_response *resp)
+{
+    if (!resp || motan_response_get_code(resp) != MOTAN_ENOENDPOINT)
+        return;
+    char status[256];
+    motan_registry_errmsg(c->registry, status, sizeof(status));
+    if (!status[0])
+        return;
+    char msg[900];
+    snprintf(msg, sizeof(msg), "%s; registry: %s", motan_response_get_errmsg(resp), status);
+    motan_response_set_error(resp, MOTAN_ENOENDPOINT, msg);
+}
+
+typedef struct async_call {
+    motan_client *c;
+    motan_response_cb cb;
+    void *userdata;
+    uint64_t tag;
+} async_call;
+
+static void async_cb(motan_response *resp, void *userdata)
+{
+    async_call *a = userdata;
+    explain(a->c, resp);
+    motan_response_cb cb = a->cb;
+    void *ud = a->userdata;
+    motan_free(a);
+    cb(resp, ud);
+}
+
+MOTAN_EXPORT int motan_client_call_async(motan_client *c, motan_request *req, motan_response_cb cb,
+                                         void *userdata)
+{
+    if (!c || !req || !cb)
+        return MOTAN_EINVAL;
+    if (c->closing)
+        return MOTAN_ECLOSED;
+    async_call *a = motan__calloc(1, sizeof(*a));
+    if (!a)
+        return MOTAN_ENOMEM;
+    a->c = c;
+    a->cb = cb;
+    a->userdata = userdata;
+    int rc = motan_cluster_call(c->cluster, req, async_cb, a);
+    if (rc != MOTAN_OK)
+        motan_free(a);
+    return rc;
+}
+
+typedef struct sync_wait {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    motan_response *resp;
+    int done;
+} sync_wait;
+
+static void sync_cb(motan_response *resp, void *userdata)
+{
+    sync_wait *w = userdata;
+    pthread_mutex_lock(&w->mu);
+    w->resp = resp;
+    w->done = 1;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+static int error_response(motan_response **out, int code, const char *msg)
+{
+    *out = motan_response_new();
+    if (*out)
+        motan_response_set_error(*out, code, msg);
+    return code;
+}
+
+MOTAN_EXPORT int motan_client_call(motan_client *c, motan_request *req, motan_response **out)
+{
+    if (!out)
+        return MOTAN_EINVAL;
+    *out = NULL;
+    if (!c || !req)
+        return error_response(out, MOTAN_EINVAL, "no client or request");
+    if (!c->own_loop)
+        return error_response(out, MOTAN_EDEADLOCK,
+                              "blocking calls need a client with the built-in loop "
+                              "(this one runs on the caller's event_base: use motan_client_call_async)");
+    if (motan_loop_in_loop_thread(c->loop))
+        return error_response(out, MOTAN_EDEADLOCK,
+                              "blocking call from a callback of the same client (the loop thread)");
+    sync_wait w = {.done = 0};
+    pthread_mutex_init(&w.mu, NULL);
+    pthread_cond_init(&w.cv, NULL);
+    int rc = motan_client_call_async(c, req, sync_cb, &w);
+    if (rc == MOTAN_OK) {
+        pthread_mutex_lock(&w.mu);
+        while (!w.done)
+            pthread_cond_wait(&w.cv, &w.mu);
+        pthread_mutex_unlock(&w.mu);
+        *out = w.resp;
+        rc = w.resp ? motan_response_get_code(w.resp) : error_response(out, MOTAN_ENOMEM, "out of memory");
+    } else {
+        error_response(out, rc, rc == MOTAN_ECLOSED ? "the client is closing" : motan_strerror(rc));
+    }
+    pthread_cond_destroy(&w.cv);
+    pthread_mutex_destroy(&w.mu);
+    return rc;
+}
+
+/* ---- pull queue ----------------------------------------------------------------------- */
+
+static void queue_cb(motan_response *resp, void *userdata)
+{
+    async_call *a = userdata;
+    motan_client *c = a->c;
+    explain(c, resp);
+    motan__done *d = motan__calloc(1, sizeof(*d));
+    if (!d) {
+        motan_response_free(resp); /* cannot queue it; poll will never see this tag */
+        motan_free(a);
+        return;
+    }
+    d->resp = resp;
+    d->tag = a->tag;
+    motan_free(a);
+    pthread_mutex_lock(&c->qmu);
+    int was_empty = c->qhead == NULL;
+    if (c->qtail)
+        c->qtail->next = d;
+    else
+        c->qhead = d;
+    c->qtail = d;
+    pthread_cond_signal(&c->qcv);
+    pthread_mutex_unlock(&c->qmu);
+    if (was_empty) {
+        uint64_t one = 1;
+        (void)!write(c->qfd, &one, sizeof(one));
+    }
+}
+
+MOTAN_EXPORT int motan_client_submit(motan_client *c, motan_request *req, uint64_t tag)
+{
+    if (!c || !req)
+        return MOTAN_EINVAL;
+    if (c->closing)
+        return MOTAN_ECLOSED;
+    async_call *a = motan__calloc(1, sizeof(*a));
+    if (!a)
+        return MOTAN_ENOMEM;
+    a->c = c;
+    a->tag = tag;
+    int rc = motan_cluster_call(c->cluster, req, queue_cb, a);
+    if (rc != MOTAN_OK)
+        motan_free(a);
+    return rc;
+}
+
+MOTAN_EXPORT int motan_client_poll(motan_client *c, int timeout_ms, motan_response **resp,
+                                   uint64_t *tag)
+{
+    if (!c || !resp)
+        return MOTAN_EINVAL;
+    *resp = NULL;
+    if (timeout_ms != 0 && motan_loop_in_loop_thread(c->loop))
+        return MOTAN_EDEADLOCK;
+    struct timespec deadline;
+    if (timeout_ms > 0) {
+        clock_gettime(CLOCK_REALTIME, &deadline);
+        deadline.tv_sec += timeout_ms / 1000;
+        deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+        if (deadline.tv_nsec >= 1000000000L) {
+            deadline.tv_sec++;
+            deadline.tv_nsec -= 1000000000L;
+        }
+    }
+    pthread_mutex_lock(&c->qmu);
+    while (!c->qhead && timeout_ms != 0) {
+        if (timeout_ms < 0)
+            pthread_cond_wait(&c->qcv, &c->qmu);
+        else if (pthread_cond_timedwait(&c->qcv, &c->qmu, &deadline) != 0)
+            break;
+    }
+    motan__done *d = c->qhead;
+    if (d) {
+        c->qhead = d->next;
+        if (!c->qhead) {
+            c->qtail = NULL;
+            uint64_t v;
+            (void)!read(c->qfd, &v, sizeof(v)); /* not readable while the queue is empty */
+        }
+    }
+    pthread_mutex_unlock(&c->qmu);
+    if (!d)
+        return 0;
+    *resp = d->resp;
+    if (tag)
+        *tag = d->tag;
+    motan_free(d);
+    return 1;
+}
+
+MOTAN_EXPORT int motan_client_completion_fd(motan_client *c) { return c ? c->qfd : -1; }
+
+MOTAN_EXPORT motan_request *motan_client_request(motan_client *c, const char *method)
+{
+    if (!c)
+        return NULL;
+    motan_request *r = motan_request_new(method);
+    if (!r)
+        return NULL;
+    motan_request_set_service(r, c->service);
+    motan_request_set_group(r, motan_url_get_str(c->url, NULL, "group", "default_rpc"));
+    const char *v = motan_url_get_param(c->url, "version");
+    if (v)
+        motan_request_set_version(r, v);
+    const char *app = motan_url_get_param(c->url, "application");
+    if (app)
+        motan_request_set_application(r, app);
+    return r;
+}

@@ -1,0 +1,319 @@
+/*
+ * The ZooKeeper registry (scheme "zookeeper", also reached as "zk"): the registry URL, the
+ * session (connect, disconnect, expiry -> a new session) and the ops table. Subscriptions
+ * live in zk_service.c, registrations in zk_register.c, the libevent glue in zk_loop.c.
+ *
+ * Command nodes (/motan/<group>/command) are not read: libmotan implements none of the
+ * Java/Go command semantics (traffic switching, weights), see docs/registries.md.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "registry/zk_int.h"
+
+#define DEFAULT_SESSION_TIMEOUT_MS 10000
+#define RESTART_RETRY_MS 1000
+
+/* The registry the calling thread is working for: the client's log callback has no context. */
+static _Thread_local motan__zk *tl_zk;
+
+motan__zk *motan__zk_enter(motan__zk *z)
+{
+    motan__zk *prev = tl_zk;
+    tl_zk = z;
+    return prev;
+}
+
+void motan__zk_leave(motan__zk *prev) { tl_zk = prev; }
+
+void motan__zk_setf(char *buf, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, MOTAN_ZK_ERRLEN, fmt, ap);
+    va_end(ap);
+}
+
+/*
+ * Lines look like "<time>:<pid>(<tid>):ZOO_ERROR@<func>@<line>: <text>\n". Only errors are
+ * kept (they say why a connection failed); nothing is ever printed.
+ */
+void motan__zk_log(const char *message)
+{
+    motan__zk *z = tl_zk;
+    const char *p = message ? strstr(message, "ZOO_ERROR@") : NULL;
+    if (!z || !p)
+        return;
+    const char *text = strstr(p, ": ");
+    text = text ? text + 2 : p;
+    size_t n = strcspn(text, "\n");
+    motan__zk_setf(z->log_err, "%.*s", (int)n, text);
+}
+
+/* ---- the session ------------------------------------------------------------------------ */
+
+static void session_watcher(zhandle_t *zh, int type, int state, const char *path, void *ctx);
+
+static int session_start(motan__zk *z)
+{
+    z->connected = 0;
+    z->log_err[0] = '\0';
+    z->in_zk++;
+    z->zh = zookeeper_init2(z->hosts, session_watcher, z->session_timeout, NULL, z,
+                            ZOO_NO_LOG_CLIENTENV, motan__zk_log);
+    z->in_zk--;
+    if (!z->zh) {
+        int e = errno;
+        motan__zk_setf(z->conn_err, "cannot start a ZooKeeper session with %s: %s", z->hosts,
+                       z->log_err[0] ? z->log_err : strerror(e));
+        return MOTAN_EREGISTRY;
+    }
+    /* Resolve host names when (re)connecting only, not on every zookeeper_interest. */
+    zoo_set_servers_resolution_delay(z->zh, -1);
+    motan__zk_setf(z->conn_err, "connecting to ZooKeeper %s", z->hosts);
+    return MOTAN_OK;
+}
+
+/* Never from inside the client: zookeeper_close runs the pending completions (ZCLOSING). */
+static void session_close(motan__zk *z)
+{
+    zhandle_t *zh = z->zh;
+    motan__zk_disarm(z);
+    z->zh = NULL;
+    z->connected = 0;
+    if (zh) {
+        z->in_zk++;
+        zookeeper_close(zh);
+        z->in_zk--;
+    }
+}
+
+static void schedule_restart(motan__zk *z, int ms)
+{
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    evtimer_add(z->restart_ev, &tv);
+}
+
+static void on_restart(evutil_socket_t fd, short what, void *arg)
+{
+    motan__zk *z = arg;
+    MOTAN_UNUSED(fd);
+    MOTAN_UNUSED(what);
+    motan__zk *prev = motan__zk_enter(z);
+    session_close(z);
+    if (session_start(z) != MOTAN_OK)
+        schedule_restart(z, RESTART_RETRY_MS);
+    motan__zk_arm(z);
+    motan__zk_leave(prev);
+}
+
+static void session_watcher(zhandle_t *zh, int type, int state, const char *path, void *ctx)
+{
+    motan__zk *z = ctx;
+    MOTAN_UNUSED(path);
+    if (type != ZOO_SESSION_EVENT || z->closing || zh != z->zh)
+        return;
+    if (state == ZOO_CONNECTED_STATE || state == ZOO_READONLY_STATE) {
+        int64_t id = zoo_client_id(zh)->client_id;
+        int new_session = id != z->session_id;
+        z->session_id = id;
+        z->connected = 1;
+        z->conn_err[0] = '\0';
+        z->log_err[0] = '\0';
+        /* Watches may have been missed while away: read everything again. */
+        motan__zk_services_sync(z);
+        motan__zk_nodes_sync(z, new_session);
+    } else if (state == ZOO_CONNECTING_STATE || state == ZOO_ASSOCIATING_STATE) {
+        z->connected = 0;
+        motan__zk_setf(z->conn_err, "connection to ZooKeeper %s lost; reconnecting", z->hosts);
+    } else if (state == ZOO_EXPIRED_SESSION_STATE) {
+        z->connected = 0;
+        motan__zk_setf(z->conn_err, "ZooKeeper session expired; starting a new session with %s",
+                       z->hosts);
+        schedule_restart(z, 0);
+    } else if (state == ZOO_AUTH_FAILED_STATE) {
+        z->connected = 0;
+        motan__zk_setf(z->conn_err, "ZooKeeper %s refused the session (authentication failed)",
+                       z->hosts);
+        schedule_restart(z, RESTART_RETRY_MS);
+    }
+}
+
+/* ---- the registry URL ------------------------------------------------------------------- */
+
+/* "h1:p1,h2:p2" from the URL's addresses (owned). */
+static int build_hosts(const motan_url *url, char **out, char *errbuf, size_t errlen)
+{
+    size_t n = motan_url_addr_count(url), cap = 1;
+    if (n == 0)
+        return motan__errf(errbuf, errlen, MOTAN_EURL,
+                           "zookeeper registry URL has no host:port (zookeeper://h:p[,h:p]/...)");
+    for (size_t i = 0; i < n; i++) {
+        const char *h = motan_url_addr_host(url, i);
+        int port = motan_url_addr_port(url, i);
+        if (motan_url_addr_is_unix(url, i) || !*h || port <= 0 || port > 65535)
+            return motan__errf(errbuf, errlen, MOTAN_EURL,
+                               "zookeeper registry address %zu is not host:port", i + 1);
+        cap += strlen(h) + 8;
+    }
+    char *s = motan_malloc(cap);
+    if (!s)
+        return MOTAN_ENOMEM;
+    size_t off = 0;
+    for (size_t i = 0; i < n; i++)
+        off += (size_t)snprintf(s + off, cap - off, "%s%s:%d", i ? "," : "",
+                                motan_url_addr_host(url, i), motan_url_addr_port(url, i));
+    *out = s;
+    return MOTAN_OK;
+}
+
+static int session_timeout(const motan_url *url, int *out, char *errbuf, size_t errlen)
+{
+    const char *v = motan_url_get_param(url, "sessionTimeout");
+    *out = DEFAULT_SESSION_TIMEOUT_MS;
+    if (!v)
+        return MOTAN_OK;
+    char *end;
+    errno = 0;
+    long ms = strtol(v, &end, 10);
+    if (errno || end == v || *end || ms <= 0 || ms > INT_MAX / 2)
+        return motan__errf(errbuf, errlen, MOTAN_EURL,
+                           "zookeeper registry: bad sessionTimeout \"%s\" (milliseconds)", v);
+    *out = (int)ms;
+    return MOTAN_OK;
+}
+
+/* ---- ops -------------------------------------------------------------------------------- */
+
+static void zk_destroy(void *state);
+static void free_state(void *owner);
+
+static int zk_create(motan_loop *loop, const motan_url *url, void **state, char *errbuf,
+                     size_t errlen)
+{
+    motan__zk *z = motan__calloc(1, sizeof(*z));
+    if (!z)
+        return MOTAN_ENOMEM;
+    z->loop = loop;
+    z->base = motan_loop_get_base(loop);
+    int rc = build_hosts(url, &z->hosts, errbuf, errlen);
+    if (rc == MOTAN_OK)
+        rc = session_timeout(url, &z->session_timeout, errbuf, errlen);
+    if (rc != MOTAN_OK) {
+        zk_destroy(z);
+        return rc;
+    }
+    z->restart_ev = evtimer_new(z->base, on_restart, z);
+    if (!z->restart_ev || motan__rsubs_init(&z->subs, z->base, z) != MOTAN_OK) {
+        zk_destroy(z);
+        return MOTAN_ENOMEM;
+    }
+    z->subs.on_gone = motan__zk_service_gone;
+    z->subs.free_owner = free_state;
+    motan__zk *prev = motan__zk_enter(z);
+    rc = session_start(z);
+    if (rc == MOTAN_OK)
+        motan__zk_arm(z);
+    motan__zk_leave(prev);
+    if (rc != MOTAN_OK) {
+        motan__errf(errbuf, errlen, rc, "%s", z->conn_err);
+        zk_destroy(z);
+        return rc;
+    }
+    *state = z;
+    return MOTAN_OK;
+}
+
+static void free_state(void *owner)
+{
+    motan__zk *z = owner;
+    if (z->io_ev)
+        event_free(z->io_ev);
+    if (z->restart_ev)
+        event_free(z->restart_ev);
+    motan__zk_services_free(z);
+    motan__zk_nodes_free(z);
+    motan_free(z->hosts);
+    motan_free(z);
+}
+
+static void zk_destroy(void *state)
+{
+    motan__zk *z = state;
+    if (!z)
+        return;
+    motan__zk *prev = motan__zk_enter(z);
+    /* Queued now, sent by zookeeper_close before it ends the session. */
+    if (z->zh && z->connected)
+        motan__zk_nodes_remove_all(z);
+    z->closing = 1;
+    session_close(z);
+    motan__zk_leave(prev);
+    if (z->restart_ev)
+        evtimer_del(z->restart_ev);
+    /* From inside a listener subs.c frees us once the listener returns. */
+    if (!motan__rsubs_defer_free(&z->subs))
+        free_state(z);
+}
+
+static int zk_subscribe(void *state, const motan_url *service, motan_registry_listener cb,
+                        void *userdata)
+{
+    motan__zk *z = state;
+    motan__zk *prev = motan__zk_enter(z);
+    int rc = motan__zk_subscribe(z, service, cb, userdata);
+    motan__zk_arm(z);
+    motan__zk_leave(prev);
+    return rc;
+}
+
+static int zk_unsubscribe(void *state, const motan_url *service, motan_registry_listener cb,
+                          void *userdata)
+{
+    motan__zk *z = state;
+    return motan__zk_unsubscribe(z, service, cb, userdata);
+}
+
+static int zk_register(void *state, const motan_url *node)
+{
+    motan__zk *z = state;
+    motan__zk *prev = motan__zk_enter(z);
+    int rc = motan__zk_register(z, node);
+    motan__zk_arm(z);
+    motan__zk_leave(prev);
+    return rc;
+}
+
+static int zk_unregister(void *state, const motan_url *node)
+{
+    motan__zk *z = state;
+    motan__zk *prev = motan__zk_enter(z);
+    int rc = motan__zk_unregister(z, node);
+    motan__zk_arm(z);
+    motan__zk_leave(prev);
+    return rc;
+}
+
+static const char *zk_errmsg(void *state)
+{
+    motan__zk *z = state;
+    if (z->conn_err[0] && z->log_err[0])
+        snprintf(z->errmsg, sizeof(z->errmsg), "%s (%s)", z->conn_err, z->log_err);
+    else
+        snprintf(z->errmsg, sizeof(z->errmsg), "%s", z->conn_err[0] ? z->conn_err : z->op_err);
+    return z->errmsg;
+}
+
+const motan_registry_ops motan__registry_zookeeper = {
+    .scheme = "zookeeper",
+    .create = zk_create,
+    .destroy = zk_destroy,
+    .subscribe = zk_subscribe,
+    .unsubscribe = zk_unsubscribe,
+    .register_node = zk_register,
+    .unregister_node = zk_unregister,
+    .errmsg = zk_errmsg,
+};
