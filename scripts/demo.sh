@@ -1,45 +1,59 @@
 #!/usr/bin/env bash
-# `make demo`: the request of spec §2.7 built with the motan CLI and decoded back.
-# (A placeholder until the cluster demo replaces it.)
+# `make demo`: three test servers on loopback, a client calling them through the cluster with
+# roundrobin + failover, one server killed mid-run: no call fails. Stops what it started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD="${BUILD:-build}"
-M="$BUILD/bin/motan"
+SERVER="$BUILD/bin/motan-test-server"
+CALLS="${DEMO_CALLS:-60000}"
 
-req='{"kind":"request","request_id":"1311768467294899695","metadata":{"M_p":"com.weibo.api.HelloService","M_m":"hello","M_md":"java.lang.String,long","M_g":"default_rpc","M_v":"1.0","M_s":"libmotan-demo","M_pp":"motan2"},"args":["hello",42]}'
+pids=()
+tmp=$(mktemp -d)
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    for p in "${pids[@]}"; do while kill -0 "$p" 2>/dev/null; do sleep 0.05; done; done
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
 
-cat <<TXT
-libmotan demo: one motan2 request, encoded and decoded with the motan CLI.
-
-The call is com.weibo.api.HelloService.hello("hello", 42L), request id 0x1234567890abcdef,
-described as JSON (arguments in typed JSON: 42 is an int64, {"\$int32":42} would be an int32):
-
-  \$ motan encode frame '$req'
-
-TXT
-hex=$("$M" encode frame "$req")
-echo "  $hex"
-
-# Split the frame at its fields (§1): 13-byte header, metadata size + metadata, body size + body.
-msize=$((16#${hex:26:8}))
-meta=${hex:34:$((2 * msize))}
-bat=$((34 + 2 * msize))
-bsize=$((16#${hex:$bat:8}))
-body=${hex:$((bat + 8))}
-cat <<TXT
-
-$(( ${#hex} / 2 )) bytes on the wire:
-  header          ${hex:0:26}   magic f1f1, request, version 1, Simple (6 << 3), request id
-  metadata size   ${hex:26:8}   ($msize bytes of "key\\nvalue\\n..." text)
-  metadata        ${meta:0:60}...
-  body size       ${hex:$bat:8}   ($bsize bytes)
-  body            $body   Simple string "hello", then int64 42
-
-Decoded back:
-
-  \$ motan decode frame ${hex:0:24}...
-
-TXT
-"$M" decode frame "$hex" | sed 's/^/  /'
+bash scripts/demo-wire.sh
 echo
-echo "Try: $M decode simple 0954   or   $M --help"
+echo "================================================================================"
+echo "libmotan demo, part 2: a cluster that survives a server dying mid-run"
+echo
+
+ports=()
+for name in s1 s2 s3; do
+    "$SERVER" --port 0 --name "$name" --quiet >"$tmp/$name.port" &
+    pids+=($!)
+    disown $! # no job notice when it is killed on purpose
+    for _ in $(seq 100); do [ -s "$tmp/$name.port" ] && break; sleep 0.05; done
+    port=$(head -1 "$tmp/$name.port")
+    ports+=("$port")
+    echo "started motan-test-server $name on 127.0.0.1:$port"
+done
+url="motan2://127.0.0.1:${ports[0]},127.0.0.1:${ports[1]},127.0.0.1:${ports[2]}/com.example.EchoService"
+echo
+echo "client URL: $url"
+echo "            (examples/cluster_failover.c sets loadbalance=roundrobin, haStrategy=failover,"
+echo "             retries=2 through motan_config_set_*)"
+echo "calling com.example.EchoService.echo $CALLS times, 16 in flight..."
+"$BUILD/examples/cluster_failover" "$url" "$CALLS" 16 >"$tmp/result" 2>"$tmp/errors" &
+client=$!
+sleep 1
+echo "killing s2 (pid ${pids[1]}) with SIGKILL while calls are in flight"
+kill -9 "${pids[1]}"
+rc=0
+wait "$client" || rc=$?
+echo
+cat "$tmp/result"
+failed=$(sed -n 's/^calls [0-9]* ok [0-9]* failed \([0-9]*\)$/\1/p' "$tmp/result")
+echo
+if [ "$rc" -eq 0 ] && [ "${failed:-1}" -eq 0 ]; then
+    echo "no call failed: calls that were on s2 or picked it were retried on s1 and s3,"
+    echo "and s2 was fused after 10 consecutive errors (heartbeats would bring it back)."
+else
+    echo "some calls failed:"
+    cat "$tmp/errors"
+    exit 1
+fi

@@ -148,6 +148,18 @@ function Client:service()
     return ffi.string(C.motan_client_get_service(self._h))
 end
 
+-- Waits until the client has an endpoint (useful after creating a registry-based client);
+-- raises the error (e.g. MOTAN_ETIMEOUT) when none came within timeout_ms.
+function Client:wait_ready(timeout_ms)
+    if not self._h then
+        raise(errors.ECLOSED, "the client is closed")
+    end
+    local rc = C.motan_client_wait_ready(self._h, timeout_ms or 1000)
+    if rc ~= 0 then
+        raise(rc, "no endpoint is ready")
+    end
+end
+
 local respbox = ffi.new("motan_response *[1]")
 
 -- Runs one call and returns the owned response (ffi.gc'd until the caller frees it).

@@ -86,7 +86,23 @@ static void create_in_loop(void *arg)
     const char *prot = motan_url_get_str(u, NULL, "emptyNodeProtection", "true");
     c->empty_protection = strcasecmp(prot, "false") != 0 && strcmp(prot, "0") != 0;
     c->max_timeout_ms = (int)motan_url_get_int(u, NULL, "requestTimeout", 1000);
+    c->timeout_ms = c->max_timeout_ms > 0 ? c->max_timeout_ms : 1000;
+    for (size_t i = 0; i < motan_url_param_count(u); i++) {
+        const char *k = motan_url_param_key(u, i);
+        const char *dot = strrchr(k, '.');
+        if (dot && dot != k)
+            c->has_method_params = 1;
+        if (dot && !strcmp(dot + 1, "requestTimeout")) {
+            int64_t t = motan_url_get_int(u, NULL, k, 0);
+            if (t > c->max_timeout_ms)
+                c->max_timeout_ms = (int)t;
+        }
+    }
     int rc = c->url && c->path ? MOTAN_OK : MOTAN_ENOMEM;
+    if (rc == MOTAN_OK) {
+        c->version = motan_url_get_param(c->url, "version");
+        c->application = motan_url_get_param(c->url, "application");
+    }
     if (rc == MOTAN_OK)
         rc = group_init(c, &c->own, motan_url_get_str(u, NULL, "group", "default_rpc"));
     if (rc == MOTAN_OK && !(c->ha_state = ha->create(c->url)))
@@ -148,6 +164,11 @@ static void cluster_destroy(motan_cluster *c)
         c->ha->destroy(c->ha_state);
     if (c->done_ev.ev_base)
         event_del(&c->done_ev);
+    while (c->pool) {
+        motan_ha_call *next = c->pool->next;
+        motan_free(c->pool);
+        c->pool = next;
+    }
     motan_url_free(c->url);
     motan_free(c->path);
     motan_free(c);

@@ -34,6 +34,8 @@ void motan__call_list_remove(motan_ha_call **head, motan_ha_call **tail, motan_h
     call->prev = call->next = NULL;
 }
 
+#define POOL_MAX 1024
+
 static void call_unref(motan_ha_call *call)
 {
     if (--call->refs > 0)
@@ -41,7 +43,30 @@ static void call_unref(motan_ha_call *call)
     if (call->timer_set)
         event_del(&call->timer);
     motan_free(call->saved_group);
+    motan_cluster *c = call->c;
+    if (c->npool < POOL_MAX && !c->closing) {
+        call->next = c->pool;
+        c->pool = call;
+        c->npool++;
+        return;
+    }
     motan_free(call);
+}
+
+/* A cleared call context: from the pool on the loop thread, else fresh. */
+static motan_ha_call *call_alloc(motan_cluster *c)
+{
+    motan_ha_call *call = NULL;
+    if (c->pool && motan_loop_in_loop_thread(c->loop)) {
+        call = c->pool;
+        c->pool = call->next;
+        c->npool--;
+    } else {
+        call = motan_malloc(sizeof(*call));
+    }
+    if (call)
+        memset(call, 0, offsetof(motan_ha_call, timer));
+    return call;
 }
 
 static void restore_group(motan_ha_call *call)
@@ -57,9 +82,9 @@ static void deliver(motan_ha_call *call, motan_response *resp)
     motan_cluster *c = call->c;
     int code = resp ? motan_response_get_code(resp) : MOTAN_ENOMEM;
     if (code == MOTAN_OK)
-        atomic_fetch_add(&c->st_ok, 1);
+        motan__count(&c->st_ok);
     else
-        atomic_fetch_add(&c->st_errors, 1);
+        motan__count(&c->st_errors);
     call->cb(resp, call->userdata);
 }
 
@@ -223,7 +248,7 @@ MOTAN_EXPORT motan_endpoint *motan_ha_call_pick(motan_ha_call *call)
     motan__group *g = call->group;
     motan_endpoint *tried[MOTAN_HA_MAX_ATTEMPTS] = {NULL};
     size_t nt = 0;
-    for (int i = 0; i < call->nattempts; i++)
+    for (int i = 0; i < call->nattempts && i < MOTAN_HA_MAX_ATTEMPTS; i++)
         tried[nt++] = call->att[i].ep;
     motan_endpoint *ep = c->lb->pick(g->lb_state, call->req, g->eps, g->n, tried, nt);
     if (!ep && nt)
@@ -249,7 +274,7 @@ MOTAN_EXPORT uint64_t motan_ha_call_attempt_elapsed_us(const motan_ha_call *call
 
 MOTAN_EXPORT int motan_ha_call_remaining_ms(const motan_ha_call *call)
 {
-    uint64_t now = motan_now_us();
+    uint64_t now = motan__now_coarse_us(); /* the clock of deadline_us */
     if (now >= call->deadline_us)
         return 0;
     return (int)((call->deadline_us - now + 999) / 1000);
@@ -257,7 +282,21 @@ MOTAN_EXPORT int motan_ha_call_remaining_ms(const motan_ha_call *call)
 
 MOTAN_EXPORT int64_t motan_ha_call_param_int(const motan_ha_call *call, const char *key, int64_t def)
 {
-    return motan_url_get_int(call->c->url, motan_request_get_method(call->req), key, def);
+    motan_cluster *c = call->c;
+    if (c->has_method_params)
+        return motan_url_get_int(c->url, motan_request_get_method(call->req), key, def);
+    /* The URL never changes: strategies ask with literal keys, so cache by key pointer. */
+    for (int i = 0; i < c->npcache; i++)
+        if (c->pcache[i].key == key && c->pcache[i].def == def)
+            return c->pcache[i].value;
+    int64_t v = motan_url_get_int(c->url, NULL, key, def);
+    if (c->npcache < MOTAN__PARAM_CACHE) {
+        c->pcache[c->npcache].key = key;
+        c->pcache[c->npcache].def = def;
+        c->pcache[c->npcache].value = v;
+        c->npcache++;
+    }
+    return v;
 }
 
 static void on_ha_timer(evutil_socket_t fd, short what, void *arg)
@@ -294,13 +333,13 @@ MOTAN_EXPORT void motan_ha_call_count(motan_ha_call *call, const char *name)
 {
     motan_cluster *c = call->c;
     if (!strcmp(name, "retries"))
-        atomic_fetch_add(&c->st_retries, 1);
+        motan__count(&c->st_retries);
     else if (!strcmp(name, "backups"))
-        atomic_fetch_add(&c->st_backups, 1);
+        motan__count(&c->st_backups);
     else if (!strcmp(name, "backups_won"))
-        atomic_fetch_add(&c->st_backups_won, 1);
+        motan__count(&c->st_backups_won);
     else if (!strcmp(name, "no_endpoint"))
-        atomic_fetch_add(&c->st_no_endpoint, 1);
+        motan__count(&c->st_no_endpoint);
 }
 
 /* ---- starting calls ------------------------------------------------------------------- */
@@ -362,6 +401,7 @@ static void start_in_loop(void *arg)
 {
     motan_ha_call *call = arg;
     motan_cluster *c = call->c;
+    motan__count(&c->st_calls);
     motan__cluster_hold(c);
     call->refs++;
     motan__call_list_push(&c->live_head, &c->live_tail, call);
@@ -388,16 +428,15 @@ static void start_in_loop(void *arg)
 
 static void fill_request(const motan_cluster *c, motan_request *req)
 {
-    const motan_url *u = c->url;
     const char *s = motan_request_get_service(req);
     if (!s || !*s)
         motan_request_set_service(req, c->path);
     if (!motan_request_get_group(req))
         motan_request_set_group(req, c->own.name);
-    if (!motan_request_get_version(req))
-        motan_request_set_version(req, motan_url_get_param(u, "version"));
-    if (!motan_request_get_application(req))
-        motan_request_set_application(req, motan_url_get_param(u, "application"));
+    if (c->version && !motan_request_get_version(req))
+        motan_request_set_version(req, c->version);
+    if (c->application && !motan_request_get_application(req))
+        motan_request_set_application(req, c->application);
 }
 
 MOTAN_EXPORT int motan_cluster_call(motan_cluster *c, motan_request *req, motan_response_cb cb,
@@ -407,7 +446,7 @@ MOTAN_EXPORT int motan_cluster_call(motan_cluster *c, motan_request *req, motan_
         return MOTAN_EINVAL;
     if (c->closing)
         return MOTAN_ECLOSED;
-    motan_ha_call *call = motan__calloc(1, sizeof(*call));
+    motan_ha_call *call = call_alloc(c);
     if (!call)
         return MOTAN_ENOMEM;
     fill_request(c, req);
@@ -417,14 +456,16 @@ MOTAN_EXPORT int motan_cluster_call(motan_cluster *c, motan_request *req, motan_
     call->userdata = userdata;
     call->refs = 1; /* until completed */
     call->starting = 1;
-    call->start_us = motan_now_us();
+    call->start_us = motan__now_coarse_us(); /* a tick of slack on deadlines, a third of the cost */
     int t = motan_request_get_timeout(req);
-    call->timeout_ms = t > 0 ? t : (int)motan_url_get_int(c->url, motan_request_get_method(req),
-                                                          "requestTimeout", 1000);
+    if (t <= 0)
+        t = c->has_method_params ? (int)motan_url_get_int(c->url, motan_request_get_method(req),
+                                                          "requestTimeout", c->timeout_ms)
+                                 : c->timeout_ms;
+    call->timeout_ms = t;
     if (call->timeout_ms <= 0)
         call->timeout_ms = 1000;
     call->deadline_us = call->start_us + (uint64_t)call->timeout_ms * 1000u;
-    atomic_fetch_add(&c->st_calls, 1);
     char err[256] = "";
     int rc = MOTAN_OK;
     const char *m = motan_request_get_method(req);

@@ -48,11 +48,9 @@ struct motan_ha_call {
     uint64_t start_us;
     uint64_t deadline_us;
     int timeout_ms;
-    motan__attempt att[MOTAN_HA_MAX_ATTEMPTS];
     int nattempts;
     int inflight;
-    struct event timer;
-    int timer_set;
+    int timer_set;     /* timer (below) is armed */
     int refs;          /* completion pending + attempts in flight + code running on it */
     int completed;
     int starting;      /* inside motan_cluster_call: completion must be deferred */
@@ -62,7 +60,13 @@ struct motan_ha_call {
     int group_swapped;
     struct motan_ha_call *prev, *next; /* cluster's live list, then its done list */
     _Alignas(16) uint8_t scratch[64];
+    /* Not cleared on reuse: timer is assigned before use, only att[0..nattempts) is read. */
+    struct event timer;
+    motan__attempt att[MOTAN_HA_MAX_ATTEMPTS];
 };
+
+/* Integer parameters HA strategies read on every call, cached by key pointer. */
+#define MOTAN__PARAM_CACHE 8
 
 struct motan_cluster {
     motan_loop *loop;
@@ -78,6 +82,16 @@ struct motan_cluster {
     size_t ngroups;
     int rule_active;
     int ever_updated; /* a node list arrived: calls before it wait (parked) */
+    int has_method_params; /* some "<method>.<key>" parameter: no caching by key */
+    int timeout_ms;        /* requestTimeout */
+    const char *version, *application; /* URL parameters filled into requests (or NULL) */
+    struct {
+        const char *key;
+        int64_t def, value;
+    } pcache[MOTAN__PARAM_CACHE];
+    int npcache;
+    motan_ha_call *pool; /* finished call contexts for reuse (loop thread) */
+    int npool;
     motan_cluster_groups_cb groups_cb;
     void *groups_ud;
     motan__drain *draining;
@@ -92,6 +106,13 @@ struct motan_cluster {
     atomic_uint_fast64_t st_calls, st_ok, st_errors, st_retries, st_backups, st_backups_won,
         st_no_endpoint;
 };
+
+/* Counters: written on the loop thread only, read from any (no locked instruction needed). */
+static inline void motan__count(atomic_uint_fast64_t *ctr)
+{
+    atomic_store_explicit(ctr, atomic_load_explicit(ctr, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+}
 
 /* cluster.c */
 void motan__cluster_hold(motan_cluster *c);

@@ -61,7 +61,7 @@ static size_t bucket(backup_state *s, uint64_t sec)
 
 static int budget_allows(backup_state *s)
 {
-    uint64_t sec = motan_now_us() / 1000000u;
+    uint64_t sec = motan__now_coarse_us() / 1000000u;
     uint64_t req = 0, bk = 0;
     for (size_t i = 0; i < WINDOW_S; i++) {
         if (s->bucket_sec[i] + WINDOW_S > sec) {
@@ -103,7 +103,7 @@ static int send_backup(backup_state *s, motan_ha_call *call, bk_scratch *sc)
         return 0;
     sc->backup_sent = 1;
     sc->backup_attempt = attempt;
-    s->backups[bucket(s, motan_now_us() / 1000000u)]++;
+    s->backups[bucket(s, motan__now_coarse_us() / 1000000u)]++;
     motan_ha_call_count(call, "backups");
     return 1;
 }
@@ -111,7 +111,7 @@ static int send_backup(backup_state *s, motan_ha_call *call, bk_scratch *sc)
 static void bk_start(void *state, motan_ha_call *call)
 {
     backup_state *s = state;
-    s->requests[bucket(s, motan_now_us() / 1000000u)]++;
+    s->requests[bucket(s, motan__now_coarse_us() / 1000000u)]++;
     motan_endpoint *ep = motan_ha_call_pick(call);
     if (!ep) {
         motan_ha_call_count(call, "no_endpoint");

@@ -13,7 +13,6 @@
  * A point whose endpoint does not qualify passes the key clockwise to the next qualifying
  * endpoint; a bitmap of rejected endpoints stops the walk once all n were seen.
  */
-#include <stdlib.h>
 #include <string.h>
 
 #include "cluster/lb_int.h"
@@ -23,13 +22,13 @@
 
 typedef struct ch_state {
     uint64_t rng;
-    size_t n;          /* endpoints the ring was built for */
-    size_t len;        /* ring points, 0 when not built */
-    uint64_t *points;  /* [len] sorted */
-    uint32_t *owner;   /* [len] endpoint index of each point */
-    uint32_t *bucket;  /* [nbuckets + 1] first point of each bucket */
-    unsigned bits;     /* nbuckets = 1 << bits */
-    uint64_t *seen;    /* [(n + 63) / 64] scratch bitmap of rejected endpoints */
+    size_t n;         /* endpoints the ring was built for */
+    size_t len;       /* ring points, 0 when not built */
+    uint64_t *points; /* [len] sorted; the low obits of a point are its endpoint's index */
+    uint64_t omask;   /* (1 << obits) - 1 */
+    uint32_t *bucket; /* [nbuckets + 1] first point of each bucket */
+    unsigned bits;    /* nbuckets = 1 << bits */
+    uint64_t *seen;   /* [(n + 63) / 64] scratch bitmap of rejected endpoints */
 } ch_state;
 
 /* ---- hash: murmur3-style 64-bit, byte order independent -------------------------------- */
@@ -80,68 +79,71 @@ static uint64_t hash64(const void *data, size_t len, uint64_t seed)
 
 /* ---- ring -------------------------------------------------------------------------------- */
 
-typedef struct ch_point {
-    uint64_t h;
-    uint32_t owner;
-} ch_point;
-
-static int point_cmp(const void *a, const void *b)
-{
-    const ch_point *x = a, *y = b;
-    if (x->h != y->h)
-        return x->h < y->h ? -1 : 1;
-    return x->owner < y->owner ? -1 : x->owner > y->owner;
-}
-
 static void ch_clear(ch_state *st)
 {
     motan_free(st->points);
-    motan_free(st->owner);
     motan_free(st->bucket);
     motan_free(st->seen);
     st->points = NULL;
-    st->owner = NULL;
     st->bucket = NULL;
     st->seen = NULL;
     st->n = st->len = 0;
 }
 
+/* LSD radix sort, 8 bits a pass: O(len) where qsort's comparisons dominated updates. */
+static void radix_sort64(uint64_t *a, uint64_t *tmp, size_t len)
+{
+    for (unsigned shift = 0; shift < 64; shift += 8) {
+        size_t count[257] = {0};
+        for (size_t i = 0; i < len; i++)
+            count[((a[i] >> shift) & 0xff) + 1]++;
+        if (count[((a[0] >> shift) & 0xff) + 1] == len)
+            continue; /* every key has this digit */
+        for (size_t d = 0; d < 256; d++)
+            count[d + 1] += count[d];
+        for (size_t i = 0; i < len; i++)
+            tmp[count[(a[i] >> shift) & 0xff]++] = a[i];
+        memcpy(a, tmp, len * sizeof(*a));
+    }
+}
+
 static int ch_build(ch_state *st, motan_endpoint *const *eps, size_t n)
 {
     size_t len = n * CH_VNODES;
-    unsigned bits = 1;
+    unsigned bits = 1, obits = 1;
     while (bits < CH_MAX_BUCKET_BITS && ((size_t)1 << bits) < len)
         bits++;
+    while (((size_t)1 << obits) < n)
+        obits++;
     size_t nb = (size_t)1 << bits;
-    ch_point *tmp = motan_malloc(len * sizeof(*tmp));
+    uint64_t *tmp = motan_malloc(len * sizeof(*tmp));
     st->points = motan_malloc(len * sizeof(*st->points));
-    st->owner = motan_malloc(len * sizeof(*st->owner));
     st->bucket = motan_malloc((nb + 1) * sizeof(*st->bucket));
     st->seen = motan__calloc((n + 63) / 64, sizeof(*st->seen));
-    if (!tmp || !st->points || !st->owner || !st->bucket || !st->seen) {
+    if (!tmp || !st->points || !st->bucket || !st->seen) {
         motan_free(tmp);
         return MOTAN_ENOMEM;
     }
+    /* The index replaces the lowest bits of the hash: 39+ bits of position remain, and
+     * equal positions (never seen in practice) order by index. */
+    st->omask = ((uint64_t)1 << obits) - 1;
     for (size_t i = 0; i < n; i++) {
         const char *addr = motan_endpoint_get_address(eps[i]);
         size_t alen = addr ? strlen(addr) : 0;
-        for (size_t k = 0; k < CH_VNODES; k++) {
-            tmp[i * CH_VNODES + k].h = hash64(addr ? addr : "", alen, k);
-            tmp[i * CH_VNODES + k].owner = (uint32_t)i;
-        }
+        for (size_t k = 0; k < CH_VNODES; k++)
+            st->points[i * CH_VNODES + k] =
+                (hash64(addr ? addr : "", alen, k) & ~st->omask) | (uint64_t)i;
     }
-    qsort(tmp, len, sizeof(*tmp), point_cmp);
+    radix_sort64(st->points, tmp, len);
+    motan_free(tmp);
     size_t b = 0;
     for (size_t j = 0; j < len; j++) {
-        st->points[j] = tmp[j].h;
-        st->owner[j] = tmp[j].owner;
-        size_t top = (size_t)(tmp[j].h >> (64 - bits));
+        size_t top = (size_t)(st->points[j] >> (64 - bits));
         while (b <= top)
             st->bucket[b++] = (uint32_t)j;
     }
     while (b <= nb)
         st->bucket[b++] = (uint32_t)len;
-    motan_free(tmp);
     st->bits = bits;
     st->len = len;
     st->n = n;
@@ -216,7 +218,7 @@ static motan_endpoint *ch_pick(void *state, const motan_request *req, motan_endp
         return ch_probe(h, eps, n, exclude, nexclude);
 
     size_t pos = ch_lookup(st, h);
-    uint32_t o = st->owner[pos];
+    size_t o = (size_t)(st->points[pos] & st->omask);
     if (motan__lb_ok(eps[o], exclude, nexclude))
         return eps[o];
 
@@ -226,7 +228,7 @@ static motan_endpoint *ch_pick(void *state, const motan_request *req, motan_endp
     for (size_t k = 1; k < st->len && rejected < n; k++) {
         if (++pos == st->len)
             pos = 0;
-        o = st->owner[pos];
+        o = (size_t)(st->points[pos] & st->omask);
         if (st->seen[o / 64] & (1ULL << (o % 64)))
             continue;
         if (motan__lb_ok(eps[o], exclude, nexclude))

@@ -5,7 +5,8 @@
  * period (sum of weights / their gcd picks) and stores the sequence; pick() walks it and
  * skips entries that do not qualify, which hands a skipped endpoint's turns to the others in
  * proportion to their weights. Building costs O(period * n); the period is capped (weights
- * scaled down, each kept >= 1) so that stays below ~16M steps and 64K entries.
+ * scaled down, each kept >= 1) so that stays below ~8M steps (a few ms) and 64K entries.
+ * Every update restarts at the beginning of the period (5:1:1 gives a a b a c a a).
  *
  * When more than WRR_WALK entries in a row are skipped (most endpoints out) or the state
  * does not match the list (update failed for lack of memory), the pick falls back to a
@@ -16,7 +17,7 @@
 #include "cluster/lb_int.h"
 
 #define WRR_MAX_LEN 65536u
-#define WRR_MAX_WORK (1u << 24)
+#define WRR_MAX_WORK (1u << 23)
 #define WRR_WALK 16
 
 typedef struct wrr_state {
@@ -131,10 +132,14 @@ static int wrr_build(wrr_state *st, motan_endpoint *const *eps, size_t n)
      * the total back. */
     for (uint64_t t = 0; t < total; t++) {
         size_t best = 0;
+        int64_t best_cur = INT64_MIN;
         for (size_t i = 0; i < n; i++) {
-            cur[i] += (int64_t)w[i];
-            if (cur[i] > cur[best])
+            int64_t c = cur[i] + (int64_t)w[i];
+            cur[i] = c;
+            if (c > best_cur) {
+                best_cur = c;
                 best = i;
+            }
         }
         cur[best] -= (int64_t)total;
         st->sched[t] = (uint32_t)best;

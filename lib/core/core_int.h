@@ -80,6 +80,12 @@ static inline uint64_t motan__get_u64be(const uint8_t *p)
     return ((uint64_t)motan__get_u32be(p) << 32) | motan__get_u32be(p + 4);
 }
 
+/*
+ * Monotonic time at the kernel tick's resolution (1-4 ms) for a fraction of the cost of
+ * motan_now_us (about 4 ns against 28 ns in a VM): call deadlines, budget windows.
+ */
+uint64_t motan__now_coarse_us(void);
+
 /* Allocation through the hooks; calloc zeroes. */
 void *motan__calloc(size_t n, size_t size);
 char *motan__strdup(const char *s);

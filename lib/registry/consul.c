@@ -26,14 +26,16 @@ typedef struct consul_state consul_state;
 typedef struct cwatch {
     consul_state *st;
     char *group;
-    char *uri_base; /* /v1/health/service/motanrpc_<group>?passing */
-    uint64_t index; /* 0: the next query does not block */
-    uint64_t seen;  /* the index of the last answer processed, 0: none yet */
-    int healthy;    /* the last query succeeded: the next one may block */
+    char *uri_base;      /* /v1/health/service/motanrpc_<group>?passing */
+    uint64_t index;      /* 0: the next query does not block */
+    uint64_t seen;       /* the index of the last answer processed, 0: none yet */
+    int healthy;         /* the last query succeeded: the next one may block */
+    uint64_t sent_index; /* of the query in flight, 0: not a blocking one */
+    uint64_t sent_us;
     motan__chttp *req;
     struct event *retry;
     int backoff_ms;
-    int refs; /* subscribed services of this group */
+    int refs;          /* subscribed services of this group */
     motan_url **nodes; /* every node of the last answer (all paths) */
     size_t n;
     int known;
@@ -100,7 +102,10 @@ static int parse_duration_ms(const char *s)
     long v = strtol(s, &end, 10);
     if (end == s || v < 0)
         return -1;
-    long mul = !strcmp(end, "ms") ? 1 : (!*end || !strcmp(end, "s")) ? 1000 : !strcmp(end, "m") ? 60000 : -1;
+    long mul = !strcmp(end, "ms")             ? 1
+               : (!*end || !strcmp(end, "s")) ? 1000
+               : !strcmp(end, "m")            ? 60000
+                                              : -1;
     if (mul < 0 || v > 600000 / mul)
         return -1;
     return (int)(v * mul);
@@ -171,15 +176,15 @@ static void publish(cwatch *w)
 static void watch_fail(cwatch *w, const char *why)
 {
     int delay = next_backoff(&w->backoff_ms);
-    motan__errf(w->err, sizeof(w->err), 0, "consul registry %s:%d: %s (retrying in %d ms)", w->st->host,
-             w->st->port, why, delay);
+    motan__errf(w->err, sizeof(w->err), 0, "consul registry %s:%d: %s (retrying in %d ms)",
+                w->st->host, w->st->port, why, delay);
     w->healthy = 0;
     struct timeval tv = tv_ms(delay);
     evtimer_add(w->retry, &tv);
 }
 
-static void watch_answer(void *ud, int status, const char *err, const char *index,
-                         const char *body, size_t len)
+static void watch_answer(void *ud, int status, const char *err, const char *index, const char *body,
+                         size_t len)
 {
     cwatch *w = ud;
     char why[300];
@@ -196,38 +201,46 @@ static void watch_answer(void *ud, int status, const char *err, const char *inde
         watch_fail(w, why);
         return;
     }
-    /* Same index: nothing changed (the wait expired or the write did not touch this). */
-    if (!(w->known && idx == w->seen)) {
-        motan_url **nodes;
-        size_t n, skipped;
-        int rc = motan__consul_nodes(body, len, w->group, &nodes, &n, &skipped, why, sizeof(why));
-        if (rc != MOTAN_OK) {
-            char msg[300];
-            motan__errf(msg, sizeof(msg), 0, "%s: %s", w->uri_base,
-                     rc == MOTAN_ENOMEM ? "out of memory" : why);
-            watch_fail(w, msg);
-            return;
-        }
+    /* Parsed even when the index did not move: a garbage answer is an error, not a no-op. */
+    motan_url **nodes;
+    size_t n, skipped;
+    int rc = motan__consul_nodes(body, len, w->group, &nodes, &n, &skipped, why, sizeof(why));
+    if (rc != MOTAN_OK) {
+        char msg[300];
+        motan__errf(msg, sizeof(msg), 0, "%s: %s", w->uri_base,
+                    rc == MOTAN_ENOMEM ? "out of memory" : why);
+        watch_fail(w, msg);
+        return;
+    }
+    if (skipped)
+        motan__errf(w->err, sizeof(w->err), 0, "consul registry %s:%d: %s: %s", w->st->host,
+                    w->st->port, w->uri_base, why);
+    else
+        w->err[0] = '\0';
+    /* Same index: nothing changed (the wait expired, or a write did not touch this). */
+    if (!w->known || idx != w->seen) {
         motan__rsubs_free_nodes(w->nodes, w->n);
         w->nodes = nodes;
         w->n = n;
         w->known = 1;
         w->seen = idx;
-        if (skipped)
-            motan__errf(w->err, sizeof(w->err), 0, "consul registry %s:%d: %s: %s", w->st->host,
-                     w->st->port, w->uri_base, why);
-        else
-            w->err[0] = '\0';
         publish(w);
     } else {
-        /* A good answer after errors clears them even when nothing changed. */
-        if (!w->healthy)
-            w->err[0] = '\0';
+        motan__rsubs_free_nodes(nodes, n);
     }
+    /* An unchanged index long before the wait is over would make a busy loop: back off
+     * (Consul's docs ask clients to rate-limit blocking queries). */
+    int early = w->sent_index && idx == w->sent_index &&
+                motan_now_us() - w->sent_us < (uint64_t)w->st->wait_ms * 500u;
     /* Consul: an index that goes backwards means a reset, start over from 0; one that is 0
      * would never block, use 1. */
     w->index = idx < w->index ? 0 : idx ? idx : 1;
     w->healthy = 1;
+    if (early) {
+        struct timeval tv = tv_ms(next_backoff(&w->backoff_ms));
+        evtimer_add(w->retry, &tv);
+        return;
+    }
     w->backoff_ms = 0;
     watch_start(w);
 }
@@ -237,7 +250,9 @@ static void watch_start(cwatch *w)
     consul_state *st = w->st;
     char uri[1024];
     int total = st->request_ms;
-    if (w->healthy && w->index > 0) {
+    w->sent_index = w->healthy ? w->index : 0;
+    w->sent_us = motan_now_us();
+    if (w->sent_index) {
         int whole = st->wait_ms % 1000 == 0;
         snprintf(uri, sizeof(uri), "%s&index=%" PRIu64 "&wait=%d%s", w->uri_base, w->index,
                  whole ? st->wait_ms / 1000 : st->wait_ms, whole ? "s" : "ms");
@@ -324,8 +339,9 @@ static void reg_step(creg *g);
 static void reg_fail(creg *g, const char *why)
 {
     int delay = next_backoff(&g->backoff_ms);
-    motan__errf(g->st->reg_err, sizeof(g->st->reg_err), 0, "consul registry %s:%d: %s (retrying in %d ms)",
-             g->st->host, g->st->port, why, delay);
+    motan__errf(g->st->reg_err, sizeof(g->st->reg_err), 0,
+                "consul registry %s:%d: %s (retrying in %d ms)", g->st->host, g->st->port, why,
+                delay);
     g->step = 0; /* start over with the registration: the agent may have lost it */
     struct timeval tv = tv_ms(delay);
     evtimer_add(g->retry, &tv);
@@ -340,7 +356,8 @@ static void reg_answer(void *ud, int status, const char *err, const char *index,
     MOTAN_UNUSED(len);
     g->req = NULL;
     if (status != 200) {
-        motan__errf(what, sizeof(what), 0, "%s %s", g->step ? "passing check of" : "registering", g->id);
+        motan__errf(what, sizeof(what), 0, "%s %s", g->step ? "passing check of" : "registering",
+                    g->id);
         char why[400];
         describe(why, sizeof(why), what, status, err, body);
         reg_fail(g, why);
@@ -412,8 +429,8 @@ static void dereg_free(cdereg *d)
     motan_free(d);
 }
 
-static void dereg_answer(void *ud, int status, const char *err, const char *index,
-                         const char *body, size_t len)
+static void dereg_answer(void *ud, int status, const char *err, const char *index, const char *body,
+                         size_t len)
 {
     cdereg *d = ud;
     consul_state *st = d->st;
@@ -426,7 +443,7 @@ static void dereg_answer(void *ud, int status, const char *err, const char *inde
         char why[400];
         describe(why, sizeof(why), what, status, err, body);
         motan__errf(st->reg_err, sizeof(st->reg_err), 0, "consul registry %s:%d: %s", st->host,
-                 st->port, why);
+                    st->port, why);
     }
     for (cdereg **p = &st->deregs; *p; p = &(*p)->next) {
         if (*p == d) {
@@ -482,7 +499,8 @@ static int consul_create(motan_loop *loop, const motan_url *url, void **state, c
     if (na > 1 || (na == 1 && motan_url_addr_is_unix(url, 0)))
         return motan__errf(errbuf, errlen, MOTAN_EURL,
                            "consul registry: one host:port, the local agent's, is expected");
-    const char *host = na && *motan_url_addr_host(url, 0) ? motan_url_addr_host(url, 0) : "127.0.0.1";
+    const char *host =
+        na && *motan_url_addr_host(url, 0) ? motan_url_addr_host(url, 0) : "127.0.0.1";
     int port = na && motan_url_addr_port(url, 0) ? motan_url_addr_port(url, 0) : 8500;
     const char *wait = motan_url_get_str(url, NULL, "wait", "30s");
     int wait_ms = parse_duration_ms(wait);
@@ -491,7 +509,8 @@ static int consul_create(motan_loop *loop, const motan_url *url, void **state, c
     int64_t ttl = motan_url_get_int(url, NULL, "ttl", 30);
     if (wait_ms <= 0)
         return motan__errf(errbuf, errlen, MOTAN_EURL,
-                           "consul registry: bad wait \"%s\" (\"30s\", \"500ms\", at most 10m)", wait);
+                           "consul registry: bad wait \"%s\" (\"30s\", \"500ms\", at most 10m)",
+                           wait);
     if (connect_ms <= 0 || connect_ms > 600000 || request_ms <= 0 || request_ms > 600000)
         return motan__errf(errbuf, errlen, MOTAN_EURL, "consul registry: bad timeout");
     if (ttl < 3 || ttl > 86400)

@@ -95,7 +95,8 @@ int motan__consul_service(const motan_url *node, int ttl_s, char **id, char **bo
         return motan__errf(errbuf, errlen, MOTAN_EINVAL,
                            "consul registry: a node needs host, port and path");
     size_t idlen = strlen(host) + strlen(path) + 16;
-    char *sid = motan_malloc(idlen), *name = motan_malloc(strlen(group) + sizeof(MOTAN__CONSUL_PREFIX));
+    char *sid = motan_malloc(idlen),
+         *name = motan_malloc(strlen(group) + sizeof(MOTAN__CONSUL_PREFIX));
     char *text = motan_url_format(node), *enc = text ? motan__consul_escape(text, 1) : NULL;
     char *tag_p = motan_malloc(strlen(motan_url_get_protocol(node)) + sizeof(TAG_PROTOCOL));
     char *tag_u = enc ? motan_malloc(strlen(enc) + sizeof(TAG_URL)) : NULL;
@@ -134,8 +135,7 @@ static int node_from_fields(json_t *svc, const char *group, motan_url **out)
     const char *proto = "motan2", *id = json_string_value(json_object_get(svc, "ID"));
     json_t *tag;
     size_t i;
-    json_array_foreach(json_object_get(svc, "Tags"), i, tag)
-    {
+    json_array_foreach (json_object_get(svc, "Tags"), i, tag) {
         const char *t = json_string_value(tag);
         if (t && !strncmp(t, TAG_PROTOCOL, strlen(TAG_PROTOCOL)) && t[strlen(TAG_PROTOCOL)]) {
             proto = t + strlen(TAG_PROTOCOL);
@@ -174,7 +174,8 @@ static int node_from_tag(const char *tag, char *errbuf, size_t errlen, motan_url
     motan_url *u = motan_url_new(motan_url_get_protocol(parsed));
     rc = !u ? MOTAN_ENOMEM : motan_url_set_path(u, motan_url_get_path(parsed));
     for (size_t i = 0; rc == MOTAN_OK && i < motan_url_param_count(parsed); i++)
-        rc = motan_url_set_param(u, motan_url_param_key(parsed, i), motan_url_param_value(parsed, i));
+        rc = motan_url_set_param(u, motan_url_param_key(parsed, i),
+                                 motan_url_param_value(parsed, i));
     motan_url_free(parsed);
     if (rc != MOTAN_OK) {
         motan_url_free(u);
@@ -201,8 +202,7 @@ static int entry_node(json_t *e, const char *group, motan_url **out, char *errbu
     motan_url *u = NULL;
     int rc = MOTAN_EURL;
     size_t i;
-    json_array_foreach(json_object_get(svc, "Tags"), i, tag)
-    {
+    json_array_foreach (json_object_get(svc, "Tags"), i, tag) {
         const char *t = json_string_value(tag);
         if (t && !strncmp(t, TAG_URL, strlen(TAG_URL))) {
             rc = node_from_tag(t, errbuf, errlen, &u);
@@ -214,8 +214,9 @@ static int entry_node(json_t *e, const char *group, motan_url **out, char *errbu
     if (!u) {
         rc = node_from_fields(svc, group, &u);
         if (rc != MOTAN_OK)
-            return rc == MOTAN_ENOMEM ? rc
-                                      : motan__errf(errbuf, errlen, MOTAN_EURL, "no path in its ID");
+            return rc == MOTAN_ENOMEM
+                       ? rc
+                       : motan__errf(errbuf, errlen, MOTAN_EURL, "no path in its ID");
     }
     rc = motan_url_add_addr(u, addr, (int)port);
     if (rc == MOTAN_EINVAL)
@@ -257,7 +258,8 @@ int motan__consul_nodes(const char *body, size_t len, const char *group, motan_u
         } else if (erc == MOTAN_ENOMEM) {
             rc = erc;
         } else if ((*skipped)++ == 0) {
-            const char *sid = json_string_value(json_object_get(json_object_get(e, "Service"), "ID"));
+            const char *sid =
+                json_string_value(json_object_get(json_object_get(e, "Service"), "ID"));
             motan__errf(errbuf, errlen, MOTAN_EURL, "skipped entry %zu (ID \"%.64s\"): %s", i,
                         sid ? sid : "", why);
         }

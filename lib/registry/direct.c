@@ -28,7 +28,8 @@ static int direct_create(motan_loop *loop, const motan_url *url, void **state, c
                            "direct registry: no address (direct://host:port[,host:port...])");
     for (size_t i = 0; i < motan_url_addr_count(url); i++)
         if (!motan_url_addr_is_unix(url, i) && !motan_url_addr_port(url, i))
-            return motan__errf(errbuf, errlen, MOTAN_EURL, "direct registry: address %s has no port",
+            return motan__errf(errbuf, errlen, MOTAN_EURL,
+                               "direct registry: address %s has no port",
                                motan_url_addr_host(url, i));
     direct_state *st = motan__calloc(1, sizeof(*st));
     if (!st)

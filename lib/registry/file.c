@@ -32,7 +32,7 @@ typedef struct file_state {
     char *path; /* absolute */
     int interval_ms;
     struct event *timer;
-    int seen;     /* sig holds the last file read */
+    int seen; /* sig holds the last file read */
     file_sig sig;
     json_t *doc; /* the last valid document, NULL before one was read */
     char err[512];
@@ -149,15 +149,13 @@ static int validate(json_t *doc, char *errbuf, size_t errlen)
         return motan__errf(errbuf, errlen, MOTAN_EDECODE, "the top level is not an object");
     if (!json_is_object(services))
         return motan__errf(errbuf, errlen, MOTAN_EDECODE, "no \"services\" object");
-    json_object_foreach(services, path, groups)
-    {
+    json_object_foreach (services, path, groups) {
         if (!*path)
             return motan__errf(errbuf, errlen, MOTAN_EDECODE, "services: empty service name");
         if (!json_is_object(groups))
             return motan__errf(errbuf, errlen, MOTAN_EDECODE,
                                "services[\"%s\"]: not an object of groups", path);
-        json_object_foreach(groups, group, arr)
-        {
+        json_object_foreach (groups, group, arr) {
             if (!*group)
                 return motan__errf(errbuf, errlen, MOTAN_EDECODE,
                                    "services[\"%s\"]: empty group name", path);

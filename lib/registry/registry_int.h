@@ -24,7 +24,7 @@ typedef struct motan__rlis {
     int pending; /* owes this listener the current list */
 } motan__rlis;
 
-/* One subscribed service (path + group), its current node list and its listeners. */
+/* One subscribed service (protocol, path, group), its current node list and its listeners. */
 typedef struct motan__rsvc {
     char *path;
     char *group;          /* "default_rpc" when the service URL has none */

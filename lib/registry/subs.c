@@ -77,11 +77,17 @@ static void kick(motan__rsubs *s)
         evtimer_add(s->kick, &zero);
 }
 
-static motan__rsvc *find(const motan__rsubs *s, const char *path, const char *group)
+/* A service is its protocol, path and group (consul filters nodes by protocol). */
+static motan__rsvc *find(const motan__rsubs *s, const motan_url *service)
 {
-    for (size_t i = 0; i < s->nsvcs; i++)
-        if (!strcmp(s->svcs[i]->path, path) && !strcmp(s->svcs[i]->group, group))
-            return s->svcs[i];
+    const char *path = motan_url_get_path(service), *group = motan__rsubs_group(service);
+    const char *proto = motan_url_get_protocol(service);
+    for (size_t i = 0; i < s->nsvcs; i++) {
+        motan__rsvc *v = s->svcs[i];
+        if (!strcmp(v->path, path) && !strcmp(v->group, group) &&
+            !strcmp(motan_url_get_protocol(v->service), proto))
+            return v;
+    }
     return NULL;
 }
 
@@ -136,7 +142,7 @@ int motan__rsubs_add(motan__rsubs *s, const motan_url *service, motan_registry_l
                      void *userdata, motan__rsvc **out, int *created)
 {
     const char *path = motan_url_get_path(service), *group = motan__rsubs_group(service);
-    motan__rsvc *v = find(s, path, group);
+    motan__rsvc *v = find(s, service);
     *created = 0;
     if (!v) {
         if (s->nsvcs == s->csvcs) {
@@ -186,7 +192,7 @@ int motan__rsubs_add(motan__rsubs *s, const motan_url *service, motan_registry_l
 int motan__rsubs_remove(motan__rsubs *s, const motan_url *service, motan_registry_listener cb,
                         void *userdata)
 {
-    motan__rsvc *v = find(s, motan_url_get_path(service), motan__rsubs_group(service));
+    motan__rsvc *v = find(s, service);
     for (size_t j = 0; v && j < v->nlis; j++) {
         if (v->lis[j].cb == cb && v->lis[j].userdata == userdata) {
             v->lis[j].cb = NULL;

@@ -41,7 +41,7 @@ static motan__zk_watch *by_server_path(motan__zk *z, const char *path)
 static motan__zk_child *find_kid(motan__zk_watch *s, const char *name)
 {
     for (size_t i = 0; i < s->nkids; i++)
-        if (!strcmp(s->kids[i].name, name))
+        if (s->kids[i].name && !strcmp(s->kids[i].name, name)) /* NULL: moved away */
             return &s->kids[i];
     return NULL;
 }
@@ -343,7 +343,9 @@ static void data_watcher(zhandle_t *zh, int type, int state, const char *path, v
 {
     motan__zk *z = ctx;
     MOTAN_UNUSED(state);
-    if (!watch_live(zh, type, z) || type != ZOO_CHANGED_EVENT || !path)
+    /* Deleted may also mean deleted and created again (a re-registration): read it again. */
+    if (!watch_live(zh, type, z) || (type != ZOO_CHANGED_EVENT && type != ZOO_DELETED_EVENT) ||
+        !path)
         return;
     const char *slash = strrchr(path, '/');
     if (!slash)

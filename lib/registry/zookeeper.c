@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "registry/zk_int.h"
 
@@ -44,6 +45,7 @@ void motan__zk_setf(char *buf, const char *fmt, ...)
 void motan__zk_log(const char *message)
 {
     motan__zk *z = tl_zk;
+    if (getenv("ZKDBG")) fprintf(stderr, "[%d] %s\n", (int)getpid(), message);
     const char *p = message ? strstr(message, "ZOO_ERROR@") : NULL;
     if (!z || !p)
         return;

@@ -6,6 +6,7 @@
  * connection).
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -89,6 +90,15 @@ static void loop_destroy(motan_loop *l)
 static void *loop_thread(void *arg)
 {
     motan_loop *l = arg;
+    /*
+     * A peer that goes away must not kill the process: our own sockets write with
+     * MSG_NOSIGNAL, but libevent's HTTP client (Consul) uses writev. A blocked SIGPIPE stays
+     * pending on this thread and the write fails with EPIPE instead.
+     */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
     event_base_loop(l->base, EVLOOP_NO_EXIT_ON_EMPTY);
     return NULL;
 }

@@ -153,10 +153,13 @@ static void check_lists(int builtin)
         ck_assert_int_eq(rec_calls(&r), 0); /* never inside subscribe */
     ck_assert(wait_calls(&e, &r, 1, 2000));
     ck_assert_uint_eq(r.n, 3);
-    ck_assert_str_eq(r.nodes[0], "motan2://127.0.0.1:8002/com.example.EchoService?group=g1&connections=3");
-    ck_assert_str_eq(r.nodes[1], "motan2://10.0.0.2:8003/com.example.EchoService?group=g1&connections=3");
-    ck_assert_str_eq(r.nodes[2],
-                     "motan2://[unix:/tmp/echo.sock]/com.example.EchoService?group=g1&connections=3");
+    ck_assert_str_eq(r.nodes[0],
+                     "motan2://127.0.0.1:8002/com.example.EchoService?group=g1&connections=3");
+    ck_assert_str_eq(r.nodes[1],
+                     "motan2://10.0.0.2:8003/com.example.EchoService?group=g1&connections=3");
+    ck_assert_str_eq(
+        r.nodes[2],
+        "motan2://[unix:/tmp/echo.sock]/com.example.EchoService?group=g1&connections=3");
 
     /* Once only. */
     run_for(&e, 100);
@@ -169,7 +172,8 @@ static void check_lists(int builtin)
     ck_assert_int_eq(motan_registry_subscribe(reg, svc2, rec_cb, &r2), MOTAN_OK);
     ck_assert(wait_calls(&e, &r2, 1, 2000));
     ck_assert_uint_eq(r2.n, 3);
-    ck_assert_str_eq(r2.nodes[0], "motan2://127.0.0.1:8002/com.example.Other?group=default_rpc&connections=3");
+    ck_assert_str_eq(r2.nodes[0],
+                     "motan2://127.0.0.1:8002/com.example.Other?group=default_rpc&connections=3");
     ck_assert_int_eq(rec_calls(&r), 1);
 
     /* A second listener of the same service gets the list too; a duplicate is not added. */

@@ -209,11 +209,14 @@ static void check_format_and_edits(int builtin)
     ck_assert(wait_calls(&e, &r3, 1, 2000));
     ck_assert(wait_calls(&e, &r4, 1, 2000));
     ck_assert_uint_eq(r1.n, 2);
-    ck_assert_str_eq(r1.nodes[0], "motan2://127.0.0.1:8002/com.example.EchoService?weight=3&group=default_rpc");
-    ck_assert_str_eq(r1.nodes[1], "motan2://127.0.0.1:8003/com.example.EchoService?group=default_rpc");
+    ck_assert_str_eq(r1.nodes[0],
+                     "motan2://127.0.0.1:8002/com.example.EchoService?weight=3&group=default_rpc");
+    ck_assert_str_eq(r1.nodes[1],
+                     "motan2://127.0.0.1:8003/com.example.EchoService?group=default_rpc");
     ck_assert_uint_eq(r2.n, 3);
     ck_assert_str_eq(r2.nodes[0], "motan2://[::1]:9001/com.example.EchoService?group=groupB");
-    ck_assert_str_eq(r2.nodes[1], "motan2://[unix:/tmp/echo.sock]/com.example.EchoService?group=groupB");
+    ck_assert_str_eq(r2.nodes[1],
+                     "motan2://[unix:/tmp/echo.sock]/com.example.EchoService?group=groupB");
     ck_assert_str_eq(r2.nodes[2],
                      "rule://0.0.0.0/com.example.EchoService?weights=default_rpc:3,groupB:1");
     ck_assert_uint_eq(r3.n, 1);
@@ -235,8 +238,10 @@ static void check_format_and_edits(int builtin)
     ck_assert(wait_calls(&e, &r1, 2, 2000));
     ck_assert_uint_lt(motan_now_us() - t0, 3u * POLL_MS * 1000u + 100000u);
     ck_assert_uint_eq(r1.n, 2);
-    ck_assert_str_eq(r1.nodes[0], "motan2://127.0.0.1:8003/com.example.EchoService?group=default_rpc");
-    ck_assert_str_eq(r1.nodes[1], "motan2://127.0.0.1:8004/com.example.EchoService?group=default_rpc");
+    ck_assert_str_eq(r1.nodes[0],
+                     "motan2://127.0.0.1:8003/com.example.EchoService?group=default_rpc");
+    ck_assert_str_eq(r1.nodes[1],
+                     "motan2://127.0.0.1:8004/com.example.EchoService?group=default_rpc");
     run_for(&e, 3 * POLL_MS);
     ck_assert_int_eq(rec_calls(&r1), 2);
     ck_assert_int_eq(rec_calls(&r2), 1);
@@ -309,7 +314,8 @@ START_TEST(test_broken_file)
     expect_broken(&e, reg, &r, "{\"services\": {\n  \"a\": [\n,]}}", json_err);
     const char *shape_err[] = {"\"services\"", NULL};
     expect_broken(&e, reg, &r, "{\"servers\": {}}", shape_err);
-    const char *group_err[] = {"services[\"com.example.EchoService\"][\"g\"]", "not an array", NULL};
+    const char *group_err[] = {"services[\"com.example.EchoService\"][\"g\"]", "not an array",
+                               NULL};
     expect_broken(&e, reg, &r, "{\"services\": {\"com.example.EchoService\": {\"g\": \"x:1\"}}}",
                   group_err);
     const char *node_err[] = {"services[\"com.example.EchoService\"][\"default_rpc\"][1]",
@@ -334,7 +340,8 @@ START_TEST(test_broken_file)
                        "[\"127.0.0.1:9009\"]}}}");
     ck_assert(wait_calls(&e, &r, 2, 2000));
     ck_assert_uint_eq(r.n, 1);
-    ck_assert_str_eq(r.nodes[0], "motan2://127.0.0.1:9009/com.example.EchoService?group=default_rpc");
+    ck_assert_str_eq(r.nodes[0],
+                     "motan2://127.0.0.1:9009/com.example.EchoService?group=default_rpc");
     char msg[512];
     errmsg(reg, msg, sizeof(msg));
     ck_assert_str_eq(msg, "");

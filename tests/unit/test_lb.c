@@ -310,7 +310,7 @@ START_TEST(test_skip_and_null)
     motan_request *keyless = new_req(NULL);
     motan_request *keyed[8];
     for (int i = 0; i < 8; i++) {
-        char key[16];
+        char key[32];
         snprintf(key, sizeof(key), "user-%d", i);
         keyed[i] = new_req(key);
     }

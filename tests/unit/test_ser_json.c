@@ -168,7 +168,8 @@ START_TEST(encode_containers)
     enc("{\"$string_map\":{}}", "{}");
     enc("{\"$string_array\":[\"a\",\"\"]}", "[\"a\",\"\"]");
     enc("{\"$string_array\":[]}", "[]");
-    enc("{\"k\":1,\"n\":null,\"\\u00e9\\n\":[true]}", "{\"k\":1,\"n\":null,\"\xc3\xa9\\n\":[true]}");
+    enc("{\"k\":1,\"n\":null,\"\\u00e9\\n\":[true]}",
+        "{\"k\":1,\"n\":null,\"\xc3\xa9\\n\":[true]}");
     enc("{}", "{}");
     enc("[]", "[]");
     enc("[1,\"x\",[],{},{\"$int32\":3},{\"$float32\":0.5}]", "[1,\"x\",[],{},3,0.5]");

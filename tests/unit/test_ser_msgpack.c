@@ -198,7 +198,8 @@ START_TEST(strings_and_bytes)
         char *s = malloc(n);
         memset(s, 'x', n);
         for (int bytes = 0; bytes < 2; bytes++) {
-            motan_value *v = bytes ? motan_value_new_bytes(A, s, n) : motan_value_new_string(A, s, n);
+            motan_value *v =
+                bytes ? motan_value_new_bytes(A, s, n) : motan_value_new_string(A, s, n);
             ck_assert_int_eq(motan_serialize_value(MOTAN_SER_MSGPACK, v, B, NULL, 0), 0);
             const char *hdr = bytes ? sizes[i].hdr_b : sizes[i].hdr_s;
             size_t hl = strlen(hdr) / 2;
@@ -335,7 +336,8 @@ START_TEST(malformed)
     expect_err("c7 05", "msgpack: truncated value at offset 0");
     expect_err("c7", "msgpack: truncated value at offset 0");
     /* hostile counts are refused before anything is allocated */
-    expect_err("dd ffffffff", "msgpack: array has more elements than the input can hold at offset 0");
+    expect_err("dd ffffffff",
+               "msgpack: array has more elements than the input can hold at offset 0");
     expect_err("df ffffffff 00",
                "msgpack: map has more entries than the input can hold at offset 0");
     expect_err("db ffffffff", "msgpack: string longer than the input at offset 0");
@@ -344,8 +346,10 @@ START_TEST(malformed)
     expect_err("c0 c0", "msgpack: trailing bytes after the value at offset 1");
     expect_err("92 01 02 03", "msgpack: trailing bytes after the value at offset 3");
     /* integers beyond int64 */
-    expect_err("cf 8000000000000000", "msgpack: unsigned integer above the int64 range at offset 0");
-    expect_err("cf ffffffffffffffff", "msgpack: unsigned integer above the int64 range at offset 0");
+    expect_err("cf 8000000000000000",
+               "msgpack: unsigned integer above the int64 range at offset 0");
+    expect_err("cf ffffffffffffffff",
+               "msgpack: unsigned integer above the int64 range at offset 0");
     /* ext payload sizes */
     expect_err("d5 01 0000", "msgpack: ext type 1 needs 1 payload bytes, not 2 at offset 0");
     expect_err("c7 00 01", "msgpack: ext type 1 needs 1 payload bytes, not 0 at offset 0");

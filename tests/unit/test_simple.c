@@ -737,12 +737,12 @@ START_TEST(serialize_dispatch)
     expect_hex("00");
 
     /* unsupported serializations */
-    ck_assert_int_eq(motan_serialize_args(MOTAN_SER_MSGPACK, args, 1, B, err, sizeof(err)),
+    ck_assert_int_eq(motan_serialize_args(MOTAN_SER_HPROSE, args, 1, B, err, sizeof(err)),
                      MOTAN_EUNSUPPORTED);
-    ck_assert_str_eq(err, "serialization msgpack (3) is not supported");
-    ck_assert_int_eq(motan_serialize_value(MOTAN_SER_JSON, args[0], B, err, sizeof(err)),
+    ck_assert_str_eq(err, "serialization hprose (4) is not supported");
+    ck_assert_int_eq(motan_serialize_value(MOTAN_SER_BREEZE, args[0], B, err, sizeof(err)),
                      MOTAN_EUNSUPPORTED);
-    ck_assert_str_eq(err, "serialization json (2) is not supported");
+    ck_assert_str_eq(err, "serialization breeze (8) is not supported");
     motan_value *v;
     ck_assert_int_eq(motan_deserialize_value(MOTAN_SER_HESSIAN2, NULL, 0, A, &v, err, sizeof(err)),
                      MOTAN_EUNSUPPORTED);
@@ -770,7 +770,9 @@ START_TEST(serialization_names)
     ck_assert_str_eq(motan_serialization_name(9), "unknown");
     ck_assert_str_eq(motan_serialization_name(-1), "unknown");
     ck_assert_int_eq(motan_serialization_supported(MOTAN_SER_SIMPLE), 1);
-    ck_assert_int_eq(motan_serialization_supported(MOTAN_SER_MSGPACK), 0);
+    ck_assert_int_eq(motan_serialization_supported(MOTAN_SER_MSGPACK), 1);
+    ck_assert_int_eq(motan_serialization_supported(MOTAN_SER_JSON), 1);
+    ck_assert_int_eq(motan_serialization_supported(MOTAN_SER_HESSIAN2), 0);
     ck_assert_int_eq(motan_serialization_supported(99), 0);
 }
 END_TEST

@@ -71,6 +71,7 @@ void motan_client_free(motan_client *c);
 int motan_client_call(motan_client *c, motan_request *req, motan_response **out);
 motan_request *motan_client_request(motan_client *c, const char *method);
 const char *motan_client_get_service(const motan_client *c);
+int motan_client_wait_ready(motan_client *c, int timeout_ms);
 ]]
 
 local function cdef_once()

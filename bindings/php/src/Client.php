@@ -105,7 +105,11 @@ final class Client
             $key = self::str($o['hash_key'], 'hash_key');
             $this->check($f->motan_request_set_hash_key($req, $key, strlen($key)), 'hash_key');
         }
-        foreach ($o['attachments'] ?? [] as $k => $v) {
+        $attachments = $o['attachments'] ?? [];
+        if (!is_array($attachments)) {
+            throw new MotanException('attachments must be an array of strings', Code::EINVAL);
+        }
+        foreach ($attachments as $k => $v) {
             $this->check($f->motan_request_set_meta($req, (string)$k, self::str($v, "attachment '$k'")), "attachment '$k'");
         }
         $arena = $f->motan_request_arena($req);

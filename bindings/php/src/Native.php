@@ -100,6 +100,11 @@ C;
         if (!extension_loaded('ffi')) {
             throw new MotanException('the PHP FFI extension is not loaded', Code::EUNSUPPORTED);
         }
+        $mode = strtolower((string)ini_get('ffi.enable'));
+        if (!in_array($mode, ['1', 'on', 'true', 'yes'], true) && !($mode === 'preload' && PHP_SAPI === 'cli')) {
+            throw new MotanException("the FFI API is disabled (ffi.enable=$mode): run php -d ffi.enable=1",
+                Code::EUNSUPPORTED);
+        }
         $env = getenv('MOTAN_LIB');
         $candidates = ($env !== false && $env !== '')
             ? [$env]
@@ -110,11 +115,6 @@ C;
                 return \FFI::cdef(self::CDEF, $path);
             } catch (\FFI\Exception $e) {
                 $errors[] = $e->getMessage();
-            } catch (\Error $e) {
-                // FFI::cdef throws FFI\Exception for a missing library, but a disabled FFI
-                // API (ffi.enable=false) is a plain Error.
-                throw new MotanException('FFI unavailable (run php with -d ffi.enable=1): '
-                    . $e->getMessage(), Code::EUNSUPPORTED);
             }
         }
         throw new MotanException('cannot load libmotan: ' . implode('; ', $errors), Code::EIO);

@@ -302,7 +302,8 @@ test('attachments, hash key and method description are accepted', function () us
 
 test('bad options are MotanException EINVAL', function () use ($c) {
     $bad = [['attachments' => ["X-A" => "a\nb"]], ['attachments' => ['M_p' => 'x']],
-            ['attachments' => ['X-A' => 5]], ['timeout' => -1], ['timeout' => '5'], ['nope' => 1]];
+            ['attachments' => ['X-A' => 5]], ['timeout' => -1], ['timeout' => '5'], ['nope' => 1], ['attachments' => 'X-A'],
+            ['hash_key' => 5], ['method_desc' => ['x']]];
     foreach ($bad as $o) {
         eq(Code::EINVAL, throws(MotanException::class, fn () => $c->callWith('echo', ['x'], $o))->getCode(),
             json_encode($o));

@@ -40,9 +40,17 @@ def version():
     return _l.motan_version().decode("ascii")
 
 
+def _utf8(s, what):
+    if isinstance(s, str):
+        return s.encode("utf-8")
+    if isinstance(s, (bytes, bytearray, memoryview)):
+        return bytes(s)
+    raise TypeError("%s must be str or bytes, not %s" % (what, type(s).__name__))
+
+
 def _cstr(s, what):
     """NUL-terminated UTF-8 for the library (an embedded NUL would silently cut the text)."""
-    b = s.encode("utf-8") if isinstance(s, str) else bytes(s)
+    b = _utf8(s, what)
     if b"\0" in b:
         raise ValueError("%s contains a NUL character" % what)
     return b
@@ -134,7 +142,7 @@ class Client:
         finally:
             if resp.value:
                 _response_free(resp.value)
-            pass
+            _request_free(req)
 
     def close(self):
         """Frees the client after the calls in flight have returned; idempotent."""
@@ -172,7 +180,7 @@ def _options(req, timeout, attachments, method_desc, hash_key):
         if rc != _lib.OK:
             raise error_for(rc, "method_desc rejected")
     if hash_key is not None:
-        b = hash_key.encode("utf-8") if isinstance(hash_key, str) else bytes(hash_key)
+        b = _utf8(hash_key, "hash_key")
         rc = _l.motan_request_set_hash_key(req, b, len(b))
         if rc != _lib.OK:
             raise error_for(rc, "hash_key rejected")

@@ -254,6 +254,9 @@ class TestMethods(Base):
         for bad in ({"M_p": "x"}, {"a\nb": "c"}, {"": "c"}, {"k": "a\0b"}):
             with self.subTest(bad=bad), self.assertRaises(ValueError):
                 self.c.call("echo", 1, attachments=bad)
+        for kw in ({"attachments": {"k": 1}}, {"hash_key": 5}, {"method_desc": 3}):
+            with self.subTest(kw=kw), self.assertRaises(TypeError):
+                self.c.call("echo", 1, **kw)
 
     def test_threads(self):
         errors = []
@@ -287,7 +290,6 @@ class TestMethods(Base):
             for _ in range(2000):
                 self.c.call("fail", "x")
         grown = rss_kib() - before
-        print("rss grew %d KiB" % grown, file=sys.stderr)
         self.assertLess(grown, 4096, "RSS grew by %d KiB over 22000 calls" % grown)
 
 
@@ -345,6 +347,19 @@ class TestClient(unittest.TestCase):
             motan.Client(url).call("echo", 2)  # freed by garbage collection
         self.assertLessEqual(fds(), before + 2)
         self.assertEqual(threading.active_count(), threads)
+
+    def test_library_lookup(self):
+        code = "import motan; print(motan.library_path)"
+        env = dict(os.environ, PYTHONPATH=os.path.join(HERE, ".."))
+        env.pop("MOTAN_LIB", None)  # the loader's search, then the repo's build/lib
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                             text=True, check=True).stdout.strip()
+        self.assertTrue(out.endswith("libmotan.so.0"), out)
+        env["MOTAN_LIB"] = "/nonexistent/libmotan.so.0"  # an explicit path must exist
+        r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                           text=True)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("OSError", r.stderr)
 
     def test_version(self):
         self.assertRegex(motan.version(), r"^\d+\.\d+\.\d+")

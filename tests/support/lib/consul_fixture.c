@@ -5,6 +5,7 @@
  * restart are commands the fixture thread carries out while the caller waits.
  */
 #include <errno.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -12,7 +13,6 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
-#include <netinet/in.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -207,10 +207,10 @@ static void answer_health(tu_consul *c, struct evhttp_request *req, const char *
         snprintf(check_id, sizeof(check_id), "service:%s", i->id);
         json_t *e = json_pack(
             "{s:{s:s, s:s, s:s}, s:{s:s, s:s, s:o, s:s, s:i, s:{}}, s:[{s:s, s:s, s:s, s:s}]}",
-            "Node", "Node", "fixture-node", "Address", "127.0.0.1", "Datacenter", "dc1",
-            "Service", "ID", i->id, "Service", service, "Tags", tags, "Address", i->address,
-            "Port", i->port, "Meta", "Checks", "Node", "fixture-node", "CheckID", check_id,
-            "ServiceID", i->id, "Status", i->passing ? "passing" : "critical");
+            "Node", "Node", "fixture-node", "Address", "127.0.0.1", "Datacenter", "dc1", "Service",
+            "ID", i->id, "Service", service, "Tags", tags, "Address", i->address, "Port", i->port,
+            "Meta", "Checks", "Node", "fixture-node", "CheckID", check_id, "ServiceID", i->id,
+            "Status", i->passing ? "passing" : "critical");
         json_array_append_new(arr, e);
     }
     char *text = json_dumps(arr, JSON_COMPACT);
@@ -456,8 +456,8 @@ static int listen_on(tu_consul *c)
         return -1;
     evhttp_set_gencb(c->http, handle, c);
     evhttp_set_allowed_methods(c->http, EVHTTP_REQ_GET | EVHTTP_REQ_PUT);
-    struct evhttp_bound_socket *bs = evhttp_bind_socket_with_handle(c->http, "127.0.0.1",
-                                                                    (ev_uint16_t)c->port);
+    struct evhttp_bound_socket *bs =
+        evhttp_bind_socket_with_handle(c->http, "127.0.0.1", (ev_uint16_t)c->port);
     if (!bs) {
         evhttp_free(c->http);
         c->http = NULL;
@@ -602,8 +602,8 @@ int tu_consul_restart(tu_consul *c) { return run_cmd(c, CMD_RESTART); }
 
 /* ---- the test's side ---------------------------------------------------------------- */
 
-void tu_consul_put(tu_consul *c, const char *service, const char *id, const char *address,
-                   int port, const char *const *tags)
+void tu_consul_put(tu_consul *c, const char *service, const char *id, const char *address, int port,
+                   const char *const *tags)
 {
     size_t nt = 0;
     while (tags && tags[nt])

@@ -33,8 +33,8 @@ int tu_consul_port(const tu_consul *c);
  * Adds or replaces instance id of service (passing). address "" leaves Service.Address empty
  * (clients then use Node.Address, "127.0.0.1"). tags: NULL-terminated, may be NULL.
  */
-void tu_consul_put(tu_consul *c, const char *service, const char *id, const char *address,
-                   int port, const char *const *tags);
+void tu_consul_put(tu_consul *c, const char *service, const char *id, const char *address, int port,
+                   const char *const *tags);
 /* 0 when removed, -1 when there was no such instance. */
 int tu_consul_remove(tu_consul *c, const char *service, const char *id);
 void tu_consul_set_passing(tu_consul *c, const char *service, const char *id, int passing);
