@@ -5,6 +5,9 @@
  * every reconnect and the client may close it inside any call, so the event is reassigned
  * on every arming rather than trusted to still describe the same socket.
  */
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
 #include "registry/zk_int.h"
 
 static void on_io(evutil_socket_t fd, short what, void *arg)
@@ -17,6 +20,7 @@ static void on_io(evutil_socket_t fd, short what, void *arg)
     if (what & EV_WRITE)
         events |= ZOOKEEPER_WRITE;
     motan__zk *prev = motan__zk_enter(z);
+    if (getenv("ZKDBG")) fprintf(stderr, "[%d] io what=%d fd=%d\n", (int)getpid(), what, (int)fd);
     if (z->zh) {
         z->in_zk++;
         zookeeper_process(z->zh, events);
@@ -51,6 +55,7 @@ void motan__zk_arm(motan__zk *z)
         what |= EV_READ;
     if (fd >= 0 && (interest & ZOOKEEPER_WRITE))
         what |= EV_WRITE;
+    if (getenv("ZKDBG")) fprintf(stderr, "[%d] arm rc=%d fd=%d interest=%d tv=%ld.%06ld state=%d\n", (int)getpid(), rc, fd, interest, (long)tv.tv_sec, (long)tv.tv_usec, zoo_state(z->zh));
     if (tv.tv_sec < 0 || tv.tv_usec < 0)
         tv.tv_sec = tv.tv_usec = 0;
     if (!z->io_ev) {

@@ -125,9 +125,12 @@ static void session_watcher(zhandle_t *zh, int type, int state, const char *path
         z->connected = 1;
         z->conn_err[0] = '\0';
         z->log_err[0] = '\0';
-        /* Watches may have been missed while away: read everything again. */
-        motan__zk_services_sync(z);
+        /*
+         * Our own nodes first (requests run in order: our subscriptions then see them), then
+         * everything is read again: watches may have been missed while away.
+         */
         motan__zk_nodes_sync(z, new_session);
+        motan__zk_services_sync(z);
     } else if (state == ZOO_CONNECTING_STATE || state == ZOO_ASSOCIATING_STATE) {
         z->connected = 0;
         motan__zk_setf(z->conn_err, "connection to ZooKeeper %s lost; reconnecting", z->hosts);

@@ -1,0 +1,21 @@
+# The README's C quickstart compiles as shown and works against a real server.
+set -euo pipefail
+BUILD="${BUILD:-build}"
+tmp=$(mktemp -d)
+pid=
+trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
+awk '/^## C in fifteen lines/{f=1} f&&/^```c/{c=1;next} c&&/^```/{exit} c' README.md >"$tmp/hello.c"
+lines=$(wc -l <"$tmp/hello.c")
+[ "$lines" -ge 10 ] || { echo "60-readme: no C block found in README.md"; exit 1; }
+cc -std=c11 -Wall -Wextra -Werror -Iinclude -o "$tmp/hello" "$tmp/hello.c" \
+    -L"$BUILD/lib" -lmotan -Wl,-rpath,"$PWD/$BUILD/lib"
+"$BUILD/bin/motan-test-server" --port 0 --quiet >"$tmp/port" &
+pid=$!
+for _ in $(seq 100); do [ -s "$tmp/port" ] && break; sleep 0.05; done
+port=$(head -1 "$tmp/port")
+sed "s/127.0.0.1:8002/127.0.0.1:$port/" "$tmp/hello.c" >"$tmp/hello2.c"
+cc -std=c11 -Wall -Wextra -Werror -Iinclude -o "$tmp/hello" "$tmp/hello2.c" \
+    -L"$BUILD/lib" -lmotan -Wl,-rpath,"$PWD/$BUILD/lib"
+out=$("$tmp/hello")
+[ "$out" = "hi" ] || { echo "60-readme: quickstart printed '$out'"; exit 1; }
+echo "60-readme: the $lines-line quickstart compiles and prints '$out'"
