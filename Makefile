@@ -112,7 +112,7 @@ $(BUILD)/bench/%: bench/%.c $(TSUP_OBJS) $(STATIC_LIB)
 # Examples link like an outside user would: public headers and the shared library only.
 $(BUILD)/examples/%: examples/%.c $(SHARED_LIB) $(BUILD)/lib/libmotan.so
 	@mkdir -p $(@D)
-	$(CC) -std=c11 $(WARN) $(OPT) -D_GNU_SOURCE -Iinclude $(DEP_CFLAGS) -o $@ $< \
+	$(CC) -std=c11 $(WARN) $(OPT) -D_GNU_SOURCE -Iinclude $(DEP_CFLAGS) $(EXTRA_CFLAGS) $(LDFLAGS_ALL) -o $@ $< \
 	    -L$(BUILD)/lib -lmotan -Wl,-rpath,$(abspath $(BUILD)/lib) $(DEP_LIBS)
 
 -include $(shell find $(BUILD)/obj $(BUILD)/tests $(BUILD)/bench -name '*.d' 2>/dev/null)
@@ -139,21 +139,26 @@ integration: all $(INTEG_BINS)
 	@BUILD=$(BUILD) scripts/run-suites.sh integration
 
 # ---- sanitizers ---------------------------------------------------------------------------
+# docs/sanitizers.md: what each runs, how long it takes, how to run one suite alone.
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+# -z nodelete: PHP's FFI dlcloses libmotan.so at exit, which would unload the ASan runtime it
+# brought in and leave its atexit handler pointing nowhere (php cannot preload the runtime).
 .PHONY: asan tsan valgrind
 asan: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) BUILD=build-asan OPT="-O1 -g" \
-	    EXTRA_CFLAGS="$(SAN_FLAGS)" EXTRA_LDFLAGS="$(SAN_FLAGS)" all $(UNIT_BINS:$(BUILD)/%=build-asan/%) $(INTEG_BINS:$(BUILD)/%=build-asan/%)
-	@BUILD=build-asan MOTAN_SANITIZER=asan scripts/run-suites.sh unit integration
+	    EXTRA_CFLAGS="$(SAN_FLAGS)" EXTRA_LDFLAGS="$(SAN_FLAGS) -Wl,-z,nodelete" all examples \
+	    $(UNIT_BINS:$(BUILD)/%=build-asan/%) $(INTEG_BINS:$(BUILD)/%=build-asan/%)
+	@BUILD=build-asan MOTAN_SANITIZER=asan scripts/run-suites.sh all
 
 tsan: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) BUILD=build-tsan OPT="-O1 -g" \
-	    EXTRA_CFLAGS="-fsanitize=thread" EXTRA_LDFLAGS="-fsanitize=thread" all $(INTEG_BINS:$(BUILD)/%=build-tsan/%)
+	    EXTRA_CFLAGS="-fsanitize=thread" EXTRA_LDFLAGS="-fsanitize=thread" all examples \
+	    $(INTEG_BINS:$(BUILD)/%=build-tsan/%)
 	@BUILD=build-tsan MOTAN_SANITIZER=tsan scripts/run-suites.sh tsan
 
 valgrind: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) all $(INTEG_BINS)
-	@BUILD=$(BUILD) MOTAN_SANITIZER=valgrind scripts/run-suites.sh valgrind
+	@BUILD=$(BUILD) MOTAN_SANITIZER=valgrind scripts/run-suites.sh valgrind valgrind-registry
 
 # ---- fuzzing (clang + libFuzzer) ----------------------------------------------------------
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))

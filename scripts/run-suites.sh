@@ -1,18 +1,29 @@
 #!/usr/bin/env bash
-# Runs test binaries of the given groups from $BUILD/tests.
-#   unit         every tests/unit/test_*.c
-#   integration  every tests/integration/test_*.c
-#   valgrind     the transport and cluster integration suites under memcheck
-#   tsan         the multi-threaded suites (built with -fsanitize=thread)
-# MOTAN_SANITIZER=asan|tsan|valgrind is passed on to the suites (they relax timing under it).
+# Runs the test suites of the given groups against the binaries in $BUILD.
+#   unit               every tests/unit/test_*.c
+#   integration        every tests/integration/test_*.c (test_examples runs examples/)
+#   cli                the motan CLI contract: tests/cli/*.sh and tests/cli/*.py
+#   python lua php     one binding's suite; bindings = all three
+#   all                unit integration cli bindings (what `make asan` runs)
+#   valgrind           the transport and cluster integration suites under memcheck
+#   valgrind-registry  the direct, file and consul registry suites under memcheck
+#   tsan               the multi-threaded suites (built with -fsanitize=thread)
+# MOTAN_SANITIZER=asan|tsan|valgrind is passed on to the suites (they relax timing under it)
+# and decides how the binding interpreters are run (see docs/sanitizers.md).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export BUILD="${BUILD:-build}"
 export MOTAN_ROOT="$PWD"
 export MOTAN_VECTORS_DIR="${MOTAN_VECTORS_DIR:-$PWD/../shared/vectors}"
 export CK_DEFAULT_TIMEOUT="${CK_DEFAULT_TIMEOUT:-120}"
-export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}"
+case "$BUILD" in /*) build_abs="$BUILD" ;; *) build_abs="$PWD/$BUILD" ;; esac
+# Every suite, binding and CLI test starts the server of the same build (ASan, TSan, ...).
+export MOTAN_TEST_SERVER="${MOTAN_TEST_SERVER:-$build_abs/bin/motan-test-server}"
+# allocator_may_return_null: suites check that impossible sizes fail with MOTAN_ENOMEM.
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:allocator_may_return_null=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+export TSAN_OPTIONS="${TSAN_OPTIONS:-suppressions=$PWD/tests/support/tsan.supp:second_deadlock_stack=1}"
+sanitizer="${MOTAN_SANITIZER:-}"
 
 fail=0
 run() {
@@ -28,25 +39,98 @@ memcheck() {
     CK_FORK=no valgrind -q --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect,possible \
         --errors-for-leak-kinds=definite,indirect,possible --suppressions=tests/support/valgrind.supp "$1"
 }
+suites() { # suites DIR RUNNER NAME...: each $BUILD/tests/NAME whose source is in DIR
+    local dir=$1 runner=$2; shift 2
+    for n in "$@"; do
+        [ -e "$dir/$n.c" ] && run "$BUILD/tests/$n" "$runner"
+    done
+}
+names() { for s in "$1"/test_*.c; do [ -e "$s" ] && basename "$s" .c; done; }
 
-for group in "$@"; do
+cli_test() {
+    case "$1" in
+        *.sh) bash "$1" ;;
+        *.py) python3 "$1" ;;
+    esac
+}
+
+# binding NAME: the binding's suite, its interpreter run the way the sanitizer allows.
+binding() {
+    local name=$1 lib="$build_abs/lib/libmotan.so.0" asan_rt=
+    echo "--- $name"
+    [ -e "$lib" ] || { echo "--- $name: FAILED ($lib is missing)"; fail=1; return; }
+    [ -x "$MOTAN_TEST_SERVER" ] || { echo "--- $name: FAILED ($MOTAN_TEST_SERVER is missing)"; fail=1; return; }
+    case "$sanitizer" in
+        tsan | valgrind)
+            echo "--- $name: skipped under $sanitizer (interpreters are run under ASan only)"
+            return ;;
+    esac
+    local -a env=(MOTAN_LIB="$lib")
+    if [ "$sanitizer" = asan ]; then
+        # The interpreters leak at exit and are not instrumented: no LeakSanitizer for them.
+        local opts="$ASAN_OPTIONS:detect_leaks=0"
+        if [ "$name" = php ]; then
+            # PHP dlopens its extensions with RTLD_DEEPBIND, which a preloaded ASan runtime
+            # refuses (it aborts on opcache.so). Not preloaded, libasan comes in as the first
+            # NEEDED of libmotan.so when FFI loads it, and RTLD_DEEPBIND binds libmotan and its
+            # dependencies to the ASan allocator; the runtime just must not insist on being
+            # loaded first.
+            opts+=":verify_asan_link_order=0"
+        else
+            asan_rt=$(ldd "$lib" | awk '/libasan/ { print $3; exit }')
+            [ -n "$asan_rt" ] && env+=(LD_PRELOAD="$asan_rt")
+        fi
+        env+=(ASAN_OPTIONS="$opts")
+    fi
+    local rc=0
+    case "$name" in
+        python)
+            [ -x /usr/bin/python3 ] || { echo "--- python: FAILED (/usr/bin/python3 is missing)"; fail=1; return; }
+            env "${env[@]}" PYTHONDONTWRITEBYTECODE=1 \
+                /usr/bin/python3 -m unittest discover -s bindings/python/tests -v 2>&1 || rc=1 ;;
+        lua)
+            command -v luajit >/dev/null ||
+                { echo "--- lua: FAILED (luajit is not installed, scripts/deps.sh)"; fail=1; return; }
+            env "${env[@]}" luajit bindings/lua/tests/test_motan.lua || rc=1 ;;
+        php)
+            command -v php >/dev/null ||
+                { echo "--- php: FAILED (php is not installed, scripts/deps.sh installs php-cli)"; fail=1; return; }
+            php -d ffi.enable=1 -r 'exit(class_exists("FFI") ? 0 : 1);' ||
+                { echo "--- php: FAILED (this php has no FFI extension)"; fail=1; return; }
+            env "${env[@]}" php -d ffi.enable=1 -d zend.assertions=1 bindings/php/tests/test_motan.php || rc=1 ;;
+    esac
+    if [ "$rc" -ne 0 ]; then
+        echo "--- $name: FAILED"
+        fail=1
+    fi
+}
+
+groups=()
+for g in "$@"; do
+    case "$g" in
+        all) groups+=(unit integration cli python lua php) ;;
+        bindings) groups+=(python lua php) ;;
+        *) groups+=("$g") ;;
+    esac
+done
+
+for group in "${groups[@]}"; do
     case "$group" in
-        unit)
-            for s in tests/unit/test_*.c; do
-                [ -e "$s" ] && run "$BUILD/tests/$(basename "$s" .c)" direct
+        unit) suites tests/unit direct $(names tests/unit) ;;
+        integration) suites tests/integration direct $(names tests/integration) ;;
+        cli)
+            for t in tests/cli/test_*.sh tests/cli/*.py; do
+                [ -e "$t" ] && run "$t" cli_test
             done ;;
-        integration)
-            for s in tests/integration/test_*.c; do
-                [ -e "$s" ] && run "$BUILD/tests/$(basename "$s" .c)" direct
-            done ;;
+        python | lua | php) binding "$group" ;;
         valgrind)
-            for n in test_transport test_cluster; do
-                [ -e "tests/integration/$n.c" ] && MOTAN_SANITIZER=valgrind run "$BUILD/tests/$n" memcheck
-            done ;;
+            MOTAN_SANITIZER=valgrind suites tests/integration memcheck test_transport test_cluster ;;
+        valgrind-registry)
+            MOTAN_SANITIZER=valgrind suites tests/integration memcheck \
+                test_registry_direct test_registry_file test_registry_consul ;;
         tsan)
-            for n in test_transport test_cluster test_client; do
-                [ -e "tests/integration/$n.c" ] && run "$BUILD/tests/$n" direct
-            done ;;
+            suites tests/integration direct test_transport test_cluster test_client test_hostile \
+                test_registry_direct test_registry_file test_registry_consul test_zookeeper test_examples ;;
         *) echo "unknown group $group"; exit 2 ;;
     esac
 done

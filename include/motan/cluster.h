@@ -37,7 +37,8 @@ void motan_cluster_free(motan_cluster *c);
  * address keep their endpoint and connections (their parameters, e.g. weight, are updated),
  * removed ones stop receiving calls and are freed once their calls have completed, new ones
  * connect. Node URLs are merged with the service URL (service parameters win). A list with
- * zero nodes is ignored unless emptyNodeProtection=false. rule:// pseudo-nodes are not
+ * zero nodes is ignored unless emptyNodeProtection=false. Only motan2:// nodes become
+ * endpoints (a motan1 "motan://" node or another protocol is skipped). rule:// pseudo-nodes are not
  * endpoints: the last one's "weights" (or Go's "weight") parameter, e.g. "groupA:3,groupB:1",
  * splits traffic between groups (weights clamped to 1..100; entries without ':' weigh 1).
  * The URLs are copied.

@@ -40,10 +40,11 @@ static void async_cb(motan_response *resp, void *userdata)
     cb(resp, ud);
 }
 
-MOTAN_EXPORT int motan_client_call_async(motan_client *c, motan_request *req, motan_response_cb cb,
-                                         void *userdata)
+/* Starts a cluster call whose completion goes through `through` with its async_call. */
+static int start_call(motan_client *c, motan_request *req, motan_response_cb through,
+                      motan_response_cb cb, void *userdata, uint64_t tag)
 {
-    if (!c || !req || !cb)
+    if (!c || !req)
         return MOTAN_EINVAL;
     if (c->closing)
         return MOTAN_ECLOSED;
@@ -53,28 +54,22 @@ MOTAN_EXPORT int motan_client_call_async(motan_client *c, motan_request *req, mo
     a->c = c;
     a->cb = cb;
     a->userdata = userdata;
-    int rc = motan_cluster_call(c->cluster, req, async_cb, a);
+    a->tag = tag;
+    int rc = motan_cluster_call(c->cluster, req, through, a);
     if (rc != MOTAN_OK)
         motan_free(a);
     return rc;
 }
 
-typedef struct sync_wait {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    motan_response *resp;
-    int done;
-} sync_wait;
-
-static void sync_cb(motan_response *resp, void *userdata)
+MOTAN_EXPORT int motan_client_call_async(motan_client *c, motan_request *req, motan_response_cb cb,
+                                         void *userdata)
 {
-    sync_wait *w = userdata;
-    pthread_mutex_lock(&w->mu);
-    w->resp = resp;
-    w->done = 1;
-    pthread_cond_signal(&w->cv);
-    pthread_mutex_unlock(&w->mu);
+    if (!cb)
+        return MOTAN_EINVAL;
+    return start_call(c, req, async_cb, cb, userdata, 0);
 }
+
+static void sync_cb(motan_response *resp, void *userdata) { motan__waiter_post(userdata, resp); }
 
 static int error_response(motan_response **out, int code, const char *msg)
 {
@@ -98,22 +93,16 @@ MOTAN_EXPORT int motan_client_call(motan_client *c, motan_request *req, motan_re
     if (motan_loop_in_loop_thread(c->loop))
         return error_response(out, MOTAN_EDEADLOCK,
                               "blocking call from a callback of the same client (the loop thread)");
-    sync_wait w = {.done = 0};
-    pthread_mutex_init(&w.mu, NULL);
-    pthread_cond_init(&w.cv, NULL);
+    motan__waiter w;
+    motan__waiter_init(&w);
     int rc = motan_client_call_async(c, req, sync_cb, &w);
     if (rc == MOTAN_OK) {
-        pthread_mutex_lock(&w.mu);
-        while (!w.done)
-            pthread_cond_wait(&w.cv, &w.mu);
-        pthread_mutex_unlock(&w.mu);
-        *out = w.resp;
-        rc = w.resp ? motan_response_get_code(w.resp) : error_response(out, MOTAN_ENOMEM, "out of memory");
+        *out = motan__waiter_wait(&w);
+        rc = *out ? motan_response_get_code(*out) : error_response(out, MOTAN_ENOMEM, "out of memory");
     } else {
         error_response(out, rc, rc == MOTAN_ECLOSED ? "the client is closing" : motan_strerror(rc));
     }
-    pthread_cond_destroy(&w.cv);
-    pthread_mutex_destroy(&w.mu);
+    motan__waiter_destroy(&w);
     return rc;
 }
 
@@ -150,19 +139,7 @@ static void queue_cb(motan_response *resp, void *userdata)
 
 MOTAN_EXPORT int motan_client_submit(motan_client *c, motan_request *req, uint64_t tag)
 {
-    if (!c || !req)
-        return MOTAN_EINVAL;
-    if (c->closing)
-        return MOTAN_ECLOSED;
-    async_call *a = motan__calloc(1, sizeof(*a));
-    if (!a)
-        return MOTAN_ENOMEM;
-    a->c = c;
-    a->tag = tag;
-    int rc = motan_cluster_call(c->cluster, req, queue_cb, a);
-    if (rc != MOTAN_OK)
-        motan_free(a);
-    return rc;
+    return start_call(c, req, queue_cb, NULL, NULL, tag);
 }
 
 MOTAN_EXPORT int motan_client_poll(motan_client *c, int timeout_ms, motan_response **resp,

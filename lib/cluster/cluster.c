@@ -469,10 +469,12 @@ static void update_in_loop(void *arg)
     size_t k = 0;
     const motan_url *rule = NULL;
     for (size_t i = 0; i < a->n; i++) {
-        if (!strcasecmp(motan_url_get_protocol(a->nodes[i]), "rule"))
+        const char *proto = motan_url_get_protocol(a->nodes[i]);
+        if (!strcasecmp(proto, "rule"))
             rule = a->nodes[i];
-        else
+        else if (!strcasecmp(proto, "motan2"))
             eps[k++] = a->nodes[i];
+        /* other protocols (motan1 "motan", grpc, ...) are not ours to call */
     }
     motan__group *g = a->group ? find_group(c, a->group) : &c->own;
     a->rc = MOTAN_OK;

@@ -5,7 +5,6 @@
  * cluster code runs on it; it is freed when the last goes. Completion happens exactly once:
  * remaining attempts are cancelled and their late answers dropped.
  */
-#include <pthread.h>
 #include <stdio.h>
 
 #include "cluster/cluster_int.h"
@@ -53,11 +52,12 @@ static void call_unref(motan_ha_call *call)
     motan_free(call);
 }
 
-/* A cleared call context: from the pool on the loop thread, else fresh. */
+/* A cleared call context: from the pool on the loop thread, else fresh. The pool belongs to
+ * the loop thread: test the thread before even reading it (TSan race from caller threads). */
 static motan_ha_call *call_alloc(motan_cluster *c)
 {
     motan_ha_call *call = NULL;
-    if (c->pool && motan_loop_in_loop_thread(c->loop)) {
+    if (motan_loop_in_loop_thread(c->loop) && c->pool) {
         call = c->pool;
         c->pool = call->next;
         c->npool--;
@@ -492,22 +492,7 @@ MOTAN_EXPORT int motan_cluster_call(motan_cluster *c, motan_request *req, motan_
     return rc;
 }
 
-typedef struct sync_wait {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    motan_response *resp;
-    int done;
-} sync_wait;
-
-static void sync_cb(motan_response *resp, void *userdata)
-{
-    sync_wait *w = userdata;
-    pthread_mutex_lock(&w->mu);
-    w->resp = resp;
-    w->done = 1;
-    pthread_cond_signal(&w->cv);
-    pthread_mutex_unlock(&w->mu);
-}
+static void sync_cb(motan_response *resp, void *userdata) { motan__waiter_post(userdata, resp); }
 
 MOTAN_EXPORT int motan_cluster_call_sync(motan_cluster *c, motan_request *req, motan_response **out)
 {
@@ -523,23 +508,17 @@ MOTAN_EXPORT int motan_cluster_call_sync(motan_cluster *c, motan_request *req, m
                                      "blocking calls need the built-in loop and another thread");
         return MOTAN_EDEADLOCK;
     }
-    sync_wait w = {.done = 0};
-    pthread_mutex_init(&w.mu, NULL);
-    pthread_cond_init(&w.cv, NULL);
+    motan__waiter w;
+    motan__waiter_init(&w);
     int rc = motan_cluster_call(c, req, sync_cb, &w);
     if (rc == MOTAN_OK) {
-        pthread_mutex_lock(&w.mu);
-        while (!w.done)
-            pthread_cond_wait(&w.cv, &w.mu);
-        pthread_mutex_unlock(&w.mu);
-        *out = w.resp;
-        rc = w.resp ? motan_response_get_code(w.resp) : MOTAN_ENOMEM;
+        *out = motan__waiter_wait(&w);
+        rc = *out ? motan_response_get_code(*out) : MOTAN_ENOMEM;
     } else {
         *out = motan_response_new();
         if (*out)
             motan_response_set_error(*out, rc, motan_strerror(rc));
     }
-    pthread_cond_destroy(&w.cv);
-    pthread_mutex_destroy(&w.mu);
+    motan__waiter_destroy(&w);
     return rc;
 }

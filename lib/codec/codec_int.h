@@ -232,4 +232,11 @@ extern const motan__codec motan__json_codec;
 /* 1 when p[0..n) is valid UTF-8 (no overlongs, no surrogates, at most U+10FFFF). */
 int motan__utf8_valid(const char *p, size_t n);
 
+/* text.c: shortest text reading back to d (to the same float when f32), always with '.' or
+ * 'e' (1.0, 0.0001, 1e-05, 1e+16); d finite. Returns the length; out gets a NUL. */
+#define MOTAN__REAL_MAX 48
+size_t motan__fmt_real(char out[MOTAN__REAL_MAX], double d, int f32);
+/* Standard padded base64 of p[0..n) into dst (4 * ((n + 2) / 3) chars, no NUL). */
+void motan__base64(char *dst, const uint8_t *p, size_t n);
+
 #endif

@@ -8,6 +8,9 @@
 
 static const char no_details[] = "no error details";
 
+/* Inflated bodies over this get a buffer of their own, freed at the next parse. */
+#define INFLATED_KEEP_MAX ((size_t)1024 * 1024)
+
 MOTAN_EXPORT motan_frame *motan_frame_new(void) { return motan__calloc(1, sizeof(motan_frame)); }
 
 MOTAN_EXPORT void motan_frame_free(motan_frame *f)
@@ -85,6 +88,12 @@ MOTAN_EXPORT int motan_frame_parse(motan_frame *f, const uint8_t *data, size_t l
     if (!f || (!data && len))
         return motan__errf(errbuf, errlen, MOTAN_EINVAL, "no frame or no data");
     clear(f);
+    /* The frame is reused for every frame of a connection: a bomb's buffer must not stay. */
+    if (f->inflated.cap > INFLATED_KEEP_MAX) {
+        motan_free(f->inflated.data);
+        f->inflated.data = NULL;
+        f->inflated.cap = f->inflated.len = 0;
+    }
     if (max_content == 0)
         max_content = MOTAN_DEFAULT_MAX_CONTENT;
     size_t total;

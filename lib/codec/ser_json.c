@@ -71,87 +71,22 @@ static int put_string(jw *w, const char *s, size_t n, const char *what)
 /* fastjson writes byte[] as a base64 string (standard alphabet, padded). */
 static int put_base64(jw *w, const uint8_t *p, size_t n)
 {
-    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    if (n > (SIZE_MAX - 2) / 4 * 3 - 3 || motan_buf_reserve(w->b, (n + 2) / 3 * 4 + 2) != 0)
+    size_t len = (n + 2) / 3 * 4;
+    if (n > (SIZE_MAX - 2) / 4 * 3 - 3 || motan_buf_reserve(w->b, len + 2) != 0)
         return motan__errf(w->errbuf, w->errlen, MOTAN_ENOMEM, "out of memory");
     motan_buf *b = w->b;
     motan__buf_put_u8(b, '"');
-    for (size_t i = 0; i < n; i += 3) {
-        uint32_t v = (uint32_t)p[i] << 16;
-        if (i + 1 < n)
-            v |= (uint32_t)p[i + 1] << 8;
-        if (i + 2 < n)
-            v |= p[i + 2];
-        char q[4] = {tab[v >> 18], tab[(v >> 12) & 63], i + 1 < n ? tab[(v >> 6) & 63] : '=',
-                     i + 2 < n ? tab[v & 63] : '='};
-        motan__buf_put(b, q, 4);
-    }
+    motan__base64((char *)b->data + b->len, p, n);
+    b->len += len;
     motan__buf_put_u8(b, '"');
     return MOTAN_OK;
 }
 
-static int reads_back(const char *buf, double d, int f32)
-{
-    double r = strtod(buf, NULL);
-    return f32 ? (float)r == (float)d : r == d;
-}
-
-/*
- * The shortest digits that read back to d (to the same float when f32): fixed notation when
- * -4 <= exponent < 16, exponent notation otherwise, so the text always has '.' or 'e' and
- * reads back as a real (1.0, 0.0001, 1e-05, 1e+16). d is finite.
- */
+/* Shortest round-trip text with '.' or 'e' (text.c): reads back as a real. d is finite. */
 static int put_real(jw *w, double d, int f32)
 {
-    char e[48], fixed[48], digits[24];
-    int lo = 0, hi = f32 ? 8 : 16;
-    while (lo < hi) { /* reading back is monotonic in the precision */
-        int mid = (lo + hi) / 2;
-        snprintf(e, sizeof(e), "%.*e", mid, d);
-        if (reads_back(e, d, f32))
-            hi = mid;
-        else
-            lo = mid + 1;
-    }
-    snprintf(e, sizeof(e), "%.*e", lo, d);
-    char dp = localeconv()->decimal_point[0]; /* snprintf follows LC_NUMERIC */
-    char *x = strchr(e, 'e');
-    int exp = atoi(x + 1);
-    if (exp < -4 || exp >= 16) {
-        for (char *q = e; *q; q++)
-            if (*q == dp)
-                *q = '.';
-        return puts_(w, e);
-    }
-    size_t n = 0;
-    for (const char *q = e; q < x; q++)
-        if (*q >= '0' && *q <= '9')
-            digits[n++] = *q;
-    while (n > 1 && digits[n - 1] == '0')
-        n--;
-    char *o = fixed;
-    if (e[0] == '-')
-        *o++ = '-';
-    if (exp < 0) {
-        *o++ = '0';
-        *o++ = '.';
-        for (int i = -1; i > exp; i--)
-            *o++ = '0';
-        memcpy(o, digits, n);
-        o += n;
-    } else {
-        size_t ip = (size_t)exp + 1; /* digits before the point */
-        for (size_t i = 0; i < ip; i++)
-            *o++ = i < n ? digits[i] : '0';
-        *o++ = '.';
-        if (n > ip) {
-            memcpy(o, digits + ip, n - ip);
-            o += n - ip;
-        } else {
-            *o++ = '0';
-        }
-    }
-    return put(w, fixed, (size_t)(o - fixed));
+    char text[MOTAN__REAL_MAX];
+    return put(w, text, motan__fmt_real(text, d, f32));
 }
 
 static int put_int(jw *w, int64_t v)

@@ -2,7 +2,6 @@
  * Typed JSON writer (shared/spec/typed-json.md, "Writing"): canonical, compact text written
  * by hand (not by jansson's dumper) so escaping, number spelling and key order are exact.
  */
-#include <locale.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -154,99 +153,23 @@ static void put_string(out *o, const char *s, size_t n, int nul_bad)
 
 static void put_base64(out *o, const uint8_t *p, size_t n)
 {
-    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    reserve(o, (n + 2) / 3 * 4 + 2);
+    size_t len = (n + 2) / 3 * 4;
+    reserve(o, len + 2);
+    if (o->failed)
+        return;
     putc_(o, '"');
-    for (size_t i = 0; i < n; i += 3) {
-        uint32_t v = (uint32_t)p[i] << 16;
-        if (i + 1 < n)
-            v |= (uint32_t)p[i + 1] << 8;
-        if (i + 2 < n)
-            v |= p[i + 2];
-        char q[4] = {tab[v >> 18], tab[(v >> 12) & 63], i + 1 < n ? tab[(v >> 6) & 63] : '=',
-                     i + 2 < n ? tab[v & 63] : '='};
-        put(o, q, 4);
-    }
+    motan__base64(o->p + o->len, p, n);
+    o->len += len;
     putc_(o, '"');
 }
 
 /* ---- numbers -------------------------------------------------------------------------- */
 
-/* snprintf/strtod follow LC_NUMERIC; JSON wants '.'. */
-static void fix_point(char *buf)
-{
-    char dp = localeconv()->decimal_point[0];
-    if (dp && dp != '.')
-        for (char *q = buf; *q; q++)
-            if (*q == dp)
-                *q = '.';
-}
-
-static int reads_back(const char *buf, double d, int f32)
-{
-    double r = strtod(buf, NULL);
-    return f32 ? (float)r == (float)d : r == d;
-}
-
-/*
- * The shortest digits that read back to d (as a float when f32, read the way the typed-JSON
- * reader reads it: through a double), in fixed notation when -4 <= exponent < 16 and in
- * exponent notation otherwise (Python's repr rule), so the text always has '.' or 'e':
- * 1.0, 100.0, 0.0001, 1e-05, 1e+16. d is finite.
- */
+/* Shortest round-trip text (text.c), fixed notation for -4 <= exponent < 16 (Python's rule). */
 static void put_real(out *o, double d, int f32)
 {
-    char e[48], digits[24], fixed[48];
-    int lo = 0, hi = f32 ? 8 : 16;
-    while (lo < hi) { /* round-tripping is monotonic in the precision */
-        int mid = (lo + hi) / 2;
-        snprintf(e, sizeof(e), "%.*e", mid, d);
-        if (reads_back(e, d, f32))
-            hi = mid;
-        else
-            lo = mid + 1;
-    }
-    snprintf(e, sizeof(e), "%.*e", lo, d);
-    if (!reads_back(e, d, f32)) /* float32 double rounding: the exact value always works */
-        snprintf(e, sizeof(e), "%.16e", d);
-    fix_point(e);
-    char *x = strchr(e, 'e');
-    int exp = atoi(x + 1);
-    if (exp < -4 || exp >= 16) {
-        puts_(o, e);
-        return;
-    }
-    /* digits of the mantissa, without sign, point and trailing zeros */
-    size_t n = 0;
-    for (const char *q = e; q < x; q++)
-        if (*q >= '0' && *q <= '9')
-            digits[n++] = *q;
-    while (n > 1 && digits[n - 1] == '0')
-        n--;
-    char *w = fixed;
-    if (e[0] == '-')
-        *w++ = '-';
-    if (exp < 0) {
-        *w++ = '0';
-        *w++ = '.';
-        for (int i = -1; i > exp; i--)
-            *w++ = '0';
-        memcpy(w, digits, n);
-        w += n;
-    } else {
-        size_t ip = (size_t)exp + 1; /* integer digits */
-        for (size_t i = 0; i < ip; i++)
-            *w++ = i < n ? digits[i] : '0';
-        *w++ = '.';
-        if (n > ip) {
-            memcpy(w, digits + ip, n - ip);
-            w += n - ip;
-        } else {
-            *w++ = '0';
-        }
-    }
-    *w = '\0';
-    puts_(o, fixed);
+    char text[MOTAN__REAL_MAX];
+    put(o, text, motan__fmt_real(text, d, f32));
 }
 
 static void put_float(out *o, double d, int f32)

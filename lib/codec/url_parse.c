@@ -24,17 +24,6 @@ static int proto_char(char c)
            c == '+' || c == '-' || c == '.' || c == '_';
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 struct ctx {
     const char *s; /* whole input, for offsets */
     motan_url *u;
@@ -142,8 +131,8 @@ static int decode(struct ctx *c, const char *p, size_t n, char **out)
         } else if (p[i] != '%') {
             *w++ = p[i];
         } else {
-            int hi = i + 1 < n ? hexval(p[i + 1]) : -1;
-            int lo = i + 2 < n ? hexval(p[i + 2]) : -1;
+            int hi = i + 1 < n ? motan__hexval(p[i + 1]) : -1;
+            int lo = i + 2 < n ? motan__hexval(p[i + 2]) : -1;
             if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
                 motan_free(d);
                 size_t shown = n - i < 3 ? n - i : 3;

@@ -6,6 +6,7 @@
 #ifndef MOTAN_CORE_INT_H
 #define MOTAN_CORE_INT_H
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <string.h>
 
@@ -85,6 +86,30 @@ static inline uint64_t motan__get_u64be(const uint8_t *p)
  * motan_now_us (about 4 ns against 28 ns in a VM): call deadlines, budget windows.
  */
 uint64_t motan__now_coarse_us(void);
+
+/* Value of a hex digit, -1 for anything else. */
+static inline int motan__hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* waiter.c: a thread waits until another posts a result (blocking calls). */
+typedef struct motan__waiter {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    void *result;
+    int done;
+} motan__waiter;
+void motan__waiter_init(motan__waiter *w);
+void motan__waiter_destroy(motan__waiter *w);
+void motan__waiter_post(motan__waiter *w, void *result);
+void *motan__waiter_wait(motan__waiter *w);
 
 /* Allocation through the hooks; calloc zeroes. */
 void *motan__calloc(size_t n, size_t size);

@@ -13,17 +13,6 @@
 #define TAG_PROTOCOL "protocol_"
 #define TAG_URL "URL_"
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 char *motan__consul_escape(const char *s, int java)
 {
     static const char hex[] = "0123456789ABCDEF";
@@ -58,7 +47,7 @@ static char *java_decode(const char *s)
         } else if (*p != '%') {
             *w++ = *p;
         } else {
-            int hi = hexval(p[1]), lo = hi < 0 ? -1 : hexval(p[2]);
+            int hi = motan__hexval(p[1]), lo = hi < 0 ? -1 : motan__hexval(p[2]);
             if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
                 motan_free(out);
                 return NULL;

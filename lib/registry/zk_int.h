@@ -80,7 +80,8 @@ typedef struct motan__zk {
 
 /* ---- session and event loop (zookeeper.c, zk_loop.c) --------------------------------- */
 
-/* Marks the calling thread as working for z (the client's log lines go to z->log_err). */
+/* Marks the calling thread as working for z (the client's log lines go to z->log_err) and,
+ * until the matching leave, holds the process-wide lock around libzookeeper_st. */
 motan__zk *motan__zk_enter(motan__zk *z);
 void motan__zk_leave(motan__zk *prev);
 /* The client's log callback. */

@@ -5,9 +5,6 @@
  * every reconnect and the client may close it inside any call, so the event is reassigned
  * on every arming rather than trusted to still describe the same socket.
  */
-#include <stdio.h>
-#include <stdlib.h>
-#include <unistd.h>
 #include "registry/zk_int.h"
 
 static void on_io(evutil_socket_t fd, short what, void *arg)
@@ -20,7 +17,6 @@ static void on_io(evutil_socket_t fd, short what, void *arg)
     if (what & EV_WRITE)
         events |= ZOOKEEPER_WRITE;
     motan__zk *prev = motan__zk_enter(z);
-    if (getenv("ZKDBG")) fprintf(stderr, "[%d] io what=%d fd=%d\n", (int)getpid(), what, (int)fd);
     if (z->zh) {
         z->in_zk++;
         zookeeper_process(z->zh, events);
@@ -47,15 +43,18 @@ void motan__zk_arm(motan__zk *z)
     int rc = zookeeper_interest(z->zh, &fd, &interest, &tv);
     z->in_zk--;
     motan__zk_disarm(z);
-    /* Expired or refused for good: the session watcher has scheduled a new session. */
-    if (rc == ZINVALIDSTATE || !z->zh)
+    /* Expired or refused for good: a new session (normally scheduled by the watcher). */
+    if (rc == ZINVALIDSTATE || !z->zh) {
+        static const struct timeval soon = {1, 0};
+        if (z->zh && !evtimer_pending(z->restart_ev, NULL))
+            evtimer_add(z->restart_ev, &soon);
         return;
+    }
     short what = 0;
     if (fd >= 0 && (interest & ZOOKEEPER_READ))
         what |= EV_READ;
     if (fd >= 0 && (interest & ZOOKEEPER_WRITE))
         what |= EV_WRITE;
-    if (getenv("ZKDBG")) fprintf(stderr, "[%d] arm rc=%d fd=%d interest=%d tv=%ld.%06ld state=%d\n", (int)getpid(), rc, fd, interest, (long)tv.tv_sec, (long)tv.tv_usec, zoo_state(z->zh));
     if (tv.tv_sec < 0 || tv.tv_usec < 0)
         tv.tv_sec = tv.tv_usec = 0;
     if (!z->io_ev) {

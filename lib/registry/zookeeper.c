@@ -8,10 +8,10 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <unistd.h>
 
 #include "registry/zk_int.h"
 
@@ -21,14 +21,31 @@
 /* The registry the calling thread is working for: the client's log callback has no context. */
 static _Thread_local motan__zk *tl_zk;
 
+/*
+ * libzookeeper_st formats log lines in static buffers (only the _mt build has per-thread
+ * ones), so registries on different loop threads must not be inside the client at once
+ * (a data race ThreadSanitizer reports). Every entry into the client is bracketed by
+ * motan__zk_enter/leave, which hold this lock; they nest, hence the per-thread depth. No
+ * listener runs under it: lists are delivered from the subscriptions' own event.
+ */
+static pthread_mutex_t g_client_mu = PTHREAD_MUTEX_INITIALIZER;
+static _Thread_local int tl_depth;
+
 motan__zk *motan__zk_enter(motan__zk *z)
 {
+    if (tl_depth++ == 0)
+        pthread_mutex_lock(&g_client_mu);
     motan__zk *prev = tl_zk;
     tl_zk = z;
     return prev;
 }
 
-void motan__zk_leave(motan__zk *prev) { tl_zk = prev; }
+void motan__zk_leave(motan__zk *prev)
+{
+    tl_zk = prev;
+    if (--tl_depth == 0)
+        pthread_mutex_unlock(&g_client_mu);
+}
 
 void motan__zk_setf(char *buf, const char *fmt, ...)
 {
@@ -45,7 +62,6 @@ void motan__zk_setf(char *buf, const char *fmt, ...)
 void motan__zk_log(const char *message)
 {
     motan__zk *z = tl_zk;
-    if (getenv("ZKDBG")) fprintf(stderr, "[%d] %s\n", (int)getpid(), message);
     const char *p = message ? strstr(message, "ZOO_ERROR@") : NULL;
     if (!z || !p)
         return;
@@ -125,6 +141,7 @@ static void session_watcher(zhandle_t *zh, int type, int state, const char *path
         z->connected = 1;
         z->conn_err[0] = '\0';
         z->log_err[0] = '\0';
+        z->op_err[0] = '\0'; /* what failed before is done again now */
         /*
          * Our own nodes first (requests run in order: our subscriptions then see them), then
          * everything is read again: watches may have been missed while away.

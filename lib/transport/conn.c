@@ -22,6 +22,8 @@
 #define READS_PER_EVENT 8
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
+/* An input buffer grown past this by a large frame is given back once it is empty. */
+#define IN_KEEP_MAX (1024 * 1024)
 
 static void on_io(evutil_socket_t fd, short what, void *arg);
 static void on_timer(evutil_socket_t fd, short what, void *arg);
@@ -68,6 +70,16 @@ int motan__conn_init(motan__conn *c, motan_endpoint *ep, int index)
     return MOTAN_OK;
 }
 
+/* Empty input: do not keep a large frame's buffer for the life of the connection. */
+static void shrink_input(motan__conn *c)
+{
+    if (c->in->len == 0 && c->in->cap > IN_KEEP_MAX) {
+        motan_free(c->in->data);
+        c->in->data = NULL;
+        c->in->cap = 0;
+    }
+}
+
 static void close_socket(motan__conn *c)
 {
     if (c->fd >= 0) {
@@ -82,7 +94,9 @@ static void close_socket(motan__conn *c)
     c->state = CONN_IDLE;
     c->generation++;
     motan_buf_reset(c->in);
+    shrink_input(c);
     c->need = 0;
+    c->frame_since_us = 0;
     evbuffer_drain(c->out, evbuffer_get_length(c->out));
 }
 
@@ -333,7 +347,39 @@ static int parse_frames(motan__conn *c)
         if (c->need >= pos)
             c->need -= pos;
     }
+    if (c->in->len == 0) {
+        c->frame_since_us = 0;
+        shrink_input(c);
+    } else if (pos || !c->frame_since_us) {
+        c->frame_since_us = motan__now_coarse_us();
+    }
     return 1;
+}
+
+/*
+ * A server that stops in the middle of a frame (or never ends one) blocks every later answer
+ * on the connection, heartbeats included, for good. When a call times out while a frame has
+ * been arriving for at least that call's whole timeout, and no call still waits for that
+ * frame (its own call timed out or was cancelled), nothing can arrive any more: close.
+ */
+void motan__conn_check_stall(motan__conn *c, int timeout_ms)
+{
+    motan_endpoint *ep = c->ep;
+    if (c->state != CONN_CONNECTED || c->failing || !c->frame_since_us || ep->closing)
+        return;
+    uint64_t now = motan__now_coarse_us();
+    if (now < c->frame_since_us || now - c->frame_since_us < (uint64_t)timeout_ms * 1000u)
+        return;
+    if (c->in->len >= 13) { /* the header up to the request id is in */
+        motan__call *owner = motan__idmap_get(&ep->calls, motan__get_u64be(c->in->data + 5));
+        if (owner && owner->conn == c && owner->state == CALL_SENT)
+            return;
+    }
+    char msg[160];
+    snprintf(msg, sizeof(msg), "connection closed: a response has been arriving for %llu ms "
+                               "that no call waits for",
+             (unsigned long long)((now - c->frame_since_us) / 1000));
+    motan__conn_fail(c, MOTAN_ECONNECT, msg);
 }
 
 static void do_read(motan__conn *c)

@@ -364,6 +364,9 @@ static void on_call_timeout(evutil_socket_t fd, short what, void *arg)
     MOTAN_UNUSED(what);
     call->timer_set = 0;
     motan__endpoint_hold(ep);
+    motan__conn *c = call->conn; /* the call is freed below; the connection lives with ep */
+    uint64_t gen = c ? c->generation : 0;
+    int timeout_ms = call->timeout_ms;
     if (call->req)
         motan__call_fail(call, MOTAN_ETIMEOUT, "timeout after %d ms calling %s.%s on %s%s",
                          call->timeout_ms, motan_request_get_service(call->req),
@@ -372,6 +375,8 @@ static void on_call_timeout(evutil_socket_t fd, short what, void *arg)
     else
         motan__call_fail(call, MOTAN_ETIMEOUT, "heartbeat timeout after %d ms on %s",
                          call->timeout_ms, ep->address);
+    if (c && gen == c->generation)
+        motan__conn_check_stall(c, timeout_ms);
     motan__endpoint_release(ep);
 }
 

@@ -251,22 +251,17 @@ MOTAN_EXPORT int motan_loop_run(motan_loop *l, void (*fn)(void *userdata), void 
     return rc;
 }
 
-typedef struct waiter {
+typedef struct run_wait {
     void (*fn)(void *);
     void *userdata;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int done;
-} waiter;
+    motan__waiter w;
+} run_wait;
 
 static void run_and_signal(void *arg)
 {
-    waiter *w = arg;
-    w->fn(w->userdata);
-    pthread_mutex_lock(&w->mu);
-    w->done = 1;
-    pthread_cond_signal(&w->cv);
-    pthread_mutex_unlock(&w->mu);
+    run_wait *r = arg;
+    r->fn(r->userdata);
+    motan__waiter_post(&r->w, NULL);
 }
 
 MOTAN_EXPORT int motan_loop_run_wait(motan_loop *l, void (*fn)(void *userdata), void *userdata)
@@ -277,19 +272,13 @@ MOTAN_EXPORT int motan_loop_run_wait(motan_loop *l, void (*fn)(void *userdata), 
         fn(userdata);
         return MOTAN_OK;
     }
-    waiter w = {.fn = fn, .userdata = userdata};
-    motan__task t = {.fn = run_and_signal, .userdata = &w};
-    pthread_mutex_init(&w.mu, NULL);
-    pthread_cond_init(&w.cv, NULL);
+    run_wait r = {.fn = fn, .userdata = userdata};
+    motan__task t = {.fn = run_and_signal, .userdata = &r};
+    motan__waiter_init(&r.w);
     int rc = motan__loop_post(l, &t);
-    if (rc == MOTAN_OK) {
-        pthread_mutex_lock(&w.mu);
-        while (!w.done)
-            pthread_cond_wait(&w.cv, &w.mu);
-        pthread_mutex_unlock(&w.mu);
-    }
-    pthread_cond_destroy(&w.cv);
-    pthread_mutex_destroy(&w.mu);
+    if (rc == MOTAN_OK)
+        motan__waiter_wait(&r.w);
+    motan__waiter_destroy(&r.w);
     return rc;
 }
 

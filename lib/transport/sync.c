@@ -1,22 +1,7 @@
 /* Blocking calls on the built-in loop: an async call plus a condition variable. */
 #include "transport/transport_int.h"
 
-typedef struct sync_wait {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    motan_response *resp;
-    int done;
-} sync_wait;
-
-static void sync_cb(motan_response *resp, void *userdata)
-{
-    sync_wait *w = userdata;
-    pthread_mutex_lock(&w->mu);
-    w->resp = resp;
-    w->done = 1;
-    pthread_cond_signal(&w->cv);
-    pthread_mutex_unlock(&w->mu);
-}
+static void sync_cb(motan_response *resp, void *userdata) { motan__waiter_post(userdata, resp); }
 
 static motan_response *error_response(int code, const char *msg)
 {
@@ -38,21 +23,15 @@ MOTAN_EXPORT int motan_endpoint_call_sync(motan_endpoint *e, motan_request *req,
         *out = error_response(MOTAN_EDEADLOCK, "blocking calls need the built-in loop and another thread");
         return MOTAN_EDEADLOCK;
     }
-    sync_wait w = {.done = 0};
-    pthread_mutex_init(&w.mu, NULL);
-    pthread_cond_init(&w.cv, NULL);
+    motan__waiter w;
+    motan__waiter_init(&w);
     int rc = motan_endpoint_call(e, req, timeout_ms, sync_cb, &w, NULL);
     if (rc == MOTAN_OK) {
-        pthread_mutex_lock(&w.mu);
-        while (!w.done)
-            pthread_cond_wait(&w.cv, &w.mu);
-        pthread_mutex_unlock(&w.mu);
-        *out = w.resp;
-        rc = w.resp ? motan_response_get_code(w.resp) : MOTAN_ENOMEM;
+        *out = motan__waiter_wait(&w);
+        rc = *out ? motan_response_get_code(*out) : MOTAN_ENOMEM;
     } else {
         *out = error_response(rc, motan_strerror(rc));
     }
-    pthread_cond_destroy(&w.cv);
-    pthread_mutex_destroy(&w.mu);
+    motan__waiter_destroy(&w);
     return rc;
 }

@@ -83,6 +83,7 @@ struct motan__conn {
     struct evbuffer *out;
     motan_buf *in;      /* received bytes, frames parsed in place */
     size_t need;        /* bytes the frame being received needs in total */
+    uint64_t frame_since_us; /* when the incomplete frame at the front of `in` began, 0: none */
     motan__call *unsent_head, *unsent_tail; /* waiting to be encoded into out */
     motan__call *sent_head, *sent_tail;     /* written (or in out), waiting for answers */
     size_t pending;     /* unsent + sent */
@@ -149,6 +150,8 @@ void motan__conn_destroy(motan__conn *c);
 void motan__conn_enqueue(motan__conn *c, motan__call *call);
 /* Takes call off the connection's lists. */
 void motan__conn_unlink(motan__conn *c, motan__call *call);
+/* A call on c timed out after timeout_ms: closes c if its input is stuck (conn.c). */
+void motan__conn_check_stall(motan__conn *c, int timeout_ms);
 
 /* Doubly-linked call lists (conn unsent/sent, endpoint done). */
 void motan__calls_push(motan__call **head, motan__call **tail, motan__call *call);

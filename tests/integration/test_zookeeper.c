@@ -90,6 +90,24 @@ static void on_list(const motan_url *const *nodes, size_t n, void *ud)
     pthread_mutex_unlock(&r->mu);
 }
 
+/* Whether the last list contains s; under the lock, as the loop thread may deliver again. */
+static int rec_has(rec *r, const char *s)
+{
+    pthread_mutex_lock(&r->mu);
+    int found = strstr(r->list, s) != NULL;
+    pthread_mutex_unlock(&r->mu);
+    return found;
+}
+
+/* A copy of the last list, taken under the lock. */
+static const char *rec_list(rec *r, char *out, size_t len)
+{
+    pthread_mutex_lock(&r->mu);
+    snprintf(out, len, "%s", r->list);
+    pthread_mutex_unlock(&r->mu);
+    return out;
+}
+
 static int rec_calls(rec *r)
 {
     pthread_mutex_lock(&r->mu);
@@ -199,8 +217,8 @@ static void srv_start(tu_server *s, const char *group, const char *reg_params,
                       const char *const *extra)
 {
     char regurl[256];
-    const char *args[16] = {"--register", regurl, "--group", group};
-    int n = 4;
+    const char *args[16] = {"--quiet", "--register", regurl, "--group", group};
+    int n = 5;
     snprintf(regurl, sizeof(regurl), "zookeeper://%s?%s", g_zk.hosts,
              reg_params ? reg_params : "sessionTimeout=10000");
     for (int i = 0; extra && extra[i] && n < 15; i++)
@@ -415,6 +433,12 @@ START_TEST(test_bad_urls)
         motan_url_free(u);
     }
 
+    /* A name that does not resolve fails at once (no session can start). */
+    motan_url *nx = url("zookeeper://nonexistent.invalid:2181");
+    ck_assert_int_eq(motan_registry_new(l, nx, &r, err, sizeof(err)), MOTAN_EREGISTRY);
+    ck_assert_msg(strstr(err, "nonexistent.invalid:2181"), "%s", err);
+    motan_url_free(nx);
+
     /* "zk" is the same registry. */
     motan_url *u = url("zk://%s", g_zk.hosts);
     ck_assert_int_eq(motan_registry_new(l, u, &r, err, sizeof(err)), MOTAN_OK);
@@ -502,11 +526,11 @@ START_TEST(test_servers_appear_disappear)
 
     srv_start(&a, "g-appear", NULL, NULL);
     ck_assert(rec_wait(&rc, 1, addr_of(&a), 1000));
-    ck_assert_ptr_nonnull(strstr(rc.list, "nodeType=service"));
-    ck_assert_ptr_nonnull(strstr(rc.list, "group=g-appear"));
+    ck_assert(rec_has(&rc, "nodeType=service"));
+    ck_assert(rec_has(&rc, "group=g-appear"));
     srv_start(&b, "g-appear", NULL, NULL);
     ck_assert(rec_wait(&rc, 2, addr_of(&b), 1000));
-    ck_assert_ptr_nonnull(strstr(rc.list, addr_of(&a)));
+    ck_assert(rec_has(&rc, addr_of(&a)));
 
     ck_assert_int_eq(tu_server_stop(&a), 0); /* SIGTERM: the server deletes its node */
     ck_assert(rec_wait(&rc, 1, addr_of(&b), 1000));
@@ -541,7 +565,7 @@ START_TEST(test_groups_and_listeners)
     ck_assert(rec_wait(&ra, 1, addr_of(&a), 2000));
     ck_assert(rec_wait(&rb1, 2, "weight=7", 2000));
     ck_assert(rec_wait(&rb2, 2, "weight=7", 2000));
-    ck_assert_ptr_null(strstr(ra.list, addr_of(&b1)));
+    ck_assert(!rec_has(&ra, addr_of(&b1)));
     ck_assert_int_eq(rec_calls(&ra), 1);
     ck_assert_int_eq(rec_calls(&rb1), 1);
 
@@ -593,7 +617,8 @@ START_TEST(test_java_node_data)
     snprintf(path, sizeof(path), "%s/x", base);
     zkc_parents(&c, path);
 
-    int n = java_string("motan2://10.0.0.1:8001/com.example.JavaService?group=g-java&weight=3&", buf);
+    int n = java_string("motan2://10.0.0.1:8001/com.example.JavaService?group=g-java&weight=3&",
+                        buf);
     snprintf(path, sizeof(path), "%s/10.0.0.1:8001", base);
     ck_assert_int_eq(zkc_create(&c, path, buf, n, ZOO_PERSISTENT), ZOK);
     const char *plain = "motan2://10.0.0.2:8002/com.example.JavaService?group=g-java&k=v";
@@ -610,7 +635,8 @@ START_TEST(test_java_node_data)
     reg_open(&g, NULL);
     sub(&g, "g-java", "com.example.JavaService", &rc);
     ck_assert(rec_wait(&rc, 4, NULL, 2000));
-    ck_assert_str_eq(rc.list,
+    char snap[8192];
+    ck_assert_str_eq(rec_list(&rc, snap, sizeof(snap)),
                      "motan2://10.0.0.1:8001/com.example.JavaService?group=g-java&weight=3\n"
                      "motan2://10.0.0.2:8002/com.example.JavaService?group=g-java&k=v\n"
                      "motan2://10.0.0.3:8003/com.example.JavaService?group=g-java\n"
@@ -635,7 +661,7 @@ START_TEST(test_java_node_data)
     snprintf(path, sizeof(path), "%s/10.0.0.1:8001", base);
     ck_assert_int_eq(zkc_delete(&c, path), ZOK);
     ck_assert(rec_wait(&rc, 3, NULL, 1000));
-    ck_assert_ptr_null(strstr(rc.list, "10.0.0.1"));
+    ck_assert(!rec_has(&rc, "10.0.0.1"));
 
     reg_close(&g);
     zkc_close(&c);
@@ -659,7 +685,8 @@ START_TEST(test_register_api)
     sub(&watch, "g-reg", "com.example.RegService", &rc);
     ck_assert(rec_wait(&rc, 0, NULL, 2000));
 
-    motan_url *u = url("motan2://127.0.0.1:9101/com.example.RegService?group=g-reg&nodeType=service");
+    motan_url *u =
+        url("motan2://127.0.0.1:9101/com.example.RegService?group=g-reg&nodeType=service");
     ck_assert_int_eq(motan_registry_register(pub.r, u), MOTAN_OK);
     ck_assert(zkc_wait_exists(&c, node, 1, 2000, &owner));
     ck_assert_int_ne(owner, 0); /* ephemeral */
@@ -707,8 +734,8 @@ START_TEST(test_zookeeper_restart)
     tu_server a, b;
     char msg[1024];
     rec_init(&rc);
-    srv_start(&a, "g-restart", NULL, NULL);
-    reg_open(&g, "sessionTimeout=10000");
+    srv_start(&a, "g-restart", "sessionTimeout=2000", NULL);
+    reg_open(&g, "sessionTimeout=4000");
     sub(&g, "g-restart", "com.example.EchoService", &rc);
     ck_assert(rec_wait(&rc, 1, addr_of(&a), 2000));
     ck_assert(wait_errmsg(&g, 1, 1000));
@@ -729,13 +756,13 @@ START_TEST(test_zookeeper_restart)
     ck_assert_int_eq(rec_calls(&rc), calls);
     srv_start(&b, "g-restart", NULL, NULL);
     ck_assert(rec_wait(&rc, 2, addr_of(&b), 2000));
-    fprintf(stderr, "DEBUG a=%d b=%d\n", a.port, b.port);
-    { char cmd[128]; snprintf(cmd, sizeof cmd, "python3 -c \"import socket;s=socket.create_connection(('127.0.0.1',%d));s.sendall(b'dump');print(s.recv(9999).decode())\" >&2", g_zk.port); system(cmd); }
+    /*
+     * A client that connected while ZooKeeper was starting may wait for 2/3 of its session
+     * timeout before it tries again (the server neither answers nor closes): A's session is
+     * 2 s, so its node goes within 4 s at worst (deleted, or its session expired).
+     */
     ck_assert_int_eq(tu_server_stop(&a), 0);
-    if (!rec_wait(&rc, 1, addr_of(&b), 1000)) {
-    { char cmd[128]; snprintf(cmd, sizeof cmd, "python3 -c \"import socket;s=socket.create_connection(('127.0.0.1',%d));s.sendall(b'dump');print(s.recv(9999).decode())\" >&2", g_zk.port); system(cmd); }
-    ck_assert(0);
-    }
+    ck_assert(rec_wait(&rc, 1, addr_of(&b), 4000));
 
     reg_close(&g);
     ck_assert_int_eq(tu_server_stop(&b), 0);

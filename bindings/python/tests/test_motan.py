@@ -290,6 +290,8 @@ class TestMethods(Base):
             for _ in range(2000):
                 self.c.call("fail", "x")
         grown = rss_kib() - before
+        if os.environ.get("MOTAN_SANITIZER"):  # ASan's quarantine keeps freed memory
+            self.skipTest("RSS bound not checked under MOTAN_SANITIZER (grew %d KiB)" % grown)
         self.assertLess(grown, 4096, "RSS grew by %d KiB over 22000 calls" % grown)
 
 
