@@ -135,7 +135,7 @@ static const struct {
     {"many-meta:50", 4}, {"hb-storm:20", 3}, {"motan1", 2},      {"version2", 2},
     {"gzip-bomb", 1},    {"endless-meta", 1},
 };
-#define REQ_FAULT_PERMILLE 30
+#define REQ_FAULT_PERMILLE 2
 
 /* SOAK_FAULTS: a comma-separated list replacing req_faults (equal weights), for reproducers. */
 static char g_only_faults[512];
@@ -369,11 +369,14 @@ static void *poller(void *arg)
 
 /* ---- servers ---------------------------------------------------------------------------- */
 
-static const char *const srv_faults[] = {"none",     "delay:30", "garbage", "reset",     "oversize",
-                                         "close-mid", "noreply", "wrong-id", "duplicate", "close",
-                                         "gzip",     "error-go"};
+static const char *const srv_faults[] = {
+    "none",      "delay:30",   "garbage", "reset",      "oversize", "oversize-meta",
+    "close-mid", "noreply",    "wrong-id", "duplicate", "close",    "gzip",
+    "error-go",  "error-java", "bytewise", "version2",  "motan1",   "many-meta:20",
+    "hb-storm:5"};
 
 static int g_server_faults = 1;
+static int g_verbose;
 static tu_server g_srv[NSERVERS];
 static int g_port[NSERVERS];
 static int g_dead_port;
@@ -387,15 +390,19 @@ static int server_start(int i)
                             : "none";
     snprintf(port, sizeof(port), "%d", g_port[i]);
     snprintf(name, sizeof(name), "soak-%d", i);
-    snprintf(rate, sizeof(rate), "%d.%d", 1 + rnd_int(3), rnd_int(10));
+    snprintf(rate, sizeof(rate), "%d.%d", rnd_int(3), 5 + rnd_int(5));
     snprintf(seed, sizeof(seed), "%" PRIu64, rnd() % 1000000);
     const char *args[] = {"--quiet", "--port", port,         "--name", name, "--seed",
                           seed,      "--fault", fault,        "--fault-rate", rate, NULL};
     if (!strcmp(fault, "none"))
         args[7] = NULL; /* the server takes no --fault-rate without a real fault */
     for (int attempt = 0; attempt < 20; attempt++) {
-        if (tu_server_start(&g_srv[i], args) == 0)
+        if (tu_server_start(&g_srv[i], args) == 0) {
+            if (g_verbose)
+                fprintf(stderr, "soak: server %d on port %d: fault %s at %s %%\n", i, g_port[i],
+                        fault, rate);
             return 0;
+        }
         usleep(100000); /* the port may still be held for a moment */
     }
     return -1;
@@ -575,6 +582,7 @@ int main(void)
     int rss_check = (int)env_u64("SOAK_RSS_CHECK", 1);
     g_fault_permille = (int)env_u64("SOAK_FAULT_PERMILLE", REQ_FAULT_PERMILLE);
     g_server_faults = (int)env_u64("SOAK_SERVER_FAULTS", 1);
+    g_verbose = (int)env_u64("SOAK_VERBOSE", 0);
     int disturbing = (int)env_u64("SOAK_DISTURB", 1), churning = (int)env_u64("SOAK_CHURN", 1);
     const char *only = getenv("SOAK_FAULTS");
     if (only && *only) {
@@ -621,7 +629,7 @@ int main(void)
     char url[1024], err[256];
     snprintf(url, sizeof(url),
              "file://%s/" SERVICE "?interval=200&haStrategy=failover&retries=2&requestTimeout=%d"
-             "&connectTimeout=200&keepaliveInterval=200",
+             "&connectTimeout=200&keepaliveInterval=200&errorCountThreshold=30",
              g_json, TIMEOUT_MS);
     if (motan_client_new(url, &g_client, err, sizeof(err)) != MOTAN_OK) {
         fprintf(stderr, "soak: %s: %s\n", url, err);

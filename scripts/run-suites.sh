@@ -26,12 +26,14 @@ export TSAN_OPTIONS="${TSAN_OPTIONS:-suppressions=$PWD/tests/support/tsan.supp:s
 sanitizer="${MOTAN_SANITIZER:-}"
 
 fail=0
+ran=0
+failed=()
 run() {
     local bin=$1; shift
     echo "--- $(basename "$bin")"
+    ran=$((ran + 1))
     if ! "$@" "$bin"; then
-        echo "--- $(basename "$bin"): FAILED"
-        fail=1
+        nope "$(basename "$bin")"
     fi
 }
 direct() { "$1"; }
@@ -54,12 +56,19 @@ cli_test() {
     esac
 }
 
+nope() { # nope NAME [WHY]: NAME failed
+    echo "--- $1: FAILED${2:+ ($2)}"
+    failed+=("$1")
+    fail=1
+}
+
 # binding NAME: the binding's suite, its interpreter run the way the sanitizer allows.
 binding() {
     local name=$1 lib="$build_abs/lib/libmotan.so.0" asan_rt=
     echo "--- $name"
-    [ -e "$lib" ] || { echo "--- $name: FAILED ($lib is missing)"; fail=1; return; }
-    [ -x "$MOTAN_TEST_SERVER" ] || { echo "--- $name: FAILED ($MOTAN_TEST_SERVER is missing)"; fail=1; return; }
+    ran=$((ran + 1))
+    [ -e "$lib" ] || { nope "$name" "$lib is missing"; return; }
+    [ -x "$MOTAN_TEST_SERVER" ] || { nope "$name" "$MOTAN_TEST_SERVER is missing"; return; }
     case "$sanitizer" in
         tsan | valgrind)
             echo "--- $name: skipped under $sanitizer (interpreters are run under ASan only)"
@@ -85,24 +94,21 @@ binding() {
     local rc=0
     case "$name" in
         python)
-            [ -x /usr/bin/python3 ] || { echo "--- python: FAILED (/usr/bin/python3 is missing)"; fail=1; return; }
+            [ -x /usr/bin/python3 ] || { nope python "/usr/bin/python3 is missing"; return; }
             env "${env[@]}" PYTHONDONTWRITEBYTECODE=1 \
                 /usr/bin/python3 -m unittest discover -s bindings/python/tests -v 2>&1 || rc=1 ;;
         lua)
             command -v luajit >/dev/null ||
-                { echo "--- lua: FAILED (luajit is not installed, scripts/deps.sh)"; fail=1; return; }
+                { nope lua "luajit is not installed (scripts/deps.sh)"; return; }
             env "${env[@]}" luajit bindings/lua/tests/test_motan.lua || rc=1 ;;
         php)
             command -v php >/dev/null ||
-                { echo "--- php: FAILED (php is not installed, scripts/deps.sh installs php-cli)"; fail=1; return; }
+                { nope php "php is not installed (scripts/deps.sh installs php-cli)"; return; }
             php -d ffi.enable=1 -r 'exit(class_exists("FFI") ? 0 : 1);' ||
-                { echo "--- php: FAILED (this php has no FFI extension)"; fail=1; return; }
+                { nope php "this php has no FFI extension"; return; }
             env "${env[@]}" php -d ffi.enable=1 -d zend.assertions=1 bindings/php/tests/test_motan.php || rc=1 ;;
     esac
-    if [ "$rc" -ne 0 ]; then
-        echo "--- $name: FAILED"
-        fail=1
-    fi
+    [ "$rc" -eq 0 ] || nope "$name"
 }
 
 groups=()
@@ -134,4 +140,5 @@ for group in "${groups[@]}"; do
         *) echo "unknown group $group"; exit 2 ;;
     esac
 done
+echo "=== run-suites ($*${sanitizer:+; MOTAN_SANITIZER=$sanitizer}): $ran run, ${#failed[@]} failed${failed:+: ${failed[*]}}"
 exit $fail

@@ -354,7 +354,10 @@ int motan_request_set_body(motan_request *r, int ser, const void *data, size_t l
  */
 motan_buf *motan_request_body_buf(motan_request *r);
 
-/* Serialization for the body (default: the client's). */
+/*
+ * Serialization for the body. Unset (get returns -1), the client's URL decides (its
+ * `serialization` parameter, else Simple); a request used alone encodes as Simple.
+ */
 int motan_request_set_serialization(motan_request *r, int ser);
 int motan_request_get_serialization(const motan_request *r);
 /* Per-call timeout in ms (0: the client's requestTimeout for the method). */

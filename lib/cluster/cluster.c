@@ -102,6 +102,11 @@ static void create_in_loop(void *arg)
     if (rc == MOTAN_OK) {
         c->version = motan_url_get_param(c->url, "version");
         c->application = motan_url_get_param(c->url, "application");
+        const char *ser = motan_url_get_param(c->url, "serialization");
+        c->serialization = ser ? motan_serialization_by_name(ser) : -1;
+        if (ser && (c->serialization < 0 || !motan_serialization_supported(c->serialization)))
+            rc = motan__errf(a->errbuf, a->errlen, MOTAN_EURL,
+                             "serialization \"%s\" is not supported (simple, msgpack, json)", ser);
     }
     if (rc == MOTAN_OK)
         rc = group_init(c, &c->own, motan_url_get_str(u, NULL, "group", "default_rpc"));
@@ -425,6 +430,10 @@ static void apply_rule(motan_cluster *c, const char *weights)
         for (size_t j = 0; j < g->n; j++)
             drain_endpoint(c, g->eps[j]);
         g->n = 0;
+        /* Its calls may still retry (failover, backup): from the own group, not freed memory. */
+        for (motan_ha_call *call = c->live_head; call; call = call->next)
+            if (call->group == g)
+                call->group = &c->own;
         group_clear(c, g);
         motan_free(g);
         c->groups[i] = c->groups[--c->ngroups];

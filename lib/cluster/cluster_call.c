@@ -437,6 +437,8 @@ static void fill_request(const motan_cluster *c, motan_request *req)
         motan_request_set_version(req, c->version);
     if (c->application && !motan_request_get_application(req))
         motan_request_set_application(req, c->application);
+    if (c->serialization >= 0 && motan_request_get_serialization(req) < 0)
+        motan_request_set_serialization(req, c->serialization);
 }
 
 MOTAN_EXPORT int motan_cluster_call(motan_cluster *c, motan_request *req, motan_response_cb cb,

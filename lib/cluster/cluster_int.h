@@ -85,6 +85,7 @@ struct motan_cluster {
     int has_method_params; /* some "<method>.<key>" parameter: no caching by key */
     int timeout_ms;        /* requestTimeout */
     const char *version, *application; /* URL parameters filled into requests (or NULL) */
+    int serialization;                  /* the URL's, -1 when it names none */
     struct {
         const char *key;
         int64_t def, value;

@@ -278,7 +278,10 @@ MOTAN_EXPORT int motan_request_set_serialization(motan_request *r, int ser)
     return MOTAN_OK;
 }
 
-MOTAN_EXPORT int motan_request_get_serialization(const motan_request *r) { return r->ser; }
+MOTAN_EXPORT int motan_request_get_serialization(const motan_request *r)
+{
+    return r->ser_set ? r->ser : -1;
+}
 
 int motan__request_serialization_is_set(const motan_request *r) { return r->ser_set; }
 

@@ -475,6 +475,9 @@ static void fill_request(const motan_endpoint *ep, motan_request *req)
         motan_request_set_version(req, motan_url_get_param(u, "version"));
     if (!motan_request_get_application(req) && motan_url_get_param(u, "application"))
         motan_request_set_application(req, motan_url_get_param(u, "application"));
+    const char *ser = motan_url_get_param(u, "serialization");
+    if (ser && motan_request_get_serialization(req) < 0 && motan_serialization_by_name(ser) >= 0)
+        motan_request_set_serialization(req, motan_serialization_by_name(ser));
 }
 
 MOTAN_EXPORT int motan_endpoint_call(motan_endpoint *e, motan_request *req, int timeout_ms,

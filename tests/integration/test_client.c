@@ -220,6 +220,8 @@ START_TEST(test_serializations)
         int rc = motan_client_call(c, r, &resp);
         ck_assert_msg(rc == MOTAN_OK, "%s %s: %s", sers[_i], vals[i], motan_response_get_errmsg(resp));
         ck_assert_str_eq(value_text(resp), vals[i]);
+        /* The body really travelled in that serialization. */
+        ck_assert_str_eq(motan_response_get_meta(resp, "X-Serialization"), sers[_i]);
         motan_response_free(resp);
         motan_request_free(r);
     }

@@ -317,6 +317,7 @@ START_TEST(echo_types)
         ck_assert_int_eq(motan_response_get_code(resp), MOTAN_OK);
         ck_assert_msg(motan_value_equal(motan_response_get_value(resp), vals[i]), "value %zu", i);
         ck_assert_str_eq(motan_response_get_meta(resp, "X-Server"), "shared");
+    ck_assert_str_eq(motan_response_get_meta(resp, "X-Serialization"), "simple");
         ck_assert_int_ge(motan_response_get_process_time(resp), 0);
         motan_response_free(resp);
         motan_request_free(r);
@@ -934,7 +935,7 @@ START_TEST(fault_many_meta)
     send_echo(&c, 4, "many-meta:100");
     motan_response *resp = cli_answer(&c, 4);
     assert_hello(resp);
-    ck_assert_uint_eq(motan_frame_meta_count(c.f), 102);
+    ck_assert_uint_eq(motan_frame_meta_count(c.f), 103); /* M_pt, X-Server, X-Serialization + 100 */
     ck_assert_str_eq(motan_response_get_meta(resp, "X-Meta-99"), "v99");
     motan_response_free(resp);
     cli_close(&c);

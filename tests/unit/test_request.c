@@ -198,7 +198,7 @@ START_TEST(fields)
     ck_assert_str_eq(motan_request_get_method_desc(r), "void");
 
     /* serialization, timeout, hash key */
-    ck_assert_int_eq(motan_request_get_serialization(r), MOTAN_SER_SIMPLE);
+    ck_assert_int_eq(motan_request_get_serialization(r), -1); /* unset: the client's */
     ck_assert_int_eq(motan__request_serialization_is_set(r), 0);
     ck_assert_int_eq(motan_request_set_serialization(r, 32), MOTAN_EINVAL);
     ck_assert_int_eq(motan_request_set_serialization(r, -1), MOTAN_EINVAL);

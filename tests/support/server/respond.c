@@ -45,7 +45,7 @@ static int fmt_pt(const srv_answer *a, char *buf, size_t len)
     return snprintf(buf, len, "%llu", (unsigned long long)ms);
 }
 
-/* The answer as a well-formed frame: M_pt, X-Server, extra X-Meta-i, M_e on errors. */
+/* The answer as a well-formed frame: M_pt, X-Server, X-Serialization, extra X-Meta-i, M_e on errors. */
 static void put_frame(srv_server *s, wr *w, const srv_answer *a, uint64_t id, size_t mingz,
                       uint32_t extra)
 {
@@ -60,6 +60,10 @@ static void put_frame(srv_server *s, wr *w, const srv_answer *a, uint64_t id, si
         rc = motan_frame_write_meta(w->b, mark, "M_pt", 4, pt, (size_t)ptlen);
     if (!rc)
         rc = motan_frame_write_meta(w->b, mark, "X-Server", 8, s->name, s->name_len);
+    if (!rc) { /* which serialization the server saw and answered in */
+        const char *ser = motan_serialization_name(a->ser);
+        rc = motan_frame_write_meta(w->b, mark, "X-Serialization", 15, ser, strlen(ser));
+    }
     for (uint32_t i = 0; !rc && i < extra; i++) {
         int kl = snprintf(k, sizeof(k), "X-Meta-%u", (unsigned)i);
         int vl = snprintf(v, sizeof(v), "v%u", (unsigned)i);
