@@ -7,6 +7,7 @@
 # purpose; crash/leak/timeout inputs are kept in build-fuzz/artifacts/<name>/ for
 # reproduction (run the target on the file). Any crash, leak or timeout fails the script.
 # Prints one line per target: fuzz.<name> <execs> execs <seconds> s
+# FUZZ_ONLY="name ..." runs only those targets.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -63,6 +64,10 @@ for bin in "${targets[@]}"; do
     [ -x "$bin" ] || continue
     target=$(basename "$bin")
     name=${target#fuzz_}
+    # FUZZ_ONLY="simple frame" limits the run to those targets (e.g. to run two at once).
+    if [ -n "${FUZZ_ONLY:-}" ] && [[ " $FUZZ_ONLY " != *" $name "* ]]; then
+        continue
+    fi
     corpus="tests/fuzz/corpus/$name"
     artifacts="build-fuzz/artifacts/$name"
     mkdir -p "$corpus" "$artifacts"

@@ -140,5 +140,5 @@ for group in "${groups[@]}"; do
         *) echo "unknown group $group"; exit 2 ;;
     esac
 done
-echo "=== run-suites ($*${sanitizer:+; MOTAN_SANITIZER=$sanitizer}): $ran run, ${#failed[@]} failed${failed:+: ${failed[*]}}"
+echo "run-suites ($*${sanitizer:+; MOTAN_SANITIZER=$sanitizer}): $ran run, ${#failed[@]} failed${failed:+: ${failed[*]}}"
 exit $fail
