@@ -16,76 +16,15 @@
 
 #include "server_proc.h"
 #include "testutil.h"
-
-static int slow(void)
-{
-    const char *s = getenv("MOTAN_SANITIZER");
-    return s && *s;
-}
+#include "tu_loop.h"
 
 /* ---- harness -------------------------------------------------------------------------- */
 
-typedef struct env {
-    struct event_base *base;
-    struct event *ticker;
-    motan_loop *loop;
-} env;
-
-static void tick(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    (void)arg;
-}
-
-static void env_init(env *e)
-{
-    struct event_config *cfg = event_config_new();
-    event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER);
-    e->base = event_base_new_with_config(cfg);
-    event_config_free(cfg);
-    e->ticker = event_new(e->base, -1, EV_PERSIST, tick, NULL);
-    struct timeval tv = {0, 5000};
-    event_add(e->ticker, &tv);
-    char err[256];
-    ck_assert_int_eq(motan_loop_new_with_base(e->base, &e->loop, err, sizeof(err)), MOTAN_OK);
-}
-
-static void env_free(env *e)
-{
-    motan_loop_free(e->loop);
-    event_free(e->ticker);
-    event_base_free(e->base);
-}
-
-static int run_until(env *e, const int *counter, int target, int timeout_ms)
-{
-    uint64_t end = motan_now_us() + (uint64_t)timeout_ms * 1000u;
-    while (*counter < target && motan_now_us() < end)
-        event_base_loop(e->base, EVLOOP_ONCE);
-    return *counter >= target;
-}
-
-static void run_for(env *e, int ms)
-{
-    int never = 0;
-    run_until(e, &never, 1, ms);
-}
-
-static motan_url *url_of(const char *text)
-{
-    motan_url *u = NULL;
-    char err[256];
-    ck_assert_msg(motan_url_parse(text, strlen(text), &u, err, sizeof(err)) == MOTAN_OK, "%s: %s",
-                  text, err);
-    return u;
-}
-
-static motan_cluster *cluster_new(env *e, const char *params)
+static motan_cluster *cluster_new(tu_env *e, const char *params)
 {
     char text[512], err[256];
     snprintf(text, sizeof(text), "motan2:///com.example.EchoService?%s", params ? params : "");
-    motan_url *u = url_of(text);
+    motan_url *u = tu_url(text);
     motan_cluster *c = NULL;
     int rc = motan_cluster_new(e->loop, u, &c, err, sizeof(err));
     ck_assert_msg(rc == MOTAN_OK, "cluster_new: %s", err);
@@ -123,7 +62,7 @@ static void set_nodes(motan_cluster *c, const char *group, tu_server *s, int n,
         char text[256];
         snprintf(text, sizeof(text), "motan2://127.0.0.1:%d/com.example.EchoService?%s", s[i].port,
                  node_params && node_params[i] ? node_params[i] : "");
-        nodes[i] = url_of(text);
+        nodes[i] = tu_url(text);
     }
     int rc = group ? motan_cluster_update_group(c, group, (const motan_url *const *)nodes, (size_t)n)
                    : motan_cluster_update(c, (const motan_url *const *)nodes, (size_t)n);
@@ -134,7 +73,7 @@ static void set_nodes(motan_cluster *c, const char *group, tu_server *s, int n,
 
 /* A pipeline of echo calls, counting answers per server (X-Server). */
 typedef struct load {
-    env *e;
+    tu_env *e;
     motan_cluster *c;
     int total, next, completed, failed, inflight_max;
     int per_server[8];
@@ -220,15 +159,15 @@ START_TEST(test_failover_server_killed)
 {
     tu_server s[3];
     start_servers(s, 3, NULL);
-    env e;
-    env_init(&e);
+    tu_env e;
+    tu_env_init(&e);
     motan_cluster *c = cluster_new(&e, "haStrategy=failover&retries=1&loadbalance=roundrobin");
     set_nodes(c, NULL, s, 3, NULL);
-    load l = {.e = &e, .c = c, .total = slow() ? 3000 : 30000};
+    load l = {.e = &e, .c = c, .total = tu_slow() ? 3000 : 30000};
     slot *slots = load_start(&l, 32);
-    ck_assert(run_until(&e, &l.completed, l.total / 3, 60000));
+    ck_assert(tu_run_until(&e, &l.completed, l.total / 3, 60000));
     tu_server_kill(&s[1]);
-    ck_assert(run_until(&e, &l.completed, l.total, 120000));
+    ck_assert(tu_run_until(&e, &l.completed, l.total, 120000));
     ck_assert_msg(l.failed == 0, "%d calls failed, first: %s", l.failed, l.first_error);
     ck_assert_int_gt(motan_cluster_stat(c, "retries"), 0);
     ck_assert_int_gt(l.per_server[0], l.total / 4);
@@ -237,7 +176,7 @@ START_TEST(test_failover_server_killed)
     ck_assert_int_lt(l.per_server[1], l.total / 2);
     load_end(slots, 32);
     motan_cluster_free(c);
-    env_free(&e);
+    tu_env_free(&e);
     stop_servers(s, 3);
 }
 END_TEST
@@ -247,19 +186,19 @@ START_TEST(test_failfast_server_killed_shows_errors)
 {
     tu_server s[3];
     start_servers(s, 3, NULL);
-    env e;
-    env_init(&e);
+    tu_env e;
+    tu_env_init(&e);
     motan_cluster *c = cluster_new(&e, "haStrategy=failfast&loadbalance=roundrobin");
     set_nodes(c, NULL, s, 3, NULL);
     load l = {.e = &e, .c = c, .total = 6000};
     slot *slots = load_start(&l, 32);
-    ck_assert(run_until(&e, &l.completed, 2000, 60000));
+    ck_assert(tu_run_until(&e, &l.completed, 2000, 60000));
     tu_server_kill(&s[1]);
-    ck_assert(run_until(&e, &l.completed, l.total, 60000));
+    ck_assert(tu_run_until(&e, &l.completed, l.total, 60000));
     ck_assert_int_gt(l.failed, 0);
     load_end(slots, 32);
     motan_cluster_free(c);
-    env_free(&e);
+    tu_env_free(&e);
     stop_servers(s, 3);
 }
 END_TEST
@@ -275,8 +214,8 @@ START_TEST(test_backup_request_cuts_tail)
     const char *a1[] = {"--name", "s1", NULL}, *a2[] = {"--name", "s2", NULL};
     ck_assert_int_eq(tu_server_start(&s[1], a1), 0);
     ck_assert_int_eq(tu_server_start(&s[2], a2), 0);
-    env e;
-    env_init(&e);
+    tu_env e;
+    tu_env_init(&e);
     const char *modes[] = {"haStrategy=failfast&loadbalance=roundrobin&requestTimeout=2000",
                            "haStrategy=backupRequest&loadbalance=roundrobin&requestTimeout=2000&"
                            "backupRequestDelayTime=30"};
@@ -284,10 +223,10 @@ START_TEST(test_backup_request_cuts_tail)
     for (int m = 0; m < 2; m++) {
         motan_cluster *c = cluster_new(&e, modes[m]);
         set_nodes(c, NULL, s, 3, NULL);
-        load l = {.e = &e, .c = c, .total = slow() ? 1500 : 6000};
+        load l = {.e = &e, .c = c, .total = tu_slow() ? 1500 : 6000};
         l.lat_us = calloc((size_t)l.total, sizeof(uint64_t));
         slot *slots = load_start(&l, 16);
-        ck_assert(run_until(&e, &l.completed, l.total, 120000));
+        ck_assert(tu_run_until(&e, &l.completed, l.total, 120000));
         ck_assert_msg(l.failed == 0, "%s: %d failed, first: %s", modes[m], l.failed, l.first_error);
         qsort(l.lat_us, (size_t)l.nlat, sizeof(uint64_t), cmp_u64);
         p99[m] = l.lat_us[(l.nlat * 99) / 100];
@@ -307,7 +246,7 @@ START_TEST(test_backup_request_cuts_tail)
     /* Without backups the 99th percentile is the slow tail; with them it is far below. */
     ck_assert_msg(p99[0] >= 250000, "failfast p99 %llu us", (unsigned long long)p99[0]);
     ck_assert_msg(p99[1] < 150000, "backupRequest p99 %llu us", (unsigned long long)p99[1]);
-    env_free(&e);
+    tu_env_free(&e);
     stop_servers(s, 3);
 }
 END_TEST
@@ -318,21 +257,21 @@ START_TEST(test_backup_budget_caps_copies)
     tu_server s[3];
     const char *extra[] = {"--fault", "delay:40", NULL};
     start_servers(s, 3, extra);
-    env e;
-    env_init(&e);
+    tu_env e;
+    tu_env_init(&e);
     motan_cluster *c = cluster_new(&e, "haStrategy=backupRequest&backupRequestDelayTime=5&"
                                        "requestTimeout=2000");
     set_nodes(c, NULL, s, 3, NULL);
-    load l = {.e = &e, .c = c, .total = slow() ? 400 : 2000};
+    load l = {.e = &e, .c = c, .total = tu_slow() ? 400 : 2000};
     slot *slots = load_start(&l, 32);
-    ck_assert(run_until(&e, &l.completed, l.total, 120000));
+    ck_assert(tu_run_until(&e, &l.completed, l.total, 120000));
     ck_assert_int_eq(l.failed, 0);
     uint64_t backups = motan_cluster_stat(c, "backups");
     ck_assert_msg(backups > 0 && backups * 100 <= (uint64_t)l.total * 15 + 100,
                   "%llu backups for %d calls", (unsigned long long)backups, l.total);
     load_end(slots, 32);
     motan_cluster_free(c);
-    env_free(&e);
+    tu_env_free(&e);
     stop_servers(s, 3);
 }
 END_TEST
@@ -343,8 +282,8 @@ START_TEST(test_flapping_server_fused_then_recovered)
 {
     tu_server s[3];
     start_servers(s, 3, NULL);
-    env e;
-    env_init(&e);
+    tu_env e;
+    tu_env_init(&e);
     motan_cluster *c = cluster_new(&e, "haStrategy=failover&retries=2&loadbalance=roundrobin&"
                                        "errorCountThreshold=5&keepaliveInterval=100");
     set_nodes(c, NULL, s, 3, NULL);
@@ -360,25 +299,25 @@ START_TEST(test_flapping_server_fused_then_recovered)
         tu_server_kill(&s[1]);
         load l = {.e = &e, .c = c, .total = 3000};
         slot *slots = load_start(&l, 16);
-        ck_assert(run_until(&e, &l.completed, l.total, 60000));
+        ck_assert(tu_run_until(&e, &l.completed, l.total, 60000));
         ck_assert_msg(l.failed == 0, "round %d: %d failed: %s", round, l.failed, l.first_error);
         ck_assert_msg(!motan_endpoint_is_available(ep1), "round %d: not fused", round);
         load_end(slots, 16);
         ck_assert_int_eq(tu_server_restart(&s[1]), 0);
         uint64_t t0 = motan_now_us();
         while (!motan_endpoint_is_available(ep1) && motan_now_us() - t0 < 5000000)
-            run_for(&e, 20);
+            tu_run_for(&e, 20);
         ck_assert_msg(motan_endpoint_is_available(ep1), "round %d: not recovered", round);
         load l2 = {.e = &e, .c = c, .total = 3000};
         slots = load_start(&l2, 16);
-        ck_assert(run_until(&e, &l2.completed, l2.total, 60000));
+        ck_assert(tu_run_until(&e, &l2.completed, l2.total, 60000));
         ck_assert_int_eq(l2.failed, 0);
         ck_assert_msg(l2.per_server[1] > 500, "round %d: recovered server got %d calls", round,
                       l2.per_server[1]);
         load_end(slots, 16);
     }
     motan_cluster_free(c);
-    env_free(&e);
+    tu_env_free(&e);
     stop_servers(s, 3);
 }
 END_TEST
@@ -389,18 +328,18 @@ START_TEST(test_roundrobin_even)
 {
     tu_server s[3];
     start_servers(s, 3, NULL);
-    env e;
-    env_init(&e);
+    tu_env e;
+    tu_env_init(&e);
     motan_cluster *c = cluster_new(&e, "loadbalance=roundrobin");
     set_nodes(c, NULL, s, 3, NULL);
     load l = {.e = &e, .c = c, .total = 3000};
     slot *slots = load_start(&l, 1);
-    ck_assert(run_until(&e, &l.completed, l.total, 60000));
+    ck_assert(tu_run_until(&e, &l.completed, l.total, 60000));
     for (int i = 0; i < 3; i++)
         ck_assert_int_eq(l.per_server[i], 1000);
     load_end(slots, 1);
     motan_cluster_free(c);
-    env_free(&e);
+    tu_env_free(&e);
     stop_servers(s, 3);
 }
 END_TEST
@@ -409,14 +348,14 @@ START_TEST(test_wrr_weights)
 {
     tu_server s[3];
     start_servers(s, 3, NULL);
-    env e;
-    env_init(&e);
+    tu_env e;
+    tu_env_init(&e);
     motan_cluster *c = cluster_new(&e, "loadbalance=wrr");
     const char *w[] = {"weight=1", "weight=2", "weight=5"};
     set_nodes(c, NULL, s, 3, w);
     load l = {.e = &e, .c = c, .total = 8000};
     slot *slots = load_start(&l, 1);
-    ck_assert(run_until(&e, &l.completed, l.total, 60000));
+    ck_assert(tu_run_until(&e, &l.completed, l.total, 60000));
     ck_assert_int_eq(l.per_server[0], 1000);
     ck_assert_int_eq(l.per_server[1], 2000);
     ck_assert_int_eq(l.per_server[2], 5000);
@@ -429,13 +368,13 @@ START_TEST(test_wrr_weights)
     load l2 = {.e = &e, .c = c, .total = 8000};
     load_end(slots, 1);
     slots = load_start(&l2, 1);
-    ck_assert(run_until(&e, &l2.completed, l2.total, 60000));
+    ck_assert(tu_run_until(&e, &l2.completed, l2.total, 60000));
     ck_assert_int_eq(l2.per_server[0], 5000);
     ck_assert_int_eq(l2.per_server[2], 1000);
     ck_assert_int_eq(motan_endpoint_stat(ep0, "connects"), connects);
     load_end(slots, 1);
     motan_cluster_free(c);
-    env_free(&e);
+    tu_env_free(&e);
     stop_servers(s, 3);
 }
 END_TEST
@@ -444,8 +383,8 @@ START_TEST(test_consistent_sticky)
 {
     tu_server s[4];
     start_servers(s, 4, NULL);
-    env e;
-    env_init(&e);
+    tu_env e;
+    tu_env_init(&e);
     motan_cluster *c = cluster_new(&e, "loadbalance=consistent");
     set_nodes(c, NULL, s, 4, NULL);
     int where[50];
@@ -460,7 +399,7 @@ START_TEST(test_consistent_sticky)
             l.total = 1;
             l.next = 1;
             ck_assert_int_eq(motan_cluster_call(c, r, load_cb, &sl), MOTAN_OK);
-            ck_assert(run_until(&e, &l.completed, 1, 5000));
+            ck_assert(tu_run_until(&e, &l.completed, 1, 5000));
             ck_assert_int_eq(l.failed, 0);
             int srv = -1;
             for (int i = 0; i < 4; i++)
@@ -479,7 +418,7 @@ START_TEST(test_consistent_sticky)
     for (int i = 0; i < 4; i++)
         ck_assert_int_gt(used[i], 0);
     motan_cluster_free(c);
-    env_free(&e);
+    tu_env_free(&e);
     stop_servers(s, 4);
 }
 END_TEST
@@ -490,13 +429,13 @@ START_TEST(test_update_keeps_drains_and_adds)
 {
     tu_server s[4];
     start_servers(s, 4, NULL);
-    env e;
-    env_init(&e);
+    tu_env e;
+    tu_env_init(&e);
     motan_cluster *c = cluster_new(&e, "loadbalance=roundrobin&requestTimeout=3000");
     set_nodes(c, NULL, s, 3, NULL);
     ck_assert_int_eq(motan_cluster_endpoint_count(c), 3);
     motan_endpoint *kept = motan_cluster_endpoint_at(c, 0);
-    run_for(&e, 100);
+    tu_run_for(&e, 100);
     uint64_t connects = motan_endpoint_stat(kept, "connects");
     /* Slow calls in flight on every endpoint, then s2 is removed and s3 added. */
     motan_request *r = motan_request_new("sleep");
@@ -509,18 +448,18 @@ START_TEST(test_update_keeps_drains_and_adds)
         sl[i].req = r;
         ck_assert_int_eq(motan_cluster_call(c, r, load_cb, &sl[i]), MOTAN_OK);
     }
-    run_for(&e, 50);
+    tu_run_for(&e, 50);
     tu_server next[3] = {s[0], s[1], s[3]};
     set_nodes(c, NULL, next, 3, NULL);
     ck_assert_int_eq(motan_cluster_endpoint_count(c), 3);
     ck_assert_ptr_eq(motan_cluster_endpoint_at(c, 0), kept);
-    ck_assert(run_until(&e, &l.completed, 6, 5000));
+    ck_assert(tu_run_until(&e, &l.completed, 6, 5000));
     ck_assert_msg(l.failed == 0, "drained calls failed: %s", l.first_error);
     ck_assert_int_eq(motan_endpoint_stat(kept, "connects"), connects);
     /* Calls now reach s3 and never s2. */
     load l2 = {.e = &e, .c = c, .total = 300};
     slot *slots = load_start(&l2, 4);
-    ck_assert(run_until(&e, &l2.completed, l2.total, 30000));
+    ck_assert(tu_run_until(&e, &l2.completed, l2.total, 30000));
     ck_assert_int_eq(l2.failed, 0);
     ck_assert_int_eq(l2.per_server[2], 0);
     ck_assert_int_eq(l2.per_server[3], 100);
@@ -537,13 +476,13 @@ START_TEST(test_update_keeps_drains_and_adds)
     ck_assert_int_eq(motan_cluster_endpoint_count(c), 0);
     load l3 = {.e = &e, .c = c, .total = 1};
     slots = load_start(&l3, 1);
-    ck_assert(run_until(&e, &l3.completed, 1, 2000));
+    ck_assert(tu_run_until(&e, &l3.completed, 1, 2000));
     ck_assert_int_eq(l3.failed, 1);
     ck_assert_ptr_nonnull(strstr(l3.first_error, "MOTAN_ENOENDPOINT"));
     ck_assert_ptr_nonnull(strstr(l3.first_error, "com.example.EchoService.echo"));
     load_end(slots, 1);
     motan_cluster_free(c);
-    env_free(&e);
+    tu_env_free(&e);
     stop_servers(s, 4);
 }
 END_TEST
@@ -566,23 +505,23 @@ START_TEST(test_group_weights)
 {
     tu_server s[3];
     start_servers(s, 3, NULL);
-    env e;
-    env_init(&e);
+    tu_env e;
+    tu_env_init(&e);
     motan_cluster *c = cluster_new(&e, "group=main&loadbalance=roundrobin");
     motan_cluster_set_groups_listener(c, groups_cb, NULL);
     /* Own group: s0 plus a rule sending traffic to gA (3) and gB (1). */
     motan_url *nodes[2];
     char text[128];
     snprintf(text, sizeof(text), "motan2://127.0.0.1:%d/com.example.EchoService", s[0].port);
-    nodes[0] = url_of(text);
-    nodes[1] = url_of("rule://0.0.0.0/com.example.EchoService?weights=gA:3,gB:1");
+    nodes[0] = tu_url(text);
+    nodes[1] = tu_url("rule://0.0.0.0/com.example.EchoService?weights=gA:3,gB:1");
     ck_assert_int_eq(motan_cluster_update(c, (const motan_url *const *)nodes, 2), MOTAN_OK);
     ck_assert_str_eq(seen_groups, "gA;gB;");
     set_nodes(c, "gA", &s[1], 1, NULL);
     set_nodes(c, "gB", &s[2], 1, NULL);
     load l = {.e = &e, .c = c, .total = 4000};
     slot *slots = load_start(&l, 1);
-    ck_assert(run_until(&e, &l.completed, l.total, 60000));
+    ck_assert(tu_run_until(&e, &l.completed, l.total, 60000));
     ck_assert_int_eq(l.failed, 0);
     ck_assert_int_eq(l.per_server[0], 0);
     ck_assert_int_eq(l.per_server[1], 3000);
@@ -593,13 +532,13 @@ START_TEST(test_group_weights)
     ck_assert_str_eq(seen_groups, "");
     load l2 = {.e = &e, .c = c, .total = 100};
     slots = load_start(&l2, 1);
-    ck_assert(run_until(&e, &l2.completed, l2.total, 60000));
+    ck_assert(tu_run_until(&e, &l2.completed, l2.total, 60000));
     ck_assert_int_eq(l2.per_server[0], 100);
     load_end(slots, 1);
     motan_url_free(nodes[0]);
     motan_url_free(nodes[1]);
     motan_cluster_free(c);
-    env_free(&e);
+    tu_env_free(&e);
     stop_servers(s, 3);
 }
 END_TEST
@@ -621,8 +560,8 @@ START_TEST(test_free_in_flight)
 {
     tu_server s[2];
     start_servers(s, 2, NULL);
-    env e;
-    env_init(&e);
+    tu_env e;
+    tu_env_init(&e);
     motan_cluster *c = cluster_new(&e, "haStrategy=backupRequest&backupRequestDelayTime=10");
     set_nodes(c, NULL, s, 2, NULL);
     motan_request *r = motan_request_new("sleep");
@@ -630,14 +569,14 @@ START_TEST(test_free_in_flight)
     cancelled_count = total_count = 0;
     for (int i = 0; i < 50; i++)
         ck_assert_int_eq(motan_cluster_call(c, r, count_cb, NULL), MOTAN_OK);
-    run_for(&e, 60);
+    tu_run_for(&e, 60);
     motan_cluster_free(c);
     ck_assert_int_eq(total_count, 50);
     ck_assert_int_eq(cancelled_count, 50);
-    run_for(&e, 100);
+    tu_run_for(&e, 100);
     ck_assert_int_eq(total_count, 50);
     motan_request_free(r);
-    env_free(&e);
+    tu_env_free(&e);
     stop_servers(s, 2);
 }
 END_TEST
@@ -682,24 +621,24 @@ START_TEST(test_custom_ha)
     ck_assert_ptr_eq(motan_ha_find("mine"), &my_ha);
     tu_server s[1];
     start_servers(s, 1, NULL);
-    env e;
-    env_init(&e);
+    tu_env e;
+    tu_env_init(&e);
     motan_cluster *c = cluster_new(&e, "haStrategy=mine");
     set_nodes(c, NULL, s, 1, NULL);
     motan_request *r = motan_request_new("echo");
     total_count = 0;
     ck_assert_int_eq(motan_cluster_call(c, r, ep_cb, NULL), MOTAN_OK);
-    ck_assert(run_until(&e, &total_count, 1, 3000));
+    ck_assert(tu_run_until(&e, &total_count, 1, 3000));
     ck_assert_str_eq(last_endpoint, "custom");
     motan_request_free(r);
     motan_cluster_free(c);
     char err[256];
-    motan_url *u = url_of("motan2:///svc?haStrategy=nope");
+    motan_url *u = tu_url("motan2:///svc?haStrategy=nope");
     motan_cluster *bad = NULL;
     ck_assert_int_eq(motan_cluster_new(e.loop, u, &bad, err, sizeof(err)), MOTAN_EURL);
     ck_assert_ptr_nonnull(strstr(err, "nope"));
     motan_url_free(u);
-    env_free(&e);
+    tu_env_free(&e);
     stop_servers(s, 1);
 }
 END_TEST
@@ -711,7 +650,7 @@ START_TEST(test_builtin_loop_sync)
     motan_loop *loop;
     char err[256];
     ck_assert_int_eq(motan_loop_new(&loop, err, sizeof(err)), MOTAN_OK);
-    motan_url *u = url_of("motan2:///com.example.EchoService?haStrategy=failover&retries=1");
+    motan_url *u = tu_url("motan2:///com.example.EchoService?haStrategy=failover&retries=1");
     motan_cluster *c;
     ck_assert_int_eq(motan_cluster_new(loop, u, &c, err, sizeof(err)), MOTAN_OK);
     motan_url_free(u);

@@ -18,12 +18,7 @@
 
 #include "server_proc.h"
 #include "testutil.h"
-
-static int slow(void)
-{
-    const char *s = getenv("MOTAN_SANITIZER");
-    return s && *s;
-}
+#include "tu_loop.h"
 
 /* ---- harness -------------------------------------------------------------------------- */
 
@@ -62,56 +57,6 @@ static void store_cb(motan_response *r, void *ud)
         motan_free(t);
     }
     motan_response_free(r);
-}
-
-static void tick(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    (void)arg;
-}
-
-/* A caller-owned event_base with a motan loop on it. */
-typedef struct env {
-    struct event_base *base;
-    struct event *ticker;
-    motan_loop *loop;
-} env;
-
-static void env_init(env *e)
-{
-    struct event_config *cfg = event_config_new();
-    event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER);
-    e->base = event_base_new_with_config(cfg);
-    event_config_free(cfg);
-    ck_assert_ptr_nonnull(e->base);
-    e->ticker = event_new(e->base, -1, EV_PERSIST, tick, NULL);
-    struct timeval tv = {0, 5000};
-    event_add(e->ticker, &tv);
-    char err[256];
-    ck_assert_int_eq(motan_loop_new_with_base(e->base, &e->loop, err, sizeof(err)), MOTAN_OK);
-}
-
-static void env_free(env *e)
-{
-    motan_loop_free(e->loop);
-    event_free(e->ticker);
-    event_base_free(e->base);
-}
-
-/* Runs the loop until *counter >= target or timeout_ms passed; returns 1 when reached. */
-static int run_until(env *e, const int *counter, int target, int timeout_ms)
-{
-    uint64_t end = motan_now_us() + (uint64_t)timeout_ms * 1000u;
-    while (*counter < target && motan_now_us() < end)
-        event_base_loop(e->base, EVLOOP_ONCE);
-    return *counter >= target;
-}
-
-static void run_for(env *e, int ms)
-{
-    int never = 0;
-    run_until(e, &never, 1, ms);
 }
 
 static motan_endpoint *endpoint_for(motan_loop *loop, const tu_server *s, const char *params)
@@ -160,18 +105,18 @@ static motan_request *make_req(const char *method, const char *arg_json, const c
 static void call_once(const tu_server *s, const char *params, const char *method,
                       const char *arg, const char *fault, int timeout_ms, result *res)
 {
-    env e;
-    env_init(&e);
+    tu_env e;
+    tu_env_init(&e);
     motan_endpoint *ep = endpoint_for(e.loop, s, params);
     motan_request *r = make_req(method, arg, fault);
     memset(res, 0, sizeof(*res));
     ck_assert_int_eq(motan_endpoint_call(ep, r, timeout_ms, store_cb, res, NULL), MOTAN_OK);
     ck_assert_int_eq(res->done, 0); /* never inside the call */
-    ck_assert(run_until(&e, &res->done, 1, 15000));
+    ck_assert(tu_run_until(&e, &res->done, 1, 15000));
     motan_endpoint_free(ep);
     ck_assert_int_eq(res->done, 1);
     motan_request_free(r);
-    env_free(&e);
+    tu_env_free(&e);
 }
 
 /* ---- methods -------------------------------------------------------------------------- */
@@ -210,8 +155,8 @@ START_TEST(test_add_two_args)
 {
     tu_server s;
     start_server(&s, NULL, NULL);
-    env e;
-    env_init(&e);
+    tu_env e;
+    tu_env_init(&e);
     motan_endpoint *ep = endpoint_for(e.loop, &s, NULL);
     motan_request *r = motan_request_new("add");
     motan_arena *a = motan_request_arena(r);
@@ -219,12 +164,12 @@ START_TEST(test_add_two_args)
     motan_request_add_arg(r, motan_value_new_int32(a, 2));
     result res = {0};
     ck_assert_int_eq(motan_endpoint_call(ep, r, 0, store_cb, &res, NULL), MOTAN_OK);
-    ck_assert(run_until(&e, &res.done, 1, 5000));
+    ck_assert(tu_run_until(&e, &res.done, 1, 5000));
     ck_assert_int_eq(res.code, MOTAN_OK);
     ck_assert_str_eq(res.value, "42");
     motan_endpoint_free(ep);
     motan_request_free(r);
-    env_free(&e);
+    tu_env_free(&e);
     ck_assert_int_eq(tu_server_stop(&s), 0);
 }
 END_TEST
@@ -273,10 +218,10 @@ START_TEST(test_fault)
     ck_assert_msg(res.code == MOTAN_OK || res.msg[0], "fault %s: error without a message", fc->fault);
     if (res.code == MOTAN_OK)
         ck_assert_str_eq(res.value, "\"payload\"");
-    if (fc->code == MOTAN_ETIMEOUT && !slow())
+    if (fc->code == MOTAN_ETIMEOUT && !tu_slow())
         ck_assert_msg(took_ms + 5 >= (uint64_t)fc->timeout_ms && took_ms < (uint64_t)fc->timeout_ms + 200,
                       "fault %s: timeout after %llu ms", fc->fault, (unsigned long long)took_ms);
-    if (fc->code != MOTAN_OK && fc->code != MOTAN_ETIMEOUT && !slow())
+    if (fc->code != MOTAN_OK && fc->code != MOTAN_ETIMEOUT && !tu_slow())
         ck_assert_msg(took_ms < 1000, "fault %s: error took %llu ms", fc->fault,
                       (unsigned long long)took_ms);
     if (!strcmp(fc->fault, "error-java")) {
@@ -323,8 +268,8 @@ START_TEST(test_no_read_server)
 {
     tu_server s;
     start_server(&s, "--no-read", NULL);
-    env e;
-    env_init(&e);
+    tu_env e;
+    tu_env_init(&e);
     motan_endpoint *ep = endpoint_for(e.loop, &s, "connections=1&errorCountThreshold=0");
     enum { N = 200 };
     motan_request *r = make_req("big", NULL, NULL);
@@ -355,7 +300,7 @@ START_TEST(test_no_read_server)
     ck_assert_ptr_nonnull(strstr(res[N - 1].msg, "not yet sent"));
     motan_endpoint_free(ep);
     motan_request_free(r);
-    env_free(&e);
+    tu_env_free(&e);
     ck_assert_int_eq(tu_server_stop(&s), 0);
 }
 END_TEST
@@ -363,7 +308,7 @@ END_TEST
 /* ---- multiplexing --------------------------------------------------------------------- */
 
 typedef struct pipe_state {
-    env *e;
+    tu_env *e;
     motan_endpoint *ep;
     motan_request **reqs;
     int next, total, completed, errors, mismatches;
@@ -410,9 +355,9 @@ START_TEST(test_pipelined_one_connection)
 {
     tu_server s;
     start_server(&s, NULL, NULL);
-    env e;
-    env_init(&e);
-    pipe_state ps = {.e = &e, .total = slow() ? 5000 : 100000};
+    tu_env e;
+    tu_env_init(&e);
+    pipe_state ps = {.e = &e, .total = tu_slow() ? 5000 : 100000};
     ps.ep = endpoint_for(e.loop, &s, "connections=1");
     ps.reqs = calloc((size_t)ps.total, sizeof(*ps.reqs));
     slot slots[64];
@@ -420,7 +365,7 @@ START_TEST(test_pipelined_one_connection)
         slots[k].ps = &ps;
         issue(&ps, &slots[k]);
     }
-    ck_assert(run_until(&e, &ps.completed, ps.total, 120000));
+    ck_assert(tu_run_until(&e, &ps.completed, ps.total, 120000));
     ck_assert_int_eq(ps.completed, ps.total);
     ck_assert_int_eq(ps.errors, 0);
     ck_assert_int_eq(ps.mismatches, 0);
@@ -428,7 +373,7 @@ START_TEST(test_pipelined_one_connection)
     ck_assert_int_eq(motan_endpoint_stat(ps.ep, "connects"), 1);
     motan_endpoint_free(ps.ep);
     free(ps.reqs);
-    env_free(&e);
+    tu_env_free(&e);
     ck_assert_int_eq(tu_server_stop(&s), 0);
 }
 END_TEST
@@ -472,7 +417,7 @@ START_TEST(test_builtin_loop_threads)
     pthread_t th[8];
     thread_arg ta[8];
     for (int i = 0; i < 8; i++) {
-        ta[i] = (thread_arg){.ep = ep, .id = i, .calls = slow() ? 200 : 2000};
+        ta[i] = (thread_arg){.ep = ep, .id = i, .calls = tu_slow() ? 200 : 2000};
         pthread_create(&th[i], NULL, caller_thread, &ta[i]);
     }
     for (int i = 0; i < 8; i++) {
@@ -488,8 +433,8 @@ END_TEST
 
 START_TEST(test_sync_refused_on_caller_loop)
 {
-    env e;
-    env_init(&e);
+    tu_env e;
+    tu_env_init(&e);
     tu_server s;
     start_server(&s, NULL, NULL);
     motan_endpoint *ep = endpoint_for(e.loop, &s, NULL);
@@ -501,7 +446,7 @@ START_TEST(test_sync_refused_on_caller_loop)
     motan_response_free(resp);
     motan_request_free(r);
     motan_endpoint_free(ep);
-    env_free(&e);
+    tu_env_free(&e);
     ck_assert_int_eq(tu_server_stop(&s), 0);
 }
 END_TEST
@@ -512,11 +457,11 @@ START_TEST(test_timeouts_on_time_under_load)
 {
     tu_server s;
     start_server(&s, NULL, NULL);
-    env e;
-    env_init(&e);
+    tu_env e;
+    tu_env_init(&e);
     motan_endpoint *ep = endpoint_for(e.loop, &s, "errorCountThreshold=0");
     /* Background load: a pipeline of echo calls on the same loop. */
-    pipe_state ps = {.e = &e, .total = slow() ? 2000 : 40000};
+    pipe_state ps = {.e = &e, .total = tu_slow() ? 2000 : 40000};
     ps.ep = ep;
     ps.reqs = calloc((size_t)ps.total, sizeof(*ps.reqs));
     slot slots[32];
@@ -533,7 +478,7 @@ START_TEST(test_timeouts_on_time_under_load)
         int timeout = 50 + 10 * i;
         start[i] = motan_now_us();
         ck_assert_int_eq(motan_endpoint_call(ep, r, timeout, store_cb, &res[i], NULL), MOTAN_OK);
-        run_for(&e, 3);
+        tu_run_for(&e, 3);
     }
     int done = 0;
     uint64_t end = motan_now_us() + 20000000;
@@ -555,13 +500,13 @@ START_TEST(test_timeouts_on_time_under_load)
         if (fired_ms > due + 20)
             late++;
     }
-    if (!slow())
+    if (!tu_slow())
         ck_assert_msg(late == 0, "%d timeouts fired more than 20 ms late", late);
     ck_assert_int_eq(ps.errors, 0);
     motan_request_free(r);
     motan_endpoint_free(ep);
     free(ps.reqs);
-    env_free(&e);
+    tu_env_free(&e);
     ck_assert_int_eq(tu_server_stop(&s), 0);
 }
 END_TEST
@@ -574,8 +519,8 @@ START_TEST(test_fuse_and_heartbeat_recovery)
 {
     tu_server s;
     start_server(&s, "--heartbeat", hb_styles[_i]);
-    env e;
-    env_init(&e);
+    tu_env e;
+    tu_env_init(&e);
     motan_endpoint *ep = endpoint_for(e.loop, &s, "errorCountThreshold=3&keepaliveInterval=100");
     motan_request *bad = make_req("echo", "1", "error-go");
     motan_request *biz = make_req("fail", "\"x\"", NULL);
@@ -585,38 +530,38 @@ START_TEST(test_fuse_and_heartbeat_recovery)
     for (int i = 0; i < 5; i++) {
         memset(&res, 0, sizeof(res));
         motan_endpoint_call(ep, biz, 0, store_cb, &res, NULL);
-        ck_assert(run_until(&e, &res.done, 1, 2000));
+        ck_assert(tu_run_until(&e, &res.done, 1, 2000));
         ck_assert_int_eq(res.errtype, 2);
     }
     ck_assert(motan_endpoint_is_available(ep));
     for (int i = 0; i < 3; i++) {
         memset(&res, 0, sizeof(res));
         motan_endpoint_call(ep, bad, 0, store_cb, &res, NULL);
-        ck_assert(run_until(&e, &res.done, 1, 2000));
+        ck_assert(tu_run_until(&e, &res.done, 1, 2000));
         ck_assert_int_eq(res.code, MOTAN_EREMOTE);
     }
     ck_assert(!motan_endpoint_is_available(ep));
     /* While fused, calls fail at once without reaching the server. */
     memset(&res, 0, sizeof(res));
     motan_endpoint_call(ep, good, 0, store_cb, &res, NULL);
-    ck_assert(run_until(&e, &res.done, 1, 2000));
+    ck_assert(tu_run_until(&e, &res.done, 1, 2000));
     ck_assert_int_eq(res.code, MOTAN_ECONNECT);
     ck_assert_ptr_nonnull(strstr(res.msg, "unavailable"));
     /* A heartbeat within ~100 ms brings it back. */
     uint64_t t0 = motan_now_us();
     while (!motan_endpoint_is_available(ep) && motan_now_us() - t0 < 3000000)
-        run_for(&e, 10);
+        tu_run_for(&e, 10);
     ck_assert_msg(motan_endpoint_is_available(ep), "style %s: still unavailable", hb_styles[_i]);
     ck_assert_int_ge(motan_endpoint_stat(ep, "heartbeats"), 1);
     memset(&res, 0, sizeof(res));
     motan_endpoint_call(ep, good, 0, store_cb, &res, NULL);
-    ck_assert(run_until(&e, &res.done, 1, 2000));
+    ck_assert(tu_run_until(&e, &res.done, 1, 2000));
     ck_assert_int_eq(res.code, MOTAN_OK);
     motan_request_free(bad);
     motan_request_free(biz);
     motan_request_free(good);
     motan_endpoint_free(ep);
-    env_free(&e);
+    tu_env_free(&e);
     ck_assert_int_eq(tu_server_stop(&s), 0);
 }
 END_TEST
@@ -625,23 +570,23 @@ START_TEST(test_heartbeat_unanswered_stays_fused)
 {
     tu_server s;
     start_server(&s, "--heartbeat", "none");
-    env e;
-    env_init(&e);
+    tu_env e;
+    tu_env_init(&e);
     motan_endpoint *ep = endpoint_for(e.loop, &s, "errorCountThreshold=2&keepaliveInterval=50");
     motan_request *bad = make_req("echo", "1", "error-go");
     result res;
     for (int i = 0; i < 2; i++) {
         memset(&res, 0, sizeof(res));
         motan_endpoint_call(ep, bad, 0, store_cb, &res, NULL);
-        ck_assert(run_until(&e, &res.done, 1, 2000));
+        ck_assert(tu_run_until(&e, &res.done, 1, 2000));
     }
     ck_assert(!motan_endpoint_is_available(ep));
-    run_for(&e, 400);
+    tu_run_for(&e, 400);
     ck_assert(!motan_endpoint_is_available(ep));
     ck_assert_int_ge(motan_endpoint_stat(ep, "heartbeats"), 3);
     motan_request_free(bad);
     motan_endpoint_free(ep);
-    env_free(&e);
+    tu_env_free(&e);
     ck_assert_int_eq(tu_server_stop(&s), 0);
 }
 END_TEST
@@ -652,8 +597,8 @@ START_TEST(test_server_killed_then_restarted)
 {
     tu_server s;
     start_server(&s, NULL, NULL);
-    env e;
-    env_init(&e);
+    tu_env e;
+    tu_env_init(&e);
     motan_endpoint *ep = endpoint_for(e.loop, &s, "errorCountThreshold=0");
     motan_request *slowreq = make_req("sleep", "2000", NULL);
     enum { N = 20 };
@@ -661,7 +606,7 @@ START_TEST(test_server_killed_then_restarted)
     memset(res, 0, sizeof(res));
     for (int i = 0; i < N; i++)
         motan_endpoint_call(ep, slowreq, 5000, store_cb, &res[i], NULL);
-    run_for(&e, 100);
+    tu_run_for(&e, 100);
     uint64_t t0 = motan_now_us();
     tu_server_kill(&s);
     int done = 0;
@@ -685,16 +630,16 @@ START_TEST(test_server_killed_then_restarted)
     do {
         memset(&r2, 0, sizeof(r2));
         motan_endpoint_call(ep, good, 500, store_cb, &r2, NULL);
-        ck_assert(run_until(&e, &r2.done, 1, 3000));
+        ck_assert(tu_run_until(&e, &r2.done, 1, 3000));
         if (r2.code != MOTAN_OK)
-            run_for(&e, 50);
+            tu_run_for(&e, 50);
     } while (r2.code != MOTAN_OK && motan_now_us() - t1 < 8000000);
     ck_assert_int_eq(r2.code, MOTAN_OK);
     ck_assert_str_eq(r2.value, "\"back\"");
     motan_request_free(good);
     motan_request_free(slowreq);
     motan_endpoint_free(ep);
-    env_free(&e);
+    tu_env_free(&e);
     ck_assert_int_eq(tu_server_stop(&s), 0);
 }
 END_TEST
@@ -705,23 +650,23 @@ START_TEST(test_max_pending_busy)
 {
     tu_server s;
     start_server(&s, NULL, NULL);
-    env e;
-    env_init(&e);
+    tu_env e;
+    tu_env_init(&e);
     motan_endpoint *ep = endpoint_for(e.loop, &s, "connections=1&maxPending=10&errorCountThreshold=0");
     motan_request *r = make_req("sleep", "200", NULL);
     static result res[11];
     memset(res, 0, sizeof(res));
     for (int i = 0; i < 11; i++)
         ck_assert_int_eq(motan_endpoint_call(ep, r, 2000, store_cb, &res[i], NULL), MOTAN_OK);
-    ck_assert(run_until(&e, &res[10].done, 1, 100));
+    ck_assert(tu_run_until(&e, &res[10].done, 1, 100));
     ck_assert_int_eq(res[10].code, MOTAN_EBUSY);
     for (int i = 0; i < 10; i++) {
-        ck_assert(run_until(&e, &res[i].done, 1, 3000));
+        ck_assert(tu_run_until(&e, &res[i].done, 1, 3000));
         ck_assert_int_eq(res[i].code, MOTAN_OK);
     }
     motan_request_free(r);
     motan_endpoint_free(ep);
-    env_free(&e);
+    tu_env_free(&e);
     ck_assert_int_eq(tu_server_stop(&s), 0);
 }
 END_TEST
@@ -730,24 +675,24 @@ START_TEST(test_cancel)
 {
     tu_server s;
     start_server(&s, NULL, NULL);
-    env e;
-    env_init(&e);
+    tu_env e;
+    tu_env_init(&e);
     motan_endpoint *ep = endpoint_for(e.loop, &s, NULL);
     motan_request *r = make_req("sleep", "100", NULL);
     result res = {0};
     uint64_t id = 0;
     ck_assert_int_eq(motan_endpoint_call(ep, r, 2000, store_cb, &res, &id), MOTAN_OK);
-    run_for(&e, 20);
+    tu_run_for(&e, 20);
     ck_assert_int_eq(motan_endpoint_cancel(ep, id), MOTAN_OK);
     ck_assert_int_eq(motan_endpoint_cancel(ep, id), MOTAN_ENOTFOUND);
-    ck_assert(run_until(&e, &res.done, 1, 1000));
+    ck_assert(tu_run_until(&e, &res.done, 1, 1000));
     ck_assert_int_eq(res.code, MOTAN_ECANCELLED);
-    run_for(&e, 200); /* the late answer arrives and is dropped */
+    tu_run_for(&e, 200); /* the late answer arrives and is dropped */
     ck_assert_int_eq(res.done, 1);
     ck_assert_int_eq(motan_endpoint_stat(ep, "unknown_responses"), 1);
     motan_request_free(r);
     motan_endpoint_free(ep);
-    env_free(&e);
+    tu_env_free(&e);
     ck_assert_int_eq(tu_server_stop(&s), 0);
 }
 END_TEST
@@ -756,8 +701,8 @@ START_TEST(test_free_with_calls_in_flight)
 {
     tu_server s;
     start_server(&s, NULL, NULL);
-    env e;
-    env_init(&e);
+    tu_env e;
+    tu_env_init(&e);
     motan_endpoint *ep = endpoint_for(e.loop, &s, NULL);
     motan_request *r = make_req("sleep", "1000", NULL);
     enum { N = 100 };
@@ -765,17 +710,17 @@ START_TEST(test_free_with_calls_in_flight)
     memset(res, 0, sizeof(res));
     for (int i = 0; i < N; i++)
         motan_endpoint_call(ep, r, 5000, store_cb, &res[i], NULL);
-    run_for(&e, 50);
+    tu_run_for(&e, 50);
     motan_endpoint_free(ep);
     for (int i = 0; i < N; i++) {
         ck_assert_int_eq(res[i].done, 1);
         ck_assert_int_eq(res[i].code, MOTAN_ECANCELLED);
     }
-    run_for(&e, 100); /* nothing runs after the free */
+    tu_run_for(&e, 100); /* nothing runs after the free */
     for (int i = 0; i < N; i++)
         ck_assert_int_eq(res[i].done, 1);
     motan_request_free(r);
-    env_free(&e);
+    tu_env_free(&e);
     ck_assert_int_eq(tu_server_stop(&s), 0);
 }
 END_TEST
@@ -804,8 +749,8 @@ START_TEST(test_free_inside_callback)
 {
     tu_server s;
     start_server(&s, NULL, NULL);
-    env e;
-    env_init(&e);
+    tu_env e;
+    tu_env_init(&e);
     free_in_cb f = {0};
     f.ep = endpoint_for(e.loop, &s, NULL);
     motan_request *quick = make_req("echo", "1", NULL);
@@ -813,22 +758,22 @@ START_TEST(test_free_inside_callback)
     motan_endpoint_call(f.ep, quick, 2000, freeing_cb, &f, NULL);
     for (int i = 0; i < 10; i++)
         motan_endpoint_call(f.ep, slowr, 2000, freeing_cb, &f, NULL);
-    ck_assert(run_until(&e, &f.calls, 11, 3000));
+    ck_assert(tu_run_until(&e, &f.calls, 11, 3000));
     ck_assert_int_eq(f.calls, 11);
     ck_assert_int_eq(f.cancelled, 10);
-    run_for(&e, 100);
+    tu_run_for(&e, 100);
     ck_assert_int_eq(f.calls, 11);
     motan_request_free(quick);
     motan_request_free(slowr);
-    env_free(&e);
+    tu_env_free(&e);
     ck_assert_int_eq(tu_server_stop(&s), 0);
 }
 END_TEST
 
 START_TEST(test_bad_endpoint_urls)
 {
-    env e;
-    env_init(&e);
+    tu_env e;
+    tu_env_init(&e);
     const char *bad[] = {
         "motan2://127.0.0.1/svc",
         "motan2://127.0.0.1:1,127.0.0.1:2/svc",
@@ -847,7 +792,7 @@ START_TEST(test_bad_endpoint_urls)
         ck_assert_msg(err[0], "%s: no message", bad[i]);
         motan_url_free(u);
     }
-    env_free(&e);
+    tu_env_free(&e);
 }
 END_TEST
 
