@@ -8,7 +8,6 @@
 #include <arpa/inet.h>
 #include <check.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,125 +15,32 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <event2/event.h>
-
 #include <motan/registry.h>
 
 #include "consul_fixture.h"
+#include "tu_registry.h"
 
 /* ---- harness -------------------------------------------------------------------------- */
 
-#define MAX_NODES 16
 #define SVC "motanrpc_g1"
 
-typedef struct rec {
-    pthread_mutex_t mu;
-    int calls;
-    size_t n;
-    char nodes[MAX_NODES][512];
-} rec;
-
-static void rec_init(rec *r)
-{
-    memset(r, 0, sizeof(*r));
-    pthread_mutex_init(&r->mu, NULL);
-}
-
-static void rec_cb(const motan_url *const *nodes, size_t n, void *ud)
-{
-    rec *r = ud;
-    pthread_mutex_lock(&r->mu);
-    r->calls++;
-    r->n = n;
-    for (size_t i = 0; i < n && i < MAX_NODES; i++) {
-        char *t = motan_url_format(nodes[i]);
-        snprintf(r->nodes[i], sizeof(r->nodes[i]), "%s", t ? t : "?");
-        motan_free(t);
-    }
-    pthread_mutex_unlock(&r->mu);
-}
-
-static int rec_calls(rec *r)
-{
-    pthread_mutex_lock(&r->mu);
-    int c = r->calls;
-    pthread_mutex_unlock(&r->mu);
-    return c;
-}
-
-/* 1 when one of the last nodes contains needle. */
-static int rec_has(rec *r, const char *needle)
-{
-    int found = 0;
-    pthread_mutex_lock(&r->mu);
-    for (size_t i = 0; i < r->n && i < MAX_NODES; i++)
-        found |= strstr(r->nodes[i], needle) != NULL;
-    pthread_mutex_unlock(&r->mu);
-    return found;
-}
-
-static void tick(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    (void)arg;
-}
-
+/* A loop and the Consul fixture. */
 typedef struct env {
-    struct event_base *base; /* NULL: built-in loop */
-    struct event *ticker;
-    motan_loop *loop;
+    tu_env t;
     tu_consul *consul;
 } env;
 
 static void env_init(env *e, int builtin)
 {
-    char err[256];
-    memset(e, 0, sizeof(*e));
     e->consul = tu_consul_start();
     ck_assert_ptr_nonnull(e->consul);
-    if (builtin) {
-        ck_assert_int_eq(motan_loop_new(&e->loop, err, sizeof(err)), MOTAN_OK);
-        return;
-    }
-    e->base = event_base_new();
-    e->ticker = event_new(e->base, -1, EV_PERSIST, tick, NULL);
-    struct timeval tv = {0, 5000};
-    event_add(e->ticker, &tv);
-    ck_assert_int_eq(motan_loop_new_with_base(e->base, &e->loop, err, sizeof(err)), MOTAN_OK);
+    tu_env_init_mode(&e->t, builtin);
 }
 
 static void env_free(env *e)
 {
-    motan_loop_free(e->loop);
-    if (e->base) {
-        event_free(e->ticker);
-        event_base_free(e->base);
-    }
+    tu_env_free(&e->t);
     tu_consul_free(e->consul);
-}
-
-static void run_once(env *e)
-{
-    if (e->base)
-        event_base_loop(e->base, EVLOOP_ONCE);
-    else
-        usleep(2000);
-}
-
-static int wait_calls(env *e, rec *r, int target, int timeout_ms)
-{
-    uint64_t end = motan_now_us() + (uint64_t)timeout_ms * 1000u;
-    while (rec_calls(r) < target && motan_now_us() < end)
-        run_once(e);
-    return rec_calls(r) >= target;
-}
-
-static void run_for(env *e, int ms)
-{
-    uint64_t end = motan_now_us() + (uint64_t)ms * 1000u;
-    while (motan_now_us() < end)
-        run_once(e);
 }
 
 /* Runs the loop until the fixture counter `what` reaches target. */
@@ -142,7 +48,7 @@ static int wait_count(env *e, const char *what, int target, int timeout_ms)
 {
     uint64_t end = motan_now_us() + (uint64_t)timeout_ms * 1000u;
     while (tu_consul_count(e->consul, what) < target && motan_now_us() < end)
-        run_once(e);
+        tu_run_once(&e->t);
     return tu_consul_count(e->consul, what) >= target;
 }
 
@@ -158,30 +64,16 @@ static int wait_errmsg(env *e, motan_registry *reg, const char *needle, int time
             return 1;
         if (motan_now_us() >= end)
             return 0;
-        run_once(e);
+        tu_run_once(&e->t);
     }
-}
-
-static motan_url *url(const char *text)
-{
-    motan_url *u = NULL;
-    char err[256];
-    ck_assert_msg(motan_url_parse(text, strlen(text), &u, err, sizeof(err)) == MOTAN_OK, "%s: %s",
-                  text, err);
-    return u;
 }
 
 static motan_registry *consul_registry(env *e, const char *params)
 {
-    char text[256], err[256];
+    char text[256];
     snprintf(text, sizeof(text), "consul://127.0.0.1:%d?%s", tu_consul_port(e->consul),
              params ? params : "");
-    motan_url *u = url(text);
-    motan_registry *r = NULL;
-    int rc = motan_registry_new(e->loop, u, &r, err, sizeof(err));
-    ck_assert_msg(rc == MOTAN_OK, "%s: %s", text, err);
-    motan_url_free(u);
-    return r;
+    return tu_registry(e->t.loop, text);
 }
 
 /* An instance as a Java motan server registers it (ConsulUtils.buildService). */
@@ -216,19 +108,21 @@ static void check_initial_and_changes(int builtin)
     tu_consul_set_passing(e.consul, SVC, "127.0.0.5:8005-com.example.EchoService", 0);
 
     motan_registry *reg = consul_registry(&e, "wait=5s");
-    motan_url *svc = url("motan2:///com.example.EchoService?group=g1");
-    rec r;
-    rec_init(&r);
-    ck_assert_int_eq(motan_registry_subscribe(reg, svc, rec_cb, &r), MOTAN_OK);
+    motan_url *svc = tu_url("motan2:///com.example.EchoService?group=g1");
+    tu_rec r;
+    tu_rec_init(&r);
+    ck_assert_int_eq(motan_registry_subscribe(reg, svc, tu_rec_cb, &r), MOTAN_OK);
     if (!builtin)
-        ck_assert_int_eq(rec_calls(&r), 0);
-    ck_assert(wait_calls(&e, &r, 1, 3000));
-    ck_assert_uint_eq(r.n, 3);
-    ck_assert_str_eq(r.nodes[0], "motan2://127.0.0.1:8002/com.example.EchoService?group=g1&"
+        ck_assert_int_eq(tu_rec_calls(&r), 0);
+    ck_assert(tu_rec_wait(&e.t, &r, 1, 3000));
+    tu_list l;
+    tu_rec_last(&r, &l);
+    ck_assert_uint_eq(l.n, 3);
+    ck_assert_str_eq(l.nodes[0], "motan2://127.0.0.1:8002/com.example.EchoService?group=g1&"
                                  "nodeType=service&weight=3");
-    ck_assert_str_eq(r.nodes[1],
+    ck_assert_str_eq(l.nodes[1],
                      "motan2://127.0.0.2:8003/com.example.EchoService?group=g1&nodeType=service");
-    ck_assert_str_eq(r.nodes[2],
+    ck_assert_str_eq(l.nodes[2],
                      "motan2://127.0.0.1:8004/com.example.EchoService?group=g1&nodeType=service");
     char msg[512];
     motan_registry_errmsg(reg, msg, sizeof(msg));
@@ -241,28 +135,28 @@ static void check_initial_and_changes(int builtin)
     /* Added: seen at once (well within the 5 s wait). */
     uint64_t t0 = motan_now_us();
     put_java(&e, "127.0.0.3", 8006, ECHO, NULL);
-    ck_assert(wait_calls(&e, &r, 2, 2000));
+    ck_assert(tu_rec_wait(&e.t, &r, 2, 2000));
     ck_assert_uint_lt(motan_now_us() - t0, 1000000u);
-    ck_assert_uint_eq(r.n, 4);
-    ck_assert(rec_has(&r, "127.0.0.3:8006"));
+    ck_assert_uint_eq(tu_rec_n(&r), 4);
+    ck_assert(tu_rec_has(&r, "127.0.0.3:8006"));
 
     /* Removed. */
     t0 = motan_now_us();
     ck_assert_int_eq(tu_consul_remove(e.consul, SVC, "127.0.0.1:8002-com.example.EchoService"), 0);
-    ck_assert(wait_calls(&e, &r, 3, 2000));
+    ck_assert(tu_rec_wait(&e.t, &r, 3, 2000));
     ck_assert_uint_lt(motan_now_us() - t0, 1000000u);
-    ck_assert_uint_eq(r.n, 3);
-    ck_assert(!rec_has(&r, "127.0.0.1:8002"));
+    ck_assert_uint_eq(tu_rec_n(&r), 3);
+    ck_assert(!tu_rec_has(&r, "127.0.0.1:8002"));
 
     /* Back to passing: seen too. */
     tu_consul_set_passing(e.consul, SVC, "127.0.0.5:8005-com.example.EchoService", 1);
-    ck_assert(wait_calls(&e, &r, 4, 2000));
-    ck_assert(rec_has(&r, "127.0.0.5:8005"));
+    ck_assert(tu_rec_wait(&e.t, &r, 4, 2000));
+    ck_assert(tu_rec_has(&r, "127.0.0.5:8005"));
 
     /* A change to another service of the group does not notify this one. */
     put_java(&e, "127.0.0.9", 8010, "com.example.Other", NULL);
-    run_for(&e, 200);
-    ck_assert_int_eq(rec_calls(&r), 4);
+    tu_run_for(&e.t, 200);
+    ck_assert_int_eq(tu_rec_calls(&r), 4);
 
     /* Long polling, not polling: a handful of requests for four changes. */
     ck_assert(wait_count(&e, "parked", 1, 2000));
@@ -286,33 +180,33 @@ START_TEST(test_same_index_is_quiet)
     env_init(&e, 0);
     put_java(&e, "127.0.0.1", 8002, ECHO, NULL);
     motan_registry *reg = consul_registry(&e, "wait=200ms");
-    motan_url *svc = url("motan2:///com.example.EchoService?group=g1");
-    rec r;
-    rec_init(&r);
-    ck_assert_int_eq(motan_registry_subscribe(reg, svc, rec_cb, &r), MOTAN_OK);
-    ck_assert(wait_calls(&e, &r, 1, 3000));
+    motan_url *svc = tu_url("motan2:///com.example.EchoService?group=g1");
+    tu_rec r;
+    tu_rec_init(&r);
+    ck_assert_int_eq(motan_registry_subscribe(reg, svc, tu_rec_cb, &r), MOTAN_OK);
+    ck_assert(tu_rec_wait(&e.t, &r, 1, 3000));
 
     /* The wait expires again and again (same index): no notification. */
     int h0 = tu_consul_count(e.consul, "health");
-    run_for(&e, 1100);
+    tu_run_for(&e.t, 1100);
     int h1 = tu_consul_count(e.consul, "health");
     ck_assert_msg(h1 - h0 >= 3 && h1 - h0 <= 8, "%d queries in 1.1 s with wait=200ms", h1 - h0);
     ck_assert_int_gt(tu_consul_count(e.consul, "blocking"), 3);
-    ck_assert_int_eq(rec_calls(&r), 1);
+    ck_assert_int_eq(tu_rec_calls(&r), 1);
 
     /* A write that changes only the index: no notification either. */
     tu_consul_touch(e.consul, SVC);
-    run_for(&e, 300);
-    ck_assert_int_eq(rec_calls(&r), 1);
+    tu_run_for(&e.t, 300);
+    ck_assert_int_eq(tu_rec_calls(&r), 1);
 
     /* The index goes backwards (a Consul reset): start over, still no notification. */
     tu_consul_set_index(e.consul, SVC, 1);
-    run_for(&e, 300);
-    ck_assert_int_eq(rec_calls(&r), 1);
+    tu_run_for(&e.t, 300);
+    ck_assert_int_eq(tu_rec_calls(&r), 1);
     /* ... and later changes still come through. */
     put_java(&e, "127.0.0.2", 8003, ECHO, NULL);
-    ck_assert(wait_calls(&e, &r, 2, 2000));
-    ck_assert_uint_eq(r.n, 2);
+    ck_assert(tu_rec_wait(&e.t, &r, 2, 2000));
+    ck_assert_uint_eq(tu_rec_n(&r), 2);
     char msg[512];
     motan_registry_errmsg(reg, msg, sizeof(msg));
     ck_assert_str_eq(msg, "");
@@ -330,11 +224,11 @@ static void check_errors(int bad_json)
     put_java(&e, "127.0.0.1", 8002, ECHO, NULL);
     put_java(&e, "127.0.0.2", 8003, ECHO, NULL);
     motan_registry *reg = consul_registry(&e, "wait=5s");
-    motan_url *svc = url("motan2:///com.example.EchoService?group=g1");
-    rec r;
-    rec_init(&r);
-    ck_assert_int_eq(motan_registry_subscribe(reg, svc, rec_cb, &r), MOTAN_OK);
-    ck_assert(wait_calls(&e, &r, 1, 3000));
+    motan_url *svc = tu_url("motan2:///com.example.EchoService?group=g1");
+    tu_rec r;
+    tu_rec_init(&r);
+    ck_assert_int_eq(motan_registry_subscribe(reg, svc, tu_rec_cb, &r), MOTAN_OK);
+    ck_assert(tu_rec_wait(&e.t, &r, 1, 3000));
     ck_assert(wait_count(&e, "parked", 1, 2000));
 
     /* Every query fails from now on; a change wakes the parked one first. */
@@ -343,8 +237,8 @@ static void check_errors(int bad_json)
     else
         tu_consul_fail_next(e.consul, 1000);
     ck_assert_int_eq(tu_consul_remove(e.consul, SVC, "127.0.0.2:8003-com.example.EchoService"), 0);
-    ck_assert(wait_calls(&e, &r, 2, 2000)); /* the parked query saw the removal */
-    ck_assert_uint_eq(r.n, 1);
+    ck_assert(tu_rec_wait(&e.t, &r, 2, 2000)); /* the parked query saw the removal */
+    ck_assert_uint_eq(tu_rec_n(&r), 1);
     char msg[512];
     ck_assert_msg(wait_errmsg(&e, reg, bad_json ? "bad JSON" : "HTTP 500", 2000, msg, sizeof(msg)),
                   "%s", msg);
@@ -355,18 +249,18 @@ static void check_errors(int bad_json)
     /* Meanwhile: the list changes, nothing is notified, and retries back off. */
     put_java(&e, "127.0.0.4", 8004, ECHO, NULL);
     int h0 = tu_consul_count(e.consul, "health");
-    run_for(&e, 700);
+    tu_run_for(&e.t, 700);
     int tries = tu_consul_count(e.consul, "health") - h0;
     ck_assert_msg(tries >= 1 && tries <= 5, "%d retries in 700 ms", tries);
-    ck_assert_int_eq(rec_calls(&r), 2);
-    ck_assert_uint_eq(r.n, 1);
+    ck_assert_int_eq(tu_rec_calls(&r), 2);
+    ck_assert_uint_eq(tu_rec_n(&r), 1);
 
     /* Recovery: errmsg clears and the change made meanwhile arrives. */
     tu_consul_fail_next(e.consul, 0);
     tu_consul_bad_json_next(e.consul, 0);
-    ck_assert(wait_calls(&e, &r, 3, 8000));
-    ck_assert_uint_eq(r.n, 2);
-    ck_assert(rec_has(&r, "127.0.0.4:8004"));
+    ck_assert(tu_rec_wait(&e.t, &r, 3, 8000));
+    ck_assert_uint_eq(tu_rec_n(&r), 2);
+    ck_assert(tu_rec_has(&r, "127.0.0.4:8004"));
     ck_assert_msg(wait_errmsg(&e, reg, "", 1000, msg, sizeof(msg)), "%s", msg);
 
     motan_registry_free(reg);
@@ -386,11 +280,11 @@ START_TEST(test_outage)
     env_init(&e, 0);
     put_java(&e, "127.0.0.1", 8002, ECHO, NULL);
     motan_registry *reg = consul_registry(&e, "wait=5s");
-    motan_url *svc = url("motan2:///com.example.EchoService?group=g1");
-    rec r;
-    rec_init(&r);
-    ck_assert_int_eq(motan_registry_subscribe(reg, svc, rec_cb, &r), MOTAN_OK);
-    ck_assert(wait_calls(&e, &r, 1, 3000));
+    motan_url *svc = tu_url("motan2:///com.example.EchoService?group=g1");
+    tu_rec r;
+    tu_rec_init(&r);
+    ck_assert_int_eq(motan_registry_subscribe(reg, svc, tu_rec_cb, &r), MOTAN_OK);
+    ck_assert(tu_rec_wait(&e.t, &r, 1, 3000));
     ck_assert(wait_count(&e, "parked", 1, 2000));
 
     tu_consul_stop(e.consul);
@@ -400,18 +294,18 @@ START_TEST(test_outage)
     ck_assert_msg(strstr(msg, "retrying") != NULL, "%s", msg);
     /* Changes made while it is down (the fixture keeps its state). */
     put_java(&e, "127.0.0.2", 8003, ECHO, NULL);
-    run_for(&e, 500);
-    ck_assert_int_eq(rec_calls(&r), 1);
-    ck_assert_uint_eq(r.n, 1);
+    tu_run_for(&e.t, 500);
+    ck_assert_int_eq(tu_rec_calls(&r), 1);
+    ck_assert_uint_eq(tu_rec_n(&r), 1);
 
     ck_assert_int_eq(tu_consul_restart(e.consul), 0);
-    ck_assert(wait_calls(&e, &r, 2, 8000));
-    ck_assert_uint_eq(r.n, 2);
+    ck_assert(tu_rec_wait(&e.t, &r, 2, 8000));
+    ck_assert_uint_eq(tu_rec_n(&r), 2);
     ck_assert_msg(wait_errmsg(&e, reg, "", 1000, msg, sizeof(msg)), "%s", msg);
     /* And it blocks again. */
     ck_assert(wait_count(&e, "parked", 1, 2000));
     put_java(&e, "127.0.0.3", 8004, ECHO, NULL);
-    ck_assert(wait_calls(&e, &r, 3, 2000));
+    ck_assert(tu_rec_wait(&e.t, &r, 3, 2000));
 
     motan_registry_free(reg);
     motan_url_free(svc);
@@ -428,16 +322,16 @@ START_TEST(test_unreachable_agent)
     char text[128], err[256];
     snprintf(text, sizeof(text), "consul://127.0.0.1:%d?connectTimeout=200&requestTimeout=300",
              port);
-    motan_url *u = url(text);
+    motan_url *u = tu_url(text);
     motan_registry *reg = NULL;
-    ck_assert_int_eq(motan_registry_new(e.loop, u, &reg, err, sizeof(err)), MOTAN_OK);
-    motan_url *svc = url("motan2:///com.example.EchoService?group=g1");
-    rec r;
-    rec_init(&r);
-    ck_assert_int_eq(motan_registry_subscribe(reg, svc, rec_cb, &r), MOTAN_OK);
+    ck_assert_int_eq(motan_registry_new(e.t.loop, u, &reg, err, sizeof(err)), MOTAN_OK);
+    motan_url *svc = tu_url("motan2:///com.example.EchoService?group=g1");
+    tu_rec r;
+    tu_rec_init(&r);
+    ck_assert_int_eq(motan_registry_subscribe(reg, svc, tu_rec_cb, &r), MOTAN_OK);
     char msg[512];
     ck_assert_msg(wait_errmsg(&e, reg, "connection", 2000, msg, sizeof(msg)), "%s", msg);
-    ck_assert_int_eq(rec_calls(&r), 0);
+    ck_assert_int_eq(tu_rec_calls(&r), 0);
     motan_registry_free(reg);
     motan_url_free(u);
     motan_url_free(svc);
@@ -446,9 +340,9 @@ START_TEST(test_unreachable_agent)
     const char *bad[] = {"consul://127.0.0.1:8500?wait=forever", "consul://127.0.0.1:8500?wait=11m",
                          "consul://a:1,b:2", "consul://127.0.0.1:8500?ttl=1"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        motan_url *b = url(bad[i]);
+        motan_url *b = tu_url(bad[i]);
         motan_registry *br = NULL;
-        ck_assert_int_eq(motan_registry_new(e.loop, b, &br, err, sizeof(err)), MOTAN_EURL);
+        ck_assert_int_eq(motan_registry_new(e.t.loop, b, &br, err, sizeof(err)), MOTAN_EURL);
         ck_assert_msg(strstr(err, "consul registry") != NULL, "%s", err);
         motan_url_free(b);
     }
@@ -461,14 +355,14 @@ START_TEST(test_register_deregister)
     env e;
     env_init(&e, 0);
     motan_registry *reg = consul_registry(&e, "wait=5s");
-    motan_url *svc = url("motan2:///com.example.EchoService?group=g1");
-    rec r;
-    rec_init(&r);
-    ck_assert_int_eq(motan_registry_subscribe(reg, svc, rec_cb, &r), MOTAN_OK);
-    ck_assert(wait_calls(&e, &r, 1, 3000));
-    ck_assert_uint_eq(r.n, 0); /* nothing registered yet: known to be empty */
+    motan_url *svc = tu_url("motan2:///com.example.EchoService?group=g1");
+    tu_rec r;
+    tu_rec_init(&r);
+    ck_assert_int_eq(motan_registry_subscribe(reg, svc, tu_rec_cb, &r), MOTAN_OK);
+    ck_assert(tu_rec_wait(&e.t, &r, 1, 3000));
+    ck_assert_uint_eq(tu_rec_n(&r), 0); /* nothing registered yet: known to be empty */
 
-    motan_url *node = url("motan2://127.0.0.7:8002/com.example.EchoService?group=g1&weight=3");
+    motan_url *node = tu_url("motan2://127.0.0.7:8002/com.example.EchoService?group=g1&weight=3");
     ck_assert_int_eq(motan_registry_register(reg, node), MOTAN_OK);
     const char *id = "127.0.0.7:8002-com.example.EchoService";
     ck_assert(wait_count(&e, "pass", 1, 2000));
@@ -482,16 +376,18 @@ START_TEST(test_register_deregister)
     ck_assert_str_eq(tags, "protocol_motan2\nURL_motan2%3A%2F%2F127.0.0.7%3A8002%2Fcom.example."
                            "EchoService%3Fgroup%3Dg1%26weight%3D3");
     /* The subscriber sees it (it passed its TTL check). */
-    ck_assert(wait_calls(&e, &r, 2, 2000));
-    ck_assert_uint_eq(r.n, 1);
-    ck_assert_str_eq(r.nodes[0],
+    ck_assert(tu_rec_wait(&e.t, &r, 2, 2000));
+    tu_list l;
+    tu_rec_last(&r, &l);
+    ck_assert_uint_eq(l.n, 1);
+    ck_assert_str_eq(l.nodes[0],
                      "motan2://127.0.0.7:8002/com.example.EchoService?group=g1&weight=3");
 
     ck_assert_int_eq(motan_registry_unregister(reg, node), MOTAN_OK);
     ck_assert(wait_count(&e, "deregister", 1, 2000));
     ck_assert(!tu_consul_get(e.consul, SVC, id, NULL, NULL, NULL, 0, NULL, 0));
-    ck_assert(wait_calls(&e, &r, 3, 2000));
-    ck_assert_uint_eq(r.n, 0);
+    ck_assert(tu_rec_wait(&e.t, &r, 3, 2000));
+    ck_assert_uint_eq(tu_rec_n(&r), 0);
 
     /* Freeing deregisters what is still registered. */
     ck_assert_int_eq(motan_registry_register(reg, node), MOTAN_OK);
@@ -503,7 +399,7 @@ START_TEST(test_register_deregister)
 
     /* A node without host, port or path is refused. */
     reg = consul_registry(&e, NULL);
-    motan_url *bad = url("motan2:///com.example.EchoService");
+    motan_url *bad = tu_url("motan2:///com.example.EchoService");
     ck_assert_int_eq(motan_registry_register(reg, bad), MOTAN_EINVAL);
     motan_registry_free(reg);
     motan_url_free(bad);
@@ -519,7 +415,7 @@ START_TEST(test_register_while_agent_down)
     env_init(&e, 0);
     motan_registry *reg = consul_registry(&e, "connectTimeout=200&requestTimeout=300");
     tu_consul_stop(e.consul);
-    motan_url *node = url("motan2://127.0.0.7:8002/com.example.EchoService?group=g1");
+    motan_url *node = tu_url("motan2://127.0.0.7:8002/com.example.EchoService?group=g1");
     ck_assert_int_eq(motan_registry_register(reg, node), MOTAN_OK);
     char msg[512];
     ck_assert_msg(wait_errmsg(&e, reg, "registering 127.0.0.7:8002-com.example.EchoService", 2000,
@@ -541,14 +437,14 @@ START_TEST(test_free_with_query_in_flight)
     env_init(&e, 0);
     put_java(&e, "127.0.0.1", 8002, ECHO, NULL);
     motan_registry *reg = consul_registry(&e, "wait=30s");
-    motan_url *svc = url("motan2:///com.example.EchoService?group=g1");
-    motan_url *svc2 = url("motan2:///com.example.EchoService?group=g2");
-    rec r, r2;
-    rec_init(&r);
-    rec_init(&r2);
-    ck_assert_int_eq(motan_registry_subscribe(reg, svc, rec_cb, &r), MOTAN_OK);
-    ck_assert_int_eq(motan_registry_subscribe(reg, svc2, rec_cb, &r2), MOTAN_OK);
-    ck_assert(wait_calls(&e, &r, 1, 3000));
+    motan_url *svc = tu_url("motan2:///com.example.EchoService?group=g1");
+    motan_url *svc2 = tu_url("motan2:///com.example.EchoService?group=g2");
+    tu_rec r, r2;
+    tu_rec_init(&r);
+    tu_rec_init(&r2);
+    ck_assert_int_eq(motan_registry_subscribe(reg, svc, tu_rec_cb, &r), MOTAN_OK);
+    ck_assert_int_eq(motan_registry_subscribe(reg, svc2, tu_rec_cb, &r2), MOTAN_OK);
+    ck_assert(tu_rec_wait(&e.t, &r, 1, 3000));
     ck_assert(wait_count(&e, "parked", 2, 2000));
 
     uint64_t t0 = motan_now_us();
@@ -556,17 +452,17 @@ START_TEST(test_free_with_query_in_flight)
     ck_assert_uint_lt(motan_now_us() - t0, 200000u);
     /* Nothing of it runs afterwards, even when the fixture answers. */
     put_java(&e, "127.0.0.2", 8003, ECHO, NULL);
-    run_for(&e, 200);
-    ck_assert_int_eq(rec_calls(&r), 1);
+    tu_run_for(&e.t, 200);
+    ck_assert_int_eq(tu_rec_calls(&r), 1);
 
     /* Unsubscribing the last service of a group ends its query too. */
     reg = consul_registry(&e, "wait=30s");
-    ck_assert_int_eq(motan_registry_subscribe(reg, svc, rec_cb, &r), MOTAN_OK);
-    ck_assert(wait_calls(&e, &r, 2, 3000));
-    ck_assert_int_eq(motan_registry_unsubscribe(reg, svc, rec_cb, &r), MOTAN_OK);
+    ck_assert_int_eq(motan_registry_subscribe(reg, svc, tu_rec_cb, &r), MOTAN_OK);
+    ck_assert(tu_rec_wait(&e.t, &r, 2, 3000));
+    ck_assert_int_eq(motan_registry_unsubscribe(reg, svc, tu_rec_cb, &r), MOTAN_OK);
     put_java(&e, "127.0.0.3", 8004, ECHO, NULL);
-    run_for(&e, 200);
-    ck_assert_int_eq(rec_calls(&r), 2);
+    tu_run_for(&e.t, 200);
+    ck_assert_int_eq(tu_rec_calls(&r), 2);
     motan_registry_free(reg);
 
     motan_url_free(svc);
@@ -580,15 +476,15 @@ START_TEST(test_builtin_register_and_free)
     env e;
     env_init(&e, 1);
     motan_registry *reg = consul_registry(&e, "wait=5s");
-    motan_url *node = url("motan2://127.0.0.8:8002/com.example.EchoService?group=g1");
+    motan_url *node = tu_url("motan2://127.0.0.8:8002/com.example.EchoService?group=g1");
     ck_assert_int_eq(motan_registry_register(reg, node), MOTAN_OK);
     ck_assert(wait_count(&e, "pass", 1, 3000));
-    motan_url *svc = url("motan2:///com.example.EchoService?group=g1");
-    rec r;
-    rec_init(&r);
-    ck_assert_int_eq(motan_registry_subscribe(reg, svc, rec_cb, &r), MOTAN_OK);
-    ck_assert(wait_calls(&e, &r, 1, 3000));
-    ck_assert_uint_eq(r.n, 1);
+    motan_url *svc = tu_url("motan2:///com.example.EchoService?group=g1");
+    tu_rec r;
+    tu_rec_init(&r);
+    ck_assert_int_eq(motan_registry_subscribe(reg, svc, tu_rec_cb, &r), MOTAN_OK);
+    ck_assert(tu_rec_wait(&e.t, &r, 1, 3000));
+    ck_assert_uint_eq(tu_rec_n(&r), 1);
     motan_registry_free(reg);
     ck_assert_int_eq(tu_consul_count(e.consul, "deregister"), 1);
     motan_url_free(node);
@@ -612,19 +508,21 @@ START_TEST(test_entries_and_protocols)
                         NULL};
     tu_consul_put(e.consul, SVC, "127.0.0.4:8004-com.example.EchoService", "127.0.0.4", 8004, v1);
     motan_registry *reg = consul_registry(&e, "wait=5s");
-    motan_url *svc = url("motan2:///com.example.EchoService?group=g1");
-    motan_url *svc_v1 = url("motan:///com.example.EchoService?group=g1");
-    rec r, r1;
-    rec_init(&r);
-    rec_init(&r1);
-    ck_assert_int_eq(motan_registry_subscribe(reg, svc, rec_cb, &r), MOTAN_OK);
-    ck_assert_int_eq(motan_registry_subscribe(reg, svc_v1, rec_cb, &r1), MOTAN_OK);
-    ck_assert(wait_calls(&e, &r, 1, 3000));
-    ck_assert(wait_calls(&e, &r1, 1, 3000));
-    ck_assert_uint_eq(r.n, 1);
-    ck_assert(rec_has(&r, "127.0.0.1:8002"));
-    ck_assert_uint_eq(r1.n, 1);
-    ck_assert_str_eq(r1.nodes[0], "motan://127.0.0.4:8004/com.example.EchoService?group=g1");
+    motan_url *svc = tu_url("motan2:///com.example.EchoService?group=g1");
+    motan_url *svc_v1 = tu_url("motan:///com.example.EchoService?group=g1");
+    tu_rec r, r1;
+    tu_rec_init(&r);
+    tu_rec_init(&r1);
+    ck_assert_int_eq(motan_registry_subscribe(reg, svc, tu_rec_cb, &r), MOTAN_OK);
+    ck_assert_int_eq(motan_registry_subscribe(reg, svc_v1, tu_rec_cb, &r1), MOTAN_OK);
+    ck_assert(tu_rec_wait(&e.t, &r, 1, 3000));
+    ck_assert(tu_rec_wait(&e.t, &r1, 1, 3000));
+    ck_assert_uint_eq(tu_rec_n(&r), 1);
+    ck_assert(tu_rec_has(&r, "127.0.0.1:8002"));
+    tu_list l1;
+    tu_rec_last(&r1, &l1);
+    ck_assert_uint_eq(l1.n, 1);
+    ck_assert_str_eq(l1.nodes[0], "motan://127.0.0.4:8004/com.example.EchoService?group=g1");
     char msg[512];
     motan_registry_errmsg(reg, msg, sizeof(msg));
     ck_assert_msg(strstr(msg, "skipped entry 1") && strstr(msg, "127.0.0.2:8003-com.example"), "%s",
@@ -633,7 +531,7 @@ START_TEST(test_entries_and_protocols)
     tu_consul_remove(e.consul, SVC, "127.0.0.2:8003-com.example.EchoService");
     tu_consul_remove(e.consul, SVC, "127.0.0.3:0-com.example.EchoService");
     ck_assert_msg(wait_errmsg(&e, reg, "", 2000, msg, sizeof(msg)), "%s", msg);
-    ck_assert_int_eq(rec_calls(&r), 1);
+    ck_assert_int_eq(tu_rec_calls(&r), 1);
     motan_registry_free(reg);
     motan_url_free(svc);
     motan_url_free(svc_v1);
@@ -647,7 +545,7 @@ START_TEST(test_heartbeat_reregisters)
     env e;
     env_init(&e, 0);
     motan_registry *reg = consul_registry(&e, "ttl=3");
-    motan_url *node = url("motan2://127.0.0.7:8002/com.example.EchoService?group=g1");
+    motan_url *node = tu_url("motan2://127.0.0.7:8002/com.example.EchoService?group=g1");
     const char *id = "127.0.0.7:8002-com.example.EchoService";
     ck_assert_int_eq(motan_registry_register(reg, node), MOTAN_OK);
     ck_assert(wait_count(&e, "pass", 1, 2000));
@@ -698,21 +596,21 @@ static void check_timeout(int fill, const char *needle, int min_ms, int max_ms)
     char text[160], err[256], msg[512];
     snprintf(text, sizeof(text), "consul://127.0.0.1:%d?connectTimeout=200&requestTimeout=300",
              port);
-    motan_url *u = url(text);
+    motan_url *u = tu_url(text);
     motan_registry *reg = NULL;
-    ck_assert_int_eq(motan_registry_new(e.loop, u, &reg, err, sizeof(err)), MOTAN_OK);
-    motan_url *svc = url("motan2:///com.example.EchoService?group=g1");
-    rec r;
-    rec_init(&r);
+    ck_assert_int_eq(motan_registry_new(e.t.loop, u, &reg, err, sizeof(err)), MOTAN_OK);
+    motan_url *svc = tu_url("motan2:///com.example.EchoService?group=g1");
+    tu_rec r;
+    tu_rec_init(&r);
     uint64_t t0 = motan_now_us();
-    ck_assert_int_eq(motan_registry_subscribe(reg, svc, rec_cb, &r), MOTAN_OK);
+    ck_assert_int_eq(motan_registry_subscribe(reg, svc, tu_rec_cb, &r), MOTAN_OK);
     ck_assert_msg(wait_errmsg(&e, reg, needle, 3000, msg, sizeof(msg)), "%s", msg);
     uint64_t ms = (motan_now_us() - t0) / 1000;
     ck_assert_msg(ms >= (uint64_t)min_ms && ms <= (uint64_t)max_ms, "%s after %d ms", needle,
                   (int)ms);
-    ck_assert_int_eq(rec_calls(&r), 0);
+    ck_assert_int_eq(tu_rec_calls(&r), 0);
     /* Freed while the retry's request hangs. */
-    run_for(&e, 150);
+    tu_run_for(&e.t, 150);
     motan_registry_free(reg);
     motan_url_free(u);
     motan_url_free(svc);

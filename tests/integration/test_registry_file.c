@@ -4,118 +4,40 @@
  * the last lists with errmsg saying why, a missing file, relative paths, both loop modes.
  */
 #include <check.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
-
-#include <event2/event.h>
 
 #include <motan/registry.h>
 
+#include "tu_registry.h"
+
 /* ---- harness -------------------------------------------------------------------------- */
 
-#define MAX_NODES 16
 #define POLL_MS 50
 
-typedef struct rec {
-    pthread_mutex_t mu;
-    int calls;
-    size_t n;
-    char nodes[MAX_NODES][256];
-} rec;
-
-static void rec_init(rec *r)
-{
-    memset(r, 0, sizeof(*r));
-    pthread_mutex_init(&r->mu, NULL);
-}
-
-static void rec_cb(const motan_url *const *nodes, size_t n, void *ud)
-{
-    rec *r = ud;
-    pthread_mutex_lock(&r->mu);
-    r->calls++;
-    r->n = n;
-    for (size_t i = 0; i < n && i < MAX_NODES; i++) {
-        char *t = motan_url_format(nodes[i]);
-        snprintf(r->nodes[i], sizeof(r->nodes[i]), "%s", t ? t : "?");
-        motan_free(t);
-    }
-    pthread_mutex_unlock(&r->mu);
-}
-
-static int rec_calls(rec *r)
-{
-    pthread_mutex_lock(&r->mu);
-    int c = r->calls;
-    pthread_mutex_unlock(&r->mu);
-    return c;
-}
-
-static void tick(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    (void)arg;
-}
-
+/* A loop and a fresh directory for the registry's file. */
 typedef struct env {
-    struct event_base *base; /* NULL: built-in loop */
-    struct event *ticker;
-    motan_loop *loop;
+    tu_env t;
     char dir[256];
     char file[300];
 } env;
 
 static void env_init(env *e, int builtin)
 {
-    char err[256];
     memset(e, 0, sizeof(*e));
     snprintf(e->dir, sizeof(e->dir), "/tmp/motan-file-registry-XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(e->dir));
     snprintf(e->file, sizeof(e->file), "%s/services.json", e->dir);
-    if (builtin) {
-        ck_assert_int_eq(motan_loop_new(&e->loop, err, sizeof(err)), MOTAN_OK);
-        return;
-    }
-    e->base = event_base_new();
-    e->ticker = event_new(e->base, -1, EV_PERSIST, tick, NULL);
-    struct timeval tv = {0, 5000};
-    event_add(e->ticker, &tv);
-    ck_assert_int_eq(motan_loop_new_with_base(e->base, &e->loop, err, sizeof(err)), MOTAN_OK);
+    tu_env_init_mode(&e->t, builtin);
 }
 
 static void env_free(env *e)
 {
-    motan_loop_free(e->loop);
-    if (e->base) {
-        event_free(e->ticker);
-        event_base_free(e->base);
-    }
+    tu_env_free(&e->t);
     unlink(e->file);
     rmdir(e->dir);
-}
-
-static int wait_calls(env *e, rec *r, int target, int timeout_ms)
-{
-    uint64_t end = motan_now_us() + (uint64_t)timeout_ms * 1000u;
-    while (rec_calls(r) < target && motan_now_us() < end) {
-        if (e->base)
-            event_base_loop(e->base, EVLOOP_ONCE);
-        else
-            usleep(2000);
-    }
-    return rec_calls(r) >= target;
-}
-
-static void run_for(env *e, int ms)
-{
-    rec never;
-    rec_init(&never);
-    wait_calls(e, &never, 1, ms);
 }
 
 /* Writes the file through a rename, as editors and deploy tools do. */
@@ -130,31 +52,11 @@ static void write_file(const char *path, const char *text)
     ck_assert_int_eq(rename(tmp, path), 0);
 }
 
-static motan_url *url(const char *text)
-{
-    motan_url *u = NULL;
-    char err[256];
-    ck_assert_msg(motan_url_parse(text, strlen(text), &u, err, sizeof(err)) == MOTAN_OK, "%s: %s",
-                  text, err);
-    return u;
-}
-
-static motan_registry *registry(env *e, const char *text)
-{
-    motan_url *u = url(text);
-    motan_registry *r = NULL;
-    char err[256];
-    int rc = motan_registry_new(e->loop, u, &r, err, sizeof(err));
-    ck_assert_msg(rc == MOTAN_OK, "%s: %s", text, err);
-    motan_url_free(u);
-    return r;
-}
-
 static motan_registry *file_registry(env *e)
 {
     char text[400];
     snprintf(text, sizeof(text), "file://%s?interval=%d", e->file, POLL_MS);
-    return registry(e, text);
+    return tu_registry(e->t.loop, text);
 }
 
 static void errmsg(motan_registry *r, char *buf, size_t len) { motan_registry_errmsg(r, buf, len); }
@@ -189,73 +91,78 @@ static void check_format_and_edits(int builtin)
     env_init(&e, builtin);
     write_file(e.file, DOC1);
     motan_registry *reg = file_registry(&e);
-    motan_url *echo = url("motan2:///com.example.EchoService");
-    motan_url *echo_b = url("motan2:///com.example.EchoService?group=groupB");
-    motan_url *other = url("motan2:///com.example.Other?group=default_rpc");
-    motan_url *absent = url("motan2:///com.example.Absent");
-    rec r1, r2, r3, r4;
-    rec_init(&r1);
-    rec_init(&r2);
-    rec_init(&r3);
-    rec_init(&r4);
-    ck_assert_int_eq(motan_registry_subscribe(reg, echo, rec_cb, &r1), MOTAN_OK);
-    ck_assert_int_eq(motan_registry_subscribe(reg, echo_b, rec_cb, &r2), MOTAN_OK);
-    ck_assert_int_eq(motan_registry_subscribe(reg, other, rec_cb, &r3), MOTAN_OK);
-    ck_assert_int_eq(motan_registry_subscribe(reg, absent, rec_cb, &r4), MOTAN_OK);
+    motan_url *echo = tu_url("motan2:///com.example.EchoService");
+    motan_url *echo_b = tu_url("motan2:///com.example.EchoService?group=groupB");
+    motan_url *other = tu_url("motan2:///com.example.Other?group=default_rpc");
+    motan_url *absent = tu_url("motan2:///com.example.Absent");
+    tu_rec r1, r2, r3, r4;
+    tu_rec_init(&r1);
+    tu_rec_init(&r2);
+    tu_rec_init(&r3);
+    tu_rec_init(&r4);
+    ck_assert_int_eq(motan_registry_subscribe(reg, echo, tu_rec_cb, &r1), MOTAN_OK);
+    ck_assert_int_eq(motan_registry_subscribe(reg, echo_b, tu_rec_cb, &r2), MOTAN_OK);
+    ck_assert_int_eq(motan_registry_subscribe(reg, other, tu_rec_cb, &r3), MOTAN_OK);
+    ck_assert_int_eq(motan_registry_subscribe(reg, absent, tu_rec_cb, &r4), MOTAN_OK);
     if (!builtin)
-        ck_assert_int_eq(rec_calls(&r1), 0);
-    ck_assert(wait_calls(&e, &r1, 1, 2000));
-    ck_assert(wait_calls(&e, &r2, 1, 2000));
-    ck_assert(wait_calls(&e, &r3, 1, 2000));
-    ck_assert(wait_calls(&e, &r4, 1, 2000));
-    ck_assert_uint_eq(r1.n, 2);
-    ck_assert_str_eq(r1.nodes[0],
+        ck_assert_int_eq(tu_rec_calls(&r1), 0);
+    ck_assert(tu_rec_wait(&e.t, &r1, 1, 2000));
+    ck_assert(tu_rec_wait(&e.t, &r2, 1, 2000));
+    ck_assert(tu_rec_wait(&e.t, &r3, 1, 2000));
+    ck_assert(tu_rec_wait(&e.t, &r4, 1, 2000));
+    tu_list l;
+    tu_rec_last(&r1, &l);
+    ck_assert_uint_eq(l.n, 2);
+    ck_assert_str_eq(l.nodes[0],
                      "motan2://127.0.0.1:8002/com.example.EchoService?weight=3&group=default_rpc");
-    ck_assert_str_eq(r1.nodes[1],
+    ck_assert_str_eq(l.nodes[1],
                      "motan2://127.0.0.1:8003/com.example.EchoService?group=default_rpc");
-    ck_assert_uint_eq(r2.n, 3);
-    ck_assert_str_eq(r2.nodes[0], "motan2://[::1]:9001/com.example.EchoService?group=groupB");
-    ck_assert_str_eq(r2.nodes[1],
+    tu_rec_last(&r2, &l);
+    ck_assert_uint_eq(l.n, 3);
+    ck_assert_str_eq(l.nodes[0], "motan2://[::1]:9001/com.example.EchoService?group=groupB");
+    ck_assert_str_eq(l.nodes[1],
                      "motan2://[unix:/tmp/echo.sock]/com.example.EchoService?group=groupB");
-    ck_assert_str_eq(r2.nodes[2],
+    ck_assert_str_eq(l.nodes[2],
                      "rule://0.0.0.0/com.example.EchoService?weights=default_rpc:3,groupB:1");
-    ck_assert_uint_eq(r3.n, 1);
-    ck_assert_str_eq(r3.nodes[0], "motan2://10.0.0.1:8002/com.example.Other?group=default_rpc");
-    ck_assert_uint_eq(r4.n, 0); /* not in the file: known to be empty */
+    tu_rec_last(&r3, &l);
+    ck_assert_uint_eq(l.n, 1);
+    ck_assert_str_eq(l.nodes[0], "motan2://10.0.0.1:8002/com.example.Other?group=default_rpc");
+    ck_assert_uint_eq(tu_rec_n(&r4), 0); /* not in the file: known to be empty */
     char msg[512];
     errmsg(reg, msg, sizeof(msg));
     ck_assert_str_eq(msg, "");
 
     /* Rewritten with the same content (new inode, new mtime): nobody is told. */
     write_file(e.file, DOC1);
-    run_for(&e, 4 * POLL_MS);
-    ck_assert_int_eq(rec_calls(&r1), 1);
-    ck_assert_int_eq(rec_calls(&r3), 1);
+    tu_run_for(&e.t, 4 * POLL_MS);
+    ck_assert_int_eq(tu_rec_calls(&r1), 1);
+    ck_assert_int_eq(tu_rec_calls(&r3), 1);
 
     /* One list changes: within ~2 intervals its listener is told, the others are not. */
     uint64_t t0 = motan_now_us();
     write_file(e.file, DOC2);
-    ck_assert(wait_calls(&e, &r1, 2, 2000));
+    ck_assert(tu_rec_wait(&e.t, &r1, 2, 2000));
     ck_assert_uint_lt(motan_now_us() - t0, 3u * POLL_MS * 1000u + 100000u);
-    ck_assert_uint_eq(r1.n, 2);
-    ck_assert_str_eq(r1.nodes[0],
+    tu_rec_last(&r1, &l);
+    ck_assert_uint_eq(l.n, 2);
+    ck_assert_str_eq(l.nodes[0],
                      "motan2://127.0.0.1:8003/com.example.EchoService?group=default_rpc");
-    ck_assert_str_eq(r1.nodes[1],
+    ck_assert_str_eq(l.nodes[1],
                      "motan2://127.0.0.1:8004/com.example.EchoService?group=default_rpc");
-    run_for(&e, 3 * POLL_MS);
-    ck_assert_int_eq(rec_calls(&r1), 2);
-    ck_assert_int_eq(rec_calls(&r2), 1);
-    ck_assert_int_eq(rec_calls(&r3), 1);
-    ck_assert_int_eq(rec_calls(&r4), 1);
+    tu_run_for(&e.t, 3 * POLL_MS);
+    ck_assert_int_eq(tu_rec_calls(&r1), 2);
+    ck_assert_int_eq(tu_rec_calls(&r2), 1);
+    ck_assert_int_eq(tu_rec_calls(&r3), 1);
+    ck_assert_int_eq(tu_rec_calls(&r4), 1);
 
     /* The same nodes in another order are the same list. */
     write_file(e.file, "{\"services\": {\"com.example.EchoService\": {\"default_rpc\": "
                        "[\"127.0.0.1:8004\", \"127.0.0.1:8003\"]}}}");
-    ck_assert(wait_calls(&e, &r2, 2, 2000)); /* groupB went away: empty */
-    ck_assert_uint_eq(r2.n, 0);
-    ck_assert(wait_calls(&e, &r3, 2, 2000));
-    run_for(&e, 3 * POLL_MS);
-    ck_assert_int_eq(rec_calls(&r1), 2);
+    ck_assert(tu_rec_wait(&e.t, &r2, 2, 2000)); /* groupB went away: empty */
+    ck_assert_uint_eq(tu_rec_n(&r2), 0);
+    ck_assert(tu_rec_wait(&e.t, &r3, 2, 2000));
+    tu_run_for(&e.t, 3 * POLL_MS);
+    ck_assert_int_eq(tu_rec_calls(&r1), 2);
 
     motan_registry_free(reg);
     motan_url_free(echo);
@@ -272,16 +179,16 @@ START_TEST(test_format_and_edits_builtin_loop) { check_format_and_edits(1); }
 END_TEST
 
 /* A broken file keeps the last lists, errmsg says why; a fixed file resumes. */
-static void expect_broken(env *e, motan_registry *reg, rec *r, const char *text,
+static void expect_broken(env *e, motan_registry *reg, tu_rec *r, const char *text,
                           const char *const *needles)
 {
-    int calls = rec_calls(r);
+    int calls = tu_rec_calls(r);
     write_file(e->file, text);
     char msg[512] = "";
     uint64_t end = motan_now_us() + 2000000;
     int all = 0;
     while (!all && motan_now_us() < end) {
-        run_for(e, 10);
+        tu_run_for(&e->t, 10);
         errmsg(reg, msg, sizeof(msg));
         all = 1;
         for (size_t i = 0; needles[i]; i++)
@@ -290,9 +197,9 @@ static void expect_broken(env *e, motan_registry *reg, rec *r, const char *text,
     ck_assert_msg(strstr(msg, e->file) != NULL, "%s", msg);
     for (size_t i = 0; needles[i]; i++)
         ck_assert_msg(strstr(msg, needles[i]) != NULL, "\"%s\" not in \"%s\"", needles[i], msg);
-    run_for(e, 3 * POLL_MS);
-    ck_assert_int_eq(rec_calls(r), calls);
-    ck_assert_uint_eq(r->n, 2);
+    tu_run_for(&e->t, 3 * POLL_MS);
+    ck_assert_int_eq(tu_rec_calls(r), calls);
+    ck_assert_uint_eq(tu_rec_n(r), 2);
     errmsg(reg, msg, sizeof(msg));
     ck_assert_msg(strstr(msg, e->file) != NULL, "the message stays: %s", msg);
 }
@@ -303,12 +210,12 @@ START_TEST(test_broken_file)
     env_init(&e, 0);
     write_file(e.file, DOC1);
     motan_registry *reg = file_registry(&e);
-    motan_url *echo = url("motan2:///com.example.EchoService");
-    rec r;
-    rec_init(&r);
-    ck_assert_int_eq(motan_registry_subscribe(reg, echo, rec_cb, &r), MOTAN_OK);
-    ck_assert(wait_calls(&e, &r, 1, 2000));
-    ck_assert_uint_eq(r.n, 2);
+    motan_url *echo = tu_url("motan2:///com.example.EchoService");
+    tu_rec r;
+    tu_rec_init(&r);
+    ck_assert_int_eq(motan_registry_subscribe(reg, echo, tu_rec_cb, &r), MOTAN_OK);
+    ck_assert(tu_rec_wait(&e.t, &r, 1, 2000));
+    ck_assert_uint_eq(tu_rec_n(&r), 2);
 
     const char *json_err[] = {":3:", NULL};
     expect_broken(&e, reg, &r, "{\"services\": {\n  \"a\": [\n,]}}", json_err);
@@ -338,9 +245,11 @@ START_TEST(test_broken_file)
     /* Fixed: the new list arrives and errmsg clears. */
     write_file(e.file, "{\"services\": {\"com.example.EchoService\": {\"default_rpc\": "
                        "[\"127.0.0.1:9009\"]}}}");
-    ck_assert(wait_calls(&e, &r, 2, 2000));
-    ck_assert_uint_eq(r.n, 1);
-    ck_assert_str_eq(r.nodes[0],
+    ck_assert(tu_rec_wait(&e.t, &r, 2, 2000));
+    tu_list l;
+    tu_rec_last(&r, &l);
+    ck_assert_uint_eq(l.n, 1);
+    ck_assert_str_eq(l.nodes[0],
                      "motan2://127.0.0.1:9009/com.example.EchoService?group=default_rpc");
     char msg[512];
     errmsg(reg, msg, sizeof(msg));
@@ -348,10 +257,10 @@ START_TEST(test_broken_file)
 
     /* Deleted: the list stays, errmsg says the file is missing. */
     unlink(e.file);
-    run_for(&e, 3 * POLL_MS);
+    tu_run_for(&e.t, 3 * POLL_MS);
     errmsg(reg, msg, sizeof(msg));
     ck_assert_msg(strstr(msg, "missing") != NULL, "%s", msg);
-    ck_assert_int_eq(rec_calls(&r), 2);
+    ck_assert_int_eq(tu_rec_calls(&r), 2);
 
     motan_registry_free(reg);
     motan_url_free(echo);
@@ -367,16 +276,16 @@ START_TEST(test_missing_file)
     char msg[512];
     errmsg(reg, msg, sizeof(msg));
     ck_assert_msg(strstr(msg, "missing") && strstr(msg, e.file), "%s", msg);
-    motan_url *echo = url("motan2:///com.example.EchoService");
-    rec r;
-    rec_init(&r);
-    ck_assert_int_eq(motan_registry_subscribe(reg, echo, rec_cb, &r), MOTAN_OK);
-    run_for(&e, 3 * POLL_MS);
-    ck_assert_int_eq(rec_calls(&r), 0); /* nothing known yet */
+    motan_url *echo = tu_url("motan2:///com.example.EchoService");
+    tu_rec r;
+    tu_rec_init(&r);
+    ck_assert_int_eq(motan_registry_subscribe(reg, echo, tu_rec_cb, &r), MOTAN_OK);
+    tu_run_for(&e.t, 3 * POLL_MS);
+    ck_assert_int_eq(tu_rec_calls(&r), 0); /* nothing known yet */
 
     write_file(e.file, DOC1);
-    ck_assert(wait_calls(&e, &r, 1, 2000));
-    ck_assert_uint_eq(r.n, 2);
+    ck_assert(tu_rec_wait(&e.t, &r, 1, 2000));
+    ck_assert_uint_eq(tu_rec_n(&r), 2);
     errmsg(reg, msg, sizeof(msg));
     ck_assert_str_eq(msg, "");
     motan_registry_free(reg);
@@ -393,26 +302,30 @@ START_TEST(test_relative_and_localhost_paths)
     char cwd[1024];
     ck_assert_ptr_nonnull(getcwd(cwd, sizeof(cwd)));
     ck_assert_int_eq(chdir(e.dir), 0);
-    motan_registry *rel = registry(&e, "file://./services.json?interval=50");
-    motan_registry *rel2 = registry(&e, "file://services.json");
+    motan_registry *rel = tu_registry(e.t.loop, "file://./services.json?interval=50");
+    motan_registry *rel2 = tu_registry(e.t.loop, "file://services.json");
     char text[400];
     snprintf(text, sizeof(text), "file://localhost%s", e.file);
-    motan_registry *local = registry(&e, text);
+    motan_registry *local = tu_registry(e.t.loop, text);
     ck_assert_int_eq(chdir(cwd), 0); /* resolved at creation */
-    motan_url *other = url("motan2:///com.example.Other");
-    rec r1, r2, r3;
-    rec_init(&r1);
-    rec_init(&r2);
-    rec_init(&r3);
-    ck_assert_int_eq(motan_registry_subscribe(rel, other, rec_cb, &r1), MOTAN_OK);
-    ck_assert_int_eq(motan_registry_subscribe(rel2, other, rec_cb, &r2), MOTAN_OK);
-    ck_assert_int_eq(motan_registry_subscribe(local, other, rec_cb, &r3), MOTAN_OK);
-    ck_assert(wait_calls(&e, &r1, 1, 2000));
-    ck_assert(wait_calls(&e, &r2, 1, 2000));
-    ck_assert(wait_calls(&e, &r3, 1, 2000));
-    ck_assert_str_eq(r1.nodes[0], "motan2://10.0.0.1:8002/com.example.Other?group=default_rpc");
-    ck_assert_str_eq(r2.nodes[0], r1.nodes[0]);
-    ck_assert_str_eq(r3.nodes[0], r1.nodes[0]);
+    motan_url *other = tu_url("motan2:///com.example.Other");
+    tu_rec r1, r2, r3;
+    tu_rec_init(&r1);
+    tu_rec_init(&r2);
+    tu_rec_init(&r3);
+    ck_assert_int_eq(motan_registry_subscribe(rel, other, tu_rec_cb, &r1), MOTAN_OK);
+    ck_assert_int_eq(motan_registry_subscribe(rel2, other, tu_rec_cb, &r2), MOTAN_OK);
+    ck_assert_int_eq(motan_registry_subscribe(local, other, tu_rec_cb, &r3), MOTAN_OK);
+    ck_assert(tu_rec_wait(&e.t, &r1, 1, 2000));
+    ck_assert(tu_rec_wait(&e.t, &r2, 1, 2000));
+    ck_assert(tu_rec_wait(&e.t, &r3, 1, 2000));
+    tu_list l1, l2, l3;
+    tu_rec_last(&r1, &l1);
+    tu_rec_last(&r2, &l2);
+    tu_rec_last(&r3, &l3);
+    ck_assert_str_eq(l1.nodes[0], "motan2://10.0.0.1:8002/com.example.Other?group=default_rpc");
+    ck_assert_str_eq(l2.nodes[0], l1.nodes[0]);
+    ck_assert_str_eq(l3.nodes[0], l1.nodes[0]);
     motan_registry_free(rel);
     motan_registry_free(rel2);
     motan_registry_free(local);
@@ -420,15 +333,15 @@ START_TEST(test_relative_and_localhost_paths)
     /* No file name, bad interval, register. */
     const char *bad[] = {"file:///", "file:///x.json?interval=0", "file://h:1/x.json"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        motan_url *u = url(bad[i]);
+        motan_url *u = tu_url(bad[i]);
         motan_registry *r = NULL;
         char err[256] = "";
-        ck_assert_int_eq(motan_registry_new(e.loop, u, &r, err, sizeof(err)), MOTAN_EURL);
+        ck_assert_int_eq(motan_registry_new(e.t.loop, u, &r, err, sizeof(err)), MOTAN_EURL);
         ck_assert_msg(strstr(err, "file registry") != NULL, "%s", err);
         motan_url_free(u);
     }
     motan_registry *reg = file_registry(&e);
-    motan_url *node = url("motan2://127.0.0.1:9000/com.example.Other");
+    motan_url *node = tu_url("motan2://127.0.0.1:9000/com.example.Other");
     ck_assert_int_eq(motan_registry_register(reg, node), MOTAN_EUNSUPPORTED);
     ck_assert_int_eq(motan_registry_unregister(reg, node), MOTAN_EUNSUPPORTED);
     motan_registry_free(reg);

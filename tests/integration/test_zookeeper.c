@@ -7,7 +7,6 @@
  */
 #include <check.h>
 #include <poll.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -22,6 +21,7 @@
 
 #include "server_proc.h"
 #include "testutil.h"
+#include "tu_registry.h"
 #include "zk_proc.h"
 
 static tu_zk g_zk;
@@ -40,108 +40,10 @@ static void sleep_ms(int ms)
         ;
 }
 
-/* Valgrind slows everything down. */
+/* Valgrind and the sanitizers slow everything down. */
 static int slow(int ms)
 {
-    const char *s = getenv("MOTAN_SANITIZER");
-    return s && *s ? ms * 5 : ms;
-}
-
-/* ---- a listener that records the last list ------------------------------------------- */
-
-typedef struct rec {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int calls;
-    size_t n;
-    char list[8192]; /* the node URLs, one per line, in delivery order */
-} rec;
-
-static void rec_init(rec *r)
-{
-    memset(r, 0, sizeof(*r));
-    pthread_mutex_init(&r->mu, NULL);
-    pthread_cond_init(&r->cv, NULL);
-}
-
-static void rec_destroy(rec *r)
-{
-    pthread_mutex_destroy(&r->mu);
-    pthread_cond_destroy(&r->cv);
-}
-
-static void on_list(const motan_url *const *nodes, size_t n, void *ud)
-{
-    rec *r = ud;
-    char buf[8192];
-    size_t off = 0;
-    buf[0] = '\0';
-    for (size_t i = 0; i < n; i++) {
-        char *t = motan_url_format(nodes[i]);
-        off += (size_t)snprintf(buf + off, off < sizeof(buf) ? sizeof(buf) - off : 0, "%s\n",
-                                t ? t : "?");
-        motan_free(t);
-    }
-    pthread_mutex_lock(&r->mu);
-    r->calls++;
-    r->n = n;
-    snprintf(r->list, sizeof(r->list), "%s", buf);
-    pthread_cond_broadcast(&r->cv);
-    pthread_mutex_unlock(&r->mu);
-}
-
-/* Whether the last list contains s; under the lock, as the loop thread may deliver again. */
-static int rec_has(rec *r, const char *s)
-{
-    pthread_mutex_lock(&r->mu);
-    int found = strstr(r->list, s) != NULL;
-    pthread_mutex_unlock(&r->mu);
-    return found;
-}
-
-/* A copy of the last list, taken under the lock. */
-static const char *rec_list(rec *r, char *out, size_t len)
-{
-    pthread_mutex_lock(&r->mu);
-    snprintf(out, len, "%s", r->list);
-    pthread_mutex_unlock(&r->mu);
-    return out;
-}
-
-static int rec_calls(rec *r)
-{
-    pthread_mutex_lock(&r->mu);
-    int c = r->calls;
-    pthread_mutex_unlock(&r->mu);
-    return c;
-}
-
-/* Waits until a list of n nodes (containing want, when given) was delivered. */
-static int rec_wait(rec *r, size_t n, const char *want, int timeout_ms)
-{
-    int64_t deadline = now_ms() + slow(timeout_ms);
-    int ok = 0;
-    pthread_mutex_lock(&r->mu);
-    for (;;) {
-        ok = r->calls > 0 && r->n == n && (!want || strstr(r->list, want));
-        int64_t left = deadline - now_ms();
-        if (ok || left <= 0)
-            break;
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += left / 1000;
-        ts.tv_nsec += (left % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
-        pthread_cond_timedwait(&r->cv, &r->mu, &ts);
-    }
-    if (!ok)
-        fprintf(stderr, "rec_wait: want %zu nodes%s%s, have %zu after %d calls:\n%s", n,
-                want ? " with " : "", want ? want : "", r->n, r->calls, r->list);
-    pthread_mutex_unlock(&r->mu);
-    return ok;
+    return tu_slow() ? ms * 5 : ms;
 }
 
 /* ---- registries ------------------------------------------------------------------------ */
@@ -181,17 +83,17 @@ static void reg_close(reg *g)
     motan_loop_free(g->loop);
 }
 
-static void sub(reg *g, const char *group, const char *path, rec *r)
+static void sub(reg *g, const char *group, const char *path, tu_rec *r)
 {
     motan_url *s = url("motan2://127.0.0.1:0/%s?group=%s", path, group);
-    ck_assert_int_eq(motan_registry_subscribe(g->r, s, on_list, r), MOTAN_OK);
+    ck_assert_int_eq(motan_registry_subscribe(g->r, s, tu_rec_cb, r), MOTAN_OK);
     motan_url_free(s);
 }
 
-static void unsub(reg *g, const char *group, const char *path, rec *r)
+static void unsub(reg *g, const char *group, const char *path, tu_rec *r)
 {
     motan_url *s = url("motan2://127.0.0.1:0/%s?group=%s", path, group);
-    ck_assert_int_eq(motan_registry_unsubscribe(g->r, s, on_list, r), MOTAN_OK);
+    ck_assert_int_eq(motan_registry_unsubscribe(g->r, s, tu_rec_cb, r), MOTAN_OK);
     motan_url_free(s);
 }
 
@@ -444,17 +346,17 @@ START_TEST(test_bad_urls)
     ck_assert_int_eq(motan_registry_new(l, u, &r, err, sizeof(err)), MOTAN_OK);
     motan_url_free(u);
 
-    rec rc;
-    rec_init(&rc);
+    tu_rec rc;
+    tu_rec_init(&rc);
     motan_url *s = url("motan2://127.0.0.1:0/?group=g");
-    ck_assert_int_eq(motan_registry_subscribe(r, s, on_list, &rc), MOTAN_EINVAL);
+    ck_assert_int_eq(motan_registry_subscribe(r, s, tu_rec_cb, &rc), MOTAN_EINVAL);
     motan_url_free(s);
     s = url("motan2://127.0.0.1:0/a//b?group=g");
-    ck_assert_int_eq(motan_registry_subscribe(r, s, on_list, &rc), MOTAN_EINVAL);
+    ck_assert_int_eq(motan_registry_subscribe(r, s, tu_rec_cb, &rc), MOTAN_EINVAL);
     motan_url_free(s);
     s = url("motan2://127.0.0.1:0/svc?group=a/b");
-    ck_assert_int_eq(motan_registry_subscribe(r, s, on_list, &rc), MOTAN_EINVAL);
-    ck_assert_int_eq(motan_registry_unsubscribe(r, s, on_list, &rc), MOTAN_ENOTFOUND);
+    ck_assert_int_eq(motan_registry_subscribe(r, s, tu_rec_cb, &rc), MOTAN_EINVAL);
+    ck_assert_int_eq(motan_registry_unsubscribe(r, s, tu_rec_cb, &rc), MOTAN_ENOTFOUND);
     motan_url_free(s);
     s = url("motan2://127.0.0.1/svc?group=g"); /* no port */
     ck_assert_int_eq(motan_registry_register(r, s), MOTAN_EINVAL);
@@ -465,7 +367,7 @@ START_TEST(test_bad_urls)
 
     motan_registry_free(r);
     motan_loop_free(l);
-    rec_destroy(&rc);
+    tu_rec_destroy(&rc);
 }
 END_TEST
 
@@ -485,17 +387,17 @@ START_TEST(test_unreachable)
     ck_assert_int_lt(now_ms() - t0, 500);
     motan_url_free(u);
 
-    rec rc;
-    rec_init(&rc);
+    tu_rec rc;
+    tu_rec_init(&rc);
     motan_url *s = url("motan2://127.0.0.1:0/com.example.EchoService?group=g-unreach");
-    ck_assert_int_eq(motan_registry_subscribe(r, s, on_list, &rc), MOTAN_OK);
+    ck_assert_int_eq(motan_registry_subscribe(r, s, tu_rec_cb, &rc), MOTAN_OK);
     motan_url_free(s);
     s = url("motan2://127.0.0.1:9/com.example.EchoService?group=g-unreach");
     ck_assert_int_eq(motan_registry_register(r, s), MOTAN_OK); /* queued until connected */
     motan_url_free(s);
 
     sleep_ms(1000);
-    ck_assert_int_eq(rec_calls(&rc), 0);
+    ck_assert_int_eq(tu_rec_calls(&rc), 0);
     char msg[1024];
     motan_registry_errmsg(r, msg, sizeof(msg));
     char port[32];
@@ -507,7 +409,7 @@ START_TEST(test_unreachable)
     motan_registry_free(r);
     ck_assert_int_lt(now_ms() - t0, 500);
     motan_loop_free(l);
-    rec_destroy(&rc);
+    tu_rec_destroy(&rc);
     tu_server_kill(&dead);
 }
 END_TEST
@@ -515,41 +417,41 @@ END_TEST
 START_TEST(test_servers_appear_disappear)
 {
     reg g;
-    rec rc;
+    tu_rec rc;
     tu_server a, b;
-    rec_init(&rc);
+    tu_rec_init(&rc);
     reg_open(&g, NULL);
     /* Nothing exists under the group yet: an empty list, then the path appears. */
     sub(&g, "g-appear", "com.example.EchoService", &rc);
-    ck_assert(rec_wait(&rc, 0, NULL, 2000));
+    ck_assert(tu_rec_wait_list(&rc, 0, NULL, slow(2000)));
     ck_assert(wait_errmsg(&g, 1, 2000));
 
     srv_start(&a, "g-appear", NULL, NULL);
-    ck_assert(rec_wait(&rc, 1, addr_of(&a), 1000));
-    ck_assert(rec_has(&rc, "nodeType=service"));
-    ck_assert(rec_has(&rc, "group=g-appear"));
+    ck_assert(tu_rec_wait_list(&rc, 1, addr_of(&a), slow(1000)));
+    ck_assert(tu_rec_has(&rc, "nodeType=service"));
+    ck_assert(tu_rec_has(&rc, "group=g-appear"));
     srv_start(&b, "g-appear", NULL, NULL);
-    ck_assert(rec_wait(&rc, 2, addr_of(&b), 1000));
-    ck_assert(rec_has(&rc, addr_of(&a)));
+    ck_assert(tu_rec_wait_list(&rc, 2, addr_of(&b), slow(1000)));
+    ck_assert(tu_rec_has(&rc, addr_of(&a)));
 
     ck_assert_int_eq(tu_server_stop(&a), 0); /* SIGTERM: the server deletes its node */
-    ck_assert(rec_wait(&rc, 1, addr_of(&b), 1000));
+    ck_assert(tu_rec_wait_list(&rc, 1, addr_of(&b), slow(1000)));
     ck_assert_int_eq(tu_server_stop(&b), 0);
-    ck_assert(rec_wait(&rc, 0, NULL, 1000));
+    ck_assert(tu_rec_wait_list(&rc, 0, NULL, slow(1000)));
 
     reg_close(&g);
-    rec_destroy(&rc);
+    tu_rec_destroy(&rc);
 }
 END_TEST
 
 START_TEST(test_groups_and_listeners)
 {
     reg g;
-    rec ra, rb1, rb2;
+    tu_rec ra, rb1, rb2;
     tu_server a, b1, b2;
-    rec_init(&ra);
-    rec_init(&rb1);
-    rec_init(&rb2);
+    tu_rec_init(&ra);
+    tu_rec_init(&rb1);
+    tu_rec_init(&rb2);
     srv_start(&a, "g-a", NULL, NULL);
     srv_start(&b1, "g-b", NULL, NULL);
     const char *w7[] = {"--weight", "7", NULL};
@@ -562,37 +464,37 @@ START_TEST(test_groups_and_listeners)
     sub(&g, "g-a", "com.example.EchoService", &ra);
     sub(&g, "g-b", "com.example.EchoService", &rb1);
     sub(&g, "g-b", "com.example.EchoService", &rb2);
-    ck_assert(rec_wait(&ra, 1, addr_of(&a), 2000));
-    ck_assert(rec_wait(&rb1, 2, "weight=7", 2000));
-    ck_assert(rec_wait(&rb2, 2, "weight=7", 2000));
-    ck_assert(!rec_has(&ra, addr_of(&b1)));
-    ck_assert_int_eq(rec_calls(&ra), 1);
-    ck_assert_int_eq(rec_calls(&rb1), 1);
+    ck_assert(tu_rec_wait_list(&ra, 1, addr_of(&a), slow(2000)));
+    ck_assert(tu_rec_wait_list(&rb1, 2, "weight=7", slow(2000)));
+    ck_assert(tu_rec_wait_list(&rb2, 2, "weight=7", slow(2000)));
+    ck_assert(!tu_rec_has(&ra, addr_of(&b1)));
+    ck_assert_int_eq(tu_rec_calls(&ra), 1);
+    ck_assert_int_eq(tu_rec_calls(&rb1), 1);
 
     /* A second subscribe of the same listener is a no-op; an unsubscribed one hears nothing. */
     sub(&g, "g-b", "com.example.EchoService", &rb1);
     unsub(&g, "g-b", "com.example.EchoService", &rb2);
-    int before = rec_calls(&rb2);
+    int before = tu_rec_calls(&rb2);
     ck_assert_int_eq(tu_server_stop(&b2), 0);
-    ck_assert(rec_wait(&rb1, 1, addr_of(&b1), 1000));
-    ck_assert_int_eq(rec_calls(&rb1), 2);
+    ck_assert(tu_rec_wait_list(&rb1, 1, addr_of(&b1), slow(1000)));
+    ck_assert_int_eq(tu_rec_calls(&rb1), 2);
     sleep_ms(200);
-    ck_assert_int_eq(rec_calls(&rb2), before);
-    ck_assert_int_eq(rec_calls(&ra), 1); /* other groups are untouched */
+    ck_assert_int_eq(tu_rec_calls(&rb2), before);
+    ck_assert_int_eq(tu_rec_calls(&ra), 1); /* other groups are untouched */
 
     /* A new listener of a known service gets the list in force. */
-    rec late;
-    rec_init(&late);
+    tu_rec late;
+    tu_rec_init(&late);
     sub(&g, "g-b", "com.example.EchoService", &late);
-    ck_assert(rec_wait(&late, 1, addr_of(&b1), 1000));
+    ck_assert(tu_rec_wait_list(&late, 1, addr_of(&b1), slow(1000)));
 
     reg_close(&g);
     ck_assert_int_eq(tu_server_stop(&a), 0);
     ck_assert_int_eq(tu_server_stop(&b1), 0);
-    rec_destroy(&ra);
-    rec_destroy(&rb1);
-    rec_destroy(&rb2);
-    rec_destroy(&late);
+    tu_rec_destroy(&ra);
+    tu_rec_destroy(&rb1);
+    tu_rec_destroy(&rb2);
+    tu_rec_destroy(&late);
 }
 END_TEST
 
@@ -630,13 +532,13 @@ START_TEST(test_java_node_data)
     ck_assert_int_eq(zkc_create(&c, path, NULL, -1, ZOO_PERSISTENT), ZOK);
 
     reg g;
-    rec rc;
-    rec_init(&rc);
+    tu_rec rc;
+    tu_rec_init(&rc);
     reg_open(&g, NULL);
     sub(&g, "g-java", "com.example.JavaService", &rc);
-    ck_assert(rec_wait(&rc, 4, NULL, 2000));
+    ck_assert(tu_rec_wait_list(&rc, 4, NULL, slow(2000)));
     char snap[8192];
-    ck_assert_str_eq(rec_list(&rc, snap, sizeof(snap)),
+    ck_assert_str_eq(tu_rec_list(&rc, snap, sizeof(snap)),
                      "motan2://10.0.0.1:8001/com.example.JavaService?group=g-java&weight=3\n"
                      "motan2://10.0.0.2:8002/com.example.JavaService?group=g-java&k=v\n"
                      "motan2://10.0.0.3:8003/com.example.JavaService?group=g-java\n"
@@ -646,26 +548,26 @@ START_TEST(test_java_node_data)
     const char *changed = "motan2://10.0.0.2:8002/com.example.JavaService?group=g-java&k=changed";
     snprintf(path, sizeof(path), "%s/10.0.0.2:8002", base);
     ck_assert_int_eq(zkc_set(&c, path, changed, (int)strlen(changed)), ZOK);
-    ck_assert(rec_wait(&rc, 4, "k=changed", 1000));
-    ck_assert_int_eq(rec_calls(&rc), 2);
+    ck_assert(tu_rec_wait_list(&rc, 4, "k=changed", slow(1000)));
+    ck_assert_int_eq(tu_rec_calls(&rc), 2);
     /* Rewritten with the same text: nothing changed, nothing is sent. */
     ck_assert_int_eq(zkc_set(&c, path, changed, (int)strlen(changed)), ZOK);
     /* ... and a Java-serialized rewrite of node 3 fixes it. */
     n = java_string("motan2://10.0.0.3:8003/com.example.JavaService?group=g-java&fixed=1", buf);
     snprintf(path, sizeof(path), "%s/10.0.0.3:8003", base);
     ck_assert_int_eq(zkc_set(&c, path, buf, n), ZOK);
-    ck_assert(rec_wait(&rc, 4, "fixed=1", 1000));
-    ck_assert_int_eq(rec_calls(&rc), 3);
+    ck_assert(tu_rec_wait_list(&rc, 4, "fixed=1", slow(1000)));
+    ck_assert_int_eq(tu_rec_calls(&rc), 3);
 
     /* Deleted behind the registry's back. */
     snprintf(path, sizeof(path), "%s/10.0.0.1:8001", base);
     ck_assert_int_eq(zkc_delete(&c, path), ZOK);
-    ck_assert(rec_wait(&rc, 3, NULL, 1000));
-    ck_assert(!rec_has(&rc, "10.0.0.1"));
+    ck_assert(tu_rec_wait_list(&rc, 3, NULL, slow(1000)));
+    ck_assert(!tu_rec_has(&rc, "10.0.0.1"));
 
     reg_close(&g);
     zkc_close(&c);
-    rec_destroy(&rc);
+    tu_rec_destroy(&rc);
 }
 END_TEST
 
@@ -674,16 +576,16 @@ START_TEST(test_register_api)
     const char *node = "/motan/g-reg/com.example.RegService/server/127.0.0.1:9101";
     const char *stale = "/motan/g-reg/com.example.RegService/server/127.0.0.1:9102";
     reg pub, watch;
-    rec rc;
+    tu_rec rc;
     zkc c;
     zop o;
     int64_t owner = 0;
-    rec_init(&rc);
+    tu_rec_init(&rc);
     zkc_open(&c);
     reg_open(&pub, NULL);
     reg_open(&watch, NULL);
     sub(&watch, "g-reg", "com.example.RegService", &rc);
-    ck_assert(rec_wait(&rc, 0, NULL, 2000));
+    ck_assert(tu_rec_wait_list(&rc, 0, NULL, slow(2000)));
 
     motan_url *u =
         url("motan2://127.0.0.1:9101/com.example.RegService?group=g-reg&nodeType=service");
@@ -693,22 +595,23 @@ START_TEST(test_register_api)
     ck_assert_int_eq(zkc_get(&c, node, &o), ZOK);
     ck_assert_str_eq(o.data,
                      "motan2://127.0.0.1:9101/com.example.RegService?group=g-reg&nodeType=service");
-    ck_assert(rec_wait(&rc, 1, "127.0.0.1:9101", 1000));
+    ck_assert(tu_rec_wait_list(&rc, 1, "127.0.0.1:9101", slow(1000)));
 
     ck_assert_int_eq(motan_registry_unregister(pub.r, u), MOTAN_OK);
     ck_assert(zkc_wait_exists(&c, node, 0, 2000, NULL));
-    ck_assert(rec_wait(&rc, 0, NULL, 1000));
+    ck_assert(tu_rec_wait_list(&rc, 0, NULL, slow(1000)));
     ck_assert_int_eq(motan_registry_register(pub.r, u), MOTAN_OK); /* and back */
-    ck_assert(rec_wait(&rc, 1, "127.0.0.1:9101", 1000));
+    ck_assert(tu_rec_wait_list(&rc, 1, "127.0.0.1:9101", slow(1000)));
     motan_url_free(u);
 
     /* A stale node (here persistent, with junk) is replaced by ours. */
     ck_assert_int_eq(zkc_create(&c, stale, "junk", 4, ZOO_PERSISTENT), ZOK);
-    ck_assert(rec_wait(&rc, 2, "127.0.0.1:9102", 1000));
+    ck_assert(tu_rec_wait_list(&rc, 2, "127.0.0.1:9102", slow(1000)));
     u = url("motan2://127.0.0.1:9102/com.example.RegService?group=g-reg&weight=5");
     ck_assert_int_eq(motan_registry_register(pub.r, u), MOTAN_OK);
     motan_url_free(u);
-    ck_assert(rec_wait(&rc, 2, "9102/com.example.RegService?group=g-reg&weight=5", 1000));
+    ck_assert(
+        tu_rec_wait_list(&rc, 2, "9102/com.example.RegService?group=g-reg&weight=5", slow(1000)));
     ck_assert_int_eq(zkc_get(&c, stale, &o), ZOK);
     ck_assert_int_ne(o.owner, 0);
 
@@ -719,27 +622,27 @@ START_TEST(test_register_api)
     reg_close(&pub);
     ck_assert(zkc_wait_exists(&c, node, 0, 200, NULL));
     ck_assert(zkc_wait_exists(&c, stale, 0, 200, NULL));
-    ck_assert(rec_wait(&rc, 0, NULL, 1000));
+    ck_assert(tu_rec_wait_list(&rc, 0, NULL, slow(1000)));
 
     reg_close(&watch);
     zkc_close(&c);
-    rec_destroy(&rc);
+    tu_rec_destroy(&rc);
 }
 END_TEST
 
 START_TEST(test_zookeeper_restart)
 {
     reg g;
-    rec rc;
+    tu_rec rc;
     tu_server a, b;
     char msg[1024];
-    rec_init(&rc);
+    tu_rec_init(&rc);
     srv_start(&a, "g-restart", "sessionTimeout=2000", NULL);
     reg_open(&g, "sessionTimeout=4000");
     sub(&g, "g-restart", "com.example.EchoService", &rc);
-    ck_assert(rec_wait(&rc, 1, addr_of(&a), 2000));
+    ck_assert(tu_rec_wait_list(&rc, 1, addr_of(&a), slow(2000)));
     ck_assert(wait_errmsg(&g, 1, 1000));
-    int calls = rec_calls(&rc);
+    int calls = tu_rec_calls(&rc);
 
     /* Down: no notification (the last list stays in force), errmsg says why. */
     ck_assert_int_eq(tu_zk_stop(&g_zk), 0);
@@ -747,26 +650,26 @@ START_TEST(test_zookeeper_restart)
     errmsg(&g, msg, sizeof(msg));
     ck_assert_msg(strstr(msg, g_zk.hosts), "errmsg: %s", msg);
     sleep_ms(1000);
-    ck_assert_int_eq(rec_calls(&rc), calls);
+    ck_assert_int_eq(tu_rec_calls(&rc), calls);
 
     /* Back within the session: the same list (so no call), then later changes are seen. */
     ck_assert_int_eq(tu_zk_restart(&g_zk), 0);
     ck_assert(wait_errmsg(&g, 1, 10000));
     sleep_ms(300);
-    ck_assert_int_eq(rec_calls(&rc), calls);
+    ck_assert_int_eq(tu_rec_calls(&rc), calls);
     srv_start(&b, "g-restart", NULL, NULL);
-    ck_assert(rec_wait(&rc, 2, addr_of(&b), 2000));
+    ck_assert(tu_rec_wait_list(&rc, 2, addr_of(&b), slow(2000)));
     /*
      * A client that connected while ZooKeeper was starting may wait for 2/3 of its session
      * timeout before it tries again (the server neither answers nor closes): A's session is
      * 2 s, so its node goes within 4 s at worst (deleted, or its session expired).
      */
     ck_assert_int_eq(tu_server_stop(&a), 0);
-    ck_assert(rec_wait(&rc, 1, addr_of(&b), 4000));
+    ck_assert(tu_rec_wait_list(&rc, 1, addr_of(&b), slow(4000)));
 
     reg_close(&g);
     ck_assert_int_eq(tu_server_stop(&b), 0);
-    rec_destroy(&rc);
+    tu_rec_destroy(&rc);
 }
 END_TEST
 
@@ -780,20 +683,20 @@ START_TEST(test_session_expiry)
     const char *node = "/motan/g-expiry/com.example.EchoService/server/127.0.0.1:9201";
     static int stall_ms;
     reg g;
-    rec rc;
+    tu_rec rc;
     zkc c;
     tu_server s;
     int64_t owner = 0, owner2 = 0;
-    rec_init(&rc);
+    tu_rec_init(&rc);
     zkc_open(&c);
     reg_open(&g, "sessionTimeout=1000");
     motan_url *u = url("motan2://127.0.0.1:9201/com.example.EchoService?group=g-expiry");
     ck_assert_int_eq(motan_registry_register(g.r, u), MOTAN_OK);
     motan_url_free(u);
     sub(&g, "g-expiry", "com.example.EchoService", &rc);
-    ck_assert(rec_wait(&rc, 1, "127.0.0.1:9201", 2000));
+    ck_assert(tu_rec_wait_list(&rc, 1, "127.0.0.1:9201", slow(2000)));
     ck_assert(zkc_wait_exists(&c, node, 1, 1000, &owner));
-    int calls = rec_calls(&rc);
+    int calls = tu_rec_calls(&rc);
 
     /* The loop thread stalls (think: a long GC pause) past the session timeout. */
     stall_ms = 3500;
@@ -806,23 +709,23 @@ START_TEST(test_session_expiry)
     ck_assert_int_ne(owner2, owner);
     ck_assert(wait_errmsg(&g, 1, 2000));
     srv_start(&s, "g-expiry", NULL, NULL);
-    ck_assert(rec_wait(&rc, 2, addr_of(&s), 2000));
-    ck_assert(rec_calls(&rc) >= calls + 1);
+    ck_assert(tu_rec_wait_list(&rc, 2, addr_of(&s), slow(2000)));
+    ck_assert(tu_rec_calls(&rc) >= calls + 1);
 
     /* The same on the server side: a stopped server's session expires, then it comes back. */
     tu_server t;
     srv_start(&t, "g-expiry", "sessionTimeout=1000", NULL);
-    ck_assert(rec_wait(&rc, 3, addr_of(&t), 2000));
+    ck_assert(tu_rec_wait_list(&rc, 3, addr_of(&t), slow(2000)));
     kill(t.pid, SIGSTOP);
-    ck_assert(rec_wait(&rc, 2, addr_of(&s), 4000));
+    ck_assert(tu_rec_wait_list(&rc, 2, addr_of(&s), slow(4000)));
     kill(t.pid, SIGCONT);
-    ck_assert(rec_wait(&rc, 3, addr_of(&t), 4000));
+    ck_assert(tu_rec_wait_list(&rc, 3, addr_of(&t), slow(4000)));
 
     reg_close(&g);
     ck_assert_int_eq(tu_server_stop(&s), 0);
     ck_assert_int_eq(tu_server_stop(&t), 0);
     zkc_close(&c);
-    rec_destroy(&rc);
+    tu_rec_destroy(&rc);
 }
 END_TEST
 

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void tick(evutil_socket_t fd, short what, void *arg)
 {
@@ -29,18 +30,46 @@ void tu_env_init(tu_env *e)
     }
 }
 
+void tu_env_init_builtin(tu_env *e)
+{
+    char err[256];
+    memset(e, 0, sizeof(*e));
+    if (motan_loop_new(&e->loop, err, sizeof(err)) != MOTAN_OK) {
+        fprintf(stderr, "motan_loop_new: %s\n", err);
+        abort();
+    }
+}
+
+void tu_env_init_mode(tu_env *e, int builtin)
+{
+    if (builtin)
+        tu_env_init_builtin(e);
+    else
+        tu_env_init(e);
+}
+
 void tu_env_free(tu_env *e)
 {
     motan_loop_free(e->loop);
-    event_free(e->ticker);
-    event_base_free(e->base);
+    if (e->base) {
+        event_free(e->ticker);
+        event_base_free(e->base);
+    }
+}
+
+void tu_run_once(tu_env *e)
+{
+    if (e->base)
+        event_base_loop(e->base, EVLOOP_ONCE);
+    else
+        usleep(2000);
 }
 
 int tu_run_until(tu_env *e, const int *counter, int target, int timeout_ms)
 {
     uint64_t end = motan_now_us() + (uint64_t)timeout_ms * 1000u;
     while (*counter < target && motan_now_us() < end)
-        event_base_loop(e->base, EVLOOP_ONCE);
+        tu_run_once(e);
     return *counter >= target;
 }
 
