@@ -208,7 +208,7 @@ demo: deps
 	@BUILD=$(BUILD) scripts/demo.sh
 
 soak: deps
-	@$(MAKE) --no-print-directory -j$(JOBS) all $(BUILD)/bench/soak
+	@$(MAKE) --no-print-directory -j$(JOBS) all $(BUILD)/bench/soak >&2
 	@BUILD=$(BUILD) scripts/soak.sh
 
 # ---- install ------------------------------------------------------------------------------

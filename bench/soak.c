@@ -1,36 +1,59 @@
 /*
  * make soak (scripts/soak.sh): about a million calls at 64 in flight over 3 motan-test-server
  * processes while faults are injected at random, checking that every call completes exactly
- * once, that answers are right, and that memory stays flat.
+ * once and in time, that every answer is the right one, that libmotan frees everything, and
+ * that resident memory stays flat.
  *
- * One client (built-in loop, failover, requestTimeout 200 ms) reads a file registry that the
- * main thread rewrites about every second (servers dropped and added back, reordered, a dead
- * address, a rule:// splitting traffic to a second group, an unparsable or empty file). Three
- * quarters of the slots use motan_client_call_async (re-issued from the callback, on the loop
- * thread), the rest the pull queue (motan_client_submit / motan_client_poll on a poller
- * thread). A few percent of calls carry an X-Fault; the servers also run with a random
- * --fault at a small --fault-rate. Every few seconds the main thread disturbs one server
- * (never two at once): SIGKILL, SIGTERM or SIGSTOP, then starts it again on the same port
- * with new faults.
+ * One client (built-in loop, failover with 2 retries, requestTimeout 200 ms) reads a file
+ * registry that the main thread rewrites every 0.3-1 s: servers dropped and added back,
+ * reordered, weights, a dead address, a rule:// sending traffic to a second group, an
+ * unparsable or empty file. Three quarters of the slots use motan_client_call_async
+ * (re-issued from the callback, on the loop thread), the rest the pull queue
+ * (motan_client_submit / motan_client_poll on a poller thread); a call that finds no endpoint
+ * waits for the main thread's next tick (20 ms) before the slot goes on, as an application
+ * would. Faults:
+ *   - the servers run with a random --fault (reset, garbage, oversize, bytewise, ...) at a
+ *     random 0.5-2.9 % --fault-rate, drawn again at every restart;
+ *   - 0.1 % of calls carry an X-Fault (every kind, gzip bombs and never-ending frames
+ *     included); they are name() calls with name.retries=0, as a retried X-Fault would take
+ *     down a connection on every server in turn;
+ *   - every 0.3-1.8 s one server (never two) is SIGKILLed, SIGTERMed or SIGSTOPped for
+ *     0.1-1 s, then started again on the same port (or SIGCONTed).
+ * errorCountThreshold=40: a lost connection fails all its ~10-20 pending calls at once, and
+ * each counts; with the default 10 one dropped connection would fuse its endpoint.
  *
- * Environment: SOAK_CALLS (1000000), SOAK_SECONDS (280: stop issuing then), SOAK_INFLIGHT
- * (64), SOAK_SEED (time), SOAK_DIR (a private temporary directory by default), SOAK_RSS_CHECK
- * (1; 0 under sanitizers, whose quarantine grows on purpose).
+ * Environment: SOAK_CALLS (1000000), SOAK_SECONDS (280: no new calls after), SOAK_INFLIGHT
+ * (64), SOAK_SEED (the time; the threads' draws also depend on timing), SOAK_DIR (a private
+ * temporary directory by default; servers.pid there lists the live servers), SOAK_RSS_CHECK
+ * (1; 0 under sanitizers), SOAK_LATE_MS (1200: a completion later than this after its call
+ * is a failure). For reproducers: SOAK_FAULT_PPM (1000), SOAK_FAULTS (comma-separated
+ * X-Fault specs replacing the mix), SOAK_SERVER_FAULTS, SOAK_DISTURB, SOAK_CHURN (1; 0 turns
+ * each off), SOAK_VERBOSE (1: servers, faults and disturbances on stderr), SOAK_STALL_DUMP_MS
+ * (print every thread's stack with gdb, once, when a call is in flight that long).
+ *
+ * Memory: libmotan allocates through counting hooks (motan_set_allocator): no block may be
+ * live after motan_client_free. RSS (VmRSS) is read after the first 10 % of calls (or of
+ * SOAK_SECONDS) and once every call has completed; the second may not exceed the first by
+ * more than 10 %. Both are read after malloc_trim(0), and glibc's mmap threshold is fixed at
+ * 256 KiB, so that freed memory (gzip bombs, long frames, bursts) is not counted.
  *
  * Output: exactly one line on stdout,
  *   soak issued N completed N ok A error B timeout C rss_start_kb X rss_end_kb Y
- * progress and every failed assertion on stderr; exit status 1 when an assertion failed.
+ * progress and every failed assertion on stderr; exit status 1 when an assertion failed
+ * (2: the run could not be set up). A double completion aborts at once.
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -42,7 +65,8 @@
 #define MAX_SLOTS 1024
 #define TIMEOUT_MS 200
 /* A completion later than this after its call was issued means a timer was lost. */
-#define LATE_MS (TIMEOUT_MS + 1500)
+#define LATE_MS (TIMEOUT_MS + 1000)
+static uint64_t g_late_ms = LATE_MS;
 #define SERVICE "com.example.EchoService"
 
 enum kind { K_ECHO, K_ADD, K_SLEEP, K_FAIL, K_NAME, K_BIG };
@@ -70,12 +94,13 @@ static int g_nslots;
 static uint64_t g_target;
 static uint64_t g_seed;
 
-static atomic_int g_stop;        /* no new calls */
-static atomic_int g_issuing;     /* handlers between their stop check and their call */
+static atomic_int g_stop;    /* no new calls */
+static atomic_int g_issuing; /* handlers between their stop check and their call */
 static atomic_uint_fast64_t g_tickets, g_issued, g_completed, g_ok, g_error, g_timeout;
 static atomic_uint_fast64_t g_wrong, g_late, g_rejected, g_faulted;
 static atomic_uint_fast64_t g_codes[64]; /* completions per -code (0 = ok) */
 static atomic_int g_failed;
+static uint64_t g_t0; /* ms, start of the run */
 
 static void failf(const char *fmt, ...)
 {
@@ -102,8 +127,10 @@ static int rnd_int(int n) { return (int)(rnd() % (uint64_t)n); }
 
 static uint64_t now_ms(void) { return motan_now_us() / 1000; }
 
+/* VmRSS once glibc has given free heap pages back (malloc_trim): live memory, not caching. */
 static long rss_kb(void)
 {
+    malloc_trim(0);
     FILE *f = fopen("/proc/self/status", "r");
     char line[256];
     long kb = -1;
@@ -121,6 +148,47 @@ static uint64_t env_u64(const char *name, uint64_t def)
     return v && *v ? strtoull(v, NULL, 10) : def;
 }
 
+/* ---- counting allocator: libmotan's live blocks and bytes, for the leak check ---------- */
+
+typedef struct alloc_hdr {
+    _Alignas(max_align_t) size_t n;
+} alloc_hdr;
+
+static atomic_llong g_live_blocks, g_live_bytes;
+
+static void *count_malloc(size_t n)
+{
+    alloc_hdr *h = malloc(sizeof(*h) + n);
+    if (!h)
+        return NULL;
+    h->n = n;
+    atomic_fetch_add(&g_live_blocks, 1);
+    atomic_fetch_add(&g_live_bytes, (long long)n);
+    return h + 1;
+}
+
+static void *count_realloc(void *p, size_t n)
+{
+    if (!p)
+        return count_malloc(n);
+    alloc_hdr *h = (alloc_hdr *)p - 1;
+    size_t old = h->n;
+    h = realloc(h, sizeof(*h) + n);
+    if (!h)
+        return NULL;
+    h->n = n;
+    atomic_fetch_add(&g_live_bytes, (long long)n - (long long)old);
+    return h + 1;
+}
+
+static void count_free(void *p)
+{
+    alloc_hdr *h = (alloc_hdr *)p - 1;
+    atomic_fetch_sub(&g_live_blocks, 1);
+    atomic_fetch_sub(&g_live_bytes, (long long)h->n);
+    free(h);
+}
+
 /* ---- calls ------------------------------------------------------------------------------ */
 
 /* Per-request faults, each with a weight (a few percent of calls get one). */
@@ -128,24 +196,23 @@ static const struct {
     const char *spec;
     int weight;
 } req_faults[] = {
-    {"delay:20", 10},    {"delay:150", 6},  {"delay:400", 4},    {"noreply", 4},
-    {"close", 4},        {"reset", 4},      {"close-mid", 4},    {"garbage", 4},
-    {"wrong-id", 4},     {"duplicate", 6},  {"oversize", 3},     {"oversize-meta", 3},
-    {"bytewise", 2},     {"error-go", 4},   {"error-java", 4},   {"gzip", 6},
-    {"many-meta:50", 4}, {"hb-storm:20", 3}, {"motan1", 2},      {"version2", 2},
-    {"gzip-bomb", 1},    {"endless-meta", 1},
+    {"delay:20", 10}, {"delay:150", 6},     {"delay:400", 4},   {"noreply", 4},  {"close", 4},
+    {"reset", 4},     {"close-mid", 4},     {"garbage", 4},     {"wrong-id", 4}, {"duplicate", 6},
+    {"oversize", 3},  {"oversize-meta", 3}, {"bytewise", 2},    {"error-go", 4}, {"error-java", 4},
+    {"gzip", 6},      {"many-meta:50", 4},  {"hb-storm:20", 3}, {"motan1", 2},   {"version2", 2},
+    {"gzip-bomb", 1}, {"endless-meta", 1},
 };
-#define REQ_FAULT_PERMILLE 2
+#define REQ_FAULT_PPM 1000
 
 /* SOAK_FAULTS: a comma-separated list replacing req_faults (equal weights), for reproducers. */
 static char g_only_faults[512];
 static const char *g_only[32];
 static int g_nonly;
-static int g_fault_permille = REQ_FAULT_PERMILLE;
+static int g_fault_ppm = REQ_FAULT_PPM;
 
 static const char *pick_req_fault(void)
 {
-    if (rnd_int(1000) >= g_fault_permille)
+    if (rnd_int(1000000) >= g_fault_ppm)
         return NULL;
     if (g_nonly)
         return g_only[rnd_int(g_nonly)];
@@ -163,8 +230,17 @@ static const char *pick_req_fault(void)
 
 static motan_request *build_request(slot *s)
 {
+    /* A faulted call is a name() call, which does not retry (name.retries=0): a retried
+     * X-Fault would hit every server in turn. */
+    s->fault = pick_req_fault();
     int r = rnd_int(100);
-    s->kind = r < 78 ? K_ECHO : r < 86 ? K_ADD : r < 90 ? K_SLEEP : r < 93 ? K_FAIL : r < 97 ? K_NAME : K_BIG;
+    s->kind = s->fault ? K_NAME
+              : r < 78 ? K_ECHO
+              : r < 86 ? K_ADD
+              : r < 90 ? K_SLEEP
+              : r < 93 ? K_FAIL
+              : r < 97 ? K_NAME
+                       : K_BIG;
     motan_request *req = motan_client_request(g_client, kind_method[s->kind]);
     if (!req)
         return NULL;
@@ -199,7 +275,6 @@ static motan_request *build_request(slot *s)
         motan_request_free(req);
         return NULL;
     }
-    s->fault = pick_req_fault();
     if (s->fault) {
         motan_request_set_meta(req, "X-Fault", s->fault);
         atomic_fetch_add(&g_faulted, 1);
@@ -207,7 +282,10 @@ static motan_request *build_request(slot *s)
     return req;
 }
 
-static void *tag_of(const slot *s) { return (void *)(((uintptr_t)s->gen << 16) | (uintptr_t)s->idx); }
+static void *tag_of(const slot *s)
+{
+    return (void *)(((uintptr_t)s->gen << 16) | (uintptr_t)s->idx);
+}
 
 static void async_cb(motan_response *resp, void *userdata);
 
@@ -303,18 +381,21 @@ static void complete(uintptr_t tag, motan_response *r)
     }
     slot *s = &g_slots[idx];
     if (!atomic_load(&s->busy) || s->gen != gen) {
-        fprintf(stderr, "soak: FAIL: double or stale completion: slot %d gen %" PRIu32
-                        " (in flight: gen %" PRIu32 ", busy %d)\n",
+        fprintf(stderr,
+                "soak: FAIL: double or stale completion: slot %d gen %" PRIu32
+                " (in flight: gen %" PRIu32 ", busy %d)\n",
                 idx, gen, s->gen, atomic_load(&s->busy));
         abort();
     }
     uint64_t elapsed_ms = (motan_now_us() - atomic_load(&s->since)) / 1000;
-    if (elapsed_ms > LATE_MS) {
-        atomic_fetch_add(&g_late, 1);
-        failf("late completion: %s after %" PRIu64 " ms (timeout %d ms, fault %s, code %s)",
-              kind_method[s->kind], elapsed_ms, TIMEOUT_MS, s->fault ? s->fault : "-",
-              r ? motan_errname(motan_response_get_code(r)) : "(null)");
-    }
+    if (elapsed_ms > g_late_ms && atomic_fetch_add(&g_late, 1) < 10)
+        failf("late completion at %" PRIu64 " ms: %s after %" PRIu64 " ms (timeout %d ms, "
+              "slot %d%s, fault %s, %s from %s: %s)",
+              now_ms() - g_t0, kind_method[s->kind], elapsed_ms, TIMEOUT_MS, idx,
+              s->pull ? " pull" : "", s->fault ? s->fault : "-",
+              r ? motan_errname(motan_response_get_code(r)) : "(null)",
+              r && motan_response_get_endpoint(r) ? motan_response_get_endpoint(r) : "-",
+              r ? motan_response_get_errmsg(r) : "");
     int code = r ? motan_response_get_code(r) : MOTAN_ENOMEM;
     if (!r) {
         failf("NULL response for %s", kind_method[s->kind]);
@@ -370,16 +451,32 @@ static void *poller(void *arg)
 /* ---- servers ---------------------------------------------------------------------------- */
 
 static const char *const srv_faults[] = {
-    "none",      "delay:30",   "garbage", "reset",      "oversize", "oversize-meta",
-    "close-mid", "noreply",    "wrong-id", "duplicate", "close",    "gzip",
-    "error-go",  "error-java", "bytewise", "version2",  "motan1",   "many-meta:20",
-    "hb-storm:5"};
+    "none",     "delay:30", "garbage",   "reset",        "oversize",  "oversize-meta", "close-mid",
+    "noreply",  "wrong-id", "duplicate", "close",        "gzip",      "error-go",      "error-java",
+    "bytewise", "version2", "motan1",    "many-meta:20", "hb-storm:5"};
 
 static int g_server_faults = 1;
 static int g_verbose;
+static uint64_t g_dump_ms; /* SOAK_STALL_DUMP_MS */
 static tu_server g_srv[NSERVERS];
 static int g_port[NSERVERS];
 static int g_dead_port;
+
+/* SOAK_DIR/servers.pid: the live servers, for the script to clean up after a crash. */
+static char g_pidfile[600];
+static void write_pids(void)
+{
+    char tmp[640];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", g_pidfile);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return;
+    for (int i = 0; i < NSERVERS; i++)
+        if (g_srv[i].pid)
+            fprintf(f, "%d\n", (int)g_srv[i].pid);
+    fclose(f);
+    rename(tmp, g_pidfile);
+}
 
 /* (Re)starts server i on its port with a random fault at a random small rate. */
 static int server_start(int i)
@@ -392,15 +489,17 @@ static int server_start(int i)
     snprintf(name, sizeof(name), "soak-%d", i);
     snprintf(rate, sizeof(rate), "%d.%d", rnd_int(3), 5 + rnd_int(5));
     snprintf(seed, sizeof(seed), "%" PRIu64, rnd() % 1000000);
-    const char *args[] = {"--quiet", "--port", port,         "--name", name, "--seed",
-                          seed,      "--fault", fault,        "--fault-rate", rate, NULL};
+    const char *args[] = {"--quiet", "--port",  port,  "--name",       name, "--seed",
+                          seed,      "--fault", fault, "--fault-rate", rate, NULL};
     if (!strcmp(fault, "none"))
         args[7] = NULL; /* the server takes no --fault-rate without a real fault */
     for (int attempt = 0; attempt < 20; attempt++) {
+        uint64_t t0 = now_ms();
         if (tu_server_start(&g_srv[i], args) == 0) {
+            write_pids();
             if (g_verbose)
-                fprintf(stderr, "soak: server %d on port %d: fault %s at %s %%\n", i, g_port[i],
-                        fault, rate);
+                fprintf(stderr, "soak: server %d on port %d: fault %s at %s %% (%d ms to start)\n",
+                        i, g_port[i], fault, rate, (int)(now_ms() - t0));
             return 0;
         }
         usleep(100000); /* the port may still be held for a moment */
@@ -464,14 +563,15 @@ static void registry_write(int forced)
         break;
     case 2: /* reordered, full URLs with weights */
         snprintf(def, sizeof(def),
-                 "\"motan2://127.0.0.1:%d/" SERVICE "?weight=%d\", \"motan2://127.0.0.1:%d?weight=%d\", "
+                 "\"motan2://127.0.0.1:%d/" SERVICE
+                 "?weight=%d\", \"motan2://127.0.0.1:%d?weight=%d\", "
                  "\"127.0.0.1:%d\"",
                  g_port[c], 1 + rnd_int(5), g_port[a], 1 + rnd_int(5), g_port[b]);
         break;
     case 3: /* all three and a dead address */
         snprintf(def, sizeof(def),
-                 "\"127.0.0.1:%d\", \"127.0.0.1:%d\", \"127.0.0.1:%d\", \"127.0.0.1:%d\"", g_port[a],
-                 g_dead_port, g_port[b], g_port[c]);
+                 "\"127.0.0.1:%d\", \"127.0.0.1:%d\", \"127.0.0.1:%d\", \"127.0.0.1:%d\"",
+                 g_port[a], g_dead_port, g_port[b], g_port[c]);
         break;
     case 4: /* a rule sending some traffic to a second group */
         snprintf(def, sizeof(def),
@@ -490,12 +590,28 @@ static void registry_write(int forced)
         break;
     }
     char text[2048];
-    snprintf(text, sizeof(text),
-             "{\"services\": {\"" SERVICE "\": {\"default_rpc\": [%s]%s}}}\n", def, extra);
+    snprintf(text, sizeof(text), "{\"services\": {\"" SERVICE "\": {\"default_rpc\": [%s]%s}}}\n",
+             def, extra);
     write_file(text, rnd_int(10) == 0);
 }
 
 /* ---- the run ---------------------------------------------------------------------------- */
+
+/* Stops the servers, removes the files (and the directory when it is ours). */
+static void teardown(int own_dir)
+{
+    for (int i = 0; i < NSERVERS; i++)
+        if (g_srv[i].pid) {
+            kill(g_srv[i].pid, SIGCONT);
+            if (tu_server_stop(&g_srv[i]) != 0)
+                failf("server %d did not exit cleanly on SIGTERM", i);
+        }
+    unlink(g_json);
+    unlink(g_tmp);
+    unlink(g_pidfile);
+    if (own_dir)
+        rmdir(g_dir);
+}
 
 static int all_idle(void)
 {
@@ -509,16 +625,46 @@ static int all_idle(void)
 static void check_stuck(void)
 {
     static uint32_t reported[MAX_SLOTS];
+    static int dumped;
     uint64_t now = motan_now_us();
+    for (int i = 0; g_dump_ms && !dumped && i < g_nslots; i++) {
+        uint64_t since = atomic_load(&g_slots[i].since);
+        if (atomic_load(&g_slots[i].busy) && now > since && (now - since) / 1000 > g_dump_ms) {
+            char cmd[128];
+            dumped = 1;
+            fprintf(stderr,
+                    "soak: slot %d in flight for %" PRIu64 " ms at %" PRIu64 " ms: stacks\n", i,
+                    (now - since) / 1000, now / 1000 - g_t0);
+            snprintf(cmd, sizeof(cmd),
+                     "gdb -p %d -batch -ex 'thread apply all bt' 1>&2 2>/dev/null", (int)getpid());
+            if (system(cmd) != 0)
+                fprintf(stderr, "soak: gdb failed\n");
+        }
+    }
     for (int i = 0; i < g_nslots; i++) {
         slot *s = &g_slots[i];
         uint64_t since = atomic_load(&s->since);
-        if (atomic_load(&s->busy) && now > since && (now - since) / 1000 > LATE_MS + 1000 &&
+        if (atomic_load(&s->busy) && now > since && (now - since) / 1000 > g_late_ms + 1000 &&
             reported[i] != s->gen) {
             reported[i] = s->gen;
             failf("call stuck: slot %d %s (fault %s) in flight for %" PRIu64 " ms", i,
                   kind_method[s->kind], s->fault ? s->fault : "-", (now - since) / 1000);
         }
+    }
+}
+
+/* A server that died on its own (not one of ours) is a failure; it is started again. */
+static void check_servers(void)
+{
+    for (int i = 0; i < NSERVERS; i++) {
+        int st = 0;
+        if (!g_srv[i].pid || waitpid(g_srv[i].pid, &st, WNOHANG) != g_srv[i].pid)
+            continue;
+        failf("server %d (port %d) died: %s %d", i, g_port[i],
+              WIFSIGNALED(st) ? "signal" : "exit status",
+              WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+        g_srv[i].pid = 0;
+        server_start(i);
     }
 }
 
@@ -542,7 +688,7 @@ static void disturb_step(disturb *d, uint64_t now)
             return;
         }
         d->resume_ms = 0;
-        d->next_ms = now + 1000 + (uint64_t)rnd_int(2500);
+        d->next_ms = now + 300 + (uint64_t)rnd_int(1500);
         return;
     }
     if (d->resume_ms || now < d->next_ms)
@@ -563,7 +709,14 @@ static void disturb_step(disturb *d, uint64_t now)
         d->stopped = 1;
         d->pauses++;
     }
-    d->resume_ms = now + 100 + (uint64_t)rnd_int(1400);
+    d->resume_ms = now + 100 + (uint64_t)rnd_int(900);
+    if (g_verbose)
+        fprintf(stderr, "soak: %" PRIu64 " ms: server %d (port %d) %s for %" PRIu64 " ms\n",
+                now - g_t0, d->victim, g_port[d->victim],
+                d->stopped ? "stopped"
+                : r < 55   ? "killed"
+                           : "terminated",
+                d->resume_ms - now);
 }
 
 int main(void)
@@ -575,27 +728,32 @@ int main(void)
      * not about that hysteresis.
      */
     mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+    motan_set_allocator(count_malloc, count_realloc, count_free);
     g_target = env_u64("SOAK_CALLS", 1000000);
     uint64_t cap_ms = env_u64("SOAK_SECONDS", 280) * 1000;
     g_nslots = (int)env_u64("SOAK_INFLIGHT", 64);
     g_seed = env_u64("SOAK_SEED", (uint64_t)time(NULL));
     int rss_check = (int)env_u64("SOAK_RSS_CHECK", 1);
-    g_fault_permille = (int)env_u64("SOAK_FAULT_PERMILLE", REQ_FAULT_PERMILLE);
+    g_fault_ppm = (int)env_u64("SOAK_FAULT_PPM", REQ_FAULT_PPM);
     g_server_faults = (int)env_u64("SOAK_SERVER_FAULTS", 1);
     g_verbose = (int)env_u64("SOAK_VERBOSE", 0);
+    g_late_ms = env_u64("SOAK_LATE_MS", LATE_MS);
+    g_dump_ms = env_u64("SOAK_STALL_DUMP_MS", 0);
     int disturbing = (int)env_u64("SOAK_DISTURB", 1), churning = (int)env_u64("SOAK_CHURN", 1);
     const char *only = getenv("SOAK_FAULTS");
     if (only && *only) {
         snprintf(g_only_faults, sizeof(g_only_faults), "%s", only);
         char *save = NULL;
-        for (char *f = strtok_r(g_only_faults, ",", &save); f && g_nonly < 32; f = strtok_r(NULL, ",", &save))
+        for (char *f = strtok_r(g_only_faults, ",", &save); f && g_nonly < 32;
+             f = strtok_r(NULL, ",", &save))
             g_only[g_nonly++] = f;
     }
     if (g_nslots < 1 || g_nslots > MAX_SLOTS || g_target < 1) {
         fprintf(stderr, "soak: bad SOAK_INFLIGHT or SOAK_CALLS\n");
         return 2;
     }
-    fprintf(stderr, "soak: %" PRIu64 " calls, %d in flight, at most %" PRIu64 " s, seed %" PRIu64 "\n",
+    fprintf(stderr,
+            "soak: %" PRIu64 " calls, %d in flight, at most %" PRIu64 " s, seed %" PRIu64 "\n",
             g_target, g_nslots, cap_ms / 1000, g_seed);
 
     const char *dir = getenv("SOAK_DIR");
@@ -611,6 +769,7 @@ int main(void)
     }
     snprintf(g_json, sizeof(g_json), "%s/services.json", g_dir);
     snprintf(g_tmp, sizeof(g_tmp), "%s/services.json.tmp", g_dir);
+    snprintf(g_pidfile, sizeof(g_pidfile), "%s/servers.pid", g_dir);
 
     g_dead_port = free_port();
     for (int i = 0; i < NSERVERS; i++) {
@@ -621,6 +780,7 @@ int main(void)
         }
         if (!ok) {
             fprintf(stderr, "soak: cannot start the test servers\n");
+            teardown(own_dir);
             return 2;
         }
     }
@@ -629,14 +789,17 @@ int main(void)
     char url[1024], err[256];
     snprintf(url, sizeof(url),
              "file://%s/" SERVICE "?interval=200&haStrategy=failover&retries=2&requestTimeout=%d"
-             "&connectTimeout=200&keepaliveInterval=200&errorCountThreshold=30",
+             "&connectTimeout=200&keepaliveInterval=200&errorCountThreshold=40&name.retries=0",
              g_json, TIMEOUT_MS);
     if (motan_client_new(url, &g_client, err, sizeof(err)) != MOTAN_OK) {
         fprintf(stderr, "soak: %s: %s\n", url, err);
+        teardown(own_dir);
         return 2;
     }
     if (motan_client_wait_ready(g_client, 5000) != MOTAN_OK) {
         fprintf(stderr, "soak: the client found no endpoint within 5 s\n");
+        motan_client_free(g_client);
+        teardown(own_dir);
         return 2;
     }
 
@@ -647,11 +810,12 @@ int main(void)
     }
     pthread_create(&poll_thread, NULL, poller, NULL);
     uint64_t t0 = now_ms();
+    g_t0 = t0;
     for (int i = 0; i < g_nslots; i++)
         issue(&g_slots[i]);
 
-    disturb d = {.next_ms = t0 + 1500};
-    uint64_t next_registry = t0 + 1000, next_report = t0 + 10000;
+    disturb d = {.next_ms = t0 + 500};
+    uint64_t next_registry = t0 + 500, next_report = t0 + 10000;
     long rss_start = -1;
     int capped = 0;
     for (;;) {
@@ -665,7 +829,10 @@ int main(void)
         uint64_t done = atomic_load(&g_completed);
         if (rss_start < 0 && (done >= g_target / 10 || now - t0 >= cap_ms / 10)) {
             rss_start = rss_kb();
-            fprintf(stderr, "soak: warm-up done after %" PRIu64 " calls: rss %ld kB\n", done, rss_start);
+            fprintf(stderr,
+                    "soak: warm-up done after %" PRIu64 " calls: rss %ld kB, libmotan %lld "
+                    "blocks %lld bytes\n",
+                    done, rss_start, atomic_load(&g_live_blocks), atomic_load(&g_live_bytes));
         }
         if (atomic_load(&g_stop) || atomic_load(&g_tickets) >= g_target) {
             atomic_store(&g_stop, 1);
@@ -673,12 +840,13 @@ int main(void)
                 break;
         }
         check_stuck();
+        check_servers();
         for (int i = 0; i < g_nslots; i++)
             if (atomic_exchange(&g_slots[i].parked, 0))
                 issue(&g_slots[i]);
         if (churning && now >= next_registry && !atomic_load(&g_stop)) {
             registry_write(-1);
-            next_registry = now + 700 + (uint64_t)rnd_int(600);
+            next_registry = now + 300 + (uint64_t)rnd_int(700);
         }
         if (disturbing && !atomic_load(&g_stop))
             disturb_step(&d, now);
@@ -706,20 +874,22 @@ int main(void)
     if (rss_start < 0)
         rss_start = rss_kb();
     long rss_end = rss_kb();
+    fprintf(stderr, "soak: at the end: rss %ld kB, libmotan %lld blocks %lld bytes\n", rss_end,
+            atomic_load(&g_live_blocks), atomic_load(&g_live_bytes));
 
     atomic_store(&g_poller_quit, 1);
     pthread_join(poll_thread, NULL);
     motan_client_free(g_client);
-    for (int i = 0; i < NSERVERS; i++)
-        if (g_srv[i].pid)
-            tu_server_stop(&g_srv[i]);
-    unlink(g_json);
-    unlink(g_tmp);
-    if (own_dir)
-        rmdir(g_dir);
+    long long blocks = atomic_load(&g_live_blocks), bytes = atomic_load(&g_live_bytes);
+    if (blocks != 0 || bytes != 0)
+        failf("leak: %lld blocks (%lld bytes) allocated by libmotan are still live after "
+              "motan_client_free",
+              blocks, bytes);
+    teardown(own_dir);
 
     uint64_t issued = atomic_load(&g_issued), completed = atomic_load(&g_completed);
-    uint64_t ok = atomic_load(&g_ok), error = atomic_load(&g_error), timeout = atomic_load(&g_timeout);
+    uint64_t ok = atomic_load(&g_ok), error = atomic_load(&g_error),
+             timeout = atomic_load(&g_timeout);
     fprintf(stderr,
             "soak: %.1f s, %.0f calls/s; %" PRIu64 " calls with an X-Fault; disturbances: %d kill, "
             "%d term, %d stop; registry writes by variant:",
@@ -730,13 +900,15 @@ int main(void)
     fprintf(stderr, "\nsoak: completions by code:");
     for (int i = 0; i < 64; i++)
         if (atomic_load(&g_codes[i]))
-            fprintf(stderr, " %s %" PRIu64, i ? motan_errname(-i) : "OK", (uint64_t)atomic_load(&g_codes[i]));
+            fprintf(stderr, " %s %" PRIu64, i ? motan_errname(-i) : "OK",
+                    (uint64_t)atomic_load(&g_codes[i]));
     fputc('\n', stderr);
 
     if (issued != completed)
         failf("issued %" PRIu64 " != completed %" PRIu64, issued, completed);
     if (ok + error + timeout != completed)
-        failf("ok + error + timeout = %" PRIu64 " != completed %" PRIu64, ok + error + timeout, completed);
+        failf("ok + error + timeout = %" PRIu64 " != completed %" PRIu64, ok + error + timeout,
+              completed);
     if (!capped && issued != g_target)
         failf("issued %" PRIu64 " of %" PRIu64 " calls", issued, g_target);
     if (rss_check && rss_end > rss_start + rss_start / 10)

@@ -129,12 +129,14 @@ static void queue_cb(motan_response *resp, void *userdata)
     else
         c->qhead = d;
     c->qtail = d;
-    pthread_cond_signal(&c->qcv);
-    pthread_mutex_unlock(&c->qmu);
+    /* Under the lock: poll resets the fd when it takes the last entry, and a write after
+     * the unlock could land after that reset, leaving the fd readable on an empty queue. */
     if (was_empty) {
         uint64_t one = 1;
         (void)!write(c->qfd, &one, sizeof(one));
     }
+    pthread_cond_signal(&c->qcv);
+    pthread_mutex_unlock(&c->qmu);
 }
 
 MOTAN_EXPORT int motan_client_submit(motan_client *c, motan_request *req, uint64_t tag)

@@ -68,6 +68,16 @@ int motan__frame_check(const uint8_t *d, size_t len, size_t max, size_t *need, c
     return complete ? MOTAN_OK : MOTAN_EAGAIN;
 }
 
+/* The frame is reused for every frame of a connection: a bomb's buffer must not stay. */
+static void drop_big_inflated(motan_frame *f)
+{
+    if (f->inflated.cap > INFLATED_KEEP_MAX) {
+        motan_free(f->inflated.data);
+        f->inflated.data = NULL;
+        f->inflated.cap = f->inflated.len = 0;
+    }
+}
+
 static void clear(motan_frame *f)
 {
     f->nents = 0;
@@ -88,12 +98,7 @@ MOTAN_EXPORT int motan_frame_parse(motan_frame *f, const uint8_t *data, size_t l
     if (!f || (!data && len))
         return motan__errf(errbuf, errlen, MOTAN_EINVAL, "no frame or no data");
     clear(f);
-    /* The frame is reused for every frame of a connection: a bomb's buffer must not stay. */
-    if (f->inflated.cap > INFLATED_KEEP_MAX) {
-        motan_free(f->inflated.data);
-        f->inflated.data = NULL;
-        f->inflated.cap = f->inflated.len = 0;
-    }
+    drop_big_inflated(f);
     if (max_content == 0)
         max_content = MOTAN_DEFAULT_MAX_CONTENT;
     size_t total;
@@ -131,6 +136,7 @@ MOTAN_EXPORT int motan_frame_parse(motan_frame *f, const uint8_t *data, size_t l
                            errlen);
         if (rc != MOTAN_OK) {
             clear(f);
+            drop_big_inflated(f);
             return rc;
         }
         f->body = f->inflated.data ? f->inflated.data : (const uint8_t *)"";
