@@ -138,6 +138,9 @@ void motan__conn_fail(motan__conn *c, int code, const char *msg)
      * cancels what is left) or start new calls, which must not land on this connection.
      */
     c->failing = 1;
+    /* One lost connection is one failure for health, however many calls it takes along. */
+    int had_calls = c->sent_head || c->unsent_head;
+    ep->health_paused++;
     motan__call *call;
     while (!ep->closing && ((call = c->sent_head) || (call = c->unsent_head))) {
         if (call->req)
@@ -147,7 +150,10 @@ void motan__conn_fail(motan__conn *c, int code, const char *msg)
         else
             motan__call_fail(call, code, "%s (heartbeat to %s)", msg, ep->address);
     }
+    ep->health_paused--;
     c->failing = 0;
+    if (had_calls && !ep->closing)
+        motan__health_record(ep, code, -1);
     schedule_reconnect(c);
 }
 

@@ -20,7 +20,7 @@ void motan__health_record(motan_endpoint *ep, int code, int errtype)
         ep->consecutive_errors = 0;
         return;
     }
-    if (is_local(code) || !atomic_load(&ep->available))
+    if (is_local(code) || !atomic_load(&ep->available) || ep->health_paused)
         return;
     ep->consecutive_errors++;
     if (ep->error_threshold <= 0 || ep->consecutive_errors < ep->error_threshold || ep->closing)

@@ -122,6 +122,7 @@ struct motan_endpoint {
     /* health */
     atomic_int available;
     int consecutive_errors;
+    int health_paused; /* > 0 while a lost connection fails its calls (counted once) */
     struct event keepalive;
     int keepalive_set;
     int heartbeat_inflight;

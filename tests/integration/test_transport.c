@@ -644,6 +644,44 @@ START_TEST(test_server_killed_then_restarted)
 }
 END_TEST
 
+/* A lost connection is one failure for health, not one per call it took along. */
+START_TEST(test_connection_loss_counts_once)
+{
+    tu_server s;
+    start_server(&s, NULL, NULL);
+    tu_env e;
+    tu_env_init(&e);
+    motan_endpoint *ep = endpoint_for(e.loop, &s, "connections=1&errorCountThreshold=3");
+    motan_request *slowr = make_req("sleep", "1000", NULL);
+    motan_request *killer = make_req("echo", "1", "close");
+    enum { N = 20 };
+    static result res[N + 1];
+    memset(res, 0, sizeof(res));
+    for (int i = 0; i < N; i++)
+        motan_endpoint_call(ep, slowr, 3000, store_cb, &res[i], NULL);
+    tu_run_for(&e, 50);
+    motan_endpoint_call(ep, killer, 3000, store_cb, &res[N], NULL);
+    int done = 0;
+    uint64_t end = motan_now_us() + 3000000;
+    while (done < N + 1 && motan_now_us() < end) {
+        tu_run_for(&e, 10);
+        done = 0;
+        for (int i = 0; i <= N; i++)
+            done += res[i].done;
+    }
+    ck_assert_int_eq(done, N + 1);
+    for (int i = 0; i <= N; i++)
+        ck_assert_int_eq(res[i].code, MOTAN_ECONNECT);
+    ck_assert(motan_endpoint_is_available(ep));
+    ck_assert_int_eq(motan_endpoint_stat(ep, "consecutive_errors"), 1);
+    motan_request_free(slowr);
+    motan_request_free(killer);
+    motan_endpoint_free(ep);
+    tu_env_free(&e);
+    ck_assert_int_eq(tu_server_stop(&s), 0);
+}
+END_TEST
+
 /* ---- backpressure, cancel, free ------------------------------------------------------- */
 
 START_TEST(test_max_pending_busy)
@@ -814,6 +852,7 @@ static Suite *transport_suite(void)
     tcase_add_loop_test(tc, test_fuse_and_heartbeat_recovery, 0, 3);
     tcase_add_test(tc, test_heartbeat_unanswered_stays_fused);
     tcase_add_test(tc, test_server_killed_then_restarted);
+    tcase_add_test(tc, test_connection_loss_counts_once);
     tcase_add_test(tc, test_max_pending_busy);
     tcase_add_test(tc, test_cancel);
     tcase_add_test(tc, test_free_with_calls_in_flight);
