@@ -7,6 +7,7 @@
 
 #define ARENA_FIRST 2048
 #define ARENA_MAX_BLOCK (1u << 20)
+#define ARENA_KEEP_MAX (256u * 1024)
 
 typedef struct block {
     struct block *next;
@@ -57,13 +58,32 @@ MOTAN_EXPORT void motan_arena_free(motan_arena *a)
     motan_free(a);
 }
 
+/*
+ * Releases everything but the first block and, so that a reused arena (a response, a
+ * decode loop) does not malloc on every round, the largest block up to ARENA_KEEP_MAX.
+ */
 MOTAN_EXPORT void motan_arena_reset(motan_arena *a)
 {
-    free_blocks(a);
+    block *keep = NULL;
+    for (block *b = a->head; b; b = b->next)
+        if (b != a->first && b->size <= ARENA_KEEP_MAX && (!keep || b->size > keep->size))
+            keep = b;
+    for (block *b = a->head; b;) {
+        block *n = b->next;
+        if (b != a->first && b != keep)
+            motan_free(b);
+        b = n;
+    }
     a->first->used = 0;
     a->first->next = NULL;
     a->head = a->first;
     a->next_size = ARENA_FIRST * 4;
+    if (keep) {
+        keep->used = 0;
+        keep->next = a->first;
+        a->head = keep;
+        a->next_size = keep->size * 2 < ARENA_MAX_BLOCK ? keep->size * 2 : ARENA_MAX_BLOCK;
+    }
     a->used = 0;
 }
 
