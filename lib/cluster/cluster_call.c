@@ -64,8 +64,10 @@ static motan_ha_call *call_alloc(motan_cluster *c)
     } else {
         call = motan_malloc(sizeof(*call));
     }
-    if (call)
-        memset(call, 0, offsetof(motan_ha_call, timer));
+    if (call) {
+        memset(call, 0, offsetof(motan_ha_call, c));
+        memset(call->scratch, 0, sizeof(call->scratch));
+    }
     return call;
 }
 
@@ -246,6 +248,8 @@ MOTAN_EXPORT motan_endpoint *motan_ha_call_pick(motan_ha_call *call)
 {
     motan_cluster *c = call->c;
     motan__group *g = call->group;
+    if (call->nattempts == 0) /* the common case: nothing to exclude */
+        return c->lb->pick(g->lb_state, call->req, g->eps, g->n, NULL, 0);
     motan_endpoint *tried[MOTAN_HA_MAX_ATTEMPTS] = {NULL};
     size_t nt = 0;
     for (int i = 0; i < call->nattempts && i < MOTAN_HA_MAX_ATTEMPTS; i++)

@@ -40,26 +40,28 @@ typedef struct motan__attempt {
 } motan__attempt;
 
 struct motan_ha_call {
+    /* Cleared on every (re)use, up to `c` (a small block: no slow rep-stos memset). */
+    motan__group *group;
+    motan_response *deferred; /* completion waiting in the cluster's done list */
+    char *saved_group;        /* the request's group while it is sent to another group */
+    struct motan_ha_call *prev, *next; /* cluster's live list, then its done list */
+    int nattempts;
+    int inflight;
+    int timer_set;     /* timer (below) is armed */
+    int completed;
+    int parked;        /* waiting for the cluster's first node list */
+    int group_swapped;
+    /* Set by motan_cluster_call. */
     motan_cluster *c;
     motan_request *req;
     motan_response_cb cb;
     void *userdata;
-    motan__group *group;
     uint64_t start_us;
     uint64_t deadline_us;
     int timeout_ms;
-    int nattempts;
-    int inflight;
-    int timer_set;     /* timer (below) is armed */
     int refs;          /* completion pending + attempts in flight + code running on it */
-    int completed;
     int starting;      /* inside motan_cluster_call: completion must be deferred */
-    int parked;        /* waiting for the cluster's first node list */
-    motan_response *deferred; /* completion waiting in the cluster's done list */
-    char *saved_group; /* the request's group while it is sent to another group */
-    int group_swapped;
-    struct motan_ha_call *prev, *next; /* cluster's live list, then its done list */
-    _Alignas(16) uint8_t scratch[64];
+    _Alignas(16) uint8_t scratch[64]; /* cleared on its own */
     /* Not cleared on reuse: timer is assigned before use, only att[0..nattempts) is read. */
     struct event timer;
     motan__attempt att[MOTAN_HA_MAX_ATTEMPTS];

@@ -119,8 +119,9 @@ struct motan_endpoint {
     size_t max_content;
     size_t mingz;
     int has_method_params; /* some "<method>.<key>" parameter exists */
-    /* health */
+    /* health; available and inflight share a cache line: load balancers read both */
     atomic_int available;
+    atomic_size_t inflight;
     int consecutive_errors;
     int health_paused; /* > 0 while a lost connection fails its calls (counted once) */
     struct event keepalive;
@@ -133,7 +134,6 @@ struct motan_endpoint {
     int closing;
     int busy;            /* > 0 while callbacks of this endpoint run */
     int free_pending;    /* free requested inside a callback */
-    atomic_size_t inflight;
     /* statistics */
     atomic_uint_fast64_t st_calls, st_ok, st_errors, st_timeouts, st_unknown, st_heartbeats,
         st_connects, st_conn_failures;
