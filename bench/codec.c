@@ -17,20 +17,6 @@
 
 /* ---- allocation counting ------------------------------------------------------------------ */
 
-static unsigned long long n_allocs;
-
-static void *count_malloc(size_t n)
-{
-    n_allocs++;
-    return malloc(n);
-}
-
-static void *count_realloc(void *p, size_t n)
-{
-    n_allocs++;
-    return realloc(p, n);
-}
-
 /* ---- timing ------------------------------------------------------------------------------- */
 
 /* Keeps p (and what it points to) alive: the work cannot be optimised away. */
@@ -68,11 +54,11 @@ static struct result measure(op_fn op, void *ctx)
     iters = (unsigned long long)((double)iters * 1e8 / (t > 0 ? t : 1)) + 1;
     struct result r = {1e300, 0};
     for (int run = 0; run < 3; run++) {
-        unsigned long long a0 = n_allocs;
+        unsigned long long a0 = tu_allocs();
         double ns = run_for(op, ctx, iters) / (double)iters;
         if (ns < r.ns)
             r.ns = ns;
-        r.allocs = (double)(n_allocs - a0) / (double)iters;
+        r.allocs = (double)(tu_allocs() - a0) / (double)iters;
     }
     return r;
 }
@@ -225,7 +211,7 @@ static void note(const char *fmt, double a, double b)
 
 int main(void)
 {
-    motan_set_allocator(count_malloc, count_realloc, free);
+    tu_count_allocs_start();
     struct ctx c = {0};
     c.buf = motan_buf_new(0);
     c.frame = motan_buf_new(0);

@@ -9,18 +9,6 @@
 
 /* ---- helpers ----------------------------------------------------------------------------- */
 
-static size_t n_allocs;
-static void *count_malloc(size_t n)
-{
-    n_allocs++;
-    return malloc(n);
-}
-static void *count_realloc(void *p, size_t n)
-{
-    n_allocs++;
-    return realloc(p, n);
-}
-
 static int hexeq(const motan_buf *b, const char *hex)
 {
     char *h = tu_hex_encode(motan_buf_data(b), motan_buf_len(b));
@@ -31,26 +19,11 @@ static int hexeq(const motan_buf *b, const char *hex)
     return eq;
 }
 
-/* The bytes of a frames.json vector, by name (malloc'd). */
-static uint8_t *vector_bytes(const char *name, size_t *len)
-{
-    json_t *all = tu_load_vectors("frames.json");
-    uint8_t *d = NULL;
-    for (size_t i = 0; i < json_array_size(all); i++) {
-        json_t *v = json_array_get(all, i);
-        if (strcmp(json_string_value(json_object_get(v, "name")), name) == 0)
-            ck_assert_int_eq(tu_hex_decode(json_string_value(json_object_get(v, "hex")), &d, len), 0);
-    }
-    json_decref(all);
-    ck_assert_msg(d != NULL, "no vector %s", name);
-    return d;
-}
-
 /* 1 when b holds exactly the bytes of the named vector. */
 static int vector_eq(const motan_buf *b, const char *name)
 {
     size_t n;
-    uint8_t *d = vector_bytes(name, &n);
+    uint8_t *d = tu_vector_bytes("frames.json", name, &n);
     int eq = n == motan_buf_len(b) && memcmp(d, motan_buf_data(b), n) == 0;
     if (!eq) {
         char *h = tu_hex_encode(motan_buf_data(b), motan_buf_len(b));
@@ -255,8 +228,8 @@ END_TEST
 START_TEST(write_no_alloc_when_warm)
 {
     motan_buf *b = motan_buf_new(4096);
-    motan_set_allocator(count_malloc, count_realloc, free);
-    n_allocs = 0;
+    tu_count_allocs_start();
+    tu_count_allocs_start();
     for (int i = 0; i < 100; i++) {
         size_t mark;
         motan_buf_reset(b);
@@ -268,7 +241,7 @@ START_TEST(write_no_alloc_when_warm)
         motan_simple_write_int64(b, 42);
         motan_frame_write_end(b, mark, 0);
     }
-    ck_assert_uint_eq(n_allocs, 0);
+    ck_assert_uint_eq(tu_allocs(), 0);
     motan_set_allocator(NULL, NULL, NULL);
     motan_buf_free(b);
 }
@@ -280,7 +253,7 @@ START_TEST(parse_need_values)
 {
     /* F07: M = 0x2b = 43, B = 10; total 21 + 43 + 10 = 74 */
     size_t n;
-    uint8_t *d = vector_bytes("req_hello_world", &n);
+    uint8_t *d = tu_vector_bytes("frames.json", "req_hello_world", &n);
     ck_assert_uint_eq(n, 74);
     motan_frame *f = motan_frame_new();
     for (size_t len = 0; len < n; len++) {
@@ -529,11 +502,11 @@ START_TEST(parse_body_view_and_reuse)
     ck_assert_int_eq(motan_frame_error(f, NULL, NULL, NULL, NULL), 0);
 
     /* After warm-up, parsing ordinary frames allocates nothing. */
-    motan_set_allocator(count_malloc, count_realloc, free);
-    n_allocs = 0;
+    tu_count_allocs_start();
+    tu_count_allocs_start();
     for (int i = 0; i < 1000; i++)
         ck_assert_int_eq(parse_buf(f, b, NULL), MOTAN_OK);
-    ck_assert_uint_eq(n_allocs, 0);
+    ck_assert_uint_eq(tu_allocs(), 0);
     motan_set_allocator(NULL, NULL, NULL);
 
     /* A failed parse leaves an empty frame behind. */

@@ -9,21 +9,6 @@
 #include "../support/lib/testutil.h"
 #include "codec/codec_int.h"
 
-/* The bytes of a frames.json vector, by name (malloc'd). */
-static uint8_t *vector_bytes(const char *name, size_t *len)
-{
-    json_t *all = tu_load_vectors("frames.json");
-    uint8_t *d = NULL;
-    for (size_t i = 0; i < json_array_size(all); i++) {
-        json_t *v = json_array_get(all, i);
-        if (strcmp(json_string_value(json_object_get(v, "name")), name) == 0)
-            ck_assert_int_eq(tu_hex_decode(json_string_value(json_object_get(v, "hex")), &d, len), 0);
-    }
-    json_decref(all);
-    ck_assert_msg(d != NULL, "no vector %s", name);
-    return d;
-}
-
 /* zlib-compresses n zero bytes (windowBits: 31 gzip, 15 zlib) without holding them. */
 static uint8_t *deflate_zeros(size_t n, int window_bits, size_t *out_len)
 {
@@ -105,7 +90,7 @@ END_TEST
 START_TEST(go_vector_f15)
 {
     size_t n;
-    uint8_t *d = vector_bytes("req_gzip", &n);
+    uint8_t *d = tu_vector_bytes("frames.json", "req_gzip", &n);
     motan_frame *f = motan_frame_new();
     ck_assert_int_eq(motan_frame_parse(f, d, n, 0, NULL, NULL, 0), MOTAN_OK);
     size_t blen;

@@ -8,33 +8,6 @@
 
 #include "../support/lib/testutil.h"
 
-static size_t n_allocs;
-static void *count_malloc(size_t n)
-{
-    n_allocs++;
-    return malloc(n);
-}
-static void *count_realloc(void *p, size_t n)
-{
-    n_allocs++;
-    return realloc(p, n);
-}
-
-/* The bytes of a frames.json vector, by name (malloc'd). */
-static uint8_t *vector_bytes(const char *name, size_t *len)
-{
-    json_t *all = tu_load_vectors("frames.json");
-    uint8_t *d = NULL;
-    for (size_t i = 0; i < json_array_size(all); i++) {
-        json_t *v = json_array_get(all, i);
-        if (strcmp(json_string_value(json_object_get(v, "name")), name) == 0)
-            ck_assert_int_eq(tu_hex_decode(json_string_value(json_object_get(v, "hex")), &d, len), 0);
-    }
-    json_decref(all);
-    ck_assert_msg(d != NULL, "no vector %s", name);
-    return d;
-}
-
 /* Appends frame number i of a varied stream to b (kinds, metadata, gzip, body sizes). */
 static void add_frame(motan_buf *b, uint64_t i, uint64_t *rnd)
 {
@@ -169,7 +142,7 @@ START_TEST(oversized_body_not_buffered)
     motan_parser *p = motan_parser_new(0);
     size_t n;
     /* bad_body_over_limit, then a flood of body bytes in the same chunk. */
-    uint8_t *d = vector_bytes("bad_body_over_limit", &n);
+    uint8_t *d = tu_vector_bytes("frames.json", "bad_body_over_limit", &n);
     size_t big = 1 << 20;
     uint8_t *chunk = calloc(1, n + big);
     memcpy(chunk, d, n);
@@ -250,7 +223,7 @@ START_TEST(odd_metadata)
     char err[128];
     /* Whole frame (bad_odd_meta): refused when taken out. */
     size_t n;
-    uint8_t *d = vector_bytes("bad_odd_meta", &n);
+    uint8_t *d = tu_vector_bytes("frames.json", "bad_odd_meta", &n);
     motan_parser *p = motan_parser_new(0);
     int rc = motan_parser_feed(p, d, n);
     ck_assert(rc == MOTAN_OK || rc == MOTAN_EPROTO);
@@ -260,7 +233,7 @@ START_TEST(odd_metadata)
     motan_parser_free(p);
     free(d);
     /* Odd metadata with a body still to come: refused before the body. */
-    d = vector_bytes("bad_odd_meta", &n);
+    d = tu_vector_bytes("frames.json", "bad_odd_meta", &n);
     d[n - 2] = 1; /* body size 256, not present yet */
     p = motan_parser_new(0);
     ck_assert_int_eq(motan_parser_feed(p, d, n), MOTAN_EPROTO);
@@ -330,15 +303,15 @@ START_TEST(no_alloc_when_warm)
 {
     motan_buf *b = motan_buf_new(0);
     size_t n;
-    uint8_t *d = vector_bytes("resp_ok", &n);
+    uint8_t *d = tu_vector_bytes("frames.json", "resp_ok", &n);
     for (int i = 0; i < 8; i++)
         motan_buf_append(b, d, n);
     motan_parser *p = motan_parser_new(0);
     motan_frame *f = motan_frame_new();
     for (int round = 0; round < 2; round++) {
         if (round == 1) {
-            motan_set_allocator(count_malloc, count_realloc, free);
-            n_allocs = 0;
+            tu_count_allocs_start();
+            tu_count_allocs_start();
         }
         for (int k = 0; k < 100; k++) {
             ck_assert_int_eq(motan_parser_feed(p, motan_buf_data(b), motan_buf_len(b)), MOTAN_OK);
@@ -348,7 +321,7 @@ START_TEST(no_alloc_when_warm)
             ck_assert_int_eq(c, 8);
         }
     }
-    ck_assert_uint_eq(n_allocs, 0);
+    ck_assert_uint_eq(tu_allocs(), 0);
     motan_set_allocator(NULL, NULL, NULL);
     motan_frame_free(f);
     motan_parser_free(p);

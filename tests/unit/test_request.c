@@ -10,37 +10,10 @@
 #include "../support/lib/testutil.h"
 #include "codec/codec_int.h"
 
-static size_t n_allocs;
-static void *count_malloc(size_t n)
-{
-    n_allocs++;
-    return malloc(n);
-}
-static void *count_realloc(void *p, size_t n)
-{
-    n_allocs++;
-    return realloc(p, n);
-}
-
-/* The bytes of a frames.json vector, by name (malloc'd). */
-static uint8_t *vector_bytes(const char *name, size_t *len)
-{
-    json_t *all = tu_load_vectors("frames.json");
-    uint8_t *d = NULL;
-    for (size_t i = 0; i < json_array_size(all); i++) {
-        json_t *v = json_array_get(all, i);
-        if (strcmp(json_string_value(json_object_get(v, "name")), name) == 0)
-            ck_assert_int_eq(tu_hex_decode(json_string_value(json_object_get(v, "hex")), &d, len), 0);
-    }
-    json_decref(all);
-    ck_assert_msg(d != NULL, "no vector %s", name);
-    return d;
-}
-
 static int vector_eq(const uint8_t *p, size_t n, const char *name)
 {
     size_t vn;
-    uint8_t *d = vector_bytes(name, &vn);
+    uint8_t *d = tu_vector_bytes("frames.json", name, &vn);
     int eq = vn == n && memcmp(d, p, n) == 0;
     if (!eq) {
         char *h = tu_hex_encode(p, n);
@@ -375,8 +348,8 @@ START_TEST(encode_fast_and_allocation_free)
     motan_request *r = full_request();
     motan_buf *out = motan_buf_new(0);
     motan_request_encode(r, 1, 0, 0, out, NULL, 0); /* warm-up: prepare, buffer growth */
-    motan_set_allocator(count_malloc, count_realloc, free);
-    n_allocs = 0;
+    tu_count_allocs_start();
+    tu_count_allocs_start();
     enum { N = 200000 };
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -385,7 +358,7 @@ START_TEST(encode_fast_and_allocation_free)
         motan_request_encode(r, (uint64_t)i, 0, 0, out, NULL, 0);
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
-    size_t allocs = n_allocs;
+    size_t allocs = tu_allocs();
     motan_set_allocator(NULL, NULL, NULL);
     ck_assert_uint_eq(allocs, 0);
     double ns = ((double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec)) / N;

@@ -8,38 +8,11 @@
 
 #include "../support/lib/testutil.h"
 
-static size_t n_allocs;
-static void *count_malloc(size_t n)
-{
-    n_allocs++;
-    return malloc(n);
-}
-static void *count_realloc(void *p, size_t n)
-{
-    n_allocs++;
-    return realloc(p, n);
-}
-
-/* The bytes of a frames.json vector, by name (malloc'd). */
-static uint8_t *vector_bytes(const char *name, size_t *len)
-{
-    json_t *all = tu_load_vectors("frames.json");
-    uint8_t *d = NULL;
-    for (size_t i = 0; i < json_array_size(all); i++) {
-        json_t *v = json_array_get(all, i);
-        if (strcmp(json_string_value(json_object_get(v, "name")), name) == 0)
-            ck_assert_int_eq(tu_hex_decode(json_string_value(json_object_get(v, "hex")), &d, len), 0);
-    }
-    json_decref(all);
-    ck_assert_msg(d != NULL, "no vector %s", name);
-    return d;
-}
-
 /* Parses the named vector into f and fills r from it; returns the response code. */
 static int from_vector(motan_response *r, motan_frame *f, const char *name)
 {
     size_t n;
-    uint8_t *d = vector_bytes(name, &n);
+    uint8_t *d = tu_vector_bytes("frames.json", name, &n);
     ck_assert_int_eq(motan_frame_parse(f, d, n, 0, NULL, NULL, 0), MOTAN_OK);
     int rc = motan_response_set_frame(r, f);
     memset(d, 0xee, n); /* the response must not point into the input */
@@ -318,17 +291,17 @@ START_TEST(reuse_without_allocation)
     motan_response *r = motan_response_new();
     motan_frame *f = motan_frame_new();
     size_t n;
-    uint8_t *d = vector_bytes("resp_ok", &n);
+    uint8_t *d = tu_vector_bytes("frames.json", "resp_ok", &n);
     motan_frame_parse(f, d, n, 0, NULL, NULL, 0);
     motan_response_set_frame(r, f);
-    motan_set_allocator(count_malloc, count_realloc, free);
-    n_allocs = 0;
+    tu_count_allocs_start();
+    tu_count_allocs_start();
     for (int i = 0; i < 1000; i++) {
         motan_frame_parse(f, d, n, 0, NULL, NULL, 0);
         ck_assert_int_eq(motan_response_set_frame(r, f), MOTAN_OK);
         motan_response_reset(r);
     }
-    size_t allocs = n_allocs;
+    size_t allocs = tu_allocs();
     motan_set_allocator(NULL, NULL, NULL);
     ck_assert_uint_eq(allocs, 0);
     free(d);

@@ -286,27 +286,15 @@ START_TEST(write_depth_limit)
 }
 END_TEST
 
-static long n_allocs;
-static void *count_malloc(size_t n)
-{
-    n_allocs++;
-    return malloc(n);
-}
-static void *count_realloc(void *p, size_t n)
-{
-    n_allocs++;
-    return realloc(p, n);
-}
-
 START_TEST(warm_paths_do_not_allocate)
 {
-    motan_set_allocator(count_malloc, count_realloc, free);
+    tu_count_allocs_start();
     motan_buf *b = motan_buf_new(0);
     motan_arena *a = motan_arena_new();
     uint8_t body[] = {0x01, 0, 0, 0, 5, 'h', 'e', 'l', 'l', 'o', 0x09, 0x54};
     for (int round = 0; round < 3; round++) {
         if (round == 2)
-            n_allocs = 0; /* warm from here on */
+            tu_count_allocs_start(); /* warm from here on */
         motan_buf_reset(b);
         size_t m;
         motan_simple_write_string(b, "hello", 5);
@@ -324,7 +312,7 @@ START_TEST(warm_paths_do_not_allocate)
         ck_assert_int_eq(motan_simple_decode_seq(body, sizeof(body), a, &v, NULL, 0), 0);
         ck_assert_int_eq(motan_simple_write_value(b, v), 0);
     }
-    long warm = n_allocs;
+    long warm = tu_allocs();
     motan_arena_free(a);
     motan_buf_free(b);
     motan_set_allocator(NULL, NULL, NULL);

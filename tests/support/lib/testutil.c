@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <motan/core.h>
+
 static int hexval(int c)
 {
     if (c >= '0' && c <= '9')
@@ -124,3 +126,45 @@ uint64_t tu_rand(uint64_t *s)
     *s = x;
     return x * 0x2545F4914F6CDD1DULL;
 }
+
+uint8_t *tu_vector_bytes(const char *file, const char *name, size_t *len)
+{
+    json_t *all = tu_load_vectors(file);
+    uint8_t *d = NULL;
+    for (size_t i = 0; i < json_array_size(all) && !d; i++) {
+        json_t *v = json_array_get(all, i);
+        if (strcmp(json_string_value(json_object_get(v, "name")), name) == 0 &&
+            tu_hex_decode(json_string_value(json_object_get(v, "hex")), &d, len) != 0)
+            d = NULL;
+    }
+    json_decref(all);
+    if (!d) {
+        fprintf(stderr, "no vector %s in %s\n", name, file);
+        abort();
+    }
+    return d;
+}
+
+static unsigned long long g_allocs;
+
+static void *count_malloc(size_t n)
+{
+    g_allocs++;
+    return malloc(n);
+}
+
+static void *count_realloc(void *p, size_t n)
+{
+    g_allocs++;
+    return realloc(p, n);
+}
+
+void tu_count_allocs_start(void)
+{
+    g_allocs = 0;
+    motan_set_allocator(count_malloc, count_realloc, free);
+}
+
+void tu_count_allocs_stop(void) { motan_set_allocator(NULL, NULL, NULL); }
+
+unsigned long long tu_allocs(void) { return g_allocs; }

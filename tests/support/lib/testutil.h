@@ -23,6 +23,17 @@ json_t *tu_load_vectors(const char *name);
 const char *tu_root(void);
 const char *tu_build(void);
 
+/* The bytes of entry `name` of a vectors file (hex decoded, malloc'd); aborts when missing. */
+uint8_t *tu_vector_bytes(const char *file, const char *name, size_t *len);
+
+/*
+ * Counts the allocations libmotan makes (malloc and realloc through its hooks) from
+ * tu_count_allocs_start until tu_count_allocs_stop; tu_allocs reads the count.
+ */
+void tu_count_allocs_start(void);
+void tu_count_allocs_stop(void);
+unsigned long long tu_allocs(void);
+
 /* Deterministic xorshift64* generator for property tests. */
 uint64_t tu_rand(uint64_t *state);
 
