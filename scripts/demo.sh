@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD="${BUILD:-build}"
 SERVER="$BUILD/bin/motan-test-server"
-CALLS="${DEMO_CALLS:-60000}"
+CALLS="${DEMO_CALLS:-200000}"
 
 pids=()
 tmp=$(mktemp -d)
@@ -40,7 +40,7 @@ echo "             retries=2 through motan_config_set_*)"
 echo "calling com.example.EchoService.echo $CALLS times, 16 in flight..."
 "$BUILD/examples/cluster_failover" "$url" "$CALLS" 16 >"$tmp/result" 2>"$tmp/errors" &
 client=$!
-sleep 1
+sleep 0.5
 echo "killing s2 (pid ${pids[1]}) with SIGKILL while calls are in flight"
 kill -9 "${pids[1]}"
 rc=0
