@@ -21,11 +21,10 @@ static void add_builtins(void)
     if (g_builtins)
         return;
     g_builtins = 1;
-    const motan_registry_ops *builtins[] = {&motan__registry_direct, &motan__registry_file,
-                                            &motan__registry_zookeeper, &motan__registry_consul};
-    for (size_t i = 0; i < sizeof(builtins) / sizeof(builtins[0]); i++)
-        if (builtins[i]) /* TODO(lead): drop the weak fallback once all four exist */
-            g_ops[g_nops++] = builtins[i];
+    g_ops[g_nops++] = &motan__registry_direct;
+    g_ops[g_nops++] = &motan__registry_file;
+    g_ops[g_nops++] = &motan__registry_zookeeper;
+    g_ops[g_nops++] = &motan__registry_consul;
 }
 
 MOTAN_EXPORT int motan_registry_register_ops(const motan_registry_ops *ops)
