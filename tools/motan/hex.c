@@ -3,17 +3,7 @@
 #include <string.h>
 
 #include "cli.h"
-
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
+#include "core/core_int.h"
 
 static int is_space(int c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
 
@@ -29,7 +19,7 @@ int hex_decode(const char *text, uint8_t **out, size_t *len, char *err, size_t e
     for (size_t i = 0; i < n; i++) {
         if (is_space((unsigned char)text[i]))
             continue;
-        int v = hexval((unsigned char)text[i]);
+        int v = motan__hexval(text[i]);
         if (v < 0) {
             snprintf(err, errlen, "bad hex: '%c' at offset %zu is not a hex digit",
                      text[i] >= 0x20 && text[i] < 0x7f ? text[i] : '?', i);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "core/core_int.h"
 
 #define MAX_DEPTH 512
 
@@ -41,9 +42,7 @@ static int hex4(const char *p, unsigned *v)
 {
     *v = 0;
     for (int i = 0; i < 4; i++) {
-        char c = p[i];
-        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+        int d = motan__hexval(p[i]);
         if (d < 0)
             return -1;
         *v = *v << 4 | (unsigned)d;

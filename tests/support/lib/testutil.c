@@ -6,16 +6,7 @@
 
 #include <motan/core.h>
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
+#include "core/core_int.h"
 
 int tu_hex_decode(const char *hex, uint8_t **out, size_t *len)
 {
@@ -26,7 +17,7 @@ int tu_hex_decode(const char *hex, uint8_t **out, size_t *len)
     if (!p)
         return -1;
     for (size_t i = 0; i < n / 2; i++) {
-        int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+        int hi = motan__hexval(hex[2 * i]), lo = motan__hexval(hex[2 * i + 1]);
         if (hi < 0 || lo < 0) {
             free(p);
             return -1;
