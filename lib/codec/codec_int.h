@@ -229,7 +229,36 @@ extern const motan__codec motan__json_codec;
 
 /* ---- typed JSON helpers (tjson_write.c) --------------------------------------------------- */
 
-/* 1 when p[0..n) is valid UTF-8 (no overlongs, no surrogates, at most U+10FFFF). */
+/*
+ * Length of the valid UTF-8 sequence at p (n > 0 bytes left), 0 when invalid: no overlongs,
+ * no surrogates, at most U+10FFFF (Go's utf8.DecodeRune rules).
+ */
+static inline size_t motan__utf8_len(const uint8_t *p, size_t n)
+{
+    uint8_t c = p[0];
+    if (c < 0x80)
+        return 1;
+    if (c < 0xc2 || c > 0xf4)
+        return 0;
+    size_t len = c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
+    uint8_t lo = 0x80, hi = 0xbf; /* allowed range of the second byte */
+    if (c == 0xe0)
+        lo = 0xa0; /* overlong */
+    else if (c == 0xed)
+        hi = 0x9f; /* surrogates */
+    else if (c == 0xf0)
+        lo = 0x90; /* overlong */
+    else if (c == 0xf4)
+        hi = 0x8f; /* above U+10FFFF */
+    if (n < len || p[1] < lo || p[1] > hi)
+        return 0;
+    for (size_t i = 2; i < len; i++)
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+    return len;
+}
+
+/* 1 when p[0..n) is valid UTF-8 (motan__utf8_len all through). */
 int motan__utf8_valid(const char *p, size_t n);
 
 /* text.c: shortest text reading back to d (to the same float when f32), always with '.' or

@@ -83,36 +83,6 @@ int motan__errjson_parse(const char *text, size_t len, int64_t *code, int *type,
 
 static const char hexd[] = "0123456789abcdef";
 
-/* Length of the valid UTF-8 sequence at p (Go's utf8.DecodeRune rules), 0 when invalid. */
-static size_t utf8_len(const uint8_t *p, size_t n, uint32_t *cp)
-{
-    uint8_t c = p[0];
-    if (c < 0xC2 || c > 0xF4)
-        return 0;
-    size_t need = c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
-    if (n < need)
-        return 0;
-    uint8_t lo = 0x80, hi = 0xBF;
-    if (c == 0xE0)
-        lo = 0xA0;
-    else if (c == 0xED)
-        hi = 0x9F; /* no surrogates */
-    else if (c == 0xF0)
-        lo = 0x90;
-    else if (c == 0xF4)
-        hi = 0x8F; /* nothing above U+10FFFF */
-    if (p[1] < lo || p[1] > hi)
-        return 0;
-    for (size_t i = 2; i < need; i++)
-        if ((p[i] & 0xC0) != 0x80)
-            return 0;
-    uint32_t v = need == 2 ? (uint32_t)(c & 0x1F) : need == 3 ? (uint32_t)(c & 0x0F) : (uint32_t)(c & 0x07);
-    for (size_t i = 1; i < need; i++)
-        v = (v << 6) | (p[i] & 0x3F);
-    *cp = v;
-    return need;
-}
-
 static uint8_t *put_u(uint8_t *o, unsigned v)
 {
     *o++ = '\\';
@@ -151,13 +121,13 @@ static uint8_t *put_escaped(uint8_t *o, const uint8_t *s, size_t n)
             i++;
             continue;
         }
-        uint32_t cp;
-        size_t k = utf8_len(s + i, n - i, &cp);
+        size_t k = motan__utf8_len(s + i, n - i);
         if (k == 0) {
             o = put_u(o, 0xFFFD);
             i++;
-        } else if (cp == 0x2028 || cp == 0x2029) {
-            o = put_u(o, cp);
+        } else if (k == 3 && c == 0xE2 && s[i + 1] == 0x80 &&
+                   (s[i + 2] == 0xA8 || s[i + 2] == 0xA9)) {
+            o = put_u(o, s[i + 2] == 0xA8 ? 0x2028 : 0x2029); /* Go escapes these two */
             i += k;
         } else {
             memcpy(o, s + i, k);

@@ -51,38 +51,6 @@ static void putc_(out *o, char c) { put(o, &c, 1); }
 
 /* ---- UTF-8 ---------------------------------------------------------------------------- */
 
-/* Length of the valid UTF-8 sequence at p (n bytes left), 0 when invalid. */
-static size_t utf8_len(const uint8_t *p, size_t n)
-{
-    uint8_t c = p[0];
-    if (c < 0x80)
-        return 1;
-    size_t len;
-    uint8_t lo = 0x80, hi = 0xbf; /* allowed range of the second byte */
-    if (c >= 0xc2 && c <= 0xdf)
-        len = 2;
-    else if (c >= 0xe0 && c <= 0xef) {
-        len = 3;
-        if (c == 0xe0)
-            lo = 0xa0; /* overlong */
-        else if (c == 0xed)
-            hi = 0x9f; /* surrogates */
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        len = 4;
-        if (c == 0xf0)
-            lo = 0x90; /* overlong */
-        else if (c == 0xf4)
-            hi = 0x8f; /* above U+10FFFF */
-    } else
-        return 0;
-    if (n < len || p[1] < lo || p[1] > hi)
-        return 0;
-    for (size_t i = 2; i < len; i++)
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-    return len;
-}
-
 int motan__utf8_valid(const char *s, size_t n)
 {
     const uint8_t *p = (const uint8_t *)s;
@@ -92,7 +60,7 @@ int motan__utf8_valid(const char *s, size_t n)
             i++;
             continue;
         }
-        size_t l = utf8_len(p + i, n - i);
+        size_t l = motan__utf8_len(p + i, n - i);
         if (!l)
             return 0;
         i += l;
@@ -119,7 +87,7 @@ static void put_string(out *o, const char *s, size_t n, int nul_bad)
             i++;
             continue;
         }
-        size_t l = c >= 0x80 ? utf8_len(p + i, n - i) : 1;
+        size_t l = c >= 0x80 ? motan__utf8_len(p + i, n - i) : 1;
         if (c >= 0x80 && l) { /* valid multi-byte sequence: raw */
             i += l;
             continue;

@@ -3,34 +3,7 @@
 #include <string.h>
 
 #include "cli.h"
-
-/* Length of the valid UTF-8 sequence at p, 0 when invalid (overlongs, surrogates refused). */
-static size_t utf8_len(const unsigned char *p, size_t n)
-{
-    unsigned char c = p[0];
-    if (c < 0x80)
-        return 1;
-    if (c < 0xc2 || c > 0xf4)
-        return 0;
-    size_t need = c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
-    if (n < need)
-        return 0;
-    unsigned char lo = 0x80, hi = 0xbf;
-    if (c == 0xe0)
-        lo = 0xa0;
-    else if (c == 0xed)
-        hi = 0x9f;
-    else if (c == 0xf0)
-        lo = 0x90;
-    else if (c == 0xf4)
-        hi = 0x8f;
-    if (p[1] < lo || p[1] > hi)
-        return 0;
-    for (size_t i = 2; i < need; i++)
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-    return need;
-}
+#include "codec/codec_int.h"
 
 int json_put(motan_buf *b, const char *s) { return motan_buf_append(b, s, strlen(s)); }
 
@@ -52,7 +25,7 @@ int json_put_str(motan_buf *b, const char *s, size_t len)
             rc = json_put(b, u);
             i++;
         } else {
-            size_t l = utf8_len(p + i, len - i);
+            size_t l = motan__utf8_len(p + i, len - i);
             if (l) {
                 rc = motan_buf_append(b, p + i, l);
                 i += l;
