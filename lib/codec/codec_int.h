@@ -88,8 +88,6 @@ int motan__frame_split_meta(motan_frame *f, const char *m, size_t mlen, char *er
                             size_t errlen);
 /* MOTAN_OK when the metadata block splits into whole pairs (no storage). */
 int motan__meta_check(const char *m, size_t mlen);
-/* Fills the error fields of f from its status and M_e (§3.3). */
-int motan__frame_load_error(motan_frame *f);
 /*
  * Appends one metadata entry to the frame started at mark, without validation (the caller
  * checked: no '\n', non-empty key and value).
@@ -132,9 +130,6 @@ int motan__errjson_parse(const char *text, size_t len, int64_t *code, int *type,
 int motan__errjson_write(motan_buf *b, int64_t code, int type, const char *msg, size_t len);
 /* Upper bound of the bytes motan__errjson_write appends for a message of len bytes. */
 size_t motan__errjson_bound(size_t len);
-
-/* request.c: 1 when the caller chose the serialization (the client fills it in otherwise). */
-int motan__request_serialization_is_set(const motan_request *r);
 
 /* ---- value internals (value.c) ------------------------------------------------------------ */
 

@@ -91,6 +91,37 @@ static void clear(motan_frame *f)
     f->errmsg_len = 0;
 }
 
+/* Fills the error fields of f from its status and M_e (§3.3). */
+static int load_error(motan_frame *f)
+{
+    f->is_error = 1;
+    f->errcode = 0;
+    f->errtype = 1;
+    size_t elen;
+    const char *e = motan_frame_meta_get(f, "M_e", 3, &elen);
+    if (!e || elen == 0) {
+        f->errmsg = no_details;
+        f->errmsg_len = sizeof(no_details) - 1;
+        return MOTAN_OK;
+    }
+    int64_t code;
+    int type;
+    int rc = motan__errjson_parse(e, elen, &code, &type, &f->errbuf);
+    if (rc == MOTAN_ENOMEM)
+        return rc;
+    if (rc != MOTAN_OK) {
+        /* Unparsable: report the raw text, as Java does. */
+        f->errmsg = e;
+        f->errmsg_len = elen;
+        return MOTAN_OK;
+    }
+    f->errcode = code;
+    f->errtype = type;
+    f->errmsg = f->errbuf.len ? (const char *)f->errbuf.data : "";
+    f->errmsg_len = f->errbuf.len;
+    return MOTAN_OK;
+}
+
 MOTAN_EXPORT int motan_frame_parse(motan_frame *f, const uint8_t *data, size_t len,
                                    size_t max_content, size_t *consumed, char *errbuf,
                                    size_t errlen)
@@ -143,7 +174,7 @@ MOTAN_EXPORT int motan_frame_parse(motan_frame *f, const uint8_t *data, size_t l
         f->body_len = f->inflated.len;
     }
     if (f->status != 0 && !(f->flags & MOTAN_FLAG_HEARTBEAT)) {
-        rc = motan__frame_load_error(f);
+        rc = load_error(f);
         if (rc != MOTAN_OK) {
             clear(f);
             return motan__errf(errbuf, errlen, rc, "out of memory for M_e");
@@ -151,36 +182,6 @@ MOTAN_EXPORT int motan_frame_parse(motan_frame *f, const uint8_t *data, size_t l
     }
     if (consumed)
         *consumed = total;
-    return MOTAN_OK;
-}
-
-int motan__frame_load_error(motan_frame *f)
-{
-    f->is_error = 1;
-    f->errcode = 0;
-    f->errtype = 1;
-    size_t elen;
-    const char *e = motan_frame_meta_get(f, "M_e", 3, &elen);
-    if (!e || elen == 0) {
-        f->errmsg = no_details;
-        f->errmsg_len = sizeof(no_details) - 1;
-        return MOTAN_OK;
-    }
-    int64_t code;
-    int type;
-    int rc = motan__errjson_parse(e, elen, &code, &type, &f->errbuf);
-    if (rc == MOTAN_ENOMEM)
-        return rc;
-    if (rc != MOTAN_OK) {
-        /* Unparsable: report the raw text, as Java does. */
-        f->errmsg = e;
-        f->errmsg_len = elen;
-        return MOTAN_OK;
-    }
-    f->errcode = code;
-    f->errtype = type;
-    f->errmsg = f->errbuf.len ? (const char *)f->errbuf.data : "";
-    f->errmsg_len = f->errbuf.len;
     return MOTAN_OK;
 }
 

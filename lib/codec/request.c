@@ -283,8 +283,6 @@ MOTAN_EXPORT int motan_request_get_serialization(const motan_request *r)
     return r->ser_set ? r->ser : -1;
 }
 
-int motan__request_serialization_is_set(const motan_request *r) { return r->ser_set; }
-
 MOTAN_EXPORT void motan_request_set_timeout(motan_request *r, int timeout_ms)
 {
     if (r)
