@@ -5,8 +5,8 @@
  * refused before its bytes are buffered. Returned frames are views into the buffer: bytes
  * are dropped and moved only at the start of the next call, never while views are live.
  *
- * Buffer layout: [start, ready) whole frames not yet returned, [ready, len) the frame being
- * gathered; its next check is at ready + need.
+ * Buffer layout: [start, ready) whole frames not yet returned, [ready, in.len) the frame
+ * being gathered; its next check is at ready + need.
  */
 #include "codec/codec_int.h"
 
@@ -15,8 +15,8 @@
 
 struct motan_parser {
     size_t max;
-    uint8_t *buf;
-    size_t cap, start, ready, len, need;
+    motan_buf in;
+    size_t start, ready, need;
     size_t last; /* length of the frame handed out last, dropped at the next call */
     int err;
     char errmsg[160];
@@ -36,7 +36,7 @@ MOTAN_EXPORT void motan_parser_free(motan_parser *p)
 {
     if (!p)
         return;
-    motan_free(p->buf);
+    motan_free(p->in.data);
     motan_free(p);
 }
 
@@ -51,34 +51,25 @@ static void compact(motan_parser *p)
 {
     if (p->start == 0)
         return;
-    if (p->start == p->len) {
-        p->start = p->ready = p->len = 0;
-        if (p->cap > KEEP_CAP) {
-            motan_free(p->buf);
-            p->buf = NULL;
-            p->cap = 0;
+    if (p->start == p->in.len) {
+        p->start = p->ready = p->in.len = 0;
+        if (p->in.cap > KEEP_CAP) {
+            motan_free(p->in.data);
+            p->in.data = NULL;
+            p->in.cap = 0;
         }
         return;
     }
-    memmove(p->buf, p->buf + p->start, p->len - p->start);
-    p->len -= p->start;
+    memmove(p->in.data, p->in.data + p->start, p->in.len - p->start);
+    p->in.len -= p->start;
     p->ready -= p->start;
     p->start = 0;
 }
 
+/* A fresh buffer starts at 4 KiB (what most frames fit in), then doubles as motan_buf does. */
 static int reserve(motan_parser *p, size_t extra)
 {
-    if (p->cap - p->len >= extra)
-        return MOTAN_OK;
-    size_t want = p->len + extra, cap = p->cap ? p->cap : 4096;
-    while (cap < want)
-        cap = cap > SIZE_MAX / 2 ? want : cap * 2;
-    uint8_t *b = motan_realloc(p->buf, cap);
-    if (!b)
-        return MOTAN_ENOMEM;
-    p->buf = b;
-    p->cap = cap;
-    return MOTAN_OK;
+    return motan__buf_ensure(&p->in, p->in.cap || extra > 4096 ? extra : 4096);
 }
 
 static int fail(motan_parser *p, int rc)
@@ -97,7 +88,7 @@ MOTAN_EXPORT int motan_parser_feed(motan_parser *p, const void *data, size_t len
     compact(p);
     const uint8_t *in = data;
     while (len > 0) {
-        size_t have = p->len - p->ready;
+        size_t have = p->in.len - p->ready;
         size_t take = p->need - have;
         if (take > len)
             take = len;
@@ -105,15 +96,14 @@ MOTAN_EXPORT int motan_parser_feed(motan_parser *p, const void *data, size_t len
             motan__errf(p->errmsg, sizeof(p->errmsg), MOTAN_ENOMEM, "out of memory for input");
             return fail(p, MOTAN_ENOMEM);
         }
-        memcpy(p->buf + p->len, in, take);
-        p->len += take;
+        motan__buf_put(&p->in, in, take);
         in += take;
         len -= take;
         have += take;
         /* The header is checked byte by byte (cheap); later only at the decision points. */
         if (have < MOTAN__HDR_META || have >= p->need) {
             size_t need;
-            int rc = motan__frame_check(p->buf + p->ready, have, p->max, &need, p->errmsg,
+            int rc = motan__frame_check(p->in.data + p->ready, have, p->max, &need, p->errmsg,
                                         sizeof(p->errmsg));
             if (rc == MOTAN_OK) {
                 p->ready += need;
@@ -136,7 +126,7 @@ MOTAN_EXPORT int motan_parser_next(motan_parser *p, motan_frame *f, char *errbuf
     /* Whole frames that came before a bad one are still handed out. */
     if (p->start < p->ready) {
         size_t n;
-        int rc = motan_frame_parse(f, p->buf + p->start, p->ready - p->start, p->max, &n,
+        int rc = motan_frame_parse(f, p->in.data + p->start, p->ready - p->start, p->max, &n,
                                    p->errmsg, sizeof(p->errmsg));
         if (rc == MOTAN_OK) {
             p->last = n;
@@ -153,5 +143,5 @@ MOTAN_EXPORT int motan_parser_next(motan_parser *p, motan_frame *f, char *errbuf
 
 MOTAN_EXPORT size_t motan_parser_buffered(const motan_parser *p)
 {
-    return p->len - p->start - p->last;
+    return p->in.len - p->start - p->last;
 }
