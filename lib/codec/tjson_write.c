@@ -9,29 +9,14 @@
 #include "codec/codec_int.h"
 
 typedef struct out {
-    char *p;
-    size_t len, cap;
+    motan_buf b;
     int failed; /* out of memory or too deep */
 } out;
 
 static void reserve(out *o, size_t n)
 {
-    if (o->failed || o->cap - o->len >= n)
-        return;
-    if (n > SIZE_MAX / 2 - o->len) {
+    if (!o->failed && motan__buf_ensure(&o->b, n) != MOTAN_OK)
         o->failed = 1;
-        return;
-    }
-    size_t cap = o->cap ? o->cap : 64;
-    while (cap - o->len < n)
-        cap *= 2;
-    char *p = motan_realloc(o->p, cap);
-    if (!p) {
-        o->failed = 1;
-        return;
-    }
-    o->p = p;
-    o->cap = cap;
 }
 
 static void put(out *o, const char *s, size_t n)
@@ -41,8 +26,7 @@ static void put(out *o, const char *s, size_t n)
     reserve(o, n);
     if (o->failed)
         return;
-    memcpy(o->p + o->len, s, n);
-    o->len += n;
+    motan__buf_put(&o->b, s, n);
 }
 
 static void puts_(out *o, const char *s) { put(o, s, strlen(s)); }
@@ -126,8 +110,8 @@ static void put_base64(out *o, const uint8_t *p, size_t n)
     if (o->failed)
         return;
     putc_(o, '"');
-    motan__base64(o->p + o->len, p, n);
-    o->len += len;
+    motan__base64((char *)o->b.data + o->b.len, p, n);
+    o->b.len += len;
     putc_(o, '"');
 }
 
@@ -297,12 +281,12 @@ static void put_value(out *o, const motan_value *v, int depth)
 
 MOTAN_EXPORT char *motan_tjson_format(const motan_value *v)
 {
-    out o = {NULL, 0, 0, 0};
+    out o = {{NULL, 0, 0}, 0};
     put_value(&o, v, 0);
     putc_(&o, '\0');
     if (o.failed) {
-        motan_free(o.p);
+        motan_free(o.b.data);
         return NULL;
     }
-    return o.p;
+    return (char *)o.b.data;
 }
