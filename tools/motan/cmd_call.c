@@ -32,8 +32,8 @@ static int exit_code_for(int code)
 
 typedef struct call_opts {
     const char *url, *method, *md, *serialization;
-    const char *meta_k[MAX_META], *meta_v[MAX_META];
-    char *meta_buf[MAX_META];
+    char *meta_k[MAX_META]; /* owned copies: the key is cut out of "key=value" */
+    const char *meta_v[MAX_META];
     int nmeta;
     int timeout_ms;
     long n, c;
@@ -92,9 +92,7 @@ static int parse_opts(int argc, char **argv, call_opts *o)
                 free(pos);
                 return cli_usage_error("call", "at most %d --meta options", MAX_META);
             }
-            char *k = strndup(val, (size_t)(eq - val));
-            o->meta_buf[o->nmeta] = k;
-            o->meta_k[o->nmeta] = k;
+            o->meta_k[o->nmeta] = strndup(val, (size_t)(eq - val));
             o->meta_v[o->nmeta++] = eq + 1;
         } else if (!strcmp(a, "--timeout")) {
             if (parse_long(val, 1, 86400000, &num)) {
@@ -298,7 +296,7 @@ out:
     motan_client_free(cl);
     motan_config_free(cfg);
     for (int i = 0; i < o.nmeta; i++)
-        free(o.meta_buf[i]);
+        free(o.meta_k[i]);
     free(o.args);
     return code;
 }
