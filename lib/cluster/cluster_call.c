@@ -9,30 +9,6 @@
 
 #include "cluster/cluster_int.h"
 
-void motan__call_list_push(motan_ha_call **head, motan_ha_call **tail, motan_ha_call *call)
-{
-    call->next = NULL;
-    call->prev = *tail;
-    if (*tail)
-        (*tail)->next = call;
-    else
-        *head = call;
-    *tail = call;
-}
-
-void motan__call_list_remove(motan_ha_call **head, motan_ha_call **tail, motan_ha_call *call)
-{
-    if (call->prev)
-        call->prev->next = call->next;
-    else
-        *head = call->next;
-    if (call->next)
-        call->next->prev = call->prev;
-    else
-        *tail = call->prev;
-    call->prev = call->next = NULL;
-}
-
 #define POOL_MAX 1024
 
 static void call_unref(motan_ha_call *call)

@@ -124,8 +124,8 @@ void motan__cluster_release(motan_cluster *c);
 motan__group *motan__cluster_choose_group(motan_cluster *c);
 
 /* cluster_call.c */
-void motan__call_list_push(motan_ha_call **head, motan_ha_call **tail, motan_ha_call *call);
-void motan__call_list_remove(motan_ha_call **head, motan_ha_call **tail, motan_ha_call *call);
+/* The cluster's live and done lists. */
+MOTAN__DLIST(motan__call_list, motan_ha_call)
 /* Cancels every live call (cluster free). */
 void motan__cluster_cancel_calls(motan_cluster *c);
 /* The first node list arrived: start the calls that waited for it. */

@@ -123,4 +123,33 @@ int motan__errf(char *errbuf, size_t errlen, int code, const char *fmt, ...)
 /* Copies an arena string with a trailing NUL; NULL on out of memory. */
 char *motan__arena_strndup(motan_arena *a, const char *s, size_t n);
 
+/*
+ * An intrusive doubly linked list with head and tail pointers, over any struct with `prev`
+ * and `next` members: MOTAN__DLIST(pfx, type) defines pfx_push (append at the tail) and
+ * pfx_remove (unlink, clearing the item's links).
+ */
+#define MOTAN__DLIST(pfx, type)                                                                  \
+    static inline void pfx##_push(type **head, type **tail, type *item)                          \
+    {                                                                                            \
+        item->next = NULL;                                                                       \
+        item->prev = *tail;                                                                      \
+        if (*tail)                                                                               \
+            (*tail)->next = item;                                                                \
+        else                                                                                     \
+            *head = item;                                                                        \
+        *tail = item;                                                                            \
+    }                                                                                            \
+    static inline void pfx##_remove(type **head, type **tail, type *item)                        \
+    {                                                                                            \
+        if (item->prev)                                                                          \
+            item->prev->next = item->next;                                                       \
+        else                                                                                     \
+            *head = item->next;                                                                  \
+        if (item->next)                                                                          \
+            item->next->prev = item->prev;                                                       \
+        else                                                                                     \
+            *tail = item->prev;                                                                  \
+        item->prev = item->next = NULL;                                                          \
+    }
+
 #endif

@@ -29,30 +29,6 @@ static void on_io(evutil_socket_t fd, short what, void *arg);
 static void on_timer(evutil_socket_t fd, short what, void *arg);
 static void on_flush(evutil_socket_t fd, short what, void *arg);
 
-void motan__calls_push(motan__call **head, motan__call **tail, motan__call *call)
-{
-    call->next = NULL;
-    call->prev = *tail;
-    if (*tail)
-        (*tail)->next = call;
-    else
-        *head = call;
-    *tail = call;
-}
-
-void motan__calls_remove(motan__call **head, motan__call **tail, motan__call *call)
-{
-    if (call->prev)
-        call->prev->next = call->next;
-    else
-        *head = call->next;
-    if (call->next)
-        call->next->prev = call->prev;
-    else
-        *tail = call->prev;
-    call->prev = call->next = NULL;
-}
-
 int motan__conn_init(motan__conn *c, motan_endpoint *ep, int index)
 {
     struct event_base *base = motan_loop_get_base(ep->loop);

@@ -155,8 +155,7 @@ void motan__conn_unlink(motan__conn *c, motan__call *call);
 void motan__conn_check_stall(motan__conn *c, int timeout_ms);
 
 /* Doubly-linked call lists (conn unsent/sent, endpoint done). */
-void motan__calls_push(motan__call **head, motan__call **tail, motan__call *call);
-void motan__calls_remove(motan__call **head, motan__call **tail, motan__call *call);
+MOTAN__DLIST(motan__calls, motan__call)
 
 /* endpoint.c */
 /* Entry/exit of every libevent callback of an endpoint: a free requested inside runs at exit. */
