@@ -237,10 +237,9 @@ MOTAN_EXPORT void motan_endpoint_free(motan_endpoint *e)
 
 /* ---- calls ---------------------------------------------------------------------------- */
 
-static void call_release(motan__call *call)
+/* Stops the call's timer and takes it off its connection; it stays in the table. */
+static void call_detach(motan__call *call)
 {
-    motan_endpoint *ep = call->ep;
-    motan__idmap_remove(&ep->calls, call->id);
     if (call->timer_set) {
         event_del(&call->timer);
         call->timer_set = 0;
@@ -248,6 +247,12 @@ static void call_release(motan__call *call)
     if (call->conn)
         motan__conn_unlink(call->conn, call);
     call->state = CALL_DONE;
+}
+
+static void call_release(motan__call *call)
+{
+    motan__idmap_remove(&call->ep->calls, call->id);
+    call_detach(call);
 }
 
 void motan__call_complete(motan__call *call, motan_response *resp)
@@ -301,13 +306,7 @@ void motan__call_fail(motan__call *call, int code, const char *fmt, ...)
 void motan__call_defer(motan__call *call, motan_response *resp)
 {
     motan_endpoint *ep = call->ep;
-    if (call->timer_set) {
-        event_del(&call->timer);
-        call->timer_set = 0;
-    }
-    if (call->conn)
-        motan__conn_unlink(call->conn, call);
-    call->state = CALL_DONE;
+    call_detach(call);
     call->resp = resp;
     motan__calls_push(&ep->done_head, &ep->done_tail, call);
     event_active(&ep->done_ev, EV_TIMEOUT, 1);
@@ -412,13 +411,8 @@ void motan__endpoint_start(motan__call *call)
     motan_endpoint *ep = call->ep;
     if (motan__idmap_put(&ep->calls, call->id, call) != MOTAN_OK) {
         /* Cannot track it: complete through the done list, which needs no table entry. */
-        call->state = CALL_DONE;
-        motan_response *resp = motan_response_new();
-        if (resp)
-            motan_response_set_error(resp, MOTAN_ENOMEM, "out of memory");
-        call->resp = resp;
-        motan__calls_push(&ep->done_head, &ep->done_tail, call);
-        event_active(&ep->done_ev, EV_TIMEOUT, 1);
+        motan_response_free(call->resp); /* replaced below, not leaked */
+        defer_error(call, MOTAN_ENOMEM, "out of memory");
         return;
     }
     if (call->resp) { /* failed before reaching the loop (e.g. arguments not encodable) */
@@ -543,9 +537,7 @@ MOTAN_EXPORT int motan_endpoint_cancel(motan_endpoint *e, uint64_t call_id)
     motan__call *call = motan__idmap_get(&e->calls, call_id);
     if (!call || call->state == CALL_DONE)
         return MOTAN_ENOTFOUND;
-    call_release(call);
-    motan__idmap_put(&e->calls, call->id, call); /* stays findable until delivered */
-    defer_error(call, MOTAN_ECANCELLED, "call cancelled");
+    defer_error(call, MOTAN_ECANCELLED, "call cancelled"); /* stays findable until delivered */
     return MOTAN_OK;
 }
 
