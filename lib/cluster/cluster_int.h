@@ -140,5 +140,8 @@ void motan__rule_free(char **names, int *weights, size_t n);
 extern const motan_ha_ops motan__ha_failfast;
 extern const motan_ha_ops motan__ha_failover;
 extern const motan_ha_ops motan__ha_backup;
+/* The first attempt of a built-in strategy: sends it to a picked endpoint, or fails the call
+ * (counting no_endpoint when there is none). MOTAN_OK when sent. */
+int motan__ha_send_first(motan_ha_call *call);
 
 #endif

@@ -38,6 +38,20 @@ MOTAN_EXPORT int motan_ha_register(const motan_ha_ops *ops)
     return rc;
 }
 
+int motan__ha_send_first(motan_ha_call *call)
+{
+    motan_endpoint *ep = motan_ha_call_pick(call);
+    if (!ep) {
+        motan_ha_call_count(call, "no_endpoint");
+        motan_ha_call_fail(call, MOTAN_ENOENDPOINT, "no available endpoint");
+        return MOTAN_ENOENDPOINT;
+    }
+    int rc = motan_ha_call_send(call, ep, NULL);
+    if (rc != MOTAN_OK)
+        motan_ha_call_fail(call, rc, motan_strerror(rc));
+    return rc;
+}
+
 MOTAN_EXPORT const motan_ha_ops *motan_ha_find(const char *name)
 {
     const motan_ha_ops *found = NULL;

@@ -112,17 +112,8 @@ static void bk_start(void *state, motan_ha_call *call)
 {
     backup_state *s = state;
     s->requests[bucket(s, motan__now_coarse_us() / 1000000u)]++;
-    motan_endpoint *ep = motan_ha_call_pick(call);
-    if (!ep) {
-        motan_ha_call_count(call, "no_endpoint");
-        motan_ha_call_fail(call, MOTAN_ENOENDPOINT, "no available endpoint");
+    if (motan__ha_send_first(call) != MOTAN_OK)
         return;
-    }
-    int rc = motan_ha_call_send(call, ep, NULL);
-    if (rc != MOTAN_OK) {
-        motan_ha_call_fail(call, rc, motan_strerror(rc));
-        return;
-    }
     int64_t fixed = motan_ha_call_param_int(call, "backupRequestDelayTime", 0);
     int delay_ms = fixed > 0 ? (int)fixed : s->delay_us >= 0 ? (s->delay_us + 999) / 1000 : -1;
     if (delay_ms > 0 && delay_ms < motan_ha_call_remaining_ms(call))

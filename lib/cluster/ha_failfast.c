@@ -13,15 +13,7 @@ static void ff_destroy(void *state) { MOTAN_UNUSED(state); }
 static void ff_start(void *state, motan_ha_call *call)
 {
     MOTAN_UNUSED(state);
-    motan_endpoint *ep = motan_ha_call_pick(call);
-    if (!ep) {
-        motan_ha_call_count(call, "no_endpoint");
-        motan_ha_call_fail(call, MOTAN_ENOENDPOINT, "no available endpoint");
-        return;
-    }
-    int rc = motan_ha_call_send(call, ep, NULL);
-    if (rc != MOTAN_OK)
-        motan_ha_call_fail(call, rc, motan_strerror(rc));
+    motan__ha_send_first(call);
 }
 
 static void ff_on_attempt(void *state, motan_ha_call *call, int attempt, motan_response *resp)

@@ -31,13 +31,7 @@ static void fo_start(void *state, motan_ha_call *call)
     fo_scratch *s = motan_ha_call_scratch(call);
     int64_t r = motan_ha_call_param_int(call, "retries", 0);
     s->retries = r < 0 ? 0 : r > MOTAN_HA_MAX_ATTEMPTS - 1 ? MOTAN_HA_MAX_ATTEMPTS - 1 : (int)r;
-    int rc = send_next(call);
-    if (rc == MOTAN_ENOENDPOINT) {
-        motan_ha_call_count(call, "no_endpoint");
-        motan_ha_call_fail(call, rc, "no available endpoint");
-    } else if (rc != MOTAN_OK) {
-        motan_ha_call_fail(call, rc, motan_strerror(rc));
-    }
+    motan__ha_send_first(call);
 }
 
 static int retryable(const motan_response *resp)
