@@ -3,7 +3,6 @@
  * connections, removed ones drain), group weights from rule:// nodes, and the lifecycle.
  * Calls and the HA context live in cluster_call.c.
  */
-#include <stdio.h>
 #include <strings.h>
 
 #include "cluster/cluster_int.h"
@@ -263,17 +262,16 @@ static void drain_endpoint(motan_cluster *c, motan_endpoint *ep)
 
 /* ---- updates -------------------------------------------------------------------------- */
 
-/* "host:port" or "unix:/path" of a node's first address: the identity of an endpoint. */
-static void node_key(const motan_url *u, char *buf, size_t len)
+/* Whether two nodes have the same first address (host and port, or Unix path): the identity
+ * of an endpoint. */
+static int same_addr(const motan_url *a, const motan_url *b)
 {
-    if (motan_url_addr_count(u) == 0) {
-        snprintf(buf, len, "?");
-        return;
-    }
-    if (motan_url_addr_is_unix(u, 0))
-        snprintf(buf, len, "unix:%s", motan_url_addr_host(u, 0));
-    else
-        snprintf(buf, len, "%s:%d", motan_url_addr_host(u, 0), motan_url_addr_port(u, 0));
+    if (motan_url_addr_count(a) == 0 || motan_url_addr_count(b) == 0)
+        return 0;
+    int is_unix = motan_url_addr_is_unix(a, 0);
+    return is_unix == motan_url_addr_is_unix(b, 0) &&
+           (is_unix || motan_url_addr_port(a, 0) == motan_url_addr_port(b, 0)) &&
+           !strcmp(motan_url_addr_host(a, 0), motan_url_addr_host(b, 0));
 }
 
 /* The endpoint's URL: the node with the service's parameters on top (group/weight stay the node's). */
@@ -310,20 +308,15 @@ static int same_params(const motan_url *a, const motan_url *b)
     return 1;
 }
 
-static motan_endpoint *find_kept(motan__group *g, const char *key, motan_endpoint **old, size_t nold)
+static motan_endpoint *find_kept(const motan_url *node, motan_endpoint **old, size_t nold)
 {
-    char k2[300];
     for (size_t i = 0; i < nold; i++) {
-        if (!old[i])
-            continue;
-        node_key(motan_endpoint_get_url(old[i]), k2, sizeof(k2));
-        if (!strcmp(key, k2)) {
+        if (old[i] && same_addr(node, motan_endpoint_get_url(old[i]))) {
             motan_endpoint *ep = old[i];
             old[i] = NULL;
             return ep;
         }
     }
-    MOTAN_UNUSED(g);
     return NULL;
 }
 
@@ -335,21 +328,16 @@ static int group_apply(motan_cluster *c, motan__group *g, const motan_url *const
         return MOTAN_ENOMEM;
     motan_endpoint **old = g->eps;
     size_t nold = g->n, k = 0;
-    char key[300];
     for (size_t i = 0; i < n; i++) {
-        node_key(nodes[i], key, sizeof(key));
         int dup = 0;
-        for (size_t j = 0; j < k && !dup; j++) {
-            char k2[300];
-            node_key(motan_endpoint_get_url(eps[j]), k2, sizeof(k2));
-            dup = !strcmp(key, k2);
-        }
+        for (size_t j = 0; j < k && !dup; j++)
+            dup = same_addr(nodes[i], motan_endpoint_get_url(eps[j]));
         if (dup)
             continue;
         motan_url *m = merge_node(c, nodes[i]);
         if (!m)
             continue;
-        motan_endpoint *ep = find_kept(g, key, old, nold);
+        motan_endpoint *ep = find_kept(nodes[i], old, nold);
         if (ep && !same_params(motan_endpoint_get_url(ep), m)) {
             /* Parameters changed (e.g. weight): applied in place, connections kept. */
             char err[256];
