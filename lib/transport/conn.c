@@ -29,11 +29,10 @@ static void on_io(evutil_socket_t fd, short what, void *arg);
 static void on_timer(evutil_socket_t fd, short what, void *arg);
 static void on_flush(evutil_socket_t fd, short what, void *arg);
 
-int motan__conn_init(motan__conn *c, motan_endpoint *ep, int index)
+int motan__conn_init(motan__conn *c, motan_endpoint *ep)
 {
     struct event_base *base = motan_loop_get_base(ep->loop);
     c->ep = ep;
-    c->index = index;
     c->fd = -1;
     c->state = CONN_IDLE;
     c->out = evbuffer_new();

@@ -143,7 +143,7 @@ static void create_in_loop(void *arg)
         if (!ep->conns)
             rc = MOTAN_ENOMEM;
         for (int i = 0; rc == MOTAN_OK && i < ep->nconns; i++)
-            rc = motan__conn_init(&ep->conns[i], ep, i);
+            rc = motan__conn_init(&ep->conns[i], ep);
     }
     if (rc != MOTAN_OK) {
         if (rc == MOTAN_ENOMEM)
@@ -491,7 +491,6 @@ MOTAN_EXPORT int motan_endpoint_call(motan_endpoint *e, motan_request *req, int 
     call->cb = cb;
     call->userdata = userdata;
     call->timeout_ms = motan__endpoint_timeout_for(e, req, timeout_ms);
-    call->start_us = motan_now_us();
     char err[256] = "";
     int rc = MOTAN_OK;
     if (!motan_request_get_method(req) || !*motan_request_get_method(req))

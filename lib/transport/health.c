@@ -73,7 +73,6 @@ static void on_keepalive(evutil_socket_t fd, short what, void *arg)
     call->ep = ep;
     call->cb = heartbeat_cb;
     call->timeout_ms = ep->keepalive_ms;
-    call->start_us = motan_now_us();
     ep->heartbeat_inflight = 1;
     atomic_fetch_add(&ep->inflight, 1);
     atomic_fetch_add(&ep->st_heartbeats, 1);

@@ -63,7 +63,6 @@ typedef struct motan__call {
     void *userdata;
     int timeout_ms;
     int state;
-    uint64_t start_us;
     struct event timer;
     int timer_set;
     struct motan__call *prev, *next; /* conn's unsent list, or the endpoint's done list */
@@ -75,7 +74,6 @@ enum { CONN_IDLE, CONN_CONNECTING, CONN_CONNECTED };
 
 struct motan__conn {
     motan_endpoint *ep;
-    int index;
     int state;
     int fd;
     struct event rev, wev, cev; /* read, write, connect/backoff timer */
@@ -140,7 +138,7 @@ struct motan_endpoint {
 };
 
 /* conn.c */
-int motan__conn_init(motan__conn *c, motan_endpoint *ep, int index);
+int motan__conn_init(motan__conn *c, motan_endpoint *ep);
 /* Starts connecting an idle connection (no-op otherwise). */
 void motan__conn_connect(motan__conn *c);
 /* Closes the socket, fails every call on the connection with code/msg, plans a reconnect. */
