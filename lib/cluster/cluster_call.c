@@ -438,7 +438,8 @@ MOTAN_EXPORT int motan_cluster_call(motan_cluster *c, motan_request *req, motan_
     call->userdata = userdata;
     call->refs = 1; /* until completed */
     call->starting = 1;
-    call->start_us = motan__now_coarse_us(); /* a tick of slack on deadlines, a third of the cost */
+    /* The coarse clock: a tick of slack on deadlines, a third of the cost. */
+    uint64_t start_us = motan__now_coarse_us();
     int t = motan_request_get_timeout(req);
     if (t <= 0)
         t = c->has_method_params ? (int)motan_url_get_int(c->url, motan_request_get_method(req),
@@ -447,7 +448,7 @@ MOTAN_EXPORT int motan_cluster_call(motan_cluster *c, motan_request *req, motan_
     call->timeout_ms = t;
     if (call->timeout_ms <= 0)
         call->timeout_ms = 1000;
-    call->deadline_us = call->start_us + (uint64_t)call->timeout_ms * 1000u;
+    call->deadline_us = start_us + (uint64_t)call->timeout_ms * 1000u;
     char err[256] = "";
     int rc = MOTAN_OK;
     const char *m = motan_request_get_method(req);

@@ -56,7 +56,6 @@ struct motan_ha_call {
     motan_request *req;
     motan_response_cb cb;
     void *userdata;
-    uint64_t start_us;
     uint64_t deadline_us;
     int timeout_ms;
     int refs;          /* completion pending + attempts in flight + code running on it */
