@@ -71,6 +71,11 @@ static int configure(motan_endpoint *ep, char *errbuf, size_t errlen)
     for (size_t i = 0; i < motan_url_param_count(u); i++)
         if (strchr(motan_url_param_key(u, i), '.'))
             ep->has_method_params = 1;
+    ep->group = motan_url_get_str(u, NULL, "group", NULL);
+    ep->version = motan_url_get_param(u, "version");
+    ep->application = motan_url_get_param(u, "application");
+    const char *ser = motan_url_get_param(u, "serialization");
+    ep->serialization = ser ? motan_serialization_by_name(ser) : -1;
 
     if (motan_url_addr_count(u) != 1)
         return motan__errf(errbuf, errlen, MOTAN_EURL,
@@ -460,18 +465,16 @@ static void start_task(void *arg) { motan__endpoint_start(arg); }
 /* Fills what the request lacks from the node URL (caller's thread; the URL is immutable). */
 static void fill_request(const motan_endpoint *ep, motan_request *req)
 {
-    const motan_url *u = ep->url;
     if (!motan_request_get_service(req) || !*motan_request_get_service(req))
-        motan_request_set_service(req, motan_url_get_path(u));
+        motan_request_set_service(req, motan_url_get_path(ep->url));
     if (!motan_request_get_group(req))
-        motan_request_set_group(req, motan_url_get_str(u, NULL, "group", NULL));
-    if (!motan_request_get_version(req) && motan_url_get_param(u, "version"))
-        motan_request_set_version(req, motan_url_get_param(u, "version"));
-    if (!motan_request_get_application(req) && motan_url_get_param(u, "application"))
-        motan_request_set_application(req, motan_url_get_param(u, "application"));
-    const char *ser = motan_url_get_param(u, "serialization");
-    if (ser && motan_request_get_serialization(req) < 0 && motan_serialization_by_name(ser) >= 0)
-        motan_request_set_serialization(req, motan_serialization_by_name(ser));
+        motan_request_set_group(req, ep->group);
+    if (ep->version && !motan_request_get_version(req))
+        motan_request_set_version(req, ep->version);
+    if (ep->application && !motan_request_get_application(req))
+        motan_request_set_application(req, ep->application);
+    if (ep->serialization >= 0 && motan_request_get_serialization(req) < 0)
+        motan_request_set_serialization(req, ep->serialization);
 }
 
 MOTAN_EXPORT int motan_endpoint_call(motan_endpoint *e, motan_request *req, int timeout_ms,
@@ -607,6 +610,10 @@ MOTAN_EXPORT int motan_endpoint_update_url(motan_endpoint *e, const motan_url *n
     e->max_content = probe.max_content;
     e->mingz = probe.mingz;
     e->has_method_params = probe.has_method_params;
+    e->group = probe.group;
+    e->version = probe.version;
+    e->application = probe.application;
+    e->serialization = probe.serialization;
     return MOTAN_OK;
 }
 

@@ -117,6 +117,9 @@ struct motan_endpoint {
     size_t max_content;
     size_t mingz;
     int has_method_params; /* some "<method>.<key>" parameter exists */
+    /* Filled into requests that lack them (point into url): no URL lookups per call. */
+    const char *group, *version, *application;
+    int serialization; /* the URL's, -1 when it names none it knows */
     /* health; available and inflight share a cache line: load balancers read both */
     atomic_int available;
     atomic_size_t inflight;
