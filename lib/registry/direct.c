@@ -111,20 +111,12 @@ static int direct_unsubscribe(void *state, const motan_url *service, motan_regis
     return motan__rsubs_remove(&st->subs, service, cb, userdata);
 }
 
-static int direct_register(void *state, const motan_url *node)
-{
-    MOTAN_UNUSED(state);
-    MOTAN_UNUSED(node);
-    return MOTAN_EUNSUPPORTED;
-}
-
 const motan_registry_ops motan__registry_direct = {
     .scheme = "direct",
     .create = direct_create,
     .destroy = direct_destroy,
     .subscribe = direct_subscribe,
     .unsubscribe = direct_unsubscribe,
-    .register_node = direct_register,
-    .unregister_node = direct_register,
+    /* No register_node / unregister_node: the front end answers MOTAN_EUNSUPPORTED. */
     .errmsg = NULL,
 };

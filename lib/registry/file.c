@@ -399,13 +399,6 @@ static int file_unsubscribe(void *state, const motan_url *service, motan_registr
     return motan__rsubs_remove(&st->subs, service, cb, userdata);
 }
 
-static int file_register(void *state, const motan_url *node)
-{
-    MOTAN_UNUSED(state);
-    MOTAN_UNUSED(node);
-    return MOTAN_EUNSUPPORTED;
-}
-
 static const char *file_errmsg(void *state)
 {
     file_state *st = state;
@@ -418,7 +411,6 @@ const motan_registry_ops motan__registry_file = {
     .destroy = file_destroy,
     .subscribe = file_subscribe,
     .unsubscribe = file_unsubscribe,
-    .register_node = file_register,
-    .unregister_node = file_register,
+    /* No register_node / unregister_node: the front end answers MOTAN_EUNSUPPORTED. */
     .errmsg = file_errmsg,
 };
