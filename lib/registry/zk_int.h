@@ -17,7 +17,6 @@
 
 #include "registry/registry_int.h"
 
-#define MOTAN_ZK_DEFAULT_GROUP "default_rpc"
 #define MOTAN_ZK_ERRLEN 512
 
 /* One child of a service's .../server node. */
@@ -35,8 +34,7 @@ typedef struct motan__zk_child {
 typedef struct motan__zk_watch {
     struct motan__zk_watch *next;
     uint64_t id; /* requests in flight name their watch by id: it may be gone */
-    motan__rsvc *v;
-    char *group, *path;
+    motan__rsvc *v; /* the service (its path and group); outlives the watch */
     char *server_path;
     motan__zk_child *kids;
     size_t nkids;
@@ -95,8 +93,6 @@ void motan__zk_setf(char *buf, const char *fmt, ...) __attribute__((format(print
 
 /* ---- subscriptions (zk_service.c) ------------------------------------------------------ */
 
-/* The URL's "group" parameter, default_rpc when missing or empty (borrowed). */
-const char *motan__zk_group(const motan_url *u);
 /* 1 when p is usable inside a znode path (ZooKeeper's rules; no leading/trailing '/'). */
 int motan__zk_valid_part(const char *p);
 

@@ -168,7 +168,7 @@ static void issue_delete(motan__zk *z, motan__zk_node *n)
 /* The node's znode paths from its URL; MOTAN_EINVAL when it has no host:port or path. */
 static int node_paths(const motan_url *url, motan__zk_node *n)
 {
-    const char *path = motan_url_get_path(url), *group = motan__zk_group(url);
+    const char *path = motan_url_get_path(url), *group = motan__rsubs_group(url);
     if (motan_url_addr_count(url) < 1 || motan_url_addr_is_unix(url, 0) ||
         motan_url_addr_port(url, 0) <= 0 || !*motan_url_addr_host(url, 0) ||
         !motan__zk_valid_part(path) || !motan__zk_valid_part(group) || strchr(group, '/'))

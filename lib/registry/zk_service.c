@@ -91,15 +91,15 @@ static int usable(motan__zk *z) { return z->zh && z->connected && !z->closing; }
 /* motan2://<host:port>/<path>?group=<group> for a child whose data says nothing usable. */
 static motan_url *url_from_name(const motan__zk_watch *s, const char *name)
 {
-    size_t n = strlen(name) + strlen(s->path) + 16;
+    size_t n = strlen(name) + strlen(s->v->path) + 16;
     char *text = motan_malloc(n);
     motan_url *u = NULL;
     if (!text)
         return NULL;
-    snprintf(text, n, "motan2://%s/%s", name, s->path);
+    snprintf(text, n, "motan2://%s/%s", name, s->v->path);
     if (motan_url_parse(text, strlen(text), &u, NULL, 0) == MOTAN_OK &&
         (motan_url_addr_count(u) != 1 || motan_url_addr_port(u, 0) <= 0 ||
-         motan_url_set_param(u, "group", s->group) != MOTAN_OK)) {
+         motan_url_set_param(u, "group", s->v->group) != MOTAN_OK)) {
         motan_url_free(u);
         u = NULL;
     }
@@ -129,7 +129,7 @@ static int cmp_kids(const void *a, const void *b)
 /* Builds the list once everything is read and hands it to subs.c. */
 static void maybe_update(motan__zk *z, motan__zk_watch *s)
 {
-    if (!usable(z) || !s->v || !s->have_children || s->outstanding > 0)
+    if (!usable(z) || !s->have_children || s->outstanding > 0)
         return;
     size_t n = 0;
     const motan__zk_child **order = motan_malloc((s->nkids ? s->nkids : 1) * sizeof(*order));
@@ -387,15 +387,11 @@ int motan__zk_valid_part(const char *p)
     return 1;
 }
 
-const char *motan__zk_group(const motan_url *u) { return motan__rsubs_group(u); }
-
 static void watch_free(motan__zk_watch *s)
 {
     for (size_t i = 0; i < s->nkids; i++)
         kid_free(&s->kids[i]);
     motan_free(s->kids);
-    motan_free(s->group);
-    motan_free(s->path);
     motan_free(s->server_path);
     motan_free(s);
 }
@@ -408,11 +404,9 @@ static motan__zk_watch *watch_new(motan__zk *z, motan__rsvc *v)
     size_t n = strlen(v->group) + strlen(v->path) + 16;
     s->id = ++z->next_id;
     s->v = v;
-    s->group = motan__strdup(v->group);
-    s->path = motan__strdup(v->path);
     s->server_path = motan_malloc(n);
-    if (!s->group || !s->path || !s->server_path) {
-        watch_free(s);
+    if (!s->server_path) {
+        motan_free(s);
         return NULL;
     }
     snprintf(s->server_path, n, "/motan/%s/%s/server", v->group, v->path);
@@ -422,7 +416,7 @@ static motan__zk_watch *watch_new(motan__zk *z, motan__rsvc *v)
 int motan__zk_subscribe(motan__zk *z, const motan_url *service, motan_registry_listener cb,
                         void *userdata)
 {
-    const char *path = motan_url_get_path(service), *group = motan__zk_group(service);
+    const char *path = motan_url_get_path(service), *group = motan__rsubs_group(service);
     if (!motan__zk_valid_part(path) || !motan__zk_valid_part(group) || strchr(group, '/'))
         return MOTAN_EINVAL;
     motan__rsvc *v;
