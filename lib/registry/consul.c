@@ -454,16 +454,18 @@ static void dereg_answer(void *ud, int status, const char *err, const char *inde
     dereg_free(d);
 }
 
-static int dereg_start(consul_state *st, struct event_base *base, cdereg *d)
+/* PUT /v1/agent/service/deregister/<id> on base. */
+static int dereg_send(consul_state *st, struct event_base *base, const char *id,
+                      motan__chttp_cb cb, void *ud, motan__chttp **out)
 {
     char uri[1024];
-    char *esc = motan__consul_escape(d->id, 0);
+    char *esc = motan__consul_escape(id, 0);
     if (!esc)
         return MOTAN_ENOMEM;
     snprintf(uri, sizeof(uri), "/v1/agent/service/deregister/%s", esc);
     motan_free(esc);
     return motan__chttp_start(base, st->host, st->port, "PUT", uri, NULL, st->connect_ms,
-                              st->request_ms, dereg_answer, d, &d->req);
+                              st->request_ms, cb, ud, out);
 }
 
 /* ---- ops ------------------------------------------------------------------------------ */
@@ -560,27 +562,19 @@ static void farewell(consul_state *st)
     if (!st->regs && !st->deregs)
         return;
     struct event_base *base = event_base_new();
+    if (!base)
+        return;
     int left = 0;
-    for (int pass = 0; base && pass < 2; pass++) {
-        for (void *p = pass ? (void *)st->deregs : (void *)st->regs; p;) {
-            const char *id = pass ? ((cdereg *)p)->id : ((creg *)p)->id;
-            char uri[1024];
-            char *esc = motan__consul_escape(id, 0);
-            motan__chttp *r;
-            if (esc) {
-                snprintf(uri, sizeof(uri), "/v1/agent/service/deregister/%s", esc);
-                if (motan__chttp_start(base, st->host, st->port, "PUT", uri, NULL, st->connect_ms,
-                                       st->request_ms, farewell_done, &left, &r) == MOTAN_OK)
-                    left++;
-            }
-            motan_free(esc);
-            p = pass ? (void *)((cdereg *)p)->next : (void *)((creg *)p)->next;
-        }
-    }
-    while (base && left > 0)
+    motan__chttp *r;
+    for (creg *g = st->regs; g; g = g->next)
+        if (dereg_send(st, base, g->id, farewell_done, &left, &r) == MOTAN_OK)
+            left++;
+    for (cdereg *d = st->deregs; d; d = d->next)
+        if (dereg_send(st, base, d->id, farewell_done, &left, &r) == MOTAN_OK)
+            left++;
+    while (left > 0)
         event_base_loop(base, EVLOOP_ONCE);
-    if (base)
-        event_base_free(base);
+    event_base_free(base);
 }
 
 static void consul_destroy(void *state)
@@ -698,7 +692,7 @@ static int consul_unregister(void *state, const motan_url *node)
     }
     d->st = st;
     d->id = id;
-    rc = dereg_start(st, st->base, d);
+    rc = dereg_send(st, st->base, d->id, dereg_answer, d, &d->req);
     if (rc != MOTAN_OK) {
         dereg_free(d);
         return rc;
