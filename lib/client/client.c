@@ -185,9 +185,8 @@ static int client_create(const motan_url *url, struct event_base *base, motan_cl
     pthread_mutex_init(&c->qmu, NULL);
     pthread_cond_init(&c->qcv, NULL);
     c->url = motan_url_clone(url);
+    /* url comes from a motan_config: its parameters were checked there. */
     int rc = c->url ? MOTAN_OK : MOTAN_ENOMEM;
-    if (rc == MOTAN_OK)
-        rc = motan__config_check_url(c->url, errbuf, errlen);
     if (rc == MOTAN_OK)
         rc = split_url(c, errbuf, errlen);
     if (rc == MOTAN_OK) {

@@ -8,15 +8,10 @@
 
 #include "core/core_int.h"
 
+/* url only ever holds parameters that passed config.c's checks. */
 struct motan_config {
     motan_url *url;
 };
-
-/* Validates one parameter (key without the "<method>." prefix). */
-int motan__config_check(const char *key, const char *value, int strict, char *errbuf,
-                        size_t errlen);
-/* Validates every parameter of a client URL (unknown keys are allowed there). */
-int motan__config_check_url(const motan_url *u, char *errbuf, size_t errlen);
 
 /* A finished call waiting in the pull queue. */
 typedef struct motan__done {

@@ -41,8 +41,9 @@ static const struct param {
     {"interval", P_INT, 1, 86400000},
 };
 
-int motan__config_check(const char *key, const char *value, int strict, char *errbuf,
-                        size_t errlen)
+/* Validates one parameter (key without the "<method>." prefix). */
+static int motan__config_check(const char *key, const char *value, int strict, char *errbuf,
+                               size_t errlen)
 {
     const struct param *p = NULL;
     for (size_t i = 0; i < sizeof(params) / sizeof(params[0]) && !p; i++)
@@ -100,7 +101,8 @@ static const char *method_key(const char *key)
     return dot && dot != key ? dot + 1 : NULL;
 }
 
-int motan__config_check_url(const motan_url *u, char *errbuf, size_t errlen)
+/* Validates every parameter of a client URL (unknown keys are allowed there). */
+static int motan__config_check_url(const motan_url *u, char *errbuf, size_t errlen)
 {
     for (size_t i = 0; i < motan_url_param_count(u); i++) {
         const char *k = motan_url_param_key(u, i);
