@@ -16,7 +16,8 @@ import weakref
 from . import _lib
 from .errors import ConnectionError, MotanError, RemoteError, TimeoutError, error_for, \
     from_response
-from .values import Byte, Float32, Int16, Int32, Int64, StringArray, StringMap, decode, encode
+from .values import Byte, Float32, Int16, Int32, Int64, StringArray, StringMap, _utf8, decode, \
+    encode
 
 __all__ = ["Client", "MotanError", "RemoteError", "TimeoutError", "ConnectionError", "Byte",
            "Int16", "Int32", "Int64", "Float32", "StringMap", "StringArray", "version",
@@ -38,14 +39,6 @@ _response_value = _l.motan_response_get_value
 def version():
     """The loaded library's version string, e.g. "0.1.0"."""
     return _l.motan_version().decode("ascii")
-
-
-def _utf8(s, what):
-    if isinstance(s, str):
-        return s.encode("utf-8")
-    if isinstance(s, (bytes, bytearray, memoryview)):
-        return bytes(s)
-    raise TypeError("%s must be str or bytes, not %s" % (what, type(s).__name__))
 
 
 def _cstr(s, what):

@@ -119,13 +119,13 @@ def _ok(v):
     return v
 
 
-def _raw_str(s, what):
-    """UTF-8 bytes of a string-map / string-array item."""
+def _utf8(s, what):
+    """UTF-8 bytes of a str, or the bytes of a bytes-like object."""
     if isinstance(s, str):
         return s.encode("utf-8")
     if isinstance(s, (bytes, bytearray, memoryview)):
         return bytes(s)
-    raise TypeError("%s items must be str or bytes, not %s" % (what, type(s).__name__))
+    raise TypeError("%s must be str or bytes, not %s" % (what, type(s).__name__))
 
 
 def _string(a, b):
@@ -180,15 +180,15 @@ def _enc_dict(a, obj, depth):
 def _enc_string_map(a, obj, depth):
     m = _ok(_new_container(a, _lib.T_STRING_MAP))
     for k, v in obj.items():
-        _check(_map_put(m, _string(a, _raw_str(k, "StringMap")),
-                        _string(a, _raw_str(v, "StringMap"))))
+        _check(_map_put(m, _string(a, _utf8(k, "StringMap items")),
+                        _string(a, _utf8(v, "StringMap items"))))
     return m
 
 
 def _enc_string_array(a, obj, depth):
     arr = _ok(_new_container(a, _lib.T_STRING_ARRAY))
     for item in obj:
-        _check(_append(arr, _string(a, _raw_str(item, "StringArray"))))
+        _check(_append(arr, _string(a, _utf8(item, "StringArray items"))))
     return arr
 
 
