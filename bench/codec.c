@@ -17,8 +17,6 @@
 
 #include "testutil.h"
 
-/* ---- allocation counting ------------------------------------------------------------------ */
-
 /* ---- timing ------------------------------------------------------------------------------- */
 
 /* Keeps p (and what it points to) alive: the work cannot be optimised away. */
@@ -288,6 +286,6 @@ int main(void)
     motan_buf_free(c.buf);
     free(blob);
     free(dst_mem);
-    motan_set_allocator(NULL, NULL, NULL);
+    tu_count_allocs_stop();
     return 0;
 }

@@ -309,10 +309,8 @@ START_TEST(no_alloc_when_warm)
     motan_parser *p = motan_parser_new(0);
     motan_frame *f = motan_frame_new();
     for (int round = 0; round < 2; round++) {
-        if (round == 1) {
+        if (round == 1)
             tu_count_allocs_start();
-            tu_count_allocs_start();
-        }
         for (int k = 0; k < 100; k++) {
             ck_assert_int_eq(motan_parser_feed(p, motan_buf_data(b), motan_buf_len(b)), MOTAN_OK);
             int c = 0;
@@ -322,7 +320,7 @@ START_TEST(no_alloc_when_warm)
         }
     }
     ck_assert_uint_eq(tu_allocs(), 0);
-    motan_set_allocator(NULL, NULL, NULL);
+    tu_count_allocs_stop();
     motan_frame_free(f);
     motan_parser_free(p);
     motan_buf_free(b);
