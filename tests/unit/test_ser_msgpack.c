@@ -28,21 +28,6 @@ static void teardown(void)
     motan_buf_free(B);
 }
 
-/* Hex with optional spaces -> malloc'd bytes. */
-static uint8_t *unhex(const char *hex, size_t *len)
-{
-    char *h = malloc(strlen(hex) + 1);
-    size_t n = 0;
-    for (const char *p = hex; *p; p++)
-        if (*p != ' ')
-            h[n++] = *p;
-    h[n] = '\0';
-    uint8_t *out;
-    ck_assert_msg(tu_hex_decode(h, &out, len) == 0, "bad hex %s", hex);
-    free(h);
-    return out;
-}
-
 static char *nospace(const char *hex)
 {
     char *h = malloc(strlen(hex) + 1);
@@ -52,6 +37,16 @@ static char *nospace(const char *hex)
             h[n++] = *p;
     h[n] = '\0';
     return h;
+}
+
+/* Hex with optional spaces -> malloc'd bytes. */
+static uint8_t *unhex(const char *hex, size_t *len)
+{
+    char *h = nospace(hex);
+    uint8_t *out;
+    ck_assert_msg(tu_hex_decode(h, &out, len) == 0, "bad hex %s", hex);
+    free(h);
+    return out;
 }
 
 static motan_value *tj(const char *text)
