@@ -147,6 +147,15 @@ static void load_end(slot *slots, int inflight)
     free(slots);
 }
 
+/* A whole load: l->total calls, inflight at a time, run to completion within timeout_ms. */
+static void load_run(load *l, int inflight, int timeout_ms)
+{
+    slot *slots = load_start(l, inflight);
+    ck_assert_msg(tu_run_until(l->e, &l->completed, l->total, timeout_ms),
+                  "%d of %d calls completed", l->completed, l->total);
+    load_end(slots, inflight);
+}
+
 static int cmp_u64(const void *a, const void *b)
 {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -225,8 +234,7 @@ START_TEST(test_backup_request_cuts_tail)
         set_nodes(c, NULL, s, 3, NULL);
         load l = {.e = &e, .c = c, .total = tu_slow() ? 1500 : 6000};
         l.lat_us = calloc((size_t)l.total, sizeof(uint64_t));
-        slot *slots = load_start(&l, 16);
-        ck_assert(tu_run_until(&e, &l.completed, l.total, 120000));
+        load_run(&l, 16, 120000);
         ck_assert_msg(l.failed == 0, "%s: %d failed, first: %s", modes[m], l.failed, l.first_error);
         qsort(l.lat_us, (size_t)l.nlat, sizeof(uint64_t), cmp_u64);
         p99[m] = l.lat_us[(l.nlat * 99) / 100];
@@ -240,7 +248,6 @@ START_TEST(test_backup_request_cuts_tail)
             ck_assert_int_eq(backups, 0);
         }
         free(l.lat_us);
-        load_end(slots, 16);
         motan_cluster_free(c);
     }
     /* Without backups the 99th percentile is the slow tail; with them it is far below. */
@@ -263,13 +270,11 @@ START_TEST(test_backup_budget_caps_copies)
                                        "requestTimeout=2000");
     set_nodes(c, NULL, s, 3, NULL);
     load l = {.e = &e, .c = c, .total = tu_slow() ? 400 : 2000};
-    slot *slots = load_start(&l, 32);
-    ck_assert(tu_run_until(&e, &l.completed, l.total, 120000));
+    load_run(&l, 32, 120000);
     ck_assert_int_eq(l.failed, 0);
     uint64_t backups = motan_cluster_stat(c, "backups");
     ck_assert_msg(backups > 0 && backups * 100 <= (uint64_t)l.total * 15 + 100,
                   "%llu backups for %d calls", (unsigned long long)backups, l.total);
-    load_end(slots, 32);
     motan_cluster_free(c);
     tu_env_free(&e);
     stop_servers(s, 3);
@@ -298,23 +303,19 @@ START_TEST(test_flapping_server_fused_then_recovered)
     for (int round = 0; round < 2; round++) {
         tu_server_kill(&s[1]);
         load l = {.e = &e, .c = c, .total = 3000};
-        slot *slots = load_start(&l, 16);
-        ck_assert(tu_run_until(&e, &l.completed, l.total, 60000));
+        load_run(&l, 16, 60000);
         ck_assert_msg(l.failed == 0, "round %d: %d failed: %s", round, l.failed, l.first_error);
         ck_assert_msg(!motan_endpoint_is_available(ep1), "round %d: not fused", round);
-        load_end(slots, 16);
         ck_assert_int_eq(tu_server_restart(&s[1]), 0);
         uint64_t t0 = motan_now_us();
         while (!motan_endpoint_is_available(ep1) && motan_now_us() - t0 < 5000000)
             tu_run_for(&e, 20);
         ck_assert_msg(motan_endpoint_is_available(ep1), "round %d: not recovered", round);
         load l2 = {.e = &e, .c = c, .total = 3000};
-        slots = load_start(&l2, 16);
-        ck_assert(tu_run_until(&e, &l2.completed, l2.total, 60000));
+        load_run(&l2, 16, 60000);
         ck_assert_int_eq(l2.failed, 0);
         ck_assert_msg(l2.per_server[1] > 500, "round %d: recovered server got %d calls", round,
                       l2.per_server[1]);
-        load_end(slots, 16);
     }
     motan_cluster_free(c);
     tu_env_free(&e);
@@ -333,11 +334,9 @@ START_TEST(test_roundrobin_even)
     motan_cluster *c = cluster_new(&e, "loadbalance=roundrobin");
     set_nodes(c, NULL, s, 3, NULL);
     load l = {.e = &e, .c = c, .total = 3000};
-    slot *slots = load_start(&l, 1);
-    ck_assert(tu_run_until(&e, &l.completed, l.total, 60000));
+    load_run(&l, 1, 60000);
     for (int i = 0; i < 3; i++)
         ck_assert_int_eq(l.per_server[i], 1000);
-    load_end(slots, 1);
     motan_cluster_free(c);
     tu_env_free(&e);
     stop_servers(s, 3);
@@ -354,8 +353,7 @@ START_TEST(test_wrr_weights)
     const char *w[] = {"weight=1", "weight=2", "weight=5"};
     set_nodes(c, NULL, s, 3, w);
     load l = {.e = &e, .c = c, .total = 8000};
-    slot *slots = load_start(&l, 1);
-    ck_assert(tu_run_until(&e, &l.completed, l.total, 60000));
+    load_run(&l, 1, 60000);
     ck_assert_int_eq(l.per_server[0], 1000);
     ck_assert_int_eq(l.per_server[1], 2000);
     ck_assert_int_eq(l.per_server[2], 5000);
@@ -366,13 +364,10 @@ START_TEST(test_wrr_weights)
     set_nodes(c, NULL, s, 3, w2);
     ck_assert_ptr_eq(motan_cluster_endpoint_at(c, 0), ep0);
     load l2 = {.e = &e, .c = c, .total = 8000};
-    load_end(slots, 1);
-    slots = load_start(&l2, 1);
-    ck_assert(tu_run_until(&e, &l2.completed, l2.total, 60000));
+    load_run(&l2, 1, 60000);
     ck_assert_int_eq(l2.per_server[0], 5000);
     ck_assert_int_eq(l2.per_server[2], 1000);
     ck_assert_int_eq(motan_endpoint_stat(ep0, "connects"), connects);
-    load_end(slots, 1);
     motan_cluster_free(c);
     tu_env_free(&e);
     stop_servers(s, 3);
@@ -458,12 +453,10 @@ START_TEST(test_update_keeps_drains_and_adds)
     ck_assert_int_eq(motan_endpoint_stat(kept, "connects"), connects);
     /* Calls now reach s3 and never s2. */
     load l2 = {.e = &e, .c = c, .total = 300};
-    slot *slots = load_start(&l2, 4);
-    ck_assert(tu_run_until(&e, &l2.completed, l2.total, 30000));
+    load_run(&l2, 4, 30000);
     ck_assert_int_eq(l2.failed, 0);
     ck_assert_int_eq(l2.per_server[2], 0);
     ck_assert_int_eq(l2.per_server[3], 100);
-    load_end(slots, 4);
     /* Empty-list protection keeps the last list. */
     ck_assert_int_eq(motan_cluster_update(c, NULL, 0), MOTAN_OK);
     ck_assert_int_eq(motan_cluster_endpoint_count(c), 3);
@@ -475,12 +468,10 @@ START_TEST(test_update_keeps_drains_and_adds)
     ck_assert_int_eq(motan_cluster_update(c, NULL, 0), MOTAN_OK);
     ck_assert_int_eq(motan_cluster_endpoint_count(c), 0);
     load l3 = {.e = &e, .c = c, .total = 1};
-    slots = load_start(&l3, 1);
-    ck_assert(tu_run_until(&e, &l3.completed, 1, 2000));
+    load_run(&l3, 1, 2000);
     ck_assert_int_eq(l3.failed, 1);
     ck_assert_ptr_nonnull(strstr(l3.first_error, "MOTAN_ENOENDPOINT"));
     ck_assert_ptr_nonnull(strstr(l3.first_error, "com.example.EchoService.echo"));
-    load_end(slots, 1);
     motan_cluster_free(c);
     tu_env_free(&e);
     stop_servers(s, 4);
@@ -520,21 +511,17 @@ START_TEST(test_group_weights)
     set_nodes(c, "gA", &s[1], 1, NULL);
     set_nodes(c, "gB", &s[2], 1, NULL);
     load l = {.e = &e, .c = c, .total = 4000};
-    slot *slots = load_start(&l, 1);
-    ck_assert(tu_run_until(&e, &l.completed, l.total, 60000));
+    load_run(&l, 1, 60000);
     ck_assert_int_eq(l.failed, 0);
     ck_assert_int_eq(l.per_server[0], 0);
     ck_assert_int_eq(l.per_server[1], 3000);
     ck_assert_int_eq(l.per_server[2], 1000);
-    load_end(slots, 1);
     /* Rule gone: everything back to the own group. */
     ck_assert_int_eq(motan_cluster_update(c, (const motan_url *const *)nodes, 1), MOTAN_OK);
     ck_assert_str_eq(seen_groups, "");
     load l2 = {.e = &e, .c = c, .total = 100};
-    slots = load_start(&l2, 1);
-    ck_assert(tu_run_until(&e, &l2.completed, l2.total, 60000));
+    load_run(&l2, 1, 60000);
     ck_assert_int_eq(l2.per_server[0], 100);
-    load_end(slots, 1);
     motan_url_free(nodes[0]);
     motan_url_free(nodes[1]);
     motan_cluster_free(c);
