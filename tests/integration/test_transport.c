@@ -68,8 +68,7 @@ static motan_endpoint *endpoint_for(motan_loop *loop, const tu_server *s, const 
     else
         snprintf(text, sizeof(text), "motan2://127.0.0.1:%d/com.example.EchoService?%s", s->port,
                  params ? params : "");
-    motan_url *u = NULL;
-    ck_assert_msg(motan_url_parse(text, strlen(text), &u, err, sizeof(err)) == MOTAN_OK, "%s", err);
+    motan_url *u = tu_url(text);
     motan_endpoint *ep = NULL;
     int rc = motan_endpoint_new(loop, u, &ep, err, sizeof(err));
     ck_assert_msg(rc == MOTAN_OK, "endpoint_new: %s", err);
@@ -117,6 +116,24 @@ static void call_once(const tu_server *s, const char *params, const char *method
     ck_assert_int_eq(res->done, 1);
     motan_request_free(r);
     tu_env_free(&e);
+}
+
+/* One call of r on ep, the loop run until it completes or wait_ms passed; 1 when it did. */
+static int call_wait(tu_env *e, motan_endpoint *ep, motan_request *r, int timeout_ms, result *res,
+                     int wait_ms)
+{
+    memset(res, 0, sizeof(*res));
+    motan_endpoint_call(ep, r, timeout_ms, store_cb, res, NULL);
+    return tu_run_until(e, &res->done, 1, wait_ms);
+}
+
+/* How many of the n calls behind res completed. */
+static int done_count(const result *res, int n)
+{
+    int done = 0;
+    for (int i = 0; i < n; i++)
+        done += res[i].done;
+    return done;
 }
 
 /* ---- methods -------------------------------------------------------------------------- */
@@ -284,9 +301,7 @@ START_TEST(test_no_read_server)
         ck_assert_int_eq(motan_endpoint_call(ep, r, 300, store_cb, &res[i], NULL), MOTAN_OK);
     uint64_t end = motan_now_us() + 5000000;
     while (motan_now_us() < end) {
-        done = 0;
-        for (int i = 0; i < N; i++)
-            done += res[i].done;
+        done = done_count(res, N);
         if (done == N)
             break;
         event_base_loop(e.base, EVLOOP_ONCE);
@@ -351,6 +366,15 @@ static void issue(pipe_state *ps, slot *sl)
     ck_assert_int_eq(motan_endpoint_call(ps->ep, r, 5000, pipe_cb, sl, NULL), MOTAN_OK);
 }
 
+/* n calls in flight from now on, each slot issuing the next call when its answer arrives. */
+static void pipe_start(pipe_state *ps, slot *slots, int n)
+{
+    for (int k = 0; k < n; k++) {
+        slots[k].ps = ps;
+        issue(ps, &slots[k]);
+    }
+}
+
 START_TEST(test_pipelined_one_connection)
 {
     tu_server s;
@@ -361,10 +385,7 @@ START_TEST(test_pipelined_one_connection)
     ps.ep = endpoint_for(e.loop, &s, "connections=1");
     ps.reqs = calloc((size_t)ps.total, sizeof(*ps.reqs));
     slot slots[64];
-    for (int k = 0; k < 64; k++) {
-        slots[k].ps = &ps;
-        issue(&ps, &slots[k]);
-    }
+    pipe_start(&ps, slots, 64);
     ck_assert(tu_run_until(&e, &ps.completed, ps.total, 120000));
     ck_assert_int_eq(ps.completed, ps.total);
     ck_assert_int_eq(ps.errors, 0);
@@ -465,10 +486,7 @@ START_TEST(test_timeouts_on_time_under_load)
     ps.ep = ep;
     ps.reqs = calloc((size_t)ps.total, sizeof(*ps.reqs));
     slot slots[32];
-    for (int k = 0; k < 32; k++) {
-        slots[k].ps = &ps;
-        issue(&ps, &slots[k]);
-    }
+    pipe_start(&ps, slots, 32);
     enum { T = 50 };
     static result res[T];
     memset(res, 0, sizeof(res));
@@ -483,9 +501,7 @@ START_TEST(test_timeouts_on_time_under_load)
     int done = 0;
     uint64_t end = motan_now_us() + 20000000;
     while (motan_now_us() < end) {
-        done = 0;
-        for (int i = 0; i < T; i++)
-            done += res[i].done;
+        done = done_count(res, T);
         if (done == T && ps.completed == ps.total)
             break;
         event_base_loop(e.base, EVLOOP_ONCE);
@@ -528,23 +544,17 @@ START_TEST(test_fuse_and_heartbeat_recovery)
     result res;
     /* Business errors never count. */
     for (int i = 0; i < 5; i++) {
-        memset(&res, 0, sizeof(res));
-        motan_endpoint_call(ep, biz, 0, store_cb, &res, NULL);
-        ck_assert(tu_run_until(&e, &res.done, 1, 2000));
+        ck_assert(call_wait(&e, ep, biz, 0, &res, 2000));
         ck_assert_int_eq(res.errtype, 2);
     }
     ck_assert(motan_endpoint_is_available(ep));
     for (int i = 0; i < 3; i++) {
-        memset(&res, 0, sizeof(res));
-        motan_endpoint_call(ep, bad, 0, store_cb, &res, NULL);
-        ck_assert(tu_run_until(&e, &res.done, 1, 2000));
+        ck_assert(call_wait(&e, ep, bad, 0, &res, 2000));
         ck_assert_int_eq(res.code, MOTAN_EREMOTE);
     }
     ck_assert(!motan_endpoint_is_available(ep));
     /* While fused, calls fail at once without reaching the server. */
-    memset(&res, 0, sizeof(res));
-    motan_endpoint_call(ep, good, 0, store_cb, &res, NULL);
-    ck_assert(tu_run_until(&e, &res.done, 1, 2000));
+    ck_assert(call_wait(&e, ep, good, 0, &res, 2000));
     ck_assert_int_eq(res.code, MOTAN_ECONNECT);
     ck_assert_ptr_nonnull(strstr(res.msg, "unavailable"));
     /* A heartbeat within ~100 ms brings it back. */
@@ -553,9 +563,7 @@ START_TEST(test_fuse_and_heartbeat_recovery)
         tu_run_for(&e, 10);
     ck_assert_msg(motan_endpoint_is_available(ep), "style %s: still unavailable", hb_styles[_i]);
     ck_assert_int_ge(motan_endpoint_stat(ep, "heartbeats"), 1);
-    memset(&res, 0, sizeof(res));
-    motan_endpoint_call(ep, good, 0, store_cb, &res, NULL);
-    ck_assert(tu_run_until(&e, &res.done, 1, 2000));
+    ck_assert(call_wait(&e, ep, good, 0, &res, 2000));
     ck_assert_int_eq(res.code, MOTAN_OK);
     motan_request_free(bad);
     motan_request_free(biz);
@@ -576,9 +584,7 @@ START_TEST(test_heartbeat_unanswered_stays_fused)
     motan_request *bad = make_req("echo", "1", "error-go");
     result res;
     for (int i = 0; i < 2; i++) {
-        memset(&res, 0, sizeof(res));
-        motan_endpoint_call(ep, bad, 0, store_cb, &res, NULL);
-        ck_assert(tu_run_until(&e, &res.done, 1, 2000));
+        ck_assert(call_wait(&e, ep, bad, 0, &res, 2000));
     }
     ck_assert(!motan_endpoint_is_available(ep));
     tu_run_for(&e, 400);
@@ -612,9 +618,7 @@ START_TEST(test_server_killed_then_restarted)
     int done = 0;
     while (done < N && motan_now_us() - t0 < 2000000) {
         event_base_loop(e.base, EVLOOP_ONCE);
-        done = 0;
-        for (int i = 0; i < N; i++)
-            done += res[i].done;
+        done = done_count(res, N);
     }
     ck_assert_int_eq(done, N);
     for (int i = 0; i < N; i++) {
@@ -628,9 +632,7 @@ START_TEST(test_server_killed_then_restarted)
     result r2 = {0};
     uint64_t t1 = motan_now_us();
     do {
-        memset(&r2, 0, sizeof(r2));
-        motan_endpoint_call(ep, good, 500, store_cb, &r2, NULL);
-        ck_assert(tu_run_until(&e, &r2.done, 1, 3000));
+        ck_assert(call_wait(&e, ep, good, 500, &r2, 3000));
         if (r2.code != MOTAN_OK)
             tu_run_for(&e, 50);
     } while (r2.code != MOTAN_OK && motan_now_us() - t1 < 8000000);
@@ -665,9 +667,7 @@ START_TEST(test_connection_loss_counts_once)
     uint64_t end = motan_now_us() + 3000000;
     while (done < N + 1 && motan_now_us() < end) {
         tu_run_for(&e, 10);
-        done = 0;
-        for (int i = 0; i <= N; i++)
-            done += res[i].done;
+        done = done_count(res, N + 1);
     }
     ck_assert_int_eq(done, N + 1);
     for (int i = 0; i <= N; i++)
