@@ -16,17 +16,14 @@
 
 #include "server_proc.h"
 #include "testutil.h"
+#include "tu_loop.h"
 
 #define SERVICE "com.example.EchoService"
 #define RD_EOF 100
 #define RD_TIMEOUT 101
 #define RD_ERROR 102
 
-static int slow(void)
-{
-    const char *s = getenv("MOTAN_SANITIZER");
-    return s && *s ? 10 : 1;
-}
+static int slow(void) { return tu_slow() ? 10 : 1; }
 
 #define TMO (5000 * slow())
 
@@ -94,6 +91,24 @@ static int cli_fill(cli *c, int timeout_ms)
     return 1;
 }
 
+/* One read before deadline (motan_now_us): 0 when bytes came, else RD_EOF, RD_ERROR, RD_TIMEOUT. */
+static int cli_more(cli *c, uint64_t deadline)
+{
+    uint64_t now = motan_now_us();
+    if (now >= deadline)
+        return RD_TIMEOUT;
+    switch (cli_fill(c, (int)((deadline - now) / 1000) + 1)) {
+    case 1:
+        return 0;
+    case 0:
+        return RD_EOF;
+    case -1:
+        return RD_ERROR;
+    default:
+        return RD_TIMEOUT;
+    }
+}
+
 /* The next frame into c->f: MOTAN_OK, a parse error, RD_EOF, RD_TIMEOUT or RD_ERROR. */
 static int cli_frame(cli *c, int timeout_ms)
 {
@@ -111,16 +126,9 @@ static int cli_frame(cli *c, int timeout_ms)
             if (rc != MOTAN_EAGAIN)
                 return rc;
         }
-        uint64_t now = motan_now_us();
-        if (now >= deadline)
-            return RD_TIMEOUT;
-        int r = cli_fill(c, (int)((deadline - now) / 1000) + 1);
-        if (r == 0)
-            return RD_EOF;
-        if (r == -1)
-            return RD_ERROR;
-        if (r == -2)
-            return RD_TIMEOUT;
+        int r = cli_more(c, deadline);
+        if (r)
+            return r;
     }
 }
 
@@ -130,11 +138,8 @@ static size_t cli_raw(cli *c, size_t n, int timeout_ms)
     cli_drop(c, c->eat);
     c->eat = 0;
     uint64_t deadline = motan_now_us() + (uint64_t)timeout_ms * 1000;
-    while (c->len < n) {
-        uint64_t now = motan_now_us();
-        if (now >= deadline || cli_fill(c, (int)((deadline - now) / 1000) + 1) <= 0)
-            break;
-    }
+    while (c->len < n && !cli_more(c, deadline))
+        ;
     return c->len;
 }
 
@@ -142,18 +147,10 @@ static size_t cli_raw(cli *c, size_t n, int timeout_ms)
 static int cli_until_closed(cli *c, int timeout_ms)
 {
     uint64_t deadline = motan_now_us() + (uint64_t)timeout_ms * 1000;
-    for (;;) {
-        uint64_t now = motan_now_us();
-        if (now >= deadline)
-            return RD_TIMEOUT;
-        int r = cli_fill(c, (int)((deadline - now) / 1000) + 1);
-        if (r == 0)
-            return RD_EOF;
-        if (r == -1)
-            return RD_ERROR;
-        if (r == -2)
-            return RD_TIMEOUT;
-    }
+    int r;
+    while (!(r = cli_more(c, deadline)))
+        ;
+    return r;
 }
 
 static void send_all(int fd, const void *p, size_t n)
@@ -248,6 +245,21 @@ static void expect_hello(cli *c, uint64_t id)
     motan_response_free(resp);
 }
 
+/* What parsing the buffered bytes as one frame gives (into c->f). */
+static int parse_buffered(cli *c)
+{
+    size_t consumed;
+    return motan_frame_parse(c->f, c->buf, c->len, 0, &consumed, NULL, 0);
+}
+
+/* The buffered bytes begin with the bytes of want_hex. */
+static void expect_hex(const cli *c, const char *want_hex)
+{
+    char *hex = tu_hex_encode(c->buf, strlen(want_hex) / 2);
+    ck_assert_str_eq(hex, want_hex);
+    free(hex);
+}
+
 static uint64_t be64(const uint8_t *p)
 {
     uint64_t v = 0;
@@ -317,7 +329,7 @@ START_TEST(echo_types)
         ck_assert_int_eq(motan_response_get_code(resp), MOTAN_OK);
         ck_assert_msg(motan_value_equal(motan_response_get_value(resp), vals[i]), "value %zu", i);
         ck_assert_str_eq(motan_response_get_meta(resp, "X-Server"), "shared");
-    ck_assert_str_eq(motan_response_get_meta(resp, "X-Serialization"), "simple");
+        ck_assert_str_eq(motan_response_get_meta(resp, "X-Serialization"), "simple");
         ck_assert_int_ge(motan_response_get_process_time(resp), 0);
         motan_response_free(resp);
         motan_request_free(r);
@@ -670,9 +682,7 @@ START_TEST(heartbeat_go_default)
     send_all(c.fd, motan_buf_data(b), motan_buf_len(b));
     motan_buf_free(b);
     ck_assert_uint_ge(cli_raw(&c, 21, TMO), 21);
-    char *hex = tu_hex_encode(c.buf, 21);
-    ck_assert_str_eq(hex, "f1f113083001020304050607080000000000000000");
-    free(hex);
+    expect_hex(&c, "f1f113083001020304050607080000000000000000");
     cli_close(&c);
 }
 END_TEST
@@ -755,8 +765,7 @@ START_TEST(fault_garbage)
     send_echo(&c, 1, "garbage");
     ck_assert_uint_ge(cli_raw(&c, 64, TMO), 64);
     ck_assert(!(c.buf[0] == 0xf1 && c.buf[1] == 0xf1));
-    size_t consumed;
-    ck_assert_int_eq(motan_frame_parse(c.f, c.buf, c.len, 0, &consumed, NULL, 0), MOTAN_EPROTO);
+    ck_assert_int_eq(parse_buffered(&c), MOTAN_EPROTO);
     cli_drop(&c, 64);
     /* The connection stays open. */
     send_echo(&c, 2, NULL);
@@ -795,20 +804,15 @@ START_TEST(fault_oversize)
     cli_open(&c, &g);
     send_echo(&c, 0x42, "oversize");
     ck_assert_uint_eq(cli_raw(&c, 22, 300), 21); /* exactly the header, nothing more */
-    char *hex = tu_hex_encode(c.buf, 21);
-    ck_assert_str_eq(hex, "f1f1010830000000000000004200000000ffffffff");
-    free(hex);
-    size_t consumed;
-    ck_assert_int_eq(motan_frame_parse(c.f, c.buf, c.len, 0, &consumed, NULL, 0), MOTAN_ETOOBIG);
+    expect_hex(&c, "f1f1010830000000000000004200000000ffffffff");
+    ck_assert_int_eq(parse_buffered(&c), MOTAN_ETOOBIG);
     cli_close(&c);
 
     cli_open(&c, &g);
     send_echo(&c, 0x43, "oversize-meta");
     ck_assert_uint_eq(cli_raw(&c, 18, 300), 17);
-    hex = tu_hex_encode(c.buf, 17);
-    ck_assert_str_eq(hex, "f1f10108300000000000000043ffffffff");
-    free(hex);
-    ck_assert_int_eq(motan_frame_parse(c.f, c.buf, c.len, 0, &consumed, NULL, 0), MOTAN_ETOOBIG);
+    expect_hex(&c, "f1f10108300000000000000043ffffffff");
+    ck_assert_int_eq(parse_buffered(&c), MOTAN_ETOOBIG);
     cli_close(&c);
 }
 END_TEST
@@ -922,8 +926,7 @@ START_TEST(fault_gzip_bomb)
     size_t total = need + be32(c.buf + need - 4);
     ck_assert_uint_lt(total, 1024 * 1024);
     ck_assert_uint_ge(cli_raw(&c, total, TMO), total);
-    size_t consumed;
-    ck_assert_int_eq(motan_frame_parse(c.f, c.buf, c.len, 0, &consumed, NULL, 0), MOTAN_ETOOBIG);
+    ck_assert_int_eq(parse_buffered(&c), MOTAN_ETOOBIG);
     cli_close(&c);
 }
 END_TEST
@@ -948,16 +951,13 @@ START_TEST(fault_endless_meta)
     cli_open(&c, &g);
     send_echo(&c, 6, "endless-meta");
     ck_assert_uint_ge(cli_raw(&c, 17, TMO), 17);
-    char *hex = tu_hex_encode(c.buf, 17);
-    ck_assert_str_eq(hex, "f1f1010830000000000000000600a00000");
-    free(hex);
+    expect_hex(&c, "f1f1010830000000000000000600a00000");
     uint64_t t0 = motan_now_us();
     while (motan_now_us() - t0 < 300000)
         cli_fill(&c, 50);
     ck_assert_uint_gt(c.len, 17 + 4096);
     ck_assert(!memcmp(c.buf + 17, "k\nv\nk\nv\n", 8));
-    size_t consumed;
-    ck_assert_int_eq(motan_frame_parse(c.f, c.buf, c.len, 0, &consumed, NULL, 0), MOTAN_EAGAIN);
+    ck_assert_int_eq(parse_buffered(&c), MOTAN_EAGAIN);
     cli_close(&c);
 }
 END_TEST
@@ -984,14 +984,10 @@ START_TEST(fault_motan1)
     cli_open(&c, &g);
     send_echo(&c, 0x0102030405060708ULL, "motan1");
     ck_assert_uint_eq(cli_raw(&c, 95, 300), 94);
-    char *hex = tu_hex_encode(c.buf, 94);
-    ck_assert_str_eq(
-        hex, "f1f1000001020304050607080000004ef0f0010001020304050607080000003eaced000577380021636f"
-             "6d2e776569626f2e6170692e6d6f74616e2e7270632e6865617274626561740009686561727462656174"
-             "0004766f696400000000");
-    free(hex);
-    size_t consumed;
-    ck_assert_int_eq(motan_frame_parse(c.f, c.buf, c.len, 0, &consumed, NULL, 0), MOTAN_EMOTAN1);
+    expect_hex(&c, "f1f1000001020304050607080000004ef0f0010001020304050607080000003eaced00057738"
+                   "0021636f6d2e776569626f2e6170692e6d6f74616e2e7270632e68656172746265617400096865"
+                   "617274626561740004766f696400000000");
+    ck_assert_int_eq(parse_buffered(&c), MOTAN_EMOTAN1);
     cli_close(&c);
 }
 END_TEST
@@ -1004,8 +1000,7 @@ START_TEST(fault_version2)
     ck_assert_uint_ge(cli_raw(&c, 21, TMO), 21);
     ck_assert_uint_eq(c.buf[3], 0x10);
     ck_assert_uint_eq(be64(c.buf + 5), 8);
-    size_t consumed;
-    ck_assert_int_eq(motan_frame_parse(c.f, c.buf, c.len, 0, &consumed, NULL, 0), MOTAN_EVERSION);
+    ck_assert_int_eq(parse_buffered(&c), MOTAN_EVERSION);
     cli_close(&c);
 }
 END_TEST
@@ -1038,9 +1033,7 @@ static void hb_expect(const char *style, const char *meta, const char *want_hex)
     } else {
         size_t n = strlen(want_hex) / 2;
         ck_assert_uint_eq(cli_raw(&c, n + 1, 300), n);
-        char *hex = tu_hex_encode(c.buf, n);
-        ck_assert_str_eq(hex, want_hex);
-        free(hex);
+        expect_hex(&c, want_hex);
     }
     cli_close(&c);
     ck_assert_int_eq(tu_server_stop(&s), 0);
