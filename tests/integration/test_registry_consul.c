@@ -91,6 +91,15 @@ static void put_java(env *e, const char *host, int port, const char *path, const
 
 static const char *ECHO = "com.example.EchoService";
 
+/* Subscribes r (initialised here) to EchoService of group g1; returns that service URL. */
+static motan_url *subscribe_g1(motan_registry *reg, tu_rec *r)
+{
+    motan_url *svc = tu_url("motan2:///com.example.EchoService?group=g1");
+    tu_rec_init(r);
+    ck_assert_int_eq(motan_registry_subscribe(reg, svc, tu_rec_cb, r), MOTAN_OK);
+    return svc;
+}
+
 /* ---- tests ---------------------------------------------------------------------------- */
 
 static void check_initial_and_changes(int builtin)
@@ -108,10 +117,8 @@ static void check_initial_and_changes(int builtin)
     tu_consul_set_passing(e.consul, SVC, "127.0.0.5:8005-com.example.EchoService", 0);
 
     motan_registry *reg = consul_registry(&e, "wait=5s");
-    motan_url *svc = tu_url("motan2:///com.example.EchoService?group=g1");
     tu_rec r;
-    tu_rec_init(&r);
-    ck_assert_int_eq(motan_registry_subscribe(reg, svc, tu_rec_cb, &r), MOTAN_OK);
+    motan_url *svc = subscribe_g1(reg, &r);
     if (!builtin)
         ck_assert_int_eq(tu_rec_calls(&r), 0);
     ck_assert(tu_rec_wait(&e.t, &r, 1, 3000));
@@ -180,10 +187,8 @@ START_TEST(test_same_index_is_quiet)
     env_init(&e, 0);
     put_java(&e, "127.0.0.1", 8002, ECHO, NULL);
     motan_registry *reg = consul_registry(&e, "wait=200ms");
-    motan_url *svc = tu_url("motan2:///com.example.EchoService?group=g1");
     tu_rec r;
-    tu_rec_init(&r);
-    ck_assert_int_eq(motan_registry_subscribe(reg, svc, tu_rec_cb, &r), MOTAN_OK);
+    motan_url *svc = subscribe_g1(reg, &r);
     ck_assert(tu_rec_wait(&e.t, &r, 1, 3000));
 
     /* The wait expires again and again (same index): no notification. */
@@ -224,10 +229,8 @@ static void check_errors(int bad_json)
     put_java(&e, "127.0.0.1", 8002, ECHO, NULL);
     put_java(&e, "127.0.0.2", 8003, ECHO, NULL);
     motan_registry *reg = consul_registry(&e, "wait=5s");
-    motan_url *svc = tu_url("motan2:///com.example.EchoService?group=g1");
     tu_rec r;
-    tu_rec_init(&r);
-    ck_assert_int_eq(motan_registry_subscribe(reg, svc, tu_rec_cb, &r), MOTAN_OK);
+    motan_url *svc = subscribe_g1(reg, &r);
     ck_assert(tu_rec_wait(&e.t, &r, 1, 3000));
     ck_assert(wait_count(&e, "parked", 1, 2000));
 
@@ -280,10 +283,8 @@ START_TEST(test_outage)
     env_init(&e, 0);
     put_java(&e, "127.0.0.1", 8002, ECHO, NULL);
     motan_registry *reg = consul_registry(&e, "wait=5s");
-    motan_url *svc = tu_url("motan2:///com.example.EchoService?group=g1");
     tu_rec r;
-    tu_rec_init(&r);
-    ck_assert_int_eq(motan_registry_subscribe(reg, svc, tu_rec_cb, &r), MOTAN_OK);
+    motan_url *svc = subscribe_g1(reg, &r);
     ck_assert(tu_rec_wait(&e.t, &r, 1, 3000));
     ck_assert(wait_count(&e, "parked", 1, 2000));
 
@@ -322,18 +323,13 @@ START_TEST(test_unreachable_agent)
     char text[128], err[256];
     snprintf(text, sizeof(text), "consul://127.0.0.1:%d?connectTimeout=200&requestTimeout=300",
              port);
-    motan_url *u = tu_url(text);
-    motan_registry *reg = NULL;
-    ck_assert_int_eq(motan_registry_new(e.t.loop, u, &reg, err, sizeof(err)), MOTAN_OK);
-    motan_url *svc = tu_url("motan2:///com.example.EchoService?group=g1");
+    motan_registry *reg = tu_registry(e.t.loop, text);
     tu_rec r;
-    tu_rec_init(&r);
-    ck_assert_int_eq(motan_registry_subscribe(reg, svc, tu_rec_cb, &r), MOTAN_OK);
+    motan_url *svc = subscribe_g1(reg, &r);
     char msg[512];
     ck_assert_msg(wait_errmsg(&e, reg, "connection", 2000, msg, sizeof(msg)), "%s", msg);
     ck_assert_int_eq(tu_rec_calls(&r), 0);
     motan_registry_free(reg);
-    motan_url_free(u);
     motan_url_free(svc);
 
     /* Bad registry URLs. */
@@ -355,10 +351,8 @@ START_TEST(test_register_deregister)
     env e;
     env_init(&e, 0);
     motan_registry *reg = consul_registry(&e, "wait=5s");
-    motan_url *svc = tu_url("motan2:///com.example.EchoService?group=g1");
     tu_rec r;
-    tu_rec_init(&r);
-    ck_assert_int_eq(motan_registry_subscribe(reg, svc, tu_rec_cb, &r), MOTAN_OK);
+    motan_url *svc = subscribe_g1(reg, &r);
     ck_assert(tu_rec_wait(&e.t, &r, 1, 3000));
     ck_assert_uint_eq(tu_rec_n(&r), 0); /* nothing registered yet: known to be empty */
 
@@ -479,10 +473,8 @@ START_TEST(test_builtin_register_and_free)
     motan_url *node = tu_url("motan2://127.0.0.8:8002/com.example.EchoService?group=g1");
     ck_assert_int_eq(motan_registry_register(reg, node), MOTAN_OK);
     ck_assert(wait_count(&e, "pass", 1, 3000));
-    motan_url *svc = tu_url("motan2:///com.example.EchoService?group=g1");
     tu_rec r;
-    tu_rec_init(&r);
-    ck_assert_int_eq(motan_registry_subscribe(reg, svc, tu_rec_cb, &r), MOTAN_OK);
+    motan_url *svc = subscribe_g1(reg, &r);
     ck_assert(tu_rec_wait(&e.t, &r, 1, 3000));
     ck_assert_uint_eq(tu_rec_n(&r), 1);
     motan_registry_free(reg);
@@ -593,17 +585,13 @@ static void check_timeout(int fill, const char *needle, int min_ms, int max_ms)
     env_init(&e, 0);
     int port, fillers[8];
     int ls = silent_listener(fill, &port, fillers);
-    char text[160], err[256], msg[512];
+    char text[160], msg[512];
     snprintf(text, sizeof(text), "consul://127.0.0.1:%d?connectTimeout=200&requestTimeout=300",
              port);
-    motan_url *u = tu_url(text);
-    motan_registry *reg = NULL;
-    ck_assert_int_eq(motan_registry_new(e.t.loop, u, &reg, err, sizeof(err)), MOTAN_OK);
-    motan_url *svc = tu_url("motan2:///com.example.EchoService?group=g1");
+    motan_registry *reg = tu_registry(e.t.loop, text);
     tu_rec r;
-    tu_rec_init(&r);
     uint64_t t0 = motan_now_us();
-    ck_assert_int_eq(motan_registry_subscribe(reg, svc, tu_rec_cb, &r), MOTAN_OK);
+    motan_url *svc = subscribe_g1(reg, &r);
     ck_assert_msg(wait_errmsg(&e, reg, needle, 3000, msg, sizeof(msg)), "%s", msg);
     uint64_t ms = (motan_now_us() - t0) / 1000;
     ck_assert_msg(ms >= (uint64_t)min_ms && ms <= (uint64_t)max_ms, "%s after %d ms", needle,
@@ -612,7 +600,6 @@ static void check_timeout(int fill, const char *needle, int min_ms, int max_ms)
     /* Freed while the retry's request hangs. */
     tu_run_for(&e.t, 150);
     motan_registry_free(reg);
-    motan_url_free(u);
     motan_url_free(svc);
     close(ls);
     for (int i = 0; i < fill; i++)
