@@ -22,6 +22,7 @@
 #include <motan/cluster.h>
 
 #include "server_proc.h"
+#include "tu_loop.h"
 
 #define BATCH 256
 
@@ -74,24 +75,13 @@ static void done_cb(motan_response *r, void *ud)
     g_done++;
 }
 
-static motan_url *url_of(const char *text)
-{
-    motan_url *u = NULL;
-    char err[256];
-    if (motan_url_parse(text, strlen(text), &u, err, sizeof(err)) != MOTAN_OK) {
-        fprintf(stderr, "%s: %s\n", text, err);
-        exit(1);
-    }
-    return u;
-}
-
 static void bench_pick(struct event_base *base, motan_loop *loop, const char *lb, int n)
 {
     char text[256], err[256];
     snprintf(text, sizeof(text),
              "motan2:///com.example.EchoService?loadbalance=%s&haStrategy=benchFailover&connections=1",
              lb);
-    motan_url *su = url_of(text);
+    motan_url *su = tu_url(text);
     motan_cluster *c;
     if (motan_cluster_new(loop, su, &c, err, sizeof(err)) != MOTAN_OK) {
         fprintf(stderr, "%s\n", err);
@@ -103,7 +93,7 @@ static void bench_pick(struct event_base *base, motan_loop *loop, const char *lb
         /* Addresses nobody listens on: endpoints stay available as long as no call fails. */
         snprintf(text, sizeof(text), "motan2://127.0.0.%d:%d/com.example.EchoService?weight=%d",
                  1 + i / 200, 20000 + i, 1 + i % 7);
-        nodes[i] = url_of(text);
+        nodes[i] = tu_url(text);
     }
     motan_cluster_update(c, (const motan_url *const *)nodes, (size_t)n);
     motan_request *reqs[64];
@@ -206,7 +196,7 @@ static void bench_e2e(struct event_base *base, motan_loop *loop)
             exit(1);
     char err[256], text[256];
     motan_url *su =
-        url_of("motan2:///com.example.EchoService?loadbalance=roundrobin&haStrategy=failover&"
+        tu_url("motan2:///com.example.EchoService?loadbalance=roundrobin&haStrategy=failover&"
                "retries=1&connections=1&requestTimeout=5000");
     e2e e = {.base = base};
     if (motan_cluster_new(loop, su, &e.c, err, sizeof(err)) != MOTAN_OK)
@@ -215,7 +205,7 @@ static void bench_e2e(struct event_base *base, motan_loop *loop)
     motan_url *nodes[3];
     for (int i = 0; i < 3; i++) {
         snprintf(text, sizeof(text), "motan2://127.0.0.1:%d/com.example.EchoService", srv[i].port);
-        nodes[i] = url_of(text);
+        nodes[i] = tu_url(text);
     }
     motan_cluster_update(e.c, (const motan_url *const *)nodes, 3);
     enum { INFLIGHT = 64 };
@@ -275,11 +265,9 @@ int main(void)
         bench_pick(base, loop, lbs[i], 3);
         bench_pick(base, loop, lbs[i], 100);
     }
-    if (getenv("BENCH_NO_E2E"))
-        goto out;
     motan_response_free(g_resp);
-    bench_e2e(base, loop);
-out:
+    if (!getenv("BENCH_NO_E2E"))
+        bench_e2e(base, loop);
     motan_loop_free(loop);
     event_base_free(base);
     return 0;

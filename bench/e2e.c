@@ -20,6 +20,7 @@
 #include <motan/transport.h>
 
 #include "server_proc.h"
+#include "tu_loop.h"
 
 static double g_seconds = 1.5;
 
@@ -132,8 +133,7 @@ static void bench_motan(int port, int inflight, size_t size, const char *label)
         exit(1);
     snprintf(text, sizeof(text),
              "motan2://127.0.0.1:%d/com.example.EchoService?connections=1&requestTimeout=5000", port);
-    motan_url *u;
-    motan_url_parse(text, strlen(text), &u, err, sizeof(err));
+    motan_url *u = tu_url(text);
     run r = {.base = base, .inflight = inflight};
     if (motan_endpoint_new(loop, u, &r.ep, err, sizeof(err)) != MOTAN_OK) {
         fprintf(stderr, "endpoint: %s\n", err);
