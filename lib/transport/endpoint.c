@@ -14,6 +14,7 @@
 #define MAX_CONNECTIONS 64
 
 static void on_done(evutil_socket_t fd, short what, void *arg);
+static void deliver_done(motan_endpoint *ep, motan__call *call);
 static void endpoint_destroy(motan_endpoint *ep);
 
 void motan__endpoint_hold(motan_endpoint *ep) { ep->busy++; }
@@ -213,18 +214,16 @@ static void free_in_loop(void *arg)
         motan__call *call = motan__idmap_get(&ep->calls, ids[i]);
         if (!call)
             continue;
-        if (call->resp && call->state == CALL_DONE) {
-            /* Its completion was waiting in the done list: deliver it now. */
-            motan__calls_remove(&ep->done_head, &ep->done_tail, call);
-            motan_response *resp = call->resp;
-            call->resp = NULL;
-            motan__call_complete(call, resp);
-        } else {
+        if (call->state == CALL_DONE) /* its completion was waiting in the done list */
+            deliver_done(ep, call);
+        else
             motan__call_fail(call, MOTAN_ECANCELLED, "endpoint %s was freed with the call in flight",
                              ep->address);
-        }
     }
     motan_free(ids);
+    /* Completions of calls that never got a table entry (out of memory when they started). */
+    while (ep->done_head)
+        deliver_done(ep, ep->done_head);
     motan__health_stop(ep);
     for (int i = 0; i < ep->nconns; i++)
         motan__conn_fail(&ep->conns[i], MOTAN_ECANCELLED, "endpoint freed");
@@ -333,6 +332,18 @@ static void defer_error(motan__call *call, int code, const char *fmt, ...)
     motan__call_defer(call, resp);
 }
 
+/* Takes call off the done list and runs its callback with the response it was given. */
+static void deliver_done(motan_endpoint *ep, motan__call *call)
+{
+    motan__calls_remove(&ep->done_head, &ep->done_tail, call);
+    motan_response *resp = call->resp;
+    call->resp = NULL;
+    if (resp)
+        motan__call_complete(call, resp);
+    else
+        motan__call_fail(call, MOTAN_ENOMEM, "out of memory");
+}
+
 static void on_done(evutil_socket_t fd, short what, void *arg)
 {
     motan_endpoint *ep = arg;
@@ -344,14 +355,7 @@ static void on_done(evutil_socket_t fd, short what, void *arg)
     motan__call *call;
     while (!ep->closing && (call = ep->done_head)) {
         int was_last = call == last;
-        motan__calls_remove(&ep->done_head, &ep->done_tail, call);
-        motan_response *resp = call->resp;
-        call->resp = NULL;
-        if (resp) {
-            motan__call_complete(call, resp);
-        } else {
-            motan__call_fail(call, MOTAN_ENOMEM, "out of memory");
-        }
+        deliver_done(ep, call);
         if (was_last)
             break;
     }

@@ -763,6 +763,68 @@ START_TEST(test_free_with_calls_in_flight)
 }
 END_TEST
 
+/* An allocator that refuses blocks of exactly g_refuse_size bytes (0: refuses nothing). */
+static size_t g_refuse_size;
+static int g_refused;
+
+static void *refusing_malloc(size_t n)
+{
+    if (g_refuse_size && n == g_refuse_size) {
+        g_refused++;
+        return NULL;
+    }
+    return malloc(n);
+}
+
+static void *refusing_realloc(void *p, size_t n)
+{
+    if (g_refuse_size && n == g_refuse_size) {
+        g_refused++;
+        return NULL;
+    }
+    return realloc(p, n);
+}
+
+/* A call the pending table had no room for (out of memory) still completes when the endpoint
+ * is freed before the loop ran again. */
+START_TEST(test_free_completes_untracked_call)
+{
+    tu_server s;
+    start_server(&s, NULL, NULL);
+    tu_env e;
+    tu_env_init(&e);
+    motan_endpoint *ep = endpoint_for(e.loop, &s, "connections=1");
+    motan_request *r = make_req("sleep", "1000", NULL);
+    /* The table starts with 64 slots and grows to 128 (two 1 KiB arrays) at the 49th call. */
+    enum { N = 49 };
+    static result res[N];
+    memset(res, 0, sizeof(res));
+    for (int i = 0; i < N - 1; i++)
+        ck_assert_int_eq(motan_endpoint_call(ep, r, 5000, store_cb, &res[i], NULL), MOTAN_OK);
+    g_refused = 0;
+    g_refuse_size = 128 * sizeof(uint64_t);
+    motan_set_allocator(refusing_malloc, refusing_realloc, free);
+    int rc = motan_endpoint_call(ep, r, 5000, store_cb, &res[N - 1], NULL);
+    motan_set_allocator(NULL, NULL, NULL);
+    g_refuse_size = 0;
+    ck_assert_int_eq(rc, MOTAN_OK);
+    ck_assert_int_ge(g_refused, 1);
+    motan_endpoint_free(ep);
+    for (int i = 0; i < N - 1; i++) {
+        ck_assert_int_eq(res[i].done, 1);
+        ck_assert_int_eq(res[i].code, MOTAN_ECANCELLED);
+    }
+    ck_assert_int_eq(res[N - 1].done, 1);
+    ck_assert_int_eq(res[N - 1].code, MOTAN_ENOMEM);
+    tu_run_for(&e, 100); /* nothing runs after the free */
+    for (int i = 0; i < N; i++)
+        ck_assert_int_eq(res[i].done, 1);
+    motan_request_free(r);
+    tu_env_free(&e);
+    ck_assert_int_eq(tu_server_stop(&s), 0);
+}
+END_TEST
+
 typedef struct free_in_cb {
     motan_endpoint *ep;
     int calls;
@@ -856,6 +918,7 @@ static Suite *transport_suite(void)
     tcase_add_test(tc, test_max_pending_busy);
     tcase_add_test(tc, test_cancel);
     tcase_add_test(tc, test_free_with_calls_in_flight);
+    tcase_add_test(tc, test_free_completes_untracked_call);
     tcase_add_test(tc, test_free_inside_callback);
     tcase_add_test(tc, test_bad_endpoint_urls);
     suite_add_tcase(s, tc);
