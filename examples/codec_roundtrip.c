@@ -6,7 +6,7 @@
  *   simple: 150000000c010000000568656c6c6f0854
  *   back:   ["hello",{"$int32":42}]
  *
- * The value is written in typed JSON (shared/spec/typed-json.md): plain JSON, plus one-key
+ * The value is written in typed JSON (docs/typed-json.md): plain JSON, plus one-key
  * "$" objects for the exact Simple types ({"$int32": 1}, {"$bytes": "AP8="}, ...).
  * Build: cc codec_roundtrip.c $(pkg-config --cflags --libs libmotan)
  */

@@ -5,7 +5,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 export BUILD="${BUILD:-build}"
 export MOTAN_ROOT="$PWD"
-export MOTAN_VECTORS_DIR="${MOTAN_VECTORS_DIR:-$PWD/../shared/vectors}"
+export MOTAN_VECTORS_DIR="${MOTAN_VECTORS_DIR:-$PWD/tests/vectors}"
 
 failed=()
 start_all=$(date +%s)

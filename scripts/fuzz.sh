@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 
 mode="${1:-short}"
 FUZZ_SECONDS="${FUZZ_SECONDS:-20}"
-VECTORS="${MOTAN_VECTORS_DIR:-$PWD/../shared/vectors}"
+VECTORS="${MOTAN_VECTORS_DIR:-$PWD/tests/vectors}"
 case "$mode" in
     short) limit=(-max_total_time="$FUZZ_SECONDS") ;;
     long) limit=(-runs=10000000) ;;

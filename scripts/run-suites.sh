@@ -14,7 +14,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 export BUILD="${BUILD:-build}"
 export MOTAN_ROOT="$PWD"
-export MOTAN_VECTORS_DIR="${MOTAN_VECTORS_DIR:-$PWD/../shared/vectors}"
+export MOTAN_VECTORS_DIR="${MOTAN_VECTORS_DIR:-$PWD/tests/vectors}"
 export CK_DEFAULT_TIMEOUT="${CK_DEFAULT_TIMEOUT:-120}"
 case "$BUILD" in /*) build_abs="$BUILD" ;; *) build_abs="$PWD/$BUILD" ;; esac
 # Every suite, binding and CLI test starts the server of the same build (ASan, TSan, ...).

@@ -2,7 +2,7 @@
  * libmotan codec: the Simple value model and serialization, motan2 frames, requests and
  * responses as data, motan URLs, typed JSON. No I/O happens in this layer.
  *
- * Byte-level reference: shared/spec/motan2-protocol.md (sections quoted as §n).
+ * Byte-level reference: docs/motan2-protocol.md (sections quoted as §n).
  * Thread-safety: every object here is single-threaded; distinct objects may be used from
  * distinct threads.
  */
@@ -492,7 +492,7 @@ int64_t motan_url_get_int(const motan_url *u, const char *method, const char *ke
 char *motan_url_format(const motan_url *u);
 char *motan_url_identity(const motan_url *u);
 
-/* ==== typed JSON (shared/spec/typed-json.md) ============================================ */
+/* ==== typed JSON (docs/typed-json.md) ============================================ */
 
 /* Parses one typed-JSON text into arena a. MOTAN_EDECODE with a message on bad text. */
 int motan_tjson_parse(const char *text, size_t len, motan_arena *a, motan_value **out,

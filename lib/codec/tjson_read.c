@@ -1,5 +1,5 @@
 /*
- * Typed JSON reader (shared/spec/typed-json.md, "Reading") on jansson: jansson parses the
+ * Typed JSON reader (docs/typed-json.md, "Reading") on jansson: jansson parses the
  * text (2.14 keeps object members in text order), this file maps it to values.
  */
 #include <float.h>

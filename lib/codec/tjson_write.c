@@ -1,5 +1,5 @@
 /*
- * Typed JSON writer (shared/spec/typed-json.md, "Writing"): canonical, compact text written
+ * Typed JSON writer (docs/typed-json.md, "Writing"): canonical, compact text written
  * by hand (not by jansson's dumper) so escaping, number spelling and key order are exact.
  */
 #include <math.h>

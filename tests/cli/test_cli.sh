@@ -7,7 +7,7 @@ set -uo pipefail
 ROOT="${MOTAN_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}"
 cd "$ROOT"
 BUILD="${BUILD:-build}"
-VEC="${MOTAN_VECTORS_DIR:-$ROOT/../shared/vectors}"
+VEC="${MOTAN_VECTORS_DIR:-$ROOT/tests/vectors}"
 M="$BUILD/bin/motan"
 [ -x "$M" ] || { echo "test_cli: $M is missing (make tools)"; exit 1; }
 

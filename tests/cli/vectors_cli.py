@@ -20,7 +20,7 @@ import sys
 ROOT = os.environ.get("MOTAN_ROOT") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BUILD = os.environ.get("BUILD", "build")
 CLI = os.path.join(ROOT, BUILD, "bin", "motan") if not os.path.isabs(BUILD) else os.path.join(BUILD, "bin", "motan")
-VECTORS = os.environ.get("MOTAN_VECTORS_DIR") or os.path.join(ROOT, "..", "shared", "vectors")
+VECTORS = os.environ.get("MOTAN_VECTORS_DIR") or os.path.join(ROOT, "tests", "vectors")
 
 FRAME_KEYS = ["kind", "request_id", "status", "serialization", "metadata", "body", "error", "args", "value"]
 
@@ -37,7 +37,7 @@ def run(*args, stdin=None):
     return p.returncode, p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace")
 
 
-# ---- typed JSON semantics (shared/spec/typed-json.md "Comparing") -----------------------------
+# ---- typed JSON semantics (docs/typed-json.md "Comparing") -----------------------------
 
 def pairs(items):
     return ("obj", items)

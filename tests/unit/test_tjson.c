@@ -1,4 +1,4 @@
-/* Typed JSON (shared/spec/typed-json.md): reading, canonical writing, errors, round trips. */
+/* Typed JSON (docs/typed-json.md): reading, canonical writing, errors, round trips. */
 #include <check.h>
 #include <locale.h>
 #include <math.h>

@@ -354,7 +354,7 @@ function M.decode(p)
     return v
 end
 
--- ---- typed JSON (shared/spec/typed-json.md) -----------------------------------------------
+-- ---- typed JSON (docs/typed-json.md) -----------------------------------------------
 
 local function with_arena(fn, ...)
     local a = built(C.motan_arena_new())

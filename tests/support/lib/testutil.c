@@ -91,7 +91,7 @@ const char *tu_vectors_dir(void)
     const char *v = getenv("MOTAN_VECTORS_DIR");
     if (v && *v)
         return v;
-    snprintf(path, sizeof(path), "%s/../shared/vectors", tu_root());
+    snprintf(path, sizeof(path), "%s/tests/vectors", tu_root());
     return path;
 }
 

@@ -14,7 +14,7 @@ char *tu_hex_encode(const uint8_t *p, size_t len);
 /* Whole file, malloc'd and NUL-terminated; NULL on error. */
 char *tu_read_file(const char *path, size_t *len);
 
-/* ../shared/vectors (or $MOTAN_VECTORS_DIR). */
+/* tests/vectors, the project copy (or $MOTAN_VECTORS_DIR). */
 const char *tu_vectors_dir(void);
 /* Parsed vectors file (e.g. "simple.json"); aborts the test run when it cannot be read. */
 json_t *tu_load_vectors(const char *name);
