@@ -8,7 +8,7 @@
 
 #include "client/client_int.h"
 
-enum { P_STR, P_INT, P_BOOL, P_SER, P_LB, P_HA };
+enum { P_STR, P_INT, P_BOOL, P_SER, P_LB, P_HA, P_FILTER };
 
 static const struct param {
     const char *key;
@@ -39,7 +39,29 @@ static const struct param {
     {"sessionTimeout", P_INT, 1, 86400000},
     {"wait", P_STR, 0, 0},
     {"interval", P_INT, 1, 86400000},
+    {"filter", P_FILTER, 0, 0},
 };
+
+/* "trace, accessLog,metrics": every name registered (motan_filter_register). */
+static int check_filters(const char *value, char *errbuf, size_t errlen)
+{
+    for (const char *p = value; *p;) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        size_t len = strcspn(p, ","), n = len;
+        while (n && p[n - 1] == ' ')
+            n--;
+        char name[128];
+        if (n >= sizeof(name))
+            return motan__errf(errbuf, errlen, MOTAN_EURL, "filter name too long in \"%s\"", value);
+        memcpy(name, p, n);
+        name[n] = '\0';
+        if (n && !motan_filter_exists(name))
+            return motan__errf(errbuf, errlen, MOTAN_EURL, "unknown filter \"%s\"", name);
+        p += len;
+    }
+    return MOTAN_OK;
+}
 
 /* Validates one parameter (key without the "<method>." prefix). */
 static int motan__config_check(const char *key, const char *value, int strict, char *errbuf,
@@ -87,6 +109,8 @@ static int motan__config_check(const char *key, const char *value, int strict, c
         if (!motan_ha_find(value))
             return motan__errf(errbuf, errlen, MOTAN_EURL, "unknown haStrategy \"%s\"", value);
         break;
+    case P_FILTER:
+        return check_filters(value, errbuf, errlen);
     default:
         if (!*value && strcmp(key, "application") && strcmp(key, "module"))
             return motan__errf(errbuf, errlen, MOTAN_EURL, "parameter %s is empty", key);
@@ -132,6 +156,14 @@ MOTAN_EXPORT int motan_config_new(const char *url, motan_config **out, char *err
         return rc;
     }
     *out = cfg;
+    return MOTAN_OK;
+}
+
+MOTAN_EXPORT int motan_config_set_stats(motan_config *cfg, motan_stats *stats)
+{
+    if (!cfg)
+        return MOTAN_EINVAL;
+    cfg->stats = stats;
     return MOTAN_OK;
 }
 

@@ -26,6 +26,8 @@ struct motan_response {
     rmeta *meta;
     size_t nmeta, cmeta;
     motan_buf endpoint; /* NUL-terminated when not empty */
+    size_t body_size;   /* of the frame it was filled from */
+    uint32_t phase_us[MOTAN_PHASE_COUNT];
 };
 
 /* The value of an empty body: shared, never written to. */
@@ -41,6 +43,7 @@ static void clear_result(motan_response *r)
     r->errtype = -1;
     r->process_time = -1;
     r->nmeta = 0;
+    r->body_size = 0;
 }
 
 MOTAN_EXPORT motan_response *motan_response_new(void)
@@ -74,6 +77,7 @@ MOTAN_EXPORT void motan_response_reset(motan_response *r)
     clear_result(r);
     r->id = 0;
     r->endpoint.len = 0;
+    memset(r->phase_us, 0, sizeof(r->phase_us));
 }
 
 MOTAN_EXPORT int motan_response_get_code(const motan_response *r) { return r->code; }
@@ -84,6 +88,18 @@ MOTAN_EXPORT int motan_response_get_errtype(const motan_response *r) { return r-
 MOTAN_EXPORT int64_t motan_response_get_process_time(const motan_response *r) { return r->process_time; }
 MOTAN_EXPORT uint64_t motan_response_get_request_id(const motan_response *r) { return r->id; }
 MOTAN_EXPORT motan_arena *motan_response_arena(motan_response *r) { return r->arena; }
+MOTAN_EXPORT size_t motan_response_get_body_size(const motan_response *r) { return r->body_size; }
+
+MOTAN_EXPORT uint64_t motan_response_get_phase_us(const motan_response *r, int phase)
+{
+    return phase >= 0 && phase < MOTAN_PHASE_COUNT ? r->phase_us[phase] : 0;
+}
+
+MOTAN_EXPORT void motan_response_set_phase_us(motan_response *r, int phase, uint64_t us)
+{
+    if (phase >= 0 && phase < MOTAN_PHASE_COUNT)
+        r->phase_us[phase] = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
+}
 
 MOTAN_EXPORT const char *motan_response_get_endpoint(const motan_response *r)
 {
@@ -225,6 +241,7 @@ MOTAN_EXPORT int motan_response_set_frame(motan_response *r, const motan_frame *
         return MOTAN_EINVAL;
     clear_result(r);
     r->id = motan_frame_get_request_id(f);
+    motan_frame_body(f, &r->body_size);
     if (copy_meta(r, f) != MOTAN_OK)
         return fail(r, MOTAN_ENOMEM, "out of memory for the response metadata");
     r->process_time = parse_pt(motan_response_get_meta(r, "M_pt"));

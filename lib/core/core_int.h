@@ -99,6 +99,9 @@ static inline int motan__hexval(char c)
     return -1;
 }
 
+/* log.c: formats and delivers one line when level is enabled (cheap when it is not). */
+void motan__log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* waiter.c: a thread waits until another posts a result (blocking calls). */
 typedef struct motan__waiter {
     pthread_mutex_t mu;
