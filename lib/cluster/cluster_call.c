@@ -432,11 +432,12 @@ static int filter_begin(motan_cluster *c, motan_ha_call *call)
     const motan_request *req = call->req;
     size_t body = 0;
     const char *g = motan_request_get_group(req);
+    int ser = motan_request_get_serialization(req);
     motan_request_body(req, &body);
     int rc = motan_filter_chain_begin(c->chain, motan_request_get_service(req),
                                       g ? g : c->own.name, motan_request_get_method(req),
-                                      motan_request_get_serialization(req), body, request_meta,
-                                      req, call->start_us, &call->fc, err, sizeof(err));
+                                      ser < 0 ? MOTAN_SER_SIMPLE : ser, body, request_meta, req,
+                                      call->start_us, &call->fc, err, sizeof(err));
     if (rc == MOTAN_OK || !call->fc) /* out of memory for a context: unfiltered */
         return MOTAN_OK;
     motan_response_free(call->deferred); /* the rejection is the call's outcome */

@@ -128,7 +128,8 @@ static void sample(motan__out *o, const char *side, const family *f, int index,
         if (!s->codes[slot])
             continue;
         sample_start(o, side, f->suffix, "", s);
-        motan__out_fmt(o, ",code=\"%s\"} %llu\n", motan_errname(motan__code_of_slot(slot)),
+        motan__out_fmt(o, ",code=\"%s\"} %llu\n",
+                       slot ? motan_errname(motan__code_of_slot(slot)) : "MOTAN_EUNKNOWN",
                        (unsigned long long)s->codes[slot]);
     }
 }

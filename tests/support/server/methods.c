@@ -1,4 +1,4 @@
-/* com.example.EchoService: echo, add, sleep, fail, big, name. */
+/* com.example.EchoService: echo, add, sleep, fail, big, name, meta. */
 #include <stdio.h>
 #include <string.h>
 
@@ -113,12 +113,33 @@ static void m_name(srv_server *s, const motan_value *args, size_t n, srv_call *c
     result(call, motan_value_new_string(s->arena, s->name, s->name_len));
 }
 
+/* The request's metadata as a string map (later duplicates win), e.g. to see a traceparent. */
+static void m_meta(srv_server *s, const motan_value *args, size_t n, srv_call *call)
+{
+    (void)args;
+    if (n) {
+        bad_args(call, "meta", "expected no argument");
+        return;
+    }
+    motan_value *m = motan_value_new_container(s->arena, MOTAN_T_STRING_MAP);
+    for (size_t i = 0; m && i < motan_frame_meta_count(s->frame); i++) {
+        size_t kl, vl;
+        const char *k = motan_frame_meta_key(s->frame, i, &kl);
+        const char *v = motan_frame_meta_value(s->frame, i, &vl);
+        motan_value *kv = motan_value_new_string(s->arena, k, kl);
+        motan_value *vv = motan_value_new_string(s->arena, v, vl);
+        if (!kv || !vv || motan_value_map_put(m, kv, vv) != MOTAN_OK)
+            m = NULL;
+    }
+    result(call, m);
+}
+
 static const struct {
     const char *name;
     method_fn fn;
 } methods[] = {
-    {"echo", m_echo}, {"add", m_add}, {"sleep", m_sleep},
-    {"fail", m_fail}, {"big", m_big}, {"name", m_name},
+    {"echo", m_echo}, {"add", m_add},   {"sleep", m_sleep}, {"fail", m_fail},
+    {"big", m_big},   {"name", m_name}, {"meta", m_meta},
 };
 
 /* Go servers capitalise the first letter of M_m: "echo" and "Echo" are the same method. */
