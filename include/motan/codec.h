@@ -440,6 +440,9 @@ typedef enum motan_phase {
     MOTAN_PHASE_DECODE = 4,
     MOTAN_PHASE_COUNT = 5
 } motan_phase;
+/* When the transport read the answer (motan_now_us clock; MOTAN_CALL_RECEIVED), else 0. */
+uint64_t motan_response_get_received_us(const motan_response *r);
+void motan_response_set_received_us(motan_response *r, uint64_t us);
 /* Microseconds spent in phase; 0 when not measured. */
 uint64_t motan_response_get_phase_us(const motan_response *r, int phase);
 void motan_response_set_phase_us(motan_response *r, int phase, uint64_t us);

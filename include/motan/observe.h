@@ -41,8 +41,8 @@ uint64_t motan_stats_bucket_bound_us(size_t i);
 /* What a series counts. */
 typedef enum motan_stats_kind {
     MOTAN_STATS_CALL = 0,    /* calls as the caller sees them (retries included) */
-    MOTAN_STATS_ATTEMPT = 1, /* attempts sent to one endpoint */
-    MOTAN_STATS_ENDPOINT = 2 /* an endpoint's availability (no counters) */
+    MOTAN_STATS_ATTEMPT = 1, /* attempts sent to one endpoint, counted when they end */
+    MOTAN_STATS_ENDPOINT = 2 /* an endpoint's availability and calls in flight */
 } motan_stats_kind;
 
 /*
@@ -56,10 +56,10 @@ typedef struct motan_stats_series {
     const char *service, *group;
     const char *method;               /* "" for ENDPOINT */
     const char *endpoint;             /* "" for CALL */
-    uint64_t started;                 /* calls (or attempts) begun */
-    uint64_t count;                   /* ... and finished: the histogram's count */
+    uint64_t started;                 /* CALL: calls begun; ATTEMPT: = count */
+    uint64_t count;                   /* finished: the histogram's count */
     uint64_t ok;                      /* finished with MOTAN_OK */
-    uint64_t in_flight;               /* started - count */
+    uint64_t in_flight;               /* CALL: started - count; ENDPOINT: as reported; else 0 */
     uint64_t sum_us;                  /* total latency of the finished ones */
     size_t nbuckets;                  /* motan_stats_bucket_count() */
     const uint64_t *buckets;          /* per-bucket counts, nbuckets of them */
@@ -230,7 +230,9 @@ typedef const char *(*motan_meta_lookup)(const void *source, const char *key);
  * Starts a call: runs the before hooks. *out always gets the call context (borrowed from
  * the chain until motan_filter_chain_end, which must follow exactly once, also after a
  * rejection). Returns MOTAN_OK, the rejecting filter's code (message in errbuf, may be NULL),
- * or MOTAN_ENOMEM (*out NULL).
+ * or MOTAN_ENOMEM (*out NULL). Strings are borrowed until _end; service must moreover keep
+ * its text for as long as the chain lives (statistics are looked up by its address: pass
+ * the cluster's or server's own copy, not the request's).
  */
 int motan_filter_chain_begin(motan_filter_chain *ch, const char *service, const char *group,
                              const char *method, int serialization, size_t request_size,
@@ -251,10 +253,12 @@ void motan_filter_chain_attempt_end(motan_filter_call *call, int attempt, const 
 void motan_filter_chain_end(motan_filter_call *call, int code, const motan_response *resp,
                             size_t response_size, uint64_t end_us);
 /*
- * The availability of an endpoint (1 available, 0 fused) for the stats' endpoint series,
- * reported from the chain's thread by its owner (a client refreshes its endpoints).
+ * The availability of an endpoint (1 available, 0 fused) and its calls in flight, for the
+ * stats' endpoint series, reported from the chain's thread by its owner (a client refreshes
+ * its endpoints every second while filters run, and for motan_client_stats_json).
  */
 void motan_filter_chain_report_endpoint(motan_filter_chain *ch, const char *service,
-                                        const char *group, const char *endpoint, int available);
+                                        const char *group, const char *endpoint, int available,
+                                        uint64_t in_flight);
 
 #endif /* MOTAN_OBSERVE_H */

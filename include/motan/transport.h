@@ -83,7 +83,10 @@ int motan_endpoint_call(motan_endpoint *e, motan_request *req, int timeout_ms,
 /* Flags of motan_endpoint_call_ex. */
 typedef enum motan_call_flags {
     /* Measure the call's phases into its response (motan_response_get_phase_us). */
-    MOTAN_CALL_PHASES = 1
+    MOTAN_CALL_PHASES = 1,
+    /* Stamp the response with the time it was read (motan_response_get_received_us); the
+     * clock is read once per batch of answers read together. */
+    MOTAN_CALL_RECEIVED = 2
 } motan_call_flags;
 
 /*

@@ -188,7 +188,8 @@ void motan__client_report_endpoints(motan_client *c)
         motan_endpoint *ep = motan_cluster_endpoint_at(c->cluster, i);
         motan_filter_chain_report_endpoint(c->chain, c->service, group,
                                            motan_endpoint_get_address(ep),
-                                           motan_endpoint_is_available(ep));
+                                           motan_endpoint_is_available(ep),
+                                           motan_endpoint_inflight(ep));
     }
 }
 

@@ -190,7 +190,9 @@ static void attempt_cb(motan_response *resp, void *userdata)
     a->inflight = 0;
     call->inflight--;
     if (a->filtered) {
-        call->now_us = motan_now_us();
+        call->now_us = resp ? motan_response_get_received_us(resp) : 0;
+        if (!call->now_us) /* a local outcome (timeout, cancel...): now */
+            call->now_us = motan_now_us();
         attempt_filtered_end(call, a, resp ? motan_response_get_code(resp) : MOTAN_ENOMEM, resp,
                              call->now_us);
     }
@@ -225,13 +227,15 @@ MOTAN_EXPORT int motan_ha_call_send(motan_ha_call *call, motan_endpoint *ep, int
     memset(a, 0, sizeof(*a));
     a->call = call;
     a->ep = ep;
-    a->start_us = motan_now_us();
+    /* A first attempt sent straight from motan_cluster_call starts when the call did. */
+    a->start_us = call->start_inline && !call->nattempts ? call->start_us : motan_now_us();
     int rc;
     if (call->fc) {
         size_t nmeta;
         const char *const *meta = motan_filter_call_added_meta(call->fc, &nmeta);
-        rc = motan_endpoint_call_ex(ep, call->req, remaining, meta, nmeta, call->c->call_flags,
-                                    attempt_cb, a, &a->call_id);
+        rc = motan_endpoint_call_ex(ep, call->req, remaining, meta, nmeta,
+                                    call->c->call_flags | MOTAN_CALL_RECEIVED, attempt_cb, a,
+                                    &a->call_id);
         if (rc == MOTAN_OK) {
             a->filtered = 1;
             motan_filter_chain_attempt_start(call->fc, call->nattempts,
@@ -431,11 +435,11 @@ static int filter_begin(motan_cluster *c, motan_ha_call *call)
     char err[320];
     const motan_request *req = call->req;
     size_t body = 0;
-    const char *g = motan_request_get_group(req);
     int ser = motan_request_get_serialization(req);
     motan_request_body(req, &body);
-    int rc = motan_filter_chain_begin(c->chain, motan_request_get_service(req),
-                                      g ? g : c->own.name, motan_request_get_method(req),
+    /* The cluster's own path and group (stable strings, as the chain wants them): a call
+     * goes to this cluster's endpoints whatever group or service its request names. */
+    int rc = motan_filter_chain_begin(c->chain, c->path, c->own.name, motan_request_get_method(req),
                                       ser < 0 ? MOTAN_SER_SIMPLE : ser, body, request_meta, req,
                                       call->start_us, &call->fc, err, sizeof(err));
     if (rc == MOTAN_OK || !call->fc) /* out of memory for a context: unfiltered */
@@ -465,6 +469,7 @@ static void start_in_loop(void *arg)
     } else if (!c->ever_updated) {
         /* No node list yet (a registry is still answering): wait for it, within the timeout. */
         call->parked = 1;
+        call->start_inline = 0;
         event_assign(&call->timer, motan_loop_get_base(c->loop), -1, 0, on_park_timeout, call);
         struct timeval tv = {call->timeout_ms / 1000, (call->timeout_ms % 1000) * 1000};
         event_add(&call->timer, &tv);
@@ -472,6 +477,7 @@ static void start_in_loop(void *arg)
     } else {
         dispatch(c, call);
     }
+    call->start_inline = 0; /* later attempts (timers, unparking) read the clock */
     call->starting = 0;
     call_unref(call);
     motan__cluster_release(c);
@@ -509,8 +515,12 @@ MOTAN_EXPORT int motan_cluster_call(motan_cluster *c, motan_request *req, motan_
     call->userdata = userdata;
     call->refs = 1; /* until completed */
     call->starting = 1;
-    if (c->chain)
+    if (c->chain) {
         call->start_us = motan_now_us();
+        call->start_inline = motan_loop_in_loop_thread(c->loop);
+    } else {
+        call->start_inline = 0;
+    }
     /* The coarse clock: a tick of slack on deadlines, a third of the cost. */
     uint64_t start_us = motan__now_coarse_us();
     int t = motan_request_get_timeout(req);

@@ -62,6 +62,7 @@ struct motan_ha_call {
     void *userdata;
     uint64_t deadline_us;
     uint64_t start_us; /* with a filter chain: when motan_cluster_call was called */
+    int start_inline;  /* ... on the loop thread: the first attempt starts at start_us */
     int timeout_ms;
     int refs;          /* completion pending + attempts in flight + code running on it */
     int starting;      /* inside motan_cluster_call: completion must be deferred */

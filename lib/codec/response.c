@@ -27,6 +27,7 @@ struct motan_response {
     size_t nmeta, cmeta;
     motan_buf endpoint; /* NUL-terminated when not empty */
     size_t body_size;   /* of the frame it was filled from */
+    uint64_t received_us;
     uint32_t phase_us[MOTAN_PHASE_COUNT];
 };
 
@@ -78,6 +79,7 @@ MOTAN_EXPORT void motan_response_reset(motan_response *r)
     r->id = 0;
     r->endpoint.len = 0;
     memset(r->phase_us, 0, sizeof(r->phase_us));
+    r->received_us = 0;
 }
 
 MOTAN_EXPORT int motan_response_get_code(const motan_response *r) { return r->code; }
@@ -89,6 +91,16 @@ MOTAN_EXPORT int64_t motan_response_get_process_time(const motan_response *r) { 
 MOTAN_EXPORT uint64_t motan_response_get_request_id(const motan_response *r) { return r->id; }
 MOTAN_EXPORT motan_arena *motan_response_arena(motan_response *r) { return r->arena; }
 MOTAN_EXPORT size_t motan_response_get_body_size(const motan_response *r) { return r->body_size; }
+
+MOTAN_EXPORT uint64_t motan_response_get_received_us(const motan_response *r)
+{
+    return r->received_us;
+}
+
+MOTAN_EXPORT void motan_response_set_received_us(motan_response *r, uint64_t us)
+{
+    r->received_us = us;
+}
 
 MOTAN_EXPORT uint64_t motan_response_get_phase_us(const motan_response *r, int phase)
 {

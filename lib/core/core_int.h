@@ -99,6 +99,12 @@ static inline int motan__hexval(char c)
     return -1;
 }
 
+/*
+ * epoch.c: bumped whenever an endpoint (and its address string) is freed, so layers above
+ * may cache by the address of an endpoint's strings and notice when one could be stale.
+ */
+extern _Atomic unsigned motan__endpoint_epoch;
+
 /* log.c: formats and delivers one line when level is enabled (cheap when it is not). */
 void motan__log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

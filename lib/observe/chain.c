@@ -5,7 +5,7 @@
  */
 #include <stdio.h>
 
-#include "observe/observe_int.h"
+#include "observe/metrics_int.h"
 
 #define POOL_MAX 1024
 
@@ -27,6 +27,9 @@ static int add_filter(motan_filter_chain *ch, const char *name, size_t len, cons
     if (ops->create && !(state = ops->create(url, ch->side, ch->stats, ops->userdata)))
         return motan__errf(errbuf, errlen, MOTAN_ENOMEM, "filter \"%s\" could not be created",
                            ops->name);
+    if (ops->before == motan__filter_metrics.before)
+        ch->metrics_at = (int)ch->n;
+    ch->has_attempt_start |= ops->attempt_start != NULL;
     ch->ops[ch->n] = ops;
     ch->state[ch->n++] = state;
     ch->flags |= ops->flags;
@@ -46,6 +49,7 @@ MOTAN_EXPORT int motan_filter_chain_new(const char *names, const motan_url *url,
     if (!ch)
         return MOTAN_ENOMEM;
     ch->side = side;
+    ch->metrics_at = -1;
     ch->stats = stats;
     motan__stats_ref(stats);
     int rc = (ch->writer = motan__writer_new(stats, side)) ? MOTAN_OK : MOTAN_ENOMEM;
@@ -99,14 +103,16 @@ MOTAN_EXPORT motan_stats *motan_filter_chain_stats(const motan_filter_chain *ch)
 
 MOTAN_EXPORT void motan_filter_chain_report_endpoint(motan_filter_chain *ch, const char *service,
                                                      const char *group, const char *endpoint,
-                                                     int available)
+                                                     int available, uint64_t in_flight)
 {
     if (!ch)
         return;
     motan__series *s = motan__series_get(ch->writer, MOTAN_STATS_ENDPOINT, service, group, "",
                                          endpoint);
-    if (s)
+    if (s) {
         atomic_store_explicit(&s->available, available != 0, memory_order_relaxed);
+        atomic_store_explicit(&s->in_flight, in_flight, memory_order_relaxed);
+    }
 }
 
 /* ---- calls ---------------------------------------------------------------------------- */
@@ -146,9 +152,13 @@ MOTAN_EXPORT int motan_filter_chain_begin(motan_filter_chain *ch, const char *se
     } else if (!(call = motan_malloc(sizeof(*call)))) {
         return MOTAN_ENOMEM;
     }
-    memset(call, 0, offsetof(motan_filter_call, last_endpoint));
-    call->last_endpoint[0] = '\0';
+    /* A small block, not the whole context: that would cost more than the rest of a call. */
+    memset(&call->stage, 0,
+           offsetof(motan_filter_call, overflow) + sizeof(void *) - offsetof(motan_filter_call, stage));
     call->chain = ch;
+    call->attempt = -1;
+    call->available = 1;
+    call->endpoint = "";
     call->service = service ? service : "";
     call->group = group ? group : "";
     call->method = method ? method : "";
@@ -157,14 +167,15 @@ MOTAN_EXPORT int motan_filter_chain_begin(motan_filter_chain *ch, const char *se
     call->lookup = lookup;
     call->source = source;
     call->start_us = start_us;
-    call->attempt = -1;
-    call->endpoint = call->last_endpoint;
     *out = call;
     call->stage = FC_BEFORE;
     int rc = MOTAN_OK;
     for (size_t i = 0; i < ch->n; i++) {
-        call->cur = (int)i;
-        if (ch->ops[i]->before) {
+        if ((int)i == ch->metrics_at) {
+            motan__metrics_before(call, (int)i);
+        } else if (ch->ops[i]->before) {
+            call->cur = (int)i;
+            call->data[i] = NULL;
             call->errmsg[0] = '\0';
             rc = ch->ops[i]->before(ch->state[i], call);
             if (rc != MOTAN_OK) {
@@ -192,23 +203,20 @@ MOTAN_EXPORT void motan_filter_chain_attempt_start(motan_filter_call *call, int 
                                                    const char *endpoint)
 {
     motan_filter_chain *ch = call->chain;
-    call->attempt = attempt;
     call->endpoint = endpoint ? endpoint : "";
     if (attempt + 1 > call->nattempts)
         call->nattempts = attempt + 1;
+    if (!ch->has_attempt_start)
+        return;
+    call->attempt = attempt;
     call->stage = FC_ATTEMPT;
     for (int i = 0; i < call->nbefore; i++) {
-        call->cur = i;
-        if (ch->ops[i]->attempt_start)
+        if (ch->ops[i]->attempt_start) {
+            call->cur = i;
             ch->ops[i]->attempt_start(ch->state[i], call);
+        }
     }
     call->stage = 0;
-    if (call->endpoint != call->last_endpoint) {
-        size_t n = strnlen(call->endpoint, sizeof(call->last_endpoint) - 1);
-        memcpy(call->last_endpoint, call->endpoint, n);
-        call->last_endpoint[n] = '\0';
-        call->endpoint = call->last_endpoint;
-    }
     call->attempt = -1;
 }
 
@@ -221,20 +229,23 @@ MOTAN_EXPORT void motan_filter_chain_attempt_end(motan_filter_call *call, int at
     call->attempt = attempt;
     call->endpoint = endpoint ? endpoint : "";
     call->code = code;
-    call->resp = resp;
-    call->resp_size = resp ? motan_response_get_body_size(resp) : 0;
+    call->resp = resp; /* its size, when asked */
     call->available = available;
     call->latency_us = latency_us;
     call->stage = FC_ATTEMPT;
     for (int i = call->nbefore; i-- > 0;) {
-        call->cur = i;
-        if (ch->ops[i]->attempt_end)
+        if (i == ch->metrics_at) {
+            motan__metrics_attempt_end(call, i);
+        } else if (ch->ops[i]->attempt_end) {
+            call->cur = i;
             ch->ops[i]->attempt_end(ch->state[i], call);
+        }
     }
     call->stage = 0;
     call->resp = NULL;
-    call->endpoint = call->last_endpoint;
     call->attempt = -1;
+    /* The endpoint may go once its attempt is over: trusted while no endpoint was freed. */
+    call->ep_epoch = atomic_load_explicit(&motan__endpoint_epoch, memory_order_relaxed);
 }
 
 MOTAN_EXPORT void motan_filter_chain_end(motan_filter_call *call, int code,
@@ -246,13 +257,16 @@ MOTAN_EXPORT void motan_filter_chain_end(motan_filter_call *call, int code,
     motan_filter_chain *ch = call->chain;
     call->code = code;
     call->resp = resp;
-    call->resp_size = resp ? motan_response_get_body_size(resp) : response_size;
+    call->resp_size = response_size; /* resp's own, when asked */
     call->latency_us = end_us > call->start_us ? end_us - call->start_us : 0;
     call->stage = FC_AFTER;
     for (int i = call->nbefore; i-- > 0;) {
-        call->cur = i;
-        if (ch->ops[i]->after)
+        if (i == ch->metrics_at) {
+            motan__metrics_after(call, i);
+        } else if (ch->ops[i]->after) {
+            call->cur = i;
             ch->ops[i]->after(ch->state[i], call);
+        }
     }
     call_release(call);
 }
@@ -267,13 +281,21 @@ MOTAN_EXPORT int motan_filter_call_serialization(const motan_filter_call *c) { r
 MOTAN_EXPORT size_t motan_filter_call_request_size(const motan_filter_call *c) { return c->request_size; }
 MOTAN_EXPORT uint64_t motan_filter_call_start_us(const motan_filter_call *c) { return c->start_us; }
 MOTAN_EXPORT int motan_filter_call_attempt(const motan_filter_call *c) { return c->attempt; }
-MOTAN_EXPORT const char *motan_filter_call_endpoint(const motan_filter_call *c) { return c->endpoint; }
+MOTAN_EXPORT const char *motan_filter_call_endpoint(const motan_filter_call *c)
+{
+    if (c->stage == FC_ATTEMPT || c->ep_epoch == atomic_load(&motan__endpoint_epoch))
+        return c->endpoint;
+    return "?"; /* the last attempt's endpoint was (or may have been) freed since */
+}
 MOTAN_EXPORT int motan_filter_call_attempts(const motan_filter_call *c) { return c->nattempts; }
 MOTAN_EXPORT int motan_filter_call_endpoint_available(const motan_filter_call *c) { return c->available; }
 MOTAN_EXPORT int motan_filter_call_code(const motan_filter_call *c) { return c->code; }
 MOTAN_EXPORT uint64_t motan_filter_call_latency_us(const motan_filter_call *c) { return c->latency_us; }
 MOTAN_EXPORT const motan_response *motan_filter_call_response(const motan_filter_call *c) { return c->resp; }
-MOTAN_EXPORT size_t motan_filter_call_response_size(const motan_filter_call *c) { return c->resp_size; }
+MOTAN_EXPORT size_t motan_filter_call_response_size(const motan_filter_call *c)
+{
+    return c->resp ? motan_response_get_body_size(c->resp) : c->resp_size;
+}
 MOTAN_EXPORT void **motan_filter_call_data(motan_filter_call *c) { return &c->data[c->cur]; }
 
 MOTAN_EXPORT uint64_t motan_filter_call_phase_us(const motan_filter_call *c, int phase)

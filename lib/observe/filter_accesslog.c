@@ -15,13 +15,15 @@ static void a_after(void *state, motan_filter_call *call)
     if (!motan_log_enabled(MOTAN_LOG_INFO))
         return;
     char line[1536];
+    const char *ep = motan_filter_call_endpoint(call);
     int n = snprintf(line, sizeof(line),
                      "%s %s.%s group=%s endpoint=%s attempts=%d code=%s latency_us=%llu "
                      "request_bytes=%zu response_bytes=%zu",
                      call->chain->side == MOTAN_SIDE_SERVER ? "server" : "client", call->service,
-                     call->method, call->group, call->endpoint[0] ? call->endpoint : "-",
+                     call->method, call->group, ep[0] ? ep : "-",
                      call->nattempts, motan_errname(call->code),
-                     (unsigned long long)call->latency_us, call->request_size, call->resp_size);
+                     (unsigned long long)call->latency_us, call->request_size,
+                     motan_filter_call_response_size(call));
     if (n > 0 && (size_t)n < sizeof(line) && call->traced)
         n += snprintf(line + n, sizeof(line) - (size_t)n, "%s%s traceparent=%s",
                       call->request_id[0] ? " requestId=" : "", call->request_id,

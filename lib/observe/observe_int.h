@@ -17,18 +17,14 @@
 
 extern const uint64_t motan__bucket_us[MOTAN__NBUCKETS];
 
-/* Index of the bucket of a latency: the first bound >= us. */
+/* Index of the bucket of a latency: the first bound >= us. Latencies cluster in the low
+ * buckets, so a scan from the bottom takes a few well-predicted compares. */
 static inline size_t motan__bucket_of(uint64_t us)
 {
-    size_t lo = 0, hi = MOTAN__NBUCKETS - 1; /* the last bucket is +Inf */
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (us <= motan__bucket_us[mid])
-            hi = mid;
-        else
-            lo = mid + 1;
-    }
-    return lo;
+    size_t i = 0;
+    while (us > motan__bucket_us[i]) /* the last bound is UINT64_MAX */
+        i++;
+    return i;
 }
 
 /*
@@ -61,7 +57,8 @@ struct motan__series {
     char *service, *group, *method, *endpoint; /* owned; "" when not part of the key */
     motan__series *ep_series;                  /* ATTEMPT: the endpoint's availability */
     struct {
-        const char *addr; /* identity of the caller's string, checked by content */
+        const char *addr; /* an endpoint's address string, valid while epoch holds */
+        unsigned epoch;
         motan__series *s;
     } ep_cache[MOTAN__EP_CACHE]; /* CALL: attempt series by endpoint (writer only) */
     unsigned ep_next;
@@ -69,7 +66,8 @@ struct motan__series {
     motan__ctr buckets[MOTAN__NBUCKETS];
     motan__ctr codes[MOTAN__MAXCODE + 1]; /* finished with -code; [0]: others */
     motan__ctr ok;
-    atomic_int available;
+    atomic_int available;  /* ENDPOINT */
+    motan__ctr in_flight;  /* ENDPOINT: as last reported */
 };
 
 #define MOTAN__CALL_CACHE 8
@@ -82,7 +80,10 @@ typedef struct motan__writer {
     motan__series *head;  /* newest first */
     motan__series **table; /* writer only */
     size_t mask, count;
-    motan__series *call_cache[MOTAN__CALL_CACHE]; /* writer only */
+    struct {
+        const char *service, *group; /* stable by contract (motan_filter_chain_begin) */
+        motan__series *s;
+    } call_cache[MOTAN__CALL_CACHE]; /* writer only */
 } motan__writer;
 
 struct motan_stats {
@@ -101,19 +102,17 @@ void motan__writer_retire(motan__writer *w);
 /* The series of the key (created on first use); NULL on out of memory. */
 motan__series *motan__series_get(motan__writer *w, int kind, const char *service,
                                  const char *group, const char *method, const char *endpoint);
-/* The CALL series of (service, group, method), through a cache by string address. */
-motan__series *motan__series_call(motan__writer *w, const char *service, const char *group,
-                                  const char *method);
-/* The ATTEMPT series of call series cs for endpoint ep (cached by pointer). */
-motan__series *motan__series_attempt(motan__writer *w, motan__series *cs, const char *ep);
-/* Records one finished call or attempt. */
-void motan__series_finish(motan__series *s, int code, uint64_t latency_us);
+/* Slow paths of metrics_int.h's lookups: fill the caches. */
+motan__series *motan__series_call_slow(motan__writer *w, const char *service, const char *group,
+                                       const char *method, unsigned slot);
+motan__series *motan__series_attempt_slow(motan__writer *w, motan__series *cs, const char *ep,
+                                          unsigned epoch);
 
 /* One series of a snapshot: keys copied, counts added up over writers. */
 typedef struct motan__snap {
     int kind, side;
     const char *service, *group, *method, *endpoint;
-    uint64_t started, sum_us, ok;
+    uint64_t started, sum_us, ok, in_flight;
     uint64_t buckets[MOTAN__NBUCKETS];
     uint64_t codes[MOTAN__MAXCODE + 1];
     int available;
@@ -155,35 +154,35 @@ enum { FC_BEFORE = 1, FC_ATTEMPT, FC_AFTER };
 struct motan_filter_call {
     motan_filter_chain *chain;
     motan_filter_call *next_free;
+    /* Cleared by begin in one go (stage .. overflow). */
+    int stage;   /* FC_* of the hooks running */
+    int nbefore; /* filters whose before accepted the call */
+    int nattempts;
+    int code;
+    int cur;    /* index of the filter whose hook runs */
+    int traced; /* the trace filter ran */
+    uint64_t latency_us;
+    const motan_response *resp;
+    size_t resp_size;
+    size_t nmeta, text_used;
+    void *overflow; /* heap blocks for text that did not fit, freed with the call */
+    /* Set by begin. */
+    int attempt; /* the attempt whose hooks run, -1 outside them */
+    int available;
+    const char *endpoint;  /* the attempt's, or the last attempt's (checked with ep_epoch) */
+    unsigned ep_epoch;     /* motan__endpoint_epoch when endpoint was last known alive */
     const char *service, *group, *method;
     int serialization;
     size_t request_size;
     motan_meta_lookup lookup;
     const void *source;
     uint64_t start_us;
-    int stage;   /* FC_* of the hooks running */
-    int nbefore; /* filters whose before accepted the call */
-    int attempt, nattempts;
-    const char *endpoint;
-    int code;
-    uint64_t latency_us;
-    const motan_response *resp;
-    size_t resp_size;
-    int available;
-    int cur; /* index of the filter whose hook runs */
+    /* Written before they are read. */
     void *data[MOTAN__MAX_FILTERS];
-    /* metadata added by filters */
-    size_t nmeta;
     const char *meta[2 * MOTAN__MAX_META];
-    size_t text_used;
-    void *overflow; /* heap blocks for text that did not fit, freed with the call */
-    /* trace filter */
-    int traced;
     char traceparent[56];
     char parent_span[17];
     char request_id[24];
-    /* Not cleared on reuse (written before read). */
-    char last_endpoint[96]; /* the last attempt's endpoint, copied: it may go first */
     char errmsg[256];
     char text[MOTAN__META_TEXT];
 };
@@ -198,6 +197,8 @@ struct motan_filter_chain {
     unsigned flags;
     motan_filter_call *pool;
     int npool;
+    int metrics_at; /* index of the built-in metrics filter (run inline), -1 */
+    int has_attempt_start; /* some filter has an attempt_start hook */
 };
 
 /* The chain's stats writer (for built-in filters); never NULL. */

@@ -198,47 +198,35 @@ motan__series *motan__series_get(motan__writer *w, int kind, const char *service
     return x;
 }
 
-motan__series *motan__series_call(motan__writer *w, const char *service, const char *group,
-                                  const char *method)
+motan__series *motan__series_call_slow(motan__writer *w, const char *service, const char *group,
+                                       const char *method, unsigned slot)
 {
-    /* Callers pass the same few strings over and over: look them up by address first. */
-    unsigned slot = (unsigned)(((uintptr_t)method >> 4) ^ ((uintptr_t)group >> 6)) %
-                    MOTAN__CALL_CACHE;
-    motan__series *x = w->call_cache[slot];
-    if (x && !strcmp(x->method, method) && !strcmp(x->group, group) &&
-        !strcmp(x->service, service))
-        return x;
-    x = motan__series_get(w, MOTAN_STATS_CALL, service, group, method, "");
-    if (x)
-        w->call_cache[slot] = x;
+    motan__series *x = motan__series_get(w, MOTAN_STATS_CALL, service, group, method, "");
+    if (x) {
+        w->call_cache[slot].service = service;
+        w->call_cache[slot].group = group;
+        w->call_cache[slot].s = x;
+    }
     return x;
 }
 
-motan__series *motan__series_attempt(motan__writer *w, motan__series *cs, const char *ep)
+motan__series *motan__series_attempt_slow(motan__writer *w, motan__series *cs, const char *ep,
+                                          unsigned epoch)
 {
-    if (!ep)
-        ep = "";
     for (int i = 0; i < MOTAN__EP_CACHE; i++)
-        if (cs->ep_cache[i].addr == ep && !strcmp(cs->ep_cache[i].s->endpoint, ep))
+        if (cs->ep_cache[i].addr == ep && !strcmp(cs->ep_cache[i].s->endpoint, ep)) {
+            cs->ep_cache[i].epoch = epoch; /* an endpoint went, not this one */
             return cs->ep_cache[i].s;
+        }
     motan__series *x = motan__series_get(w, MOTAN_STATS_ATTEMPT, cs->service, cs->group,
                                          cs->method, ep);
     if (x) {
         unsigned slot = cs->ep_next++ % MOTAN__EP_CACHE;
         cs->ep_cache[slot].addr = ep;
+        cs->ep_cache[slot].epoch = epoch;
         cs->ep_cache[slot].s = x;
     }
     return x;
-}
-
-void motan__series_finish(motan__series *s, int code, uint64_t latency_us)
-{
-    motan__ctr_add(&s->buckets[motan__bucket_of(latency_us)], 1);
-    motan__ctr_add(&s->sum_us, latency_us);
-    if (code == MOTAN_OK)
-        motan__ctr_add(&s->ok, 1);
-    else
-        motan__ctr_add(&s->codes[code < 0 && -code <= MOTAN__MAXCODE ? -code : 0], 1);
 }
 
 /* ---- retiring a writer ---------------------------------------------------------------- */
@@ -333,12 +321,14 @@ static int snap_one(motan_arena *a, const motan__series *x, motan__snap *o)
     o->sum_us = motan__ctr_get(&x->sum_us);
     o->started = motan__ctr_get(&x->started);
     o->available = atomic_load(&((motan__series *)x)->available);
+    o->in_flight = motan__ctr_get(&x->in_flight);
     return MOTAN_OK;
 }
 
 static void merge_into(motan__snap *d, const motan__snap *s)
 {
     d->started += s->started;
+    d->in_flight += s->in_flight;
     d->sum_us += s->sum_us;
     d->ok += s->ok;
     for (int i = 0; i < MOTAN__NBUCKETS; i++)

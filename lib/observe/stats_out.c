@@ -38,7 +38,10 @@ static void fill_series(const motan__snap *s, motan_stats_series *o, int *codes,
     o->started = s->started;
     o->count = motan__snap_count(s);
     o->ok = s->ok;
-    o->in_flight = s->started > o->count ? s->started - o->count : 0;
+    if (s->kind == MOTAN_STATS_CALL)
+        o->in_flight = s->started > o->count ? s->started - o->count : 0;
+    else
+        o->in_flight = s->in_flight; /* as reported for an endpoint; 0 for attempts */
     o->sum_us = s->sum_us;
     o->nbuckets = MOTAN__NBUCKETS;
     o->buckets = s->buckets;
@@ -145,12 +148,15 @@ static void put_series(motan__out *b, const motan_stats_series *o)
         put_str(b, o->endpoint);
     }
     if (o->kind == MOTAN_STATS_ENDPOINT) {
-        motan__out_str(b, o->available ? ",\"available\":true}" : ",\"available\":false}");
+        motan__out_fmt(b, ",\"available\":%s,\"in_flight\":%llu}", o->available ? "true" : "false",
+                       (unsigned long long)o->in_flight);
         return;
     }
-    motan__out_fmt(b, ",\"started\":%llu,\"count\":%llu,\"ok\":%llu,\"in_flight\":%llu,\"errors\":{",
-                   (unsigned long long)o->started, (unsigned long long)o->count,
-                   (unsigned long long)o->ok, (unsigned long long)o->in_flight);
+    if (o->kind == MOTAN_STATS_CALL)
+        motan__out_fmt(b, ",\"started\":%llu,\"in_flight\":%llu", (unsigned long long)o->started,
+                       (unsigned long long)o->in_flight);
+    motan__out_fmt(b, ",\"count\":%llu,\"ok\":%llu,\"errors\":{", (unsigned long long)o->count,
+                   (unsigned long long)o->ok);
     for (size_t i = 0; i < o->ncodes; i++)
         motan__out_fmt(b, "%s\"%s\":%llu", i ? "," : "",
                        o->codes[i] ? motan_errname(o->codes[i]) : "other",

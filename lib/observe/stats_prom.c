@@ -21,11 +21,11 @@ static const family call_families[] = {
 };
 static const family attempt_families[] = {
     {"attempts_total", "counter", "Attempts finished on an endpoint, by result code."},
-    {"attempts_in_flight", "gauge", "Attempts sent to an endpoint and not yet finished."},
     {"attempt_duration_seconds", "histogram", "Latency of one attempt on an endpoint."},
 };
 static const family endpoint_families[] = {
     {"endpoint_available", "gauge", "1 while the endpoint takes calls, 0 while it is fused."},
+    {"endpoint_in_flight", "gauge", "Calls in flight on the endpoint, as last refreshed."},
 };
 
 static void label_value(motan__out *o, const char *v)
@@ -110,10 +110,13 @@ static void sample(motan__out *o, const char *side, const family *f, int index,
     }
     if (s->kind == MOTAN_STATS_ENDPOINT) {
         sample_start(o, side, f->suffix, "", s);
-        motan__out_fmt(o, "} %d\n", s->available ? 1 : 0);
+        if (index == 0)
+            motan__out_fmt(o, "} %d\n", s->available ? 1 : 0);
+        else
+            motan__out_fmt(o, "} %llu\n", (unsigned long long)s->in_flight);
         return;
     }
-    if (index == 1) { /* in flight */
+    if (f->type[0] == 'g') { /* calls in flight */
         sample_start(o, side, f->suffix, "", s);
         motan__out_fmt(o, "} %llu\n",
                        (unsigned long long)(s->started > count ? s->started - count : 0));
@@ -161,7 +164,7 @@ MOTAN_EXPORT int motan_stats_prometheus(motan_stats *const *sources, size_t n, c
         const family *fams = snap[i].kind == MOTAN_STATS_CALL      ? call_families
                              : snap[i].kind == MOTAN_STATS_ATTEMPT ? attempt_families
                                                                    : endpoint_families;
-        int nf = snap[i].kind == MOTAN_STATS_ENDPOINT ? 1 : 3;
+        int nf = snap[i].kind == MOTAN_STATS_CALL ? 3 : 2;
         for (int f = 0; f < nf; f++) {
             motan__out_fmt(&o, "# HELP motan_%s_%s %s\n", side, fams[f].suffix, fams[f].help);
             motan__out_fmt(&o, "# TYPE motan_%s_%s %s\n", side, fams[f].suffix, fams[f].type);

@@ -382,6 +382,7 @@ static void do_read(motan__conn *c)
         ssize_t n = read(c->fd, c->in->data + c->in->len, room);
         if (n > 0) {
             c->in->len += (size_t)n;
+            c->read_us = 0; /* new bytes: a new time, taken when a call wants it */
             if (!parse_frames(c) || ep->closing)
                 return;
             if ((size_t)n < room)

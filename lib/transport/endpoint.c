@@ -184,6 +184,7 @@ MOTAN_EXPORT int motan_endpoint_new(motan_loop *l, const motan_url *node, motan_
 
 static void endpoint_destroy(motan_endpoint *ep)
 {
+    atomic_fetch_add(&motan__endpoint_epoch, 1); /* its address string goes with it */
     motan__health_stop(ep);
     if (ep->conns)
         for (int i = 0; i < ep->nconns; i++)
@@ -616,6 +617,11 @@ void motan__endpoint_on_frame(motan_endpoint *ep, motan__conn *c, const motan_fr
     }
     if (MOTAN_UNLIKELY(call->flags & MOTAN_CALL_PHASES))
         call->t_frame = motan_now_us();
+    if (call->flags & MOTAN_CALL_RECEIVED) {
+        if (!c->read_us)
+            c->read_us = call->t_frame ? call->t_frame : motan_now_us();
+        motan_response_set_received_us(resp, c->read_us);
+    }
     if (call->req)
         motan_response_set_frame(resp, f);
     if (MOTAN_UNLIKELY(call->flags & MOTAN_CALL_PHASES))

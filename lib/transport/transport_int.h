@@ -98,6 +98,7 @@ struct motan__conn {
     uint64_t retry_at_us; /* no reconnect before this time */
     uint64_t generation;  /* bumped on every close: stale callbacks detect it */
     uint64_t connected_us; /* when the connection last opened (phases) */
+    uint64_t read_us;      /* when the bytes being parsed were read, 0: not looked up yet */
 };
 
 /* ---- endpoint -------------------------------------------------------------------------- */

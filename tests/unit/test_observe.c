@@ -585,20 +585,23 @@ START_TEST(test_stats_sequence)
     ck_assert_uint_eq(v.buckets[2][10], 0); /* 120 ms is above 100 ms ... */
     ck_assert_uint_eq(v.buckets[2][11], 2); /* ... and at most 200 ms */
     ck_assert_double_eq_tol(v.s[2].p50_us, 150000, 1e-9);
-    /* attempts: echo on h:1 = 40, 150, 700 ok, 60 ECONNECT, one in flight; echo on h:2 = 900 */
-    ck_assert_uint_eq(v.s[3].started, 5);
+    /* attempts (counted when they end): echo on h:1 = 40, 150, 700 ok, 60 ECONNECT (the
+     * one in flight is not counted yet); echo on h:2 = 900 */
+    ck_assert_uint_eq(v.s[3].started, 4);
     ck_assert_uint_eq(v.s[3].count, 4);
     ck_assert_uint_eq(v.s[3].ok, 3);
-    ck_assert_uint_eq(v.s[3].in_flight, 1);
+    ck_assert_uint_eq(v.s[3].in_flight, 0);
     ck_assert_str_eq(v.errors[3], "MOTAN_ECONNECT=1 ");
     ck_assert_uint_eq(v.s[4].count, 1);
     ck_assert_uint_eq(v.s[4].sum_us, 900);
     ck_assert_int_eq(v.s[7].available, 0); /* h:1's last attempt to end failed to connect */
     ck_assert_int_eq(v.s[8].available, 1);
-    motan_filter_chain_report_endpoint(ch, "svc", "g1", "h:1", 1);
+    ck_assert_uint_eq(v.s[7].in_flight, 0);
+    motan_filter_chain_report_endpoint(ch, "svc", "g1", "h:1", 1, 3);
     memset(&v, 0, sizeof(v));
     motan_stats_walk(st, visit, &v);
     ck_assert_int_eq(v.s[7].available, 1);
+    ck_assert_uint_eq(v.s[7].in_flight, 3);
 
     /* JSON says the same. */
     char *text = motan_stats_json(st);
@@ -618,9 +621,14 @@ START_TEST(test_stats_sequence)
     json_t *s2 = json_array_get(series, 2);
     ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(s2, "errors"), "MOTAN_ETIMEOUT")), 2);
     ck_assert_int_eq(json_array_size(json_object_get(s2, "buckets")), 20);
+    json_t *s3 = json_array_get(series, 3);
+    ck_assert_str_eq(json_string_value(json_object_get(s3, "kind")), "attempt");
+    ck_assert_ptr_null(json_object_get(s3, "in_flight"));
+    ck_assert_int_eq(json_integer_value(json_object_get(s3, "count")), 4);
     json_t *s8 = json_array_get(series, 8);
     ck_assert_str_eq(json_string_value(json_object_get(s8, "kind")), "endpoint");
     ck_assert(json_is_true(json_object_get(s8, "available")));
+    ck_assert_int_eq(json_integer_value(json_object_get(s8, "in_flight")), 0);
     ck_assert_ptr_null(json_object_get(s8, "count"));
     json_decref(j);
     motan_free(text);
@@ -636,7 +644,9 @@ START_TEST(test_stats_sequence)
     ck_assert_str_eq(tu_prom_type(&p, "motan_client_calls_in_flight"), "gauge");
     ck_assert_str_eq(tu_prom_type(&p, "motan_client_call_duration_seconds"), "histogram");
     ck_assert_str_eq(tu_prom_type(&p, "motan_client_attempts_total"), "counter");
-    ck_assert_str_eq(tu_prom_type(&p, "motan_client_attempts_in_flight"), "gauge");
+    ck_assert_ptr_null(tu_prom_type(&p, "motan_client_attempts_in_flight"));
+    ck_assert_str_eq(tu_prom_type(&p, "motan_client_endpoint_in_flight"), "gauge");
+    ck_assert_double_eq(tu_prom_value(&p, "motan_client_endpoint_in_flight{service=\"svc\",group=\"g1\",endpoint=\"h:1\"}"), 3);
     ck_assert_str_eq(tu_prom_type(&p, "motan_client_attempt_duration_seconds"), "histogram");
     ck_assert_str_eq(tu_prom_type(&p, "motan_client_endpoint_available"), "gauge");
     ck_assert_double_eq(tu_prom_value(&p, "motan_client_calls_total{service=\"svc\",group=\"g1\",method=\"echo\",code=\"MOTAN_OK\"}"), 4);
@@ -853,7 +863,7 @@ START_TEST(test_out_of_memory)
                                         NULL, 0);
         if (rc == MOTAN_OK) {
             record_sequence(ch); /* recording never fails a call */
-            motan_filter_chain_report_endpoint(ch, "svc", "g1", "h:3", 0);
+            motan_filter_chain_report_endpoint(ch, "svc", "g1", "h:3", 0, 1);
             json = motan_stats_json(st);
             rc = motan_stats_prometheus(&st, 1, &prom, NULL);
             if (rc == MOTAN_OK)
