@@ -11,7 +11,8 @@
  * serialization (simple | msgpack | json), loadbalance (random), haStrategy (failover),
  * retries (0), requestTimeout (1000 ms), connectTimeout (1000 ms), connections (2),
  * maxPending (10000), errorCountThreshold (10), keepaliveInterval (1000 ms),
- * maxContentLength (10485760), mingzSize (0), backupRequestDelayTime,
+ * maxContentLength (10485760), maxDecodedSize (4 x maxContentLength), mingzSize (0),
+ * backupRequestDelayTime,
  * backupRequestDelayRatio (90), backupRequestMaxRetryRatio (15), emptyNodeProtection
  * (true); any of them per method as "<method>.<param>" (e.g. hello.retries=2); registry
  * parameters (sessionTimeout, wait, interval, ...) are passed to the registry.

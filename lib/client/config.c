@@ -31,6 +31,7 @@ static const struct param {
     {"keepaliveInterval", P_INT, 1, 86400000},
     {"maxContentLength", P_INT, 21, 2147483647},
     {"mingzSize", P_INT, 0, 2147483647},
+    {"maxDecodedSize", P_INT, 1, 1125899906842624LL},
     {"backupRequestDelayTime", P_INT, 0, 86400000},
     {"backupRequestDelayRatio", P_INT, 1, 99},
     {"backupRequestMaxRetryRatio", P_INT, 0, 100},
