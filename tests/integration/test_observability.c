@@ -665,6 +665,8 @@ START_TEST(test_filter_parameter)
     motan_config *cfg;
     ck_assert_int_eq(motan_config_new(g_url, &cfg, err, sizeof(err)), MOTAN_OK);
     ck_assert_int_eq(motan_config_set(cfg, NULL, "filter", "trace,nope", err, sizeof(err)), MOTAN_EURL);
+    ck_assert_int_eq(motan_config_set(cfg, "echo", "filter", "metrics", err, sizeof(err)), MOTAN_EURL);
+    ck_assert_ptr_nonnull(strstr(err, "not per method"));
     ck_assert_int_eq(motan_config_set(cfg, NULL, "filter", "trace, metrics", err, sizeof(err)),
                      MOTAN_OK);
     ck_assert_int_eq(motan_client_new_config(cfg, NULL, &c, err, sizeof(err)), MOTAN_OK);
