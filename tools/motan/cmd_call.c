@@ -37,6 +37,7 @@ typedef struct call_opts {
     int nmeta;
     int timeout_ms;
     long n, c;
+    int verbose; /* -v: the call's progress on stderr */
     char **args;
     int nargs;
 } call_opts;
@@ -73,6 +74,10 @@ static int parse_opts(int argc, char **argv, call_opts *o)
         }
         if (!strcmp(a, "--")) {
             only_args = 1;
+            continue;
+        }
+        if (!strcmp(a, "-v")) {
+            o->verbose = 1;
             continue;
         }
         const char *val = i + 1 < argc ? argv[i + 1] : NULL;
@@ -284,6 +289,8 @@ static int run_call(int argc, char **argv)
         snprintf(num, sizeof(num), "%d", o.timeout_ms);
         motan_config_set(cfg, NULL, "requestTimeout", num, NULL, 0);
     }
+    if (o.verbose && (code = cli_verbose_enable(cfg)) != CLI_OK)
+        goto out;
     int rc = motan_client_new_config(cfg, NULL, &cl, err, sizeof(err));
     if (rc != MOTAN_OK) {
         code = rc == MOTAN_EURL || rc == MOTAN_EINVAL || rc == MOTAN_ENOTFOUND
@@ -321,6 +328,9 @@ const struct cli_cmd cli_cmd_call = {
         "  -n N                  make N calls; prints one summary line:\n"
         "                        calls N ok N errors N rps R p50_us X p99_us Y\n"
         "  -c C                  keep C calls in flight (with -n)\n"
+        "  -v                    on stderr, for every call: the endpoint of each attempt, its\n"
+        "                        result and timing per phase (queue, connect, write, wait,\n"
+        "                        decode), and the outcome; lines start with \"* \"\n"
         "  --                    what follows are arguments (e.g. negative numbers)\n"
         "\n"
         "exit status: 0 ok (with -n: every call ok), 1 remote or other call error,\n"
