@@ -719,6 +719,45 @@ START_TEST(test_metrics_on_caller_loop)
 }
 END_TEST
 
+/* ---- the cost in allocations ----------------------------------------------------------------- */
+
+/* Allocations libmotan makes for n warm calls on the caller's loop with params. */
+static unsigned long long allocs_for(const char *params, int n)
+{
+    tu_env env;
+    tu_env_init(&env);
+    char url[512], err[256];
+    snprintf(url, sizeof(url), "%s?%s", g_url, params);
+    motan_client *c;
+    ck_assert_int_eq(motan_client_new_with_base(env.base, url, &c, err, sizeof(err)), MOTAN_OK);
+    motan_request *r = motan_client_request(c, "echo");
+    int done = 0;
+    for (int i = 0; i < 50; i++) /* warm: connections, pools, series */
+        ck_assert_int_eq(motan_client_call_async(c, r, count_cb, &done), MOTAN_OK);
+    ck_assert(tu_run_until(&env, &done, 50, 5000));
+    done = 0;
+    tu_count_allocs_start();
+    for (int i = 0; i < n; i++) {
+        ck_assert_int_eq(motan_client_call_async(c, r, count_cb, &done), MOTAN_OK);
+        ck_assert(tu_run_until(&env, &done, i + 1, 5000));
+    }
+    tu_count_allocs_stop();
+    motan_request_free(r);
+    motan_client_free(c);
+    tu_env_free(&env);
+    return tu_allocs();
+}
+
+START_TEST(test_filters_allocate_nothing_per_call)
+{
+    unsigned long long none = allocs_for("requestTimeout=2000", 100);
+    unsigned long long metrics = allocs_for("filter=metrics", 100);
+    unsigned long long all = allocs_for("filter=trace,accessLog,metrics,spans", 100);
+    ck_assert_msg(metrics == none && all == none, "allocations for 100 calls: none %llu, metrics "
+                  "%llu, trace+accessLog+metrics+spans %llu", none, metrics, all);
+}
+END_TEST
+
 static Suite *observe_suite(void)
 {
     Suite *s = suite_create("observe");
@@ -735,6 +774,7 @@ static Suite *observe_suite(void)
     tcase_add_test(tc, test_third_party_logs);
     tcase_add_test(tc, test_filter_parameter);
     tcase_add_test(tc, test_metrics_on_caller_loop);
+    tcase_add_test(tc, test_filters_allocate_nothing_per_call);
     suite_add_tcase(s, tc);
     return s;
 }
