@@ -76,10 +76,18 @@ const motan_url *motan_cluster_get_url(const motan_cluster *c);
 
 /* ==== load balancing ==================================================================== */
 
+/* How an attempt ended, as a load balancer's observe hook is told. */
+typedef enum motan_lb_outcome {
+    MOTAN_LB_ANSWERED = 0,  /* a response: success or a business error (errtype 2) */
+    MOTAN_LB_FAILED = 1,    /* the endpoint's fault: timeout, connection, protocol, remote error */
+    MOTAN_LB_ABANDONED = 2  /* given up while in flight (another attempt answered first): the
+                               latency is a lower bound */
+} motan_lb_outcome;
+
 /*
  * A load balancer, registered by name (built-ins: random, roundrobin, wrr, activeWeight,
- * consistent, localFirst). All functions run on the loop thread; state is per cluster and
- * per group.
+ * consistent, localFirst, p2c). All functions run on the loop thread; state is per cluster
+ * and per group.
  */
 typedef struct motan_lb_ops {
     const char *name;
@@ -94,6 +102,13 @@ typedef struct motan_lb_ops {
      */
     motan_endpoint *(*pick)(void *state, const motan_request *req, motan_endpoint *const *eps,
                             size_t n, motan_endpoint *const *exclude, size_t nexclude);
+    /*
+     * Optional (NULL: not told): an attempt sent to ep ended after latency_us. ep was picked
+     * from this state's group (it may have left the list since). Local failures (busy, out
+     * of memory, bad request) are not reported.
+     */
+    void (*observe)(void *state, motan_endpoint *ep, motan_lb_outcome outcome,
+                    uint64_t latency_us);
 } motan_lb_ops;
 
 /* Registers ops (kept by pointer; must stay valid). MOTAN_EINVAL when the name is taken. */

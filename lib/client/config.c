@@ -8,7 +8,7 @@
 
 #include "client/client_int.h"
 
-enum { P_STR, P_INT, P_BOOL, P_SER, P_LB, P_HA };
+enum { P_STR, P_INT, P_NUM, P_BOOL, P_SER, P_LB, P_HA };
 
 static const struct param {
     const char *key;
@@ -39,6 +39,18 @@ static const struct param {
     {"sessionTimeout", P_INT, 1, 86400000},
     {"wait", P_STR, 0, 0},
     {"interval", P_INT, 1, 86400000},
+    /* tail latency (docs/cluster.md) */
+    {"ewmaDecay", P_INT, 1, 86400000},
+    {"retryBudgetRatio", P_NUM, 0, 100},
+    {"retryBudgetMin", P_NUM, 0, 1000000},
+    {"maxEjectionPercent", P_INT, 0, 100},
+    {"slowStartWindow", P_INT, 0, 86400000},
+    {"outlierInterval", P_INT, 1, 86400000},
+    {"outlierMinRequests", P_INT, 1, 1000000},
+    {"outlierErrorPercent", P_INT, 1, 100},
+    {"outlierLatencyFactor", P_NUM, 1, 1000000},
+    {"outlierLatencyMin", P_INT, 0, 86400000},
+    {"outlierEjectionTime", P_INT, 1, 86400000},
 };
 
 /* Validates one parameter (key without the "<method>." prefix). */
@@ -64,6 +76,17 @@ static int motan__config_check(const char *key, const char *value, int strict, c
         if (v < p->lo || v > p->hi)
             return motan__errf(errbuf, errlen, MOTAN_EURL, "parameter %s=%lld is out of range %lld..%lld",
                                key, v, p->lo, p->hi);
+        break;
+    }
+    case P_NUM: {
+        char *end;
+        double v = strtod(value, &end);
+        if (end == value || *end || !(v == v))
+            return motan__errf(errbuf, errlen, MOTAN_EURL, "parameter %s=%s is not a number", key,
+                               value);
+        if (v < (double)p->lo || v > (double)p->hi)
+            return motan__errf(errbuf, errlen, MOTAN_EURL, "parameter %s=%s is out of range %lld..%lld",
+                               key, value, p->lo, p->hi);
         break;
     }
     case P_BOOL:

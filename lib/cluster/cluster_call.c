@@ -171,6 +171,7 @@ static void attempt_cb(motan_response *resp, void *userdata)
         call_unref(call);
         return;
     }
+    motan__resil_observe(c, call->group, a->ep, resp, 0, motan_now_us() - a->start_us);
     motan__cluster_hold(c);
     if (!resp) {
         resp = motan_response_new();
@@ -195,6 +196,8 @@ MOTAN_EXPORT int motan_ha_call_send(motan_ha_call *call, motan_endpoint *ep, int
     memset(a, 0, sizeof(*a));
     a->call = call;
     a->ep = ep;
+    if (call->nattempts > 0 && !motan__resil_allow_retry(call->c))
+        return MOTAN_EBUSY; /* the retry budget is spent */
     a->start_us = motan_now_us();
     int rc = motan_endpoint_call(ep, call->req, remaining, attempt_cb, a, &a->call_id);
     if (rc != MOTAN_OK)
@@ -216,6 +219,7 @@ MOTAN_EXPORT void motan_ha_call_cancel(motan_ha_call *call, int attempt)
     if (!a->inflight || a->cancelled)
         return;
     a->cancelled = 1;
+    motan__resil_observe(call->c, call->group, a->ep, NULL, 1, motan_now_us() - a->start_us);
     /* Its callback still runs once (with MOTAN_ECANCELLED, or a late result) and is dropped. */
     motan_endpoint_cancel(a->ep, a->call_id);
 }
@@ -224,16 +228,11 @@ MOTAN_EXPORT motan_endpoint *motan_ha_call_pick(motan_ha_call *call)
 {
     motan_cluster *c = call->c;
     motan__group *g = call->group;
-    if (call->nattempts == 0) /* the common case: nothing to exclude */
-        return c->lb->pick(g->lb_state, call->req, g->eps, g->n, NULL, 0);
-    motan_endpoint *tried[MOTAN_HA_MAX_ATTEMPTS] = {NULL};
+    motan_endpoint *tried[MOTAN_HA_MAX_ATTEMPTS];
     size_t nt = 0;
     for (int i = 0; i < call->nattempts && i < MOTAN_HA_MAX_ATTEMPTS; i++)
         tried[nt++] = call->att[i].ep;
-    motan_endpoint *ep = c->lb->pick(g->lb_state, call->req, g->eps, g->n, tried, nt);
-    if (!ep && nt)
-        ep = c->lb->pick(g->lb_state, call->req, g->eps, g->n, NULL, 0);
-    return ep;
+    return motan__resil_pick(c, g, call->req, tried, nt);
 }
 
 MOTAN_EXPORT const motan_request *motan_ha_call_request(const motan_ha_call *call)
@@ -334,6 +333,7 @@ static void dispatch(motan_cluster *c, motan_ha_call *call)
         motan_request_set_group(call->req, call->group->name);
         call->group_swapped = 1;
     }
+    motan__resil_on_call(c);
     c->ha->start(c->ha_state, call);
 }
 
