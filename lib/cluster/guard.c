@@ -126,7 +126,8 @@ motan_endpoint *motan__guard_pick(motan__guard *g, const motan_lb_ops *lb, void 
                                   const motan_request *req, motan_endpoint *const *eps, size_t n,
                                   motan_endpoint *const *tried, size_t ntried, uint64_t now_us)
 {
-    if ((g->cap || g->cfg->slow_start_us) && now_us >= g->next_eval_us)
+    /* Due evaluations end ejections too: a shrunk list may allow none but still have some. */
+    if ((g->cap || g->nejected || g->cfg->slow_start_us) && now_us >= g->next_eval_us)
         motan__outlier_evaluate(g, now_us);
     if (!g->nejected && !g->nramping) {
         motan_endpoint *ep = lb->pick(lb_state, req, eps, n, tried, ntried);
