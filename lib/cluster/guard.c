@@ -55,10 +55,13 @@ void motan__guard_sync(motan__guard *g, motan_endpoint *const *eps, size_t n, ui
     }
     for (size_t i = 0; i < n; i++) {
         motan__eprec *old = motan__guard_rec(g, eps[i]);
-        if (old)
+        if (old) {
             rec[i] = *old;
-        else if (g->seeded && g->cfg->slow_start_us)
-            rec[i].ramp_since = now_us ? now_us : 1;
+        } else {
+            rec[i].heartbeats = motan_endpoint_stat(eps[i], "heartbeats");
+            if (g->seeded && g->cfg->slow_start_us)
+                rec[i].ramp_since = now_us ? now_us : 1;
+        }
         rec[i].ep = eps[i];
     }
     motan__epmap_free(&g->map);

@@ -71,6 +71,7 @@ typedef struct motan__eprec {
     uint64_t ejected_until;  /* 0: not ejected */
     uint64_t ramp_since;     /* slow start began; 0: full share */
     unsigned ejections;      /* in a row, the multiplier of the next ejection time */
+    uint64_t heartbeats;     /* the endpoint's heartbeat count at the last evaluation */
     int was_down;            /* unavailable (fused) at the last evaluation */
 } motan__eprec;
 

@@ -14,7 +14,8 @@
  *   most OUTLIER_MAX_MULT times); a judged window without fault takes one off the count.
  *   When it ends the endpoint is back (ramping when slow start is on); fused endpoints
  *   still come back by heartbeats, as always;
- * - fused endpoints that answer heartbeats again start ramping too (slow start).
+ * - fused endpoints that answer heartbeats again start ramping too (slow start): seen down
+ *   at an evaluation, or their heartbeat count moved since the last one.
  */
 #include <stdlib.h>
 
@@ -53,13 +54,17 @@ static size_t settle(motan__guard *g, uint64_t now)
             if (cfg->slow_start_us)
                 r->ramp_since = now ? now : 1;
         }
+        /* Heartbeats go out only while an endpoint is fused: a count that moved means it
+         * was down since the last evaluation, however briefly. */
+        uint64_t hb = motan_endpoint_stat(r->ep, "heartbeats");
         if (!avail) {
             r->was_down = 1;
-        } else if (r->was_down) {
+        } else if (r->was_down || hb != r->heartbeats) {
             r->was_down = 0;
             if (cfg->slow_start_us)
                 r->ramp_since = now ? now : 1;
         }
+        r->heartbeats = hb;
         if (r->ramp_since && motan__slow_start_factor(r->ramp_since, now, cfg->slow_start_us) >= 1.0)
             r->ramp_since = 0;
         avail_in += avail && !r->ejected_until;
