@@ -171,7 +171,7 @@ static void attempt_cb(motan_response *resp, void *userdata)
         call_unref(call);
         return;
     }
-    motan__resil_observe(c, call->group, a->ep, resp, 0, motan_now_us() - a->start_us);
+    motan__resil_observe(c, call->group, a->ep, resp, 0, a->start_us);
     motan__cluster_hold(c);
     if (!resp) {
         resp = motan_response_new();
@@ -219,7 +219,7 @@ MOTAN_EXPORT void motan_ha_call_cancel(motan_ha_call *call, int attempt)
     if (!a->inflight || a->cancelled)
         return;
     a->cancelled = 1;
-    motan__resil_observe(call->c, call->group, a->ep, NULL, 1, motan_now_us() - a->start_us);
+    motan__resil_observe(call->c, call->group, a->ep, NULL, 1, a->start_us);
     /* Its callback still runs once (with MOTAN_ECANCELLED, or a late result) and is dropped. */
     motan_endpoint_cancel(a->ep, a->call_id);
 }
@@ -228,6 +228,8 @@ MOTAN_EXPORT motan_endpoint *motan_ha_call_pick(motan_ha_call *call)
 {
     motan_cluster *c = call->c;
     motan__group *g = call->group;
+    if (call->nattempts == 0 && motan__guard_idle(g->guard, motan__call_start_us(call)))
+        return c->lb->pick(g->lb_state, call->req, g->eps, g->n, NULL, 0);
     motan_endpoint *tried[MOTAN_HA_MAX_ATTEMPTS];
     size_t nt = 0;
     for (int i = 0; i < call->nattempts && i < MOTAN_HA_MAX_ATTEMPTS; i++)
@@ -333,7 +335,7 @@ static void dispatch(motan_cluster *c, motan_ha_call *call)
         motan_request_set_group(call->req, call->group->name);
         call->group_swapped = 1;
     }
-    motan__resil_on_call(c);
+    motan__resil_on_call(c, motan__call_start_us(call));
     c->ha->start(c->ha_state, call);
 }
 

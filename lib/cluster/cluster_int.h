@@ -9,6 +9,7 @@
 
 #include <motan/cluster.h>
 
+#include "cluster/guard_int.h"
 #include "core/core_int.h"
 
 #define MOTAN_HA_MAX_ATTEMPTS 16
@@ -66,6 +67,16 @@ struct motan_ha_call {
     struct event timer;
     motan__attempt att[MOTAN_HA_MAX_ATTEMPTS];
 };
+
+/*
+ * When the call started, on the coarse clock its deadline was set with (or the test clock):
+ * the time of the call's budget deposit and first pick, without reading a clock again.
+ */
+static inline uint64_t motan__call_start_us(const motan_ha_call *call)
+{
+    return motan__cluster_clock ? motan__cluster_clock()
+                                : call->deadline_us - (uint64_t)call->timeout_ms * 1000u;
+}
 
 /* Integer parameters HA strategies read on every call, cached by key pointer. */
 #define MOTAN__PARAM_CACHE 8
@@ -141,16 +152,17 @@ int motan__resil_group_init(motan_cluster *c, motan__group *g);
 void motan__resil_group_free(motan__group *g);
 /* g's list changed (after the LB's update). */
 void motan__resil_group_sync(motan_cluster *c, motan__group *g);
-/* A call starts (deposits into the retry budget). */
-void motan__resil_on_call(motan_cluster *c);
+/* A call starts at now_us (deposits into the retry budget). */
+void motan__resil_on_call(motan_cluster *c, uint64_t now_us);
 /* 1 when the retry budget allows one more attempt of a call (a retry or a backup). */
 int motan__resil_allow_retry(motan_cluster *c);
 /* The LB's pick in g, minus tried and ejected endpoints, thinned by slow start. */
 motan_endpoint *motan__resil_pick(motan_cluster *c, motan__group *g, const motan_request *req,
                                   motan_endpoint *const *tried, size_t ntried);
-/* An attempt to ep ended with resp (borrowed), or was abandoned in flight. */
+/* An attempt to ep sent at start_us (motan_now_us) ended with resp (borrowed), or was
+ * abandoned in flight. */
 void motan__resil_observe(motan_cluster *c, motan__group *g, motan_endpoint *ep,
-                          const motan_response *resp, int abandoned, uint64_t latency_us);
+                          const motan_response *resp, int abandoned, uint64_t start_us);
 
 /* group_rule.c: "g1:3,g2,g3:1" -> names and weights (clamped 1..100). */
 int motan__rule_parse(const char *text, char ***names, int **weights, size_t *n);

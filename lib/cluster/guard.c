@@ -42,6 +42,8 @@ void motan__guard_index(motan__guard *g)
             g->ejected[g->nejected++] = g->rec[i].ep;
         g->nramping += g->rec[i].ramp_since != 0;
     }
+    /* Due evaluations end ejections too: a shrunk list may allow none but still have some. */
+    g->evaluates = g->cap || g->nejected || g->cfg->slow_start_us;
 }
 
 void motan__guard_sync(motan__guard *g, motan_endpoint *const *eps, size_t n, uint64_t now_us)
@@ -76,7 +78,7 @@ void motan__guard_sync(motan__guard *g, motan_endpoint *const *eps, size_t n, ui
         g->cap = n ? n - 1 : 0;
     if (g->cap > MOTAN__EJECT_MAX)
         g->cap = MOTAN__EJECT_MAX;
-    motan__guard_index(g);
+    motan__guard_index(g); /* after cap: it decides whether evaluations have work */
     if (!g->next_eval_us)
         g->next_eval_us = now_us + g->cfg->interval_us;
 }
@@ -129,8 +131,7 @@ motan_endpoint *motan__guard_pick(motan__guard *g, const motan_lb_ops *lb, void 
                                   const motan_request *req, motan_endpoint *const *eps, size_t n,
                                   motan_endpoint *const *tried, size_t ntried, uint64_t now_us)
 {
-    /* Due evaluations end ejections too: a shrunk list may allow none but still have some. */
-    if ((g->cap || g->nejected || g->cfg->slow_start_us) && now_us >= g->next_eval_us)
+    if (g->evaluates && now_us >= g->next_eval_us)
         motan__outlier_evaluate(g, now_us);
     if (!g->nejected && !g->nramping) {
         motan_endpoint *ep = lb->pick(lb_state, req, eps, n, tried, ntried);

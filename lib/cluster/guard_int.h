@@ -44,6 +44,8 @@ typedef struct motan__budget {
     double ratio, min_per_s;
     uint64_t sec[MOTAN__BUDGET_WINDOW_S]; /* second of each bucket (+1: 0 is unused) */
     uint32_t calls[MOTAN__BUDGET_WINDOW_S], retries[MOTAN__BUDGET_WINDOW_S];
+    uint64_t cur_end_us; /* deposits before this go to bucket cur (no division per call) */
+    size_t cur;
 } motan__budget;
 
 void motan__budget_init(motan__budget *b, double ratio, double min_per_s);
@@ -81,6 +83,7 @@ typedef struct motan__guard {
     size_t n;
     motan__epmap map;
     size_t cap;      /* ejections allowed at once for this list */
+    int evaluates;   /* evaluations have work: cap, ejections or slow start */
     size_t nramping; /* records with ramp_since */
     motan_endpoint *ejected[MOTAN__EJECT_MAX];
     size_t nejected;
@@ -88,6 +91,12 @@ typedef struct motan__guard {
     uint64_t rng;
     int seeded; /* a non-empty list was seen: later newcomers ramp */
 } motan__guard;
+
+/* Nothing to exclude or thin and no evaluation due: a pick is the LB's alone (every call). */
+static inline int motan__guard_idle(const motan__guard *g, uint64_t now_us)
+{
+    return !g || (!g->nejected && !g->nramping && (!g->evaluates || now_us < g->next_eval_us));
+}
 
 /* owned: motan__guard_free. cfg is borrowed for the guard's life. NULL on out of memory. */
 motan__guard *motan__guard_new(const motan__guard_cfg *cfg);

@@ -118,9 +118,9 @@ void motan__resil_group_sync(motan_cluster *c, motan__group *g)
 
 /* ---- calls ----------------------------------------------------------------------------- */
 
-void motan__resil_on_call(motan_cluster *c)
+void motan__resil_on_call(motan_cluster *c, uint64_t now_us)
 {
-    motan__budget_deposit(&c->resil->budget, motan__cluster_now_us());
+    motan__budget_deposit(&c->resil->budget, now_us);
 }
 
 int motan__resil_allow_retry(motan_cluster *c)
@@ -150,8 +150,10 @@ static int is_local(int code)
 }
 
 void motan__resil_observe(motan_cluster *c, motan__group *g, motan_endpoint *ep,
-                          const motan_response *resp, int abandoned, uint64_t latency_us)
+                          const motan_response *resp, int abandoned, uint64_t start_us)
 {
+    if (!c->lb->observe && (!g->guard || !g->guard->cap))
+        return; /* nobody listens: no clock read */
     motan_lb_outcome o = MOTAN_LB_ABANDONED;
     if (!abandoned) {
         int code = resp ? motan_response_get_code(resp) : MOTAN_ENOMEM;
@@ -161,6 +163,8 @@ void motan__resil_observe(motan_cluster *c, motan__group *g, motan_endpoint *ep,
                 ? MOTAN_LB_ANSWERED
                 : MOTAN_LB_FAILED;
     }
+    uint64_t now = motan_now_us(); /* the clock of start_us */
+    uint64_t latency_us = now > start_us ? now - start_us : 0;
     if (c->lb->observe)
         c->lb->observe(g->lb_state, ep, o, latency_us);
     if (g->guard)

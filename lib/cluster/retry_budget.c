@@ -26,9 +26,13 @@ static size_t bucket(motan__budget *b, uint64_t sec)
 
 void motan__budget_deposit(motan__budget *b, uint64_t now_us)
 {
-    size_t i = bucket(b, now_us / 1000000u);
-    if (b->calls[i] < UINT32_MAX)
-        b->calls[i]++;
+    if (now_us >= b->cur_end_us || now_us + 1000000u < b->cur_end_us) {
+        uint64_t sec = now_us / 1000000u;
+        b->cur = bucket(b, sec);
+        b->cur_end_us = (sec + 1) * 1000000u;
+    }
+    if (b->calls[b->cur] < UINT32_MAX)
+        b->calls[b->cur]++;
 }
 
 int motan__budget_withdraw(motan__budget *b, uint64_t now_us)
