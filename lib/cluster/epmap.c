@@ -43,6 +43,28 @@ int motan__epmap_build(motan__epmap *m, motan_endpoint *const *eps, size_t n)
     return MOTAN_OK;
 }
 
+int motan__epmap_carry(motan__epmap *m, void **arr, size_t size, motan_endpoint *const *eps,
+                       size_t n)
+{
+    char *next = n ? motan__calloc(n, size) : NULL;
+    motan__epmap map = {0};
+    int rc = (n && !next) ? MOTAN_ENOMEM : motan__epmap_build(&map, eps, n);
+    for (size_t i = 0; rc == MOTAN_OK && i < n; i++) {
+        long old = motan__epmap_get(m, eps[i]);
+        if (old >= 0)
+            memcpy(next + i * size, (char *)*arr + (size_t)old * size, size);
+    }
+    if (rc != MOTAN_OK) {
+        motan_free(next);
+        next = NULL;
+    }
+    motan__epmap_free(m);
+    motan_free(*arr);
+    *m = map;
+    *arr = next;
+    return rc;
+}
+
 long motan__epmap_get(const motan__epmap *m, const motan_endpoint *ep)
 {
     if (!m->mask)

@@ -48,29 +48,21 @@ void motan__guard_index(motan__guard *g)
 
 void motan__guard_sync(motan__guard *g, motan_endpoint *const *eps, size_t n, uint64_t now_us)
 {
-    motan__eprec *rec = n ? motan__calloc(n, sizeof(*rec)) : NULL;
-    motan__epmap map = {0};
-    if ((n && !rec) || motan__epmap_build(&map, eps, n) != MOTAN_OK) {
-        motan_free(rec); /* no memory: no records, the LB alone decides until the next list */
-        rec = NULL;
+    void *rec = g->rec;
+    /* No memory: no records, the LB alone decides until the next list. */
+    if (motan__epmap_carry(&g->map, &rec, sizeof(motan__eprec), eps, n) != MOTAN_OK)
         n = 0;
-    }
-    for (size_t i = 0; i < n; i++) {
-        motan__eprec *old = motan__guard_rec(g, eps[i]);
-        if (old) {
-            rec[i] = *old;
-        } else {
-            rec[i].heartbeats = motan_endpoint_stat(eps[i], "heartbeats");
-            if (g->seeded && g->cfg->slow_start_us)
-                rec[i].ramp_since = now_us ? now_us : 1;
-        }
-        rec[i].ep = eps[i];
-    }
-    motan__epmap_free(&g->map);
-    motan_free(g->rec);
-    g->map = map;
     g->rec = rec;
     g->n = n;
+    for (size_t i = 0; i < n; i++) {
+        motan__eprec *r = &g->rec[i];
+        if (!r->ep) { /* a newcomer */
+            r->heartbeats = motan_endpoint_stat(eps[i], "heartbeats");
+            if (g->seeded && g->cfg->slow_start_us)
+                r->ramp_since = now_us ? now_us : 1;
+        }
+        r->ep = eps[i];
+    }
     g->seeded |= n > 0;
     /* never more than max_eject_pct of the list, and at least one endpoint stays */
     g->cap = g->cfg->max_eject_pct > 0 ? n * (size_t)g->cfg->max_eject_pct / 100 : 0;

@@ -107,5 +107,12 @@ int motan__epmap_build(motan__epmap *m, motan_endpoint *const *eps, size_t n);
 /* The index of ep, or -1. */
 long motan__epmap_get(const motan__epmap *m, const motan_endpoint *ep);
 void motan__epmap_free(motan__epmap *m);
+/*
+ * Per-endpoint state kept beside a list across updates: *arr (elements of `size` bytes) and
+ * m, built for the old list, become n elements and the map for eps; kept endpoints' elements
+ * are copied over, new ones zeroed. Out of memory: both empty, MOTAN_ENOMEM.
+ */
+int motan__epmap_carry(motan__epmap *m, void **arr, size_t size, motan_endpoint *const *eps,
+                       size_t n);
 
 #endif

@@ -60,24 +60,12 @@ static void p2c_destroy(void *state)
 static void p2c_update(void *state, motan_endpoint *const *eps, size_t n)
 {
     p2c_state *st = state;
-    p2c_ep *e = n ? motan__calloc(n, sizeof(*e)) : NULL;
-    motan__epmap map = {0};
-    if ((n && !e) || motan__epmap_build(&map, eps, n) != MOTAN_OK) {
-        motan_free(e); /* no memory: no state, picks fall back to neutral costs */
-        e = NULL;
-        n = 0;
-    }
-    for (size_t i = 0; i < n; i++) {
-        long old = motan__epmap_get(&st->map, eps[i]);
-        if (old >= 0)
-            e[i] = st->e[old];
-        e[i].ep = eps[i];
-    }
-    motan__epmap_free(&st->map);
-    motan_free(st->e);
-    st->map = map;
+    void *e = st->e;
+    /* No memory: no state, picks fall back to neutral costs until the next update. */
+    st->n = motan__epmap_carry(&st->map, &e, sizeof(p2c_ep), eps, n) == MOTAN_OK ? n : 0;
     st->e = e;
-    st->n = n;
+    for (size_t i = 0; i < st->n; i++)
+        st->e[i].ep = eps[i];
 }
 
 static inline double decay_weight(const p2c_state *st, uint64_t from, uint64_t now)

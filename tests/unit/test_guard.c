@@ -63,6 +63,15 @@ static void refused(motan_endpoint **eps, int n)
         eps[i] = tu_eps_refused(NULL);
 }
 
+/* A guard with cfg over eps[0..n), its first list at T0. */
+static motan__guard *guard_on(const motan__guard_cfg *cfg, motan_endpoint **eps, size_t n)
+{
+    motan__guard *g = motan__guard_new(cfg);
+    ck_assert_ptr_nonnull(g);
+    motan__guard_sync(g, eps, n, T0);
+    return g;
+}
+
 static motan_endpoint *pick(motan__guard *g, motan_endpoint **eps, size_t n,
                             motan_endpoint **tried, size_t nt, uint64_t now)
 {
@@ -100,6 +109,14 @@ static void feed(motan__guard *g, motan_endpoint *ep, int calls, int errors, uin
 {
     for (int i = 0; i < calls; i++)
         motan__guard_observe(g, ep, i < errors ? MOTAN_LB_FAILED : MOTAN_LB_ANSWERED, us);
+}
+
+/* The same window for eps[0..n). */
+static void feed_all(motan__guard *g, motan_endpoint **eps, int n, int calls, int errors,
+                     uint64_t us)
+{
+    for (int i = 0; i < n; i++)
+        feed(g, eps[i], calls, errors, us);
 }
 
 static int ejected(motan__guard *g, motan_endpoint *ep)
@@ -231,11 +248,9 @@ START_TEST(test_eject_latency_outlier_within_cap)
     refused(eps, 11);
     atomic_uint_fast64_t ejections = 0;
     motan__guard_cfg cfg = cfg_of("outlierInterval=1000", &ejections); /* 10 %: 1 of 11 */
-    motan__guard *g = motan__guard_new(&cfg);
-    motan__guard_sync(g, eps, 11, T0);
+    motan__guard *g = guard_on(&cfg, eps, 11);
     ck_assert_uint_eq(g->cap, 1);
-    for (int i = 0; i < 9; i++)
-        feed(g, eps[i], 20, 0, 1000);
+    feed_all(g, eps, 9, 20, 0, 1000);
     feed(g, eps[9], 20, 0, 50000);
     feed(g, eps[10], 20, 0, 100000);
     /* Evaluated by the first pick after the interval: only the worst goes (the cap). */
@@ -250,18 +265,15 @@ START_TEST(test_eject_latency_outlier_within_cap)
     ck_assert_int_eq(counts[10], 0);
     ck_assert_int_gt(counts[9], 0);
     /* Fewer calls than outlierMinRequests are not judged. */
-    for (int i = 0; i < 9; i++)
-        feed(g, eps[i], 20, 0, 1000);
+    feed_all(g, eps, 9, 20, 0, 1000);
     feed(g, eps[9], 9, 0, 50000);
     pick(g, eps, 11, NULL, 0, T0 + 2 * SEC);
     ck_assert_int_eq(ejected(g, eps[9]), 0);
     /* Slow but under outlierLatencyMin (10 ms) is no outlier either. */
     motan__guard_free(g);
     motan__guard_cfg c2 = cfg_of("maxEjectionPercent=50", NULL);
-    g = motan__guard_new(&c2);
-    motan__guard_sync(g, eps, 11, T0);
-    for (int i = 0; i < 10; i++)
-        feed(g, eps[i], 20, 0, 100);
+    g = guard_on(&c2, eps, 11);
+    feed_all(g, eps, 10, 20, 0, 100);
     feed(g, eps[10], 20, 0, 9000); /* 90 x the median, 9 ms */
     pick(g, eps, 11, NULL, 0, T0 + SEC);
     ck_assert_int_eq(count_ejected(g, eps, 11), 0);
@@ -274,10 +286,8 @@ START_TEST(test_eject_error_outlier)
     motan_endpoint *eps[10];
     refused(eps, 10);
     motan__guard_cfg cfg = cfg_of("outlierErrorPercent=30", NULL);
-    motan__guard *g = motan__guard_new(&cfg);
-    motan__guard_sync(g, eps, 10, T0);
-    for (int i = 0; i < 8; i++)
-        feed(g, eps[i], 20, 1, 1000); /* 5 % errors: the median */
+    motan__guard *g = guard_on(&cfg, eps, 10);
+    feed_all(g, eps, 8, 20, 1, 1000); /* 5 % errors: the median */
     feed(g, eps[8], 20, 6, 1000);     /* 30 %: 25 points above, not far enough */
     feed(g, eps[9], 20, 8, 1000);     /* 40 %: 35 points above */
     pick(g, eps, 10, NULL, 0, T0 + SEC);
@@ -285,8 +295,7 @@ START_TEST(test_eject_error_outlier)
     ck_assert_int_eq(count_ejected(g, eps, 10), 1);
     /* Everyone failing is no outlier: the service is down, nobody is ejected. */
     motan__guard_free(g);
-    g = motan__guard_new(&cfg);
-    motan__guard_sync(g, eps, 10, T0);
+    g = guard_on(&cfg, eps, 10);
     for (int i = 0; i < 10; i++)
         feed(g, eps[i], 20, 20, 100 * (uint64_t)(i + 1));
     pick(g, eps, 10, NULL, 0, T0 + SEC);
@@ -305,8 +314,7 @@ START_TEST(test_eject_all_bad_one_stays)
     motan__guard_cfg cfg = cfg_of("maxEjectionPercent=100&outlierLatencyFactor=1.5&"
                                   "outlierLatencyMin=0",
                                   NULL);
-    motan__guard *g = motan__guard_new(&cfg);
-    motan__guard_sync(g, eps, N, T0);
+    motan__guard *g = guard_on(&cfg, eps, N);
     ck_assert_uint_eq(g->cap, N - 1);
     int prev = 0, rounds = 0;
     for (int round = 1; round <= 30; round++) {
@@ -337,10 +345,8 @@ START_TEST(test_eject_all_bad_one_stays)
     refused(five, 5);
     for (int i = 0; i < 4; i++)
         tu_eps_fuse(five[i]);
-    g = motan__guard_new(&cfg);
-    motan__guard_sync(g, five, 5, T0);
-    for (int i = 0; i < 4; i++)
-        feed(g, five[i], 20, 0, 1000);
+    g = guard_on(&cfg, five, 5);
+    feed_all(g, five, 4, 20, 0, 1000);
     feed(g, five[4], 20, 0, 100000);
     pick(g, five, 5, NULL, 0, T0 + SEC);
     ck_assert_int_eq(count_ejected(g, five, 5), 0);
@@ -356,8 +362,7 @@ START_TEST(test_eject_grows_and_returns)
     refused(eps, 10);
     motan__guard_cfg cfg =
         cfg_of("outlierEjectionTime=30000&slowStartWindow=10000", NULL);
-    motan__guard *g = motan__guard_new(&cfg);
-    motan__guard_sync(g, eps, 10, T0);
+    motan__guard *g = guard_on(&cfg, eps, 10);
     uint64_t t = T0;
     /* One window: eps[9] is slow. */
 #define WINDOW(slow_us)                                                                           \
@@ -412,10 +417,8 @@ START_TEST(test_eject_fallback_and_list_changes)
     motan_endpoint *eps[10];
     refused(eps, 10);
     motan__guard_cfg cfg = cfg_of("maxEjectionPercent=20", NULL);
-    motan__guard *g = motan__guard_new(&cfg);
-    motan__guard_sync(g, eps, 10, T0);
-    for (int i = 0; i < 8; i++)
-        feed(g, eps[i], 20, 0, 1000);
+    motan__guard *g = guard_on(&cfg, eps, 10);
+    feed_all(g, eps, 8, 20, 0, 1000);
     feed(g, eps[8], 20, 0, 100000);
     feed(g, eps[9], 20, 0, 100000);
     pick(g, eps, 10, NULL, 0, T0 + SEC);
