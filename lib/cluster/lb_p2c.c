@@ -167,6 +167,7 @@ static void p2c_observe(void *state, motan_endpoint *ep, motan_lb_outcome outcom
 }
 
 const motan_lb_ops motan__lb_p2c = {
+    .struct_size = sizeof(motan_lb_ops),
     .name = "p2c",
     .create = p2c_create,
     .destroy = p2c_destroy,
