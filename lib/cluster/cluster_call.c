@@ -451,6 +451,7 @@ MOTAN_EXPORT int motan_cluster_call(motan_cluster *c, motan_request *req, motan_
     if (call->timeout_ms <= 0)
         call->timeout_ms = 1000;
     call->deadline_us = start_us + (uint64_t)call->timeout_ms * 1000u;
+    call->start_us = start_us;
     char err[256] = "";
     int rc = MOTAN_OK;
     const char *m = motan_request_get_method(req);

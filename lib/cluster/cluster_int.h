@@ -59,6 +59,7 @@ struct motan_ha_call {
     motan_response_cb cb;
     void *userdata;
     uint64_t deadline_us;
+    uint64_t start_us; /* coarse clock: the budget deposit and first pick use it */
     int timeout_ms;
     int refs;          /* completion pending + attempts in flight + code running on it */
     int starting;      /* inside motan_cluster_call: completion must be deferred */
@@ -74,8 +75,7 @@ struct motan_ha_call {
  */
 static inline uint64_t motan__call_start_us(const motan_ha_call *call)
 {
-    return motan__cluster_clock ? motan__cluster_clock()
-                                : call->deadline_us - (uint64_t)call->timeout_ms * 1000u;
+    return motan__cluster_clock ? motan__cluster_clock() : call->start_us;
 }
 
 /* Integer parameters HA strategies read on every call, cached by key pointer. */

@@ -57,7 +57,8 @@ void motan__guard_sync(motan__guard *g, motan_endpoint *const *eps, size_t n, ui
     for (size_t i = 0; i < n; i++) {
         motan__eprec *r = &g->rec[i];
         if (!r->ep) { /* a newcomer */
-            r->heartbeats = motan_endpoint_stat(eps[i], "heartbeats");
+            if (g->cfg->slow_start_us)
+                r->heartbeats = motan_endpoint_stat(eps[i], "heartbeats");
             if (g->seeded && g->cfg->slow_start_us)
                 r->ramp_since = now_us ? now_us : 1;
         }

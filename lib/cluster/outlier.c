@@ -56,7 +56,7 @@ static size_t settle(motan__guard *g, uint64_t now)
         }
         /* Heartbeats go out only while an endpoint is fused: a count that moved means it
          * was down since the last evaluation, however briefly. */
-        uint64_t hb = motan_endpoint_stat(r->ep, "heartbeats");
+        uint64_t hb = cfg->slow_start_us ? motan_endpoint_stat(r->ep, "heartbeats") : 0;
         if (!avail) {
             r->was_down = 1;
         } else if (r->was_down || hb != r->heartbeats) {
