@@ -197,7 +197,7 @@ bench-cluster: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) all $(BUILD)/bench/cluster
 	@$(BUILD)/bench/cluster
 
-# docs/cluster.md: one stalled replica of eleven, per load balancer (about 2 minutes).
+# docs/cluster.md: one stalled replica of eleven, per load balancer (under a minute).
 bench-stalled: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) all $(BUILD)/bench/stalled
 	@$(BUILD)/bench/stalled
