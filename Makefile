@@ -182,8 +182,8 @@ fuzz-long: fuzz-build
 	@scripts/fuzz.sh long
 
 # ---- benchmarks ---------------------------------------------------------------------------
-.PHONY: bench bench-codec bench-e2e bench-cluster bench-filters bench-bindings
-bench: bench-codec bench-e2e bench-cluster bench-filters bench-bindings
+.PHONY: bench bench-codec bench-e2e bench-cluster bench-stalled bench-filters bench-bindings
+bench: bench-codec bench-e2e bench-cluster bench-stalled bench-filters bench-bindings
 
 bench-codec: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) $(BUILD)/bench/codec
@@ -197,6 +197,12 @@ bench-cluster: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) all $(BUILD)/bench/cluster
 	@$(BUILD)/bench/cluster
 
+# docs/cluster.md: one stalled replica of eleven, per load balancer (under a minute).
+bench-stalled: deps
+	@$(MAKE) --no-print-directory -j$(JOBS) all $(BUILD)/bench/stalled
+	@$(BUILD)/bench/stalled
+
+# docs/observability.md: CPU per call with and without filters, 64 in flight.
 bench-filters: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) all $(BUILD)/bench/filters
 	@$(BUILD)/bench/filters
@@ -241,7 +247,7 @@ help:
 	@echo "make demo       install missing packages, build, run the cluster demo"
 	@echo "make asan|tsan|valgrind   test suites under sanitizers / memcheck"
 	@echo "make fuzz       short libFuzzer runs (FUZZ_SECONDS=20); make fuzz-long: 10M execs each"
-	@echo "make bench      bench-codec bench-e2e bench-cluster bench-filters bench-bindings"
+	@echo "make bench      bench-codec bench-e2e bench-cluster bench-stalled bench-filters bench-bindings"
 	@echo "make soak       5-minute soak under injected faults"
 	@echo "make examples   build examples/"
 	@echo "make install PREFIX=/usr/local DESTDIR="

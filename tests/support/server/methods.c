@@ -113,32 +113,41 @@ static void m_name(srv_server *s, const motan_value *args, size_t n, srv_call *c
     result(call, motan_value_new_string(s->arena, s->name, s->name_len));
 }
 
-/* The request's metadata as a string map (later duplicates win), e.g. to see a traceparent. */
+/*
+ * meta(key): the request's metadata entry `key` as a string, null when absent (what a client
+ * sent); meta(): all of it as a string map (later duplicates win), e.g. to see a traceparent.
+ */
 static void m_meta(srv_server *s, const motan_value *args, size_t n, srv_call *call)
 {
-    (void)args;
-    if (n) {
-        bad_args(call, "meta", "expected no argument");
+    if (n == 0) {
+        motan_value *m = motan_value_new_container(s->arena, MOTAN_T_STRING_MAP);
+        for (size_t i = 0; m && i < motan_frame_meta_count(call->frame); i++) {
+            size_t kl, vl;
+            const char *k = motan_frame_meta_key(call->frame, i, &kl);
+            const char *v = motan_frame_meta_value(call->frame, i, &vl);
+            motan_value *kv = motan_value_new_string(s->arena, k, kl);
+            motan_value *vv = motan_value_new_string(s->arena, v, vl);
+            if (!kv || !vv || motan_value_map_put(m, kv, vv) != MOTAN_OK)
+                m = NULL;
+        }
+        result(call, m);
         return;
     }
-    motan_value *m = motan_value_new_container(s->arena, MOTAN_T_STRING_MAP);
-    for (size_t i = 0; m && i < motan_frame_meta_count(s->frame); i++) {
-        size_t kl, vl;
-        const char *k = motan_frame_meta_key(s->frame, i, &kl);
-        const char *v = motan_frame_meta_value(s->frame, i, &vl);
-        motan_value *kv = motan_value_new_string(s->arena, k, kl);
-        motan_value *vv = motan_value_new_string(s->arena, v, vl);
-        if (!kv || !vv || motan_value_map_put(m, kv, vv) != MOTAN_OK)
-            m = NULL;
+    size_t klen = 0, vlen = 0;
+    const char *key = n == 1 ? motan_value_get_data(motan_value_at(args, 0), &klen) : NULL;
+    if (!key) {
+        bad_args(call, "meta", "expected one string or nothing");
+        return;
     }
-    result(call, m);
+    const char *v = motan_frame_meta_get(call->frame, key, klen, &vlen);
+    result(call, v ? motan_value_new_string(s->arena, v, vlen) : motan_value_new_null(s->arena));
 }
 
 static const struct {
     const char *name;
     method_fn fn;
 } methods[] = {
-    {"echo", m_echo}, {"add", m_add},   {"sleep", m_sleep}, {"fail", m_fail},
+    {"echo", m_echo}, {"add", m_add}, {"sleep", m_sleep}, {"fail", m_fail},
     {"big", m_big},   {"name", m_name}, {"meta", m_meta},
 };
 
