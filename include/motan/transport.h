@@ -93,7 +93,8 @@ typedef enum motan_call_flags {
 /*
  * As motan_endpoint_call, plus nmeta extra metadata entries meta[2i] = meta[2i + 1] sent
  * after the request's attachments (motan_request_encode_ex; the array and strings are
- * borrowed until cb has run) and flags (motan_call_flags).
+ * borrowed until cb has run or motan_endpoint_cancel has returned: a cancelled call is never
+ * encoded) and flags (motan_call_flags).
  */
 int motan_endpoint_call_ex(motan_endpoint *e, motan_request *req, int timeout_ms,
                            const char *const *meta, size_t nmeta, unsigned flags,
