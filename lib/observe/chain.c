@@ -377,6 +377,18 @@ MOTAN_EXPORT int motan_filter_call_set_meta(motan_filter_call *c, const char *ke
     return MOTAN_OK;
 }
 
+void motan__call_put_meta(motan_filter_call *c, const char *key, const char *value)
+{
+    const char **slot = added_slot(c, key);
+    if (!slot) {
+        if (c->nmeta == MOTAN__MAX_META)
+            return;
+        slot = &c->meta[2 * c->nmeta++];
+        slot[0] = key;
+    }
+    slot[1] = value;
+}
+
 MOTAN_EXPORT void motan_filter_call_set_errmsg(motan_filter_call *c, const char *msg)
 {
     if (c && c->stage == FC_BEFORE)

@@ -12,7 +12,6 @@
  * The span is available to later filters (motan_filter_call_traceparent, ...): put an
  * exporter after trace in the list and give it before (span start) and after (span end).
  */
-#include <stdio.h>
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
@@ -91,10 +90,25 @@ static int parse_traceparent(const char *v, const char **trace, const char **par
 static void put_hex64(char *out, uint64_t v)
 {
     static const char digits[] = "0123456789abcdef";
-    for (int i = 15; i >= 0; i--) {
-        out[i] = digits[v & 15];
-        v >>= 4;
+    for (int i = 14; i >= 0; i -= 2) { /* a byte at a time */
+        out[i] = digits[(v >> 4) & 15];
+        out[i + 1] = digits[v & 15];
+        v >>= 8;
     }
+}
+
+/* Decimal text of v, NUL-terminated (at most 21 bytes). */
+static void put_dec(char *out, uint64_t v)
+{
+    char tmp[20];
+    int n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (int i = 0; i < n; i++)
+        out[i] = tmp[n - 1 - i];
+    out[n] = '\0';
 }
 
 static uint64_t nonzero(trace_state *t)
@@ -125,7 +139,7 @@ static int t_before(void *state, motan_filter_call *call)
     }
     tp[35] = '-';
     put_hex64(tp + 36, nonzero(t));
-    snprintf(tp + 52, 4, "-%02x", flags & 1); /* only the sampled flag is defined (level 1) */
+    memcpy(tp + 52, flags & 1 ? "-01" : "-00", 4); /* only the sampled flag is defined (level 1) */
     call->traced = 1;
 
     const char *rid = motan_filter_call_get_meta(call, "requestIdFromClient");
@@ -133,20 +147,20 @@ static int t_before(void *state, motan_filter_call *call)
     if (!new_id) {
         memcpy(call->request_id, rid, strlen(rid) + 1); /* already on the request */
     } else {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
+        struct timespec ts; /* milliseconds: the coarse clock is plenty */
+        clock_gettime(CLOCK_REALTIME_COARSE, &ts);
         uint64_t ms = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-        snprintf(call->request_id, sizeof(call->request_id), "%llu",
-                 (unsigned long long)((ms << 20) + (t->counter++ & 0xfffff)));
+        put_dec(call->request_id, (ms << 20) + (t->counter++ & 0xfffff));
     }
     if (motan_filter_call_side(call) != MOTAN_SIDE_CLIENT)
         return MOTAN_OK;
-    int rc = motan_filter_call_set_meta(call, "traceparent", tp);
-    if (rc == MOTAN_OK && !valid && motan_filter_call_get_meta(call, "tracestate"))
-        rc = motan_filter_call_set_meta(call, "tracestate", "");
-    if (rc == MOTAN_OK && new_id)
-        rc = motan_filter_call_set_meta(call, "requestIdFromClient", call->request_id);
-    return rc == MOTAN_ENOMEM ? MOTAN_OK : rc; /* no room for metadata: the call goes anyway */
+    /* Our own texts, valid for the call: no copy, no check (no newline can be in them). */
+    motan__call_put_meta(call, "traceparent", tp);
+    if (!valid && motan_filter_call_get_meta(call, "tracestate"))
+        motan__call_put_meta(call, "tracestate", "");
+    if (new_id)
+        motan__call_put_meta(call, "requestIdFromClient", call->request_id);
+    return MOTAN_OK; /* no room for metadata: the call goes anyway */
 }
 
 const motan_filter_ops motan__filter_trace = {

@@ -201,6 +201,13 @@ struct motan_filter_chain {
     int has_attempt_start; /* some filter has an attempt_start hook */
 };
 
+/*
+ * Built-in filters: adds (or replaces) metadata of the call without copying or checking:
+ * key and value must be valid metadata text that lives as long as the call (literals, the
+ * call's own buffers). Dropped when the call has no room left.
+ */
+void motan__call_put_meta(motan_filter_call *c, const char *key, const char *value);
+
 /* The chain's stats writer (for built-in filters); never NULL. */
 static inline motan__writer *motan__chain_writer(const motan_filter_call *call)
 {
