@@ -341,19 +341,6 @@ MOTAN_EXPORT const uint8_t *motan_request_body(const motan_request *r, size_t *l
 
 /* ---- encoding ---------------------------------------------------------------------------- */
 
-static size_t put_dec(char *out, unsigned v)
-{
-    char tmp[16];
-    size_t n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    for (size_t i = 0; i < n; i++)
-        out[i] = tmp[n - 1 - i];
-    return n;
-}
-
 MOTAN_EXPORT int motan_request_encode(motan_request *r, uint64_t request_id, int timeout_ms,
                                       size_t mingz, motan_buf *out, char *errbuf, size_t errlen)
 {
@@ -408,8 +395,9 @@ MOTAN_EXPORT int motan_request_encode_ex(motan_request *r, uint64_t request_id, 
     if (rc == MOTAN_OK)
         rc = motan__frame_meta_put(out, mark, "M_pp", 4, "motan2", 6);
     if (rc == MOTAN_OK && timeout_ms > 0) {
-        char num[16];
-        rc = motan__frame_meta_put(out, mark, "M_tmo", 5, num, put_dec(num, (unsigned)timeout_ms));
+        char num[24];
+        rc = motan__frame_meta_put(out, mark, "M_tmo", 5, num,
+                                   motan__put_dec(num, (unsigned)timeout_ms));
     }
     for (size_t i = 0; i < r->natt && rc == MOTAN_OK; i++)
         if (!nmeta || !overridden(meta, nmeta, &r->att[i].k))

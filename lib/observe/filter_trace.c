@@ -97,20 +97,6 @@ static void put_hex64(char *out, uint64_t v)
     }
 }
 
-/* Decimal text of v, NUL-terminated (at most 21 bytes). */
-static void put_dec(char *out, uint64_t v)
-{
-    char tmp[20];
-    int n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    for (int i = 0; i < n; i++)
-        out[i] = tmp[n - 1 - i];
-    out[n] = '\0';
-}
-
 static uint64_t nonzero(trace_state *t)
 {
     uint64_t v;
@@ -150,7 +136,8 @@ static int t_before(void *state, motan_filter_call *call)
         struct timespec ts; /* milliseconds: the coarse clock is plenty */
         clock_gettime(CLOCK_REALTIME_COARSE, &ts);
         uint64_t ms = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-        put_dec(call->request_id, (ms << 20) + (t->counter++ & 0xfffff));
+        uint64_t id = (ms << 20) + (t->counter++ & 0xfffff);
+        call->request_id[motan__put_dec(call->request_id, id)] = '\0';
     }
     if (motan_filter_call_side(call) != MOTAN_SIDE_CLIENT)
         return MOTAN_OK;
