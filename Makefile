@@ -36,7 +36,7 @@ APP_CFLAGS  := $(CFLAGS_BASE) -Itests/support/lib $(EXTRA_CFLAGS)
 LDFLAGS_ALL := $(EXTRA_LDFLAGS)
 
 # ---- sources ------------------------------------------------------------------------------
-LAYERS    := core codec transport cluster registry client
+LAYERS    := core codec transport cluster registry client server
 LIB_SRCS  := $(foreach l,$(LAYERS),$(sort $(wildcard lib/$(l)/*.c)))
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 CLI_SRCS  := $(sort $(wildcard tools/motan/*.c))
