@@ -143,7 +143,10 @@ uint64_t motan_server_stat(const motan_server *s, const char *name);
 
 /* ==== requests (borrowed; valid until the reply is finished; the reply's thread) ========= */
 
-/* Service path (M_p), method (M_m): "" when absent; *len (may be NULL) gets the length. */
+/*
+ * Service path (M_p), method (M_m): "" when absent; *len (may be NULL) gets the length.
+ * Every string here (metadata keys and values included) is also NUL-terminated.
+ */
 const char *motan_server_request_service(const motan_server_request *r, size_t *len);
 const char *motan_server_request_method(const motan_server_request *r, size_t *len);
 /* Metadata value of key, or NULL; entries in wire order. */

@@ -50,6 +50,23 @@ static long long frame_span(const uint8_t *d, size_t len, size_t max, size_t *ne
     return (long long)total;
 }
 
+/*
+ * Every metadata key and value becomes a C string: the byte after each (a '\n', or the
+ * first byte of the body size) is in the reply's own copy and no longer needed once parsed.
+ */
+static void terminate(motan_reply *r)
+{
+    const motan_frame *f = r->req.frame;
+    uint8_t *base = r->copy.data;
+    for (size_t i = 0, n = motan_frame_meta_count(f); i < n; i++) {
+        size_t kl, vl;
+        const char *k = motan_frame_meta_key(f, i, &kl);
+        const char *v = motan_frame_meta_value(f, i, &vl);
+        base[(const uint8_t *)k - base + kl] = '\0';
+        base[(const uint8_t *)v - base + vl] = '\0';
+    }
+}
+
 /* M_tmo (decimal ms > 0), else -1. */
 static int64_t parse_tmo(const char *v, size_t len)
 {
@@ -118,9 +135,9 @@ static void dispatch(motan_server *s, motan__sconn *c, motan_reply *r)
     }
     atomic_fetch_add(&s->st_requests, 1);
 
-    size_t tlen;
-    int64_t tmo = s->client_deadline ? parse_tmo(motan_frame_meta_get(f, "M_tmo", 5, &tlen), tlen)
-                                     : -1;
+    size_t tlen = 0;
+    const char *tv = s->client_deadline ? motan_frame_meta_get(f, "M_tmo", 5, &tlen) : NULL;
+    int64_t tmo = parse_tmo(tv, tlen);
     if (tmo < 0 && s->request_timeout_ms > 0)
         tmo = s->request_timeout_ms;
     r->timeout_ms = tmo;
@@ -195,6 +212,7 @@ size_t motan__srv_input(motan__sconn *c, const uint8_t *data, size_t len, uint64
             break;
         }
         off += (size_t)span;
+        terminate(r);
         r->conn = c;
         r->recv_us = now_us;
         dispatch(s, c, r);

@@ -1,0 +1,181 @@
+#include "tu_srv.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static void die(const char *what, const char *err)
+{
+    fprintf(stderr, "tu_srv: %s: %s\n", what, err);
+    abort();
+}
+
+void tu_srv_start(tu_srv *t, int builtin, const char *const *params)
+{
+    char err[512] = "";
+    memset(t, 0, sizeof(*t));
+    tu_env_init_mode(&t->e, builtin);
+    if (motan_server_new(t->e.loop, &t->s, err, sizeof(err)) != MOTAN_OK)
+        die("motan_server_new", err);
+    for (size_t i = 0; params && params[i]; i += 2)
+        if (motan_server_set(t->s, NULL, params[i], params[i + 1], err, sizeof(err)) != MOTAN_OK)
+            die(params[i], err);
+    if (motan_server_listen(t->s, "127.0.0.1:0", &t->port, err, sizeof(err)) != MOTAN_OK)
+        die("motan_server_listen", err);
+}
+
+void tu_srv_stop(tu_srv *t)
+{
+    motan_server_free(t->s);
+    t->s = NULL;
+    tu_env_free(&t->e);
+}
+
+int tu_wire_open(tu_wire *w, int port)
+{
+    memset(w, 0, sizeof(*w));
+    w->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (w->fd < 0)
+        return -1;
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int one = 1;
+    setsockopt(w->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (connect(w->fd, (struct sockaddr *)&sa, sizeof(sa))) {
+        int e = errno;
+        close(w->fd);
+        w->fd = -1;
+        errno = e;
+        return -1;
+    }
+    w->in = motan_buf_new(65536);
+    w->f = motan_frame_new();
+    if (!w->in || !w->f)
+        die("tu_wire_open", "out of memory");
+    return 0;
+}
+
+void tu_wire_close(tu_wire *w)
+{
+    if (w->fd >= 0)
+        close(w->fd);
+    motan_buf_free(w->in);
+    motan_frame_free(w->f);
+    memset(w, 0, sizeof(*w));
+    w->fd = -1;
+}
+
+int tu_wire_send(tu_wire *w, const void *p, size_t n)
+{
+    const uint8_t *b = p;
+    while (n) {
+        ssize_t k = send(w->fd, b, n, MSG_NOSIGNAL);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return -1;
+        b += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
+int tu_wire_request(tu_wire *w, uint64_t id, int ser, const char *service, const char *method,
+                    const char *const *meta, const void *body, size_t blen)
+{
+    motan_buf *b = motan_buf_new(256);
+    size_t mark;
+    int rc = motan_frame_write_begin(b, 0, 0, (uint8_t)ser, id, &mark);
+    if (!rc && service)
+        rc = motan_frame_write_meta(b, mark, "M_p", 3, service, strlen(service));
+    if (!rc && method)
+        rc = motan_frame_write_meta(b, mark, "M_m", 3, method, strlen(method));
+    for (size_t i = 0; !rc && meta && meta[i]; i += 2)
+        rc = motan_frame_write_meta(b, mark, meta[i], strlen(meta[i]), meta[i + 1],
+                                    strlen(meta[i + 1]));
+    if (!rc)
+        rc = motan_frame_write_body_begin(b, mark);
+    if (!rc && blen)
+        rc = motan_buf_append(b, body, blen);
+    if (!rc)
+        rc = motan_frame_write_end(b, mark, 0);
+    if (!rc)
+        rc = tu_wire_send(w, motan_buf_data(b), motan_buf_len(b));
+    motan_buf_free(b);
+    return rc;
+}
+
+/* One read before deadline: 0 when bytes came, else TU_WIRE_EOF, _ERROR or _TIMEOUT. */
+static int more(tu_wire *w, uint64_t deadline)
+{
+    uint64_t now = motan_now_us();
+    if (now >= deadline)
+        return TU_WIRE_TIMEOUT;
+    struct pollfd p = {w->fd, POLLIN, 0};
+    if (poll(&p, 1, (int)((deadline - now) / 1000) + 1) == 0)
+        return TU_WIRE_TIMEOUT;
+    uint8_t tmp[65536];
+    ssize_t n = recv(w->fd, tmp, sizeof(tmp), 0);
+    if (n < 0)
+        return errno == EINTR ? 0 : TU_WIRE_ERROR;
+    if (n == 0)
+        return TU_WIRE_EOF;
+    if (motan_buf_append(w->in, tmp, (size_t)n) != MOTAN_OK)
+        die("tu_wire", "out of memory");
+    return 0;
+}
+
+static void consume(tu_wire *w)
+{
+    size_t len = motan_buf_len(w->in);
+    if (!w->eat)
+        return;
+    motan_buf *b = motan_buf_new(len - w->eat + 65536);
+    motan_buf_append(b, motan_buf_data(w->in) + w->eat, len - w->eat);
+    motan_buf_free(w->in);
+    w->in = b;
+    w->eat = 0;
+}
+
+int tu_wire_frame(tu_wire *w, int timeout_ms)
+{
+    consume(w);
+    uint64_t deadline = motan_now_us() + (uint64_t)timeout_ms * 1000u;
+    for (;;) {
+        if (motan_buf_len(w->in)) {
+            size_t used = 0;
+            int rc = motan_frame_parse(w->f, motan_buf_data(w->in), motan_buf_len(w->in), 0,
+                                       &used, NULL, 0);
+            if (rc == MOTAN_OK) {
+                w->eat = used;
+                return MOTAN_OK;
+            }
+            if (rc != MOTAN_EAGAIN)
+                return rc;
+        }
+        int r = more(w, deadline);
+        if (r)
+            return r;
+    }
+}
+
+int tu_wire_until_closed(tu_wire *w, int timeout_ms)
+{
+    uint64_t deadline = motan_now_us() + (uint64_t)timeout_ms * 1000u;
+    int r;
+    while (!(r = more(w, deadline)))
+        ;
+    return r;
+}
+
+size_t tu_wire_buffered(const tu_wire *w) { return motan_buf_len(w->in) - w->eat; }
