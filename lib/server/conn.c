@@ -5,8 +5,9 @@
  * Output is a queue of segments: answers are appended to the tail; a streaming reply gets a
  * segment of its own, and what is queued after it waits until it ends. Memory is bounded:
  * when unsent output plus the requests the connection's handlers hold exceed
- * maxBufferedBytes the connection is not read until it is below an eighth of that, so a
- * client that sends without reading stalls itself, not the server.
+ * maxBufferedBytes, frames already read wait in the input and the connection is not read
+ * until it is below an eighth of that, so a client that sends without reading stalls
+ * itself, not the server.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -225,6 +226,11 @@ static int check(motan__sconn *c)
         c->paused = 0;
         event_add(&c->rev, NULL);
         c->reading = 1;
+        if (c->in.len)
+            event_active(&c->rev, EV_READ, 1); /* frames left unanswered in the input first */
+    } else if (!c->paused && c->stalled && used <= s->max_buffered) {
+        c->stalled = 0;
+        event_active(&c->rev, EV_READ, 1);
     }
     return 1;
 }

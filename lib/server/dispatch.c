@@ -184,7 +184,13 @@ size_t motan__srv_input(motan__sconn *c, const uint8_t *data, size_t len, uint64
     motan_server *s = c->srv;
     size_t off = 0;
     c->need = 0;
+    c->stalled = 0;
     while (!c->closing && !c->close_when_idle && off < len) {
+        /* Over budget: the rest waits in the input until the output drains (conn.c). */
+        if (c->unsent + c->held > s->max_buffered) {
+            c->stalled = 1;
+            break;
+        }
         size_t need = 0;
         long long span = frame_span(data + off, len - off, s->max_content, &need);
         if (span == 0) {

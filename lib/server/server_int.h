@@ -92,6 +92,7 @@ typedef struct motan__sconn {
     int closing;       /* SCONN_* */
     int close_when_idle; /* a heartbeat during a drain: close once nothing is owed */
     int paused;        /* reading stopped for back-pressure */
+    int stalled;       /* whole frames wait in the input for the output to drain */
     uint64_t active_us; /* last byte read or written (coarse clock) */
     char peer[64];
 } motan__sconn;
