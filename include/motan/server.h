@@ -68,12 +68,15 @@ void motan_server_free(motan_server *s);
 
 /*
  * Sets a parameter of the whole server (service NULL) or of one service. Unknown keys and
- * bad values are MOTAN_EURL with a message. Server keys (defaults): maxContentLength
- * (10485760), maxConnections (10000; 0 = no limit), idleTimeout (0 ms = never), maxBufferedBytes
- * (8388608: a connection holding more unsent output and open requests is not read until it
- * is below an eighth of it), requestTimeout (0: the deadline of requests without M_tmo; 0 =
- * none), clientDeadline (true: M_tmo is the handler's deadline). Service keys: mingzSize (0:
- * responses are gzipped when their body is longer than it).
+ * bad values are MOTAN_EURL with a message ("did you mean" for a near miss). Server keys
+ * (defaults): maxContentLength (10485760: metadata, body and gunzipped body of a request),
+ * maxDecodedSize (4 x maxContentLength: bytes the decoded arguments of one request may
+ * take), maxConnections (10000; 0 = no limit), idleTimeout (0 ms = never), maxBufferedBytes
+ * (8388608: a connection holding more unsent output and open requests is not read, and the
+ * frames it sent wait, until it is below an eighth of that), requestTimeout (0: the deadline
+ * of requests without M_tmo; 0 = none), clientDeadline (true: M_tmo is the handler's
+ * deadline), mingzSize (0: the default of services). Service keys: mingzSize (responses
+ * are gzipped when their body is longer than it; 0 = never).
  */
 int motan_server_set(motan_server *s, const char *service, const char *key, const char *value,
                      char *errbuf, size_t errlen);

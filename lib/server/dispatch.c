@@ -150,6 +150,7 @@ static void dispatch(motan_server *s, motan__sconn *c, motan_reply *r)
     const motan__ssvc *svc;
     const motan__shandler *h = motan__srv_find(s, q->service, q->slen, q->method, q->mlen, &svc);
     r->mingz = svc && svc->mingz >= 0 ? (size_t)svc->mingz : s->mingz;
+    r->max_decoded = s->max_decoded ? s->max_decoded : 4 * s->max_content;
     if (!h) {
         if (!svc)
             motan__reply_builtin_error(r, 404, 1, "provider not exist serviceKey=%.*s",

@@ -29,8 +29,12 @@ static int check_node(motan_server *s, const motan_url *u, char *errbuf, size_t 
         size_t j = 0;
         while (j < sizeof(node_keys) / sizeof(node_keys[0]) && strcmp(node_keys[j], k))
             j++;
-        if (j == sizeof(node_keys) / sizeof(node_keys[0]))
-            return motan__errf(errbuf, errlen, MOTAN_EURL, "unknown export parameter \"%s\"", k);
+        if (j == sizeof(node_keys) / sizeof(node_keys[0])) {
+            const char *near = motan__closest(k, node_keys, j);
+            return motan__errf(errbuf, errlen, MOTAN_EURL, "unknown export parameter \"%s\"%s%s%s",
+                               k, near ? " (did you mean \"" : "", near ? near : "",
+                               near ? "\"?)" : "");
+        }
     }
     const char *nt = motan_url_get_param(u, "nodeType");
     if (nt && strcmp(nt, "service"))

@@ -22,15 +22,29 @@ static const struct sparam {
     {"maxBufferedBytes", P_INT, AT_SERVER, 65536, 1LL << 40},
     {"requestTimeout", P_INT, AT_SERVER, 0, 86400000},
     {"clientDeadline", P_BOOL, AT_SERVER, 0, 1},
+    {"maxDecodedSize", P_INT, AT_SERVER, 1, 1LL << 50},
     {"mingzSize", P_INT, AT_SERVER | AT_SERVICE, 0, 2147483647},
 };
 
+#define NPARAMS (sizeof(params) / sizeof(params[0]))
+
 static const struct sparam *find(const char *key)
 {
-    for (size_t i = 0; i < sizeof(params) / sizeof(params[0]); i++)
+    for (size_t i = 0; i < NPARAMS; i++)
         if (!strcmp(params[i].key, key))
             return &params[i];
     return NULL;
+}
+
+/* unknown parameter "k" (did you mean "K"?) */
+static int unknown(const char *key, char *errbuf, size_t errlen)
+{
+    const char *names[NPARAMS];
+    for (size_t i = 0; i < NPARAMS; i++)
+        names[i] = params[i].key;
+    const char *near = motan__closest(key, names, NPARAMS);
+    return motan__errf(errbuf, errlen, MOTAN_EURL, "unknown server parameter \"%s\"%s%s%s", key,
+                       near ? " (did you mean \"" : "", near ? near : "", near ? "\"?)" : "");
 }
 
 /* The value as a number in the parameter's range; MOTAN_EURL otherwise. */
@@ -64,7 +78,7 @@ int motan__srv_param(motan_server *s, const char *service, const char *key, cons
 {
     const struct sparam *p = find(key);
     if (!p)
-        return motan__errf(errbuf, errlen, MOTAN_EURL, "unknown server parameter \"%s\"", key);
+        return unknown(key, errbuf, errlen);
     if (service && !(p->where & AT_SERVICE))
         return motan__errf(errbuf, errlen, MOTAN_EURL,
                            "parameter %s applies to the whole server, not to a service", key);
@@ -89,6 +103,8 @@ int motan__srv_param(motan_server *s, const char *service, const char *key, cons
         s->request_timeout_ms = (int)v;
     } else if (!strcmp(key, "clientDeadline")) {
         s->client_deadline = (int)v;
+    } else if (!strcmp(key, "maxDecodedSize")) {
+        s->max_decoded = (size_t)v;
     } else {
         s->mingz = (size_t)v;
     }

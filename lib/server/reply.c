@@ -673,8 +673,12 @@ int motan__reply_decode(motan_reply *r)
     const uint8_t *body = motan_frame_body(q->frame, &len);
     motan_value *args = NULL;
     q->args_err[0] = '\0';
+    /* The decoded-size budget (maxDecodedSize): what the values of this body may take. */
+    size_t used = motan_arena_used(r->arena);
+    motan_arena_set_limit(r->arena, r->max_decoded > SIZE_MAX - used ? 0 : used + r->max_decoded);
     q->args_rc = motan_deserialize_args(r->ser, body, len, r->arena, &args, q->args_err,
                                         sizeof(q->args_err));
+    motan_arena_set_limit(r->arena, 0);
     if (q->args_rc != MOTAN_OK && !q->args_err[0])
         snprintf(q->args_err, sizeof(q->args_err), "%s", motan_strerror(q->args_rc));
     q->args = args;

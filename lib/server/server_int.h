@@ -135,6 +135,7 @@ struct motan_reply {
     int queued;               /* in the hub's inbox (guarded by the hub's mutex) */
     int orphaned;             /* the server is gone; holds a reference to the hub */
     size_t mingz;
+    size_t max_decoded;       /* the budget of decoding the arguments */
     size_t held;              /* counted in conn->held */
     uint64_t recv_us, deadline_us; /* deadline 0: none */
     int64_t timeout_ms;
@@ -179,6 +180,7 @@ struct motan_server {
     motan_frame *scratch;     /* parses frames that are refused, for the reason */
     /* parameters */
     size_t max_content;
+    size_t max_decoded;       /* 0: 4 x max_content */
     size_t max_conns;
     int idle_ms;
     size_t max_buffered;

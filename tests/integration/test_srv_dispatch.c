@@ -516,7 +516,7 @@ START_TEST(listeners_and_parameters)
     ck_assert_msg(strstr(err, "cannot listen"), "%s", err);
     /* Parameters: a known set, checked values. */
     ck_assert_int_eq(motan_server_set(t.s, NULL, "maxConections", "5", err, sizeof(err)), MOTAN_EURL);
-    ck_assert_msg(strstr(err, "maxConections"), "%s", err);
+    ck_assert_str_eq(err, "unknown server parameter \"maxConections\" (did you mean \"maxConnections\"?)");
     ck_assert_int_eq(motan_server_set(t.s, NULL, "idleTimeout", "-1", err, sizeof(err)), MOTAN_EURL);
     ck_assert_int_eq(motan_server_set(t.s, NULL, "clientDeadline", "maybe", err, sizeof(err)), MOTAN_EURL);
     ck_assert_int_eq(motan_server_set(t.s, NULL, "idleTimeout", "60000", err, sizeof(err)), MOTAN_OK);

@@ -130,6 +130,81 @@ START_TEST(max_content_length)
 }
 END_TEST
 
+/* A request whose gzipped body is a Simple array of n nulls (n + 5 bytes inflated). */
+static void send_nulls(tu_wire *w, uint64_t id, const char *method, size_t n)
+{
+    motan_buf *z = motan_buf_new(0);
+    size_t mark;
+    motan_frame_write_begin(z, 0, 0, MOTAN_SER_SIMPLE, id, &mark);
+    motan_frame_write_meta(z, mark, "M_p", 3, SVC, strlen(SVC));
+    method = method ? method : "echo";
+    motan_frame_write_meta(z, mark, "M_m", 3, method, strlen(method));
+    motan_frame_write_body_begin(z, mark);
+    uint8_t head[5] = {MOTAN_T_ARRAY, (uint8_t)(n >> 24), (uint8_t)(n >> 16), (uint8_t)(n >> 8), (uint8_t)n};
+    motan_buf_append(z, head, 5);
+    uint8_t *zeros = calloc(1, n);
+    motan_buf_append(z, zeros, n);
+    free(zeros);
+    ck_assert_int_eq(motan_frame_write_end(z, mark, 1), MOTAN_OK);
+    ck_assert_int_eq(tu_wire_send(w, motan_buf_data(z), motan_buf_len(z)), 0);
+    motan_buf_free(z);
+}
+
+static const char *g_raw_err;
+
+/* A raw handler decoding on demand: the same budget applies. */
+static void h_raw_args(const motan_server_request *req, motan_reply *reply, void *ud)
+{
+    static char err[256];
+    const motan_value *args;
+    (void)ud;
+    int rc = motan_server_request_args(req, &args, err, sizeof(err));
+    g_raw_err = rc == MOTAN_ETOOBIG ? err : "not ETOOBIG";
+    motan_reply_error(reply, 500, 1, err, strlen(err));
+}
+
+START_TEST(decoded_size_budget)
+{
+    /* 5 MB of nulls (a 5 KB gzip body) decode to ~40 bytes each: far past the budget. */
+    const char *params[] = {"maxDecodedSize", "1000000", NULL};
+    tu_srv t;
+    start(&t, 1, params);
+    ck_assert_int_eq(motan_server_handle_raw(t.s, SVC, "raw", h_raw_args, NULL), MOTAN_OK);
+    long rss0 = tu_rss_kb();
+    tu_wire w;
+    ck_assert_int_eq(tu_wire_open(&w, t.port), 0);
+    send_nulls(&w, 1, NULL, 5000000);
+    ck_assert_int_eq(tu_wire_frame(&w, TMO * slow()), MOTAN_OK);
+    motan_response *resp = motan_response_new();
+    motan_response_set_frame(resp, w.f);
+    ck_assert_int_eq(motan_response_get_errcode(resp), 500);
+    ck_assert_str_eq(motan_response_get_errmsg(resp),
+                     "deserialize fail: decoded values exceed maxDecodedSize (1000000 bytes)");
+    ck_assert_int_lt(tu_rss_kb() - rss0, 24 * 1024);
+    send_nulls(&w, 2, "raw", 5000000);
+    ck_assert_int_eq(tu_wire_frame(&w, TMO * slow()), MOTAN_OK);
+    ck_assert_str_eq(g_raw_err, "decoded values exceed maxDecodedSize (1000000 bytes)");
+    /* Within the budget it decodes, on the same connection. */
+    send_nulls(&w, 3, NULL, 1000);
+    ck_assert_int_eq(tu_wire_frame(&w, TMO), MOTAN_OK);
+    ck_assert_int_eq(motan_frame_get_status(w.f), 0);
+    tu_wire_close(&w);
+    tu_srv_stop(&t);
+    /* The default is 4 x maxContentLength. */
+    const char *small[] = {"maxContentLength", "1000000", NULL};
+    start(&t, 1, small);
+    ck_assert_int_eq(tu_wire_open(&w, t.port), 0);
+    send_nulls(&w, 4, NULL, 999000);
+    ck_assert_int_eq(tu_wire_frame(&w, TMO * slow()), MOTAN_OK);
+    motan_response_set_frame(resp, w.f);
+    ck_assert_str_eq(motan_response_get_errmsg(resp),
+                     "deserialize fail: decoded values exceed maxDecodedSize (4000000 bytes)");
+    motan_response_free(resp);
+    tu_wire_close(&w);
+    tu_srv_stop(&t);
+}
+END_TEST
+
 static void wait_stat(const tu_srv *t, const char *name, uint64_t want)
 {
     uint64_t t0 = motan_now_us();
@@ -262,6 +337,7 @@ static Suite *suite(void)
     TCase *t = tcase_create("limits");
     tcase_set_timeout(t, 60 * slow());
     tcase_add_test(t, max_content_length);
+    tcase_add_test(t, decoded_size_budget);
     tcase_add_test(t, max_connections);
     tcase_add_test(t, idle_timeout);
     tcase_add_test(t, back_pressure_from_a_client_that_does_not_read);

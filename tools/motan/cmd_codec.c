@@ -37,7 +37,8 @@ static const char decode_usage[] =
     "        and args (request) or value (response) when the body is non-empty Simple.\n"
     "        The input must be exactly one whole frame.\n"
     "HEX: either case, whitespace ignored; '-' reads raw bytes from stdin instead.\n"
-    "exit status: 0 ok, 1 invalid input, 2 usage\n";
+    "Decoded values may take at most 40 MiB (the library's default maxDecodedSize).\n"
+    "exit status: 0 ok, 1 invalid input (or over that budget), 2 usage\n";
 
 /* Input text from an argument, or stdin for "-"; malloc'd and NUL-terminated. */
 static char *text_arg(const char *arg, size_t *len)
@@ -128,6 +129,7 @@ static int decode_simple(const uint8_t *data, size_t len)
     motan_value *v = NULL;
     if (!a)
         return cli_error(CLI_EDATA, "out of memory");
+    motan_arena_set_limit(a, MOTAN_DEFAULT_MAX_DECODED);
     int rc = motan_simple_decode(data, len, a, &v, err, sizeof(err));
     char *text = rc == MOTAN_OK ? motan_tjson_format(v) : NULL;
     motan_arena_free(a);

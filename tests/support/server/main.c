@@ -297,6 +297,7 @@ static void server_free(srv_server *s)
     motan_buf_free(s->tmp);
     motan_buf_free(s->tmp2);
     free(s->bomb);
+    free(s->nulls);
 }
 
 int main(int argc, char **argv)
