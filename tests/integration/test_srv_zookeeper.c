@@ -1,0 +1,150 @@
+/*
+ * Exporting through a real ZooKeeper (tests/support/lib/zk_proc.h): the node appears where
+ * Java and Go servers put it (a libmotan subscriber and a zookeeper:// client find it and
+ * call the server), stays while the session is kept alive, and goes at once on drain and
+ * on free (not a session expiry later).
+ */
+#include <check.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <motan/motan.h>
+
+#include "testutil.h"
+#include "tu_registry.h"
+#include "tu_srv.h"
+#include "zk_proc.h"
+
+#define SVC "com.example.EchoService"
+
+static tu_zk g_zk;
+
+static int ms(int v) { return tu_slow() ? v * 5 : v; }
+
+static void h_echo(const motan_server_request *req, motan_reply *reply, void *ud)
+{
+    const motan_value *args;
+    (void)ud;
+    motan_server_request_args(req, &args, NULL, 0);
+    motan_reply_send(reply, motan_value_count(args) ? motan_value_at(args, 0)
+                                                    : motan_value_new_null(motan_reply_arena(reply)));
+}
+
+typedef struct fixture {
+    tu_srv t;
+    motan_registry *reg;  /* the server's, on its loop */
+    motan_loop *sloop;    /* the subscriber's */
+    motan_registry *sreg;
+    motan_url *service;
+    tu_rec rec;
+    char node[64];        /* "127.0.0.1:<port>" */
+} fixture;
+
+/* A server exporting SVC in group, and a subscriber watching that group. */
+static void up(fixture *f, const char *group, const char *reg_params)
+{
+    char text[512], err[512];
+    tu_srv_start(&f->t, 1, NULL);
+    ck_assert_int_eq(motan_server_handle(f->t.s, SVC, "echo", h_echo, NULL), MOTAN_OK);
+    snprintf(text, sizeof(text), "zookeeper://%s?%s", g_zk.hosts, reg_params ? reg_params : "");
+    f->reg = tu_registry(f->t.e.loop, text);
+    snprintf(text, sizeof(text), "motan2://127.0.0.1:0/%s?group=%s", SVC, group);
+    ck_assert_msg(motan_server_export(f->t.s, f->reg, text, err, sizeof(err)) == MOTAN_OK, "%s", err);
+    snprintf(f->node, sizeof(f->node), "127.0.0.1:%d", f->t.port);
+
+    ck_assert_int_eq(motan_loop_new(&f->sloop, err, sizeof(err)), MOTAN_OK);
+    snprintf(text, sizeof(text), "zookeeper://%s", g_zk.hosts);
+    f->sreg = tu_registry(f->sloop, text);
+    snprintf(text, sizeof(text), "motan2://127.0.0.1:0/%s?group=%s", SVC, group);
+    f->service = tu_url(text);
+    tu_rec_init(&f->rec);
+    ck_assert_int_eq(motan_registry_subscribe(f->sreg, f->service, tu_rec_cb, &f->rec), MOTAN_OK);
+}
+
+static void down(fixture *f)
+{
+    motan_server_free(f->t.s);
+    f->t.s = NULL;
+    motan_registry_free(f->reg);
+    tu_srv_stop(&f->t);
+    motan_registry_free(f->sreg);
+    motan_loop_free(f->sloop);
+    motan_url_free(f->service);
+    tu_rec_destroy(&f->rec);
+}
+
+START_TEST(export_is_found_and_called)
+{
+    fixture f;
+    up(&f, "srv-g1", NULL);
+    ck_assert(tu_rec_wait_list(&f.rec, 1, f.node, ms(10000)));
+    ck_assert(tu_rec_has(&f.rec, "nodeType=service"));
+    /* A client following the registry calls the server. */
+    char url[256], err[256];
+    snprintf(url, sizeof(url), "zookeeper://%s/%s?group=srv-g1", g_zk.hosts, SVC);
+    motan_client *c;
+    ck_assert_int_eq(motan_client_new(url, &c, err, sizeof(err)), MOTAN_OK);
+    ck_assert_int_eq(motan_client_wait_ready(c, ms(10000)), MOTAN_OK);
+    motan_request *r = motan_client_request(c, "echo");
+    motan_request_add_arg(r, motan_value_new_string(motan_request_arena(r), "zk", 2));
+    motan_response *resp;
+    ck_assert_int_eq(motan_client_call(c, r, &resp), MOTAN_OK);
+    ck_assert_str_eq(motan_value_get_data(motan_response_get_value(resp), NULL), "zk");
+    motan_response_free(resp);
+    motan_request_free(r);
+    motan_client_free(c);
+    /* The drain takes the node away at once (sessions last 10 s: this is no expiry). */
+    uint64_t t0 = motan_now_us();
+    ck_assert_int_eq(motan_server_shutdown(f.t.s, 2000), MOTAN_OK);
+    ck_assert(tu_rec_wait_list(&f.rec, 0, NULL, ms(5000)));
+    ck_assert_uint_lt((motan_now_us() - t0) / 1000, (unsigned)ms(5000));
+    down(&f);
+}
+END_TEST
+
+START_TEST(session_kept_alive_and_free_unregisters)
+{
+    fixture f;
+    up(&f, "srv-g2", "sessionTimeout=1000");
+    ck_assert(tu_rec_wait_list(&f.rec, 1, f.node, ms(10000)));
+    /* Three session timeouts later the node is still there: the session is kept alive. */
+    sleep(3);
+    ck_assert_int_eq(tu_rec_n(&f.rec), 1);
+    ck_assert(tu_rec_has(&f.rec, f.node));
+    /* Freeing the server unregisters (the registry itself still runs). */
+    motan_server_free(f.t.s);
+    f.t.s = NULL;
+    ck_assert(tu_rec_wait_list(&f.rec, 0, NULL, ms(5000)));
+    down(&f);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("test_srv_zookeeper");
+    TCase *t = tcase_create("zookeeper");
+    tcase_set_timeout(t, 120);
+    tcase_add_test(t, export_is_found_and_called);
+    tcase_add_test(t, session_kept_alive_and_free_unregisters);
+    suite_add_tcase(s, t);
+    return s;
+}
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    /* Once per binary, from the main thread, before any loop thread exists. */
+    if (tu_zk_start(&g_zk) != 0) {
+        fprintf(stderr, "test_srv_zookeeper: cannot start ZooKeeper\n");
+        return 1;
+    }
+    SRunner *r = srunner_create(suite());
+    srunner_run_all(r, CK_NORMAL);
+    int failed = srunner_ntests_failed(r);
+    srunner_free(r);
+    tu_zk_free(&g_zk);
+    return failed ? 1 : 0;
+}
