@@ -163,7 +163,7 @@ valgrind: deps
 # ---- fuzzing (clang + libFuzzer) ----------------------------------------------------------
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=build-fuzz/fuzz/%)
-FUZZ_SECONDS ?= 20
+FUZZ_SECONDS ?= 18
 .PHONY: fuzz fuzz-build fuzz-long
 fuzz-build: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) BUILD=build-fuzz CC=clang OPT="-O1 -g" \
@@ -236,7 +236,7 @@ help:
 	@echo "make check      install missing packages, build, run every test"
 	@echo "make demo       install missing packages, build, run the cluster demo"
 	@echo "make asan|tsan|valgrind   test suites under sanitizers / memcheck"
-	@echo "make fuzz       short libFuzzer runs (FUZZ_SECONDS=20); make fuzz-long: 10M execs each"
+	@echo "make fuzz       short libFuzzer runs (FUZZ_SECONDS=18); make fuzz-long: 10M execs each"
 	@echo "make bench      bench-codec bench-e2e bench-cluster bench-bindings"
 	@echo "make soak       5-minute soak under injected faults"
 	@echo "make examples   build examples/"
