@@ -182,8 +182,8 @@ fuzz-long: fuzz-build
 	@scripts/fuzz.sh long
 
 # ---- benchmarks ---------------------------------------------------------------------------
-.PHONY: bench bench-codec bench-e2e bench-cluster bench-bindings
-bench: bench-codec bench-e2e bench-cluster bench-bindings
+.PHONY: bench bench-codec bench-e2e bench-cluster bench-bindings bench-server
+bench: bench-codec bench-e2e bench-cluster bench-bindings bench-server
 
 bench-codec: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) $(BUILD)/bench/codec
@@ -196,6 +196,10 @@ bench-e2e: deps
 bench-cluster: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) all $(BUILD)/bench/cluster
 	@$(BUILD)/bench/cluster
+
+bench-server: deps
+	@$(MAKE) --no-print-directory -j$(JOBS) all examples $(BUILD)/bench/server
+	@BUILD=$(BUILD) $(BUILD)/bench/server
 
 bench-bindings: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) all $(BUILD)/bench/bindings_c
@@ -237,7 +241,7 @@ help:
 	@echo "make demo       install missing packages, build, run the cluster demo"
 	@echo "make asan|tsan|valgrind   test suites under sanitizers / memcheck"
 	@echo "make fuzz       short libFuzzer runs (FUZZ_SECONDS=18); make fuzz-long: 10M execs each"
-	@echo "make bench      bench-codec bench-e2e bench-cluster bench-bindings"
+	@echo "make bench      bench-codec bench-e2e bench-cluster bench-bindings bench-server"
 	@echo "make soak       5-minute soak under injected faults"
 	@echo "make examples   build examples/"
 	@echo "make install PREFIX=/usr/local DESTDIR="
