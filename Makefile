@@ -158,7 +158,7 @@ tsan: deps
 
 valgrind: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) all $(INTEG_BINS)
-	@BUILD=$(BUILD) MOTAN_SANITIZER=valgrind scripts/run-suites.sh valgrind valgrind-registry
+	@BUILD=$(BUILD) MOTAN_SANITIZER=valgrind scripts/run-suites.sh valgrind valgrind-registry valgrind-server
 
 # ---- fuzzing (clang + libFuzzer) ----------------------------------------------------------
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))

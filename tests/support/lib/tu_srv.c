@@ -38,6 +38,15 @@ void tu_srv_stop(tu_srv *t)
     tu_env_free(&t->e);
 }
 
+int tu_rss_within(long rss0, long max_kb, const char *what)
+{
+    long grown = tu_rss_kb() - rss0;
+    if (tu_slow() || grown < max_kb)
+        return 1;
+    fprintf(stderr, "%s: resident memory grew by %ld KiB (bound %ld KiB)\n", what, grown, max_kb);
+    return 0;
+}
+
 int tu_wire_open(tu_wire *w, int port)
 {
     memset(w, 0, sizeof(*w));

@@ -25,6 +25,13 @@ void tu_srv_start(tu_srv *t, int builtin, const char *const *params);
 /* Frees the server, then the loop. */
 void tu_srv_stop(tu_srv *t);
 
+/*
+ * 1 when resident memory grew by less than max_kb since rss0 (tu_rss_kb), else 0 with the
+ * growth on stderr. Always 1 under valgrind and the sanitizers, which keep freed memory
+ * (quarantines, redzones) by design: there the bounds say nothing.
+ */
+int tu_rss_within(long rss0, long max_kb, const char *what);
+
 /* A raw client connection. */
 typedef struct tu_wire {
     int fd;
