@@ -142,7 +142,7 @@ for group in "${groups[@]}"; do
             suites tests/integration direct test_transport test_cluster test_client test_hostile \
                 test_registry_direct test_registry_file test_registry_consul test_zookeeper test_examples \
                 test_srv_dispatch test_srv_async test_srv_drain test_srv_limits test_srv_hostile \
-                test_srv_zookeeper ;;
+                test_srv_export ;;
         *) echo "unknown group $group"; exit 2 ;;
     esac
 done
