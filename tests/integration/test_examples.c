@@ -14,6 +14,7 @@
 
 #include "server_proc.h"
 #include "testutil.h"
+#include "tu_srv.h"
 #include "zk_proc.h"
 
 /* Runs an example with args; its stdout in out (NUL-terminated), its exit status returned. */
@@ -106,23 +107,10 @@ END_TEST
 START_TEST(test_echo_server)
 {
     /* echo_server PORT prints "listening 127.0.0.1:PORT", serves echo and add, drains on SIGTERM. */
-    char path[512], line[128] = "", url[128], out[4096];
-    snprintf(path, sizeof(path), "%s/%s/examples/echo_server", tu_root(), tu_build());
-    int fds[2];
-    ck_assert_int_eq(pipe(fds), 0);
-    pid_t pid = fork();
-    if (pid == 0) {
-        dup2(fds[1], 1);
-        close(fds[0]);
-        close(fds[1]);
-        execl(path, path, "0", (char *)NULL);
-        _exit(127);
-    }
-    close(fds[1]);
-    FILE *f = fdopen(fds[0], "r");
-    ck_assert_ptr_nonnull(fgets(line, sizeof(line), f));
+    char url[128], out[4096];
     int port = 0;
-    ck_assert_msg(sscanf(line, "listening 127.0.0.1:%d", &port) == 1 && port > 0, "%s", line);
+    pid_t pid = tu_echo_server_start(&port);
+    ck_assert_int_gt(pid, 0);
     snprintf(url, sizeof(url), "motan2://127.0.0.1:%d/com.example.EchoService", port);
     const char *args[] = {url, NULL};
     ck_assert_int_eq(run_example("sync_call", args, out, sizeof(out)), 0);
@@ -134,7 +122,6 @@ START_TEST(test_echo_server)
     int st;
     waitpid(pid, &st, 0);
     ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d", st);
-    fclose(f);
 }
 END_TEST
 

@@ -21,20 +21,10 @@
 #include "tu_srv.h"
 #include "zk_proc.h"
 
-#define SVC "com.example.EchoService"
 
 static tu_zk g_zk;
 
 static int ms(int v) { return tu_slow() ? v * 5 : v; }
-
-static void h_echo(const motan_server_request *req, motan_reply *reply, void *ud)
-{
-    const motan_value *args;
-    (void)ud;
-    motan_server_request_args(req, &args, NULL, 0);
-    motan_reply_send(reply, motan_value_count(args) ? motan_value_at(args, 0)
-                                                    : motan_value_new_null(motan_reply_arena(reply)));
-}
 
 typedef struct fixture {
     tu_srv t;
@@ -46,22 +36,22 @@ typedef struct fixture {
     char node[64];        /* "127.0.0.1:<port>" */
 } fixture;
 
-/* A server exporting SVC in group, and a subscriber watching that group. */
+/* A server exporting TU_SVC in group, and a subscriber watching that group. */
 static void up(fixture *f, const char *group, const char *reg_params)
 {
     char text[512], err[512];
     tu_srv_start(&f->t, 1, NULL);
-    ck_assert_int_eq(motan_server_handle(f->t.s, SVC, "echo", h_echo, NULL), MOTAN_OK);
+    ck_assert_int_eq(motan_server_handle(f->t.s, TU_SVC, "echo", tu_srv_echo, NULL), MOTAN_OK);
     snprintf(text, sizeof(text), "zookeeper://%s?%s", g_zk.hosts, reg_params ? reg_params : "");
     f->reg = tu_registry(f->t.e.loop, text);
-    snprintf(text, sizeof(text), "motan2://127.0.0.1:0/%s?group=%s", SVC, group);
+    snprintf(text, sizeof(text), "motan2://127.0.0.1:0/%s?group=%s", TU_SVC, group);
     ck_assert_msg(motan_server_export(f->t.s, f->reg, text, err, sizeof(err)) == MOTAN_OK, "%s", err);
     snprintf(f->node, sizeof(f->node), "127.0.0.1:%d", f->t.port);
 
     ck_assert_int_eq(motan_loop_new(&f->sloop, err, sizeof(err)), MOTAN_OK);
     snprintf(text, sizeof(text), "zookeeper://%s", g_zk.hosts);
     f->sreg = tu_registry(f->sloop, text);
-    snprintf(text, sizeof(text), "motan2://127.0.0.1:0/%s?group=%s", SVC, group);
+    snprintf(text, sizeof(text), "motan2://127.0.0.1:0/%s?group=%s", TU_SVC, group);
     f->service = tu_url(text);
     tu_rec_init(&f->rec);
     ck_assert_int_eq(motan_registry_subscribe(f->sreg, f->service, tu_rec_cb, &f->rec), MOTAN_OK);
@@ -87,7 +77,7 @@ START_TEST(export_is_found_and_called)
     ck_assert(tu_rec_has(&f.rec, "nodeType=service"));
     /* A client following the registry calls the server. */
     char url[256], err[256];
-    snprintf(url, sizeof(url), "zookeeper://%s/%s?group=srv-g1", g_zk.hosts, SVC);
+    snprintf(url, sizeof(url), "zookeeper://%s/%s?group=srv-g1", g_zk.hosts, TU_SVC);
     motan_client *c;
     ck_assert_int_eq(motan_client_new(url, &c, err, sizeof(err)), MOTAN_OK);
     ck_assert_int_eq(motan_client_wait_ready(c, ms(10000)), MOTAN_OK);
@@ -129,7 +119,7 @@ END_TEST
 static motan_registry *server_with_registry(tu_srv *t, const char *reg_url)
 {
     tu_srv_start(t, 1, NULL);
-    ck_assert_int_eq(motan_server_handle(t->s, SVC, "echo", h_echo, NULL), MOTAN_OK);
+    ck_assert_int_eq(motan_server_handle(t->s, TU_SVC, "echo", tu_srv_echo, NULL), MOTAN_OK);
     return tu_registry(t->e.loop, reg_url);
 }
 
@@ -149,9 +139,9 @@ START_TEST(export_through_consul)
     snprintf(text, sizeof(text), "consul://127.0.0.1:%d?ttl=3", tu_consul_port(consul));
     tu_srv t;
     motan_registry *reg = server_with_registry(&t, text);
-    ck_assert_msg(motan_server_export(t.s, reg, "motan2://127.0.0.1:0/" SVC "?group=cg", err,
+    ck_assert_msg(motan_server_export(t.s, reg, "motan2://127.0.0.1:0/" TU_SVC "?group=cg", err,
                                       sizeof(err)) == MOTAN_OK, "%s", err);
-    snprintf(id, sizeof(id), "127.0.0.1:%d-%s", t.port, SVC);
+    snprintf(id, sizeof(id), "127.0.0.1:%d-%s", t.port, TU_SVC);
     /* Registered with motan's naming, its TTL check passed, and passed again within the TTL. */
     ck_assert(wait_consul(consul, "pass", 1, ms(3000)));
     int passing = 0, port = 0;
@@ -160,7 +150,7 @@ START_TEST(export_through_consul)
     ck_assert_int_eq(port, t.port);
     ck_assert(wait_consul(consul, "pass", 2, ms(3000)));
     /* A consul:// client finds it and calls it. */
-    snprintf(text, sizeof(text), "consul://127.0.0.1:%d/%s?group=cg", tu_consul_port(consul), SVC);
+    snprintf(text, sizeof(text), "consul://127.0.0.1:%d/%s?group=cg", tu_consul_port(consul), TU_SVC);
     motan_client *c;
     ck_assert_msg(motan_client_new(text, &c, err, sizeof(err)) == MOTAN_OK, "%s", err);
     ck_assert_int_eq(motan_client_wait_ready(c, ms(5000)), MOTAN_OK);
@@ -194,7 +184,7 @@ START_TEST(file_registries_only_read)
     snprintf(text, sizeof(text), "file://%s", path);
     tu_srv t;
     motan_registry *reg = server_with_registry(&t, text);
-    ck_assert_int_eq(motan_server_export(t.s, reg, "motan2://127.0.0.1:0/" SVC, err, sizeof(err)),
+    ck_assert_int_eq(motan_server_export(t.s, reg, "motan2://127.0.0.1:0/" TU_SVC, err, sizeof(err)),
                      MOTAN_EUNSUPPORTED);
     ck_assert_msg(strstr(err, "cannot register"), "%s", err);
     motan_server_free(t.s);
