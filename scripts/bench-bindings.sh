@@ -2,6 +2,8 @@
 # make bench-bindings: per-call cost of the language bindings next to C, all making the same
 # echo calls of a 16-byte string against one motan-test-server. One line per figure:
 #   bindings.<lang> <us> us_per_call <ratio> x_c        (C first, ratio 1.00)
+#   bindings.floor <us> us_per_call <ratio> x_c         (the floor client, tu_bench.h; its
+#                                                        ratio = C's calls/s over the floor's)
 # BENCH_CALLS (default 20000) calls each, after a short warm-up run. A missing interpreter or
 # bench script is reported on stderr and skipped.
 set -uo pipefail
@@ -41,6 +43,12 @@ run() {
 
 c_us=$(run "$build/bench/bindings_c") || { echo "bench-bindings: the C bench failed" >&2; exit 1; }
 echo "bindings.c $c_us us_per_call 1.00 x_c"
+# The floor client on the same server: what one blocking round trip costs with no library.
+floor_us=$(BENCH_SECONDS="${BENCH_SECONDS:-1}" "$build/bench/bindings_c" --floor "$url" |
+    awk '$1 == "bindings.floor" && $2 > 0 { printf "%.2f\n", 1e6 / $2; ok = 1 } END { exit !ok }') ||
+    { echo "bench-bindings: the floor client failed" >&2; exit 1; }
+awk -v us="$floor_us" -v c="$c_us" \
+    'BEGIN { printf "bindings.floor %.2f us_per_call %.2f x_c\n", us, (c > 0 ? us / c : 0) }'
 
 rc=0
 bench() { # bench <lang> <script> <interpreter> [args...]

@@ -1,0 +1,54 @@
+/*
+ * Helpers shared by the benchmarks under bench/ (not part of the library): latency samples
+ * and their report line, the blocking floor client every throughput figure is compared
+ * with, the ratio line, and the machine the figures come from.
+ */
+#ifndef MOTAN_TU_BENCH_H
+#define MOTAN_TU_BENCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <motan/codec.h>
+
+#include "server_proc.h"
+
+typedef struct tu_lat {
+    uint64_t *lat; /* µs per call */
+    size_t n, cap;
+    uint64_t t0, t1;    /* wall clock of the run, µs */
+    double cpu0, cpu1;  /* process CPU time, µs */
+} tu_lat;
+
+/* Process CPU time (user + system) so far, µs. */
+double tu_cpu_us(void);
+/* Marks the start / end of the measured run (wall clock and CPU). */
+void tu_lat_start(tu_lat *s);
+void tu_lat_stop(tu_lat *s);
+void tu_lat_add(tu_lat *s, uint64_t us);
+/* Drops the samples (after a warm-up). */
+void tu_lat_reset(tu_lat *s);
+/*
+ * Prints "<name> <rps> rps <p50_us> p50 <p99_us> p99 <cpu_us> cpu_us_per_call" and frees the
+ * samples; returns the calls per second.
+ */
+double tu_lat_report(const char *name, tu_lat *s);
+
+/* Prints "<name> <rps / floor_rps> x_floor". */
+void tu_bench_ratio(const char *name, double rps, double floor_rps);
+/* Prints "# machine: <N> cpus, <model name> (cpu family F, model M)[, virtual machine]"
+ * from /proc/cpuinfo. */
+void tu_bench_machine(void);
+
+/* The frame of req as a client sends it (service and group must be set), id 1. */
+void tu_bench_encode(motan_request *req, motan_buf *frame);
+/*
+ * The floor: blocking write/read of the pre-encoded request frame, inflight requests in
+ * flight spread round robin over one connection to each of the nsrv servers, a 0.2 s
+ * warm-up then `seconds` measured. Prints tu_lat_report(name) and returns the calls per
+ * second; exits the process on a socket error.
+ */
+double tu_bench_floor(const char *name, const tu_server *srv, int nsrv, int inflight,
+                      const motan_buf *frame, double seconds);
+
+#endif
