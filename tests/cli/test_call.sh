@@ -85,6 +85,30 @@ run call "$U" echo --raw-bytes - <"$TMP/raw.bin"
 [ "$rc" -eq 0 ] && [ "$out" = '{"$bytes":"YWIA/w=="}' ] && pass=$((pass + 1)) || bad "--raw-bytes -: rc=$rc out=[$out]"
 : >"$TMP/empty.bin"
 expect 0 '{"$bytes":""}' call "$U" echo --raw-bytes "@$TMP/empty.bin"
+# --raw-bytes takes its place among the ARGs: a listener that keeps the request frame it gets
+# (and then hangs up) shows the arguments in order.
+python3 - "$TMP/frame.bin" >"$TMP/cap.port" <<'PY' &
+import socket, struct, sys
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(1)
+print(s.getsockname()[1], flush=True)
+c, _ = s.accept(); data = b""
+def need(n):
+    global data
+    while len(data) < n:
+        chunk = c.recv(65536)
+        if not chunk: sys.exit(1)
+        data += chunk
+need(17); m = struct.unpack(">I", data[13:17])[0]
+need(21 + m); b = struct.unpack(">I", data[17 + m:21 + m])[0]
+need(21 + m + b)
+open(sys.argv[1], "wb").write(data[:21 + m + b]); c.close()
+PY
+cap_pid=$!
+for _ in $(seq 100); do [ -s "$TMP/cap.port" ] && break; sleep 0.05; done
+run call --timeout 5000 "motan2://127.0.0.1:$(cat "$TMP/cap.port")/$SVC?connections=1" m '"a"' --raw-bytes "@$TMP/raw.bin" 3
+wait "$cap_pid"
+run decode frame "@$TMP/frame.bin"
+[[ "$out" == *'"args":["a",{"$bytes":"YWIA/w=="},3]}' ]] && pass=$((pass + 1)) || bad "--raw-bytes order: [$out] [$err]"
 # Payloads far over the kernel's 128 KiB per argument, round-tripped through echo: a 3 MiB
 # string with escapes and non-ASCII text, and 5 MiB of random bytes.
 python3 - "$TMP" <<'PY'
