@@ -8,9 +8,10 @@
  * delivery) with the attempt answered at once by a stand-in endpoint layer: an HA strategy
  * registered for the benchmark does exactly what failover does but completes the attempt
  * locally instead of sending it, so only cluster code is timed (CPU time of this thread).
- * The e2e figure runs failover + roundrobin over 3 test servers at 64 in flight, then the
- * floor client (tu_bench.h: blocking write/read, pre-encoded requests) keeps as many in flight
- * over one connection to each of the same servers, in the same run:
+ * The e2e figure runs failover + roundrobin over 3 test servers at 64 in flight, alternating
+ * (BENCH_ROUNDS slices each, default 3) with the floor client (tu_bench.h: blocking
+ * write/read, pre-encoded requests) keeping as many in flight over one connection to each of
+ * the same servers:
  *   cluster.e2e.floor.3 <rps> rps ...
  *   cluster.e2e.ratio.3 <libmotan rps / floor rps> x_floor
  */
@@ -201,31 +202,37 @@ static void bench_e2e(struct event_base *base, motan_loop *loop)
         motan_request_add_arg(slots[i].req,
                               motan_value_new_string(motan_request_arena(slots[i].req), "0123456789abcdef", 16));
     }
-    const char *secs = getenv("BENCH_SECONDS");
-    double seconds = secs && atof(secs) > 0 ? atof(secs) : 2.0;
-    double rps = 0;
-    for (int phase = 0; phase < 2; phase++) {
-        tu_lat_reset(&e.st);
-        e.active = INFLIGHT;
-        tu_lat_start(&e.st);
-        e.deadline = e.st.t0 + (uint64_t)((phase ? seconds : 0.3) * 1e6);
-        for (int i = 0; i < INFLIGHT; i++)
-            e2e_send(&slots[i]);
-        event_base_dispatch(base);
-        tu_lat_stop(&e.st);
-        if (phase)
-            rps = tu_lat_report("cluster.e2e.3", &e.st);
-    }
-    if (e.errors)
-        fprintf(stderr, "cluster.e2e: %d errors\n", e.errors);
     motan_request *req = motan_request_new("echo");
     motan_request_add_arg(req, motan_value_new_string(motan_request_arena(req), "0123456789abcdef", 16));
     motan_request_set_service(req, "com.example.EchoService");
     motan_request_set_group(req, "default_rpc");
     motan_buf *frame = motan_buf_new(0);
     tu_bench_encode(req, frame);
-    double floor_rps = tu_bench_floor("cluster.e2e.floor.3", srv, 3, INFLIGHT, frame, seconds);
+    tu_floor *f = tu_floor_open(srv, 3, INFLIGHT, frame);
+    tu_lat floor_st = {0};
+    const char *secs = getenv("BENCH_SECONDS");
+    double seconds = secs && atof(secs) > 0 ? atof(secs) : 2.0;
+    int rounds = tu_bench_rounds();
+    /* a warm-up slice, then the cluster and the floor in alternating slices */
+    for (int i = 0; i <= rounds; i++) {
+        if (i == 1)
+            tu_lat_reset(&e.st);
+        e.active = INFLIGHT;
+        tu_lat_start(&e.st);
+        e.deadline = e.st.t0 + (uint64_t)((i ? seconds / rounds : 0.3) * 1e6);
+        for (int k = 0; k < INFLIGHT; k++)
+            e2e_send(&slots[k]);
+        event_base_dispatch(base);
+        tu_lat_stop(&e.st);
+        if (i)
+            tu_floor_run(f, seconds / rounds, &floor_st);
+    }
+    if (e.errors)
+        fprintf(stderr, "cluster.e2e: %d errors\n", e.errors);
+    double rps = tu_lat_report("cluster.e2e.3", &e.st);
+    double floor_rps = tu_lat_report("cluster.e2e.floor.3", &floor_st);
     tu_bench_ratio("cluster.e2e.ratio.3", rps, floor_rps);
+    tu_floor_close(f);
     motan_buf_free(frame);
     motan_request_free(req);
     for (int i = 0; i < INFLIGHT; i++)

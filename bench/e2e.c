@@ -1,14 +1,15 @@
 /*
  * make bench-e2e: libmotan against motan-test-server on loopback, next to a floor client
  * (plain blocking write/read on one connection, pre-encoded requests, same number in
- * flight) measured right after it in the same run. The machine first, then three lines per
- * figure:
+ * flight) measured in the same run: BENCH_ROUNDS (default 3) alternating slices of each, so
+ * that load from elsewhere on a shared machine falls on both. The machine first, then three
+ * lines per figure:
  *   # machine: <N> cpus, <model name> ...
  *   e2e.<inflight>.<size> <rps> rps <p50_us> p50 <p99_us> p99 <cpu_us> cpu_us_per_call
  *   e2e.floor.<inflight>.<size> ...
  *   e2e.ratio.<inflight>.<size> <libmotan rps / floor rps> x_floor
  * Client CPU is getrusage(RUSAGE_SELF) over the run (the server is another process).
- * BENCH_SECONDS (default 1.5) sets the length of each run.
+ * BENCH_SECONDS (default 1.5) sets the measured time of each side of a figure.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -77,69 +78,93 @@ static motan_request *echo_request(size_t size)
     return req;
 }
 
-/* Returns the calls per second. */
-static double bench_motan(int port, int inflight, size_t size, const char *label)
+/* libmotan's side of a figure: an endpoint on its own event_base, inflight slots. */
+typedef struct side {
+    struct event_base *base;
+    motan_loop *loop;
+    run r;
+    slot *slots;
+} side;
+
+/* Sends from every slot until the deadline, then lets the calls finish. */
+static void slice(side *m, uint64_t deadline)
+{
+    m->r.deadline = deadline;
+    m->r.active = m->r.inflight;
+    for (int i = 0; i < m->r.inflight; i++)
+        send_one(&m->slots[i]);
+    event_base_dispatch(m->base);
+}
+
+static void side_open(side *m, int port, int inflight, size_t size)
 {
     struct event_config *cfg = event_config_new();
     event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER);
-    struct event_base *base = event_base_new_with_config(cfg);
+    m->base = event_base_new_with_config(cfg);
     event_config_free(cfg);
-    motan_loop *loop;
     char err[256], text[256];
-    if (motan_loop_new_with_base(base, &loop, err, sizeof(err)) != MOTAN_OK)
+    if (motan_loop_new_with_base(m->base, &m->loop, err, sizeof(err)) != MOTAN_OK)
         exit(1);
     snprintf(text, sizeof(text),
              "motan2://127.0.0.1:%d/com.example.EchoService?connections=1&requestTimeout=5000", port);
     motan_url *u = tu_url(text);
-    run r = {.base = base, .inflight = inflight};
-    if (motan_endpoint_new(loop, u, &r.ep, err, sizeof(err)) != MOTAN_OK) {
+    m->r = (run){.base = m->base, .inflight = inflight};
+    if (motan_endpoint_new(m->loop, u, &m->r.ep, err, sizeof(err)) != MOTAN_OK) {
         fprintf(stderr, "endpoint: %s\n", err);
         exit(1);
     }
     motan_url_free(u);
-    slot *slots = calloc((size_t)inflight, sizeof(slot));
+    m->slots = calloc((size_t)inflight, sizeof(slot));
     for (int i = 0; i < inflight; i++) {
-        slots[i].r = &r;
-        slots[i].req = echo_request(size);
+        m->slots[i].r = &m->r;
+        m->slots[i].req = echo_request(size);
     }
-    /* Warm-up: connect and run briefly. */
-    r.deadline = motan_now_us() + 200000;
-    r.active = inflight;
-    for (int i = 0; i < inflight; i++)
-        send_one(&slots[i]);
-    event_base_dispatch(base);
-    tu_lat_reset(&r.st);
-
-    r.active = inflight;
-    tu_lat_start(&r.st);
-    r.deadline = r.st.t0 + (uint64_t)(g_seconds * 1e6);
-    for (int i = 0; i < inflight; i++)
-        send_one(&slots[i]);
-    event_base_dispatch(base);
-    tu_lat_stop(&r.st);
-    if (r.errors)
-        fprintf(stderr, "%s: %d errors\n", label, r.errors);
-    double rps = tu_lat_report(label, &r.st);
-    for (int i = 0; i < inflight; i++)
-        motan_request_free(slots[i].req);
-    free(slots);
-    motan_endpoint_free(r.ep);
-    motan_loop_free(loop);
-    event_base_free(base);
-    return rps;
+    slice(m, motan_now_us() + 200000); /* warm-up: connect and run briefly */
+    tu_lat_reset(&m->r.st);
 }
 
-static double bench_floor(const tu_server *srv, int inflight, size_t size, const char *label)
+static void side_close(side *m)
 {
+    for (int i = 0; i < m->r.inflight; i++)
+        motan_request_free(m->slots[i].req);
+    free(m->slots);
+    motan_endpoint_free(m->r.ep);
+    motan_loop_free(m->loop);
+    event_base_free(m->base);
+}
+
+/* One figure: libmotan and the floor in alternating slices, then both lines and the ratio. */
+static void figure(const tu_server *srv, int inflight, size_t size)
+{
+    side m;
+    side_open(&m, srv->port, inflight, size);
     motan_request *req = echo_request(size);
     motan_request_set_service(req, "com.example.EchoService");
     motan_request_set_group(req, "default_rpc");
     motan_buf *frame = motan_buf_new(0);
     tu_bench_encode(req, frame);
-    double rps = tu_bench_floor(label, srv, 1, inflight, frame, g_seconds);
+    tu_floor *f = tu_floor_open(srv, 1, inflight, frame);
+    tu_lat floor_st = {0};
+    int rounds = tu_bench_rounds();
+    for (int i = 0; i < rounds; i++) {
+        tu_lat_start(&m.r.st);
+        slice(&m, motan_now_us() + (uint64_t)(g_seconds / rounds * 1e6));
+        tu_lat_stop(&m.r.st);
+        tu_floor_run(f, g_seconds / rounds, &floor_st);
+    }
+    char label[64];
+    snprintf(label, sizeof(label), "e2e.%d.%zu", inflight, size);
+    if (m.r.errors)
+        fprintf(stderr, "%s: %d errors\n", label, m.r.errors);
+    double rps = tu_lat_report(label, &m.r.st);
+    snprintf(label, sizeof(label), "e2e.floor.%d.%zu", inflight, size);
+    double floor_rps = tu_lat_report(label, &floor_st);
+    snprintf(label, sizeof(label), "e2e.ratio.%d.%zu", inflight, size);
+    tu_bench_ratio(label, rps, floor_rps);
+    tu_floor_close(f);
     motan_buf_free(frame);
     motan_request_free(req);
-    return rps;
+    side_close(&m);
 }
 
 int main(void)
@@ -155,16 +180,8 @@ int main(void)
     tu_bench_machine();
     const int inflights[] = {1, 8, 64};
     const size_t sizes[] = {16, 1024, 65536};
-    for (size_t i = 0; i < 3; i++) {
-        for (size_t k = 0; k < 3; k++) {
-            char label[64];
-            snprintf(label, sizeof(label), "e2e.%d.%zu", inflights[i], sizes[k]);
-            double rps = bench_motan(srv.port, inflights[i], sizes[k], label);
-            snprintf(label, sizeof(label), "e2e.floor.%d.%zu", inflights[i], sizes[k]);
-            double floor_rps = bench_floor(&srv, inflights[i], sizes[k], label);
-            snprintf(label, sizeof(label), "e2e.ratio.%d.%zu", inflights[i], sizes[k]);
-            tu_bench_ratio(label, rps, floor_rps);
-        }
-    }
+    for (size_t i = 0; i < 3; i++)
+        for (size_t k = 0; k < 3; k++)
+            figure(&srv, inflights[i], sizes[k]);
     return tu_server_stop(&srv) == 0 ? 0 : 1;
 }

@@ -24,8 +24,8 @@ void tu_lat_start(tu_lat *s)
 
 void tu_lat_stop(tu_lat *s)
 {
-    s->t1 = motan_now_us();
-    s->cpu1 = tu_cpu_us();
+    s->wall_us += motan_now_us() - s->t0;
+    s->cpu_us += tu_cpu_us() - s->cpu0;
 }
 
 void tu_lat_add(tu_lat *s, uint64_t us)
@@ -56,11 +56,11 @@ static int cmp_u64(const void *a, const void *b)
 double tu_lat_report(const char *name, tu_lat *s)
 {
     qsort(s->lat, s->n, sizeof(uint64_t), cmp_u64);
-    double secs = (double)(s->t1 - s->t0) / 1e6;
+    double secs = (double)s->wall_us / 1e6;
     double rps = secs > 0 ? (double)s->n / secs : 0;
     uint64_t p50 = s->n ? s->lat[s->n / 2] : 0;
     uint64_t p99 = s->n ? s->lat[(s->n * 99) / 100] : 0;
-    double cpu = s->n ? (s->cpu1 - s->cpu0) / (double)s->n : 0;
+    double cpu = s->n ? s->cpu_us / (double)s->n : 0;
     printf("%s %.0f rps %llu p50 %llu p99 %.2f cpu_us_per_call\n", name, rps, (unsigned long long)p50,
            (unsigned long long)p99, cpu);
     fflush(stdout);
@@ -72,6 +72,13 @@ void tu_bench_ratio(const char *name, double rps, double floor_rps)
 {
     printf("%s %.2f x_floor\n", name, floor_rps > 0 ? rps / floor_rps : 0.0);
     fflush(stdout);
+}
+
+int tu_bench_rounds(void)
+{
+    const char *r = getenv("BENCH_ROUNDS");
+    int n = r ? atoi(r) : 0;
+    return n > 0 ? n : 3;
 }
 
 /* The value of the first "key : value" line of /proc/cpuinfo, or "". */
@@ -181,64 +188,94 @@ static void read_frame(reader *r)
     r->start += 21 + (size_t)m + b;
 }
 
-double tu_bench_floor(const char *name, const tu_server *srv, int nsrv, int inflight,
-                      const motan_buf *frame, double seconds)
+struct tu_floor {
+    reader *rd; /* one per server */
+    int nsrv, inflight;
+    const motan_buf *frame;
+    uint64_t *sent; /* a ring of the calls in flight: send time and connection */
+    int *conn;
+    size_t next_conn;
+};
+
+/* Keeps inflight calls going until the deadline, then lets them finish. */
+static void floor_slice(tu_floor *f, uint64_t deadline, tu_lat *st)
 {
-    reader *rd = calloc((size_t)nsrv, sizeof(reader));
-    /* Answers come back in order on each connection and request k goes to connection
-     * k % nsrv, so the oldest request's connection holds the next answer: a ring. */
-    uint64_t *sent = calloc((size_t)inflight, sizeof(uint64_t));
-    int *conn = calloc((size_t)inflight, sizeof(int));
-    if (!rd || !sent || !conn)
+    const uint8_t *p = motan_buf_data(f->frame);
+    size_t n = motan_buf_len(f->frame), ring = (size_t)f->inflight;
+    /* Answers come back in order on each connection and call k goes to connection
+     * k % nsrv, so the oldest call's connection holds the next answer. */
+    size_t head = 0, tail = 0, outstanding = 0;
+    for (int i = 0; i < f->inflight; i++) {
+        f->sent[tail] = motan_now_us();
+        f->conn[tail] = (int)(f->next_conn++ % (size_t)f->nsrv);
+        write_all(f->rd[f->conn[tail]].fd, p, n);
+        tail = (tail + 1) % ring;
+        outstanding++;
+    }
+    while (outstanding) {
+        read_frame(&f->rd[f->conn[head]]);
+        uint64_t now = motan_now_us();
+        if (st)
+            tu_lat_add(st, now - f->sent[head]);
+        head = (head + 1) % ring;
+        outstanding--;
+        if (now < deadline) {
+            f->sent[tail] = now;
+            f->conn[tail] = (int)(f->next_conn++ % (size_t)f->nsrv);
+            write_all(f->rd[f->conn[tail]].fd, p, n);
+            tail = (tail + 1) % ring;
+            outstanding++;
+        }
+    }
+}
+
+tu_floor *tu_floor_open(const tu_server *srv, int nsrv, int inflight, const motan_buf *frame)
+{
+    tu_floor *f = calloc(1, sizeof(*f));
+    if (!f || !(f->rd = calloc((size_t)nsrv, sizeof(reader))) ||
+        !(f->sent = calloc((size_t)inflight, sizeof(uint64_t))) ||
+        !(f->conn = calloc((size_t)inflight, sizeof(int))))
         exit(1);
+    f->nsrv = nsrv;
+    f->inflight = inflight;
+    f->frame = frame;
     for (int i = 0; i < nsrv; i++) {
-        if ((rd[i].fd = tu_server_connect(&srv[i])) < 0) {
+        if ((f->rd[i].fd = tu_server_connect(&srv[i])) < 0) {
             perror("floor connect");
             exit(1);
         }
-        rd[i].cap = 1 << 20;
-        rd[i].buf = malloc(rd[i].cap);
+        f->rd[i].cap = 1 << 20;
+        f->rd[i].buf = malloc(f->rd[i].cap);
     }
-    const uint8_t *p = motan_buf_data(frame);
-    size_t n = motan_buf_len(frame);
+    floor_slice(f, motan_now_us() + 200000, NULL); /* warm-up */
+    return f;
+}
+
+void tu_floor_run(tu_floor *f, double seconds, tu_lat *st)
+{
+    tu_lat_start(st);
+    floor_slice(f, motan_now_us() + (uint64_t)(seconds * 1e6), st);
+    tu_lat_stop(st);
+}
+
+void tu_floor_close(tu_floor *f)
+{
+    for (int i = 0; i < f->nsrv; i++) {
+        close(f->rd[i].fd);
+        free(f->rd[i].buf);
+    }
+    free(f->rd);
+    free(f->sent);
+    free(f->conn);
+    free(f);
+}
+
+double tu_bench_floor(const char *name, const tu_server *srv, int nsrv, int inflight,
+                      const motan_buf *frame, double seconds)
+{
+    tu_floor *f = tu_floor_open(srv, nsrv, inflight, frame);
     tu_lat st = {0};
-    size_t next_conn = 0;
-    for (int phase = 0; phase < 2; phase++) {
-        if (phase)
-            tu_lat_start(&st);
-        uint64_t deadline = motan_now_us() + (phase ? (uint64_t)(seconds * 1e6) : 200000);
-        size_t head = 0, tail = 0, outstanding = 0;
-        for (int i = 0; i < inflight; i++) {
-            sent[tail] = motan_now_us();
-            conn[tail] = (int)(next_conn++ % (size_t)nsrv);
-            write_all(rd[conn[tail]].fd, p, n);
-            tail = (tail + 1) % (size_t)inflight;
-            outstanding++;
-        }
-        while (outstanding) {
-            read_frame(&rd[conn[head]]);
-            uint64_t now = motan_now_us();
-            if (phase)
-                tu_lat_add(&st, now - sent[head]);
-            head = (head + 1) % (size_t)inflight;
-            outstanding--;
-            if (now < deadline) {
-                sent[tail] = now;
-                conn[tail] = (int)(next_conn++ % (size_t)nsrv);
-                write_all(rd[conn[tail]].fd, p, n);
-                tail = (tail + 1) % (size_t)inflight;
-                outstanding++;
-            }
-        }
-    }
-    tu_lat_stop(&st);
-    double rps = tu_lat_report(name, &st);
-    for (int i = 0; i < nsrv; i++) {
-        close(rd[i].fd);
-        free(rd[i].buf);
-    }
-    free(rd);
-    free(sent);
-    free(conn);
-    return rps;
+    tu_floor_run(f, seconds, &st);
+    tu_floor_close(f);
+    return tu_lat_report(name, &st);
 }

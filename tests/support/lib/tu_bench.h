@@ -13,20 +13,23 @@
 
 #include "server_proc.h"
 
+/* The samples of one figure, gathered over one or more measured slices. */
 typedef struct tu_lat {
     uint64_t *lat; /* µs per call */
     size_t n, cap;
-    uint64_t t0, t1;    /* wall clock of the run, µs */
-    double cpu0, cpu1;  /* process CPU time, µs */
+    uint64_t wall_us; /* summed over the slices */
+    double cpu_us;    /* process CPU time, likewise */
+    uint64_t t0;      /* private: the open slice */
+    double cpu0;
 } tu_lat;
 
 /* Process CPU time (user + system) so far, µs. */
 double tu_cpu_us(void);
-/* Marks the start / end of the measured run (wall clock and CPU). */
+/* Opens / closes a measured slice (its wall clock and CPU time add to the figure's). */
 void tu_lat_start(tu_lat *s);
 void tu_lat_stop(tu_lat *s);
 void tu_lat_add(tu_lat *s, uint64_t us);
-/* Drops the samples (after a warm-up). */
+/* Drops the samples and times (after a warm-up). */
 void tu_lat_reset(tu_lat *s);
 /*
  * Prints "<name> <rps> rps <p50_us> p50 <p99_us> p99 <cpu_us> cpu_us_per_call" and frees the
@@ -36,6 +39,11 @@ double tu_lat_report(const char *name, tu_lat *s);
 
 /* Prints "<name> <rps / floor_rps> x_floor". */
 void tu_bench_ratio(const char *name, double rps, double floor_rps);
+/*
+ * $BENCH_ROUNDS (default 3): a figure and its floor are measured in that many alternating
+ * slices, so that load from elsewhere on the machine falls on both alike.
+ */
+int tu_bench_rounds(void);
 /* Prints "# machine: <N> cpus, <model name> (cpu family F, model M)[, virtual machine]"
  * from /proc/cpuinfo. */
 void tu_bench_machine(void);
@@ -43,11 +51,16 @@ void tu_bench_machine(void);
 /* The frame of req as a client sends it (service and group must be set), id 1. */
 void tu_bench_encode(motan_request *req, motan_buf *frame);
 /*
- * The floor: blocking write/read of the pre-encoded request frame, inflight requests in
- * flight spread round robin over one connection to each of the nsrv servers, a 0.2 s
- * warm-up then `seconds` measured. Prints tu_lat_report(name) and returns the calls per
- * second; exits the process on a socket error.
+ * The floor client: blocking write/read of the pre-encoded request frame (borrowed until
+ * tu_floor_close), inflight requests in flight spread round robin over one connection to
+ * each of the nsrv servers. Open connects and warms up for 0.2 s; run measures one slice of
+ * `seconds` into st. Exits the process on a socket error.
  */
+typedef struct tu_floor tu_floor;
+tu_floor *tu_floor_open(const tu_server *srv, int nsrv, int inflight, const motan_buf *frame);
+void tu_floor_run(tu_floor *f, double seconds, tu_lat *st);
+void tu_floor_close(tu_floor *f);
+/* Open, one slice, close; prints tu_lat_report(name) and returns the calls per second. */
 double tu_bench_floor(const char *name, const tu_server *srv, int nsrv, int inflight,
                       const motan_buf *frame, double seconds);
 
