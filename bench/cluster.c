@@ -69,8 +69,8 @@ static void bh_on_attempt(void *s, motan_ha_call *call, int a, motan_response *r
     (void)a;
     motan_ha_call_complete(call, r);
 }
-static const motan_ha_ops bench_ha = {"benchFailover", bh_create, bh_destroy, bh_start, bh_on_attempt,
-                                      NULL};
+static const motan_ha_ops bench_ha = {sizeof(motan_ha_ops), "benchFailover", bh_create, bh_destroy,
+                                      bh_start, bh_on_attempt, NULL};
 
 static int g_done;
 static void done_cb(motan_response *r, void *ud)

@@ -82,6 +82,8 @@ const motan_url *motan_cluster_get_url(const motan_cluster *c);
  * per group.
  */
 typedef struct motan_lb_ops {
+    /* sizeof(motan_lb_ops) where the plug-in was compiled (checked at registration). */
+    size_t struct_size;
     const char *name;
     /* New per-cluster state (may read the service URL); NULL on failure. */
     void *(*create)(const motan_url *service);
@@ -96,7 +98,10 @@ typedef struct motan_lb_ops {
                             size_t n, motan_endpoint *const *exclude, size_t nexclude);
 } motan_lb_ops;
 
-/* Registers ops (kept by pointer; must stay valid). MOTAN_EINVAL when the name is taken. */
+/*
+ * Registers ops (kept by pointer; must stay valid). MOTAN_EINVAL when the name is taken, a
+ * function is missing or ops->struct_size is not sizeof(motan_lb_ops).
+ */
 int motan_lb_register(const motan_lb_ops *ops);
 /* The ops registered under name, or NULL. */
 const motan_lb_ops *motan_lb_find(const char *name);
@@ -113,6 +118,8 @@ typedef struct motan_ha_call motan_ha_call;
  * attempt is cancelled and its late response dropped).
  */
 typedef struct motan_ha_ops {
+    /* sizeof(motan_ha_ops) where the plug-in was compiled (checked at registration). */
+    size_t struct_size;
     const char *name;
     void *(*create)(const motan_url *service);
     void (*destroy)(void *state);
@@ -123,6 +130,7 @@ typedef struct motan_ha_ops {
     void (*on_timer)(void *state, motan_ha_call *call);
 } motan_ha_ops;
 
+/* As motan_lb_register: MOTAN_EINVAL also when ops->struct_size is not sizeof(motan_ha_ops). */
 int motan_ha_register(const motan_ha_ops *ops);
 const motan_ha_ops *motan_ha_find(const char *name);
 

@@ -59,7 +59,8 @@ typedef struct motan_endpoint motan_endpoint;
  * One server. node: motan2://host:port or motan2://[unix:/path]; parameters (§8.2 defaults):
  * connections (2), requestTimeout (1000 ms), connectTimeout (1000 ms), maxPending (10000 per
  * connection), errorCountThreshold (10, <= 0 disables), keepaliveInterval (1000 ms),
- * maxContentLength (10 MiB), mingzSize (0 = no gzip), and the service identity (path,
+ * maxContentLength (10 MiB), maxDecodedSize (4 x maxContentLength: the decoded-size budget
+ * of one response, codec.h), mingzSize (0 = no gzip), and the service identity (path,
  * group, version, application, serialization) filled into requests that lack them.
  * Connections open lazily on the first call. owned: free with motan_endpoint_free.
  */

@@ -73,6 +73,9 @@ static void builtins_locked(void)
 
 MOTAN_EXPORT int motan_lb_register(const motan_lb_ops *ops)
 {
+    /* Built-ins are compiled with the library; a plug-in must match its layout. */
+    if (!ops || ops->struct_size != sizeof(motan_lb_ops))
+        return MOTAN_EINVAL;
     pthread_mutex_lock(&lb_lock);
     builtins_locked();
     int rc = register_locked(ops);

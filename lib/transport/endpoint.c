@@ -68,6 +68,10 @@ static int configure(motan_endpoint *ep, char *errbuf, size_t errlen)
     INT_PARAM("keepaliveInterval", 1, 86400000, ep->keepalive_ms);
     INT_PARAM("maxContentLength", 21, 0x7fffffff, ep->max_content);
     INT_PARAM("mingzSize", 0, 0x7fffffff, ep->mingz);
+    if (motan_url_get_param(u, "maxDecodedSize"))
+        INT_PARAM("maxDecodedSize", 1, MOTAN__MAX_DECODED_LIMIT, ep->max_decoded);
+    else
+        ep->max_decoded = 4 * ep->max_content;
 #undef INT_PARAM
     for (size_t i = 0; i < motan_url_param_count(u); i++)
         if (strchr(motan_url_param_key(u, i), '.'))
@@ -572,8 +576,10 @@ void motan__endpoint_on_frame(motan_endpoint *ep, motan__conn *c, const motan_fr
         motan__call_fail(call, MOTAN_ENOMEM, "out of memory for the response");
         return;
     }
-    if (call->req)
+    if (call->req) {
+        motan_response_set_max_decoded(resp, ep->max_decoded);
         motan_response_set_frame(resp, f);
+    }
     motan__call_complete(call, resp);
 }
 
@@ -612,6 +618,7 @@ MOTAN_EXPORT int motan_endpoint_update_url(motan_endpoint *e, const motan_url *n
     e->error_threshold = probe.error_threshold;
     e->keepalive_ms = probe.keepalive_ms;
     e->max_content = probe.max_content;
+    e->max_decoded = probe.max_decoded;
     e->mingz = probe.mingz;
     e->has_method_params = probe.has_method_params;
     e->group = probe.group;

@@ -147,6 +147,16 @@ expect_ok '{"kind":"request","request_id":"7","status":0,"serialization":6,"meta
 dup=$("$M" encode frame '{"kind":"request","request_id":"9","metadata":{"a":"1","b":"2","a":"3"}}')
 expect_ok '{"kind":"request","request_id":"9","status":0,"serialization":6,"metadata":{"a":"3","b":"2"},"body":""}' \
     decode frame "$dup"
+# The decoded-size budget: 1 MiB of Simple nulls would be ~48 MiB of values (over 40 MiB).
+python3 -c 'import sys; n = 1 << 20; sys.stdout.buffer.write(bytes([21]) + n.to_bytes(4, "big") + bytes(n))' >"$TMP/nulls.bin"
+"$M" decode simple - <"$TMP/nulls.bin" >"$TMP/o" 2>"$TMP/e"
+rc=$?
+[ "$rc" -eq 1 ] && [ ! -s "$TMP/o" ] && grep -q '^error: .*maxDecodedSize' "$TMP/e" && ok ||
+    bad "decode simple of 1 MiB nulls -> rc=$rc err=[$(cat "$TMP/e")], want exit 1 naming maxDecodedSize"
+python3 -c 'import sys; n = 1 << 16; sys.stdout.buffer.write(bytes([21]) + n.to_bytes(4, "big") + bytes(n))' >"$TMP/nulls.bin"
+"$M" decode simple - <"$TMP/nulls.bin" >"$TMP/o" 2>&1 && [ "$(head -c 6 "$TMP/o")" = '[null,' ] && ok ||
+    bad "decode simple of 64 KiB nulls (within the budget): $(head -c 200 "$TMP/o")"
+
 # Uppercase and whitespace in the hex; raw bytes on stdin.
 expect_ok '{"kind":"response","request_id":"16","status":0,"serialization":6,"metadata":{"M_pt":"3"},"body":"01000000026f6b","value":"ok"}' \
     decode frame "$(vhex frames.json resp_ok | tr a-f A-F | sed 's/\(..........\)/\1 /g')"

@@ -590,7 +590,8 @@ static void my_on_attempt(void *s, motan_ha_call *call, int a, motan_response *r
     motan_response_set_endpoint(r, "custom");
     motan_ha_call_complete(call, r);
 }
-static const motan_ha_ops my_ha = {"mine", my_create, my_destroy, my_start, my_on_attempt, NULL};
+static const motan_ha_ops my_ha = {sizeof(motan_ha_ops), "mine", my_create, my_destroy, my_start,
+                                   my_on_attempt, NULL};
 
 static char last_endpoint[64];
 static void ep_cb(motan_response *r, void *ud)

@@ -262,18 +262,15 @@ static motan_endpoint *custom_pick(void *st, const motan_request *req, motan_end
 
 START_TEST(test_register_custom)
 {
-    static const motan_lb_ops mine = {"lastOne", custom_create, custom_destroy, custom_update,
-                                      custom_pick};
-    static const motan_lb_ops dup = {"LASTONE", custom_create, custom_destroy, custom_update,
-                                     custom_pick};
-    static const motan_lb_ops builtin_dup = {"Random", custom_create, custom_destroy,
-                                             custom_update, custom_pick};
-    static const motan_lb_ops alias_dup = {"consistentHashKey", custom_create, custom_destroy,
-                                           custom_update, custom_pick};
-    static const motan_lb_ops no_pick = {"noPick", custom_create, custom_destroy, custom_update,
-                                         NULL};
-    static const motan_lb_ops no_name = {"", custom_create, custom_destroy, custom_update,
-                                         custom_pick};
+#define CUSTOM_LB(name, pick)                                                                    \
+    {sizeof(motan_lb_ops), name, custom_create, custom_destroy, custom_update, pick}
+    static const motan_lb_ops mine = CUSTOM_LB("lastOne", custom_pick);
+    static const motan_lb_ops dup = CUSTOM_LB("LASTONE", custom_pick);
+    static const motan_lb_ops builtin_dup = CUSTOM_LB("Random", custom_pick);
+    static const motan_lb_ops alias_dup = CUSTOM_LB("consistentHashKey", custom_pick);
+    static const motan_lb_ops no_pick = CUSTOM_LB("noPick", NULL);
+    static const motan_lb_ops no_name = CUSTOM_LB("", custom_pick);
+#undef CUSTOM_LB
     ck_assert_int_eq(motan_lb_register(&mine), MOTAN_OK);
     ck_assert_ptr_eq(motan_lb_find("lastOne"), &mine);
     ck_assert_ptr_eq(motan_lb_find("lastone"), &mine);

@@ -42,7 +42,8 @@ static const char decode_usage[] =
     "        The input must be exactly one whole frame.\n"
     "HEX: either case, whitespace ignored; '-' reads raw bytes from stdin instead, @FILE\n"
     "raw bytes from FILE.\n"
-    "exit status: 0 ok, 1 invalid input, 2 usage or an unreadable file\n";
+    "Decoded values may take at most 40 MiB (the library's default maxDecodedSize).\n"
+    "exit status: 0 ok, 1 invalid input (or over that budget), 2 usage or an unreadable file\n";
 
 /* Bytes from hex; or raw bytes from stdin ("-") or a file ("@FILE"). CLI_OK or reported. */
 static int bytes_arg(const char *arg, uint8_t **out, size_t *len)
@@ -119,6 +120,7 @@ static int decode_simple(const uint8_t *data, size_t len)
     motan_value *v = NULL;
     if (!a)
         return cli_error(CLI_EDATA, "out of memory");
+    motan_arena_set_limit(a, MOTAN_DEFAULT_MAX_DECODED);
     int rc = motan_simple_decode(data, len, a, &v, err, sizeof(err));
     char *text = rc == MOTAN_OK ? motan_tjson_format(v) : NULL;
     motan_arena_free(a);
