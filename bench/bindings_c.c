@@ -54,10 +54,7 @@ static int floor_run(const char *url)
     tu_server srv = {.port = motan_url_addr_port(u, 0)};
     motan_request *req = motan_request_new("echo");
     motan_request_add_arg(req, motan_value_new_string(motan_request_arena(req), ARG, sizeof ARG - 1));
-    motan_request_set_service(req, motan_url_get_path(u));
-    motan_request_set_group(req, "default_rpc");
-    motan_buf *frame = motan_buf_new(0);
-    tu_bench_encode(req, frame);
+    motan_buf *frame = tu_bench_frame(req);
     const char *env = getenv("BENCH_SECONDS");
     double secs = env && atof(env) > 0 ? atof(env) : 1.0;
     double rps = tu_bench_floor("bindings.floor", &srv, 1, 1, frame, secs);

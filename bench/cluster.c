@@ -204,10 +204,7 @@ static void bench_e2e(struct event_base *base, motan_loop *loop)
     }
     motan_request *req = motan_request_new("echo");
     motan_request_add_arg(req, motan_value_new_string(motan_request_arena(req), "0123456789abcdef", 16));
-    motan_request_set_service(req, "com.example.EchoService");
-    motan_request_set_group(req, "default_rpc");
-    motan_buf *frame = motan_buf_new(0);
-    tu_bench_encode(req, frame);
+    motan_buf *frame = tu_bench_frame(req);
     tu_floor *f = tu_floor_open(srv, 3, INFLIGHT, frame);
     tu_lat floor_st = {0};
     const char *secs = getenv("BENCH_SECONDS");

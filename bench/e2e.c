@@ -139,10 +139,7 @@ static void figure(const tu_server *srv, int inflight, size_t size)
     side m;
     side_open(&m, srv->port, inflight, size);
     motan_request *req = echo_request(size);
-    motan_request_set_service(req, "com.example.EchoService");
-    motan_request_set_group(req, "default_rpc");
-    motan_buf *frame = motan_buf_new(0);
-    tu_bench_encode(req, frame);
+    motan_buf *frame = tu_bench_frame(req);
     tu_floor *f = tu_floor_open(srv, 1, inflight, frame);
     tu_lat floor_st = {0};
     int rounds = tu_bench_rounds();

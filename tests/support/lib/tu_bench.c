@@ -113,14 +113,18 @@ void tu_bench_machine(void)
     fflush(stdout);
 }
 
-void tu_bench_encode(motan_request *req, motan_buf *frame)
+motan_buf *tu_bench_frame(motan_request *req)
 {
-    char err[128];
-    if (motan_request_prepare(req, err, sizeof(err)) != MOTAN_OK ||
+    char err[128] = "";
+    motan_buf *frame = motan_buf_new(0);
+    motan_request_set_service(req, "com.example.EchoService");
+    motan_request_set_group(req, "default_rpc");
+    if (!frame || motan_request_prepare(req, err, sizeof(err)) != MOTAN_OK ||
         motan_request_encode(req, 1, 5000, 0, frame, err, sizeof(err)) != MOTAN_OK) {
         fprintf(stderr, "bench: cannot encode the request: %s\n", err);
         exit(1);
     }
+    return frame;
 }
 
 /* ---- the floor client ------------------------------------------------------------------ */

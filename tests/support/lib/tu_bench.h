@@ -48,8 +48,9 @@ int tu_bench_rounds(void);
  * from /proc/cpuinfo. */
 void tu_bench_machine(void);
 
-/* The frame of req as a client sends it (service and group must be set), id 1. */
-void tu_bench_encode(motan_request *req, motan_buf *frame);
+/* The frame of req to the test server's service (com.example.EchoService, group
+ * default_rpc, set on req) as a client sends it, id 1. owned: motan_buf_free. */
+motan_buf *tu_bench_frame(motan_request *req);
 /*
  * The floor client: blocking write/read of the pre-encoded request frame (borrowed until
  * tu_floor_close), inflight requests in flight spread round robin over one connection to
