@@ -89,9 +89,9 @@ expect 0 '{"$bytes":""}' call "$U" echo --raw-bytes "@$TMP/empty.bin"
 # (and then hangs up) shows the arguments in order.
 python3 - "$TMP/frame.bin" >"$TMP/cap.port" <<'PY' &
 import socket, struct, sys
-s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(1)
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(1); s.settimeout(30)
 print(s.getsockname()[1], flush=True)
-c, _ = s.accept(); data = b""
+c, _ = s.accept(); c.settimeout(30); data = b""
 def need(n):
     global data
     while len(data) < n:

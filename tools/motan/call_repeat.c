@@ -93,9 +93,13 @@ int cli_call_repeat(motan_client *cl, long n, long c, cli_request_fn make, void 
     }
     /* Every request is built before the first call starts: a bad argument stops the run
      * with nothing in flight. */
-    for (long i = 0; i < r.nslots; i++)
-        if (!(r.slots[i].req = make(ud, &code)))
+    for (long i = 0; i < r.nslots; i++) {
+        if (!(r.slots[i].req = make(ud, &code))) {
+            if (code == CLI_OK)
+                code = CLI_EDATA;
             goto out;
+        }
+    }
     uint64_t t0 = motan_now_us();
     for (long i = 0; i < r.nslots; i++)
         issue(&r, i);
