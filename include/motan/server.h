@@ -29,10 +29,10 @@
  *   unknown service          404, errtype 1, "provider not exist serviceKey=<M_p>"
  *   unknown method           500, errtype 1, "method <M_m> is not found in provider."
  *   undecodable arguments    500, errtype 1, "deserialize fail: <why>"
- *   deadline passed          10003, errtype 1, "request timed out after <N> ms (deadline from M_tmo)"
+ *   deadline passed          10003, errtype 1, "request timed out after <N> ms (deadline from ...)"
  *   reply dropped            500, errtype 1, "request dropped by the handler"
  *   draining                 503, errtype 1, "service unavailable: the server is shutting down"
- *   request too large        10201, errtype 1, "request too large: ..." (then the connection closes)
+ *   request too large        10201, errtype 1, "request too large: ..." (then the connection ends)
  */
 #ifndef MOTAN_SERVER_H
 #define MOTAN_SERVER_H
