@@ -36,7 +36,7 @@ APP_CFLAGS  := $(CFLAGS_BASE) -Itests/support/lib $(EXTRA_CFLAGS)
 LDFLAGS_ALL := $(EXTRA_LDFLAGS)
 
 # ---- sources ------------------------------------------------------------------------------
-LAYERS    := core codec observe transport cluster registry client
+LAYERS    := core codec observe transport cluster registry client server
 LIB_SRCS  := $(foreach l,$(LAYERS),$(sort $(wildcard lib/$(l)/*.c)))
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 CLI_SRCS  := $(sort $(wildcard tools/motan/*.c))
@@ -49,6 +49,9 @@ UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 INTEG_SRCS := $(sort $(wildcard tests/integration/test_*.c))
 INTEG_BINS := $(INTEG_SRCS:tests/integration/%.c=$(BUILD)/tests/%)
+# C suites of the CLI's own parts: linked with the CLI's objects except its main().
+CLI_TEST_SRCS := $(sort $(wildcard tests/cli/test_*.c))
+CLI_TEST_BINS := $(CLI_TEST_SRCS:tests/cli/%.c=$(BUILD)/tests/%)
 BENCH_SRCS := $(sort $(wildcard bench/*.c))
 BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
 EXAMPLE_SRCS := $(sort $(wildcard examples/*.c))
@@ -105,6 +108,11 @@ $(BUILD)/tests/%: tests/integration/%.c $(TSUP_OBJS) $(STATIC_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(APP_CFLAGS) $(CHECK_CFLAGS) -MMD -MP $(LDFLAGS_ALL) -o $@ $< $(TSUP_OBJS) $(STATIC_LIB) $(CHECK_LIBS) $(DEP_LIBS)
 
+$(BUILD)/tests/%: tests/cli/%.c $(filter-out %/main.o,$(CLI_OBJS)) $(TSUP_OBJS) $(STATIC_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(APP_CFLAGS) $(CHECK_CFLAGS) -Itools/motan -MMD -MP $(LDFLAGS_ALL) -o $@ $< \
+	    $(filter-out %/main.o,$(CLI_OBJS)) $(TSUP_OBJS) $(STATIC_LIB) $(CHECK_LIBS) $(DEP_LIBS)
+
 $(BUILD)/bench/%: bench/%.c $(TSUP_OBJS) $(STATIC_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(APP_CFLAGS) -MMD -MP $(LDFLAGS_ALL) -o $@ $< $(TSUP_OBJS) $(STATIC_LIB) $(DEP_LIBS)
@@ -126,7 +134,8 @@ deps:
 # `make check`: install what is missing, build, run every suite (scripts/check.sh).
 .PHONY: check check-run unit integration
 check: deps
-	@$(MAKE) --no-print-directory -j$(JOBS) all examples $(UNIT_BINS) $(INTEG_BINS) $(BENCH_BINS)
+	@$(MAKE) --no-print-directory -j$(JOBS) all examples $(UNIT_BINS) $(INTEG_BINS) $(CLI_TEST_BINS) \
+	    $(BENCH_BINS)
 	@$(MAKE) --no-print-directory check-run
 
 check-run:
@@ -147,7 +156,8 @@ SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-
 asan: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) BUILD=build-asan OPT="-O1 -g" \
 	    EXTRA_CFLAGS="$(SAN_FLAGS)" EXTRA_LDFLAGS="$(SAN_FLAGS) -Wl,-z,nodelete" all examples \
-	    $(UNIT_BINS:$(BUILD)/%=build-asan/%) $(INTEG_BINS:$(BUILD)/%=build-asan/%)
+	    $(UNIT_BINS:$(BUILD)/%=build-asan/%) $(INTEG_BINS:$(BUILD)/%=build-asan/%) \
+	    $(CLI_TEST_BINS:$(BUILD)/%=build-asan/%)
 	@BUILD=build-asan MOTAN_SANITIZER=asan scripts/run-suites.sh all
 
 tsan: deps
@@ -158,12 +168,12 @@ tsan: deps
 
 valgrind: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) all $(INTEG_BINS)
-	@BUILD=$(BUILD) MOTAN_SANITIZER=valgrind scripts/run-suites.sh valgrind valgrind-registry
+	@BUILD=$(BUILD) MOTAN_SANITIZER=valgrind scripts/run-suites.sh valgrind valgrind-registry valgrind-server
 
 # ---- fuzzing (clang + libFuzzer) ----------------------------------------------------------
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=build-fuzz/fuzz/%)
-FUZZ_SECONDS ?= 20
+FUZZ_SECONDS ?= 18
 .PHONY: fuzz fuzz-build fuzz-long
 fuzz-build: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) BUILD=build-fuzz CC=clang OPT="-O1 -g" \
@@ -182,8 +192,8 @@ fuzz-long: fuzz-build
 	@scripts/fuzz.sh long
 
 # ---- benchmarks ---------------------------------------------------------------------------
-.PHONY: bench bench-codec bench-e2e bench-cluster bench-stalled bench-filters bench-bindings
-bench: bench-codec bench-e2e bench-cluster bench-stalled bench-filters bench-bindings
+.PHONY: bench bench-codec bench-e2e bench-cluster bench-stalled bench-filters bench-bindings bench-server
+bench: bench-codec bench-e2e bench-cluster bench-stalled bench-filters bench-bindings bench-server
 
 bench-codec: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) $(BUILD)/bench/codec
@@ -206,6 +216,11 @@ bench-stalled: deps
 bench-filters: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) all $(BUILD)/bench/filters
 	@$(BUILD)/bench/filters
+
+# docs/server.md: requests/s and server CPU per request, echo_server and motan-test-server.
+bench-server: deps
+	@$(MAKE) --no-print-directory -j$(JOBS) all examples $(BUILD)/bench/server
+	@BUILD=$(BUILD) $(BUILD)/bench/server
 
 bench-bindings: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) all $(BUILD)/bench/bindings_c
@@ -246,8 +261,8 @@ help:
 	@echo "make check      install missing packages, build, run every test"
 	@echo "make demo       install missing packages, build, run the cluster demo"
 	@echo "make asan|tsan|valgrind   test suites under sanitizers / memcheck"
-	@echo "make fuzz       short libFuzzer runs (FUZZ_SECONDS=20); make fuzz-long: 10M execs each"
-	@echo "make bench      bench-codec bench-e2e bench-cluster bench-stalled bench-filters bench-bindings"
+	@echo "make fuzz       short libFuzzer runs (FUZZ_SECONDS=18); make fuzz-long: 10M execs each"
+	@echo "make bench      bench-codec bench-e2e bench-cluster bench-stalled bench-filters bench-bindings bench-server"
 	@echo "make soak       5-minute soak under injected faults"
 	@echo "make examples   build examples/"
 	@echo "make install PREFIX=/usr/local DESTDIR="
