@@ -142,12 +142,13 @@ for group in "${groups[@]}"; do
             MOTAN_SANITIZER=valgrind suites tests/integration memcheck \
                 test_registry_direct test_registry_file test_registry_consul ;;
         valgrind-server)
-            MOTAN_SANITIZER=valgrind suites tests/integration memcheck test_srv_limits test_srv_hostile ;;
+            MOTAN_SANITIZER=valgrind suites tests/integration memcheck test_srv_limits test_srv_hostile \
+                test_srv_observe ;;
         tsan)
             suites tests/integration direct test_transport test_cluster test_client test_hostile test_observability \
                 test_registry_direct test_registry_file test_registry_consul test_zookeeper test_examples \
                 test_srv_dispatch test_srv_async test_srv_drain test_srv_limits test_srv_hostile \
-                test_srv_export ;;
+                test_srv_export test_srv_observe ;;
         *) echo "unknown group $group"; exit 2 ;;
     esac
 done
