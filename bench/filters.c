@@ -9,8 +9,9 @@
  *
  * The figure is CPU time of this process per call (getrusage: user + system, every thread),
  * not wall time: the server is another process and the machine may be busy. Runs alternate
- * between the chains, BENCH_ROUNDS (default 5) times each, BENCH_SECONDS (default 1) long;
- * the median of each is printed. BENCH_MODE=loop (or builtin) runs one mode only,
+ * between the chains, BENCH_ROUNDS (default 15) times each, BENCH_SECONDS (default 0.4)
+ * long; the median of each is printed, and the overhead is the median of each round's ratio
+ * to the run without filters just before it. BENCH_MODE=loop (or builtin) runs one mode only,
  * BENCH_CHAIN=<chain> one chain only (for a profiler; no overhead line then).
  */
 #include <signal.h>
@@ -27,8 +28,8 @@
 
 #define INFLIGHT 64
 
-static double g_seconds = 1.0;
-static int g_rounds = 5;
+static double g_seconds = 0.4;
+static int g_rounds = 15;
 
 typedef struct cpu {
     double user, sys; /* µs */
@@ -229,17 +230,22 @@ int main(void)
                 user[k][round] = r.user;
                 rps[k][round] = r.rps;
             }
-        double base = one ? 0 : median(total[0], g_rounds);
-        double base_user = one ? 0 : median(user[0], g_rounds);
         for (int k = 0; k < NCHAINS; k++) {
             if (one && strcmp(one, labels[k]))
                 continue;
+            /* The overhead of a round against the run without filters just before it (the
+             * machine's load changes slowly): the median of those ratios. */
+            double rt[50], ru[50];
+            for (int i = 0; !one && i < g_rounds; i++) {
+                rt[i] = total[k][i] / total[0][i];
+                ru[i] = user[k][i] / user[0][i];
+            }
             double c = median(total[k], g_rounds), u = median(user[k], g_rounds);
             printf("filters.%s.%s %.0f rps %.3f cpu_us_per_call %.3f user_us_per_call\n", modes[m],
                    labels[k], median(rps[k], g_rounds), c, u);
             if (k && !one)
                 printf("filters.%s.%s.overhead %.1f pct_cpu %.1f pct_user\n", modes[m], labels[k],
-                       (c - base) / base * 100.0, (u - base_user) / base_user * 100.0);
+                       (median(rt, g_rounds) - 1) * 100.0, (median(ru, g_rounds) - 1) * 100.0);
             fflush(stdout);
         }
     }
