@@ -652,6 +652,35 @@ START_TEST(test_third_party_logs)
 }
 END_TEST
 
+/* The library's own lines: an endpoint that fuses says so (warn). */
+static char g_fused[256];
+static pthread_mutex_t g_fused_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void fused_cb(int level, const char *msg, void *ud)
+{
+    (void)ud;
+    pthread_mutex_lock(&g_fused_mu);
+    if (level == MOTAN_LOG_WARN && strstr(msg, " fused after "))
+        snprintf(g_fused, sizeof(g_fused), "%s", msg);
+    pthread_mutex_unlock(&g_fused_mu);
+}
+
+START_TEST(test_fusing_is_logged)
+{
+    ck_assert_int_eq(motan_set_log_callback(fused_cb, MOTAN_LOG_WARN, NULL), MOTAN_OK);
+    char url[256], err[256];
+    snprintf(url, sizeof(url), "motan2://127.0.0.1:1/com.example.EchoService?errorCountThreshold=1");
+    motan_client *c;
+    ck_assert_int_eq(motan_client_new(url, &c, err, sizeof(err)), MOTAN_OK);
+    ck_assert_int_eq(call1(c, "echo", "1", 0, NULL, NULL, NULL), MOTAN_ECONNECT);
+    motan_client_free(c);
+    ck_assert_int_eq(motan_set_log_callback(NULL, MOTAN_LOG_ERROR, NULL), MOTAN_OK);
+    ck_assert_msg(!strncmp(g_fused, "endpoint 127.0.0.1:1 fused after 1 consecutive errors (last: "
+                                    "MOTAN_ECONNECT)", 73),
+                  "[%s]", g_fused);
+}
+END_TEST
+
 /* ---- configuration -------------------------------------------------------------------------- */
 
 START_TEST(test_filter_parameter)
@@ -772,6 +801,7 @@ static Suite *observe_suite(void)
     tcase_add_test(tc, test_phases);
     tcase_add_test(tc, test_log_from_threads);
     tcase_add_test(tc, test_third_party_logs);
+    tcase_add_test(tc, test_fusing_is_logged);
     tcase_add_test(tc, test_filter_parameter);
     tcase_add_test(tc, test_metrics_on_caller_loop);
     tcase_add_test(tc, test_filters_allocate_nothing_per_call);
