@@ -158,7 +158,8 @@ const char *motan_filter_call_get_meta(const motan_filter_call *call, const char
 uint64_t motan_filter_call_start_us(const motan_filter_call *call);
 /*
  * Inside attempt_start / attempt_end: the attempt's number (0, 1, ...) and endpoint
- * ("host:port"); elsewhere -1 and the last attempt's endpoint ("" before any).
+ * ("host:port"); elsewhere -1 and the last attempt's endpoint ("" before any; "?" when some
+ * endpoint was freed since that attempt ended, as it may have been this one).
  */
 int motan_filter_call_attempt(const motan_filter_call *call);
 const char *motan_filter_call_endpoint(const motan_filter_call *call);
@@ -169,7 +170,8 @@ int motan_filter_call_endpoint_available(const motan_filter_call *call);
 /*
  * attempt_end and after: the result code, its latency in microseconds (of the attempt,
  * or of the whole call), the response (NULL when there is none, e.g. on a server), its body
- * size, and (attempt_end, with MOTAN_FILTER_PHASES) the time spent in each phase.
+ * size (on a server: the answer frame's), and (attempt_end, with MOTAN_FILTER_PHASES) the
+ * time spent in each phase.
  */
 int motan_filter_call_code(const motan_filter_call *call);
 uint64_t motan_filter_call_latency_us(const motan_filter_call *call);
@@ -195,7 +197,8 @@ void **motan_filter_call_data(motan_filter_call *call);
 /*
  * before only: adds (or replaces) metadata sent with every attempt of this call; the
  * caller's request is not changed. Keys: non-empty, no '\n', not reserved (M_*); values: no
- * '\n', "" removes. MOTAN_EINVAL otherwise (or outside before), MOTAN_ENOMEM.
+ * '\n', "" removes (also the request's own entry of that key). MOTAN_EINVAL otherwise (or
+ * outside before), MOTAN_ENOMEM (16 entries at most). On a server nothing is sent.
  */
 int motan_filter_call_set_meta(motan_filter_call *call, const char *key, const char *value);
 /* before only, with a rejection: the message the caller gets (copied). */
