@@ -68,6 +68,10 @@ static int configure(motan_endpoint *ep, char *errbuf, size_t errlen)
     INT_PARAM("keepaliveInterval", 1, 86400000, ep->keepalive_ms);
     INT_PARAM("maxContentLength", 21, 0x7fffffff, ep->max_content);
     INT_PARAM("mingzSize", 0, 0x7fffffff, ep->mingz);
+    if (motan_url_get_param(u, "connectionBudget"))
+        INT_PARAM("connectionBudget", 1, 10000000, ep->conn_budget);
+    else
+        ep->conn_budget = motan__budget_default();
 #undef INT_PARAM
     for (size_t i = 0; i < motan_url_param_count(u); i++)
         if (strchr(motan_url_param_key(u, i), '.'))
@@ -140,7 +144,7 @@ static void create_in_loop(void *arg)
     atomic_init(&ep->available, 1);
     ep->url = motan_url_clone(a->node);
     ep->frame = motan_frame_new();
-    ep->scratch = motan_buf_new(4096);
+    ep->scratch = motan_buf_new(0); /* sized by the first request */
     int rc = ep->url && ep->frame && ep->scratch ? motan__idmap_init(&ep->calls) : MOTAN_ENOMEM;
     if (rc == MOTAN_OK)
         rc = configure(ep, a->errbuf, a->errlen);
@@ -159,9 +163,15 @@ static void create_in_loop(void *arg)
         return;
     }
     event_assign(&ep->done_ev, motan_loop_get_base(ep->loop), -1, 0, on_done, ep);
-    /* Connect now so the first call does not pay for it. */
-    for (int i = 0; i < ep->nconns; i++)
-        motan__conn_connect(&ep->conns[i]);
+    /*
+     * Connect now so the first call does not pay for it, while all the loop's connections
+     * fit in the budget; past it (a list of many thousand nodes) an endpoint connects when a
+     * call first picks it.
+     */
+    motan__budget_join(ep, 1);
+    if (motan__budget_eager(ep))
+        for (int i = 0; i < ep->nconns; i++)
+            motan__conn_connect(&ep->conns[i], 0);
     a->ep = ep;
     a->rc = MOTAN_OK;
 }
@@ -184,6 +194,7 @@ MOTAN_EXPORT int motan_endpoint_new(motan_loop *l, const motan_url *node, motan_
 
 static void endpoint_destroy(motan_endpoint *ep)
 {
+    motan__budget_join(ep, 0);
     motan__health_stop(ep);
     if (ep->conns)
         for (int i = 0; i < ep->nconns; i++)
@@ -388,6 +399,21 @@ static void on_call_timeout(evutil_socket_t fd, short what, void *arg)
     motan__endpoint_release(ep);
 }
 
+void motan__endpoint_set_error(motan_endpoint *ep, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ep->last_error, sizeof(ep->last_error), fmt, ap);
+    va_end(ap);
+}
+
+/* Why no connection could take a call: the last real cause, from the first call on. */
+static const char *no_conn_reason(const motan_endpoint *ep)
+{
+    return ep->last_error[0] ? ep->last_error : "reconnecting";
+}
+
+/* *busy: 1 when maxPending stopped it, 2 when the connection budget did. */
 static motan__conn *pick_conn(motan_endpoint *ep, int *busy)
 {
     int n = ep->nconns;
@@ -397,8 +423,9 @@ static motan__conn *pick_conn(motan_endpoint *ep, int *busy)
             motan__conn *c = &ep->conns[(ep->rr + (unsigned)k) % (unsigned)n];
             if (c->failing)
                 continue;
-            if (pass == 2 && c->state == CONN_IDLE && motan_now_us() >= c->retry_at_us)
-                motan__conn_connect(c);
+            if (pass == 2 && c->state == CONN_IDLE && motan_now_us() >= c->retry_at_us &&
+                motan__conn_connect(c, 1) == MOTAN_EBUSY && !*busy)
+                *busy = 2;
             int want = pass == 0 ? CONN_CONNECTED : CONN_CONNECTING;
             if (pass == 2)
                 want = c->state == CONN_CONNECTED ? CONN_CONNECTED : CONN_CONNECTING;
@@ -445,16 +472,19 @@ void motan__endpoint_start(motan__call *call)
     int busy;
     motan__conn *c = pick_conn(ep, &busy);
     if (!c) {
-        if (busy)
+        /* A spent budget is the client's own limit, not the server's failure: EBUSY, which
+         * endpoint health does not count. */
+        int code = busy ? MOTAN_EBUSY : MOTAN_ECONNECT;
+        if (busy == 1)
             defer_error(call, MOTAN_EBUSY,
                         "endpoint %s has %zu requests in flight on each connection (maxPending)",
                         ep->address, ep->max_pending);
         else if (call->req)
-            defer_error(call, MOTAN_ECONNECT, "no connection to %s (reconnecting) calling %s.%s",
-                        ep->address, motan_request_get_service(call->req),
+            defer_error(call, code, "no connection to %s (%s) calling %s.%s", ep->address,
+                        no_conn_reason(ep), motan_request_get_service(call->req),
                         motan_request_get_method(call->req));
         else
-            defer_error(call, MOTAN_ECONNECT, "no connection to %s (reconnecting)", ep->address);
+            defer_error(call, code, "no connection to %s (%s)", ep->address, no_conn_reason(ep));
         return;
     }
     struct timeval tmp;
@@ -611,6 +641,7 @@ MOTAN_EXPORT int motan_endpoint_update_url(motan_endpoint *e, const motan_url *n
     e->max_pending = probe.max_pending;
     e->error_threshold = probe.error_threshold;
     e->keepalive_ms = probe.keepalive_ms;
+    e->conn_budget = probe.conn_budget;
     e->max_content = probe.max_content;
     e->mingz = probe.mingz;
     e->has_method_params = probe.has_method_params;
@@ -652,6 +683,7 @@ MOTAN_EXPORT uint64_t motan_endpoint_stat(const motan_endpoint *e, const char *n
         {"heartbeats", offsetof(motan_endpoint, st_heartbeats)},
         {"connects", offsetof(motan_endpoint, st_connects)},
         {"connect_failures", offsetof(motan_endpoint, st_conn_failures)},
+        {"idle_closed", offsetof(motan_endpoint, st_idle_closed)},
     };
     if (!ep || !name)
         return 0;

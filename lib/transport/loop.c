@@ -34,6 +34,7 @@ struct motan_loop {
         const struct timeval *tv;
     } common[COMMON_TIMEOUTS];
     int ncommon;
+    motan__fdbudget budget; /* loop thread only */
 };
 
 static void run_queued(motan_loop *l)
@@ -198,6 +199,8 @@ MOTAN_EXPORT void motan_loop_free(motan_loop *l)
 }
 
 MOTAN_EXPORT struct event_base *motan_loop_get_base(motan_loop *l) { return l->base; }
+
+motan__fdbudget *motan__loop_budget(motan_loop *l) { return &l->budget; }
 
 MOTAN_EXPORT int motan_loop_is_builtin(const motan_loop *l) { return l->builtin; }
 
