@@ -182,8 +182,8 @@ fuzz-long: fuzz-build
 	@scripts/fuzz.sh long
 
 # ---- benchmarks ---------------------------------------------------------------------------
-.PHONY: bench bench-codec bench-e2e bench-cluster bench-bindings
-bench: bench-codec bench-e2e bench-cluster bench-bindings
+.PHONY: bench bench-codec bench-e2e bench-cluster bench-scale bench-bindings
+bench: bench-codec bench-e2e bench-cluster bench-scale bench-bindings
 
 bench-codec: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) $(BUILD)/bench/codec
@@ -196,6 +196,11 @@ bench-e2e: deps
 bench-cluster: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) all $(BUILD)/bench/cluster
 	@$(BUILD)/bench/cluster
+
+# 100 000-node lists swapped into a running client (BENCH_SCALE_NODES=N for another size).
+bench-scale: deps
+	@$(MAKE) --no-print-directory -j$(JOBS) all $(BUILD)/bench/scale
+	@BUILD=$(BUILD) $(BUILD)/bench/scale
 
 bench-bindings: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) all $(BUILD)/bench/bindings_c
@@ -237,7 +242,7 @@ help:
 	@echo "make demo       install missing packages, build, run the cluster demo"
 	@echo "make asan|tsan|valgrind   test suites under sanitizers / memcheck"
 	@echo "make fuzz       short libFuzzer runs (FUZZ_SECONDS=20); make fuzz-long: 10M execs each"
-	@echo "make bench      bench-codec bench-e2e bench-cluster bench-bindings"
+	@echo "make bench      bench-codec bench-e2e bench-cluster bench-scale bench-bindings"
 	@echo "make soak       5-minute soak under injected faults"
 	@echo "make examples   build examples/"
 	@echo "make install PREFIX=/usr/local DESTDIR="

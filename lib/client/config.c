@@ -26,6 +26,7 @@ static const struct param {
     {"requestTimeout", P_INT, 1, 86400000},
     {"connectTimeout", P_INT, 1, 86400000},
     {"connections", P_INT, 1, 64},
+    {"connectionBudget", P_INT, 1, 10000000},
     {"maxPending", P_INT, 1, 100000000},
     {"errorCountThreshold", P_INT, -1000000, 1000000},
     {"keepaliveInterval", P_INT, 1, 86400000},
