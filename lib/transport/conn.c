@@ -223,6 +223,28 @@ void motan__conn_unlink(motan__conn *c, motan__call *call)
     call->conn = NULL;
 }
 
+/*
+ * The frame just encoded into ep->scratch against maxContentLength, as the server will check
+ * it (metadata, body as sent, body gunzipped): a frame over it would only make the server
+ * close the connection, failing every other call on it.
+ */
+static int check_size(const motan_endpoint *ep, const motan_request *req, char *err, size_t len)
+{
+    /* motan2 header: metadata size at 13, metadata from 17, then the body size. */
+    const uint8_t *f = motan_buf_data(ep->scratch);
+    size_t meta = motan__get_u32be(f + 13), body = motan__get_u32be(f + 17 + meta), plain = 0;
+    motan_request_body(req, &plain);
+    size_t worst = meta > body ? meta : body;
+    if (plain > worst)
+        worst = plain;
+    if (worst <= ep->max_content)
+        return MOTAN_OK;
+    return motan__errf(err, len, MOTAN_ETOOBIG,
+                       "request %s.%s not sent: its %s of %zu bytes is over maxContentLength (%zu) "
+                       "of %s", motan_request_get_service(req), motan_request_get_method(req),
+                       worst == meta ? "metadata" : "body", worst, ep->max_content, ep->address);
+}
+
 /* Encodes queued calls into the output buffer, up to the high-water mark. */
 static void encode_queued(motan__conn *c)
 {
@@ -238,8 +260,13 @@ static void encode_queued(motan__conn *c)
                                       err, sizeof(err));
         else
             rc = motan_frame_write_heartbeat(ep->scratch, call->id, 0);
+        if (rc == MOTAN_OK && call->req)
+            rc = check_size(ep, call->req, err, sizeof(err));
         if (rc != MOTAN_OK) {
-            motan__call_fail(call, rc, "cannot encode the request: %s", err);
+            if (rc == MOTAN_ETOOBIG)
+                motan__call_fail(call, rc, "%s", err);
+            else
+                motan__call_fail(call, rc, "cannot encode the request: %s", err);
             if (ep->closing || gen != c->generation)
                 return;
             continue;

@@ -835,6 +835,55 @@ START_TEST(test_max_pending_busy)
 }
 END_TEST
 
+/*
+ * A request over maxContentLength (the default 10 MiB, the server's limit too) fails at once
+ * with MOTAN_ETOOBIG and is never written: the server does not reset the connection, and the
+ * calls sharing it are not touched.
+ */
+START_TEST(test_too_big_request_not_sent)
+{
+    tu_server s;
+    start_server(&s, NULL, NULL);
+    tu_env e;
+    tu_env_init(&e);
+    motan_endpoint *ep = endpoint_for(e.loop, &s, "connections=1&errorCountThreshold=1");
+    enum { N = 50 };
+    motan_request *slow = make_req("sleep", "200", NULL);
+    static result res[N];
+    memset(res, 0, sizeof(res));
+    for (int i = 0; i < N; i++)
+        ck_assert_int_eq(motan_endpoint_call(ep, slow, 5000, store_cb, &res[i], NULL), MOTAN_OK);
+    tu_run_for(&e, 20);
+    motan_request *big = motan_request_new("echo");
+    size_t len = 11u << 20;
+    char *text = malloc(len);
+    memset(text, 'x', len);
+    motan_request_add_arg(big, motan_value_new_string(motan_request_arena(big), text, len));
+    free(text);
+    result br;
+    memset(&br, 0, sizeof(br));
+    uint64_t t0 = motan_now_us();
+    ck_assert_int_eq(motan_endpoint_call(ep, big, 5000, store_cb, &br, NULL), MOTAN_OK);
+    ck_assert(tu_run_until(&e, &br.done, 1, 3000));
+    ck_assert_int_eq(br.code, MOTAN_ETOOBIG);
+    ck_assert_msg(strstr(br.msg, "not sent") && strstr(br.msg, "maxContentLength (10485760)") &&
+                      strstr(br.msg, "com.example.EchoService.echo"),
+                  "%s", br.msg);
+    ck_assert_uint_lt(motan_now_us() - t0, 1000000);
+    for (int i = 0; i < N; i++) {
+        ck_assert(tu_run_until(&e, &res[i].done, 1, 5000));
+        ck_assert_msg(res[i].code == MOTAN_OK, "call %d: %s", i, res[i].msg);
+    }
+    ck_assert_int_eq(motan_endpoint_stat(ep, "connects"), 1);
+    ck_assert(motan_endpoint_is_available(ep)); /* our own limit: not the server's failure */
+    motan_request_free(big);
+    motan_request_free(slow);
+    motan_endpoint_free(ep);
+    tu_env_free(&e);
+    ck_assert_int_eq(tu_server_stop(&s), 0);
+}
+END_TEST
+
 START_TEST(test_cancel)
 {
     tu_server s;
@@ -1044,6 +1093,7 @@ static Suite *transport_suite(void)
     tcase_add_test(tc, test_server_killed_then_restarted);
     tcase_add_test(tc, test_connection_loss_counts_once);
     tcase_add_test(tc, test_max_pending_busy);
+    tcase_add_test(tc, test_too_big_request_not_sent);
     tcase_add_test(tc, test_cancel);
     tcase_add_test(tc, test_free_with_calls_in_flight);
     tcase_add_test(tc, test_free_completes_untracked_call);
