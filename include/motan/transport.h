@@ -35,11 +35,21 @@ void motan_loop_free(motan_loop *l);
 struct event_base *motan_loop_get_base(motan_loop *l);
 /* 1 for a built-in loop. */
 int motan_loop_is_builtin(const motan_loop *l);
-/* 1 when the calling thread is the loop's thread. */
+/* 1 when the calling thread is the loop's thread (in a child process after fork(): always). */
 int motan_loop_in_loop_thread(const motan_loop *l);
 /*
+ * 1 in a child process created by fork() after l was created. Its loop thread did not come
+ * along: calls on l's endpoints and clusters fail with MOTAN_EFORKED, motan_loop_run runs
+ * fn on the calling thread, and the *_free functions release memory and close the child's
+ * copies of the descriptors without a byte sent or an event of the parent's changed (a
+ * built-in loop's event_base is rebuilt with event_reinit first; the caller of
+ * motan_loop_new_with_base calls event_reinit on its base in the child before freeing).
+ */
+int motan_loop_forked(const motan_loop *l);
+/*
  * Runs fn(userdata) on the loop thread: at once when called from it, otherwise queued and
- * the loop woken. MOTAN_ECLOSED once the loop is stopping (fn then never runs).
+ * the loop woken. MOTAN_ECLOSED once the loop is stopping (fn then never runs); in a child
+ * after fork() fn runs at once, or MOTAN_EFORKED when the loop could not be taken over.
  */
 int motan_loop_run(motan_loop *l, void (*fn)(void *userdata), void *userdata);
 /* As motan_loop_run, then waits until fn has returned. */

@@ -9,6 +9,10 @@
 
 #include "client/client_int.h"
 
+#define FORKED_MSG                                                                               \
+    "the client was created before fork(): in this child process it can only be freed "     \
+    "(make a new client in the child)"
+
 /* ENOENDPOINT: say what the registry knows. Loop thread (registry status runs there). */
 static void explain(motan_client *c, motan_response *resp)
 {
@@ -48,6 +52,8 @@ static int start_call(motan_client *c, motan_request *req, motan_response_cb thr
         return MOTAN_EINVAL;
     if (c->closing)
         return MOTAN_ECLOSED;
+    if (MOTAN_UNLIKELY(motan_loop_forked(c->loop)))
+        return MOTAN_EFORKED;
     async_call *a = motan__calloc(1, sizeof(*a));
     if (!a)
         return MOTAN_ENOMEM;
@@ -86,6 +92,8 @@ MOTAN_EXPORT int motan_client_call(motan_client *c, motan_request *req, motan_re
     *out = NULL;
     if (!c || !req)
         return error_response(out, MOTAN_EINVAL, "no client or request");
+    if (motan_loop_forked(c->loop))
+        return error_response(out, MOTAN_EFORKED, FORKED_MSG);
     if (!c->own_loop)
         return error_response(out, MOTAN_EDEADLOCK,
                               "blocking calls need a client with the built-in loop "
@@ -131,7 +139,7 @@ static void queue_cb(motan_response *resp, void *userdata)
     c->qtail = d;
     /* Under the lock: poll resets the fd when it takes the last entry, and a write after
      * the unlock could land after that reset, leaving the fd readable on an empty queue. */
-    if (was_empty) {
+    if (was_empty && c->qfd >= 0) { /* -1 in a forked child: the eventfd is the parent's too */
         uint64_t one = 1;
         (void)!write(c->qfd, &one, sizeof(one));
     }
@@ -150,6 +158,8 @@ MOTAN_EXPORT int motan_client_poll(motan_client *c, int timeout_ms, motan_respon
     if (!c || !resp)
         return MOTAN_EINVAL;
     *resp = NULL;
+    if (motan_loop_forked(c->loop))
+        return MOTAN_EFORKED; /* nothing will ever be queued in this process */
     if (timeout_ms != 0 && motan_loop_in_loop_thread(c->loop))
         return MOTAN_EDEADLOCK;
     struct timespec deadline;

@@ -428,6 +428,8 @@ MOTAN_EXPORT int motan_cluster_call(motan_cluster *c, motan_request *req, motan_
         return MOTAN_EINVAL;
     if (c->closing)
         return MOTAN_ECLOSED;
+    if (MOTAN_UNLIKELY(motan_loop_forked(c->loop)))
+        return MOTAN_EFORKED;
     motan_ha_call *call = call_alloc(c);
     if (!call)
         return MOTAN_ENOMEM;
@@ -484,6 +486,14 @@ MOTAN_EXPORT int motan_cluster_call_sync(motan_cluster *c, motan_request *req, m
     *out = NULL;
     if (!c || !req)
         return MOTAN_EINVAL;
+    if (motan_loop_forked(c->loop)) {
+        *out = motan_response_new();
+        if (*out)
+            motan_response_set_error(*out, MOTAN_EFORKED,
+                                     "the cluster's loop was created before fork(): in this "
+                                     "child process it can only be freed");
+        return MOTAN_EFORKED;
+    }
     if (!motan_loop_is_builtin(c->loop) || motan_loop_in_loop_thread(c->loop)) {
         *out = motan_response_new();
         if (*out)

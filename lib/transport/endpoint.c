@@ -518,6 +518,8 @@ MOTAN_EXPORT int motan_endpoint_call(motan_endpoint *e, motan_request *req, int 
         return MOTAN_EINVAL;
     if (e->closing)
         return MOTAN_ECLOSED;
+    if (MOTAN_UNLIKELY(motan_loop_forked(e->loop)))
+        return MOTAN_EFORKED; /* no loop thread in this process; the sockets are the parent's */
     motan__call *call = motan__calloc(1, sizeof(*call));
     if (!call)
         return MOTAN_ENOMEM;
