@@ -98,6 +98,13 @@ int motan_client_submit(motan_client *c, motan_request *req, uint64_t tag);
 int motan_client_poll(motan_client *c, int timeout_ms, motan_response **resp, uint64_t *tag);
 /* An fd that is readable while completions are queued (for select/poll/epoll). */
 int motan_client_completion_fd(motan_client *c);
+/*
+ * Cancels the submitted calls with this tag that have not completed: each completes with
+ * MOTAN_ECANCELLED and is polled as usual (soon, not inside this call); their requests are
+ * borrowed until then. MOTAN_ENOTFOUND when none was in flight. From any thread; on a
+ * caller's-loop client from the loop's thread.
+ */
+int motan_client_cancel(motan_client *c, uint64_t tag);
 
 /* Convenience: a new request for method with the client's identity filled in. owned. */
 motan_request *motan_client_request(motan_client *c, const char *method);

@@ -156,6 +156,26 @@ void motan__cluster_cancel_calls(motan_cluster *c)
     }
 }
 
+MOTAN_EXPORT int motan_cluster_cancel(motan_cluster *c, motan_response_cb cb, void *userdata)
+{
+    if (!c || !cb)
+        return MOTAN_EINVAL;
+    for (motan_ha_call *call = c->live_head; call; call = call->next) {
+        if (call->cb != cb || call->userdata != userdata || call->completed)
+            continue;
+        motan__cluster_hold(c);
+        call->refs++;
+        call->starting = 1; /* delivered from the loop, not inside this call */
+        call->parked = 0;
+        motan_ha_call_fail(call, MOTAN_ECANCELLED, "call cancelled");
+        call->starting = 0;
+        call_unref(call);
+        motan__cluster_release(c);
+        return MOTAN_OK;
+    }
+    return MOTAN_ENOTFOUND;
+}
+
 /* ---- attempts ------------------------------------------------------------------------- */
 
 static void attempt_cb(motan_response *resp, void *userdata)

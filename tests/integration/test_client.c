@@ -319,6 +319,38 @@ START_TEST(test_submit_poll)
 }
 END_TEST
 
+/* Cancelling a submitted call by tag: it comes back at once as MOTAN_ECANCELLED, others go on. */
+START_TEST(test_cancel_submitted)
+{
+    motan_client *c = client_for("requestTimeout=5000");
+    motan_request *slow = req_json(c, "sleep", "3000");
+    motan_request *fast = req_json(c, "sleep", "100");
+    ck_assert_int_eq(motan_client_submit(c, slow, 5), MOTAN_OK);
+    ck_assert_int_eq(motan_client_submit(c, fast, 6), MOTAN_OK);
+    usleep(20000);
+    uint64_t t0 = motan_now_us();
+    ck_assert_int_eq(motan_client_cancel(c, 5), MOTAN_OK);
+    motan_response *resp = NULL;
+    uint64_t tag = 0;
+    ck_assert_int_eq(motan_client_poll(c, 2000, &resp, &tag), 1);
+    ck_assert_uint_eq(tag, 5);
+    ck_assert_int_eq(motan_response_get_code(resp), MOTAN_ECANCELLED);
+    ck_assert_msg(strstr(motan_response_get_errmsg(resp), "cancelled"), "%s",
+                  motan_response_get_errmsg(resp));
+    ck_assert_uint_lt(motan_now_us() - t0, 1000000); /* not the 3 s of the sleep */
+    motan_response_free(resp);
+    ck_assert_int_eq(motan_client_cancel(c, 5), MOTAN_ENOTFOUND);
+    ck_assert_int_eq(motan_client_poll(c, 2000, &resp, &tag), 1);
+    ck_assert_uint_eq(tag, 6);
+    ck_assert_int_eq(motan_response_get_code(resp), MOTAN_OK);
+    motan_response_free(resp);
+    ck_assert_int_eq(motan_client_cancel(c, 6), MOTAN_ENOTFOUND);
+    motan_request_free(slow);
+    motan_request_free(fast);
+    motan_client_free(c);
+}
+END_TEST
+
 /* ---- threads and lifecycle ------------------------------------------------------------ */
 
 typedef struct targ {
@@ -435,6 +467,7 @@ static Suite *client_suite(void)
     tcase_add_loop_test(tc, test_serializations, 0, 3);
     tcase_add_test(tc, test_async_caller_loop);
     tcase_add_test(tc, test_submit_poll);
+    tcase_add_test(tc, test_cancel_submitted);
     tcase_add_test(tc, test_threads);
     tcase_add_test(tc, test_free_in_flight);
     tcase_add_test(tc, test_no_endpoint_mentions_registry);
