@@ -10,8 +10,12 @@ See README.md for the type mapping and the exceptions.
 """
 
 import ctypes
+import itertools
+import os
+import select
 import threading
 import weakref
+from collections.abc import Mapping
 
 from . import _lib
 from .errors import ConnectionError, MotanError, RemoteError, TimeoutError, error_for, \
@@ -34,6 +38,33 @@ _add_arg = _l.motan_request_add_arg
 _response_free = _l.motan_response_free
 _response_code = _l.motan_response_get_code
 _response_value = _l.motan_response_get_value
+_submit = _l.motan_client_submit
+_poll = _l.motan_client_poll
+_cancel = _l.motan_client_cancel
+
+_FORKED_MSG = ("the client was created before fork(): in this child process it can only be "
+               "freed (make a new Client in the child)")
+
+# Tags of the main thread's calls through the pull queue (see Client._wait_main).
+_tags = itertools.count(1)
+
+# Live clients, so that a child process created by fork() can reset their Python-side state.
+_live = weakref.WeakSet()
+
+
+def _after_fork_in_child():
+    # The parent's other threads did not come along: their calls and their hold on the
+    # condition's lock are gone. The library refuses calls here (MOTAN_EFORKED); only
+    # freeing remains, which the finalizer does at exit.
+    for c in list(_live):
+        c._forked = True
+        c._cond = threading.Condition()
+        c._active = 0
+        c._poller = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def version():
@@ -74,7 +105,10 @@ class Client:
         self._cond = threading.Condition()
         self._active = 0
         self._closed = False
+        self._forked = False
+        self._poller = None  # the completion fd's, for the main thread's calls
         self._finalizer = weakref.finalize(self, _free_client, self._h)
+        _live.add(self)
 
     @property
     def closed(self):
@@ -89,6 +123,8 @@ class Client:
     def _check_open(self):
         if self._closed:
             raise MotanError(_lib.ECLOSED, "client is closed")
+        if self._forked:
+            raise MotanError(_lib.EFORKED, _FORKED_MSG)
 
     def call(self, method, *args, timeout=None, attachments=None, method_desc=None,
              hash_key=None, typed=False):
@@ -123,9 +159,14 @@ class Client:
                     rc = _add_arg(req, encode(arena, arg))
                     if rc != _lib.OK:
                         raise error_for(rc, "adding an argument")
-            if timeout is not None or attachments or method_desc or hash_key is not None:
+            if timeout is not None or attachments is not None or method_desc or \
+                    hash_key is not None:
                 _options(req, timeout, attachments, method_desc, hash_key)
-            rc = _client_call(self._h, req, ctypes.byref(resp))
+            if threading.current_thread() is threading.main_thread():
+                resp.value = self._wait_main(req)
+                rc = _lib.OK
+            else:
+                rc = _client_call(self._h, req, ctypes.byref(resp))
             r = resp.value
             if not r:
                 raise error_for(rc or _lib.EINVAL, "motan_client_call gave no response")
@@ -135,7 +176,46 @@ class Client:
         finally:
             if resp.value:
                 _response_free(resp.value)
-            _request_free(req)
+            if req not in _abandoned:
+                _request_free(req)
+
+    def _wait_main(self, req):
+        """The main thread's blocking call: submitted to the pull queue and waited for on the
+        completion fd, which a signal interrupts, so Ctrl-C raises KeyboardInterrupt at once
+        (a C call blocked in motan_client_call would hold it back until the answer). Then the
+        call is cancelled and its completion taken before the request is freed. Only the main
+        thread uses this client's queue; other threads block in motan_client_call."""
+        tag = next(_tags)
+        rc = _submit(self._h, req, tag)
+        if rc != _lib.OK:
+            raise error_for(rc, _FORKED_MSG if rc == _lib.EFORKED else None)
+        resp = ctypes.c_void_p()
+        got = ctypes.c_uint64()
+        try:
+            while True:
+                n = _poll(self._h, 0, ctypes.byref(resp), ctypes.byref(got))
+                if n == 1:
+                    if got.value == tag:
+                        return resp.value
+                    _response_free(resp.value)  # not ours: none should be there
+                elif n < 0:
+                    raise error_for(n, "waiting for the answer")
+                else:
+                    if self._poller is None:
+                        self._poller = select.poll()
+                        self._poller.register(_l.motan_client_completion_fd(self._h),
+                                              select.POLLIN)
+                    self._poller.poll()
+        except BaseException:
+            _cancel(self._h, tag)
+            while True:  # the cancelled completion is queued within moments
+                n = _poll(self._h, 5000, ctypes.byref(resp), ctypes.byref(got))
+                if n != 1:
+                    _abandoned.add(req)  # still borrowed by a call: never freed
+                    raise
+                _response_free(resp.value)
+                if got.value == tag:
+                    raise
 
     def close(self):
         """Frees the client after the calls in flight have returned; idempotent."""
@@ -155,13 +235,20 @@ class Client:
         return "<motan.Client %s>" % ("(closed)" if self._closed else self.service)
 
 
+# Requests of calls that could not be taken back (kept alive for the library to read).
+_abandoned = set()
+
+
 def _options(req, timeout, attachments, method_desc, hash_key):
     if timeout is not None:
         if not isinstance(timeout, int) or isinstance(timeout, bool) or \
                 not 0 <= timeout <= 0x7FFFFFFF:
             raise ValueError("timeout must be an int number of ms >= 0: %r" % (timeout,))
         _l.motan_request_set_timeout(req, timeout)
-    if attachments:
+    if attachments is not None:
+        if not isinstance(attachments, Mapping):
+            raise TypeError("attachments must be a dict of str -> str, not %s"
+                            % type(attachments).__name__)
         for k, v in attachments.items():
             rc = _l.motan_request_set_meta(req, _cstr(k, "attachment key"),
                                            _cstr(v, "attachment value"))
