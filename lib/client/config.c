@@ -2,6 +2,7 @@
  * Client configuration: the URL plus checked setters. One table says what each known
  * parameter accepts; the URL may carry other keys (registries, peers), a setter may not.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <strings.h>
@@ -58,13 +59,14 @@ static int motan__config_check(const char *key, const char *value, int strict, c
     switch (p->kind) {
     case P_INT: {
         char *end;
+        errno = 0;
         long long v = strtoll(value, &end, 10);
         if (end == value || *end)
             return motan__errf(errbuf, errlen, MOTAN_EURL, "parameter %s=%s is not an integer", key,
                                value);
-        if (v < p->lo || v > p->hi)
-            return motan__errf(errbuf, errlen, MOTAN_EURL, "parameter %s=%lld is out of range %lld..%lld",
-                               key, v, p->lo, p->hi);
+        if (v < p->lo || v > p->hi || errno == ERANGE) /* as written: strtoll clamps */
+            return motan__errf(errbuf, errlen, MOTAN_EURL, "parameter %s=%s is out of range %lld..%lld",
+                               key, value, p->lo, p->hi);
         break;
     }
     case P_BOOL:

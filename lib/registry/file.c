@@ -81,7 +81,7 @@ static int make_node(const char *entry, const char *path, const char *group, mot
                  : motan_url_parse(text, strlen(text), &u, errbuf, errlen);
         motan_free(text);
         if (rc == MOTAN_OK && !is_node_url(u))
-            rc = motan__errf(errbuf, errlen, MOTAN_EURL, "no port");
+            rc = motan__errf(errbuf, errlen, MOTAN_EURL, "needs a port 1..65535 (none or port 0 given)");
         if (rc == MOTAN_OK)
             rc = motan_url_set_param(u, "group", group);
     } else {

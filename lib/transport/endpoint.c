@@ -6,6 +6,7 @@
  * motan__endpoint_release; a user callback that frees the endpoint only marks it, and the
  * outermost release destroys it, so no code touches freed memory on the way out.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -32,9 +33,12 @@ static int param_int(const motan_url *u, const char *key, int64_t lo, int64_t hi
 {
     const char *raw = motan_url_get_param(u, key);
     int64_t v = motan_url_get_int(u, NULL, key, 0);
+    int range = 0;
     if (raw) {
         char *end;
+        errno = 0;
         long long parsed = strtoll(raw, &end, 10);
+        range = errno == ERANGE; /* clamped by strtoll: the message shows what was written */
         while (*end == ' ')
             end++;
         if (end == raw || *end)
@@ -42,9 +46,12 @@ static int param_int(const motan_url *u, const char *key, int64_t lo, int64_t hi
                                raw);
         v = parsed;
     }
-    if (v < lo || v > hi)
-        return motan__errf(errbuf, errlen, MOTAN_EURL, "parameter %s=%lld is out of range %lld..%lld",
-                           key, (long long)v, (long long)lo, (long long)hi);
+    if (v < lo || v > hi || range) {
+        char shown[32];
+        snprintf(shown, sizeof(shown), "%lld", (long long)v);
+        return motan__errf(errbuf, errlen, MOTAN_EURL, "parameter %s=%s is out of range %lld..%lld",
+                           key, raw ? raw : shown, (long long)lo, (long long)hi);
+    }
     *out = v;
     return MOTAN_OK;
 }
@@ -89,8 +96,11 @@ static int configure(motan_endpoint *ep, char *errbuf, size_t errlen)
     const char *host = motan_url_addr_host(u, 0);
     ep->is_unix = motan_url_addr_is_unix(u, 0);
     ep->port = motan_url_addr_port(u, 0);
-    if (!ep->is_unix && (ep->port <= 0 || !*host))
-        return motan__errf(errbuf, errlen, MOTAN_EURL, "endpoint address needs host and port");
+    if (!ep->is_unix && !*host)
+        return motan__errf(errbuf, errlen, MOTAN_EURL, "endpoint address needs a host");
+    if (!ep->is_unix && ep->port <= 0) /* the URL holds 0 for both ":0" and no port */
+        return motan__errf(errbuf, errlen, MOTAN_EURL,
+                           "endpoint %s needs a port 1..65535 (none or port 0 given)", host);
     ep->host = motan__strdup(host);
     size_t alen = strlen(host) + 16;
     ep->address = motan_malloc(alen);

@@ -1067,6 +1067,22 @@ START_TEST(test_bad_endpoint_urls)
         ck_assert_msg(err[0], "%s: no message", bad[i]);
         motan_url_free(u);
     }
+    /* Messages name what was written: port 0, a number beyond int64 as it was given. */
+    const struct {
+        const char *url, *want;
+    } msgs[] = {
+        {"motan2://127.0.0.1:0/svc", "127.0.0.1 needs a port 1..65535 (none or port 0 given)"},
+        {"motan2://127.0.0.1:1/svc?maxPending=99999999999999999999",
+         "maxPending=99999999999999999999 is out of range"},
+    };
+    for (size_t i = 0; i < sizeof(msgs) / sizeof(msgs[0]); i++) {
+        motan_url *u = tu_url(msgs[i].url);
+        motan_endpoint *ep = NULL;
+        char err[256] = "";
+        ck_assert_int_eq(motan_endpoint_new(e.loop, u, &ep, err, sizeof(err)), MOTAN_EURL);
+        ck_assert_msg(strstr(err, msgs[i].want), "%s: %s", msgs[i].url, err);
+        motan_url_free(u);
+    }
     tu_env_free(&e);
 }
 END_TEST
