@@ -70,8 +70,13 @@ typedef struct motan_endpoint motan_endpoint;
  * connections (2), requestTimeout (1000 ms), connectTimeout (1000 ms), maxPending (10000 per
  * connection), errorCountThreshold (10, <= 0 disables), keepaliveInterval (1000 ms),
  * maxContentLength (10 MiB), mingzSize (0 = no gzip), and the service identity (path,
- * group, version, application, serialization) filled into requests that lack them.
- * Connections open lazily on the first call. owned: free with motan_endpoint_free.
+ * group, version, application, serialization) filled into requests that lack them, and
+ * connectionBudget (the loop's sockets together; default half the open-file limit, >= 64).
+ * Connections open at creation while all the loop's connections fit in the budget (and then
+ * reconnect by themselves); past it a connection opens when a call needs one, closing the
+ * loop's least recently used idle connection if the budget is spent (no idle one: the call
+ * fails with MOTAN_EBUSY). A request over maxContentLength fails with MOTAN_ETOOBIG unsent.
+ * owned: free with motan_endpoint_free.
  */
 int motan_endpoint_new(motan_loop *l, const motan_url *node, motan_endpoint **out, char *errbuf,
                        size_t errlen);
