@@ -13,10 +13,13 @@
  * connectionBudget (half the open-file limit, at least 64: the sockets of all endpoints
  * together; past it connections open on demand in place of idle ones),
  * maxPending (10000), errorCountThreshold (10), keepaliveInterval (1000 ms),
- * maxContentLength (10485760), mingzSize (0), backupRequestDelayTime,
+ * maxContentLength (10485760), maxDecodedSize (4 x maxContentLength), mingzSize (0),
+ * backupRequestDelayTime,
  * backupRequestDelayRatio (90), backupRequestMaxRetryRatio (15), emptyNodeProtection
- * (true); any of them per method as "<method>.<param>" (e.g. hello.retries=2); registry
- * parameters (sessionTimeout, wait, interval, ...) are passed to the registry.
+ * (true); any of them per method as "<method>.<param>" (e.g. hello.retries=2). The
+ * registry's own parameters (zookeeper: sessionTimeout; file: interval; consul: wait, ttl;
+ * motan_registry_ops.params) are passed to the registry, and nothing else is. Any other key
+ * is MOTAN_EURL: `unknown parameter "requestTimout" (did you mean "requestTimeout"?)`.
  *
  * Loop modes: motan_client_new runs a built-in loop thread (blocking calls from any thread,
  * async calls from any thread with callbacks on the loop thread, or a pull queue);
@@ -36,8 +39,9 @@
 /* ==== configuration ===================================================================== */
 
 /*
- * A client configuration: the URL plus typed setters. Setters validate: unknown keys and bad
- * values are MOTAN_EURL with a message in errbuf. owned: free with motan_config_free.
+ * A client configuration: the URL plus typed setters. The URL and the setters validate:
+ * unknown keys (with a "did you mean") and bad values are MOTAN_EURL with a message in
+ * errbuf. owned: free with motan_config_free.
  */
 typedef struct motan_config motan_config;
 

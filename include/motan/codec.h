@@ -35,6 +35,25 @@ typedef enum motan_type {
 #define MOTAN_MAX_DEPTH 64
 
 /*
+ * Decoded-size budget. Decoding is not bounded by the input size alone: a 1-byte Simple
+ * null becomes a value node of tens of bytes, and a gzipped body may inflate 1000-fold. So
+ * every decoder here (motan_simple_decode*, motan_deserialize_value/_args, motan_tjson_parse,
+ * motan_response_set_frame) allocates all it builds from the arena it is given, and honours
+ * that arena's limit (motan_arena_set_limit, core.h): past it the decode stops and returns
+ * MOTAN_ETOOBIG with "decoded values exceed maxDecodedSize (N bytes)" in errbuf. JSON texts
+ * (jansson builds its own tree first) are refused before parsing when the values they hold
+ * cannot fit. To bound one decode by n bytes from any layer:
+ *
+ *     motan_arena_set_limit(a, motan_arena_used(a) + n);
+ *     rc = motan_deserialize_args(ser, body, len, a, &args, err, sizeof(err));
+ *     motan_arena_set_limit(a, 0);
+ *
+ * The URL parameter is maxDecodedSize (bytes), default 4 x maxContentLength; a response
+ * applies its own budget (motan_response_set_max_decoded). The macros are the defaults.
+ */
+#define MOTAN_DEFAULT_MAX_DECODED ((size_t)4 * MOTAN_DEFAULT_MAX_CONTENT)
+
+/*
  * A value lives in a motan_arena and is freed with it. Builders copy the bytes they are
  * given. Containers keep insertion order. A container only accepts values from its own
  * arena. Strings and bytes built or decoded into an arena are followed by a NUL byte that
@@ -419,9 +438,15 @@ motan_arena *motan_response_arena(motan_response *r);
  * Filling a response (transport, HA strategies, servers).
  * motan_response_set_frame: status, metadata, M_pt, M_e and the value decoded from the
  * body (copied into the response's arena). A body that cannot be decoded makes the response
- * MOTAN_EDECODE. Returns the response's code.
+ * MOTAN_EDECODE; one whose values would take more than the response's decoded-size budget,
+ * MOTAN_ETOOBIG (message naming maxDecodedSize). Returns the response's code.
  */
 int motan_response_set_frame(motan_response *r, const motan_frame *f);
+/*
+ * The decoded-size budget of motan_response_set_frame: bytes of values its body may decode
+ * to (0: MOTAN_DEFAULT_MAX_DECODED). Kept across motan_response_reset.
+ */
+void motan_response_set_max_decoded(motan_response *r, size_t max_bytes);
 /* A local failure: code (< 0) and message (copied). */
 void motan_response_set_error(motan_response *r, int code, const char *msg);
 /* A remote error: MOTAN_EREMOTE with errcode, errtype and message. */

@@ -106,6 +106,18 @@ void motan_arena_reset(motan_arena *a);
 void *motan_arena_alloc(motan_arena *a, size_t n);
 /* Bytes currently handed out by a (for tests and statistics). */
 size_t motan_arena_used(const motan_arena *a);
+/*
+ * Limits the bytes a hands out: an allocation that would take motan_arena_used(a) past
+ * max_bytes returns NULL and marks the arena (motan_arena_over_limit) until the next reset
+ * or set_limit. 0 removes the limit; the limit survives motan_arena_reset. The decoders turn
+ * such a failure into MOTAN_ETOOBIG: this is how a decoded-size budget is given to them
+ * (codec.h, "decoded-size budget"), e.g. motan_arena_set_limit(a, motan_arena_used(a) + n).
+ */
+void motan_arena_set_limit(motan_arena *a, size_t max_bytes);
+/* The limit (0: none). */
+size_t motan_arena_get_limit(const motan_arena *a);
+/* 1 when an allocation was refused by the limit since the last reset or set_limit. */
+int motan_arena_over_limit(const motan_arena *a);
 
 /* ---- clock ----------------------------------------------------------------------------- */
 

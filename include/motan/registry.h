@@ -26,6 +26,8 @@ typedef void (*motan_registry_listener)(const motan_url *const *nodes, size_t n,
  * Implementations call the listener from the loop (not inside subscribe itself).
  */
 typedef struct motan_registry_ops {
+    /* sizeof(motan_registry_ops) where the plug-in was compiled (checked at registration). */
+    size_t struct_size;
     const char *scheme;
     /* url: the registry URL (scheme, addresses, parameters); *state for the other calls. */
     int (*create)(motan_loop *loop, const motan_url *url, void **state, char *errbuf,
@@ -40,9 +42,18 @@ typedef struct motan_registry_ops {
     int (*unregister_node)(void *state, const motan_url *node);
     /* Why the registry is unhealthy, or NULL/"" when it is fine; may be NULL. */
     const char *(*errmsg)(void *state);
+    /*
+     * The parameters the registry reads from its URL, NULL-terminated (NULL: none). A client
+     * URL with this scheme passes exactly these keys to the registry (client parameters such
+     * as requestTimeout never reach it), and rejects keys known to neither.
+     */
+    const char *const *params;
 } motan_registry_ops;
 
-/* Registers ops under ops->scheme (kept by pointer). MOTAN_EINVAL when the scheme is taken. */
+/*
+ * Registers ops under ops->scheme (kept by pointer). MOTAN_EINVAL when the scheme is taken,
+ * a required function is missing or ops->struct_size is not sizeof(motan_registry_ops).
+ */
 int motan_registry_register_ops(const motan_registry_ops *ops);
 const motan_registry_ops *motan_registry_find_ops(const char *scheme);
 

@@ -69,8 +69,9 @@ typedef struct motan_endpoint motan_endpoint;
  * One server. node: motan2://host:port or motan2://[unix:/path]; parameters (§8.2 defaults):
  * connections (2), requestTimeout (1000 ms), connectTimeout (1000 ms), maxPending (10000 per
  * connection), errorCountThreshold (10, <= 0 disables), keepaliveInterval (1000 ms),
- * maxContentLength (10 MiB), mingzSize (0 = no gzip), and the service identity (path,
- * group, version, application, serialization) filled into requests that lack them, and
+ * maxContentLength (10 MiB), maxDecodedSize (4 x maxContentLength: the decoded-size budget
+ * of one response, codec.h), mingzSize (0 = no gzip), the service identity (path, group,
+ * version, application, serialization) filled into requests that lack them, and
  * connectionBudget (the loop's sockets together; default half the open-file limit, >= 64).
  * Connections open at creation while all the loop's connections fit in the budget (and then
  * reconnect by themselves); past it a connection opens when a call needs one, closing the

@@ -40,12 +40,7 @@ static motan__sub *sub_new(motan_client *c, const char *group)
         motan_free(s);
         return NULL;
     }
-    /* The registry may want more than path and group (e.g. the protocol's parameters). */
-    for (size_t i = 0; i < motan_url_param_count(c->url); i++) {
-        const char *k = motan_url_param_key(c->url, i);
-        if (strcmp(k, "group"))
-            motan_url_set_param(s->service, k, motan_url_param_value(c->url, i));
-    }
+    /* Path and group name the service; client parameters are none of the registry's business. */
     return s;
 }
 
@@ -135,10 +130,13 @@ static int split_url(motan_client *c, char *errbuf, size_t errlen)
         if (rc != MOTAN_OK)
             return rc;
     }
-    for (size_t i = 0; i < motan_url_param_count(c->url); i++)
-        if (motan_url_set_param(c->reg_url, motan_url_param_key(c->url, i),
-                                motan_url_param_value(c->url, i)) != MOTAN_OK)
+    /* Only the registry's own parameters (client ones, e.g. requestTimeout, never reach it). */
+    for (size_t i = 0; i < motan_url_param_count(c->url); i++) {
+        const char *k = motan_url_param_key(c->url, i);
+        if (motan__param_is_registry(proto, k) &&
+            motan_url_set_param(c->reg_url, k, motan_url_param_value(c->url, i)) != MOTAN_OK)
             return MOTAN_ENOMEM;
+    }
     return MOTAN_OK;
 }
 
@@ -149,8 +147,15 @@ static int build_cluster(motan_client *c, char *errbuf, size_t errlen)
         motan_url_free(svc);
         return MOTAN_ENOMEM;
     }
-    for (size_t i = 0; i < motan_url_param_count(c->url); i++)
-        motan_url_set_param(svc, motan_url_param_key(c->url, i), motan_url_param_value(c->url, i));
+    const char *proto = motan_url_get_protocol(c->url);
+    for (size_t i = 0; i < motan_url_param_count(c->url); i++) {
+        const char *k = motan_url_param_key(c->url, i);
+        if (!motan__param_is_registry(proto, k) &&
+            motan_url_set_param(svc, k, motan_url_param_value(c->url, i)) != MOTAN_OK) {
+            motan_url_free(svc);
+            return MOTAN_ENOMEM;
+        }
+    }
     int rc = motan_cluster_new(c->loop, svc, &c->cluster, errbuf, errlen);
     motan_url_free(svc);
     if (rc != MOTAN_OK)

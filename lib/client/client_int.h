@@ -13,6 +13,17 @@ struct motan_config {
     motan_url *url;
 };
 
+/*
+ * params.c. motan__param_check: MOTAN_OK when key ("<name>" or "<method>.<name>") is a client
+ * parameter with an acceptable value or a parameter of the registry of scheme; else
+ * MOTAN_EURL with `unknown parameter "k" (did you mean "..."?)` or what is wrong with the
+ * value. motan__param_is_registry: 1 for a registry parameter that is no client parameter
+ * (the only keys a client URL passes on to its registry).
+ */
+int motan__param_check(const char *scheme, const char *key, const char *value, char *errbuf,
+                       size_t errlen);
+int motan__param_is_registry(const char *scheme, const char *key);
+
 /* A finished call waiting in the pull queue. */
 typedef struct motan__done {
     motan_response *resp;

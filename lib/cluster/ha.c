@@ -21,8 +21,8 @@ static void add_builtins(void)
 
 MOTAN_EXPORT int motan_ha_register(const motan_ha_ops *ops)
 {
-    if (!ops || !ops->name || !*ops->name || !ops->create || !ops->destroy || !ops->start ||
-        !ops->on_attempt)
+    if (!ops || ops->struct_size != sizeof(motan_ha_ops) || !ops->name || !*ops->name ||
+        !ops->create || !ops->destroy || !ops->start || !ops->on_attempt)
         return MOTAN_EINVAL;
     int rc = MOTAN_OK;
     pthread_mutex_lock(&g_mu);

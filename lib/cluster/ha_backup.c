@@ -153,6 +153,7 @@ static void bk_on_attempt(void *state, motan_ha_call *call, int attempt, motan_r
 }
 
 const motan_ha_ops motan__ha_backup = {
+    .struct_size = sizeof(motan_ha_ops),
     .name = "backupRequest",
     .create = bk_create,
     .destroy = bk_destroy,

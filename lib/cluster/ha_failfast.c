@@ -24,6 +24,7 @@ static void ff_on_attempt(void *state, motan_ha_call *call, int attempt, motan_r
 }
 
 const motan_ha_ops motan__ha_failfast = {
+    .struct_size = sizeof(motan_ha_ops),
     .name = "failfast",
     .create = ff_create,
     .destroy = ff_destroy,

@@ -61,6 +61,7 @@ static void fo_on_attempt(void *state, motan_ha_call *call, int attempt, motan_r
 }
 
 const motan_ha_ops motan__ha_failover = {
+    .struct_size = sizeof(motan_ha_ops),
     .name = "failover",
     .create = fo_create,
     .destroy = fo_destroy,

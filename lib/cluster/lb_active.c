@@ -72,6 +72,7 @@ static motan_endpoint *active_pick(void *state, const motan_request *req,
 }
 
 const motan_lb_ops motan__lb_active = {
+    .struct_size = sizeof(motan_lb_ops),
     .name = "activeWeight",
     .create = active_create,
     .destroy = active_destroy,

@@ -240,6 +240,7 @@ static motan_endpoint *ch_pick(void *state, const motan_request *req, motan_endp
 }
 
 const motan_lb_ops motan__lb_consistent = {
+    .struct_size = sizeof(motan_lb_ops),
     .name = "consistent",
     .create = ch_create,
     .destroy = ch_destroy,

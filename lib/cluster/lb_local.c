@@ -136,6 +136,7 @@ static motan_endpoint *local_pick(void *state, const motan_request *req,
 }
 
 const motan_lb_ops motan__lb_local = {
+    .struct_size = sizeof(motan_lb_ops),
     .name = "localFirst",
     .create = local_create,
     .destroy = local_destroy,

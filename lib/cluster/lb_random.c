@@ -58,6 +58,7 @@ static motan_endpoint *random_pick(void *state, const motan_request *req,
 }
 
 const motan_lb_ops motan__lb_random = {
+    .struct_size = sizeof(motan_lb_ops),
     .name = "random",
     .create = random_create,
     .destroy = random_destroy,

@@ -51,6 +51,7 @@ static motan_endpoint *rr_pick(void *state, const motan_request *req, motan_endp
 }
 
 const motan_lb_ops motan__lb_roundrobin = {
+    .struct_size = sizeof(motan_lb_ops),
     .name = "roundrobin",
     .create = rr_create,
     .destroy = rr_destroy,

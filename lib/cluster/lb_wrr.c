@@ -204,6 +204,7 @@ static motan_endpoint *wrr_pick(void *state, const motan_request *req, motan_end
 }
 
 const motan_lb_ops motan__lb_wrr = {
+    .struct_size = sizeof(motan_lb_ops),
     .name = "wrr",
     .create = wrr_create,
     .destroy = wrr_destroy,

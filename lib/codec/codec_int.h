@@ -202,6 +202,22 @@ int motan__sr_next(motan__sreader *r, motan__stok *t);
 /* Counts (and checks) the values from r->p to the end of the input; r must be at depth 0. */
 int motan__sr_count_seq(motan__sreader *r, size_t *count);
 
+/* ---- decoded-size budget (budget.c) ------------------------------------------------------- */
+
+/*
+ * A decoder's result: rc, or MOTAN_ETOOBIG with "decoded values exceed maxDecodedSize (N
+ * bytes)" in errbuf when a failed because its limit refused an allocation.
+ */
+int motan__budget_rc(motan_arena *a, int rc, char *errbuf, size_t errlen);
+/*
+ * Before jansson parses t (its tree is not in a): MOTAN_ETOOBIG when the values in t cannot
+ * fit what is left of a's limit (each value needs at least a node and a slot). per_value:
+ * JSON tokens (values and keys) per decoded value at most (1 for plain JSON; typed JSON
+ * spends an object, a key and a value on one tagged value: 3).
+ */
+int motan__json_budget(motan_arena *a, const char *t, size_t len, size_t per_value, char *errbuf,
+                       size_t errlen);
+
 /* ---- serializations (serialize.c) --------------------------------------------------------- */
 
 /*

@@ -25,6 +25,7 @@ struct motan_response {
     motan_arena *arena;
     rmeta *meta;
     size_t nmeta, cmeta;
+    size_t max_decoded; /* decoded-size budget of set_frame; 0: the default */
     motan_buf endpoint; /* NUL-terminated when not empty */
 };
 
@@ -175,6 +176,12 @@ MOTAN_EXPORT void motan_response_set_endpoint(motan_response *r, const char *end
     }
 }
 
+MOTAN_EXPORT void motan_response_set_max_decoded(motan_response *r, size_t max_bytes)
+{
+    if (r)
+        r->max_decoded = max_bytes;
+}
+
 MOTAN_EXPORT void motan_response_set_request_id(motan_response *r, uint64_t id)
 {
     if (r)
@@ -255,11 +262,17 @@ MOTAN_EXPORT int motan_response_set_frame(motan_response *r, const motan_frame *
     }
     motan_value *v = NULL;
     err[0] = '\0';
+    size_t budget = r->max_decoded ? r->max_decoded : MOTAN_DEFAULT_MAX_DECODED;
+    size_t used = motan_arena_used(r->arena);
+    motan_arena_set_limit(r->arena, budget > SIZE_MAX - used ? 0 : used + budget);
     int rc = motan_deserialize_value(ser, body, blen, r->arena, &v, err, sizeof(err));
+    motan_arena_set_limit(r->arena, 0); /* the budget is the decode's, not the message's */
+    if (rc == MOTAN_ETOOBIG)
+        snprintf(err, sizeof(err), "decoded values exceed maxDecodedSize (%zu bytes)", budget);
     if (rc != MOTAN_OK) {
         snprintf(text, sizeof(text), "cannot decode the response body: %s",
                  err[0] ? err : motan_strerror(rc));
-        return fail(r, rc == MOTAN_ENOMEM ? MOTAN_ENOMEM : MOTAN_EDECODE, text);
+        return fail(r, rc == MOTAN_ENOMEM || rc == MOTAN_ETOOBIG ? rc : MOTAN_EDECODE, text);
     }
     r->value = v ? v : &null_value;
     return MOTAN_OK;

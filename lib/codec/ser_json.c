@@ -267,6 +267,9 @@ static int parse(jr *r, const uint8_t *data, size_t len, json_t **out)
 {
     size_t n = 0;
     int oom;
+    int rc = motan__json_budget(r->a, (const char *)data, len, 1, r->errbuf, r->errlen);
+    if (rc != MOTAN_OK)
+        return rc;
     char *copy = strip_suffixes((const char *)data, len, &n, &oom);
     if (oom)
         return nomem(r);

@@ -34,7 +34,9 @@ static int simple_devalue(const uint8_t *data, size_t len, motan_arena *a, motan
 {
     if (len == 0) {
         *out = motan_value_new_null(a);
-        return *out ? MOTAN_OK : motan__errf(errbuf, errlen, MOTAN_ENOMEM, "out of memory");
+        return *out ? MOTAN_OK
+                    : motan__budget_rc(a, motan__errf(errbuf, errlen, MOTAN_ENOMEM, "out of memory"),
+                                       errbuf, errlen);
     }
     return motan_simple_decode(data, len, a, out, errbuf, errlen);
 }
@@ -150,7 +152,8 @@ MOTAN_EXPORT int motan_deserialize_value(int ser, const uint8_t *data, size_t le
     const motan__codec *c = codec_for(ser, errbuf, errlen);
     if (!c)
         return MOTAN_EUNSUPPORTED;
-    return c->deserialize_value(data, len, a, out, errbuf, errlen);
+    return motan__budget_rc(a, c->deserialize_value(data, len, a, out, errbuf, errlen), errbuf,
+                            errlen);
 }
 
 MOTAN_EXPORT int motan_deserialize_args(int ser, const uint8_t *data, size_t len,
@@ -163,5 +166,6 @@ MOTAN_EXPORT int motan_deserialize_args(int ser, const uint8_t *data, size_t len
     const motan__codec *c = codec_for(ser, errbuf, errlen);
     if (!c)
         return MOTAN_EUNSUPPORTED;
-    return c->deserialize_args(data, len, a, out, errbuf, errlen);
+    return motan__budget_rc(a, c->deserialize_args(data, len, a, out, errbuf, errlen), errbuf,
+                            errlen);
 }

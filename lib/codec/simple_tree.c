@@ -94,7 +94,7 @@ MOTAN_EXPORT int motan_simple_decode_prefix(const uint8_t *data, size_t len, mot
     motan_value *v;
     rc = build(&r, a, &t, &v);
     if (rc != MOTAN_OK)
-        return rc;
+        return motan__budget_rc(a, rc, errbuf, errlen);
     *out = v;
     if (consumed)
         *consumed = (size_t)(r.p - r.base);
@@ -131,13 +131,13 @@ MOTAN_EXPORT int motan_simple_decode_seq(const uint8_t *data, size_t len, motan_
         return rc;
     motan_value *arr = motan__container_new(a, MOTAN_T_ARRAY, n);
     if (!arr)
-        return nomem(&r);
+        return motan__budget_rc(a, nomem(&r), errbuf, errlen);
     for (size_t i = 0; i < n; i++) {
         rc = motan__sr_next(&r, &t);
         if (rc == MOTAN_OK)
             rc = build(&r, a, &t, &arr->u.c.items[i]);
         if (rc != MOTAN_OK)
-            return rc;
+            return motan__budget_rc(a, rc, errbuf, errlen);
     }
     arr->u.c.count = n;
     *out = arr;

@@ -281,6 +281,9 @@ MOTAN_EXPORT int motan_tjson_parse(const char *text, size_t len, motan_arena *a,
     if (!out || !a || (!text && len))
         return motan__errf(errbuf, errlen, MOTAN_EINVAL, "invalid argument");
     *out = NULL;
+    int rc = motan__json_budget(a, text ? text : "", len, 3, errbuf, errlen);
+    if (rc != MOTAN_OK)
+        return rc;
     json_error_t err;
     json_t *j = json_loadb(text ? text : "", len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
     if (!j)
@@ -289,7 +292,7 @@ MOTAN_EXPORT int motan_tjson_parse(const char *text, size_t len, motan_arena *a,
                            err.column, err.position);
     rd r = {a, errbuf, errlen};
     motan_value *v = NULL;
-    int rc = conv(&r, j, 0, &v);
+    rc = motan__budget_rc(a, conv(&r, j, 0, &v), errbuf, errlen);
     json_decref(j);
     if (rc == MOTAN_OK)
         *out = v;

@@ -2,6 +2,7 @@
  * Bump-pointer arena. Blocks form a list; the first block lives in the same allocation as
  * the arena so a small arena costs one malloc. A request bigger than a quarter of the next
  * block size gets a block of its own, so big values do not waste the current block.
+ * An optional limit bounds the bytes handed out (the decoders' decoded-size budget).
  */
 #include "core/core_int.h"
 
@@ -20,6 +21,8 @@ struct motan_arena {
     block *head;      /* current block, newest first */
     size_t next_size; /* size of the next regular block */
     size_t used;      /* bytes handed out */
+    size_t limit;     /* most bytes handed out at once; SIZE_MAX: no limit */
+    int over;         /* an allocation was refused by the limit since the last reset */
     block *first;     /* lives in the same allocation, right after the arena */
 };
 
@@ -36,6 +39,8 @@ MOTAN_EXPORT motan_arena *motan_arena_new(void)
     a->head = a->first;
     a->next_size = ARENA_FIRST * 4;
     a->used = 0;
+    a->limit = SIZE_MAX;
+    a->over = 0;
     return a;
 }
 
@@ -85,6 +90,7 @@ MOTAN_EXPORT void motan_arena_reset(motan_arena *a)
         a->next_size = keep->size * 2 < ARENA_MAX_BLOCK ? keep->size * 2 : ARENA_MAX_BLOCK;
     }
     a->used = 0;
+    a->over = 0;
 }
 
 static void *alloc_slow(motan_arena *a, size_t n)
@@ -116,9 +122,15 @@ static void *alloc_slow(motan_arena *a, size_t n)
 
 MOTAN_EXPORT void *motan_arena_alloc(motan_arena *a, size_t n)
 {
+    if (MOTAN_UNLIKELY(n > SIZE_MAX - 7))
+        return NULL; /* rounding up would wrap to a tiny size */
     n = (n + 7) & ~(size_t)7;
     if (n == 0)
         n = 8;
+    if (MOTAN_UNLIKELY(n > a->limit - a->used)) {
+        a->over = 1;
+        return NULL;
+    }
     block *b = a->head;
     if (MOTAN_LIKELY(b->size - b->used >= n)) {
         void *p = b->mem + b->used;
@@ -130,6 +142,21 @@ MOTAN_EXPORT void *motan_arena_alloc(motan_arena *a, size_t n)
 }
 
 MOTAN_EXPORT size_t motan_arena_used(const motan_arena *a) { return a->used; }
+
+MOTAN_EXPORT void motan_arena_set_limit(motan_arena *a, size_t max_bytes)
+{
+    a->limit = max_bytes ? max_bytes : SIZE_MAX;
+    if (a->limit < a->used)
+        a->limit = a->used; /* nothing more fits, and limit - used stays >= 0 */
+    a->over = 0;
+}
+
+MOTAN_EXPORT size_t motan_arena_get_limit(const motan_arena *a)
+{
+    return a->limit == SIZE_MAX ? 0 : a->limit;
+}
+
+MOTAN_EXPORT int motan_arena_over_limit(const motan_arena *a) { return a->over; }
 
 char *motan__arena_strndup(motan_arena *a, const char *s, size_t n)
 {

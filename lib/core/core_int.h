@@ -129,6 +129,13 @@ char *motan__strndup(const char *s, size_t n);
 int motan__errf(char *errbuf, size_t errlen, int code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/*
+ * suggest.c: the name among names[0..count) (NULLs skipped) closest to key by edit distance,
+ * letter case ignored, when it is close enough to be a typo of it; else NULL. For
+ * "did you mean" in error messages.
+ */
+const char *motan__closest(const char *key, const char *const *names, size_t count);
+
 /* Copies an arena string with a trailing NUL; NULL on out of memory. */
 char *motan__arena_strndup(motan_arena *a, const char *s, size_t n);
 

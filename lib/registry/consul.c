@@ -718,7 +718,13 @@ static const char *consul_errmsg(void *state)
     return st->errmsg;
 }
 
+/* What consul_create reads. On a client URL connectTimeout and requestTimeout are the
+ * client's (client parameters never reach the registry): only wait and ttl get here. */
+static const char *const consul_params[] = {"wait", "ttl", "connectTimeout", "requestTimeout",
+                                            NULL};
+
 const motan_registry_ops motan__registry_consul = {
+    .struct_size = sizeof(motan_registry_ops),
     .scheme = "consul",
     .create = consul_create,
     .destroy = consul_destroy,
@@ -727,4 +733,5 @@ const motan_registry_ops motan__registry_consul = {
     .register_node = consul_register,
     .unregister_node = consul_unregister,
     .errmsg = consul_errmsg,
+    .params = consul_params,
 };

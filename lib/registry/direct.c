@@ -113,6 +113,7 @@ static int direct_unsubscribe(void *state, const motan_url *service, motan_regis
 }
 
 const motan_registry_ops motan__registry_direct = {
+    .struct_size = sizeof(motan_registry_ops),
     .scheme = "direct",
     .create = direct_create,
     .destroy = direct_destroy,

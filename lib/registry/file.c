@@ -469,7 +469,11 @@ static const char *file_errmsg(void *state)
     return st->err;
 }
 
+/* What file_create reads. */
+static const char *const file_params[] = {"interval", NULL};
+
 const motan_registry_ops motan__registry_file = {
+    .struct_size = sizeof(motan_registry_ops),
     .scheme = "file",
     .create = file_create,
     .destroy = file_destroy,
@@ -477,4 +481,5 @@ const motan_registry_ops motan__registry_file = {
     .unsubscribe = file_unsubscribe,
     /* No register_node / unregister_node: the front end answers MOTAN_EUNSUPPORTED. */
     .errmsg = file_errmsg,
+    .params = file_params,
 };

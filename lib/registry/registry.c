@@ -29,8 +29,8 @@ static void add_builtins(void)
 
 MOTAN_EXPORT int motan_registry_register_ops(const motan_registry_ops *ops)
 {
-    if (!ops || !ops->scheme || !*ops->scheme || !ops->create || !ops->destroy || !ops->subscribe ||
-        !ops->unsubscribe)
+    if (!ops || ops->struct_size != sizeof(motan_registry_ops) || !ops->scheme || !*ops->scheme ||
+        !ops->create || !ops->destroy || !ops->subscribe || !ops->unsubscribe)
         return MOTAN_EINVAL;
     int rc = MOTAN_OK;
     pthread_mutex_lock(&g_mu);

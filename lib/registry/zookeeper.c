@@ -345,7 +345,11 @@ static const char *zk_errmsg(void *state)
     return z->errmsg;
 }
 
+/* What zk_create reads. */
+static const char *const zk_params[] = {"sessionTimeout", NULL};
+
 const motan_registry_ops motan__registry_zookeeper = {
+    .struct_size = sizeof(motan_registry_ops),
     .scheme = "zookeeper",
     .create = zk_create,
     .destroy = zk_destroy,
@@ -354,4 +358,5 @@ const motan_registry_ops motan__registry_zookeeper = {
     .register_node = zk_register,
     .unregister_node = zk_unregister,
     .errmsg = zk_errmsg,
+    .params = zk_params,
 };

@@ -79,6 +79,10 @@ static int configure(motan_endpoint *ep, char *errbuf, size_t errlen)
         INT_PARAM("connectionBudget", 1, 10000000, ep->conn_budget);
     else
         ep->conn_budget = motan__budget_default();
+    if (motan_url_get_param(u, "maxDecodedSize"))
+        INT_PARAM("maxDecodedSize", 1, MOTAN__MAX_DECODED_LIMIT, ep->max_decoded);
+    else
+        ep->max_decoded = 4 * ep->max_content;
 #undef INT_PARAM
     for (size_t i = 0; i < motan_url_param_count(u); i++)
         if (strchr(motan_url_param_key(u, i), '.'))
@@ -614,8 +618,10 @@ void motan__endpoint_on_frame(motan_endpoint *ep, motan__conn *c, const motan_fr
         motan__call_fail(call, MOTAN_ENOMEM, "out of memory for the response");
         return;
     }
-    if (call->req)
+    if (call->req) {
+        motan_response_set_max_decoded(resp, ep->max_decoded);
         motan_response_set_frame(resp, f);
+    }
     motan__call_complete(call, resp);
 }
 
@@ -655,6 +661,7 @@ MOTAN_EXPORT int motan_endpoint_update_url(motan_endpoint *e, const motan_url *n
     e->keepalive_ms = probe.keepalive_ms;
     e->conn_budget = probe.conn_budget;
     e->max_content = probe.max_content;
+    e->max_decoded = probe.max_decoded;
     e->mingz = probe.mingz;
     e->has_method_params = probe.has_method_params;
     e->group = probe.group;

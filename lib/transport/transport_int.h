@@ -107,6 +107,9 @@ struct motan__conn {
 
 /* ---- endpoint -------------------------------------------------------------------------- */
 
+/* Largest maxDecodedSize accepted (1 PiB: far beyond memory, well inside int64 and size_t). */
+#define MOTAN__MAX_DECODED_LIMIT ((int64_t)1 << 50)
+
 struct motan_endpoint {
     motan_loop *loop;
     motan_url *url;
@@ -128,6 +131,7 @@ struct motan_endpoint {
     int keepalive_ms;
     size_t conn_budget;   /* connectionBudget: sockets of all the loop's connections */
     size_t max_content;
+    size_t max_decoded; /* decoded-size budget of one response (maxDecodedSize) */
     size_t mingz;
     int has_method_params; /* some "<method>.<key>" parameter exists */
     /* Filled into requests that lack them (point into url): no URL lookups per call. */

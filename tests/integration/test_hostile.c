@@ -110,6 +110,33 @@ START_TEST(test_gzip_bomb)
 }
 END_TEST
 
+/*
+ * ~10 KB of gzip inflating to 10 MiB of Simple nulls, within maxContentLength: decoding used
+ * to build a 48-byte node per null (about 500 MiB). The decoded-size budget (maxDecodedSize,
+ * default 4 x maxContentLength) stops it with MOTAN_ETOOBIG, memory bounded by the budget.
+ */
+START_TEST(test_gzip_nulls)
+{
+    hostile h;
+    open_case(&h, NULL, NULL);
+    outcome o;
+    call_with_fault(&h, "gzip-nulls", 10000, &o);
+    ck_assert_msg(o.code == MOTAN_ETOOBIG, "%s %s", motan_errname(o.code), o.msg);
+    ck_assert_msg(strstr(o.msg, "maxDecodedSize"), "%s", o.msg);
+    ck_assert_int_lt(grown_kb(&h), 64 * 1024);
+    close_case(&h);
+    /* A budget of its own; a small answer still fits it, the nulls do not. */
+    open_case(&h, NULL, "errorCountThreshold=0&maxDecodedSize=100000");
+    call_with_fault(&h, "gzip-nulls", 10000, &o);
+    ck_assert_int_eq(o.code, MOTAN_ETOOBIG);
+    ck_assert_msg(strstr(o.msg, "maxDecodedSize (100000 bytes)"), "%s", o.msg);
+    ck_assert_int_lt(grown_kb(&h), 24 * 1024);
+    call_with_fault(&h, NULL, 5000, &o);
+    ck_assert_msg(o.code == MOTAN_OK, "%s %s", motan_errname(o.code), o.msg);
+    close_case(&h);
+}
+END_TEST
+
 START_TEST(test_endless_metadata)
 {
     hostile h;
@@ -236,6 +263,7 @@ static Suite *hostile_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_length_4gib);
     tcase_add_test(tc, test_gzip_bomb);
+    tcase_add_test(tc, test_gzip_nulls);
     tcase_add_test(tc, test_endless_metadata);
     tcase_add_test(tc, test_unknown_and_duplicate_ids);
     tcase_add_test(tc, test_heartbeat_storm);

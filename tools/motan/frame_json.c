@@ -89,6 +89,8 @@ static int put_decoded(motan_buf *b, const motan_frame *f, char *err, size_t err
     motan_arena *a = motan_arena_new();
     motan_value *v = NULL;
     char derr[256] = "";
+    if (a)
+        motan_arena_set_limit(a, MOTAN_DEFAULT_MAX_DECODED);
     int rc = !a ? MOTAN_ENOMEM
          : k == MOTAN_FRAME_REQUEST ? motan_simple_decode_seq(body, blen, a, &v, derr, sizeof(derr))
                                     : motan_simple_decode(body, blen, a, &v, derr, sizeof(derr));

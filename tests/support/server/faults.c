@@ -1,4 +1,4 @@
-/* Fault specs ("close", "delay:100", ...) and the gzip-bomb body. */
+/* Fault specs ("close", "delay:100", ...) and the gzip-bomb and gzip-nulls bodies. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,6 +28,7 @@ static const fault_def faults[] = {
     {"error-java", SRV_F_ERROR_JAVA, 0},
     {"gzip", SRV_F_GZIP, 0},
     {"gzip-bomb", SRV_F_GZIP_BOMB, 0},
+    {"gzip-nulls", SRV_F_GZIP_NULLS, 0},
     {"many-meta", SRV_F_MANY_META, 1},
     {"endless-meta", SRV_F_ENDLESS_META, 0},
     {"hb-storm", SRV_F_HB_STORM, 1},
@@ -69,10 +70,10 @@ int srv_fault_parse(const char *spec, size_t len, srv_fault *out)
     return -1;
 }
 
-int srv_gzip_bomb(uint8_t **out, size_t *len)
+/* A gzip member of head[0..hlen) followed by zeros up to total bytes. */
+static int gzip_zeros(const uint8_t *head, size_t hlen, size_t total, uint8_t **out, size_t *len)
 {
     static const uint8_t zeros[64 * 1024];
-    const size_t rounds = 64u * 1024 * 1024 / sizeof(zeros);
     z_stream z;
     memset(&z, 0, sizeof(z));
     /* windowBits 15 + 16: a gzip member, as motan2 bodies are. */
@@ -81,10 +82,14 @@ int srv_gzip_bomb(uint8_t **out, size_t *len)
     size_t cap = 128 * 1024, n = 0; /* deflate's best ratio is about 1:1032 */
     uint8_t *buf = malloc(cap);
     int rc = buf ? Z_OK : Z_MEM_ERROR;
-    for (size_t r = 0; r < rounds && rc == Z_OK; r++) {
-        int flush = r + 1 == rounds ? Z_FINISH : Z_NO_FLUSH;
-        z.next_in = (Bytef *)zeros;
-        z.avail_in = sizeof(zeros);
+    size_t done = 0;
+    while (rc == Z_OK && done < total) {
+        size_t chunk = done < hlen ? hlen - done : total - done;
+        if (done >= hlen && chunk > sizeof(zeros))
+            chunk = sizeof(zeros);
+        int flush = done + chunk == total ? Z_FINISH : Z_NO_FLUSH;
+        z.next_in = (Bytef *)(done < hlen ? head + done : zeros);
+        z.avail_in = (uInt)chunk;
         do {
             if (n == cap) {
                 uint8_t *nb = realloc(buf, cap * 2);
@@ -100,6 +105,7 @@ int srv_gzip_bomb(uint8_t **out, size_t *len)
             rc = deflate(&z, flush);
             n = cap - z.avail_out;
         } while (rc == Z_OK && (z.avail_in > 0 || (flush == Z_FINISH && n == cap)));
+        done += chunk;
     }
     deflateEnd(&z);
     if (rc != Z_STREAM_END) {
@@ -109,4 +115,19 @@ int srv_gzip_bomb(uint8_t **out, size_t *len)
     *out = buf;
     *len = n;
     return 0;
+}
+
+int srv_gzip_bomb(uint8_t **out, size_t *len)
+{
+    return gzip_zeros(NULL, 0, 64u * 1024 * 1024, out, len);
+}
+
+int srv_gzip_nulls(uint8_t **out, size_t *len)
+{
+    /* A Simple ARRAY (tag 21, u32 byte length) of nulls (tag 0), 10 MiB - 64 in all. */
+    const size_t total = 10u * 1024 * 1024 - 64;
+    const uint32_t body = (uint32_t)(total - 5);
+    const uint8_t head[5] = {21, (uint8_t)(body >> 24), (uint8_t)(body >> 16), (uint8_t)(body >> 8),
+                             (uint8_t)body};
+    return gzip_zeros(head, sizeof(head), total, out, len);
 }

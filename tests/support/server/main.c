@@ -271,6 +271,7 @@ static void server_free(srv_server *s)
     motan_buf_free(s->body);
     motan_buf_free(s->tmp);
     free(s->bomb);
+    free(s->nulls);
 }
 
 int main(int argc, char **argv)

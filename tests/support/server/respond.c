@@ -130,22 +130,30 @@ static void put_error_java(wr *w, const srv_answer *a)
     w->rc = rc;
 }
 
-static void put_gzip_bomb(srv_server *s, wr *w, const srv_answer *a)
+/* An answer (gzip bit, M_pt, X-Server) with a prebuilt gzipped body. */
+static void put_gzipped(srv_server *s, wr *w, const srv_answer *a, const uint8_t *body, size_t len)
 {
     char pt[24];
     int ptlen = fmt_pt(a, pt, sizeof(pt));
-    if (!s->bomb && srv_gzip_bomb(&s->bomb, &s->bomb_len)) {
-        w->rc = MOTAN_ENOMEM;
-        return;
-    }
     put_header(w, MOTAN_FLAG_RESPONSE | MOTAN_FLAG_GZIP, 0x08, (uint8_t)(a->ser << 3), a->id);
     put_u32(w, (uint32_t)(4 + 1 + (size_t)ptlen + 1 + 8 + 1 + s->name_len));
     put(w, "M_pt\n", 5);
     put(w, pt, (size_t)ptlen);
     put(w, "\nX-Server\n", 10);
     put(w, s->name, s->name_len);
-    put_u32(w, (uint32_t)s->bomb_len);
-    put(w, s->bomb, s->bomb_len);
+    put_u32(w, (uint32_t)len);
+    put(w, body, len);
+}
+
+static void put_gzip_bomb(srv_server *s, wr *w, const srv_answer *a, int nulls)
+{
+    uint8_t **body = nulls ? &s->nulls : &s->bomb;
+    size_t *len = nulls ? &s->nulls_len : &s->bomb_len;
+    if (!*body && (nulls ? srv_gzip_nulls(body, len) : srv_gzip_bomb(body, len))) {
+        w->rc = MOTAN_ENOMEM;
+        return;
+    }
+    put_gzipped(s, w, a, *body, *len);
 }
 
 /* Go's motan1 heartbeat request (spec §7), the id at offsets 4 and 20. */
@@ -239,7 +247,10 @@ void srv_respond(srv_conn *c, const srv_answer *a)
         put_frame(s, &w, a, a->id, 1, 0);
         break;
     case SRV_F_GZIP_BOMB:
-        put_gzip_bomb(s, &w, a);
+        put_gzip_bomb(s, &w, a, 0);
+        break;
+    case SRV_F_GZIP_NULLS:
+        put_gzip_bomb(s, &w, a, 1);
         break;
     case SRV_F_MANY_META:
         put_frame(s, &w, a, a->id, 0, a->fault.n);

@@ -33,6 +33,7 @@ typedef enum srv_fault_kind {
     SRV_F_ERROR_JAVA,
     SRV_F_GZIP,
     SRV_F_GZIP_BOMB,
+    SRV_F_GZIP_NULLS,
     SRV_F_MANY_META,
     SRV_F_ENDLESS_META,
     SRV_F_HB_STORM,
@@ -49,6 +50,8 @@ typedef struct srv_fault {
 int srv_fault_parse(const char *spec, size_t len, srv_fault *out);
 /* Deflates 64 MiB of zeros into a gzip member (malloc'd); 0 or -1. */
 int srv_gzip_bomb(uint8_t **out, size_t *len);
+/* gzip-nulls: ~10 KB of gzip inflating to a 10 MiB Simple array of nulls (malloc'd). */
+int srv_gzip_nulls(uint8_t **out, size_t *len);
 
 /* ---- options and the server (main.c) ----------------------------------------------------- */
 
@@ -91,6 +94,8 @@ typedef struct srv_server {
     uint64_t served;
     uint8_t *bomb;         /* gzip-bomb body, built on first use */
     size_t bomb_len;
+    uint8_t *nulls;        /* gzip-nulls body, likewise */
+    size_t nulls_len;
     motan_loop *loop;      /* --register: the library's view of base */
     motan_registry *registry;
     motan_url *node;       /* what was registered */
@@ -181,6 +186,7 @@ void srv_jobs_cancel(srv_conn *c);
 /* ---- EchoService (methods.c) ------------------------------------------------------------- */
 
 typedef struct srv_call {
+    const motan_frame *frame; /* the request (meta reads its metadata) */
     const motan_value *result;
     uint32_t delay_ms; /* sleep(ms) */
     int64_t errcode;   /* != 0: error answer */
