@@ -49,8 +49,11 @@ void motan__addr_index_free(motan__addr_index *ix)
 
 motan__addr_slot *motan__addr_index_slot(motan__addr_index *ix, const motan_url *u)
 {
-    size_t i = (size_t)addr_hash(u) & ix->mask;
-    while (ix->slots[i].url && !motan__addr_same(ix->slots[i].url, u))
+    uint64_t h = addr_hash(u);
+    size_t i = (size_t)h & ix->mask;
+    while (ix->slots[i].url &&
+           (ix->slots[i].hash != h || !motan__addr_same(ix->slots[i].url, u)))
         i = (i + 1) & ix->mask;
+    ix->slots[i].hash = h;
     return &ix->slots[i];
 }

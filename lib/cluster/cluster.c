@@ -324,8 +324,10 @@ static int group_apply(motan_cluster *c, motan__group *g, const motan_url *const
     size_t nold = g->n, k = 0;
     for (size_t i = 0; i < nold; i++) {
         motan__addr_slot *s = motan__addr_index_slot(&ix, motan_endpoint_get_url(old[i]));
-        if (!s->url)
-            *s = (motan__addr_slot){motan_endpoint_get_url(old[i]), i};
+        if (!s->url) {
+            s->url = motan_endpoint_get_url(old[i]);
+            s->idx = i;
+        }
     }
     for (size_t i = 0; i < n; i++) {
         if (motan_url_addr_count(nodes[i]) == 0)
@@ -355,12 +357,10 @@ static int group_apply(motan_cluster *c, motan__group *g, const motan_url *const
                 ep = NULL;
         }
         motan_url_free(m);
-        if (ep) {
+        if (ep)
             eps[k++] = ep;
-            *s = (motan__addr_slot){nodes[i], TAKEN};
-        } else {
-            *s = (motan__addr_slot){nodes[i], RETRY};
-        }
+        s->url = nodes[i];
+        s->idx = ep ? TAKEN : RETRY;
     }
     motan__addr_index_free(&ix);
     for (size_t i = 0; i < nold; i++)

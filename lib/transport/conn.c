@@ -78,9 +78,8 @@ static void close_socket(motan__conn *c)
 
 void motan__conn_destroy(motan__conn *c)
 {
-    if (!c->events_ready)
-        return;
-    close_socket(c);
+    if (c->events_ready) /* else init stopped early: only buffers to free */
+        close_socket(c);
     if (c->out)
         evbuffer_free(c->out);
     motan_buf_free(c->in);

@@ -32,7 +32,7 @@ static int param_int(const motan_url *u, const char *key, int64_t lo, int64_t hi
                      char *errbuf, size_t errlen)
 {
     const char *raw = motan_url_get_param(u, key);
-    int64_t v = motan_url_get_int(u, NULL, key, 0);
+    int64_t v = raw ? 0 : motan_url_get_int(u, NULL, key, 0); /* absent: the default */
     int range = 0;
     if (raw) {
         char *end;
@@ -146,6 +146,28 @@ typedef struct create_args {
     size_t errlen;
 } create_args;
 
+/*
+ * The connections, made when first needed: an endpoint of a list too long for the budget
+ * that no call picks costs no connection state (two of them would be a third of its size).
+ */
+static int ensure_conns(motan_endpoint *ep)
+{
+    if (ep->conns)
+        return MOTAN_OK;
+    motan__conn *conns = motan__calloc((size_t)ep->nconns, sizeof(motan__conn));
+    int rc = conns ? MOTAN_OK : MOTAN_ENOMEM;
+    for (int i = 0; rc == MOTAN_OK && i < ep->nconns; i++)
+        rc = motan__conn_init(&conns[i], ep);
+    if (rc != MOTAN_OK) {
+        for (int i = 0; conns && i < ep->nconns; i++)
+            motan__conn_destroy(&conns[i]);
+        motan_free(conns);
+        return rc;
+    }
+    ep->conns = conns;
+    return MOTAN_OK;
+}
+
 static void create_in_loop(void *arg)
 {
     create_args *a = arg;
@@ -163,11 +185,9 @@ static void create_in_loop(void *arg)
     if (rc == MOTAN_OK)
         rc = configure(ep, a->errbuf, a->errlen);
     if (rc == MOTAN_OK) {
-        ep->conns = motan__calloc((size_t)ep->nconns, sizeof(motan__conn));
-        if (!ep->conns)
-            rc = MOTAN_ENOMEM;
-        for (int i = 0; rc == MOTAN_OK && i < ep->nconns; i++)
-            rc = motan__conn_init(&ep->conns[i], ep);
+        motan__budget_join(ep, 1);
+        if (motan__budget_eager(ep))
+            rc = ensure_conns(ep);
     }
     if (rc != MOTAN_OK) {
         if (rc == MOTAN_ENOMEM)
@@ -182,8 +202,7 @@ static void create_in_loop(void *arg)
      * fit in the budget; past it (a list of many thousand nodes) an endpoint connects when a
      * call first picks it.
      */
-    motan__budget_join(ep, 1);
-    if (motan__budget_eager(ep))
+    if (ep->conns)
         for (int i = 0; i < ep->nconns; i++)
             motan__conn_connect(&ep->conns[i], 0);
     a->ep = ep;
@@ -250,7 +269,7 @@ static void free_in_loop(void *arg)
     while (ep->done_head)
         deliver_done(ep, ep->done_head);
     motan__health_stop(ep);
-    for (int i = 0; i < ep->nconns; i++)
+    for (int i = 0; ep->conns && i < ep->nconns; i++)
         motan__conn_fail(&ep->conns[i], MOTAN_ECANCELLED, "endpoint freed");
     event_del(&ep->done_ev);
     ep->free_pending = 1;
@@ -481,6 +500,10 @@ void motan__endpoint_start(motan__call *call)
                     "calling %s.%s",
                     ep->address, ep->consecutive_errors, ep->keepalive_ms,
                     motan_request_get_service(call->req), motan_request_get_method(call->req));
+        return;
+    }
+    if (ensure_conns(ep) != MOTAN_OK) {
+        defer_error(call, MOTAN_ENOMEM, "out of memory for the connections of %s", ep->address);
         return;
     }
     int busy;
