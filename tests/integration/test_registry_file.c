@@ -206,18 +206,26 @@ static void expect_broken(env *e, motan_registry *reg, tu_rec *r, const char *te
     ck_assert_msg(strstr(msg, e->file) != NULL, "the message stays: %s", msg);
 }
 
+/* A registry on DOC1 (caller's loop), r subscribed to EchoService and told its 2 nodes. */
+static motan_registry *echo_registry(env *e, tu_rec *r, motan_url **echo)
+{
+    env_init(e, 0);
+    write_file(e->file, DOC1);
+    motan_registry *reg = file_registry(e);
+    *echo = tu_url("motan2:///com.example.EchoService");
+    tu_rec_init(r);
+    ck_assert_int_eq(motan_registry_subscribe(reg, *echo, tu_rec_cb, r), MOTAN_OK);
+    ck_assert(tu_rec_wait(&e->t, r, 1, 2000));
+    ck_assert_uint_eq(tu_rec_n(r), 2);
+    return reg;
+}
+
 START_TEST(test_broken_file)
 {
     env e;
-    env_init(&e, 0);
-    write_file(e.file, DOC1);
-    motan_registry *reg = file_registry(&e);
-    motan_url *echo = tu_url("motan2:///com.example.EchoService");
     tu_rec r;
-    tu_rec_init(&r);
-    ck_assert_int_eq(motan_registry_subscribe(reg, echo, tu_rec_cb, &r), MOTAN_OK);
-    ck_assert(tu_rec_wait(&e.t, &r, 1, 2000));
-    ck_assert_uint_eq(tu_rec_n(&r), 2);
+    motan_url *echo;
+    motan_registry *reg = echo_registry(&e, &r, &echo);
 
     const char *json_err[] = {":3:", NULL};
     expect_broken(&e, reg, &r, "{\"services\": {\n  \"a\": [\n,]}}", json_err);
@@ -292,14 +300,9 @@ static const char *wait_errmsg(env *e, motan_registry *reg, const char *needle, 
 START_TEST(test_unusable_files)
 {
     env e;
-    env_init(&e, 0);
-    write_file(e.file, DOC1);
-    motan_registry *reg = file_registry(&e);
-    motan_url *echo = tu_url("motan2:///com.example.EchoService");
     tu_rec r;
-    tu_rec_init(&r);
-    ck_assert_int_eq(motan_registry_subscribe(reg, echo, tu_rec_cb, &r), MOTAN_OK);
-    ck_assert(tu_rec_wait(&e.t, &r, 1, 2000));
+    motan_url *echo;
+    motan_registry *reg = echo_registry(&e, &r, &echo);
     char msg[512];
 
     ck_assert_int_eq(unlink(e.file), 0);

@@ -279,9 +279,7 @@ START_TEST(test_refused_cause)
     motan_request *r = make_req("echo", "1", NULL);
     for (int i = 0; i < 3; i++) { /* the first call, then calls during the reconnect backoff */
         result res;
-        memset(&res, 0, sizeof(res));
-        ck_assert_int_eq(motan_endpoint_call(ep, r, 1000, store_cb, &res, NULL), MOTAN_OK);
-        ck_assert(tu_run_until(&e, &res.done, 1, 3000));
+        ck_assert(call_wait(&e, ep, r, 1000, &res, 3000));
         ck_assert_int_eq(res.code, MOTAN_ECONNECT);
         ck_assert_msg(strstr(res.msg, "Connection refused") && strstr(res.msg, "127.0.0.1"),
                       "call %d: %s", i, res.msg);
@@ -345,9 +343,7 @@ START_TEST(test_connection_budget)
     for (int round = 0; round < 2; round++) {
         for (int i = N - 1; i >= 0; i--) {
             result res;
-            memset(&res, 0, sizeof(res));
-            ck_assert_int_eq(motan_endpoint_call(ep[i], r, 2000, store_cb, &res, NULL), MOTAN_OK);
-            ck_assert(tu_run_until(&e, &res.done, 1, 3000));
+            ck_assert(call_wait(&e, ep[i], r, 2000, &res, 3000));
             ck_assert_msg(res.code == MOTAN_OK, "round %d endpoint %d: %s", round, i, res.msg);
             ck_assert_int_le(open_fds() - base, BUDGET);
         }
@@ -361,21 +357,17 @@ START_TEST(test_connection_budget)
     motan_request *slow = make_req("sleep", "300", NULL);
     result busy[BUDGET], res;
     memset(busy, 0, sizeof(busy));
-    memset(&res, 0, sizeof(res));
     for (int i = 0; i < BUDGET; i++)
         ck_assert_int_eq(motan_endpoint_call(ep[i], slow, 3000, store_cb, &busy[i], NULL), MOTAN_OK);
     tu_run_for(&e, 50);
-    ck_assert_int_eq(motan_endpoint_call(ep[N - 1], r, 2000, store_cb, &res, NULL), MOTAN_OK);
-    ck_assert(tu_run_until(&e, &res.done, 1, 1000));
+    ck_assert(call_wait(&e, ep[N - 1], r, 2000, &res, 1000));
     ck_assert_int_eq(res.code, MOTAN_EBUSY);
     ck_assert_msg(strstr(res.msg, "connectionBudget of 2 sockets is in use"), "%s", res.msg);
     for (int i = 0; i < BUDGET; i++) {
         ck_assert(tu_run_until(&e, &busy[i].done, 1, 3000));
         ck_assert_int_eq(busy[i].code, MOTAN_OK);
     }
-    memset(&res, 0, sizeof(res)); /* idle again: room */
-    ck_assert_int_eq(motan_endpoint_call(ep[N - 1], r, 2000, store_cb, &res, NULL), MOTAN_OK);
-    ck_assert(tu_run_until(&e, &res.done, 1, 3000));
+    ck_assert(call_wait(&e, ep[N - 1], r, 2000, &res, 3000)); /* idle again: room */
     ck_assert_int_eq(res.code, MOTAN_OK);
     ck_assert(motan_endpoint_is_available(ep[N - 1]));
 
