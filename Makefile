@@ -36,7 +36,7 @@ APP_CFLAGS  := $(CFLAGS_BASE) -Itests/support/lib $(EXTRA_CFLAGS)
 LDFLAGS_ALL := $(EXTRA_LDFLAGS)
 
 # ---- sources ------------------------------------------------------------------------------
-LAYERS    := core codec transport cluster registry client
+LAYERS    := core codec transport cluster registry client server
 LIB_SRCS  := $(foreach l,$(LAYERS),$(sort $(wildcard lib/$(l)/*.c)))
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 CLI_SRCS  := $(sort $(wildcard tools/motan/*.c))
@@ -168,12 +168,12 @@ tsan: deps
 
 valgrind: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) all $(INTEG_BINS)
-	@BUILD=$(BUILD) MOTAN_SANITIZER=valgrind scripts/run-suites.sh valgrind valgrind-registry
+	@BUILD=$(BUILD) MOTAN_SANITIZER=valgrind scripts/run-suites.sh valgrind valgrind-registry valgrind-server
 
 # ---- fuzzing (clang + libFuzzer) ----------------------------------------------------------
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=build-fuzz/fuzz/%)
-FUZZ_SECONDS ?= 20
+FUZZ_SECONDS ?= 18
 .PHONY: fuzz fuzz-build fuzz-long
 fuzz-build: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) BUILD=build-fuzz CC=clang OPT="-O1 -g" \
@@ -192,8 +192,8 @@ fuzz-long: fuzz-build
 	@scripts/fuzz.sh long
 
 # ---- benchmarks ---------------------------------------------------------------------------
-.PHONY: bench bench-codec bench-e2e bench-cluster bench-stalled bench-scale bench-bindings
-bench: bench-codec bench-e2e bench-cluster bench-stalled bench-scale bench-bindings
+.PHONY: bench bench-codec bench-e2e bench-cluster bench-stalled bench-scale bench-bindings bench-server
+bench: bench-codec bench-e2e bench-cluster bench-stalled bench-scale bench-bindings bench-server
 
 bench-codec: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) $(BUILD)/bench/codec
@@ -216,6 +216,11 @@ bench-stalled: deps
 bench-scale: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) all $(BUILD)/bench/scale
 	@BUILD=$(BUILD) $(BUILD)/bench/scale
+
+# docs/server.md: requests/s and server CPU per request, echo_server and motan-test-server.
+bench-server: deps
+	@$(MAKE) --no-print-directory -j$(JOBS) all examples $(BUILD)/bench/server
+	@BUILD=$(BUILD) $(BUILD)/bench/server
 
 bench-bindings: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) all $(BUILD)/bench/bindings_c
@@ -256,8 +261,8 @@ help:
 	@echo "make check      install missing packages, build, run every test"
 	@echo "make demo       install missing packages, build, run the cluster demo"
 	@echo "make asan|tsan|valgrind   test suites under sanitizers / memcheck"
-	@echo "make fuzz       short libFuzzer runs (FUZZ_SECONDS=20); make fuzz-long: 10M execs each"
-	@echo "make bench      bench-codec bench-e2e bench-cluster bench-stalled bench-scale bench-bindings"
+	@echo "make fuzz       short libFuzzer runs (FUZZ_SECONDS=18); make fuzz-long: 10M execs each"
+	@echo "make bench      bench-codec bench-e2e bench-cluster bench-stalled bench-scale bench-bindings bench-server"
 	@echo "make soak       5-minute soak under injected faults"
 	@echo "make examples   build examples/"
 	@echo "make install PREFIX=/usr/local DESTDIR="
