@@ -223,16 +223,20 @@ void motan__conn_unlink(motan__conn *c, motan__call *call)
 }
 
 /*
- * The frame just encoded into ep->scratch against maxContentLength, as the server will check
- * it (metadata, body as sent, body gunzipped): a frame over it would only make the server
- * close the connection, failing every other call on it.
+ * A request against maxContentLength, as the server will check it (metadata, body as sent,
+ * body gunzipped): a frame over it would only make the server close the connection, failing
+ * every other call on it. encoded: the frame is in ep->scratch (else only the body is known).
  */
-static int check_size(const motan_endpoint *ep, const motan_request *req, char *err, size_t len)
+static int check_size(const motan_endpoint *ep, const motan_request *req, int encoded,
+                      char *err, size_t len)
 {
-    /* motan2 header: metadata size at 13, metadata from 17, then the body size. */
-    const uint8_t *f = motan_buf_data(ep->scratch);
-    size_t meta = motan__get_u32be(f + 13), body = motan__get_u32be(f + 17 + meta), plain = 0;
+    size_t meta = 0, body = 0, plain = 0;
     motan_request_body(req, &plain);
+    if (encoded) { /* motan2 header: metadata size at 13, metadata from 17, then the body size */
+        const uint8_t *f = motan_buf_data(ep->scratch);
+        meta = motan__get_u32be(f + 13);
+        body = motan__get_u32be(f + 17 + meta);
+    }
     size_t worst = meta > body ? meta : body;
     if (plain > worst)
         worst = plain;
@@ -253,14 +257,15 @@ static void encode_queued(motan__conn *c)
     while (c->unsent_head && evbuffer_get_length(c->out) < OUT_HIGH_WATER) {
         motan__call *call = c->unsent_head;
         motan_buf_reset(ep->scratch);
-        int rc;
-        if (call->req)
+        /* An oversized body is refused before it is encoded, the metadata once it is. */
+        int rc = call->req ? check_size(ep, call->req, 0, err, sizeof(err)) : MOTAN_OK;
+        if (rc == MOTAN_OK && call->req)
             rc = motan_request_encode(call->req, call->id, call->timeout_ms, ep->mingz, ep->scratch,
                                       err, sizeof(err));
-        else
+        else if (rc == MOTAN_OK)
             rc = motan_frame_write_heartbeat(ep->scratch, call->id, 0);
         if (rc == MOTAN_OK && call->req)
-            rc = check_size(ep, call->req, err, sizeof(err));
+            rc = check_size(ep, call->req, 1, err, sizeof(err));
         if (rc != MOTAN_OK) {
             if (rc == MOTAN_ETOOBIG)
                 motan__call_fail(call, rc, "%s", err);
