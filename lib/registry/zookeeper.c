@@ -58,14 +58,17 @@ void motan__zk_setf(char *buf, const char *fmt, ...)
 
 /*
  * Lines look like "<time>:<pid>(<tid>):ZOO_ERROR@<func>@<line>: <text>\n". Every line goes to
- * the log sink at its level; errors are also kept (they say why a connection failed).
+ * the log sink at its level, but the client's errors as warnings: they are connection
+ * trouble the registry retries through and reports (motan_client_registry_status), and the
+ * default sink prints errors, so a ZooKeeper that is down would flood the host's stderr.
+ * Errors are also kept: they say why a connection failed.
  */
 void motan__zk_log(const char *message)
 {
     static const struct {
         const char *tag;
         int level;
-    } levels[] = {{"ZOO_ERROR@", MOTAN_LOG_ERROR},
+    } levels[] = {{"ZOO_ERROR@", MOTAN_LOG_WARN},
                   {"ZOO_WARN@", MOTAN_LOG_WARN},
                   {"ZOO_INFO@", MOTAN_LOG_INFO},
                   {"ZOO_DEBUG@", MOTAN_LOG_DEBUG}};
@@ -81,7 +84,7 @@ void motan__zk_log(const char *message)
     size_t n = strcspn(text, "\n");
     motan__log(level, "zookeeper: %.*s", (int)n, text);
     motan__zk *z = tl_zk;
-    if (z && level == MOTAN_LOG_ERROR)
+    if (z && p && !strncmp(p, "ZOO_ERROR@", 10))
         motan__zk_setf(z->log_err, "%.*s", (int)n, text);
 }
 

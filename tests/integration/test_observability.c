@@ -616,7 +616,8 @@ static void third_cb(int level, const char *msg, void *ud)
     pthread_mutex_lock(&t->mu);
     if (!strncmp(msg, "libevent: ", 10) && level == MOTAN_LOG_WARN)
         t->libevent_warn++;
-    if (!strncmp(msg, "zookeeper: ", 11) && level == MOTAN_LOG_ERROR && !t->zk_error++)
+    /* The ZooKeeper client's errors are retried connection trouble: warnings here. */
+    if (!strncmp(msg, "zookeeper: ", 11) && level == MOTAN_LOG_WARN && !t->zk_error++)
         snprintf(t->first_zk, sizeof(t->first_zk), "%s", msg);
     pthread_mutex_unlock(&t->mu);
 }
@@ -648,7 +649,7 @@ START_TEST(test_third_party_logs)
     }
     motan_client_free(zk);
     ck_assert_int_eq(motan_set_log_callback(NULL, MOTAN_LOG_ERROR, NULL), MOTAN_OK);
-    ck_assert_msg(seen, "no ZooKeeper error reached the sink");
+    ck_assert_msg(seen, "no ZooKeeper error reached the sink (as a warning)");
 }
 END_TEST
 
