@@ -7,7 +7,7 @@
 #   python lua php     one binding's suite; bindings = all three
 #   all                unit integration cli bindings (what `make asan` runs)
 #   valgrind           the transport, cluster and server-layer integration suites under memcheck
-#   valgrind-registry  the direct, file and consul registry suites under memcheck
+#   valgrind-registry  the direct, file (reading, publishing) and consul registry suites under memcheck
 #   valgrind-server    the server layer's limits and hostile-client suites under memcheck
 #   tsan               the multi-threaded suites (built with -fsanitize=thread)
 # MOTAN_SANITIZER=asan|tsan|valgrind is passed on to the suites (they relax timing under it)
@@ -140,13 +140,13 @@ for group in "${groups[@]}"; do
                 test_srv_dispatch test_srv_async test_srv_drain ;;
         valgrind-registry)
             MOTAN_SANITIZER=valgrind suites tests/integration memcheck \
-                test_registry_direct test_registry_file test_registry_consul ;;
+                test_registry_direct test_registry_file test_registry_file_write test_registry_consul ;;
         valgrind-server)
             MOTAN_SANITIZER=valgrind suites tests/integration memcheck test_srv_limits test_srv_hostile \
                 test_srv_observe ;;
         tsan)
             suites tests/integration direct test_transport test_cluster test_client test_hostile test_observability \
-                test_registry_direct test_registry_file test_registry_consul test_zookeeper test_examples \
+                test_registry_direct test_registry_file test_registry_file_write test_registry_consul test_zookeeper test_examples \
                 test_srv_dispatch test_srv_async test_srv_drain test_srv_limits test_srv_hostile \
                 test_srv_export test_srv_observe ;;
         *) echo "unknown group $group"; exit 2 ;;

@@ -4,7 +4,7 @@
  * changed. A file that fails to parse or to validate keeps the previous lists in force and
  * says why in errmsg, as does one that is not a regular file (a named pipe would block the
  * loop thread) or is over 64 MiB (checked before reading); a missing file gives empty
- * knowledge (no notification) until it appears.
+ * knowledge (no notification) until it appears. Published nodes are written by file_write.c.
  *
  * file:///abs/path.json (no address: absolute), file://localhost/abs/path.json (the same),
  * file://./rel.json or file://dir/rel.json (address + path: relative to the working directory
@@ -13,15 +13,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <event2/event.h>
-#include <jansson.h>
 
-#include "registry/registry_int.h"
-
-#define FILE_MAX_BYTES (64u << 20)
+#include "registry/file_int.h"
 
 typedef struct file_sig {
     dev_t dev;
@@ -31,6 +27,7 @@ typedef struct file_sig {
 } file_sig;
 
 typedef struct file_state {
+    motan_loop *loop;
     char *path; /* absolute */
     int interval_ms;
     struct event *timer;
@@ -38,6 +35,8 @@ typedef struct file_state {
     file_sig sig;
     json_t *doc; /* the last valid document, NULL before one was read */
     char err[512];
+    motan__fwriter *writer; /* created by the first register or unregister */
+    char errmsg[1200];      /* err and the writer's, for file_errmsg */
     motan__rsubs subs;
 } file_state;
 
@@ -46,6 +45,7 @@ static void free_state(void *owner)
     file_state *st = owner;
     if (st->timer)
         event_free(st->timer);
+    motan__fwriter_free(st->writer, 0);
     motan__rsubs_close(&st->subs);
     if (st->doc)
         json_decref(st->doc);
@@ -61,8 +61,7 @@ static int is_node_url(const motan_url *u)
            (motan_url_addr_is_unix(u, 0) || motan_url_addr_port(u, 0) > 0);
 }
 
-/* One entry of services[path][group] as a node URL; errbuf says what is wrong with it. */
-static int make_node(const char *entry, const char *path, const char *group, motan_url **out,
+int motan__file_node(const char *entry, const char *path, const char *group, motan_url **out,
                      char *errbuf, size_t errlen)
 {
     motan_url *u = NULL;
@@ -120,7 +119,7 @@ static int build_list(json_t *doc, const char *path, const char *group, motan_ur
     for (size_t i = 0; i < n; i++) {
         char why[256];
         const char *e = json_string_value(json_array_get(arr, i));
-        int rc = e ? make_node(e, path, group, &nodes[i], why, sizeof(why)) : MOTAN_EURL;
+        int rc = e ? motan__file_node(e, path, group, &nodes[i], why, sizeof(why)) : MOTAN_EURL;
         if (rc != MOTAN_OK) {
             motan__rsubs_free_nodes(nodes, i);
             if (rc == MOTAN_ENOMEM)
@@ -142,10 +141,10 @@ static int build_list(json_t *doc, const char *path, const char *group, motan_ur
     return MOTAN_OK;
 }
 
-/* The subscribed service of path/group, or -1. */
+/* The subscribed service of path/group, or -1 (st NULL: none is). */
 static long subscribed(const file_state *st, const char *path, const char *group)
 {
-    for (size_t i = 0; i < st->subs.nsvcs; i++)
+    for (size_t i = 0; st && i < st->subs.nsvcs; i++)
         if (!strcmp(st->subs.svcs[i]->path, path) && !strcmp(st->subs.svcs[i]->group, group))
             return (long)i;
     return -1;
@@ -168,7 +167,8 @@ static void sub_lists_free(sub_lists *l)
 
 /*
  * The document's shape, and every node entry of it. The lists of subscribed services are
- * kept in lists (each node entry is parsed once); absent ones stay empty.
+ * kept in lists (each node entry is parsed once); absent ones stay empty. lists and st are
+ * NULL when only checking.
  */
 static int validate(file_state *st, json_t *doc, sub_lists *lists, char *errbuf, size_t errlen)
 {
@@ -197,7 +197,7 @@ static int validate(file_state *st, json_t *doc, sub_lists *lists, char *errbuf,
             if (rc != MOTAN_OK)
                 return rc;
             long k = subscribed(st, path, group);
-            if (k >= 0 && (size_t)k < lists->count && !lists->nodes[k]) {
+            if (lists && k >= 0 && (size_t)k < lists->count && !lists->nodes[k]) {
                 lists->nodes[k] = nodes;
                 lists->n[k] = n;
             } else {
@@ -206,6 +206,11 @@ static int validate(file_state *st, json_t *doc, sub_lists *lists, char *errbuf,
         }
     }
     return MOTAN_OK;
+}
+
+int motan__file_check(json_t *doc, char *errbuf, size_t errlen)
+{
+    return validate(NULL, doc, NULL, errbuf, errlen);
 }
 
 /* ---- reading ------------------------------------------------------------------------- */
@@ -236,8 +241,7 @@ static void publish(file_state *st, sub_lists *lists)
     }
 }
 
-/* Reads the regular file fd of size bytes (at most FILE_MAX_BYTES, checked before). */
-static int read_all(int fd, size_t size, char **out, size_t *len)
+int motan__file_read_fd(int fd, size_t size, char **out, size_t *len)
 {
     char *buf = motan_malloc(size + 1);
     size_t n = 0;
@@ -259,6 +263,7 @@ static int read_all(int fd, size_t size, char **out, size_t *len)
         motan_free(buf);
         return MOTAN_EAGAIN;
     }
+    buf[n] = '\0';
     *out = buf;
     *len = n;
     return MOTAN_OK;
@@ -273,29 +278,37 @@ static const char *kind_of(mode_t m)
                                        : "not a regular file";
 }
 
+int motan__file_usable(const struct stat *sb, char *errbuf, size_t errlen)
+{
+    if (!S_ISREG(sb->st_mode))
+        return motan__errf(errbuf, errlen, MOTAN_EIO, "is %s, not a regular file",
+                           kind_of(sb->st_mode));
+    if (sb->st_size > (off_t)MOTAN__FILE_MAX_BYTES)
+        return motan__errf(errbuf, errlen, MOTAN_ETOOBIG,
+                           "is %lld bytes, over the file registry's limit of %u MiB",
+                           (long long)sb->st_size, MOTAN__FILE_MAX_BYTES >> 20);
+    return MOTAN_OK;
+}
+
 /* The file's text when it is a regular file within the size limit; errbuf says why not. */
 static int read_checked(file_state *st, const struct stat *sb, char **text, size_t *len,
                         char *errbuf, size_t errlen)
 {
-    if (!S_ISREG(sb->st_mode))
-        return motan__errf(errbuf, errlen, MOTAN_EIO,
-                           "is %s, not a regular file: not read (point the URL at a JSON file)",
-                           kind_of(sb->st_mode));
-    if (sb->st_size > (off_t)FILE_MAX_BYTES)
-        return motan__errf(errbuf, errlen, MOTAN_ETOOBIG,
-                           "is %lld bytes, over the file registry's limit of %u MiB: not read",
-                           (long long)sb->st_size, FILE_MAX_BYTES >> 20);
+    char why[200];
+    int rc = motan__file_usable(sb, why, sizeof(why));
+    if (rc != MOTAN_OK)
+        return motan__errf(errbuf, errlen, rc, "%s: not read%s", why,
+                           rc == MOTAN_EIO ? " (point the URL at a JSON file)" : "");
     /* O_NONBLOCK: if a FIFO took the file's place since stat, open must not wait for a writer. */
     int fd = open(st->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (fd < 0)
         return motan__errf(errbuf, errlen, MOTAN_EIO, "cannot open (%s)", strerror(errno));
     struct stat fsb;
-    int rc;
     if (fstat(fd, &fsb) != 0)
         rc = motan__errf(errbuf, errlen, MOTAN_EIO, "cannot stat (%s)", strerror(errno));
     else if (fsb.st_ino != sb->st_ino || fsb.st_dev != sb->st_dev || fsb.st_size != sb->st_size)
         rc = motan__errf(errbuf, errlen, MOTAN_EAGAIN, "changed while being opened");
-    else if ((rc = read_all(fd, (size_t)sb->st_size, text, len)) != MOTAN_OK)
+    else if ((rc = motan__file_read_fd(fd, (size_t)sb->st_size, text, len)) != MOTAN_OK)
         motan__errf(errbuf, errlen, rc, "%s",
                     rc == MOTAN_ENOMEM   ? "out of memory"
                     : rc == MOTAN_EAGAIN ? "changed while being read"
@@ -308,24 +321,30 @@ static int read_checked(file_state *st, const struct stat *sb, char **text, size
 static void poll_file(file_state *st)
 {
     struct stat sb;
-    if (stat(st->path, &sb) != 0) {
-        int e = errno;
-        snprintf(st->err, sizeof(st->err), "file registry: %s: %s (%s)%s", st->path,
-                 e == ENOENT ? "missing" : "cannot stat", strerror(e),
-                 st->doc ? "; keeping the last lists" : "");
-        st->seen = 0;
-        return;
-    }
-    file_sig sig;
-    sig_of(&sb, &sig);
-    if (st->seen && sig_eq(&sig, &st->sig))
-        return;
-    /* A file that cannot be used is looked at again only once it changes. */
-    st->seen = 1;
-    st->sig = sig;
     char *text = NULL, why[400];
     size_t len = 0;
-    int rc = read_checked(st, &sb, &text, &len, why, sizeof(why));
+    int rc;
+    /* Replaced (renamed over) between the stat and the read: looked at again at once. */
+    for (int tries = 0;; tries++) {
+        if (stat(st->path, &sb) != 0) {
+            int e = errno;
+            snprintf(st->err, sizeof(st->err), "file registry: %s: %s (%s)%s", st->path,
+                     e == ENOENT ? "missing" : "cannot stat", strerror(e),
+                     st->doc ? "; keeping the last lists" : "");
+            st->seen = 0;
+            return;
+        }
+        file_sig sig;
+        sig_of(&sb, &sig);
+        if (st->seen && sig_eq(&sig, &st->sig))
+            return;
+        /* A file that cannot be used is looked at again only once it changes. */
+        st->seen = 1;
+        st->sig = sig;
+        rc = read_checked(st, &sb, &text, &len, why, sizeof(why));
+        if (rc != MOTAN_EAGAIN || tries == 2)
+            break;
+    }
     if (rc != MOTAN_OK) {
         snprintf(st->err, sizeof(st->err), "file registry: %s: %s%s", st->path, why,
                  st->doc ? "; keeping the last lists" : "");
@@ -408,6 +427,7 @@ static int file_create(motan_loop *loop, const motan_url *url, void **state, cha
     file_state *st = motan__calloc(1, sizeof(*st));
     if (!st)
         return MOTAN_ENOMEM;
+    st->loop = loop;
     st->interval_ms = (int)interval;
     int rc = resolve_path(url, &st->path, errbuf, errlen);
     if (rc != MOTAN_OK) {
@@ -432,6 +452,9 @@ static void file_destroy(void *state)
 {
     file_state *st = state;
     event_del(st->timer);
+    /* Takes out what it published, unless this is a child after fork(): those are the parent's. */
+    motan__fwriter_free(st->writer, !motan_loop_forked(st->loop));
+    st->writer = NULL;
     if (!motan__rsubs_defer_free(&st->subs))
         free_state(st);
 }
@@ -463,10 +486,35 @@ static int file_unsubscribe(void *state, const motan_url *service, motan_registr
     return motan__rsubs_remove(&st->subs, service, cb, userdata);
 }
 
+/* After a rewrite of ours: subscribers of this registry see it without waiting for the poll. */
+static void written(void *ud) { poll_file(ud); }
+
+static int file_set_node(file_state *st, const motan_url *node, int publish)
+{
+    if (!st->writer) {
+        int rc = motan__fwriter_new(motan_loop_get_base(st->loop), st->path, written, st,
+                                    &st->writer);
+        if (rc != MOTAN_OK)
+            return rc;
+    }
+    return motan__fwriter_set(st->writer, node, publish);
+}
+
+static int file_register(void *state, const motan_url *node) { return file_set_node(state, node, 1); }
+
+static int file_unregister(void *state, const motan_url *node)
+{
+    return file_set_node(state, node, 0);
+}
+
 static const char *file_errmsg(void *state)
 {
     file_state *st = state;
-    return st->err;
+    const char *w = st->writer ? motan__fwriter_errmsg(st->writer) : "";
+    if (!*w)
+        return st->err;
+    snprintf(st->errmsg, sizeof(st->errmsg), "%s%s%s", st->err, *st->err ? "; " : "", w);
+    return st->errmsg;
 }
 
 /* What file_create reads. */
@@ -479,7 +527,8 @@ const motan_registry_ops motan__registry_file = {
     .destroy = file_destroy,
     .subscribe = file_subscribe,
     .unsubscribe = file_unsubscribe,
-    /* No register_node / unregister_node: the front end answers MOTAN_EUNSUPPORTED. */
+    .register_node = file_register,
+    .unregister_node = file_unregister,
     .errmsg = file_errmsg,
     .params = file_params,
 };

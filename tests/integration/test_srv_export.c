@@ -4,7 +4,8 @@
  * client find it and call the server), stays while the session is kept alive, and goes at
  * once on drain and on free (not a session expiry later). The Consul agent stand-in
  * (consul_fixture.h): registered with a TTL check that keeps passing, called through
- * consul://, deregistered by the drain. A file registry only reads: the export says so.
+ * consul://, deregistered by the drain. A services file (file://): two servers' nodes written
+ * into it, called through file://, taken out by the drain and by free.
  */
 #include <check.h>
 #include <signal.h>
@@ -13,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <motan/motan.h>
 
 #include "consul_fixture.h"
@@ -174,24 +176,98 @@ START_TEST(export_through_consul)
 }
 END_TEST
 
-START_TEST(file_registries_only_read)
+/* calls echo(text) through a client for url. */
+static void echo_call(const char *url, const char *text, int calls)
 {
-    char path[128], text[256], err[512];
-    snprintf(path, sizeof(path), "/tmp/motan-srv-export-%d.json", (int)getpid());
+    char err[512];
+    motan_client *c;
+    ck_assert_msg(motan_client_new(url, &c, err, sizeof(err)) == MOTAN_OK, "%s", err);
+    ck_assert_int_eq(motan_client_wait_ready(c, ms(5000)), MOTAN_OK);
+    for (int i = 0; i < calls; i++) {
+        motan_request *r = motan_client_request(c, "echo");
+        motan_request_add_arg(r, motan_value_new_string(motan_request_arena(r), text, strlen(text)));
+        motan_response *resp;
+        ck_assert_int_eq(motan_client_call(c, r, &resp), MOTAN_OK);
+        ck_assert_str_eq(motan_value_get_data(motan_response_get_value(resp), NULL), text);
+        motan_response_free(resp);
+        motan_request_free(r);
+    }
+    motan_client_free(c);
+}
+
+/* services[TU_SVC][group] of the file, entries joined by '|' ("-": no readable file). */
+static const char *file_list(const char *path, const char *group, char *out, size_t len)
+{
+    json_error_t je;
+    json_t *d = json_load_file(path, JSON_REJECT_DUPLICATES, &je), *e;
+    size_t i;
+    snprintf(out, len, "%s", d ? "" : "-");
+    json_array_foreach (json_object_get(json_object_get(json_object_get(d, "services"), TU_SVC), group),
+                        i, e) {
+        size_t k = strlen(out);
+        snprintf(out + k, len - k, "%s%s", i ? "|" : "", json_string_value(e));
+    }
+    json_decref(d);
+    return out;
+}
+
+/*
+ * Two servers export into one services file (beside a hand-written entry): each node is in
+ * the file when export returns, written as ZooKeeper's are; a file:// client finds both and
+ * calls them; the drain takes the first one's node out before shutdown returns, freeing the
+ * second takes out its own, and the hand-written entry stays.
+ */
+START_TEST(export_through_a_file)
+{
+    char dir[] = "/tmp/motan-srv-export-XXXXXX", path[128], lock[140], text[256], err[512];
+    char want[512], l[2048];
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/services.json", dir);
+    snprintf(lock, sizeof(lock), "%s.lock", path);
     FILE *f = fopen(path, "w");
-    fputs("{}", f);
+    ck_assert_ptr_nonnull(f);
+    fputs("{\"services\": {\"" TU_SVC "\": {\"other\": [\"10.0.0.9:8002\"]}}}\n", f);
     fclose(f);
     snprintf(text, sizeof(text), "file://%s", path);
-    tu_srv t;
-    motan_registry *reg = server_with_registry(&t, text);
-    ck_assert_int_eq(motan_server_export(t.s, reg, "motan2://127.0.0.1:0/" TU_SVC, err, sizeof(err)),
-                     MOTAN_EUNSUPPORTED);
-    ck_assert_msg(strstr(err, "cannot register"), "%s", err);
-    motan_server_free(t.s);
-    t.s = NULL;
-    motan_registry_free(reg);
-    tu_srv_stop(&t);
+    tu_srv a, b;
+    motan_registry *ra = server_with_registry(&a, text), *rb = server_with_registry(&b, text);
+    const char *node = "motan2://127.0.0.1:0/" TU_SVC "?group=fg";
+    ck_assert_msg(motan_server_export(a.s, ra, node, err, sizeof(err)) == MOTAN_OK, "%s", err);
+    snprintf(want, sizeof(want), "motan2://127.0.0.1:%d/" TU_SVC "?group=fg&nodeType=service",
+             a.port);
+    ck_assert_str_eq(file_list(path, "fg", l, sizeof(l)), want);
+    ck_assert_msg(motan_server_export(b.s, rb, node, err, sizeof(err)) == MOTAN_OK, "%s", err);
+    char nb[160];
+    snprintf(nb, sizeof(nb), "motan2://127.0.0.1:%d/" TU_SVC "?group=fg&nodeType=service", b.port);
+    snprintf(want + strlen(want), sizeof(want) - strlen(want), "|%s", nb);
+    ck_assert_str_eq(file_list(path, "fg", l, sizeof(l)), want);
+
+    /* A client following the file calls both servers. */
+    snprintf(text, sizeof(text), "file://%s/%s?group=fg&loadbalance=roundrobin", path, TU_SVC);
+    echo_call(text, "file", 4);
+    ck_assert_uint_ge(motan_server_stat(a.s, "requests"), 1);
+    ck_assert_uint_ge(motan_server_stat(b.s, "requests"), 1);
+
+    /* The drain: out of the file when shutdown returns. */
+    ck_assert_int_eq(motan_server_shutdown(a.s, 2000), MOTAN_OK);
+    ck_assert_str_eq(file_list(path, "fg", l, sizeof(l)), nb);
+    /* Free: the same. */
+    motan_server_free(b.s);
+    b.s = NULL;
+    ck_assert_str_eq(file_list(path, "fg", l, sizeof(l)), "");
+    ck_assert_str_eq(file_list(path, "other", l, sizeof(l)), "10.0.0.9:8002");
+    char msg[512];
+    motan_registry_errmsg(ra, msg, sizeof(msg));
+    ck_assert_str_eq(msg, "");
+    motan_server_free(a.s);
+    a.s = NULL;
+    motan_registry_free(ra);
+    motan_registry_free(rb);
+    tu_srv_stop(&a);
+    tu_srv_stop(&b);
     unlink(path);
+    unlink(lock);
+    ck_assert_int_eq(rmdir(dir), 0);
 }
 END_TEST
 
@@ -203,7 +279,7 @@ static Suite *suite(void)
     tcase_add_test(t, export_is_found_and_called);
     tcase_add_test(t, session_kept_alive_and_free_unregisters);
     tcase_add_test(t, export_through_consul);
-    tcase_add_test(t, file_registries_only_read);
+    tcase_add_test(t, export_through_a_file);
     suite_add_tcase(s, t);
     return s;
 }
