@@ -31,6 +31,7 @@ typedef struct file_state {
     char *path; /* absolute */
     int interval_ms;
     struct event *timer;
+    struct event *soon; /* a poll right after a rewrite of ours */
     int seen; /* sig holds the last file read */
     file_sig sig;
     json_t *doc; /* the last valid document, NULL before one was read */
@@ -45,6 +46,8 @@ static void free_state(void *owner)
     file_state *st = owner;
     if (st->timer)
         event_free(st->timer);
+    if (st->soon)
+        event_free(st->soon);
     motan__fwriter_free(st->writer, 0);
     motan__rsubs_close(&st->subs);
     if (st->doc)
@@ -436,7 +439,8 @@ static int file_create(motan_loop *loop, const motan_url *url, void **state, cha
     }
     struct event_base *base = motan_loop_get_base(loop);
     st->timer = event_new(base, -1, EV_PERSIST, timer_cb, st);
-    if (!st->timer || motan__rsubs_init(&st->subs, base, st) != MOTAN_OK) {
+    st->soon = evtimer_new(base, timer_cb, st);
+    if (!st->timer || !st->soon || motan__rsubs_init(&st->subs, base, st) != MOTAN_OK) {
         free_state(st);
         return MOTAN_ENOMEM;
     }
@@ -452,6 +456,7 @@ static void file_destroy(void *state)
 {
     file_state *st = state;
     event_del(st->timer);
+    event_del(st->soon);
     /* Takes out what it published, unless this is a child after fork(): those are the parent's. */
     motan__fwriter_free(st->writer, !motan_loop_forked(st->loop));
     st->writer = NULL;
@@ -486,8 +491,17 @@ static int file_unsubscribe(void *state, const motan_url *service, motan_registr
     return motan__rsubs_remove(&st->subs, service, cb, userdata);
 }
 
-/* After a rewrite of ours: subscribers of this registry see it without waiting for the poll. */
-static void written(void *ud) { poll_file(ud); }
+/*
+ * After a rewrite of ours: subscribers of this registry see it without waiting for the poll
+ * interval. From an event: register may be called from inside a listener, which holds the
+ * list a poll would replace.
+ */
+static void written(void *ud)
+{
+    file_state *st = ud;
+    static const struct timeval now = {0, 0};
+    evtimer_add(st->soon, &now);
+}
 
 static int file_set_node(file_state *st, const motan_url *node, int publish)
 {

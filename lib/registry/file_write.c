@@ -43,6 +43,7 @@ typedef struct fnode {
     char *host; /* or the Unix socket path */
     int port;   /* 0 for a Unix socket */
     char *text; /* the entry: the node URL */
+    char key[16]; /* ":<port>", which an entry of the address contains ("" for Unix) */
     int want;   /* 1: in the file; 0: taken out */
     int done;   /* the file says what want says */
     int in_file; /* written by us, not taken out since */
@@ -86,6 +87,8 @@ static int same_node(const fnode *n, json_t *entry)
     const char *s = json_string_value(entry), *host;
     motan_url *u = NULL;
     int port, same = 0;
+    if (s && !strstr(s, n->key)) /* the cheap answer for most entries, without parsing */
+        return 0;
     if (s && motan__file_node(s, n->path, n->group, &u, NULL, 0) == MOTAN_OK &&
         strcmp(motan_url_get_protocol(u), "rule") != 0 && addr_of(u, &host, &port))
         same = port == n->port && (port ? !strcasecmp(host, n->host) : !strcmp(host, n->host));
@@ -509,6 +512,8 @@ static int track(motan__fwriter *w, const motan_url *url, fnode **out)
     n->group = motan__strdup(group);
     n->host = motan__strdup(host);
     n->port = port;
+    if (port)
+        snprintf(n->key, sizeof(n->key), ":%d", port);
     if (!n->path || !n->group || !n->host) {
         node_free(n);
         return MOTAN_ENOMEM;
@@ -544,7 +549,10 @@ int motan__fwriter_set(motan__fwriter *w, const motan_url *node, int publish)
     n->text = text;
     n->want = publish;
     n->done = 0;
-    attempt(w);
+    /* While the lock is held elsewhere the change goes with the retry already due (batching
+     * writes under contention); after an error it is tried at once: it may be fixed. */
+    if (!(w->busy_ms && evtimer_pending(w->retry, NULL)))
+        attempt(w);
     return MOTAN_OK;
 }
 

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <pthread.h>
 #include <motan/registry.h>
 
 #include "server_proc.h"
@@ -181,7 +182,7 @@ START_TEST(test_register_and_unregister)
     reg(w, N1, 1);
     char l[4096], msg[1200];
     ck_assert_str_eq(list_of(e.file, SVC, "g1", l, sizeof(l)), N1);
-    ck_assert_str_eq(errmsg(w, msg, sizeof(msg)), "");
+    ck_assert(wait_errmsg(w, "", ms(2000), msg, sizeof(msg))); /* the reader's "missing" goes */
     ck_assert(tu_rec_wait_list(&own, 1, "127.0.0.1:9001", ms(2000)));
     ck_assert(tu_rec_wait_list(&other, 1, "127.0.0.1:9001", ms(2000)));
 
@@ -287,6 +288,68 @@ START_TEST(test_entries_of_others_are_kept)
     ck_assert(json_equal(now, orig));
     json_decref(now);
     json_decref(orig);
+    fenv_free(&e);
+}
+END_TEST
+
+/* A listener that registers a node from inside its call, then reads the list it was given. */
+typedef struct inside {
+    motan_registry *r;
+    pthread_mutex_t mu;
+    int calls;
+    size_t n;
+    char nodes[4][256];
+} inside;
+
+static void inside_cb(const motan_url *const *nodes, size_t n, void *ud)
+{
+    inside *in = ud;
+    pthread_mutex_lock(&in->mu);
+    int first = ++in->calls == 1;
+    pthread_mutex_unlock(&in->mu);
+    if (first) {
+        motan_url *u = tu_url(N1);
+        if (motan_registry_register(in->r, u) != MOTAN_OK)
+            abort();
+        motan_url_free(u);
+    }
+    pthread_mutex_lock(&in->mu);
+    in->n = n;
+    for (size_t i = 0; i < n && i < 4; i++) { /* still valid: it is borrowed for the whole call */
+        char *t = motan_url_format(nodes[i]);
+        snprintf(in->nodes[i], sizeof(in->nodes[i]), "%s", t);
+        motan_free(t);
+    }
+    pthread_mutex_unlock(&in->mu);
+}
+
+START_TEST(test_register_from_a_listener)
+{
+    fenv e;
+    fenv_init(&e);
+    write_file(e.file, HAND);
+    motan_registry *w = file_registry(&e, NULL);
+    motan_url *svc = tu_url("motan2:///" SVC "?group=g1");
+    inside in = {.r = w};
+    pthread_mutex_init(&in.mu, NULL);
+    ck_assert_int_eq(motan_registry_subscribe(w, svc, inside_cb, &in), MOTAN_OK);
+    uint64_t end = motan_now_us() + (uint64_t)ms(3000) * 1000u;
+    int calls = 0;
+    while (calls < 2 && motan_now_us() < end) {
+        usleep(2000);
+        pthread_mutex_lock(&in.mu);
+        calls = in.calls;
+        pthread_mutex_unlock(&in.mu);
+    }
+    ck_assert_int_eq(calls, 2);
+    pthread_mutex_lock(&in.mu);
+    ck_assert_uint_eq(in.n, 3);
+    ck_assert_str_eq(in.nodes[2], N1);
+    pthread_mutex_unlock(&in.mu);
+    motan_registry_unsubscribe(w, svc, inside_cb, &in);
+    motan_registry_free(w);
+    motan_url_free(svc);
+    pthread_mutex_destroy(&in.mu);
     fenv_free(&e);
 }
 END_TEST
@@ -571,66 +634,69 @@ END_TEST
 /* ---- hammer ----------------------------------------------------------------------------- */
 
 #define WRITERS 3
+#define SLOTS 40 /* nodes of one writer turned on and off while the reads go on */
+#define FRESH 80 /* nodes it adds at the end, at full speed, as the others do */
 
-static int rounds(void) { return tu_slow() ? 40 : 150; }
-
-/* The node of writer c, number i, and whether it is in the file once the writer is done. */
+/*
+ * Node i of writer c (i >= SLOTS: the fresh ones), and whether it is in the file once the
+ * writer has finished.
+ */
 static void hammer_node(int c, int i, char *out, size_t len)
 {
     snprintf(out, len, "motan2://127.0.0.1:%d/" SVC "?group=h&nodeType=service", 20000 + c * 1000 + i);
 }
 
-static int kept(int i) { return i % 3 != 0; }
+static int kept(int i) { return i >= SLOTS || i % 3 != 0; }
+
+static int hammer_set(motan_registry *w, int c, int i, int publish)
+{
+    char node[200];
+    hammer_node(c, i, node, sizeof(node));
+    motan_url *n = tu_url(node);
+    int rc = publish ? motan_registry_register(w, n) : motan_registry_unregister(w, n);
+    motan_url_free(n);
+    return rc;
+}
 
 /*
- * A writer process: registers its nodes, unregistering every third one again, then waits
- * (its own loop retrying what met the lock held) until the file shows exactly its part,
- * reports on `done`, and once `go` closes frees the registry (taking them all out).
+ * A writer process: once `start` closes, registers and unregisters its nodes round and round
+ * until `stop` closes; then registers the kept ones, unregisters the others and registers its
+ * fresh ones, each a rewrite racing the other writers' (without the lock some are lost),
+ * waits (its loop retrying what met the lock held) until the file shows exactly its part,
+ * reports on `done`, and once `go` closes frees the registry, which takes them all out.
  */
-static int hammer_writer(const char *file, int c, int done, int go, int start)
+static int hammer_writer(const char *file, int c, const int *pipes)
 {
+    int start = pipes[0], stop = pipes[1], done = pipes[2], go = pipes[3];
     motan_loop *loop;
-    char err[256], text[400], node[200], l[65536];
-    alarm(60);
+    char err[256], text[400], node[200], l[65536], b;
+    alarm(120);
     if (motan_loop_new(&loop, err, sizeof(err)) != MOTAN_OK)
         return 20;
     snprintf(text, sizeof(text), "file://%s?interval=1000", file);
     motan_url *u = tu_url(text);
     motan_registry *w = NULL;
-    char b;
     if (motan_registry_new(loop, u, &w, err, sizeof(err)) != MOTAN_OK)
         return 21;
-    if (read(start, &b, 1) != 0) /* the reader is ready */
-        return 26;
-    for (int i = 0; i < rounds(); i++) {
-        hammer_node(c, i, node, sizeof(node));
-        motan_url *n = tu_url(node);
-        if (motan_registry_register(w, n) != MOTAN_OK)
-            return 22;
-        motan_url_free(n);
-        if (i % 3 == 2) { /* the one before last: gone again */
-            hammer_node(c, i - 2, node, sizeof(node));
-            n = tu_url(node);
-            if (motan_registry_unregister(w, n) != MOTAN_OK)
-                return 23;
-            motan_url_free(n);
-        }
+    if (read(start, &b, 1) != 0)
+        return 22;
+    fcntl(stop, F_SETFL, O_NONBLOCK);
+    /* An op every 200 us (at most): busy, but leaving the lock holder some CPU. */
+    for (int k = 0; read(stop, &b, 1) < 0; k++) {
+        if (hammer_set(w, c, k % SLOTS, (k / SLOTS) % 2 == 0) != MOTAN_OK)
+            return 23;
+        usleep(200);
     }
-    /* i = rounds()-1 may be a multiple of 3 left in: take it out too, so kept() is the truth. */
-    int last = rounds() - 1;
-    if (!kept(last)) {
-        hammer_node(c, last, node, sizeof(node));
-        motan_url *n = tu_url(node);
-        motan_registry_unregister(w, n);
-        motan_url_free(n);
-    }
+    for (int i = 0; i < SLOTS + FRESH; i++)
+        if (hammer_set(w, c, i, kept(i)) != MOTAN_OK)
+            return 24;
     uint64_t end = motan_now_us() + (uint64_t)ms(15000) * 1000u;
     for (int ok = 0; !ok;) {
         if (motan_now_us() > end)
             return 25; /* its part never showed: an update was lost */
         list_of(file, SVC, "h", l, sizeof(l));
         ok = 1;
-        for (int i = 0; i < rounds() && ok; i++) {
+        for (int i = 0; i < SLOTS + FRESH && ok; i++) {
             hammer_node(c, i, node, sizeof(node));
             ok = (strstr(l, node) != NULL) == kept(i);
         }
@@ -639,43 +705,72 @@ static int hammer_writer(const char *file, int c, int done, int go, int start)
     }
     b = 1;
     if (write(done, &b, 1) != 1 || read(go, &b, 1) != 0)
-        return 24;
+        return 26;
     motan_registry_free(w);
     motan_url_free(u);
     motan_loop_free(loop);
     return 0;
 }
 
+/* One raw read of the file: whole, valid JSON with a services object. 1 when it differs from *last. */
+static int hammer_read(const char *file, char **last, int reads)
+{
+    size_t len;
+    char *t = tu_read_file(file, &len);
+    ck_assert_ptr_nonnull(t);
+    json_error_t je;
+    json_t *d = json_loadb(t, len, JSON_REJECT_DUPLICATES, &je);
+    ck_assert_msg(d && json_is_object(json_object_get(d, "services")), "read %d: %d:%d: %s in \"%s\"",
+                  reads, je.line, je.column, je.text, t);
+    json_decref(d);
+    int changed = !*last || strcmp(*last, t);
+    free(*last);
+    *last = t;
+    return changed;
+}
+
+static void no_writer_ended(const pid_t *pids)
+{
+    for (int c = 0; c < WRITERS; c++) { /* a writer that gave up fails the test at once */
+        int st = 0;
+        ck_assert_msg(waitpid(pids[c], &st, WNOHANG) == 0, "writer %d ended: exit %d, signal %d", c,
+                      WIFEXITED(st) ? WEXITSTATUS(st) : -1, WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+    }
+}
+
 /*
- * Three processes rewrite one file hundreds of times; meanwhile this process reads it raw as
- * fast as it can and a file registry polls it every millisecond: every read is whole, valid
- * JSON, the registry never reports an error, and in the end every writer's part is there
- * (no update was lost), and gone once they freed their registries.
+ * Three processes rewrite one file over and over; meanwhile this process reads it raw as fast
+ * as it can and a file registry polls it every millisecond: every read is whole, valid JSON
+ * and the registry never reports a thing, over a few hundred versions of the file. In the end
+ * every writer's part is there (no update was lost), and gone once they freed their
+ * registries.
  */
 START_TEST(test_hammer)
 {
     fenv e;
     fenv_init(&e);
     write_file(e.file, HAND);
-    int done[2], go[2], start[2];
-    ck_assert_int_eq(pipe(done), 0);
-    ck_assert_int_eq(pipe(go), 0);
-    ck_assert_int_eq(pipe(start), 0);
+    int p[4][2]; /* start, stop, done, go */
+    for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(pipe(p[i]), 0);
     pid_t pids[WRITERS];
     for (int c = 0; c < WRITERS; c++) {
         pids[c] = fork();
         ck_assert_int_ge(pids[c], 0);
         if (pids[c] == 0) {
-            close(done[0]);
-            close(go[1]);
-            close(start[1]);
-            _exit(hammer_writer(e.file, c, done[1], go[0], start[0]));
+            int mine[4] = {p[0][0], p[1][0], p[2][1], p[3][0]};
+            close(p[0][1]);
+            close(p[1][1]);
+            close(p[2][0]);
+            close(p[3][1]);
+            _exit(hammer_writer(e.file, c, mine));
         }
     }
-    close(done[1]);
-    close(go[0]);
-    close(start[0]);
-    fcntl(done[0], F_SETFL, O_NONBLOCK);
+    close(p[0][0]);
+    close(p[1][0]);
+    close(p[2][1]);
+    close(p[3][0]);
+    fcntl(p[2][0], F_SETFL, O_NONBLOCK);
     char text[400], msg[1200];
     snprintf(text, sizeof(text), "file://%s?interval=1", e.file);
     motan_registry *r = tu_registry(e.t.loop, text);
@@ -684,55 +779,48 @@ START_TEST(test_hammer)
     tu_rec_init(&rec);
     ck_assert_int_eq(motan_registry_subscribe(r, svc, tu_rec_cb, &rec), MOTAN_OK);
 
-    int finished = 0, reads = 0, versions = 0;
-    char *last = NULL;
-    close(start[1]); /* go */
-    uint64_t end = motan_now_us() + 90000000u;
-    while (finished < WRITERS && motan_now_us() < end) {
-        char b;
-        while (read(done[0], &b, 1) == 1)
-            finished++;
-        for (int c = 0; c < WRITERS; c++) { /* a writer that gave up fails the test at once */
-            int st = 0;
-            ck_assert_msg(waitpid(pids[c], &st, WNOHANG) == 0, "writer %d ended: exit %d, signal %d",
-                          c, WIFEXITED(st) ? WEXITSTATUS(st) : -1, WIFSIGNALED(st) ? WTERMSIG(st) : 0);
-        }
-        size_t len;
-        char *t = tu_read_file(e.file, &len);
-        ck_assert_ptr_nonnull(t);
-        json_error_t je;
-        json_t *d = json_loadb(t, len, JSON_REJECT_DUPLICATES, &je);
-        ck_assert_msg(d && json_is_object(json_object_get(d, "services")),
-                      "read %d: %d:%d: %s in \"%s\"", reads, je.line, je.column, je.text, t);
-        json_decref(d);
-        reads++;
-        if (!last || strcmp(last, t))
-            versions++;
-        free(last);
-        last = t;
+    /* Reads while they write, until that many versions went by. */
+    int reads = 0, versions = 0, want_versions = tu_slow() ? 100 : 500, finished = 0;
+    char *last = NULL, b;
+    close(p[0][1]);
+    uint64_t t0 = motan_now_us(), end = t0 + (uint64_t)ms(20000) * 1000u;
+    while (versions < want_versions && motan_now_us() < end) {
+        versions += hammer_read(e.file, &last, reads++);
         ck_assert_str_eq(errmsg(r, msg, sizeof(msg)), "");
+        no_writer_ended(pids);
+    }
+    ck_assert_int_ge(versions, want_versions);
+    fprintf(stderr, "test_hammer: %d versions in %d reads, %.1f s\n", versions, reads,
+            (double)(motan_now_us() - t0) / 1e6);
+    close(p[1][1]); /* writers: finish */
+    end = motan_now_us() + (uint64_t)ms(30000) * 1000u;
+    while (finished < WRITERS && motan_now_us() < end) {
+        while (read(p[2][0], &b, 1) == 1)
+            finished++;
+        hammer_read(e.file, &last, reads++);
+        ck_assert_str_eq(errmsg(r, msg, sizeof(msg)), "");
+        no_writer_ended(pids);
     }
     free(last);
     ck_assert_int_eq(finished, WRITERS);
-    fprintf(stderr, "test_hammer: %d reads, %d versions seen\n", reads, versions);
-    ck_assert_int_ge(versions, tu_slow() ? 5 : 20); /* the reads did meet the rewrites */
 
     /* Every writer's part is in the file, the hand-written entries too. */
     char l[65536], node[200];
     list_of(e.file, SVC, "h", l, sizeof(l));
     size_t want = 0;
     for (int c = 0; c < WRITERS; c++)
-        for (int i = 0; i < rounds(); i++) {
+        for (int i = 0; i < SLOTS + FRESH; i++) {
             hammer_node(c, i, node, sizeof(node));
             ck_assert_msg((strstr(l, node) != NULL) == kept(i), "%s: %s", node, kept(i) ? "lost" : "left");
             want += (size_t)kept(i);
         }
     json_t *d = doc_of(e.file);
     ck_assert_uint_eq(json_array_size(json_object_get(json_object_get(json_object_get(d, "services"), SVC), "h")), want);
+    ck_assert_str_eq(json_string_value(json_array_get(json_object_get(json_object_get(json_object_get(d, "services"), SVC), "g1"), 0)), "10.0.0.2:8002");
     json_decref(d);
     ck_assert(tu_rec_wait_list(&rec, want, NULL, ms(3000)));
 
-    close(go[1]); /* the writers free their registries */
+    close(p[3][1]); /* the writers free their registries */
     for (int c = 0; c < WRITERS; c++) {
         int st;
         ck_assert_int_eq(waitpid(pids[c], &st, 0), pids[c]);
@@ -743,7 +831,7 @@ START_TEST(test_hammer)
     json_decref(orig);
     json_decref(now);
     ck_assert(tu_rec_wait_list(&rec, 0, NULL, ms(3000)));
-    close(done[0]);
+    close(p[2][0]);
     motan_registry_unsubscribe(r, svc, tu_rec_cb, &rec);
     motan_registry_free(r);
     motan_url_free(svc);
@@ -759,6 +847,7 @@ static Suite *suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_register_and_unregister);
     tcase_add_test(tc, test_entries_of_others_are_kept);
+    tcase_add_test(tc, test_register_from_a_listener);
     tcase_add_test(tc, test_two_processes);
     tcase_add_test(tc, test_bad_files_are_not_overwritten);
     tcase_add_test(tc, test_unwritable_places);
