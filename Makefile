@@ -192,8 +192,10 @@ fuzz-long: fuzz-build
 	@scripts/fuzz.sh long
 
 # ---- benchmarks ---------------------------------------------------------------------------
-.PHONY: bench bench-codec bench-e2e bench-cluster bench-stalled bench-filters bench-scale bench-bindings bench-server
-bench: bench-codec bench-e2e bench-cluster bench-stalled bench-filters bench-scale bench-bindings bench-server
+.PHONY: bench bench-codec bench-e2e bench-cluster bench-stalled bench-filters bench-scale bench-bindings bench-server \
+    bench-file
+bench: bench-codec bench-e2e bench-cluster bench-stalled bench-filters bench-scale bench-bindings bench-server \
+    bench-file
 
 bench-codec: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) $(BUILD)/bench/codec
@@ -226,6 +228,11 @@ bench-scale: deps
 bench-server: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) all examples $(BUILD)/bench/server
 	@BUILD=$(BUILD) $(BUILD)/bench/server
+
+# The file registry's rewrite of its services file: loop-thread time per register (BENCH_DIR).
+bench-file: deps
+	@$(MAKE) --no-print-directory -j$(JOBS) $(BUILD)/bench/file_registry
+	@$(BUILD)/bench/file_registry
 
 bench-bindings: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) all $(BUILD)/bench/bindings_c
@@ -267,7 +274,7 @@ help:
 	@echo "make demo       install missing packages, build, run the cluster demo"
 	@echo "make asan|tsan|valgrind   test suites under sanitizers / memcheck"
 	@echo "make fuzz       short libFuzzer runs (FUZZ_SECONDS=18); make fuzz-long: 10M execs each"
-	@echo "make bench      bench-codec bench-e2e bench-cluster bench-stalled bench-filters bench-scale bench-bindings bench-server"
+	@echo "make bench      bench-codec bench-e2e bench-cluster bench-stalled bench-filters bench-scale bench-bindings bench-server bench-file"
 	@echo "make soak       5-minute soak under injected faults"
 	@echo "make examples   build examples/"
 	@echo "make install PREFIX=/usr/local DESTDIR="

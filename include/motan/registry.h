@@ -73,6 +73,12 @@ int motan_registry_subscribe(motan_registry *r, const motan_url *service,
                              motan_registry_listener cb, void *userdata);
 int motan_registry_unsubscribe(motan_registry *r, const motan_url *service,
                                motan_registry_listener cb, void *userdata);
+/*
+ * Publishes (or withdraws) a server node, motan2://host:port/path?group=G&... (borrowed):
+ * zookeeper, consul and file registries (docs/registries.md, "Publishing"); direct answers
+ * MOTAN_EUNSUPPORTED. MOTAN_OK once accepted: a registry that cannot publish yet keeps
+ * trying, and motan_registry_errmsg says why meanwhile.
+ */
 int motan_registry_register(motan_registry *r, const motan_url *node);
 int motan_registry_unregister(motan_registry *r, const motan_url *node);
 /* The registry's current problem ("" when healthy); copied into buf. */

@@ -11,12 +11,11 @@
  * The lock is only tried (LOCK_NB): while another writer holds it, a timer retries (5 ms
  * doubling to 200 ms), so the loop thread never waits on it; other failures retry after
  * 100 ms doubling to 5 s. The rewrite itself is synchronous on the loop thread: the file is
- * small (a millisecond for a few hundred nodes); there is no fsync, which could stall the
- * loop for long on a busy disk.
+ * small (about 1 ms for 300 nodes, bench/file_registry.c); there is no fsync, which could
+ * stall the loop for long on a busy disk.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <strings.h>

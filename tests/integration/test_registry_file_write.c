@@ -211,6 +211,15 @@ START_TEST(test_register_and_unregister)
     ck_assert(tu_rec_wait_list(&other, 0, NULL, ms(2000)));
     ck_assert_str_eq(errmsg(w, msg, sizeof(msg)), "");
 
+    /* A Unix socket node is its path. */
+    reg(w, "motan2://[unix:/run/echo.sock]/" SVC "?group=g1", 1);
+    reg(w, "motan2://[unix:/run/other.sock]/" SVC "?group=g1", 1);
+    reg(w, "motan2://[unix:/run/echo.sock]/" SVC "?group=g1", 0);
+    ck_assert_str_eq(list_of(e.file, SVC, "g1", l, sizeof(l)),
+                     "motan2://[unix:/run/other.sock]/" SVC "?group=g1");
+    reg(w, "motan2://[unix:/run/other.sock]/" SVC "?group=g1", 0);
+    ck_assert_str_eq(list_of(e.file, SVC, "g1", l, sizeof(l)), "");
+
     /* Nodes a reader would refuse are not written. */
     const char *bad[] = {"motan2://127.0.0.1/" SVC, "motan2://127.0.0.1:9001",
                          "rule://0.0.0.0/" SVC "?weights=g1:1"};
@@ -416,6 +425,9 @@ START_TEST(test_bad_files_are_not_overwritten)
     ck_assert_msg(strstr(msg, e.file) && strstr(msg, "cannot publish: not overwritten: line 3") &&
                       strstr(msg, "retrying"),
                   "%s", msg);
+    /* The reader's complaint comes first. */
+    ck_assert(wait_errmsg(w, "services.json:3:", ms(2000), msg, sizeof(msg)));
+    ck_assert_msg(strstr(msg, "; file registry: ") && strstr(msg, "not overwritten"), "%s", msg);
 
     /* Valid JSON with an entry the readers refuse is not overwritten either. */
     const char *bad_node = "{\"services\": {\"" SVC "\": {\"g1\": [\"127.0.0.1:http\"]}}}";
