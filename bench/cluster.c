@@ -26,8 +26,8 @@
 
 #define BATCH 256
 
-static const char *const lbs[] = {"random",       "roundrobin", "wrr",
-                                  "activeWeight", "consistent", "localFirst"};
+static const char *const lbs[] = {"random",     "roundrobin", "wrr", "activeWeight",
+                                  "consistent", "localFirst", "p2c"};
 
 static double cpu_ns(void)
 {

@@ -141,6 +141,7 @@ void srv_on_request(const motan_server_request *req, motan_reply *reply, void *u
     uint32_t delay = a.fault.kind == SRV_F_DELAY ? a.fault.n : 0;
     srv_call call;
     memset(&call, 0, sizeof(call));
+    call.req = req;
 
     if (plen != strlen(SRV_SERVICE) || memcmp(path, SRV_SERVICE, plen) != 0) {
         set_errorf(&a, reply, 404, "provider not exist serviceKey=%.*s", path, plen);

@@ -143,6 +143,7 @@ void srv_jobs_cancel(srv_server *s);
 /* ---- EchoService (methods.c) ------------------------------------------------------------- */
 
 typedef struct srv_call {
+    const motan_server_request *req; /* the request (meta reads its metadata) */
     const motan_value *result;
     uint32_t delay_ms; /* sleep(ms) */
     int64_t errcode;   /* != 0: error answer */
