@@ -26,6 +26,9 @@ struct motan_response {
     rmeta *meta;
     size_t nmeta, cmeta;
     size_t max_decoded; /* decoded-size budget of set_frame; 0: the default */
+    const uint8_t *body; /* set_frame_raw: the body as received (in the arena) */
+    size_t body_len;
+    int ser;             /* serialization id of the frame; -1: none */
     motan_buf endpoint; /* NUL-terminated when not empty */
 };
 
@@ -42,6 +45,9 @@ static void clear_result(motan_response *r)
     r->errtype = -1;
     r->process_time = -1;
     r->nmeta = 0;
+    r->body = NULL;
+    r->body_len = 0;
+    r->ser = -1;
 }
 
 MOTAN_EXPORT motan_response *motan_response_new(void)
@@ -226,14 +232,19 @@ static int copy_meta(motan_response *r, const motan_frame *f)
     return MOTAN_OK;
 }
 
-MOTAN_EXPORT int motan_response_set_frame(motan_response *r, const motan_frame *f)
+/*
+ * What every frame gives: id, serialization, metadata, M_pt and, for status != 0, the remote
+ * error. 1 when the response is complete after it (an error), 0 when the body is next.
+ */
+static int set_head(motan_response *r, const motan_frame *f)
 {
-    if (!r || !f)
-        return MOTAN_EINVAL;
     clear_result(r);
     r->id = motan_frame_get_request_id(f);
-    if (copy_meta(r, f) != MOTAN_OK)
-        return fail(r, MOTAN_ENOMEM, "out of memory for the response metadata");
+    r->ser = motan_frame_get_serialization(f);
+    if (copy_meta(r, f) != MOTAN_OK) {
+        fail(r, MOTAN_ENOMEM, "out of memory for the response metadata");
+        return 1;
+    }
     r->process_time = parse_pt(motan_response_get_meta(r, "M_pt"));
 
     int64_t errcode;
@@ -246,8 +257,49 @@ MOTAN_EXPORT int motan_response_set_frame(motan_response *r, const motan_frame *
         r->errcode = errcode;
         r->errtype = errtype;
         r->errmsg = arena_msg(r, msg, msglen);
-        return r->code;
+        return 1;
     }
+    return 0;
+}
+
+MOTAN_EXPORT int motan_response_set_frame_raw(motan_response *r, const motan_frame *f)
+{
+    if (!r || !f)
+        return MOTAN_EINVAL;
+    if (set_head(r, f))
+        return r->code;
+    size_t blen;
+    const uint8_t *body = motan_frame_body(f, &blen);
+    uint8_t *copy = motan_arena_alloc(r->arena, blen + 1);
+    if (!copy)
+        return fail(r, MOTAN_ENOMEM, "out of memory for the response body");
+    if (blen)
+        memcpy(copy, body, blen);
+    copy[blen] = 0;
+    r->value = NULL; /* pass-through: nobody decodes it here */
+    r->body = copy;
+    r->body_len = blen;
+    return MOTAN_OK;
+}
+
+MOTAN_EXPORT const uint8_t *motan_response_get_body(const motan_response *r, size_t *len)
+{
+    if (len)
+        *len = r && r->body ? r->body_len : 0;
+    return r ? r->body : NULL;
+}
+
+MOTAN_EXPORT int motan_response_get_serialization(const motan_response *r)
+{
+    return r ? r->ser : -1;
+}
+
+MOTAN_EXPORT int motan_response_set_frame(motan_response *r, const motan_frame *f)
+{
+    if (!r || !f)
+        return MOTAN_EINVAL;
+    if (set_head(r, f))
+        return r->code;
     size_t blen;
     const uint8_t *body = motan_frame_body(f, &blen);
     motan_frame_kind kind = motan_frame_get_kind(f);

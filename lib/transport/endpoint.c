@@ -576,7 +576,9 @@ void motan__endpoint_on_frame(motan_endpoint *ep, motan__conn *c, const motan_fr
         motan__call_fail(call, MOTAN_ENOMEM, "out of memory for the response");
         return;
     }
-    if (call->req) {
+    if (call->req && motan_request_get_raw_response(call->req)) {
+        motan_response_set_frame_raw(resp, f); /* pass-through: not decoded */
+    } else if (call->req) {
         motan_response_set_max_decoded(resp, ep->max_decoded);
         motan_response_set_frame(resp, f);
     }
