@@ -24,6 +24,9 @@ DEP_CFLAGS := $(shell pkg-config --cflags $(PC_DEPS) 2>/dev/null)
 # Debian's ZooKeeper C client has no .pc file.
 ZK_LIBS    := -lzookeeper_st
 DEP_LIBS   := $(shell pkg-config --libs $(PC_DEPS) 2>/dev/null) $(ZK_LIBS) -lpthread -lm
+# The agent alone parses YAML (Debian libyaml-dev); the library does not depend on it.
+YAML_CFLAGS := $(shell pkg-config --cflags yaml-0.1 2>/dev/null)
+YAML_LIBS   := $(shell pkg-config --libs yaml-0.1 2>/dev/null || echo -lyaml)
 CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null)
 
@@ -41,6 +44,8 @@ LIB_SRCS  := $(foreach l,$(LAYERS),$(sort $(wildcard lib/$(l)/*.c)))
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 CLI_SRCS  := $(sort $(wildcard tools/motan/*.c))
 CLI_OBJS  := $(CLI_SRCS:%.c=$(BUILD)/obj/%.o)
+AGENT_SRCS := $(sort $(wildcard tools/motan-agent/*.c))
+AGENT_OBJS := $(AGENT_SRCS:%.c=$(BUILD)/obj/%.o)
 SRV_SRCS  := $(sort $(wildcard tests/support/server/*.c))
 SRV_OBJS  := $(SRV_SRCS:%.c=$(BUILD)/obj/%.o)
 TSUP_SRCS := $(sort $(wildcard tests/support/lib/*.c))
@@ -58,13 +63,14 @@ STATIC_LIB := $(BUILD)/lib/libmotan.a
 SHARED_LIB := $(BUILD)/lib/libmotan.so.$(VERSION)
 SONAME     := libmotan.so.$(MAJOR)
 CLI        := $(BUILD)/bin/motan
+AGENT      := $(BUILD)/bin/motan-agent
 TEST_SERVER := $(BUILD)/bin/motan-test-server
 
 # ---- main build ---------------------------------------------------------------------------
 .PHONY: all lib tools examples
 all: lib tools $(TEST_SERVER)
 lib: $(STATIC_LIB) $(SHARED_LIB) $(BUILD)/lib/$(SONAME) $(BUILD)/lib/libmotan.so
-tools: $(CLI)
+tools: $(CLI) $(AGENT)
 examples: $(EXAMPLE_BINS)
 
 $(BUILD)/obj/lib/%.o: lib/%.c
@@ -92,6 +98,14 @@ $(BUILD)/lib/libmotan.so: $(BUILD)/lib/$(SONAME)
 $(CLI): $(CLI_OBJS) $(STATIC_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS_ALL) -o $@ $(CLI_OBJS) $(STATIC_LIB) $(DEP_LIBS)
+
+$(BUILD)/obj/tools/motan-agent/%.o: tools/motan-agent/%.c
+	@mkdir -p $(@D)
+	$(CC) $(APP_CFLAGS) $(YAML_CFLAGS) -MMD -MP -c $< -o $@
+
+$(AGENT): $(AGENT_OBJS) $(STATIC_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS_ALL) -o $@ $(AGENT_OBJS) $(STATIC_LIB) $(YAML_LIBS) $(DEP_LIBS)
 
 $(TEST_SERVER): $(SRV_OBJS) $(STATIC_LIB)
 	@mkdir -p $(@D)
@@ -241,7 +255,7 @@ clean:
 	rm -rf build build-asan build-tsan build-fuzz
 
 help:
-	@echo "make            build libmotan.a, libmotan.so, motan CLI, motan-test-server"
+	@echo "make            build libmotan.a, libmotan.so, motan CLI, motan-agent, motan-test-server"
 	@echo "make check      install missing packages, build, run every test"
 	@echo "make demo       install missing packages, build, run the cluster demo"
 	@echo "make asan|tsan|valgrind   test suites under sanitizers / memcheck"
