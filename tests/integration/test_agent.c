@@ -750,6 +750,50 @@ START_TEST(sighup_reload_under_load)
 }
 END_TEST
 
+/* Exports follow reloads too: a removed service stops being served, an added one starts. */
+START_TEST(sighup_reloads_exports)
+{
+    tu_backend be;
+    ck_assert_int_eq(tu_backend_start(&be, 0), 0);
+    char *one = fmt("motan-agent:\n  port: 0\n  eport: 0\n  mport: 0\n  log_dir: @DIR@\n"
+                    "motan-service:\n  hello:\n    path: com.example.Hello\n"
+                    "    proxyAddress: 127.0.0.1:%d\n    healthInterval: 100\n",
+                    be.port);
+    char *two = fmt("motan-agent:\n  port: 0\n  eport: 0\n  mport: 0\n  log_dir: @DIR@\n"
+                    "motan-service:\n  bye:\n    path: com.example.Bye\n"
+                    "    proxyAddress: 127.0.0.1:%d\n    healthInterval: 100\n",
+                    be.port);
+    ck_assert_int_eq(tu_agent_start(&g_ag, one), 0);
+    ck_assert(wait_log("backend 127.0.0.1", 1, ms(10000)));
+    motan_client *hello = client_at("motan2://127.0.0.1:%d/com.example.Hello", g_ag.eport);
+    motan_client *bye = client_at("motan2://127.0.0.1:%d/com.example.Bye", g_ag.eport);
+    motan_response *resp = call(hello, "add", "40", "2", NULL);
+    ck_assert_msg(motan_response_get_code(resp) == MOTAN_OK, "%s", motan_response_get_errmsg(resp));
+    ck_assert_int_eq(motan_value_get_int(motan_response_get_value(resp)), 42);
+    motan_response_free(resp);
+    resp = call(bye, "add", "1", "2", NULL);
+    ck_assert_int_eq(motan_response_get_errcode(resp), 404); /* not exported (yet) */
+    motan_response_free(resp);
+    ck_assert_int_eq(tu_agent_rewrite(&g_ag, two), 0);
+    ck_assert_int_eq(tu_agent_signal(&g_ag, SIGHUP), 0);
+    ck_assert(wait_log("reload: 0 refers, 1 services", 1, ms(10000)));
+    ck_assert(wait_log("backend 127.0.0.1", 2, ms(10000)));
+    resp = call(bye, "echo", "\"b\"", NULL);
+    ck_assert_msg(motan_response_get_code(resp) == MOTAN_OK, "%s", motan_response_get_errmsg(resp));
+    ck_assert_str_eq(str_of(resp), "b");
+    motan_response_free(resp);
+    resp = call(hello, "add", "1", "2", NULL);
+    ck_assert_int_eq(motan_response_get_errcode(resp), 404);
+    motan_response_free(resp);
+    motan_client_free(hello);
+    motan_client_free(bye);
+    free(one);
+    free(two);
+    ck_assert_int_eq(tu_agent_stop(&g_ag), 0);
+    tu_backend_stop(&be);
+}
+END_TEST
+
 typedef struct slow_call {
     motan_client *c;
     int code;
@@ -817,6 +861,7 @@ static Suite *suite(void)
     tcase_add_test(t, management_and_metrics);
     tcase_add_test(t, bad_yaml_names_file_line_and_key);
     tcase_add_test(t, sighup_reload_under_load);
+    tcase_add_test(t, sighup_reloads_exports);
     tcase_add_test(t, sigterm_drains);
     suite_add_tcase(s, t);
     return s;

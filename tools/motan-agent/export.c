@@ -195,7 +195,8 @@ static export_service *service_new(agent *ag, const agent_conf *ac, const conf_s
     }
     s->ag = ag;
     int port = port_of(ag, ac, c);
-    snprintf(url, sizeof(url), "motan2://%s:%d/%s?%s", ac->host, port, c->path, c->node);
+    snprintf(url, sizeof(url), "motan2://%s:%d/%s?%s&nodeType=service", ac->host, port, c->path,
+             c->node);
     int ok = motan_url_parse(url, strlen(url), &s->node, e, sizeof(e)) == MOTAN_OK;
     /* the server applies the node's parameters (mingzSize) to the export_service */
     ok = ok && motan_server_export(ag->exp, NULL, url, e, sizeof(e)) == MOTAN_OK;
@@ -216,7 +217,17 @@ static export_service *service_new(agent *ag, const agent_conf *ac, const conf_s
     return s;
 }
 
-/* The handler of a path stays while any live service has that path. */
+/* A path no service exports any more: as if it had never been (the server keeps its name). */
+static void on_gone(const motan_server_request *q, motan_reply *reply, void *userdata)
+{
+    char msg[600];
+    (void)userdata;
+    int n = snprintf(msg, sizeof(msg), "provider not exist serviceKey=%.500s",
+                     motan_server_request_service(q, NULL));
+    motan_reply_error(reply, 404, 1, msg, (size_t)(n < 0 ? 0 : n));
+}
+
+/* The handler of a path: on_export while any live service has that path. */
 static void handlers_sync(agent *ag, const char *path)
 {
     for (export_service *s = ag->services; s; s = s->next)
@@ -224,7 +235,7 @@ static void handlers_sync(agent *ag, const char *path)
             motan_server_handle(ag->exp, path, NULL, on_export, ag);
             return;
         }
-    motan_server_handle(ag->exp, path, NULL, NULL, NULL);
+    motan_server_handle_raw(ag->exp, path, NULL, on_gone, ag);
 }
 
 static void retire(export_service *s)
