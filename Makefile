@@ -196,8 +196,8 @@ fuzz-long: fuzz-build
 	@scripts/fuzz.sh long
 
 # ---- benchmarks ---------------------------------------------------------------------------
-.PHONY: bench bench-codec bench-e2e bench-cluster bench-stalled bench-bindings bench-server
-bench: bench-codec bench-e2e bench-cluster bench-stalled bench-bindings bench-server
+.PHONY: bench bench-codec bench-e2e bench-cluster bench-stalled bench-bindings bench-server bench-agent
+bench: bench-codec bench-e2e bench-cluster bench-stalled bench-bindings bench-server bench-agent
 
 bench-codec: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) $(BUILD)/bench/codec
@@ -214,6 +214,11 @@ bench-cluster: deps
 bench-server: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) all examples $(BUILD)/bench/server
 	@BUILD=$(BUILD) $(BUILD)/bench/server
+
+# docs/agent.md: the latency motan-agent adds, and one process per call (PHP-style).
+bench-agent: deps
+	@$(MAKE) --no-print-directory -j$(JOBS) all $(BUILD)/bench/agent
+	@BUILD=$(BUILD) $(BUILD)/bench/agent
 
 # docs/cluster.md: one stalled replica of eleven, per load balancer (under a minute).
 bench-stalled: deps
@@ -260,7 +265,7 @@ help:
 	@echo "make demo       install missing packages, build, run the cluster demo"
 	@echo "make asan|tsan|valgrind   test suites under sanitizers / memcheck"
 	@echo "make fuzz       short libFuzzer runs (FUZZ_SECONDS=18); make fuzz-long: 10M execs each"
-	@echo "make bench      bench-codec bench-e2e bench-cluster bench-stalled bench-bindings bench-server"
+	@echo "make bench      bench-codec bench-e2e bench-cluster bench-stalled bench-bindings bench-server bench-agent"
 	@echo "make soak       5-minute soak under injected faults"
 	@echo "make examples   build examples/"
 	@echo "make install PREFIX=/usr/local DESTDIR="

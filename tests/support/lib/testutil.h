@@ -34,6 +34,9 @@ void tu_count_allocs_start(void);
 void tu_count_allocs_stop(void);
 unsigned long long tu_allocs(void);
 
+/* User + system CPU time a process has used so far, µs (/proc/<pid>/stat); 0 when unknown. */
+double tu_proc_cpu_us(int pid);
+
 /* Deterministic xorshift64* generator for property tests. */
 uint64_t tu_rand(uint64_t *state);
 
