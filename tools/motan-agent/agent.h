@@ -114,6 +114,8 @@ enum { LOG_ERROR, LOG_WARN, LOG_INFO };
 int log_open(const char *dir, char *err, size_t errlen);
 /* Reopens the files (SIGHUP: after rotation). */
 void log_reopen(void);
+/* Writes out the buffered access log (a timer calls it every second). */
+void log_flush(void);
 void log_close(void);
 void agent_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* One access-log line (already formatted, no newline). */
@@ -204,7 +206,7 @@ struct agent {
     int draining, drains_left, drain_timed_out;
     int64_t http_inflight;       /* HTTP-entry calls */
     uint64_t unrouted;           /* forward requests for no refer */
-    struct event *ev_term, *ev_int, *ev_hup, *ev_drain_timer, *ev_reap;
+    struct event *ev_term, *ev_int, *ev_hup, *ev_drain_timer, *ev_reap, *ev_flush;
     uint64_t started_us;
 };
 

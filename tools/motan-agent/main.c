@@ -152,6 +152,14 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 
 /* ---- start ----------------------------------------------------------------------------- */
 
+static void on_flush(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+    log_flush();
+}
+
 static int listen_motan(motan_server *s, int port, int *bound, char *err, size_t errlen)
 {
     char addr[32];
@@ -184,8 +192,11 @@ static int run(agent *ag)
     ag->ev_term = evsignal_new(ag->base, SIGTERM, on_term, ag);
     ag->ev_int = evsignal_new(ag->base, SIGINT, on_term, ag);
     ag->ev_hup = evsignal_new(ag->base, SIGHUP, on_hup, ag);
-    if (!ag->ev_reap || !ag->ev_term || !ag->ev_int || !ag->ev_hup || event_add(ag->ev_term, NULL) ||
-        event_add(ag->ev_int, NULL) || event_add(ag->ev_hup, NULL)) {
+    ag->ev_flush = event_new(ag->base, -1, EV_PERSIST, on_flush, ag);
+    struct timeval second = {1, 0};
+    if (!ag->ev_reap || !ag->ev_term || !ag->ev_int || !ag->ev_hup || !ag->ev_flush ||
+        event_add(ag->ev_term, NULL) || event_add(ag->ev_int, NULL) || event_add(ag->ev_hup, NULL) ||
+        event_add(ag->ev_flush, &second)) {
         agent_log(LOG_ERROR, "start: cannot set up signals");
         return 1;
     }
@@ -273,6 +284,8 @@ static void shutdown_all(agent *ag)
         event_free(ag->ev_hup);
     if (ag->ev_drain_timer)
         event_free(ag->ev_drain_timer);
+    if (ag->ev_flush)
+        event_free(ag->ev_flush);
     metrics_free(ag->m);
     free(ag->export_ports);
     if (ag->base)
