@@ -54,6 +54,9 @@ UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 INTEG_SRCS := $(sort $(wildcard tests/integration/test_*.c))
 INTEG_BINS := $(INTEG_SRCS:tests/integration/%.c=$(BUILD)/tests/%)
+# C suites of the CLI's own parts: linked with the CLI's objects except its main().
+CLI_TEST_SRCS := $(sort $(wildcard tests/cli/test_*.c))
+CLI_TEST_BINS := $(CLI_TEST_SRCS:tests/cli/%.c=$(BUILD)/tests/%)
 BENCH_SRCS := $(sort $(wildcard bench/*.c))
 BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
 EXAMPLE_SRCS := $(sort $(wildcard examples/*.c))
@@ -119,6 +122,11 @@ $(BUILD)/tests/%: tests/integration/%.c $(TSUP_OBJS) $(STATIC_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(APP_CFLAGS) $(CHECK_CFLAGS) -MMD -MP $(LDFLAGS_ALL) -o $@ $< $(TSUP_OBJS) $(STATIC_LIB) $(CHECK_LIBS) $(DEP_LIBS)
 
+$(BUILD)/tests/%: tests/cli/%.c $(filter-out %/main.o,$(CLI_OBJS)) $(TSUP_OBJS) $(STATIC_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(APP_CFLAGS) $(CHECK_CFLAGS) -Itools/motan -MMD -MP $(LDFLAGS_ALL) -o $@ $< \
+	    $(filter-out %/main.o,$(CLI_OBJS)) $(TSUP_OBJS) $(STATIC_LIB) $(CHECK_LIBS) $(DEP_LIBS)
+
 $(BUILD)/bench/%: bench/%.c $(TSUP_OBJS) $(STATIC_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(APP_CFLAGS) -MMD -MP $(LDFLAGS_ALL) -o $@ $< $(TSUP_OBJS) $(STATIC_LIB) $(DEP_LIBS)
@@ -140,7 +148,8 @@ deps:
 # `make check`: install what is missing, build, run every suite (scripts/check.sh).
 .PHONY: check check-run unit integration
 check: deps
-	@$(MAKE) --no-print-directory -j$(JOBS) all examples $(UNIT_BINS) $(INTEG_BINS) $(BENCH_BINS)
+	@$(MAKE) --no-print-directory -j$(JOBS) all examples $(UNIT_BINS) $(INTEG_BINS) $(CLI_TEST_BINS) \
+	    $(BENCH_BINS)
 	@$(MAKE) --no-print-directory check-run
 
 check-run:
@@ -161,7 +170,8 @@ SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-
 asan: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) BUILD=build-asan OPT="-O1 -g" \
 	    EXTRA_CFLAGS="$(SAN_FLAGS)" EXTRA_LDFLAGS="$(SAN_FLAGS) -Wl,-z,nodelete" all examples \
-	    $(UNIT_BINS:$(BUILD)/%=build-asan/%) $(INTEG_BINS:$(BUILD)/%=build-asan/%)
+	    $(UNIT_BINS:$(BUILD)/%=build-asan/%) $(INTEG_BINS:$(BUILD)/%=build-asan/%) \
+	    $(CLI_TEST_BINS:$(BUILD)/%=build-asan/%)
 	@BUILD=build-asan MOTAN_SANITIZER=asan scripts/run-suites.sh all
 
 tsan: deps
@@ -211,10 +221,6 @@ bench-cluster: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) all $(BUILD)/bench/cluster
 	@$(BUILD)/bench/cluster
 
-bench-server: deps
-	@$(MAKE) --no-print-directory -j$(JOBS) all examples $(BUILD)/bench/server
-	@BUILD=$(BUILD) $(BUILD)/bench/server
-
 # docs/agent.md: the latency motan-agent adds, and one process per call (PHP-style).
 bench-agent: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) all $(BUILD)/bench/agent
@@ -224,6 +230,11 @@ bench-agent: deps
 bench-stalled: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) all $(BUILD)/bench/stalled
 	@$(BUILD)/bench/stalled
+
+# docs/server.md: requests/s and server CPU per request, echo_server and motan-test-server.
+bench-server: deps
+	@$(MAKE) --no-print-directory -j$(JOBS) all examples $(BUILD)/bench/server
+	@BUILD=$(BUILD) $(BUILD)/bench/server
 
 bench-bindings: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) all $(BUILD)/bench/bindings_c

@@ -22,6 +22,7 @@
 #include "server_proc.h"
 #include "testutil.h"
 #include "tu_loop.h"
+#include "tu_srv.h"
 
 static double g_seconds = 1.5;
 
@@ -33,36 +34,11 @@ typedef struct proc {
     tu_server ts; /* motan-test-server */
 } proc;
 
-/* build/examples/echo_server 0: its "listening 127.0.0.1:PORT" line gives the port. */
-static int start_echo_server(proc *p)
-{
-    char path[512];
-    snprintf(path, sizeof(path), "%s/%s/examples/echo_server", tu_root(), tu_build());
-    int fds[2];
-    if (pipe(fds))
-        return -1;
-    p->pid = fork();
-    if (p->pid == 0) {
-        dup2(fds[1], 1);
-        close(fds[0]);
-        close(fds[1]);
-        execl(path, path, "0", (char *)NULL);
-        _exit(127);
-    }
-    close(fds[1]);
-    FILE *f = fdopen(fds[0], "r");
-    char line[128] = "";
-    int ok = f && fgets(line, sizeof(line), f) && sscanf(line, "listening 127.0.0.1:%d", &p->port) == 1;
-    if (f)
-        fclose(f);
-    return ok ? 0 : -1;
-}
-
 static int start(proc *p, int echo)
 {
     memset(p, 0, sizeof(*p));
     if (echo)
-        return start_echo_server(p);
+        return (p->pid = tu_echo_server_start(&p->port)) > 0 ? 0 : -1;
     const char *args[] = {"--quiet", NULL};
     if (tu_server_start(&p->ts, args))
         return -1;

@@ -2,7 +2,8 @@
 # Runs the test suites of the given groups against the binaries in $BUILD.
 #   unit               every tests/unit/test_*.c
 #   integration        every tests/integration/test_*.c (test_examples runs examples/)
-#   cli                the motan CLI contract: tests/cli/*.sh and tests/cli/*.py
+#   cli                the motan CLI contract: tests/cli/*.sh and tests/cli/*.py, and the
+#                      tests/cli/test_*.c suites of its parts (under valgrind memcheck)
 #   python lua php     one binding's suite; bindings = all three
 #   all                unit integration cli bindings (what `make asan` runs)
 #   valgrind           the transport, cluster and server-layer integration suites under memcheck
@@ -128,7 +129,11 @@ for group in "${groups[@]}"; do
         cli)
             for t in tests/cli/test_*.sh tests/cli/*.py; do
                 [ -e "$t" ] && run "$t" cli_test
-            done ;;
+            done
+            # The C suites of the CLI's parts: under memcheck, unless built with a sanitizer.
+            cli_runner=memcheck
+            [ -n "$sanitizer" ] && cli_runner=direct
+            suites tests/cli "$cli_runner" $(names tests/cli) ;;
         python | lua | php) binding "$group" ;;
         valgrind)
             MOTAN_SANITIZER=valgrind suites tests/integration memcheck test_transport test_cluster \
@@ -142,7 +147,7 @@ for group in "${groups[@]}"; do
             suites tests/integration direct test_transport test_cluster test_client test_hostile \
                 test_registry_direct test_registry_file test_registry_consul test_zookeeper test_examples \
                 test_srv_dispatch test_srv_async test_srv_drain test_srv_limits test_srv_hostile \
-                test_srv_zookeeper ;;
+                test_srv_export ;;
         *) echo "unknown group $group"; exit 2 ;;
     esac
 done

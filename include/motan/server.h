@@ -29,10 +29,10 @@
  *   unknown service          404, errtype 1, "provider not exist serviceKey=<M_p>"
  *   unknown method           500, errtype 1, "method <M_m> is not found in provider."
  *   undecodable arguments    500, errtype 1, "deserialize fail: <why>"
- *   deadline passed          10003, errtype 1, "request timed out after <N> ms (deadline from M_tmo)"
+ *   deadline passed          10003, errtype 1, "request timed out after <N> ms (deadline from ...)"
  *   reply dropped            500, errtype 1, "request dropped by the handler"
  *   draining                 503, errtype 1, "service unavailable: the server is shutting down"
- *   request too large        10201, errtype 1, "request too large: ..." (then the connection closes)
+ *   request too large        10201, errtype 1, "request too large: ..." (then the connection ends)
  */
 #ifndef MOTAN_SERVER_H
 #define MOTAN_SERVER_H
@@ -132,7 +132,11 @@ int motan_server_export(motan_server *s, motan_registry *registry, const char *u
  * MOTAN_OK, or MOTAN_ETIMEOUT when replies had to be abandoned. The server stays to be freed.
  */
 int motan_server_shutdown(motan_server *s, int timeout_ms);
-/* The same without blocking (loop thread): cb (may be NULL) runs once when it is done. */
+/*
+ * The same without blocking: cb (may be NULL) runs once on the loop thread when it is done,
+ * from an event of its own (it may free the server). A free during the drain runs cb with
+ * MOTAN_ECANCELLED from inside motan_server_free (then it must not free the server).
+ */
 int motan_server_shutdown_async(motan_server *s, int timeout_ms, motan_server_drained_cb cb,
                                 void *userdata);
 

@@ -108,6 +108,9 @@ static void dispatch(motan_server *s, motan__sconn *c, motan_reply *r)
     motan_frame_kind kind = motan_frame_get_kind(f);
     r->id = motan_frame_get_request_id(f);
     r->ser = motan_frame_get_serialization(f);
+    r->mingz = s->mingz;
+    r->max_decoded = s->max_decoded ? s->max_decoded : 4 * s->max_content;
+    r->timeout_ms = -1;
     memcpy(r->req.peer, c->peer, sizeof(r->req.peer));
     if (kind == MOTAN_FRAME_RESPONSE || kind == MOTAN_FRAME_HEARTBEAT_RESPONSE) {
         motan__reply_recycle(r); /* answers to nothing we asked: ignored */
@@ -149,8 +152,8 @@ static void dispatch(motan_server *s, motan__sconn *c, motan_reply *r)
     }
     const motan__ssvc *svc;
     const motan__shandler *h = motan__srv_find(s, q->service, q->slen, q->method, q->mlen, &svc);
-    r->mingz = svc && svc->mingz >= 0 ? (size_t)svc->mingz : s->mingz;
-    r->max_decoded = s->max_decoded ? s->max_decoded : 4 * s->max_content;
+    if (svc && svc->mingz >= 0)
+        r->mingz = (size_t)svc->mingz;
     if (!h) {
         if (!svc)
             motan__reply_builtin_error(r, 404, 1, "provider not exist serviceKey=%.*s",

@@ -100,7 +100,8 @@ static int open_tcp(const char *address, int *port, char *errbuf, size_t errlen)
     char host[256], ports[16];
     if (split_hostport(address, host, sizeof(host), ports, sizeof(ports)) != MOTAN_OK)
         return motan__errf(errbuf, errlen, MOTAN_EINVAL,
-                           "bad listen address \"%s\" (host:port, [v6]:port or unix:/path)", address);
+                           "bad listen address \"%s\" (host:port, [v6]:port or unix:/path)",
+                           address);
     char *end;
     long p = strtol(ports, &end, 10);
     if (*end || p < 0 || p > 65535)

@@ -37,7 +37,10 @@ typedef struct answer {
     size_t msglen;
 } answer;
 
-static int on_loop_thread(const motan__shub *h) { return pthread_equal(pthread_self(), h->loop_thread); }
+static int on_loop_thread(const motan__shub *h)
+{
+    return pthread_equal(pthread_self(), h->loop_thread);
+}
 
 /* ---- the hub -------------------------------------------------------------------------------- */
 
@@ -342,7 +345,8 @@ static int build(motan_reply *r, const answer *a, motan_buf *dst, int with_meta)
         if (rc != MOTAN_OK && rc != MOTAN_ENOMEM) {
             motan_buf_truncate(dst, start);
             char msg[300];
-            int n = snprintf(msg, sizeof(msg), "serialize fail: %s", err[0] ? err : motan_strerror(rc));
+            int n = snprintf(msg, sizeof(msg), "serialize fail: %s",
+                             err[0] ? err : motan_strerror(rc));
             answer e = {.kind = A_ERROR, .code = 500, .type = 1, .msg = msg, .msglen = (size_t)n};
             build(r, &e, dst, with_meta);
             return rc;

@@ -15,7 +15,6 @@
 #include "testutil.h"
 #include "tu_srv.h"
 
-#define SVC "com.example.EchoService"
 #define TMO 5000
 
 static int slow(void) { return tu_slow() ? 10 : 1; }
@@ -129,16 +128,6 @@ static void free_resp(motan_response *resp, void *ud)
     motan_response_free(resp);
 }
 
-static motan_client *client_for(const tu_srv *t, const char *params)
-{
-    char url[512], err[256];
-    snprintf(url, sizeof(url), "motan2://127.0.0.1:%d/%s%s%s", t->port, SVC, params ? "?" : "",
-             params ? params : "");
-    motan_client *c = NULL;
-    ck_assert_msg(motan_client_new(url, &c, err, sizeof(err)) == MOTAN_OK, "%s", err);
-    return c;
-}
-
 /* ---- tests --------------------------------------------------------------------------------- */
 
 typedef struct caller {
@@ -170,12 +159,12 @@ START_TEST(answers_from_worker_threads)
     tu_srv t;
     tu_srv_start(&t, builtin, NULL);
     work_start(&g_work, 4, 0, 0);
-    ck_assert_int_eq(motan_server_handle(t.s, SVC, "echo", h_async, &g_work), MOTAN_OK);
+    ck_assert_int_eq(motan_server_handle(t.s, TU_SVC, "echo", h_async, &g_work), MOTAN_OK);
     if (builtin) {
         /* Eight callers at once, every answer built on one of four workers. */
         caller k[8];
         pthread_t th[8];
-        motan_client *c = client_for(&t, "requestTimeout=5000");
+        motan_client *c = tu_srv_client(&t, "requestTimeout=5000");
         int per = 300 / slow();
         for (int i = 0; i < 8; i++) {
             k[i] = (caller){c, per, 0, (int64_t)i * 100000};
@@ -188,14 +177,9 @@ START_TEST(answers_from_worker_threads)
         motan_client_free(c);
     } else {
         /* The test's own event_base: workers still answer, through the server's inbox. */
-        char url[128], err[256];
-        snprintf(url, sizeof(url), "motan2://127.0.0.1:%d/%s", t.port, SVC);
-        motan_url *u = tu_url(url);
-        motan_endpoint *ep;
-        ck_assert_int_eq(motan_endpoint_new(t.e.loop, u, &ep, err, sizeof(err)), MOTAN_OK);
-        motan_url_free(u);
+        motan_endpoint *ep = tu_srv_endpoint(&t);
         motan_request *r = motan_request_new("echo");
-        motan_request_set_service(r, SVC);
+        motan_request_set_service(r, TU_SVC);
         motan_request_add_arg(r, motan_value_new_int64(motan_request_arena(r), 7));
         int done = 0;
         for (int i = 0; i < 500; i++)
@@ -218,12 +202,12 @@ START_TEST(deadline_from_m_tmo)
     tu_srv t;
     tu_srv_start(&t, 1, NULL);
     work_start(&g_work, 1, 3, 0); /* held until released */
-    ck_assert_int_eq(motan_server_handle(t.s, SVC, "echo", h_async, &g_work), MOTAN_OK);
+    ck_assert_int_eq(motan_server_handle(t.s, TU_SVC, "echo", h_async, &g_work), MOTAN_OK);
     tu_wire w;
     ck_assert_int_eq(tu_wire_open(&w, t.port), 0);
     const char *meta[] = {"M_tmo", "200", NULL};
     uint64_t t0 = motan_now_us();
-    ck_assert_int_eq(tu_wire_request(&w, 1, MOTAN_SER_SIMPLE, SVC, "echo", meta,
+    ck_assert_int_eq(tu_wire_request(&w, 1, MOTAN_SER_SIMPLE, TU_SVC, "echo", meta,
                                      "\x01\x00\x00\x00\x01z", 6), 0);
     /* Answered at the deadline with a timeout exception (spec §3.3 form). */
     ck_assert_int_eq(tu_wire_frame(&w, TMO * slow()), MOTAN_OK);
@@ -265,8 +249,8 @@ START_TEST(remaining_and_server_timeouts)
     const char *params[] = {"requestTimeout", "700", NULL};
     tu_srv t;
     tu_srv_start(&t, 1, params);
-    ck_assert_int_eq(motan_server_handle(t.s, SVC, "left", h_remaining, NULL), MOTAN_OK);
-    motan_client *c = client_for(&t, "requestTimeout=3000");
+    ck_assert_int_eq(motan_server_handle(t.s, TU_SVC, "left", h_remaining, NULL), MOTAN_OK);
+    motan_client *c = tu_srv_client(&t, "requestTimeout=3000");
     motan_request *r = motan_client_request(c, "left");
     motan_response *resp;
     /* The client sends its timeout as M_tmo: the handler sees about that much left. */
@@ -279,7 +263,7 @@ START_TEST(remaining_and_server_timeouts)
     /* Without M_tmo, requestTimeout is the deadline. */
     tu_wire w;
     ck_assert_int_eq(tu_wire_open(&w, t.port), 0);
-    ck_assert_int_eq(tu_wire_request(&w, 1, MOTAN_SER_SIMPLE, SVC, "left", NULL, NULL, 0), 0);
+    ck_assert_int_eq(tu_wire_request(&w, 1, MOTAN_SER_SIMPLE, TU_SVC, "left", NULL, NULL, 0), 0);
     ck_assert_int_eq(tu_wire_frame(&w, TMO), MOTAN_OK);
     resp = motan_response_new();
     motan_response_set_frame(resp, w.f);
@@ -291,7 +275,7 @@ START_TEST(remaining_and_server_timeouts)
     ck_assert_int_eq(motan_server_set(t.s, NULL, "clientDeadline", "false", err, sizeof(err)), MOTAN_OK);
     ck_assert_int_eq(motan_server_set(t.s, NULL, "requestTimeout", "0", err, sizeof(err)), MOTAN_OK);
     const char *meta[] = {"M_tmo", "50", NULL};
-    ck_assert_int_eq(tu_wire_request(&w, 2, MOTAN_SER_SIMPLE, SVC, "left", meta, NULL, 0), 0);
+    ck_assert_int_eq(tu_wire_request(&w, 2, MOTAN_SER_SIMPLE, TU_SVC, "left", meta, NULL, 0), 0);
     ck_assert_int_eq(tu_wire_frame(&w, TMO), MOTAN_OK);
     resp = motan_response_new();
     motan_response_set_frame(resp, w.f);
@@ -307,8 +291,8 @@ START_TEST(drop_and_discard)
     tu_srv t;
     tu_srv_start(&t, 1, NULL);
     work_start(&g_work, 1, 1, 0);
-    ck_assert_int_eq(motan_server_handle(t.s, SVC, "echo", h_async, &g_work), MOTAN_OK);
-    motan_client *c = client_for(&t, "requestTimeout=2000");
+    ck_assert_int_eq(motan_server_handle(t.s, TU_SVC, "echo", h_async, &g_work), MOTAN_OK);
+    motan_client *c = tu_srv_client(&t, "requestTimeout=2000");
     motan_request *r = motan_client_request(c, "echo");
     motan_response *resp;
     ck_assert_int_eq(motan_client_call(c, r, &resp), MOTAN_EREMOTE);
@@ -318,7 +302,7 @@ START_TEST(drop_and_discard)
     work_stop(&g_work);
     /* Discarded: no answer at all, the caller times out (its M_tmo is not answered either). */
     work_start(&g_work, 1, 2, 0);
-    ck_assert_int_eq(motan_server_handle(t.s, SVC, "echo", h_async, &g_work), MOTAN_OK);
+    ck_assert_int_eq(motan_server_handle(t.s, TU_SVC, "echo", h_async, &g_work), MOTAN_OK);
     motan_request_set_timeout(r, 300);
     ck_assert_int_eq(motan_client_call(c, r, &resp), MOTAN_ETIMEOUT);
     motan_response_free(resp);
@@ -336,11 +320,11 @@ START_TEST(replies_outlive_connection_and_server)
     tu_srv t;
     tu_srv_start(&t, 1, NULL);
     work_start(&g_work, 2, 3, 0); /* held until released */
-    ck_assert_int_eq(motan_server_handle(t.s, SVC, "echo", h_async, &g_work), MOTAN_OK);
+    ck_assert_int_eq(motan_server_handle(t.s, TU_SVC, "echo", h_async, &g_work), MOTAN_OK);
     tu_wire w;
     ck_assert_int_eq(tu_wire_open(&w, t.port), 0);
     for (uint64_t i = 1; i <= 20; i++)
-        ck_assert_int_eq(tu_wire_request(&w, i, MOTAN_SER_SIMPLE, SVC, "echo", NULL,
+        ck_assert_int_eq(tu_wire_request(&w, i, MOTAN_SER_SIMPLE, TU_SVC, "echo", NULL,
                                          "\x01\x00\x00\x00\x01z", 6), 0);
     uint64_t t0 = motan_now_us();
     while (work_queued(&g_work) < 20 && motan_now_us() - t0 < (uint64_t)TMO * 1000)
@@ -349,14 +333,12 @@ START_TEST(replies_outlive_connection_and_server)
     ck_assert_uint_eq(motan_server_stat(t.s, "open_replies"), 20);
     /* The client goes: the replies are owed to nobody now. */
     tu_wire_close(&w);
-    t0 = motan_now_us();
-    while (motan_server_stat(t.s, "connections") && motan_now_us() - t0 < (uint64_t)TMO * 1000)
-        usleep(1000);
+    ck_assert(tu_srv_wait_stat(&t, "connections", 0, 1, TMO));
     ck_assert_uint_eq(motan_server_stat(t.s, "open_replies"), 0);
     /* Ten are finished now (with the server alive), the rest after it is freed. */
     ck_assert_int_eq(tu_wire_open(&w, t.port), 0);
     for (uint64_t i = 21; i <= 30; i++)
-        ck_assert_int_eq(tu_wire_request(&w, i, MOTAN_SER_SIMPLE, SVC, "echo", NULL,
+        ck_assert_int_eq(tu_wire_request(&w, i, MOTAN_SER_SIMPLE, TU_SVC, "echo", NULL,
                                          "\x01\x00\x00\x00\x01z", 6), 0);
     t0 = motan_now_us();
     while (work_queued(&g_work) < 30 && motan_now_us() - t0 < (uint64_t)TMO * 1000)
@@ -385,15 +367,10 @@ START_TEST(free_inside_a_handler)
     tu_srv_start(&t, 0, NULL);
     static motan_server *self;
     self = t.s;
-    ck_assert_int_eq(motan_server_handle(t.s, SVC, "bye", h_free_self, &self), MOTAN_OK);
-    char url[128], err[256];
-    snprintf(url, sizeof(url), "motan2://127.0.0.1:%d/%s", t.port, SVC);
-    motan_url *u = tu_url(url);
-    motan_endpoint *ep;
-    ck_assert_int_eq(motan_endpoint_new(t.e.loop, u, &ep, err, sizeof(err)), MOTAN_OK);
-    motan_url_free(u);
+    ck_assert_int_eq(motan_server_handle(t.s, TU_SVC, "bye", h_free_self, &self), MOTAN_OK);
+    motan_endpoint *ep = tu_srv_endpoint(&t);
     motan_request *r = motan_request_new("bye");
-    motan_request_set_service(r, SVC);
+    motan_request_set_service(r, TU_SVC);
     for (int i = 0; i < 3; i++) /* three in one batch: the free waits for the handler's end */
         motan_endpoint_call(ep, r, 1000, free_resp, NULL, NULL);
     uint64_t t0 = motan_now_us();

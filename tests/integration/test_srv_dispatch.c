@@ -15,21 +15,11 @@
 #include "testutil.h"
 #include "tu_srv.h"
 
-#define SVC "com.example.EchoService"
 #define TMO 5000
 
 static int slow(void) { return tu_slow() ? 10 : 1; }
 
 /* ---- handlers ------------------------------------------------------------------------------ */
-
-static void h_echo(const motan_server_request *req, motan_reply *reply, void *ud)
-{
-    const motan_value *args;
-    (void)ud;
-    ck_assert_int_eq(motan_server_request_args(req, &args, NULL, 0), MOTAN_OK);
-    motan_reply_send(reply, motan_value_count(args) ? motan_value_at(args, 0)
-                                                    : motan_value_new_null(motan_reply_arena(reply)));
-}
 
 static void h_add(const motan_server_request *req, motan_reply *reply, void *ud)
 {
@@ -50,21 +40,11 @@ static void h_tag(const motan_server_request *req, motan_reply *reply, void *ud)
 static void setup_echo(tu_srv *t, int builtin, const char *const *params)
 {
     tu_srv_start(t, builtin, params);
-    ck_assert_int_eq(motan_server_handle(t->s, SVC, "echo", h_echo, NULL), MOTAN_OK);
-    ck_assert_int_eq(motan_server_handle(t->s, SVC, "add", h_add, NULL), MOTAN_OK);
+    ck_assert_int_eq(motan_server_handle(t->s, TU_SVC, "echo", tu_srv_echo, NULL), MOTAN_OK);
+    ck_assert_int_eq(motan_server_handle(t->s, TU_SVC, "add", h_add, NULL), MOTAN_OK);
 }
 
 /* ---- a blocking client ------------------------------------------------------------------------ */
-
-static motan_client *client_for(const tu_srv *t, const char *params)
-{
-    char url[512], err[256];
-    snprintf(url, sizeof(url), "motan2://127.0.0.1:%d/%s%s%s", t->port, SVC, params ? "?" : "",
-             params ? params : "");
-    motan_client *c = NULL;
-    ck_assert_msg(motan_client_new(url, &c, err, sizeof(err)) == MOTAN_OK, "%s: %s", url, err);
-    return c;
-}
 
 /* method(typed JSON args...) -> typed JSON of the answer, or "ERR <code> <errcode> <msg>". */
 static const char *call_text(motan_client *c, const char *method, const char *const *args)
@@ -102,7 +82,7 @@ START_TEST(echo_add_every_serialization)
     for (size_t i = 0; i < 3; i++) {
         char params[64];
         snprintf(params, sizeof(params), "serialization=%s", sers[i]);
-        motan_client *c = client_for(&t, params);
+        motan_client *c = tu_srv_client(&t, params);
         const char *a1[] = {"\"hello\"", NULL};
         ck_assert_str_eq(call_text(c, "echo", a1), "\"hello\"");
         const char *a2[] = {"{\"$int64\":40}", "{\"$int64\":2}", NULL};
@@ -135,14 +115,9 @@ START_TEST(callers_event_base)
     /* Server and endpoint on the test's own event_base: everything runs in its callbacks. */
     tu_srv t;
     setup_echo(&t, 0, NULL);
-    char url[128], err[256];
-    snprintf(url, sizeof(url), "motan2://127.0.0.1:%d/%s", t.port, SVC);
-    motan_url *u = tu_url(url);
-    motan_endpoint *ep;
-    ck_assert_int_eq(motan_endpoint_new(t.e.loop, u, &ep, err, sizeof(err)), MOTAN_OK);
-    motan_url_free(u);
+    motan_endpoint *ep = tu_srv_endpoint(&t);
     motan_request *r = motan_request_new("add");
-    motan_request_set_service(r, SVC);
+    motan_request_set_service(r, TU_SVC);
     motan_request_add_arg(r, motan_value_new_int32(motan_request_arena(r), 40));
     motan_request_add_arg(r, motan_value_new_int32(motan_request_arena(r), 2));
     counter n = {0, 0};
@@ -183,11 +158,11 @@ START_TEST(unknown_service_and_method_as_go)
     ck_assert_int_eq(tu_wire_request(&w, 1, MOTAN_SER_SIMPLE, "com.example.Nope", "echo", NULL, NULL, 0), 0);
     expect_error(&w, 1, MOTAN_SER_SIMPLE,
                  "{\"errcode\":404,\"errmsg\":\"provider not exist serviceKey=com.example.Nope\",\"errtype\":1}");
-    ck_assert_int_eq(tu_wire_request(&w, 2, MOTAN_SER_SIMPLE, SVC, "nosuch", NULL, NULL, 0), 0);
+    ck_assert_int_eq(tu_wire_request(&w, 2, MOTAN_SER_SIMPLE, TU_SVC, "nosuch", NULL, NULL, 0), 0);
     expect_error(&w, 2, MOTAN_SER_SIMPLE,
                  "{\"errcode\":500,\"errmsg\":\"method nosuch is not found in provider.\",\"errtype\":1}");
     /* As Go: the method name's first letter may be upper case; not the rest. */
-    ck_assert_int_eq(tu_wire_request(&w, 3, MOTAN_SER_JSON, SVC, "ECHO", NULL, NULL, 0), 0);
+    ck_assert_int_eq(tu_wire_request(&w, 3, MOTAN_SER_JSON, TU_SVC, "ECHO", NULL, NULL, 0), 0);
     expect_error(&w, 3, MOTAN_SER_JSON,
                  "{\"errcode\":500,\"errmsg\":\"method ECHO is not found in provider.\",\"errtype\":1}");
     ck_assert_int_eq(tu_wire_request(&w, 4, MOTAN_SER_SIMPLE, NULL, "echo", NULL, NULL, 0), 0);
@@ -195,7 +170,7 @@ START_TEST(unknown_service_and_method_as_go)
                  "{\"errcode\":404,\"errmsg\":\"provider not exist serviceKey=\",\"errtype\":1}");
     tu_wire_close(&w);
 
-    motan_client *c = client_for(&t, NULL);
+    motan_client *c = tu_srv_client(&t, NULL);
     const char *a[] = {"\"x\"", NULL};
     ck_assert_str_eq(call_text(c, "Echo", a), "\"x\"");
     motan_client_free(c);
@@ -209,12 +184,12 @@ START_TEST(method_service_and_global_handlers)
     tu_srv t;
     tu_srv_start(&t, 1, NULL);
     motan_server *s = t.s;
-    ck_assert_int_eq(motan_server_handle(s, SVC, "one", h_tag, "one"), MOTAN_OK);
-    ck_assert_int_eq(motan_server_handle(s, SVC, NULL, h_tag, "svc"), MOTAN_OK);
+    ck_assert_int_eq(motan_server_handle(s, TU_SVC, "one", h_tag, "one"), MOTAN_OK);
+    ck_assert_int_eq(motan_server_handle(s, TU_SVC, NULL, h_tag, "svc"), MOTAN_OK);
     ck_assert_int_eq(motan_server_handle(s, NULL, NULL, h_tag, "all"), MOTAN_OK);
     ck_assert_int_eq(motan_server_handle(s, NULL, "m", h_tag, "x"), MOTAN_EINVAL);
     ck_assert_int_eq(motan_server_handle(s, "", NULL, h_tag, "x"), MOTAN_EINVAL);
-    motan_client *c = client_for(&t, NULL);
+    motan_client *c = tu_srv_client(&t, NULL);
     ck_assert_str_eq(call_text(c, "one", NULL), "\"one\"");
     ck_assert_str_eq(call_text(c, "One", NULL), "\"one\"");
     ck_assert_str_eq(call_text(c, "two", NULL), "\"svc\"");
@@ -225,12 +200,12 @@ START_TEST(method_service_and_global_handlers)
     ck_assert_str_eq(call_text(c, "any", NULL), "\"all\"");
     motan_client_free(c);
     /* Registering again replaces; a NULL handler removes (the next level answers). */
-    ck_assert_int_eq(motan_server_handle(s, SVC, "one", h_tag, "ONE"), MOTAN_OK);
-    c = client_for(&t, NULL);
+    ck_assert_int_eq(motan_server_handle(s, TU_SVC, "one", h_tag, "ONE"), MOTAN_OK);
+    c = tu_srv_client(&t, NULL);
     ck_assert_str_eq(call_text(c, "one", NULL), "\"ONE\"");
-    ck_assert_int_eq(motan_server_handle(s, SVC, "one", NULL, NULL), MOTAN_OK);
+    ck_assert_int_eq(motan_server_handle(s, TU_SVC, "one", NULL, NULL), MOTAN_OK);
     ck_assert_str_eq(call_text(c, "one", NULL), "\"svc\"");
-    ck_assert_int_eq(motan_server_handle(s, SVC, NULL, NULL, NULL), MOTAN_OK);
+    ck_assert_int_eq(motan_server_handle(s, TU_SVC, NULL, NULL, NULL), MOTAN_OK);
     ck_assert_str_eq(call_text(c, "one", NULL), "\"all\"");
     ck_assert_int_eq(motan_server_handle(s, NULL, NULL, NULL, NULL), MOTAN_OK);
     ck_assert_str_eq(call_text(c, "one", NULL),
@@ -297,21 +272,21 @@ START_TEST(undecodable_arguments)
     setup_echo(&t, 1, NULL);
     tu_wire w;
     ck_assert_int_eq(tu_wire_open(&w, t.port), 0);
-    ck_assert_int_eq(tu_wire_request(&w, 1, MOTAN_SER_SIMPLE, SVC, "echo", NULL, "\x0c\x00", 2), 0);
+    ck_assert_int_eq(tu_wire_request(&w, 1, MOTAN_SER_SIMPLE, TU_SVC, "echo", NULL, "\x0c\x00", 2), 0);
     ck_assert_int_eq(tu_wire_frame(&w, TMO), MOTAN_OK);
     motan_response *resp = motan_response_new();
     motan_response_set_frame(resp, w.f);
     ck_assert_int_eq(motan_response_get_errcode(resp), 500);
     ck_assert_msg(!strncmp(motan_response_get_errmsg(resp), "deserialize fail: ", 18), "%s",
                   motan_response_get_errmsg(resp));
-    ck_assert_int_eq(tu_wire_request(&w, 2, MOTAN_SER_HESSIAN2, SVC, "echo", NULL, "\x53\x00", 2), 0);
+    ck_assert_int_eq(tu_wire_request(&w, 2, MOTAN_SER_HESSIAN2, TU_SVC, "echo", NULL, "\x53\x00", 2), 0);
     ck_assert_int_eq(tu_wire_frame(&w, TMO), MOTAN_OK);
     ck_assert_int_eq(motan_frame_get_serialization(w.f), MOTAN_SER_HESSIAN2);
     motan_response_set_frame(resp, w.f);
     ck_assert_msg(strstr(motan_response_get_errmsg(resp), "not supported"), "%s",
                   motan_response_get_errmsg(resp));
     /* The connection is still good. */
-    ck_assert_int_eq(tu_wire_request(&w, 3, MOTAN_SER_SIMPLE, SVC, "echo", NULL, "\x01\x00\x00\x00\x01z", 6), 0);
+    ck_assert_int_eq(tu_wire_request(&w, 3, MOTAN_SER_SIMPLE, TU_SVC, "echo", NULL, "\x01\x00\x00\x00\x01z", 6), 0);
     ck_assert_int_eq(tu_wire_frame(&w, TMO), MOTAN_OK);
     ck_assert_int_eq(motan_frame_get_status(w.f), 0);
     motan_response_free(resp);
@@ -325,11 +300,11 @@ START_TEST(gzip_requests_and_responses)
     tu_srv t;
     setup_echo(&t, 1, NULL);
     char err[256];
-    ck_assert_int_eq(motan_server_set(t.s, SVC, "mingzSize", "100", err, sizeof(err)), MOTAN_OK);
-    ck_assert_int_eq(motan_server_set(t.s, SVC, "maxConnections", "1", err, sizeof(err)), MOTAN_EURL);
+    ck_assert_int_eq(motan_server_set(t.s, TU_SVC, "mingzSize", "100", err, sizeof(err)), MOTAN_OK);
+    ck_assert_int_eq(motan_server_set(t.s, TU_SVC, "maxConnections", "1", err, sizeof(err)), MOTAN_EURL);
     ck_assert_msg(strstr(err, "whole server"), "%s", err);
     /* The client gzips its request bodies; the service gzips answers over 100 bytes. */
-    motan_client *c = client_for(&t, "mingzSize=10");
+    motan_client *c = tu_srv_client(&t, "mingzSize=10");
     char big[600], arg[700];
     memset(big, 'a', sizeof(big) - 1);
     big[sizeof(big) - 1] = '\0';
@@ -342,11 +317,11 @@ START_TEST(gzip_requests_and_responses)
     ck_assert_int_eq(tu_wire_open(&w, t.port), 0);
     motan_buf *b = motan_buf_new(0);
     motan_simple_write_string(b, big, strlen(big));
-    ck_assert_int_eq(tu_wire_request(&w, 1, MOTAN_SER_SIMPLE, SVC, "echo", NULL, motan_buf_data(b),
+    ck_assert_int_eq(tu_wire_request(&w, 1, MOTAN_SER_SIMPLE, TU_SVC, "echo", NULL, motan_buf_data(b),
                                      motan_buf_len(b)), 0);
     ck_assert_int_eq(tu_wire_frame(&w, TMO), MOTAN_OK);
     ck_assert(motan_frame_get_flags(w.f) & MOTAN_FLAG_GZIP);
-    ck_assert_int_eq(tu_wire_request(&w, 2, MOTAN_SER_SIMPLE, SVC, "echo", NULL, "\x01\x00\x00\x00\x01z", 6), 0);
+    ck_assert_int_eq(tu_wire_request(&w, 2, MOTAN_SER_SIMPLE, TU_SVC, "echo", NULL, "\x01\x00\x00\x00\x01z", 6), 0);
     ck_assert_int_eq(tu_wire_frame(&w, TMO), MOTAN_OK);
     ck_assert(!(motan_frame_get_flags(w.f) & MOTAN_FLAG_GZIP));
     motan_buf_free(b);
@@ -395,7 +370,7 @@ START_TEST(heartbeats_go_and_java)
     /* Responses (to nothing the server asked) are ignored; the connection stays. */
     send_hex(&w, "f1f113083001020304050607080000000000000000");
     send_hex(&w, "f1f10108300000000000000010000000064d5f70740a330000000701000000026f6b");
-    ck_assert_int_eq(tu_wire_request(&w, 9, MOTAN_SER_SIMPLE, SVC, "echo", NULL, NULL, 0), 0);
+    ck_assert_int_eq(tu_wire_request(&w, 9, MOTAN_SER_SIMPLE, TU_SVC, "echo", NULL, NULL, 0), 0);
     ck_assert_int_eq(tu_wire_frame(&w, TMO), MOTAN_OK);
     ck_assert_uint_eq(motan_frame_get_request_id(w.f), 9);
     ck_assert_uint_eq(motan_server_stat(t.s, "heartbeats"), 3);
@@ -421,10 +396,10 @@ START_TEST(response_metadata_and_errors)
 {
     tu_srv t;
     tu_srv_start(&t, 1, NULL);
-    ck_assert_int_eq(motan_server_handle(t.s, SVC, "m", h_meta, NULL), MOTAN_OK);
+    ck_assert_int_eq(motan_server_handle(t.s, TU_SVC, "m", h_meta, NULL), MOTAN_OK);
     tu_wire w;
     ck_assert_int_eq(tu_wire_open(&w, t.port), 0);
-    ck_assert_int_eq(tu_wire_request(&w, 5, MOTAN_SER_SIMPLE, SVC, "m", NULL, NULL, 0), 0);
+    ck_assert_int_eq(tu_wire_request(&w, 5, MOTAN_SER_SIMPLE, TU_SVC, "m", NULL, NULL, 0), 0);
     ck_assert_int_eq(tu_wire_frame(&w, TMO), MOTAN_OK);
     /* a, then the handler's M_pt instead of the server's, then M_e (Go's escaping). */
     ck_assert_uint_eq(motan_frame_meta_count(w.f), 3);
@@ -460,14 +435,14 @@ START_TEST(request_view)
     tu_srv t;
     tu_srv_start(&t, 1, NULL);
     static char seen[512];
-    ck_assert_int_eq(motan_server_handle_raw(t.s, SVC, "i", h_inspect, seen), MOTAN_OK);
+    ck_assert_int_eq(motan_server_handle_raw(t.s, TU_SVC, "i", h_inspect, seen), MOTAN_OK);
     tu_wire w;
     ck_assert_int_eq(tu_wire_open(&w, t.port), 0);
     /* A oneway request is answered like any other (as Go and Java servers do). */
     motan_buf *b = motan_buf_new(0);
     size_t mark;
     motan_frame_write_begin(b, MOTAN_FLAG_ONEWAY, 0, MOTAN_SER_SIMPLE, 1234, &mark);
-    motan_frame_write_meta(b, mark, "M_p", 3, SVC, strlen(SVC));
+    motan_frame_write_meta(b, mark, "M_p", 3, TU_SVC, strlen(TU_SVC));
     motan_frame_write_meta(b, mark, "M_m", 3, "i", 1);
     motan_frame_write_meta(b, mark, "x", 1, "y", 1);
     motan_frame_write_body_begin(b, mark);
@@ -478,7 +453,7 @@ START_TEST(request_view)
     ck_assert_int_eq(tu_wire_frame(&w, TMO), MOTAN_OK);
     ck_assert_uint_eq(motan_frame_get_request_id(w.f), 1234);
     ck_assert_msg(!strncmp(seen, "id=1234 ser=6 flags=4 peer=127.0.0.1:", 37), "%s", seen);
-    ck_assert_msg(strstr(seen, " svc=" SVC " m=i meta=3 x=y body=2"), "%s", seen);
+    ck_assert_msg(strstr(seen, " svc=" TU_SVC " m=i meta=3 x=y body=2"), "%s", seen);
     tu_wire_close(&w);
     tu_srv_stop(&t);
 }
@@ -498,13 +473,13 @@ START_TEST(listeners_and_parameters)
     ck_assert_int_ne(port, t.port);
     /* Both TCP listeners and the Unix one serve. */
     char url[256];
-    snprintf(url, sizeof(url), "motan2://[%s]/%s", path, SVC);
+    snprintf(url, sizeof(url), "motan2://[%s]/%s", path, TU_SVC);
     motan_client *c;
     ck_assert_int_eq(motan_client_new(url, &c, err, sizeof(err)), MOTAN_OK);
     const char *a[] = {"\"u\"", NULL};
     ck_assert_str_eq(call_text(c, "echo", a), "\"u\"");
     motan_client_free(c);
-    snprintf(url, sizeof(url), "motan2://127.0.0.1:%d/%s", port, SVC);
+    snprintf(url, sizeof(url), "motan2://127.0.0.1:%d/%s", port, TU_SVC);
     ck_assert_int_eq(motan_client_new(url, &c, err, sizeof(err)), MOTAN_OK);
     ck_assert_str_eq(call_text(c, "echo", a), "\"u\"");
     motan_client_free(c);

@@ -17,7 +17,6 @@
 #include "testutil.h"
 #include "tu_srv.h"
 
-#define SVC "com.example.EchoService"
 #define TMO 5000
 
 static int slow(void) { return tu_slow() ? 10 : 1; }
@@ -125,18 +124,18 @@ static motan_registry *start(tu_srv *t, int builtin)
     motan_registry_register_ops(&rec_ops); /* once per process; later calls: EINVAL */
     g_log[0] = '\0';
     h_n = 0;
-    ck_assert_int_eq(motan_server_handle(t->s, SVC, "hold", h_hold, NULL), MOTAN_OK);
+    ck_assert_int_eq(motan_server_handle(t->s, TU_SVC, "hold", h_hold, NULL), MOTAN_OK);
     motan_url *u = tu_url("rec://x");
     motan_registry *reg;
     char err[256];
     ck_assert_int_eq(motan_registry_new(t->e.loop, u, &reg, err, sizeof(err)), MOTAN_OK);
     motan_url_free(u);
     /* Port 0: the listener's. */
-    ck_assert_int_eq(motan_server_export(t->s, reg, "motan2://127.0.0.1:0/" SVC "?group=g1", err,
+    ck_assert_int_eq(motan_server_export(t->s, reg, "motan2://127.0.0.1:0/" TU_SVC "?group=g1", err,
                                          sizeof(err)), MOTAN_OK);
     char want[256];
     snprintf(want, sizeof(want), "register motan2://127.0.0.1:%d/%s?group=g1&nodeType=service\n",
-             t->port, SVC);
+             t->port, TU_SVC);
     ck_assert_str_eq(log_text(), want);
     return reg;
 }
@@ -152,7 +151,7 @@ static void stop(tu_srv *t, motan_registry *reg)
 
 static void request(tu_wire *w, uint64_t id, const char *method)
 {
-    ck_assert_int_eq(tu_wire_request(w, id, MOTAN_SER_SIMPLE, SVC, method, NULL, NULL, 0), 0);
+    ck_assert_int_eq(tu_wire_request(w, id, MOTAN_SER_SIMPLE, TU_SVC, method, NULL, NULL, 0), 0);
 }
 
 /* ---- tests ---------------------------------------------------------------------------------- */
@@ -314,19 +313,19 @@ START_TEST(export_urls_are_checked)
     tu_srv t;
     motan_registry *reg = start(&t, 1);
     char err[256];
-    ck_assert_int_eq(motan_server_export(t.s, reg, "motan2://127.0.0.1:1/" SVC "?gruop=g", err,
+    ck_assert_int_eq(motan_server_export(t.s, reg, "motan2://127.0.0.1:1/" TU_SVC "?gruop=g", err,
                                          sizeof(err)), MOTAN_EURL);
     ck_assert_str_eq(err, "unknown export parameter \"gruop\" (did you mean \"group\"?)");
-    ck_assert_int_eq(motan_server_export(t.s, reg, "http://127.0.0.1:1/" SVC, err, sizeof(err)),
+    ck_assert_int_eq(motan_server_export(t.s, reg, "http://127.0.0.1:1/" TU_SVC, err, sizeof(err)),
                      MOTAN_EURL);
     ck_assert_int_eq(motan_server_export(t.s, reg, "motan2://127.0.0.1:1/", err, sizeof(err)),
                      MOTAN_EURL);
-    ck_assert_int_eq(motan_server_export(t.s, reg, "motan2://127.0.0.1:1/" SVC "?nodeType=referer",
+    ck_assert_int_eq(motan_server_export(t.s, reg, "motan2://127.0.0.1:1/" TU_SVC "?nodeType=referer",
                                          err, sizeof(err)), MOTAN_EURL);
-    ck_assert_int_eq(motan_server_export(t.s, reg, "motan2://127.0.0.1:1/" SVC "?mingzSize=x", err,
+    ck_assert_int_eq(motan_server_export(t.s, reg, "motan2://127.0.0.1:1/" TU_SVC "?mingzSize=x", err,
                                          sizeof(err)), MOTAN_EURL);
     /* Without a registry: only the service's parameters. */
-    ck_assert_int_eq(motan_server_export(t.s, NULL, "motan2://127.0.0.1:1/" SVC "?mingzSize=5", err,
+    ck_assert_int_eq(motan_server_export(t.s, NULL, "motan2://127.0.0.1:1/" TU_SVC "?mingzSize=5", err,
                                          sizeof(err)), MOTAN_OK);
     ck_assert_ptr_null(strstr(log_text(), ":1/"));
     motan_server_free(t.s); /* unregisters what is still exported */

@@ -16,36 +16,15 @@
 #include "testutil.h"
 #include "tu_srv.h"
 
-#define SVC "com.example.EchoService"
 #define TMO 5000
 
 static int slow(void) { return tu_slow() ? 10 : 1; }
 
-static void h_echo(const motan_server_request *req, motan_reply *reply, void *ud)
-{
-    const motan_value *args;
-    (void)ud;
-    motan_server_request_args(req, &args, NULL, 0);
-    motan_reply_send(reply, motan_value_count(args) ? motan_value_at(args, 0)
-                                                    : motan_value_new_null(motan_reply_arena(reply)));
-}
-
-static void h_big(const motan_server_request *req, motan_reply *reply, void *ud)
-{
-    const motan_value *args;
-    (void)ud;
-    motan_server_request_args(req, &args, NULL, 0);
-    size_t n = (size_t)motan_value_get_int(motan_value_at(args, 0));
-    void *p = motan_arena_alloc(motan_reply_arena(reply), n);
-    memset(p, 'b', n);
-    motan_reply_send(reply, motan_value_new_bytes(motan_reply_arena(reply), p, n));
-}
-
 static void start(tu_srv *t, const char *const *params)
 {
     tu_srv_start(t, 1, params);
-    ck_assert_int_eq(motan_server_handle(t->s, SVC, "echo", h_echo, NULL), MOTAN_OK);
-    ck_assert_int_eq(motan_server_handle(t->s, SVC, "big", h_big, NULL), MOTAN_OK);
+    ck_assert_int_eq(motan_server_handle(t->s, TU_SVC, "echo", tu_srv_echo, NULL), MOTAN_OK);
+    ck_assert_int_eq(motan_server_handle(t->s, TU_SVC, "big", tu_srv_big, NULL), MOTAN_OK);
 }
 
 /* A well-behaved client still gets its answer, promptly. */
@@ -54,7 +33,7 @@ static void still_serves(const tu_srv *t)
     tu_wire w;
     ck_assert_int_eq(tu_wire_open(&w, t->port), 0);
     uint64_t t0 = motan_now_us();
-    ck_assert_int_eq(tu_wire_request(&w, 77, MOTAN_SER_SIMPLE, SVC, "echo", NULL, "\x05\x01", 2), 0);
+    ck_assert_int_eq(tu_wire_request(&w, 77, MOTAN_SER_SIMPLE, TU_SVC, "echo", NULL, "\x05\x01", 2), 0);
     ck_assert_int_eq(tu_wire_frame(&w, TMO), MOTAN_OK);
     ck_assert_uint_eq(motan_frame_get_request_id(w.f), 77);
     ck_assert_uint_lt((motan_now_us() - t0) / 1000, 1000 * (unsigned)slow());
@@ -90,7 +69,7 @@ START_TEST(garbage_and_malformed_frames)
     /* Whole frames before the bad one are answered first. */
     tu_wire w;
     ck_assert_int_eq(tu_wire_open(&w, t.port), 0);
-    ck_assert_int_eq(tu_wire_request(&w, 5, MOTAN_SER_SIMPLE, SVC, "echo", NULL, NULL, 0), 0);
+    ck_assert_int_eq(tu_wire_request(&w, 5, MOTAN_SER_SIMPLE, TU_SVC, "echo", NULL, NULL, 0), 0);
     ck_assert_int_eq(tu_wire_send(&w, "\xba\xad", 2), 0);
     ck_assert_int_eq(tu_wire_frame(&w, TMO), MOTAN_OK);
     ck_assert_uint_eq(motan_frame_get_request_id(w.f), 5);
@@ -168,10 +147,8 @@ START_TEST(slow_writers_declaring_big_frames)
     still_serves(&t);
     /* The server holds what arrived (a few KiB), not what was announced (1000 MiB). */
     ck_assert(tu_rss_within(rss0, 32 * 1024, "slow writers"));
-    uint64_t t0 = motan_now_us(); /* still_serves' own connection may still be closing */
-    while (motan_server_stat(t.s, "connections") != N && motan_now_us() - t0 < (uint64_t)TMO * 1000)
-        usleep(1000);
-    ck_assert_uint_eq(motan_server_stat(t.s, "connections"), N);
+    /* still_serves' own connection may still be closing */
+    ck_assert(tu_srv_wait_stat(&t, "connections", N, 1, TMO));
     for (int i = 0; i < N; i++)
         tu_wire_close(&w[i]);
     tu_srv_stop(&t);
@@ -192,13 +169,10 @@ START_TEST(clients_that_never_read)
     for (int i = 0; i < N; i++) {
         ck_assert_int_eq(tu_wire_open(&w[i], t.port), 0);
         for (uint64_t k = 1; k <= PER; k++)
-            ck_assert_int_eq(tu_wire_request(&w[i], k, MOTAN_SER_SIMPLE, SVC, "big", NULL,
+            ck_assert_int_eq(tu_wire_request(&w[i], k, MOTAN_SER_SIMPLE, TU_SVC, "big", NULL,
                                              motan_buf_data(b), motan_buf_len(b)), 0);
     }
-    uint64_t t0 = motan_now_us();
-    while (motan_server_stat(t.s, "paused") < N && motan_now_us() - t0 < (uint64_t)TMO * 1000)
-        usleep(2000);
-    ck_assert_uint_eq(motan_server_stat(t.s, "paused"), N);
+    ck_assert(tu_srv_wait_stat(&t, "paused", N, 1, TMO));
     still_serves(&t);
     /* Each holds about maxBufferedBytes plus one answer, not 64 MiB. */
     ck_assert(tu_rss_within(rss0, N * 3 * 1024, "clients that never read"));
@@ -208,10 +182,7 @@ START_TEST(clients_that_never_read)
         setsockopt(w[i].fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
         tu_wire_close(&w[i]);
     }
-    t0 = motan_now_us();
-    while (motan_server_stat(t.s, "connections") && motan_now_us() - t0 < (uint64_t)TMO * 1000)
-        usleep(2000);
-    ck_assert_uint_eq(motan_server_stat(t.s, "connections"), 0);
+    ck_assert(tu_srv_wait_stat(&t, "connections", 0, 1, TMO));
     still_serves(&t);
     motan_buf_free(b);
     tu_srv_stop(&t);
@@ -226,7 +197,7 @@ START_TEST(connection_churn)
         tu_wire w;
         ck_assert_int_eq(tu_wire_open(&w, t.port), 0);
         if (i % 3 == 0)
-            tu_wire_request(&w, 1, MOTAN_SER_SIMPLE, SVC, "echo", NULL, NULL, 0);
+            tu_wire_request(&w, 1, MOTAN_SER_SIMPLE, TU_SVC, "echo", NULL, NULL, 0);
         if (i % 3 == 1) {
             struct linger lg = {1, 0};
             setsockopt(w.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
@@ -234,10 +205,7 @@ START_TEST(connection_churn)
         tu_wire_close(&w);
     }
     still_serves(&t);
-    uint64_t t0 = motan_now_us();
-    while (motan_server_stat(t.s, "connections") && motan_now_us() - t0 < (uint64_t)TMO * 1000)
-        usleep(2000);
-    ck_assert_uint_eq(motan_server_stat(t.s, "connections"), 0);
+    ck_assert(tu_srv_wait_stat(&t, "connections", 0, 1, TMO));
     tu_srv_stop(&t);
 }
 END_TEST

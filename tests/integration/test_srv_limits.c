@@ -14,31 +14,9 @@
 #include "testutil.h"
 #include "tu_srv.h"
 
-#define SVC "com.example.EchoService"
 #define TMO 5000
 
 static int slow(void) { return tu_slow() ? 10 : 1; }
-
-static void h_echo(const motan_server_request *req, motan_reply *reply, void *ud)
-{
-    const motan_value *args;
-    (void)ud;
-    motan_server_request_args(req, &args, NULL, 0);
-    motan_reply_send(reply, motan_value_count(args) ? motan_value_at(args, 0)
-                                                    : motan_value_new_null(motan_reply_arena(reply)));
-}
-
-/* big(n): n bytes. */
-static void h_big(const motan_server_request *req, motan_reply *reply, void *ud)
-{
-    const motan_value *args;
-    (void)ud;
-    motan_server_request_args(req, &args, NULL, 0);
-    size_t n = (size_t)motan_value_get_int(motan_value_at(args, 0));
-    void *p = motan_arena_alloc(motan_reply_arena(reply), n);
-    memset(p, 'b', n);
-    motan_reply_send(reply, motan_value_new_bytes(motan_reply_arena(reply), p, n));
-}
 
 static motan_reply *g_held;
 
@@ -52,9 +30,9 @@ static void h_hold(const motan_server_request *req, motan_reply *reply, void *ud
 static void start(tu_srv *t, int builtin, const char *const *params)
 {
     tu_srv_start(t, builtin, params);
-    ck_assert_int_eq(motan_server_handle(t->s, SVC, "echo", h_echo, NULL), MOTAN_OK);
-    ck_assert_int_eq(motan_server_handle(t->s, SVC, "big", h_big, NULL), MOTAN_OK);
-    ck_assert_int_eq(motan_server_handle(t->s, SVC, "hold", h_hold, NULL), MOTAN_OK);
+    ck_assert_int_eq(motan_server_handle(t->s, TU_SVC, "echo", tu_srv_echo, NULL), MOTAN_OK);
+    ck_assert_int_eq(motan_server_handle(t->s, TU_SVC, "big", tu_srv_big, NULL), MOTAN_OK);
+    ck_assert_int_eq(motan_server_handle(t->s, TU_SVC, "hold", h_hold, NULL), MOTAN_OK);
 }
 
 /* A Simple string body of n bytes. */
@@ -90,14 +68,14 @@ START_TEST(max_content_length)
     /* A body of exactly the limit passes ("greater than" is refused, spec §2.5). */
     motan_buf *b = string_body(1000 - 5);
     ck_assert_int_eq(tu_wire_open(&w, t.port), 0);
-    ck_assert_int_eq(tu_wire_request(&w, 1, MOTAN_SER_SIMPLE, SVC, "echo", NULL, motan_buf_data(b),
+    ck_assert_int_eq(tu_wire_request(&w, 1, MOTAN_SER_SIMPLE, TU_SVC, "echo", NULL, motan_buf_data(b),
                                      motan_buf_len(b)), 0);
     ck_assert_int_eq(tu_wire_frame(&w, TMO), MOTAN_OK);
     ck_assert_int_eq(motan_frame_get_status(w.f), 0);
     motan_buf_free(b);
     /* One byte more: answered with Java's "request too large", then the connection closes. */
     b = string_body(1000 - 4);
-    ck_assert_int_eq(tu_wire_request(&w, 2, MOTAN_SER_SIMPLE, SVC, "echo", NULL, motan_buf_data(b),
+    ck_assert_int_eq(tu_wire_request(&w, 2, MOTAN_SER_SIMPLE, TU_SVC, "echo", NULL, motan_buf_data(b),
                                      motan_buf_len(b)), 0);
     expect_too_large(&w, 2);
     tu_wire_close(&w);
@@ -113,7 +91,7 @@ START_TEST(max_content_length)
     motan_buf *z = motan_buf_new(0);
     size_t mark;
     motan_frame_write_begin(z, 0, 0, MOTAN_SER_SIMPLE, 4, &mark);
-    motan_frame_write_meta(z, mark, "M_p", 3, SVC, strlen(SVC));
+    motan_frame_write_meta(z, mark, "M_p", 3, TU_SVC, strlen(TU_SVC));
     motan_frame_write_meta(z, mark, "M_m", 3, "echo", 4);
     motan_frame_write_body_begin(z, mark);
     motan_buf_append(z, motan_buf_data(b), motan_buf_len(b));
@@ -136,7 +114,7 @@ static void send_nulls(tu_wire *w, uint64_t id, const char *method, size_t n)
     motan_buf *z = motan_buf_new(0);
     size_t mark;
     motan_frame_write_begin(z, 0, 0, MOTAN_SER_SIMPLE, id, &mark);
-    motan_frame_write_meta(z, mark, "M_p", 3, SVC, strlen(SVC));
+    motan_frame_write_meta(z, mark, "M_p", 3, TU_SVC, strlen(TU_SVC));
     method = method ? method : "echo";
     motan_frame_write_meta(z, mark, "M_m", 3, method, strlen(method));
     motan_frame_write_body_begin(z, mark);
@@ -169,7 +147,7 @@ START_TEST(decoded_size_budget)
     const char *params[] = {"maxDecodedSize", "1000000", NULL};
     tu_srv t;
     start(&t, 1, params);
-    ck_assert_int_eq(motan_server_handle_raw(t.s, SVC, "raw", h_raw_args, NULL), MOTAN_OK);
+    ck_assert_int_eq(motan_server_handle_raw(t.s, TU_SVC, "raw", h_raw_args, NULL), MOTAN_OK);
     long rss0 = tu_rss_kb();
     tu_wire w;
     ck_assert_int_eq(tu_wire_open(&w, t.port), 0);
@@ -205,18 +183,9 @@ START_TEST(decoded_size_budget)
 }
 END_TEST
 
-static void wait_stat(const tu_srv *t, const char *name, uint64_t want)
-{
-    uint64_t t0 = motan_now_us();
-    while (motan_server_stat(t->s, name) != want && motan_now_us() - t0 < (uint64_t)TMO * 1000)
-        usleep(1000);
-    ck_assert_msg(motan_server_stat(t->s, name) == want, "%s %llu, want %llu", name,
-                  (unsigned long long)motan_server_stat(t->s, name), (unsigned long long)want);
-}
-
 static void echo_ok(tu_wire *w, uint64_t id)
 {
-    ck_assert_int_eq(tu_wire_request(w, id, MOTAN_SER_SIMPLE, SVC, "echo", NULL, NULL, 0), 0);
+    ck_assert_int_eq(tu_wire_request(w, id, MOTAN_SER_SIMPLE, TU_SVC, "echo", NULL, NULL, 0), 0);
     ck_assert_int_eq(tu_wire_frame(w, TMO), MOTAN_OK);
     ck_assert_uint_eq(motan_frame_get_request_id(w->f), id);
 }
@@ -240,7 +209,7 @@ START_TEST(max_connections)
     echo_ok(&a, 3);
     /* Room again once one goes. */
     tu_wire_close(&b);
-    wait_stat(&t, "connections", 1);
+    ck_assert(tu_srv_wait_stat(&t, "connections", 1, 1, TMO));
     ck_assert_int_eq(tu_wire_open(&c, t.port), 0);
     echo_ok(&c, 4);
     tu_wire_close(&a);
@@ -258,7 +227,7 @@ START_TEST(idle_timeout)
     ck_assert_int_eq(tu_wire_open(&idle, t.port), 0);
     ck_assert_int_eq(tu_wire_open(&busy, t.port), 0);
     ck_assert_int_eq(tu_wire_open(&held, t.port), 0);
-    ck_assert_int_eq(tu_wire_request(&held, 1, MOTAN_SER_SIMPLE, SVC, "hold", NULL, NULL, 0), 0);
+    ck_assert_int_eq(tu_wire_request(&held, 1, MOTAN_SER_SIMPLE, TU_SVC, "hold", NULL, NULL, 0), 0);
     uint64_t t0 = motan_now_us();
     uint64_t sent = t0;
     int closed = 0;
@@ -266,7 +235,7 @@ START_TEST(idle_timeout)
     while (motan_now_us() - t0 < 700000) {
         tu_run_once(&t.e);
         if (motan_now_us() - sent > 50000) {
-            ck_assert_int_eq(tu_wire_request(&busy, 2, MOTAN_SER_SIMPLE, SVC, "echo", NULL, NULL, 0), 0);
+            ck_assert_int_eq(tu_wire_request(&busy, 2, MOTAN_SER_SIMPLE, TU_SVC, "echo", NULL, NULL, 0), 0);
             sent = motan_now_us();
         }
         if (!closed && motan_server_stat(t.s, "idle_closed") == 1) {
@@ -309,9 +278,9 @@ START_TEST(back_pressure_from_a_client_that_does_not_read)
     long rss0 = tu_rss_kb();
     enum { N = 400 };
     for (uint64_t i = 1; i <= N; i++)
-        ck_assert_int_eq(tu_wire_request(&w, i, MOTAN_SER_SIMPLE, SVC, "big", NULL, motan_buf_data(b),
+        ck_assert_int_eq(tu_wire_request(&w, i, MOTAN_SER_SIMPLE, TU_SVC, "big", NULL, motan_buf_data(b),
                                          motan_buf_len(b)), 0);
-    wait_stat(&t, "paused", 1);
+    ck_assert(tu_srv_wait_stat(&t, "paused", 1, 1, TMO));
     usleep(200000); /* a server that did not stop would keep answering (and growing) now */
     ck_assert(tu_rss_within(rss0, 24 * 1024, "back-pressure"));
     ck_assert_uint_lt(motan_server_stat(t.s, "requests"), N);

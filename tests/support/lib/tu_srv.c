@@ -11,6 +11,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "testutil.h"
+
 static void die(const char *what, const char *err)
 {
     fprintf(stderr, "tu_srv: %s: %s\n", what, err);
@@ -36,6 +38,93 @@ void tu_srv_stop(tu_srv *t)
     motan_server_free(t->s);
     t->s = NULL;
     tu_env_free(&t->e);
+}
+
+void tu_srv_echo(const motan_server_request *req, motan_reply *reply, void *userdata)
+{
+    const motan_value *args = NULL;
+    (void)userdata;
+    motan_server_request_args(req, &args, NULL, 0);
+    motan_reply_send(reply, motan_value_count(args) ? motan_value_at(args, 0)
+                                                    : motan_value_new_null(motan_reply_arena(reply)));
+}
+
+void tu_srv_big(const motan_server_request *req, motan_reply *reply, void *userdata)
+{
+    const motan_value *args = NULL;
+    (void)userdata;
+    motan_server_request_args(req, &args, NULL, 0);
+    size_t n = motan_value_count(args) ? (size_t)motan_value_get_int(motan_value_at(args, 0)) : 0;
+    void *p = n ? motan_arena_alloc(motan_reply_arena(reply), n) : NULL;
+    if (p)
+        memset(p, 'b', n);
+    motan_reply_send(reply, motan_value_new_bytes(motan_reply_arena(reply), p, p ? n : 0));
+}
+
+motan_client *tu_srv_client(const tu_srv *t, const char *params)
+{
+    char url[512], err[256] = "";
+    snprintf(url, sizeof(url), "motan2://127.0.0.1:%d/%s%s%s", t->port, TU_SVC, params ? "?" : "",
+             params ? params : "");
+    motan_client *c = NULL;
+    if (motan_client_new(url, &c, err, sizeof(err)) != MOTAN_OK)
+        die(url, err);
+    return c;
+}
+
+motan_endpoint *tu_srv_endpoint(const tu_srv *t)
+{
+    char url[128], err[256] = "";
+    snprintf(url, sizeof(url), "motan2://127.0.0.1:%d/%s", t->port, TU_SVC);
+    motan_url *u = tu_url(url);
+    motan_endpoint *ep = NULL;
+    if (motan_endpoint_new(t->e.loop, u, &ep, err, sizeof(err)) != MOTAN_OK)
+        die(url, err);
+    motan_url_free(u);
+    return ep;
+}
+
+int tu_srv_wait_stat(const tu_srv *t, const char *name, uint64_t want, int exact, int timeout_ms)
+{
+    uint64_t end = motan_now_us() + (uint64_t)timeout_ms * 1000u;
+    for (;;) {
+        uint64_t v = motan_server_stat(t->s, name);
+        if (exact ? v == want : v >= want)
+            return 1;
+        if (motan_now_us() >= end) {
+            fprintf(stderr, "tu_srv_wait_stat: %s is %llu, want %s%llu\n", name,
+                    (unsigned long long)v, exact ? "" : ">= ", (unsigned long long)want);
+            return 0;
+        }
+        usleep(1000);
+    }
+}
+
+pid_t tu_echo_server_start(int *port)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/%s/examples/echo_server", tu_root(), tu_build());
+    int fds[2];
+    if (pipe(fds))
+        return -1;
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(fds[1], 1);
+        close(fds[0]);
+        close(fds[1]);
+        execl(path, path, "0", (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    FILE *f = fdopen(fds[0], "r");
+    char line[128] = "";
+    int ok = pid > 0 && f && fgets(line, sizeof(line), f) &&
+             sscanf(line, "listening 127.0.0.1:%d", port) == 1;
+    if (f)
+        fclose(f);
+    else
+        close(fds[0]);
+    return ok ? pid : -1;
 }
 
 int tu_rss_within(long rss0, long max_kb, const char *what)

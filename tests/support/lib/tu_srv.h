@@ -6,9 +6,13 @@
 #ifndef MOTAN_TU_SRV_H
 #define MOTAN_TU_SRV_H
 
-#include <motan/server.h>
+#include <sys/types.h>
+
+#include <motan/motan.h>
 
 #include "tu_loop.h"
+
+#define TU_SVC "com.example.EchoService"
 
 typedef struct tu_srv {
     tu_env e;
@@ -24,6 +28,21 @@ typedef struct tu_srv {
 void tu_srv_start(tu_srv *t, int builtin, const char *const *params);
 /* Frees the server, then the loop. */
 void tu_srv_stop(tu_srv *t);
+
+/* Handlers: echo(x) answers x (null without arguments); big(n) answers n bytes of 'b'. */
+void tu_srv_echo(const motan_server_request *req, motan_reply *reply, void *userdata);
+void tu_srv_big(const motan_server_request *req, motan_reply *reply, void *userdata);
+/* A client (built-in loop) for TU_SVC on t's listener, URL parameters params (may be NULL). */
+motan_client *tu_srv_client(const tu_srv *t, const char *params);
+/* An endpoint for TU_SVC on t's listener, on t's loop. */
+motan_endpoint *tu_srv_endpoint(const tu_srv *t);
+/*
+ * Waits (sleeping beside a built-in loop) until stat name reaches want: at least want, or
+ * exactly want when exact. 1 when it did within timeout_ms.
+ */
+int tu_srv_wait_stat(const tu_srv *t, const char *name, uint64_t want, int exact, int timeout_ms);
+/* build/examples/echo_server 0 started: its pid, *port from its "listening" line; -1 on failure. */
+pid_t tu_echo_server_start(int *port);
 
 /*
  * 1 when resident memory grew by less than max_kb since rss0 (tu_rss_kb), else 0 with the

@@ -130,13 +130,13 @@ static void m_meta(srv_server *s, motan_arena *a, const motan_value *args, size_
                    srv_call *call)
 {
     (void)s;
-    size_t klen = 0, vlen = 0;
-    const char *key = n == 1 ? motan_value_get_data(motan_value_at(args, 0), &klen) : NULL;
+    size_t vlen = 0;
+    /* Strings decoded into an arena are NUL-terminated: the key is a C string. */
+    const char *key = n == 1 ? motan_value_get_data(motan_value_at(args, 0), NULL) : NULL;
     if (!key) {
         bad_args(call, "meta", "expected one string");
         return;
     }
-    /* keys built into an arena are NUL-terminated (codec.h) */
     const char *v = motan_server_request_meta(call->req, key, &vlen);
     result(call, v ? motan_value_new_string(a, v, vlen) : motan_value_new_null(a));
 }
