@@ -182,7 +182,7 @@ tsan: deps
 
 valgrind: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) all $(INTEG_BINS)
-	@BUILD=$(BUILD) MOTAN_SANITIZER=valgrind scripts/run-suites.sh valgrind valgrind-registry valgrind-server
+	@BUILD=$(BUILD) MOTAN_SANITIZER=valgrind scripts/run-suites.sh valgrind valgrind-registry valgrind-server valgrind-agent
 
 # ---- fuzzing (clang + libFuzzer) ----------------------------------------------------------
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))

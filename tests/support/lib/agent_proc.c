@@ -33,6 +33,26 @@ static void sleep_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
+/* $MOTAN_AGENT_WRAPPER: a command put in front of the agent (valgrind); timeouts grow 12 times. */
+static int wrap(char **argv, int max, char *buf, size_t len)
+{
+    const char *w = getenv("MOTAN_AGENT_WRAPPER");
+    int n = 0;
+    if (!w || !*w)
+        return 0;
+    snprintf(buf, len, "%s", w);
+    char *save = NULL;
+    for (char *t = strtok_r(buf, " ", &save); t && n < max; t = strtok_r(NULL, " ", &save))
+        argv[n++] = t;
+    return n;
+}
+
+static int slow(void)
+{
+    const char *w = getenv("MOTAN_AGENT_WRAPPER");
+    return w && *w ? 12 : 1;
+}
+
 static void agent_path(char *buf, size_t len)
 {
     const char *env = getenv("MOTAN_AGENT");
@@ -173,7 +193,12 @@ int tu_agent_start(tu_agent *a, const char *yaml)
         return -1;
     }
     agent_path(path, sizeof(path));
-    char *argv[] = {path, "-c", a->conf, NULL};
+    char wbuf[512], *argv[20];
+    int n = wrap(argv, 12, wbuf, sizeof(wbuf));
+    argv[n++] = path;
+    argv[n++] = "-c";
+    argv[n++] = a->conf;
+    argv[n] = NULL;
     int out;
     a->pid = spawn(argv, &out, -1);
     if (a->pid < 0) {
@@ -181,7 +206,7 @@ int tu_agent_start(tu_agent *a, const char *yaml)
         perror("tu_agent_start: fork");
         return -1;
     }
-    int rc = read_line(out, line, sizeof(line), 10000);
+    int rc = read_line(out, line, sizeof(line), 10000 * slow());
     close(out);
     if (rc || sscanf(line, "motan-agent ready port=%d eport=%d hport=%d mport=%d", &a->port,
                      &a->eport, &a->hport, &a->mport) != 4) {
@@ -228,7 +253,7 @@ int tu_agent_stop(tu_agent *a)
     int rc = -1;
     if (a->pid > 0) {
         kill(a->pid, SIGTERM);
-        rc = tu_agent_wait(a, 15000);
+        rc = tu_agent_wait(a, 15000 * slow());
         if (a->pid > 0) {
             fprintf(stderr, "tu_agent_stop: pid %d ignored SIGTERM; killing it\n", (int)a->pid);
             kill(a->pid, SIGKILL);
@@ -252,7 +277,13 @@ int tu_agent_run(const char *yaml, char *out, size_t outlen, int timeout_ms, con
     if (file)
         *file = conf;
     agent_path(path, sizeof(path));
-    char *argv[] = {path, "-c", a.conf, NULL};
+    char wbuf[512], *argv[20];
+    int na = wrap(argv, 12, wbuf, sizeof(wbuf));
+    argv[na++] = path;
+    argv[na++] = "-c";
+    argv[na++] = a.conf;
+    argv[na] = NULL;
+    timeout_ms *= slow();
     int fd, pfd[2];
     if (pipe2(pfd, O_CLOEXEC))
         return -1;

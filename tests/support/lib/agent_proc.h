@@ -3,7 +3,8 @@
  * tests and benchmarks, plus a tiny blocking HTTP client for its HTTP ports.
  *
  * The binary is $MOTAN_AGENT when set, else <root>/<BUILD>/bin/motan-agent (as
- * server_proc.h finds the test server). The configuration is written to a private temporary
+ * server_proc.h finds the test server); $MOTAN_AGENT_WRAPPER (e.g. "valgrind -q
+ * --leak-check=full --error-exitcode=99") is put in front of it, with 12 times the timeouts. The configuration is written to a private temporary
  * directory; the agent's stdout (its ready line) is read through a pipe, its stderr is the
  * test's (or a file, tu_agent_run). It gets SIGTERM when the starting thread exits.
  */
