@@ -158,10 +158,10 @@ static void service_destroy(export_service *s)
     free(s);
 }
 
-/* The export port of c (port 0 in the file: the port eport was given). */
+/* The export port of c: eport's port (as bound) for eport itself and for port 0. */
 static int port_of(agent *ag, const agent_conf *ac, const conf_service *c)
 {
-    return c->port == ac->eport ? ag->eport : c->port;
+    return c->port == ac->eport || c->port == 0 ? ag->eport : c->port;
 }
 
 static int listen_port(agent *ag, int port, char *err, size_t errlen)
