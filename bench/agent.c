@@ -30,31 +30,26 @@
 #include "agent_proc.h"
 #include "server_proc.h"
 #include "testutil.h"
+#include "tu_bench.h"
 #include "tu_loop.h"
 #include "zk_proc.h"
 
 #define SVC "com.example.EchoService"
-#define MAX_SAMPLES 4000000
 
 static double g_seconds = 1.5;
+static tu_lat g_lat; /* the samples of the open run */
 
-/* ---- latency samples -------------------------------------------------------------------- */
-
-static uint32_t *g_lat;
-static size_t g_nlat;
-
-static int cmp_u32(const void *a, const void *b)
+static int cmp_u64(const void *a, const void *b)
 {
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
     return x < y ? -1 : x > y;
 }
 
-static double pct(uint32_t *v, size_t n, double q)
+/* The q-quantile of l's samples (sorted here). */
+static double quantile(tu_lat *l, double q)
 {
-    if (!n)
-        return 0;
-    size_t i = (size_t)(q * (double)(n - 1));
-    return v[i];
+    qsort(l->lat, l->n, sizeof(uint64_t), cmp_u64);
+    return l->n ? (double)l->lat[(size_t)(q * (double)(l->n - 1))] : 0;
 }
 
 /* ---- the client: a closed loop of async calls, each timed --------------------------------- */
@@ -85,8 +80,8 @@ static void on_answer(motan_response *resp, void *ud)
         s->errors++;
     motan_response_free(resp);
     s->done++;
-    if (s->record && g_nlat < MAX_SAMPLES)
-        g_lat[g_nlat++] = (uint32_t)(now - sl->start);
+    if (s->record)
+        tu_lat_add(&g_lat, now - sl->start);
     if (now < s->deadline)
         again(sl);
     else if (--s->active == 0)
@@ -141,7 +136,7 @@ static figure measure(int port, int inflight, pid_t cpu_pid)
     motan_request_set_service(s.req, SVC);
     motan_request_add_arg(s.req, motan_value_new_bytes(motan_request_arena(s.req), "0123456789abcdef", 16));
     run_for(&s, inflight, 0.2, 0); /* connect, warm up */
-    g_nlat = 0;
+    tu_lat_reset(&g_lat);
     double cpu0 = cpu_pid > 0 ? tu_proc_cpu_us(cpu_pid) : 0;
     uint64_t t0 = motan_now_us();
     uint64_t n = run_for(&s, inflight, g_seconds, 1);
@@ -149,9 +144,9 @@ static figure measure(int port, int inflight, pid_t cpu_pid)
     double cpu = cpu_pid > 0 ? tu_proc_cpu_us(cpu_pid) - cpu0 : 0;
     if (s.errors)
         fprintf(stderr, "bench-agent: %d errors at %d in flight\n", s.errors, inflight);
-    qsort(g_lat, g_nlat, sizeof(*g_lat), cmp_u32);
-    figure f = {pct(g_lat, g_nlat, 0.5), pct(g_lat, g_nlat, 0.99), (double)n / secs,
+    figure f = {quantile(&g_lat, 0.5), quantile(&g_lat, 0.99), (double)n / secs,
                 n ? cpu / (double)n : 0};
+    tu_lat_reset(&g_lat);
     motan_request_free(s.req);
     motan_endpoint_free(s.ep);
     motan_loop_free(loop);
@@ -248,8 +243,9 @@ static void php_style(int calls)
     /* the agent's refer has its list once a call through it succeeds */
     for (int i = 0; i < 100 && one_process(cli, via) < 0; i++)
         usleep(50000);
-    uint32_t *t[2] = {calloc((size_t)calls, sizeof(uint32_t)), calloc((size_t)calls, sizeof(uint32_t))};
-    int n[2] = {0, 0}, failed[2] = {0, 0};
+    tu_lat t[2];
+    int failed[2] = {0, 0};
+    memset(t, 0, sizeof(t));
     double sum[2] = {0, 0};
     for (int i = 0; i < 2 * calls; i++) { /* alternating: both see the same machine */
         int k = i % 2;
@@ -258,15 +254,15 @@ static void php_style(int calls)
             failed[k]++;
             continue;
         }
-        t[k][n[k]++] = (uint32_t)us;
+        tu_lat_add(&t[k], (uint64_t)us);
         sum[k] += us;
     }
     for (int k = 0; k < 2; k++) {
-        qsort(t[k], (size_t)n[k], sizeof(uint32_t), cmp_u32);
-        printf("agent.php.%s %d calls mean_ms %.2f p50_ms %.2f p99_ms %.2f failed %d\n",
-               k ? "agent" : "direct", n[k], n[k] ? sum[k] / n[k] / 1000.0 : 0,
-               pct(t[k], (size_t)n[k], 0.5) / 1000.0, pct(t[k], (size_t)n[k], 0.99) / 1000.0, failed[k]);
-        free(t[k]);
+        size_t n = t[k].n;
+        printf("agent.php.%s %zu calls mean_ms %.2f p50_ms %.2f p99_ms %.2f failed %d\n",
+               k ? "agent" : "direct", n, n ? sum[k] / (double)n / 1000.0 : 0,
+               quantile(&t[k], 0.5) / 1000.0, quantile(&t[k], 0.99) / 1000.0, failed[k]);
+        tu_lat_reset(&t[k]);
     }
     fflush(stdout);
     tu_agent_stop(&ag);
@@ -281,13 +277,11 @@ int main(void)
     if (secs && atof(secs) > 0)
         g_seconds = atof(secs);
     int calls = php ? atoi(php) : 1000;
-    g_lat = malloc(MAX_SAMPLES * sizeof(*g_lat));
-    if (!g_lat)
-        return 1;
+    tu_bench_machine();
     /* ZooKeeper's supervisor is forked before any thread exists */
     if (calls > 0)
         php_style(calls);
     latency();
-    free(g_lat);
+    free(g_lat.lat);
     return 0;
 }

@@ -262,24 +262,31 @@ static int set_head(motan_response *r, const motan_frame *f)
     return 0;
 }
 
-MOTAN_EXPORT int motan_response_set_frame_raw(motan_response *r, const motan_frame *f)
+/* The body as bytes in the arena (pass-through: nobody decodes it here). */
+static int keep_body(motan_response *r, const uint8_t *body, size_t blen)
 {
-    if (!r || !f)
-        return MOTAN_EINVAL;
-    if (set_head(r, f))
-        return r->code;
-    size_t blen;
-    const uint8_t *body = motan_frame_body(f, &blen);
     uint8_t *copy = motan_arena_alloc(r->arena, blen + 1);
     if (!copy)
         return fail(r, MOTAN_ENOMEM, "out of memory for the response body");
     if (blen)
         memcpy(copy, body, blen);
     copy[blen] = 0;
-    r->value = NULL; /* pass-through: nobody decodes it here */
+    r->value = NULL;
     r->body = copy;
     r->body_len = blen;
     return MOTAN_OK;
+}
+
+static int from_frame(motan_response *r, const motan_frame *f, int raw);
+
+MOTAN_EXPORT int motan_response_set_frame_raw(motan_response *r, const motan_frame *f)
+{
+    return from_frame(r, f, 1);
+}
+
+MOTAN_EXPORT int motan_response_set_frame(motan_response *r, const motan_frame *f)
+{
+    return from_frame(r, f, 0);
 }
 
 MOTAN_EXPORT const uint8_t *motan_response_get_body(const motan_response *r, size_t *len)
@@ -294,7 +301,7 @@ MOTAN_EXPORT int motan_response_get_serialization(const motan_response *r)
     return r ? r->ser : -1;
 }
 
-MOTAN_EXPORT int motan_response_set_frame(motan_response *r, const motan_frame *f)
+static int from_frame(motan_response *r, const motan_frame *f, int raw)
 {
     if (!r || !f)
         return MOTAN_EINVAL;
@@ -302,6 +309,8 @@ MOTAN_EXPORT int motan_response_set_frame(motan_response *r, const motan_frame *
         return r->code;
     size_t blen;
     const uint8_t *body = motan_frame_body(f, &blen);
+    if (raw)
+        return keep_body(r, body, blen);
     motan_frame_kind kind = motan_frame_get_kind(f);
     if (blen == 0 || kind == MOTAN_FRAME_HEARTBEAT_REQUEST || kind == MOTAN_FRAME_HEARTBEAT_RESPONSE)
         return MOTAN_OK; /* null (§5.5), or a heartbeat: nothing to decode */

@@ -32,16 +32,6 @@ static tu_agent g_ag;
 
 static int ms(int v) { return tu_slow() ? v * 5 : v; }
 
-static char *fmt(const char *f, ...)
-{
-    va_list ap;
-    char *s = NULL;
-    va_start(ap, f);
-    ck_assert_int_ge(vasprintf(&s, f, ap), 0);
-    va_end(ap);
-    return s;
-}
-
 static void servers_up(void)
 {
     const char *a[] = {"--name", "a", "--quiet", NULL}, *b[] = {"--name", "b", "--quiet", NULL};
@@ -58,7 +48,7 @@ static void servers_down(void)
 /* The agent in front of both servers; extra goes at the end of motan-agent's section. */
 static char *yaml_two(const char *agent_extra, const char *refer_extra)
 {
-    return fmt("motan-agent:\n"
+    return tu_fmt("motan-agent:\n"
                "  port: 0\n"
                "  eport: 0\n"
                "  mport: 0\n"
@@ -755,11 +745,11 @@ START_TEST(sighup_reloads_exports)
 {
     tu_backend be;
     ck_assert_int_eq(tu_backend_start(&be, 0), 0);
-    char *one = fmt("motan-agent:\n  port: 0\n  eport: 0\n  mport: 0\n  log_dir: @DIR@\n"
+    char *one = tu_fmt("motan-agent:\n  port: 0\n  eport: 0\n  mport: 0\n  log_dir: @DIR@\n"
                     "motan-service:\n  hello:\n    path: com.example.Hello\n"
                     "    proxyAddress: 127.0.0.1:%d\n    healthInterval: 100\n",
                     be.port);
-    char *two = fmt("motan-agent:\n  port: 0\n  eport: 0\n  mport: 0\n  log_dir: @DIR@\n"
+    char *two = tu_fmt("motan-agent:\n  port: 0\n  eport: 0\n  mport: 0\n  log_dir: @DIR@\n"
                     "motan-service:\n  bye:\n    path: com.example.Bye\n"
                     "    proxyAddress: 127.0.0.1:%d\n    healthInterval: 100\n",
                     be.port);

@@ -7,7 +7,6 @@
  */
 #include <check.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,16 +26,6 @@
 static tu_zk g_zk;
 
 static int ms(int v) { return tu_slow() ? v * 5 : v; }
-
-static char *fmt(const char *f, ...)
-{
-    va_list ap;
-    char *s = NULL;
-    va_start(ap, f);
-    ck_assert_int_ge(vasprintf(&s, f, ap), 0);
-    va_end(ap);
-    return s;
-}
 
 typedef struct watch {
     motan_loop *loop;
@@ -107,7 +96,7 @@ START_TEST(export_follows_200_503_and_the_backend)
 {
     tu_backend be;
     ck_assert_int_eq(tu_backend_start(&be, 0), 0);
-    char *y = fmt("motan-agent:\n  port: 0\n  eport: 0\n  mport: 0\n  host: 127.0.0.1\n"
+    char *y = tu_fmt("motan-agent:\n  port: 0\n  eport: 0\n  mport: 0\n  host: 127.0.0.1\n"
                   "  log_dir: @DIR@\n"
                   "motan-registry:\n  zk:\n    protocol: zookeeper\n    address: %s\n"
                   "    registrySessionTimeout: 4000\n"
@@ -188,7 +177,7 @@ START_TEST(refer_through_zookeeper)
     const char *args[] = {"--name", "zk-srv", "--quiet", "--register", reg, "--group", "zg", NULL};
     tu_server s;
     ck_assert_int_eq(tu_server_start(&s, args), 0);
-    char *y = fmt("motan-agent:\n  port: 0\n  eport: 0\n  mport: 0\n  log_dir: @DIR@\n"
+    char *y = tu_fmt("motan-agent:\n  port: 0\n  eport: 0\n  mport: 0\n  log_dir: @DIR@\n"
                   "motan-registry:\n  zk:\n    protocol: zk\n    host: 127.0.0.1\n    port: %d\n"
                   "motan-refer:\n  echo:\n    path: com.example.EchoService\n    group: zg\n"
                   "    registry: zk\n    requestTimeout: 2000\n",

@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,16 +54,19 @@ static int slow(void)
     return w && *w ? 12 : 1;
 }
 
-static void agent_path(char *buf, size_t len)
+static void agent_path(char *buf, size_t len) { tu_bin_path("MOTAN_AGENT", "motan-agent", buf, len); }
+
+char *tu_fmt(const char *f, ...)
 {
-    const char *env = getenv("MOTAN_AGENT");
-    const char *b = tu_build();
-    if (env && *env)
-        snprintf(buf, len, "%s", env);
-    else if (b[0] == '/')
-        snprintf(buf, len, "%s/bin/motan-agent", b);
-    else
-        snprintf(buf, len, "%s/%s/bin/motan-agent", tu_root(), b);
+    va_list ap;
+    char *s = NULL;
+    va_start(ap, f);
+    if (vasprintf(&s, f, ap) < 0)
+        s = NULL;
+    va_end(ap);
+    if (!s)
+        abort();
+    return s;
 }
 
 static int write_file(const char *path, const char *text)

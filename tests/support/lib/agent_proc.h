@@ -40,6 +40,9 @@ int tu_agent_stop(tu_agent *a);
  */
 int tu_agent_run(const char *yaml, char *out, size_t outlen, int timeout_ms, const char **file);
 
+/* printf into a malloc'd string (for YAML texts); aborts without memory. */
+char *tu_fmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* The python3 backend (tests/support/http/backend.py) on a free port, or the given one. */
 typedef struct tu_backend {
     pid_t pid;

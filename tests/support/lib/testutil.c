@@ -176,3 +176,15 @@ double tu_proc_cpu_us(int pid)
         return 0;
     return (double)(ut + st) * 1e6 / (double)sysconf(_SC_CLK_TCK);
 }
+
+void tu_bin_path(const char *env, const char *name, char *buf, size_t len)
+{
+    const char *e = getenv(env);
+    const char *b = tu_build();
+    if (e && *e)
+        snprintf(buf, len, "%s", e);
+    else if (b[0] == '/')
+        snprintf(buf, len, "%s/bin/%s", b, name);
+    else
+        snprintf(buf, len, "%s/%s/bin/%s", tu_root(), b, name);
+}
