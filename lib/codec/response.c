@@ -277,18 +277,6 @@ static int keep_body(motan_response *r, const uint8_t *body, size_t blen)
     return MOTAN_OK;
 }
 
-static int from_frame(motan_response *r, const motan_frame *f, int raw);
-
-MOTAN_EXPORT int motan_response_set_frame_raw(motan_response *r, const motan_frame *f)
-{
-    return from_frame(r, f, 1);
-}
-
-MOTAN_EXPORT int motan_response_set_frame(motan_response *r, const motan_frame *f)
-{
-    return from_frame(r, f, 0);
-}
-
 MOTAN_EXPORT const uint8_t *motan_response_get_body(const motan_response *r, size_t *len)
 {
     if (len)
@@ -337,4 +325,14 @@ static int from_frame(motan_response *r, const motan_frame *f, int raw)
     }
     r->value = v ? v : &null_value;
     return MOTAN_OK;
+}
+
+MOTAN_EXPORT int motan_response_set_frame_raw(motan_response *r, const motan_frame *f)
+{
+    return from_frame(r, f, 1);
+}
+
+MOTAN_EXPORT int motan_response_set_frame(motan_response *r, const motan_frame *f)
+{
+    return from_frame(r, f, 0);
 }
