@@ -39,7 +39,7 @@ APP_CFLAGS  := $(CFLAGS_BASE) -Itests/support/lib $(EXTRA_CFLAGS)
 LDFLAGS_ALL := $(EXTRA_LDFLAGS)
 
 # ---- sources ------------------------------------------------------------------------------
-LAYERS    := core codec transport cluster registry client server
+LAYERS    := core codec observe transport cluster registry client server
 LIB_SRCS  := $(foreach l,$(LAYERS),$(sort $(wildcard lib/$(l)/*.c)))
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 CLI_SRCS  := $(sort $(wildcard tools/motan/*.c))
@@ -206,8 +206,8 @@ fuzz-long: fuzz-build
 	@scripts/fuzz.sh long
 
 # ---- benchmarks ---------------------------------------------------------------------------
-.PHONY: bench bench-codec bench-e2e bench-cluster bench-stalled bench-bindings bench-server bench-agent
-bench: bench-codec bench-e2e bench-cluster bench-stalled bench-bindings bench-server bench-agent
+.PHONY: bench bench-codec bench-e2e bench-cluster bench-stalled bench-filters bench-bindings bench-server bench-agent
+bench: bench-codec bench-e2e bench-cluster bench-stalled bench-filters bench-bindings bench-server bench-agent
 
 bench-codec: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) $(BUILD)/bench/codec
@@ -230,6 +230,11 @@ bench-agent: deps
 bench-stalled: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) all $(BUILD)/bench/stalled
 	@$(BUILD)/bench/stalled
+
+# docs/observability.md: CPU per call with and without filters, 64 in flight.
+bench-filters: deps
+	@$(MAKE) --no-print-directory -j$(JOBS) all $(BUILD)/bench/filters
+	@$(BUILD)/bench/filters
 
 # docs/server.md: requests/s and server CPU per request, echo_server and motan-test-server.
 bench-server: deps
@@ -276,7 +281,7 @@ help:
 	@echo "make demo       install missing packages, build, run the cluster demo"
 	@echo "make asan|tsan|valgrind   test suites under sanitizers / memcheck"
 	@echo "make fuzz       short libFuzzer runs (FUZZ_SECONDS=18); make fuzz-long: 10M execs each"
-	@echo "make bench      bench-codec bench-e2e bench-cluster bench-stalled bench-bindings bench-server bench-agent"
+	@echo "make bench      bench-codec bench-e2e bench-cluster bench-stalled bench-filters bench-bindings bench-server bench-agent"
 	@echo "make soak       5-minute soak under injected faults"
 	@echo "make examples   build examples/"
 	@echo "make install PREFIX=/usr/local DESTDIR="

@@ -160,6 +160,38 @@ function Client:wait_ready(timeout_ms)
     end
 end
 
+-- The client's statistics (docs/observability.md) as a JSON string: with filter=metrics
+-- in the URL, calls and attempts by method and endpoint; endpoints always.
+function Client:stats()
+    if not self._h then
+        raise(errors.ECLOSED, "the client is closed")
+    end
+    local p = C.motan_client_stats_json(self._h)
+    if p == nil then
+        raise(errors.ENOMEM, "no memory for the statistics")
+    end
+    local s = ffi.string(p)
+    C.motan_free(p)
+    return s
+end
+
+-- The same statistics in the Prometheus text format.
+function Client:prometheus()
+    if not self._h then
+        raise(errors.ECLOSED, "the client is closed")
+    end
+    local src = ffi.new("motan_stats *[1]", C.motan_client_get_stats(self._h))
+    local out = ffi.new("char *[1]")
+    local len = ffi.new("size_t[1]")
+    local rc = C.motan_stats_prometheus(src, 1, out, len)
+    if rc ~= 0 then
+        raise(rc, "motan_stats_prometheus")
+    end
+    local s = ffi.string(out[0], len[0])
+    C.motan_free(out[0])
+    return s
+end
+
 local respbox = ffi.new("motan_response *[1]")
 
 -- Runs one call and returns the owned response (ffi.gc'd until the caller frees it).

@@ -18,6 +18,8 @@
  * registry's own parameters (zookeeper: sessionTimeout; file: interval; consul: wait, ttl;
  * motan_registry_ops.params) are passed to the registry, and nothing else is. Any other key
  * is MOTAN_EURL: `unknown parameter "requestTimout" (did you mean "requestTimeout"?)`.
+ * filter (none): the client's filters in order, e.g. filter=trace,accessLog,metrics
+ * (observe.h).
  *
  * Loop modes: motan_client_new runs a built-in loop thread (blocking calls from any thread,
  * async calls from any thread with callbacks on the loop thread, or a pull queue);
@@ -55,6 +57,12 @@ int motan_config_set_connect_timeout(motan_config *cfg, int ms);
 int motan_config_set_connections(motan_config *cfg, int n);
 /* The effective URL text (owned: free with motan_free). */
 char *motan_config_to_url(const motan_config *cfg);
+/*
+ * Clients created from cfg feed stats (a reference is kept until cfg and those clients are
+ * freed) instead of a stats source of their own: one source for several clients (and a
+ * server) serves one /metrics. NULL: each client gets its own.
+ */
+int motan_config_set_stats(motan_config *cfg, motan_stats *stats);
 
 /* ==== client ============================================================================ */
 
@@ -114,5 +122,17 @@ motan_cluster *motan_client_get_cluster(motan_client *c);
 void motan_client_registry_status(motan_client *c, char *buf, size_t len);
 /* Waits (built-in loop) until the client has at least one endpoint, up to timeout_ms. */
 int motan_client_wait_ready(motan_client *c, int timeout_ms);
+
+/*
+ * Statistics (docs/observability.md): what the `metrics` filter counted (filter=metrics in
+ * the URL) and the availability of the endpoints, refreshed for this call.
+ * motan_client_stats_json: the client's stats source as JSON (owned: free with motan_free;
+ * NULL on out of memory); from any thread with the built-in loop, from the loop's thread
+ * otherwise (from another thread the availability is the last refreshed, at most a second
+ * old while filters run). motan_client_get_stats: the source itself (borrowed, lives with
+ * c), for motan_stats_walk and motan_stats_prometheus.
+ */
+char *motan_client_stats_json(motan_client *c);
+motan_stats *motan_client_get_stats(motan_client *c);
 
 #endif /* MOTAN_CLIENT_H */

@@ -20,6 +20,7 @@
 #ifndef MOTAN_CLUSTER_H
 #define MOTAN_CLUSTER_H
 
+#include <motan/observe.h>
 #include <motan/transport.h>
 
 typedef struct motan_cluster motan_cluster;
@@ -69,6 +70,13 @@ int motan_cluster_call(motan_cluster *c, motan_request *req, motan_response_cb c
                        void *userdata);
 /* Blocking call (built-in loop, not from its thread). *out: owned response; returns its code. */
 int motan_cluster_call_sync(motan_cluster *c, motan_request *req, motan_response **out);
+
+/*
+ * Runs every call through chain (motan_filter_chain_new; NULL: none): its filters see each
+ * call and attempt, may reject calls and add metadata. Set it before the first call; chain
+ * is borrowed and must outlive the cluster (free it after motan_cluster_free).
+ */
+int motan_cluster_set_filters(motan_cluster *c, motan_filter_chain *chain);
 
 /* The current endpoints of the own group (loop thread; borrowed until the next update). */
 size_t motan_cluster_endpoint_count(const motan_cluster *c);

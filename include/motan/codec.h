@@ -409,6 +409,14 @@ const uint8_t *motan_request_body(const motan_request *r, size_t *len);
  */
 int motan_request_encode(motan_request *r, uint64_t request_id, int timeout_ms, size_t mingz,
                          motan_buf *out, char *errbuf, size_t errlen);
+/*
+ * As motan_request_encode, plus nmeta extra metadata entries meta[2i] = meta[2i + 1]
+ * (NUL-terminated; a filter's additions for this call) written after the attachments; an
+ * attachment with the same key as an extra entry is left out. The request is not changed.
+ */
+int motan_request_encode_ex(motan_request *r, uint64_t request_id, int timeout_ms, size_t mingz,
+                            const char *const *meta, size_t nmeta, motan_buf *out, char *errbuf,
+                            size_t errlen);
 
 /*
  * The outcome of one call: a value, or an error with a code, a message and, for remote
@@ -442,6 +450,30 @@ const char *motan_response_meta_key(const motan_response *r, size_t i);
 const char *motan_response_meta_value(const motan_response *r, size_t i);
 /* The arena of the response (for callers building values that live with it). */
 motan_arena *motan_response_arena(motan_response *r);
+/* Bytes of the response frame's body (after gunzip); 0 for a response not from a frame. */
+size_t motan_response_get_body_size(const motan_response *r);
+
+/*
+ * Where an attempt's time went, measured by the transport when the call asked for it
+ * (MOTAN_CALL_PHASES, see transport.h; filters with MOTAN_FILTER_PHASES): queue (handing
+ * the call to the loop thread), connect (waiting for the connection to open), write
+ * (encoding and writing the request until it left for the kernel), wait (until the answer
+ * frame was complete), decode (metadata and value into the response).
+ */
+typedef enum motan_phase {
+    MOTAN_PHASE_QUEUE = 0,
+    MOTAN_PHASE_CONNECT = 1,
+    MOTAN_PHASE_WRITE = 2,
+    MOTAN_PHASE_WAIT = 3,
+    MOTAN_PHASE_DECODE = 4,
+    MOTAN_PHASE_COUNT = 5
+} motan_phase;
+/* When the transport read the answer (motan_now_us clock; MOTAN_CALL_RECEIVED), else 0. */
+uint64_t motan_response_get_received_us(const motan_response *r);
+void motan_response_set_received_us(motan_response *r, uint64_t us);
+/* Microseconds spent in phase; 0 when not measured. */
+uint64_t motan_response_get_phase_us(const motan_response *r, int phase);
+void motan_response_set_phase_us(motan_response *r, int phase, uint64_t us);
 
 /*
  * Filling a response (transport, HA strategies, servers).

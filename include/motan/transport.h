@@ -81,6 +81,24 @@ void motan_endpoint_free(motan_endpoint *e);
  */
 int motan_endpoint_call(motan_endpoint *e, motan_request *req, int timeout_ms,
                         motan_response_cb cb, void *userdata, uint64_t *call_id);
+/* Flags of motan_endpoint_call_ex. */
+typedef enum motan_call_flags {
+    /* Measure the call's phases into its response (motan_response_get_phase_us). */
+    MOTAN_CALL_PHASES = 1,
+    /* Stamp the response with the time it was read (motan_response_get_received_us); the
+     * clock is read once per batch of answers read together. */
+    MOTAN_CALL_RECEIVED = 2
+} motan_call_flags;
+
+/*
+ * As motan_endpoint_call, plus nmeta extra metadata entries meta[2i] = meta[2i + 1] sent
+ * after the request's attachments (motan_request_encode_ex; the array and strings are
+ * borrowed until cb has run or motan_endpoint_cancel has returned: a cancelled call is never
+ * encoded) and flags (motan_call_flags).
+ */
+int motan_endpoint_call_ex(motan_endpoint *e, motan_request *req, int timeout_ms,
+                           const char *const *meta, size_t nmeta, unsigned flags,
+                           motan_response_cb cb, void *userdata, uint64_t *call_id);
 /*
  * Completes the call with MOTAN_ECANCELLED (its late response is dropped). Loop thread only.
  * MOTAN_ENOTFOUND when it already completed.

@@ -5,12 +5,16 @@
 #include <pthread.h>
 
 #include <motan/client.h>
+#include <motan/observe.h>
+
+#include <event2/event.h>
 
 #include "core/core_int.h"
 
 /* url only ever holds parameters that passed config.c's checks. */
 struct motan_config {
     motan_url *url;
+    motan_stats *stats; /* motan_config_set_stats (borrowed), or NULL */
 };
 
 /*
@@ -48,6 +52,9 @@ struct motan_client {
     motan_registry *registry;
     motan_cluster *cluster;
     motan__sub *subs;    /* own group first */
+    motan_stats *stats;  /* what the filters feed (a reference) */
+    motan_filter_chain *chain; /* the `filter` parameter's filters (maybe none) */
+    struct event *stats_ev;    /* refreshes endpoint availability while filters run */
     /* pull queue */
     pthread_mutex_t qmu;
     pthread_cond_t qcv;
@@ -55,5 +62,8 @@ struct motan_client {
     int qfd;
     int closing;
 };
+
+/* client.c: the endpoints' availability into the stats (loop thread). */
+void motan__client_report_endpoints(motan_client *c);
 
 #endif

@@ -43,6 +43,14 @@ MOTAN_EXPORT int motan_config_new(const char *url, motan_config **out, char *err
     return MOTAN_OK;
 }
 
+MOTAN_EXPORT int motan_config_set_stats(motan_config *cfg, motan_stats *stats)
+{
+    if (!cfg)
+        return MOTAN_EINVAL;
+    cfg->stats = stats;
+    return MOTAN_OK;
+}
+
 MOTAN_EXPORT void motan_config_free(motan_config *cfg)
 {
     if (!cfg)

@@ -8,6 +8,7 @@
 #include <event2/event_struct.h>
 
 #include <motan/cluster.h>
+#include <motan/observe.h>
 
 #include "cluster/guard_int.h"
 #include "core/core_int.h"
@@ -39,6 +40,7 @@ typedef struct motan__attempt {
     uint64_t start_us;
     int inflight;
     int cancelled;
+    int filtered; /* the chain saw it start and has not seen it end */
 } motan__attempt;
 
 struct motan_ha_call {
@@ -53,6 +55,8 @@ struct motan_ha_call {
     int completed;
     int parked;        /* waiting for the cluster's first node list */
     int group_swapped;
+    motan_filter_call *fc; /* with a filter chain: the call as filters see it */
+    uint64_t now_us;       /* inside an attempt's completion: its end time, else 0 */
     /* Set by motan_cluster_call. */
     motan_cluster *c;
     motan_request *req;
@@ -60,6 +64,8 @@ struct motan_ha_call {
     void *userdata;
     uint64_t deadline_us;
     uint64_t start_us; /* coarse clock: the budget deposit and first pick use it */
+    uint64_t fstart_us; /* with a filter chain: when motan_cluster_call was called (precise) */
+    int start_inline;   /* ... on the loop thread: the first attempt starts at fstart_us */
     int timeout_ms;
     int refs;          /* completion pending + attempts in flight + code running on it */
     int starting;      /* inside motan_cluster_call: completion must be deferred */
@@ -99,6 +105,8 @@ struct motan_cluster {
     int timeout_ms;        /* requestTimeout */
     const char *version, *application; /* URL parameters filled into requests (or NULL) */
     int serialization;                  /* the URL's, -1 when it names none */
+    motan_filter_chain *chain;          /* NULL: no filters (nothing is measured) */
+    unsigned call_flags;                /* motan_call_flags for attempts (phases) */
     struct {
         const char *key;
         int64_t def, value;

@@ -355,21 +355,24 @@ MOTAN_EXPORT const uint8_t *motan_request_body(const motan_request *r, size_t *l
 
 /* ---- encoding ---------------------------------------------------------------------------- */
 
-static size_t put_dec(char *out, unsigned v)
-{
-    char tmp[16];
-    size_t n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    for (size_t i = 0; i < n; i++)
-        out[i] = tmp[n - 1 - i];
-    return n;
-}
-
 MOTAN_EXPORT int motan_request_encode(motan_request *r, uint64_t request_id, int timeout_ms,
                                       size_t mingz, motan_buf *out, char *errbuf, size_t errlen)
+{
+    return motan_request_encode_ex(r, request_id, timeout_ms, mingz, NULL, 0, out, errbuf, errlen);
+}
+
+/* 1 when key is one of the nmeta extra entries. */
+static int overridden(const char *const *meta, size_t nmeta, const rstr *key)
+{
+    for (size_t i = 0; i < nmeta; i++)
+        if (strlen(meta[2 * i]) == key->len && !memcmp(meta[2 * i], key->p, key->len))
+            return 1;
+    return 0;
+}
+
+MOTAN_EXPORT int motan_request_encode_ex(motan_request *r, uint64_t request_id, int timeout_ms,
+                                         size_t mingz, const char *const *meta, size_t nmeta,
+                                         motan_buf *out, char *errbuf, size_t errlen)
 {
     if (!r || !out)
         return motan__errf(errbuf, errlen, MOTAN_EINVAL, "no request or no output buffer");
@@ -387,6 +390,13 @@ MOTAN_EXPORT int motan_request_encode(motan_request *r, uint64_t request_id, int
         need += r->f[i].len + fkeys[i].klen + 2;
     for (size_t i = 0; i < r->natt; i++)
         need += r->att[i].k.len + r->att[i].v.len + 2;
+    if (!meta)
+        nmeta = 0;
+    for (size_t i = 0; i < 2 * nmeta; i++) {
+        if (!meta[i] || strchr(meta[i], '\n') || (i % 2 == 0 && !*meta[i]))
+            return motan__errf(errbuf, errlen, MOTAN_EINVAL, "bad extra metadata entry %zu", i / 2);
+        need += strlen(meta[i]) + 1;
+    }
     if ((rc = motan__buf_ensure(out, need)) != MOTAN_OK)
         return motan__errf(errbuf, errlen, rc, "out of memory for the request frame");
 
@@ -399,12 +409,18 @@ MOTAN_EXPORT int motan_request_encode(motan_request *r, uint64_t request_id, int
     if (rc == MOTAN_OK)
         rc = motan__frame_meta_put(out, mark, "M_pp", 4, "motan2", 6);
     if (rc == MOTAN_OK && timeout_ms > 0) {
-        char num[16];
-        rc = motan__frame_meta_put(out, mark, "M_tmo", 5, num, put_dec(num, (unsigned)timeout_ms));
+        char num[24];
+        rc = motan__frame_meta_put(out, mark, "M_tmo", 5, num,
+                                   motan__put_dec(num, (unsigned)timeout_ms));
     }
     for (size_t i = 0; i < r->natt && rc == MOTAN_OK; i++)
-        rc = motan__frame_meta_put(out, mark, r->att[i].k.p, r->att[i].k.len, r->att[i].v.p,
-                                   r->att[i].v.len);
+        if (!nmeta || !overridden(meta, nmeta, &r->att[i].k))
+            rc = motan__frame_meta_put(out, mark, r->att[i].k.p, r->att[i].k.len, r->att[i].v.p,
+                                       r->att[i].v.len);
+    for (size_t i = 0; i < nmeta && rc == MOTAN_OK; i++)
+        if (*meta[2 * i + 1])
+            rc = motan__frame_meta_put(out, mark, meta[2 * i], strlen(meta[2 * i]),
+                                       meta[2 * i + 1], strlen(meta[2 * i + 1]));
     if (rc == MOTAN_OK)
         rc = motan_frame_write_body_begin(out, mark);
     if (rc == MOTAN_OK)

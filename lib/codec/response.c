@@ -30,6 +30,9 @@ struct motan_response {
     size_t body_len;
     int ser;             /* serialization id of the frame; -1: none */
     motan_buf endpoint; /* NUL-terminated when not empty */
+    size_t body_size;   /* of the frame it was filled from */
+    uint64_t received_us;
+    uint32_t phase_us[MOTAN_PHASE_COUNT];
 };
 
 /* The value of an empty body: shared, never written to. */
@@ -48,6 +51,7 @@ static void clear_result(motan_response *r)
     r->body = NULL;
     r->body_len = 0;
     r->ser = -1;
+    r->body_size = 0;
 }
 
 MOTAN_EXPORT motan_response *motan_response_new(void)
@@ -81,6 +85,8 @@ MOTAN_EXPORT void motan_response_reset(motan_response *r)
     clear_result(r);
     r->id = 0;
     r->endpoint.len = 0;
+    memset(r->phase_us, 0, sizeof(r->phase_us));
+    r->received_us = 0;
 }
 
 MOTAN_EXPORT int motan_response_get_code(const motan_response *r) { return r->code; }
@@ -91,6 +97,28 @@ MOTAN_EXPORT int motan_response_get_errtype(const motan_response *r) { return r-
 MOTAN_EXPORT int64_t motan_response_get_process_time(const motan_response *r) { return r->process_time; }
 MOTAN_EXPORT uint64_t motan_response_get_request_id(const motan_response *r) { return r->id; }
 MOTAN_EXPORT motan_arena *motan_response_arena(motan_response *r) { return r->arena; }
+MOTAN_EXPORT size_t motan_response_get_body_size(const motan_response *r) { return r->body_size; }
+
+MOTAN_EXPORT uint64_t motan_response_get_received_us(const motan_response *r)
+{
+    return r->received_us;
+}
+
+MOTAN_EXPORT void motan_response_set_received_us(motan_response *r, uint64_t us)
+{
+    r->received_us = us;
+}
+
+MOTAN_EXPORT uint64_t motan_response_get_phase_us(const motan_response *r, int phase)
+{
+    return phase >= 0 && phase < MOTAN_PHASE_COUNT ? r->phase_us[phase] : 0;
+}
+
+MOTAN_EXPORT void motan_response_set_phase_us(motan_response *r, int phase, uint64_t us)
+{
+    if (phase >= 0 && phase < MOTAN_PHASE_COUNT)
+        r->phase_us[phase] = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
+}
 
 MOTAN_EXPORT const char *motan_response_get_endpoint(const motan_response *r)
 {
@@ -241,6 +269,7 @@ static int set_head(motan_response *r, const motan_frame *f)
     clear_result(r);
     r->id = motan_frame_get_request_id(f);
     r->ser = motan_frame_get_serialization(f);
+    motan_frame_body(f, &r->body_size);
     if (copy_meta(r, f) != MOTAN_OK) {
         fail(r, MOTAN_ENOMEM, "out of memory for the response metadata");
         return 1;

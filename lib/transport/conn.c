@@ -135,6 +135,7 @@ void motan__conn_fail(motan__conn *c, int code, const char *msg)
 static void connected(motan__conn *c)
 {
     c->state = CONN_CONNECTED;
+    c->connected_us = motan_now_us();
     c->backoff_ms = 0;
     c->retry_at_us = 0;
     event_del(&c->cev);
@@ -179,6 +180,7 @@ void motan__conn_enqueue(motan__conn *c, motan__call *call)
 {
     call->conn = c;
     call->state = CALL_QUEUED;
+    call->waited_connect = c->state != CONN_CONNECTED;
     motan__calls_push(&c->unsent_head, &c->unsent_tail, call);
     c->pending++;
     if (c->state == CONN_CONNECTED && !c->flush_scheduled) {
@@ -208,8 +210,8 @@ static void encode_queued(motan__conn *c)
         motan_buf_reset(ep->scratch);
         int rc;
         if (call->req)
-            rc = motan_request_encode(call->req, call->id, call->timeout_ms, ep->mingz, ep->scratch,
-                                      err, sizeof(err));
+            rc = motan_request_encode_ex(call->req, call->id, call->timeout_ms, ep->mingz,
+                                         call->meta, call->nmeta, ep->scratch, err, sizeof(err));
         else
             rc = motan_frame_write_heartbeat(ep->scratch, call->id, 0);
         if (rc != MOTAN_OK) {
@@ -222,6 +224,8 @@ static void encode_queued(motan__conn *c)
         motan__calls_push(&c->sent_head, &c->sent_tail, call);
         call->state = CALL_SENT;
         evbuffer_add(c->out, motan_buf_data(ep->scratch), motan_buf_len(ep->scratch));
+        if (MOTAN_UNLIKELY(call->flags & MOTAN_CALL_PHASES))
+            call->t_sent = motan_now_us();
     }
 }
 
@@ -378,6 +382,7 @@ static void do_read(motan__conn *c)
         ssize_t n = read(c->fd, c->in->data + c->in->len, room);
         if (n > 0) {
             c->in->len += (size_t)n;
+            c->read_us = 0; /* new bytes: a new time, taken when a call wants it */
             if (!parse_frames(c) || ep->closing)
                 return;
             if ((size_t)n < room)

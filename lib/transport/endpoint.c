@@ -188,6 +188,7 @@ MOTAN_EXPORT int motan_endpoint_new(motan_loop *l, const motan_url *node, motan_
 
 static void endpoint_destroy(motan_endpoint *ep)
 {
+    atomic_fetch_add(&motan__endpoint_epoch, 1); /* its address string goes with it */
     motan__health_stop(ep);
     if (ep->conns)
         for (int i = 0; i < ep->nconns; i++)
@@ -263,9 +264,37 @@ static void call_release(motan__call *call)
     call_detach(call);
 }
 
+/* MOTAN_CALL_PHASES: what was measured, into the response. */
+static void put_phases(motan__call *call, motan_response *resp)
+{
+    uint64_t now = call->t_decoded ? call->t_decoded : motan_now_us();
+    if (!call->t_start)
+        return; /* never reached the loop's start (e.g. out of memory) */
+    motan_response_set_phase_us(resp, MOTAN_PHASE_QUEUE, call->t_start - call->t_call);
+    uint64_t ready = call->t_start;
+    if (call->waited_connect && call->conn && call->conn->connected_us > call->t_start) {
+        ready = call->conn->connected_us;
+        motan_response_set_phase_us(resp, MOTAN_PHASE_CONNECT, ready - call->t_start);
+    }
+    if (!call->t_sent) { /* never written: the time went to writing (or connecting) */
+        motan_response_set_phase_us(resp, call->waited_connect && ready == call->t_start
+                                              ? MOTAN_PHASE_CONNECT
+                                              : MOTAN_PHASE_WRITE,
+                                    now - ready);
+        return;
+    }
+    motan_response_set_phase_us(resp, MOTAN_PHASE_WRITE, call->t_sent > ready ? call->t_sent - ready : 0);
+    uint64_t answered = call->t_frame ? call->t_frame : now;
+    motan_response_set_phase_us(resp, MOTAN_PHASE_WAIT, answered - call->t_sent);
+    if (call->t_frame)
+        motan_response_set_phase_us(resp, MOTAN_PHASE_DECODE, now - call->t_frame);
+}
+
 void motan__call_complete(motan__call *call, motan_response *resp)
 {
     motan_endpoint *ep = call->ep;
+    if (MOTAN_UNLIKELY(call->flags & MOTAN_CALL_PHASES))
+        put_phases(call, resp);
     call_release(call);
     atomic_fetch_sub(&ep->inflight, 1);
     int code = motan_response_get_code(resp);
@@ -422,6 +451,8 @@ static motan__conn *pick_conn(motan_endpoint *ep, int *busy)
 void motan__endpoint_start(motan__call *call)
 {
     motan_endpoint *ep = call->ep;
+    if (MOTAN_UNLIKELY(call->flags & MOTAN_CALL_PHASES))
+        call->t_start = motan_now_us();
     if (motan__idmap_put(&ep->calls, call->id, call) != MOTAN_OK) {
         /* Cannot track it: complete through the done list, which needs no table entry. */
         motan_response_free(call->resp); /* replaced below, not leaked */
@@ -488,13 +519,25 @@ static void fill_request(const motan_endpoint *ep, motan_request *req)
 MOTAN_EXPORT int motan_endpoint_call(motan_endpoint *e, motan_request *req, int timeout_ms,
                                      motan_response_cb cb, void *userdata, uint64_t *call_id)
 {
-    if (!e || !req || !cb)
+    return motan_endpoint_call_ex(e, req, timeout_ms, NULL, 0, 0, cb, userdata, call_id);
+}
+
+MOTAN_EXPORT int motan_endpoint_call_ex(motan_endpoint *e, motan_request *req, int timeout_ms,
+                                        const char *const *meta, size_t nmeta, unsigned flags,
+                                        motan_response_cb cb, void *userdata, uint64_t *call_id)
+{
+    if (!e || !req || !cb || (nmeta && !meta))
         return MOTAN_EINVAL;
     if (e->closing)
         return MOTAN_ECLOSED;
     motan__call *call = motan__calloc(1, sizeof(*call));
     if (!call)
         return MOTAN_ENOMEM;
+    call->meta = meta;
+    call->nmeta = nmeta;
+    call->flags = flags;
+    if (MOTAN_UNLIKELY(flags & MOTAN_CALL_PHASES))
+        call->t_call = motan_now_us();
     fill_request(e, req);
     call->id = motan__next_request_id();
     call->ep = e;
@@ -576,12 +619,21 @@ void motan__endpoint_on_frame(motan_endpoint *ep, motan__conn *c, const motan_fr
         motan__call_fail(call, MOTAN_ENOMEM, "out of memory for the response");
         return;
     }
+    if (MOTAN_UNLIKELY(call->flags & MOTAN_CALL_PHASES))
+        call->t_frame = motan_now_us();
+    if (call->flags & MOTAN_CALL_RECEIVED) {
+        if (!c->read_us)
+            c->read_us = call->t_frame ? call->t_frame : motan_now_us();
+        motan_response_set_received_us(resp, c->read_us);
+    }
     if (call->req && motan_request_get_raw_response(call->req)) {
         motan_response_set_frame_raw(resp, f); /* pass-through: not decoded */
     } else if (call->req) {
         motan_response_set_max_decoded(resp, ep->max_decoded);
         motan_response_set_frame(resp, f);
     }
+    if (MOTAN_UNLIKELY(call->flags & MOTAN_CALL_PHASES))
+        call->t_decoded = motan_now_us();
     motan__call_complete(call, resp);
 }
 

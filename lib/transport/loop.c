@@ -36,6 +36,20 @@ struct motan_loop {
     int ncommon;
 };
 
+/* libevent's own messages (epoll failures, bad events...) go to libmotan's log sink. */
+static void on_event_log(int severity, const char *msg)
+{
+    int level = severity == EVENT_LOG_ERR    ? MOTAN_LOG_ERROR
+                : severity == EVENT_LOG_WARN ? MOTAN_LOG_WARN
+                : severity == EVENT_LOG_MSG  ? MOTAN_LOG_INFO
+                                             : MOTAN_LOG_DEBUG;
+    motan__log(level, "libevent: %s", msg ? msg : "");
+}
+
+static pthread_once_t g_log_once = PTHREAD_ONCE_INIT;
+
+static void hook_event_log(void) { event_set_log_callback(on_event_log); }
+
 static void run_queued(motan_loop *l)
 {
     pthread_mutex_lock(&l->mu);
@@ -63,6 +77,7 @@ static void drain_queue(evutil_socket_t fd, short what, void *arg)
 
 static int loop_init(motan_loop *l, char *errbuf, size_t errlen)
 {
+    pthread_once(&g_log_once, hook_event_log);
     pthread_mutex_init(&l->mu, NULL);
     l->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (l->wake_fd < 0)

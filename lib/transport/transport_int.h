@@ -68,6 +68,12 @@ typedef struct motan__call {
     struct motan__call *prev, *next; /* conn's unsent list, or the endpoint's done list */
     motan__task task;                /* hand-over to the loop thread */
     motan_response *resp;            /* completion waiting in the endpoint's done list */
+    const char *const *meta;         /* extra metadata (motan_endpoint_call_ex), borrowed */
+    size_t nmeta;
+    unsigned flags;                  /* motan_call_flags */
+    int waited_connect;              /* MOTAN_CALL_PHASES: queued on a connection not yet open */
+    /* MOTAN_CALL_PHASES: when the call was made, started on the loop, encoded, answered */
+    uint64_t t_call, t_start, t_sent, t_frame, t_decoded;
 } motan__call;
 
 enum { CONN_IDLE, CONN_CONNECTING, CONN_CONNECTED };
@@ -91,6 +97,8 @@ struct motan__conn {
     unsigned backoff_ms;
     uint64_t retry_at_us; /* no reconnect before this time */
     uint64_t generation;  /* bumped on every close: stale callbacks detect it */
+    uint64_t connected_us; /* when the connection last opened (phases) */
+    uint64_t read_us;      /* when the bytes being parsed were read, 0: not looked up yet */
 };
 
 /* ---- endpoint -------------------------------------------------------------------------- */

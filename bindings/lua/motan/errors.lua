@@ -6,6 +6,7 @@
 local M = {}
 
 M.OK = 0
+M.ENOMEM = -1
 M.EINVAL = -2
 M.EURL = -10
 M.ETIMEOUT = -11

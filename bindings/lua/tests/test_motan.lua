@@ -158,7 +158,7 @@ local c = motan.client(srv.url)
 
 test("cdef declarations match the headers", function()
     local text = {}
-    for _, h in ipairs({ "core.h", "codec.h", "client.h" }) do
+    for _, h in ipairs({ "core.h", "codec.h", "observe.h", "client.h" }) do
         local f = assert(io.open(root .. "include/motan/" .. h))
         for line in f:lines() do
             if line:sub(1, 1) ~= "#" then
@@ -543,6 +543,29 @@ test("failing calls do not leak either", function()
     batch(4000)
     local grown = rss_kb() - before
     is_true(sanitizer or grown < 2048, "RSS grew by " .. grown .. " KiB")
+end)
+
+-- ---- statistics ---------------------------------------------------------------------------
+
+test("stats JSON and Prometheus text", function()
+    local m = motan.client(srv.url .. "?filter=metrics")
+    for _ = 1, 3 do
+        m:call("echo", 1)
+    end
+    is_true(not pcall(m.call, m, "fail", "x"), "fail raises")
+    local j = m:stats()
+    is_true(j:find('"kind":"call","side":"client","service":"com.example.EchoService",'
+        .. '"group":"default_rpc","method":"echo","started":3,"in_flight":0,"count":3,"ok":3,'
+        .. '"errors":{}', 1, true), "echo counted: " .. j)
+    is_true(j:find('"method":"fail","started":1,"in_flight":0,"count":1,"ok":0,'
+        .. '"errors":{"MOTAN_EREMOTE":1}', 1, true), "fail counted")
+    is_true(j:find('"kind":"endpoint"', 1, true), "endpoint listed")
+    local p = m:prometheus()
+    is_true(p:find('motan_client_calls_total{service="com.example.EchoService",'
+        .. 'group="default_rpc",method="echo",code="MOTAN_OK"} 3\n', 1, true), "prometheus: " .. p)
+    eq(p:sub(-1), "\n", "ends with a line feed")
+    m:close()
+    is_true(not pcall(m.stats, m), "closed client refuses")
 end)
 
 -- ---- run ----------------------------------------------------------------------------------

@@ -79,6 +79,51 @@ final class Client
     }
 
     /** Frees the client; calls in flight elsewhere end with MOTAN_ECANCELLED. Idempotent. */
+    /**
+     * The client's statistics (docs/observability.md) as the decoded JSON array: with
+     * filter=metrics in the URL, calls and attempts by method and endpoint; endpoints always.
+     */
+    public function stats(): array
+    {
+        return json_decode($this->statsJson(), true, 64, JSON_THROW_ON_ERROR);
+    }
+
+    /** The same statistics as the library's JSON text. */
+    public function statsJson(): string
+    {
+        $p = $this->f->motan_client_stats_json($this->open())
+            ?? throw new MotanException('out of memory', Code::ENOMEM);
+        try {
+            return \FFI::string($p);
+        } finally {
+            $this->f->motan_free($p);
+        }
+    }
+
+    /** The same statistics in the Prometheus text format. */
+    public function prometheus(): string
+    {
+        $f = $this->f;
+        $src = $f->new('motan_stats *[1]');
+        $src[0] = $f->motan_client_get_stats($this->open());
+        $out = $f->new('char *');
+        $len = $f->new('size_t');
+        $rc = $f->motan_stats_prometheus($src, 1, \FFI::addr($out), \FFI::addr($len));
+        if ($rc !== 0) {
+            throw new MotanException('motan_stats_prometheus: ' . $f->motan_strerror($rc), $rc);
+        }
+        try {
+            return \FFI::string($out, $len->cdata);
+        } finally {
+            $f->motan_free($out);
+        }
+    }
+
+    private function open(): \FFI\CData
+    {
+        return $this->c ?? throw new MotanException('client is closed', Code::ECLOSED);
+    }
+
     public function close(): void
     {
         if ($this->c !== null) {

@@ -359,6 +359,41 @@ test('20000 calls: memory and RSS stay flat', function () use ($url) {
     $d->close();
 });
 
+// ---- statistics -----------------------------------------------------------------------
+
+test('stats as an array, as JSON and as Prometheus text', function () use ($url) {
+    $m = new Client($url . '&filter=metrics');
+    for ($i = 0; $i < 3; $i++) {
+        $m->call('echo', $i);
+    }
+    try {
+        $m->call('fail', 'x');
+        ok(false, 'fail raises');
+    } catch (RemoteException $e) {
+    }
+    $calls = [];
+    foreach ($m->stats()['series'] as $s) {
+        if ($s['kind'] === 'call') {
+            $calls[$s['method']] = $s;
+        }
+    }
+    eq(3, $calls['echo']['count'], 'echo count');
+    eq(3, $calls['echo']['ok'], 'echo ok');
+    eq(['MOTAN_EREMOTE' => 1], $calls['fail']['errors'], 'fail errors');
+    ok(str_contains($m->statsJson(), '"kind":"endpoint"'), 'endpoint listed');
+    $p = $m->prometheus();
+    ok(str_contains($p, 'motan_client_calls_total{service="com.example.EchoService",'
+        . 'group="default_rpc",method="echo",code="MOTAN_OK"} 3' . "\n"), "prometheus: $p");
+    eq("\n", substr($p, -1), 'ends with a line feed');
+    $m->close();
+    try {
+        $m->stats();
+        ok(false, 'a closed client refuses');
+    } catch (MotanException $e) {
+        eq(Code::ECLOSED, $e->getCode(), 'closed');
+    }
+});
+
 // ---- run ------------------------------------------------------------------------------
 
 $failed = 0;

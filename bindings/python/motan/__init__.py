@@ -5,11 +5,16 @@
         c.call("echo", "hi")                      # -> "hi"
         c.call("hello", motan.Int32(5), timeout=500, attachments={"k": "v"},
                method_desc="int", hash_key="user1")
+        await c.acall("echo", "hi")               # from a coroutine, on asyncio
+        c.stats()                                 # the client's statistics, a dict
 
 See README.md for the type mapping and the exceptions.
 """
 
+import asyncio
 import ctypes
+import itertools
+import json
 import threading
 import weakref
 
@@ -74,6 +79,10 @@ class Client:
         self._cond = threading.Condition()
         self._active = 0
         self._closed = False
+        self._fd = _l.motan_client_completion_fd(self._h)
+        self._aloop = None  # the event loop watching the completion fd
+        self._pending = {}  # tag -> (future, request handle, typed)
+        self._tags = itertools.count(1)
         self._finalizer = weakref.finalize(self, _free_client, self._h)
 
     @property
@@ -111,11 +120,11 @@ class Client:
                 if self._closed and self._active == 0:
                     self._cond.notify_all()
 
-    def _call(self, method, args, timeout, attachments, method_desc, hash_key, typed):
+    def _request(self, method, args, timeout, attachments, method_desc, hash_key):
+        """A new request handle (owned by the caller) with the arguments and options."""
         req = _client_request(self._h, _cstr(method, "method"))
         if not req:
             raise MemoryError("libmotan: cannot create a request")
-        resp = ctypes.c_void_p()
         try:
             if args:
                 arena = _request_arena(req)
@@ -125,25 +134,132 @@ class Client:
                         raise error_for(rc, "adding an argument")
             if timeout is not None or attachments or method_desc or hash_key is not None:
                 _options(req, timeout, attachments, method_desc, hash_key)
+        except BaseException:
+            _request_free(req)
+            raise
+        return req
+
+    def _call(self, method, args, timeout, attachments, method_desc, hash_key, typed):
+        req = self._request(method, args, timeout, attachments, method_desc, hash_key)
+        resp = ctypes.c_void_p()
+        try:
             rc = _client_call(self._h, req, ctypes.byref(resp))
             r = resp.value
             if not r:
                 raise error_for(rc or _lib.EINVAL, "motan_client_call gave no response")
-            if _response_code(r) != _lib.OK:
-                raise from_response(r)
-            return decode(_response_value(r), typed)
+            return _outcome(r, typed)
         finally:
             if resp.value:
                 _response_free(resp.value)
             _request_free(req)
 
+    # ---- asyncio: the pull queue, its completion fd watched by the event loop ----
+
+    async def acall(self, method, *args, timeout=None, attachments=None, method_desc=None,
+                    hash_key=None, typed=False):
+        """As call(), awaited: await c.acall("echo", "hi"). The call runs on the library's
+        loop thread; the event loop learns of completions through the client's completion fd
+        (loop.add_reader), so any number of calls may be awaited at once from one loop.
+        Cancelling the awaiting task abandons the result (the call itself still completes
+        within its timeout). One client serves one event loop at a time.
+        """
+        loop = asyncio.get_running_loop()
+        with self._cond:
+            self._check_open()
+            if self._aloop is not None and self._aloop is not loop:
+                if self._pending:
+                    raise RuntimeError("this client's async calls run on another event loop")
+                self._aloop.remove_reader(self._fd)
+                self._aloop = None
+            if self._aloop is None:
+                loop.add_reader(self._fd, self._drain)
+                self._aloop = loop
+            req = self._request(method, args, timeout, attachments, method_desc, hash_key)
+            tag = next(self._tags)
+            fut = loop.create_future()
+            self._pending[tag] = (fut, req, typed)
+            rc = _l.motan_client_submit(self._h, req, tag)
+            if rc != _lib.OK:
+                del self._pending[tag]
+                _request_free(req)
+                raise error_for(rc, "cannot submit the call")
+        return await fut
+
+    def _drain(self):
+        """The completion fd is readable: take every finished call off the queue."""
+        resp = ctypes.c_void_p()
+        tag = ctypes.c_uint64()
+        while True:
+            with self._cond:
+                if self._closed or _l.motan_client_poll(self._h, 0, ctypes.byref(resp),
+                                                        ctypes.byref(tag)) != 1:
+                    return
+                fut, req, typed = self._pending.pop(tag.value)
+            try:
+                result, error = _outcome(resp.value, typed), None
+            except Exception as e:  # a failed call, or a value Python cannot hold
+                result, error = None, e
+            finally:
+                _response_free(resp.value)
+                _request_free(req)
+            if fut.done():  # the awaiting task was cancelled
+                continue
+            if error is None:
+                fut.set_result(result)
+            else:
+                fut.set_exception(error)
+
+    def _abandon_async(self):
+        """close(): the reader goes, awaiting tasks get MOTAN_ECLOSED (after the free)."""
+        if self._aloop is not None:
+            try:
+                self._aloop.remove_reader(self._fd)
+            except (RuntimeError, ValueError):  # the loop is closed or on another thread
+                pass
+        pending, self._pending = self._pending, {}
+        return pending
+
+    # ---- statistics ----
+
+    def stats(self):
+        """The client's statistics (docs/observability.md) as a dict: filter=metrics in the
+        URL counts calls and attempts; endpoints are always listed."""
+        self._check_open()
+        p = _l.motan_client_stats_json(self._h)
+        if not p:
+            raise MemoryError("libmotan: no memory for the statistics")
+        try:
+            return json.loads(ctypes.string_at(p).decode("utf-8", "replace"))
+        finally:
+            _l.motan_free(p)
+
+    def prometheus(self):
+        """The client's statistics in the Prometheus text format (a str)."""
+        self._check_open()
+        src = (ctypes.c_void_p * 1)(_l.motan_client_get_stats(self._h))
+        out, n = ctypes.c_void_p(), ctypes.c_size_t()
+        rc = _l.motan_stats_prometheus(src, 1, ctypes.byref(out), ctypes.byref(n))
+        if rc != _lib.OK:
+            raise error_for(rc, "motan_stats_prometheus")
+        try:
+            return ctypes.string_at(out.value, n.value).decode("utf-8", "replace")
+        finally:
+            _l.motan_free(out.value)
+
     def close(self):
-        """Frees the client after the calls in flight have returned; idempotent."""
+        """Frees the client after the blocking calls in flight have returned; idempotent.
+        Async calls still in flight are cancelled: their awaits raise MotanError
+        (MOTAN_ECLOSED)."""
         with self._cond:
             self._closed = True
             while self._active:
                 self._cond.wait()
-        self._finalizer()
+            pending = self._abandon_async()
+        self._finalizer()  # completes what is in flight; the library frees their responses
+        for fut, req, _ in pending.values():
+            _request_free(req)  # borrowed by the library until now
+            fut.get_loop().call_soon_threadsafe(_fail, fut, MotanError(_lib.ECLOSED,
+                                                                         "client closed"))
 
     def __enter__(self):
         return self
@@ -153,6 +269,18 @@ class Client:
 
     def __repr__(self):
         return "<motan.Client %s>" % ("(closed)" if self._closed else self.service)
+
+
+def _outcome(r, typed):
+    """The value of a response handle, or the exception it stands for (raised)."""
+    if _response_code(r) != _lib.OK:
+        raise from_response(r)
+    return decode(_response_value(r), typed)
+
+
+def _fail(fut, error):
+    if not fut.done():
+        fut.set_exception(error)
 
 
 def _options(req, timeout, attachments, method_desc, hash_key):

@@ -4,6 +4,7 @@ Run from the repo root: /usr/bin/python3 -m unittest discover -s bindings/python
 Environment: MOTAN_LIB (the library), MOTAN_TEST_SERVER or BUILD (the server binary).
 """
 
+import asyncio
 import builtins
 import math
 import os
@@ -366,6 +367,112 @@ class TestClient(unittest.TestCase):
     def test_version(self):
         self.assertRegex(motan.version(), r"^\d+\.\d+\.\d+")
         self.assertTrue(os.path.basename(motan.library_path).startswith("libmotan.so"))
+
+
+class TestAsync(unittest.TestCase):
+    """await client.acall(...): the pull queue, its completion fd watched by asyncio."""
+
+    def setUp(self):
+        self.c = motan.Client(url + "&maxPending=20000")
+
+    def tearDown(self):
+        self.c.close()
+
+    def test_10000_concurrent_awaits(self):
+        async def main():
+            return await asyncio.gather(*(self.c.acall("echo", i) for i in range(10000)))
+
+        self.assertEqual(asyncio.run(main()), list(range(10000)))
+        self.assertEqual(self.c._pending, {})
+
+    def test_interleaved_with_other_tasks(self):
+        async def ticker(ticks):
+            while True:
+                ticks.append(1)
+                await asyncio.sleep(0.001)
+
+        async def main():
+            ticks = []
+            t = asyncio.ensure_future(ticker(ticks))
+            r = await self.c.acall("sleep", motan.Int32(50))  # the loop runs meanwhile
+            t.cancel()
+            return r, len(ticks)
+
+        r, ticks = asyncio.run(main())
+        self.assertEqual(r, 50)
+        self.assertGreater(ticks, 5)
+
+    def test_errors_raise(self):
+        async def main():
+            with self.assertRaises(motan.RemoteError) as e:
+                await self.c.acall("fail", "boom")
+            self.assertEqual((e.exception.errcode, e.exception.errtype), (30001, 2))
+            with self.assertRaises(motan.TimeoutError):
+                await self.c.acall("sleep", 1000, timeout=50)
+            with self.assertRaises(ValueError):  # refused before anything is sent
+                await self.c.acall("echo", 1, attachments={"M_p": "x"})
+            return await self.c.acall("add", 40, 2, typed=True)
+
+        self.assertEqual(asyncio.run(main()), 42)
+        self.assertEqual(self.c._pending, {})
+
+    def test_cancelled_await_leaves_client_usable(self):
+        async def main():
+            with self.assertRaises(asyncio.TimeoutError):
+                await asyncio.wait_for(self.c.acall("sleep", 300), 0.05)
+            self.assertEqual(len(self.c._pending), 1)  # the call itself goes on
+            self.assertEqual(await self.c.acall("echo", "after"), "after")
+            for _ in range(200):  # its completion is drained, and dropped
+                if not self.c._pending:
+                    break
+                await asyncio.sleep(0.01)
+            return len(self.c._pending)
+
+        self.assertEqual(asyncio.run(main()), 0)
+
+    def test_one_loop_after_another(self):
+        for i in range(3):
+            self.assertEqual(asyncio.run(self.c.acall("echo", i)), i)
+        self.assertEqual(self.c.call("echo", "sync too"), "sync too")
+
+    def test_close_with_calls_in_flight(self):
+        async def main():
+            task = asyncio.ensure_future(self.c.acall("sleep", 2000))
+            await asyncio.sleep(0.05)
+            self.c.close()
+            with self.assertRaises(motan.MotanError) as e:
+                await task
+            self.assertEqual(e.exception.code, -18)  # MOTAN_ECLOSED
+            with self.assertRaises(motan.MotanError):
+                await self.c.acall("echo", 1)
+
+        asyncio.run(main())
+
+
+class TestStats(unittest.TestCase):
+    def test_stats_and_prometheus(self):
+        with motan.Client(url + "&filter=metrics") as c:
+            for _ in range(3):
+                c.call("echo", 1)
+            with self.assertRaises(motan.RemoteError):
+                c.call("fail", "x")
+            s = c.stats()
+            calls = {x["method"]: x for x in s["series"] if x["kind"] == "call"}
+            self.assertEqual(calls["echo"]["count"], 3)
+            self.assertEqual(calls["echo"]["ok"], 3)
+            self.assertEqual(calls["fail"]["errors"], {"MOTAN_EREMOTE": 1})
+            self.assertEqual(len(s["buckets_us"]) + 1, len(calls["echo"]["buckets"]))
+            ep = [x for x in s["series"] if x["kind"] == "endpoint"]
+            self.assertEqual(len(ep), 1)
+            self.assertTrue(ep[0]["available"])
+            text = c.prometheus()
+            self.assertIn('# TYPE motan_client_calls_total counter\n', text)
+            self.assertRegex(text, r'motan_client_calls_total\{service="%s",group="default_rpc",'
+                                   r'method="echo",code="MOTAN_OK"\} 3\n' % SERVICE)
+            self.assertTrue(text.endswith("\n"))
+        with motan.Client(url) as c:  # no metrics: endpoints only
+            c.call("echo", 1)
+            self.assertEqual([x["kind"] for x in c.stats()["series"]], ["endpoint"])
 
 
 if __name__ == "__main__":
