@@ -7,7 +7,6 @@
  * ZooKeeper and the HTTP-backend exports: test_agent_zk.c.
  */
 #include <check.h>
-#include <math.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -24,6 +23,7 @@
 #include "server_proc.h"
 #include "testutil.h"
 #include "tu_loop.h"
+#include "tu_prom.h"
 
 #define SVC "com.example.EchoService"
 
@@ -358,198 +358,41 @@ START_TEST(http_entry)
 }
 END_TEST
 
-/* A reader of the Prometheus text format (0.0.4) strict enough to fail on broken output. */
-typedef struct prom {
-    char fam[64][96];
-    char type[64][16];
-    int nfam;
-} prom;
-
-static int name_ok(const char *s, size_t n)
-{
-    if (!n || !(s[0] == '_' || s[0] == ':' || ((s[0] | 32) >= 'a' && (s[0] | 32) <= 'z')))
-        return 0;
-    for (size_t i = 1; i < n; i++)
-        if (!(s[i] == '_' || s[i] == ':' || ((s[i] | 32) >= 'a' && (s[i] | 32) <= 'z') ||
-              (s[i] >= '0' && s[i] <= '9')))
-            return 0;
-    return 1;
-}
-
-/* The family of a sample name (histograms: without _bucket/_sum/_count). */
-static int family_of(const prom *p, const char *name)
-{
-    for (int i = 0; i < p->nfam; i++) {
-        size_t fl = strlen(p->fam[i]);
-        if (!strcmp(p->fam[i], name))
-            return i;
-        if (!strcmp(p->type[i], "histogram") && !strncmp(name, p->fam[i], fl) &&
-            (!strcmp(name + fl, "_bucket") || !strcmp(name + fl, "_sum") || !strcmp(name + fl, "_count")))
-            return i;
-    }
-    return -1;
-}
-
-/* Checks text; on failure returns 0 with the line and why. */
+/* Checks text with the strict reader (tests/support/lib/tu_prom.h): every family motan_. */
 static int prom_check(const char *text, char *why, size_t wlen)
 {
-    prom p;
-    memset(&p, 0, sizeof(p));
-    int line = 0, last_fam = -1;
-    double last_bucket = -1, last_le = -INFINITY;
-    char bucket_key[1024] = "";
-    for (const char *s = text; *s; line++) {
-        const char *e = strchr(s, '\n');
-        if (!e) {
-            snprintf(why, wlen, "line %d: no final newline", line + 1);
-            return 0;
+    tu_prom p;
+    int ok = tu_prom_parse(text, &p) == 0;
+    if (!ok)
+        snprintf(why, wlen, "%s", p.err);
+    for (const char *t = p.types; ok && t && *t; t = strchr(t, '\n') + 1)
+        if (strncmp(t, "motan_", 6)) {
+            snprintf(why, wlen, "family %.*s does not start with motan_", (int)strcspn(t, " "), t);
+            ok = 0;
         }
-        char l[2048];
-        snprintf(l, sizeof(l), "%.*s", (int)(e - s), s);
-        s = e + 1;
-        if (!l[0])
-            continue;
-        if (l[0] == '#') {
-            char kind[16], name[128];
-            if (sscanf(l, "# %15s %127s", kind, name) != 2 || (strcmp(kind, "HELP") && strcmp(kind, "TYPE")))
-                continue; /* a comment */
-            if (!name_ok(name, strlen(name)) || strncmp(name, "motan_", 6)) {
-                snprintf(why, wlen, "line %d: bad family name %s", line + 1, name);
-                return 0;
-            }
-            if (!strcmp(kind, "TYPE")) {
-                char type[32] = "";
-                sscanf(l, "# TYPE %*s %31s", type);
-                if (strcmp(type, "counter") && strcmp(type, "gauge") && strcmp(type, "histogram")) {
-                    snprintf(why, wlen, "line %d: type %s", line + 1, type);
-                    return 0;
-                }
-                for (int i = 0; i < p.nfam; i++)
-                    if (!strcmp(p.fam[i], name)) {
-                        snprintf(why, wlen, "line %d: %s declared twice", line + 1, name);
-                        return 0;
-                    }
-                snprintf(p.fam[p.nfam], sizeof(p.fam[0]), "%s", name);
-                snprintf(p.type[p.nfam], sizeof(p.type[0]), "%s", type);
-                last_fam = p.nfam++;
-            }
-            continue;
-        }
-        /* name{k="v",...} value */
-        size_t nl = strcspn(l, "{ ");
-        char name[128];
-        snprintf(name, sizeof(name), "%.*s", (int)nl, l);
-        int f = family_of(&p, name);
-        if (!name_ok(l, nl) || f < 0 || f != last_fam) {
-            snprintf(why, wlen, "line %d: sample %s outside its family's TYPE block", line + 1, name);
-            return 0;
-        }
-        const char *q = l + nl, *le = NULL;
-        char key[1024] = "";
-        size_t kl = 0;
-        if (*q == '{') {
-            q++;
-            while (*q != '}') {
-                size_t ln = strcspn(q, "=");
-                if (!name_ok(q, ln) || q[ln] != '=' || q[ln + 1] != '"') {
-                    snprintf(why, wlen, "line %d: bad label", line + 1);
-                    return 0;
-                }
-                int is_le = ln == 2 && !strncmp(q, "le", 2);
-                const char *v = q + ln + 2;
-                if (is_le)
-                    le = v;
-                else
-                    kl += (size_t)snprintf(key + kl, sizeof(key) - kl, "%.*s;", (int)ln, q);
-                while (*v && *v != '"') {
-                    if (*v == '\\' && (v[1] == '\\' || v[1] == '"' || v[1] == 'n'))
-                        v++;
-                    else if (*v == '\\') {
-                        snprintf(why, wlen, "line %d: bad escape", line + 1);
-                        return 0;
-                    }
-                    if (!is_le && kl + 2 < sizeof(key))
-                        key[kl++] = *v;
-                    v++;
-                }
-                if (*v != '"') {
-                    snprintf(why, wlen, "line %d: unterminated label value", line + 1);
-                    return 0;
-                }
-                key[kl] = '\0';
-                q = v + 1;
-                if (*q == ',')
-                    q++;
-                else if (*q != '}') {
-                    snprintf(why, wlen, "line %d: labels not separated by commas", line + 1);
-                    return 0;
-                }
-            }
-            q++;
-        }
-        if (*q != ' ') {
-            snprintf(why, wlen, "line %d: no value", line + 1);
-            return 0;
-        }
-        char *end;
-        double v = strtod(q + 1, &end);
-        if (end == q + 1 || (*end && *end != ' ')) {
-            snprintf(why, wlen, "line %d: bad value", line + 1);
-            return 0;
-        }
-        if (!strcmp(p.type[f], "counter") && v < 0) {
-            snprintf(why, wlen, "line %d: negative counter", line + 1);
-            return 0;
-        }
-        size_t fl = strlen(p.fam[f]);
-        if (!strcmp(name + fl, "_bucket")) {
-            double lev = le ? (!strncmp(le, "+Inf", 4) ? INFINITY : strtod(le, NULL)) : NAN;
-            if (!le || isnan(lev)) {
-                snprintf(why, wlen, "line %d: a bucket without le", line + 1);
-                return 0;
-            }
-            if (strcmp(key, bucket_key)) {
-                snprintf(bucket_key, sizeof(bucket_key), "%s", key);
-                last_bucket = -1;
-                last_le = -INFINITY;
-            }
-            if (lev <= last_le || v < last_bucket) {
-                snprintf(why, wlen, "line %d: buckets not cumulative in le order", line + 1);
-                return 0;
-            }
-            last_le = lev;
-            last_bucket = v;
-        } else if (!strcmp(name + fl, "_count") && (last_le != INFINITY || v != last_bucket)) {
-            snprintf(why, wlen, "line %d: _count is not the +Inf bucket", line + 1);
-            return 0;
-        }
-    }
-    return 1;
+    tu_prom_free(&p);
+    return ok;
 }
 
 /* The sum of the samples of name whose labels include every "k=\"v\"" of want. */
 static double prom_value(const char *text, const char *name, const char *const *want, int *found)
 {
+    tu_prom p;
     double sum = 0;
     *found = 0;
+    ck_assert_int_eq(tu_prom_parse(text, &p), 0);
     size_t nl = strlen(name);
-    for (const char *s = text; *s;) {
-        const char *e = strchr(s, '\n');
-        if (!e)
-            break;
-        if (!strncmp(s, name, nl) && (s[nl] == '{' || s[nl] == ' ')) {
-            int ok = 1;
-            for (int i = 0; want && want[i]; i++) {
-                const char *hit = strstr(s, want[i]);
-                ok = ok && hit && hit < e;
-            }
-            if (ok) {
-                sum += strtod(memrchr(s, ' ', (size_t)(e - s)), NULL);
-                (*found)++;
-            }
+    for (size_t i = 0; i < p.n; i++) {
+        const char *k = p.samples[i].key;
+        int ok = !strncmp(k, name, nl) && (k[nl] == '{' || !k[nl]);
+        for (int w = 0; ok && want && want[w]; w++)
+            ok = strstr(k, want[w]) != NULL;
+        if (ok) {
+            sum += p.samples[i].value;
+            (*found)++;
         }
-        s = e + 1;
     }
+    tu_prom_free(&p);
     return sum;
 }
 

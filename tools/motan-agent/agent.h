@@ -16,6 +16,7 @@ struct event_base;
 struct event;
 struct evhttp;
 struct evhttp_bound_socket;
+struct evbuffer;
 
 #define AGENT_DEFAULT_PORT 9981
 #define AGENT_DEFAULT_EPORT 9982
@@ -120,29 +121,11 @@ void log_close(void);
 void agent_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* One access-log line (already formatted, no newline). */
 void agent_access(const char *line);
+/* The library's log callback: its lines to the log, its accessLog lines to the access log. */
+void log_from_library(int level, const char *message, void *userdata);
 
-/* ==== metrics (metrics.c) ============================================================== */
+/* ==== Prometheus text (prom.c): the agent's own families beside the library's ============ */
 
-typedef struct metrics metrics;
-typedef struct mseries mseries;
-enum { SIDE_CLIENT, SIDE_SERVER };
-
-metrics *metrics_new(void);
-void metrics_free(metrics *m);
-/* The series of (side, service, group, method), created on first use (NULL without memory). */
-mseries *metrics_series(metrics *m, int side, const char *service, const char *group,
-                        const char *method, const char *endpoint);
-void metrics_start(mseries *s);
-/* A finished call: its code (MOTAN_OK, MOTAN_E*) and latency. */
-void metrics_end(mseries *s, int code, uint64_t latency_us);
-/* Calls counted for (side, service, group), every method (for /status). */
-uint64_t metrics_calls(const metrics *m, int side, const char *service, const char *group,
-                       const char *method);
-
-/* Appends the Prometheus text of every series (counters, histograms, in flight). */
-typedef struct evbuffer evbuffer_t;
-void metrics_write(const metrics *m, struct evbuffer *out);
-/* Helpers for the families the agent writes itself (gauges read at scrape time). */
 void prom_family(struct evbuffer *out, const char *name, const char *type, const char *help);
 /* name{labels} value, labels as "k","v" pairs (n pairs), values escaped. */
 void prom_sample(struct evbuffer *out, const char *name, const char *const *labels, size_t n,
@@ -201,7 +184,7 @@ struct agent {
     export_service *services;
     export_service *retired_services;
     regobj *regs;
-    metrics *m;
+    motan_stats *stats;          /* every refer's client and the export server feed it */
     int available;               /* 200: exports registered */
     int draining, drains_left, drain_timed_out;
     int64_t http_inflight;       /* HTTP-entry calls */

@@ -30,7 +30,6 @@ typedef struct bcall {
     int conn;
     uint64_t start_us;
     size_t req_bytes;
-    mseries *ms;
     struct bcall *prev, *next;
 } bcall;
 
@@ -112,7 +111,6 @@ static void finish(bcall *c, int code, int http_status, size_t resp_bytes)
     const motan_server_request *q = motan_reply_request(c->reply);
     uint64_t lat = motan_now_us() - c->start_us;
     char line[1024];
-    metrics_end(c->ms, code, lat);
     snprintf(line, sizeof(line),
              "export %s.%s group=%s peer=%s backend=%s code=%s http_status=%d latency_us=%llu "
              "request_bytes=%zu response_bytes=%zu",
@@ -204,8 +202,6 @@ void backend_call(backend *b, const motan_server_request *q, motan_reply *reply)
     c->start_us = motan_now_us();
     c->req_bytes = motan_buf_len(json);
     const char *method = motan_server_request_method(q, NULL);
-    c->ms = metrics_series(svc->ag->m, SIDE_SERVER, svc->c.path, svc->c.group, method, NULL);
-    metrics_start(c->ms);
     svc->inflight++;
 
     struct evhttp_request *h = evhttp_request_new(on_http_done, c);

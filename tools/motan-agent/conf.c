@@ -458,6 +458,7 @@ static int refer_entry(cx *x, const ynode *root, size_t i, const agent_conf *c, 
     if (motan_config_new(base, &cfg, err, sizeof(err)) != MOTAN_OK)
         return bad(x, reg->line, where, "registry", "%s", err);
     int rc = 0, min_line = 0, max_line = 0;
+    const char *filters = NULL;
     rf->min_tmo = rf->max_tmo = -1;
     for (size_t k = 0; k < en.n && !rc; k++) {
         const char *key = en.e[k].key, *v = en.e[k].val;
@@ -481,12 +482,21 @@ static int refer_entry(cx *x, const ynode *root, size_t i, const agent_conf *c, 
             snprintf(method, sizeof(method), "%.*s", (int)(dot - key), key);
         if (motan_config_set(cfg, dot ? method : NULL, dot ? dot + 1 : key, v, err, sizeof(err)) !=
             MOTAN_OK) {
-            if (!strcmp(key, "filter")) { /* motan-go's filters: this libmotan has none */
+            if (!strcmp(key, "filter")) { /* motan-go's filters libmotan does not have */
                 agent_log(LOG_WARN, "%s:%d: %s.filter: %s; ignored", x->file, kl, where, err);
                 continue;
             }
             rc = bad(x, kl, where, key, "%s", err);
+        } else if (!strcmp(key, "filter")) {
+            filters = v;
         }
+    }
+    /* the metrics filter always runs: it feeds /metrics */
+    if (!rc && (!filters || !strstr(filters, "metrics"))) {
+        char fl[512];
+        snprintf(fl, sizeof(fl), "%s%smetrics", filters ? filters : "", filters ? "," : "");
+        if (motan_config_set(cfg, NULL, "filter", fl, err, sizeof(err)) != MOTAN_OK)
+            rc = bad(x, *line, where, "filter", "%s", err);
     }
     char *url = rc ? NULL : motan_config_to_url(cfg);
     motan_config_free(cfg);

@@ -16,7 +16,6 @@ typedef struct fwd_call {
     refer *rf;
     motan_reply *reply;
     motan_request *req;
-    mseries *ms;
     uint64_t start_us;
     size_t req_bytes;
 } fwd_call;
@@ -88,13 +87,7 @@ static void on_upstream(motan_response *resp, void *userdata)
     size_t blen = 0;
     const uint8_t *body = resp ? motan_response_get_body(resp, &blen) : NULL;
     const char *group = motan_request_get_group(fc->req);
-    const char *ep = resp ? motan_response_get_endpoint(resp) : "";
 
-    metrics_end(fc->ms, code, lat);
-    if (*ep)
-        metrics_end(metrics_series(fc->ag->m, SIDE_CLIENT, fc->rf->c.path, group,
-                                   motan_server_request_method(q, NULL), ep),
-                    code, lat);
     access_line(fc, q, group, resp, code, lat, blen);
 
     int ser = resp ? motan_response_get_serialization(resp) : -1;
@@ -207,9 +200,6 @@ void forward_handler(const motan_server_request *q, motan_reply *reply, void *us
     fc->req = req;
     fc->req_bytes = blen;
     fc->start_us = motan_now_us();
-    fc->ms = metrics_series(ag->m, SIDE_CLIENT, rf->c.path, motan_request_get_group(req),
-                            method, NULL);
-    metrics_start(fc->ms);
     refer_hold(rf);
     rc = motan_client_call_async(rf->client, req, on_upstream, fc);
     if (rc != MOTAN_OK) {

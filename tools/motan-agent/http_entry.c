@@ -19,7 +19,6 @@ typedef struct hcall {
     refer *rf;
     struct evhttp_request *hreq;
     motan_request *req;
-    mseries *ms;
     uint64_t start_us;
 } hcall;
 
@@ -81,7 +80,6 @@ static void on_done(motan_response *resp, void *userdata)
     agent *ag = hc->ag;
     int code = resp ? motan_response_get_code(resp) : MOTAN_ENOMEM;
     uint64_t lat = motan_now_us() - hc->start_us;
-    metrics_end(hc->ms, code, lat);
     char line[800];
     snprintf(line, sizeof(line), "http %s.%s group=%s endpoint=%s code=%s latency_us=%llu",
              hc->rf->c.path, motan_request_get_method(hc->req), motan_request_get_group(hc->req),
@@ -209,8 +207,6 @@ static void on_request(struct evhttp_request *h, void *userdata)
     hc->hreq = h;
     hc->req = req;
     hc->start_us = motan_now_us();
-    hc->ms = metrics_series(ag->m, SIDE_CLIENT, rf->c.path, motan_request_get_group(req), method, NULL);
-    metrics_start(hc->ms);
     refer_hold(rf);
     ag->http_inflight++;
     if (motan_client_call_async(rf->client, req, on_done, hc) != MOTAN_OK) {

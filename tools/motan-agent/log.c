@@ -121,3 +121,17 @@ void agent_access(const char *line)
     if (!g_files)
         fflush(f);
 }
+
+/*
+ * The library's log sink (motan_set_log_callback): its lines join the agent's log, its
+ * accessLog filter's lines ("client ..." / "server ...") the access log.
+ */
+void log_from_library(int level, const char *message, void *userdata)
+{
+    (void)userdata;
+    if (!strncmp(message, "client ", 7) || !strncmp(message, "server ", 7))
+        agent_access(message);
+    else
+        agent_log(level <= MOTAN_LOG_ERROR ? LOG_ERROR : level == MOTAN_LOG_WARN ? LOG_WARN : LOG_INFO,
+                  "libmotan: %s", message);
+}

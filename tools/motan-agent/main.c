@@ -16,6 +16,8 @@
 #include <event2/event.h>
 #include <event2/http.h>
 
+#include <motan/observe.h>
+
 #include "agent.h"
 
 static const char usage[] =
@@ -182,8 +184,7 @@ static int run(agent *ag)
     agent_conf *c = ag->conf;
     ag->started_us = motan_now_us();
     ag->base = event_base_new();
-    ag->m = metrics_new();
-    if (!ag->base || !ag->m ||
+    if (!ag->base || motan_stats_new(&ag->stats) != MOTAN_OK ||
         motan_loop_new_with_base(ag->base, &ag->loop, err, sizeof(err)) != MOTAN_OK) {
         agent_log(LOG_ERROR, "start: cannot create the event loop");
         return 1;
@@ -207,6 +208,12 @@ static int run(agent *ag)
     }
     motan_server_handle_raw(ag->fwd, NULL, NULL, forward_handler, ag);
     motan_server_handle_heartbeat(ag->exp, export_heartbeat, ag);
+    /* exports are counted by the server's metrics filter (forwarded calls by the refers') */
+    if (motan_server_set(ag->exp, NULL, "filter", "metrics", err, sizeof(err)) != MOTAN_OK ||
+        motan_server_set_stats(ag->exp, ag->stats) != MOTAN_OK) {
+        agent_log(LOG_ERROR, "start: the export server's statistics: %s", err);
+        return 1;
+    }
 
     /* configuration errors first, before anything listens */
     if (refers_apply(ag, c, err, sizeof(err)) != 0) {
@@ -286,7 +293,7 @@ static void shutdown_all(agent *ag)
         event_free(ag->ev_drain_timer);
     if (ag->ev_flush)
         event_free(ag->ev_flush);
-    metrics_free(ag->m);
+    motan_stats_free(ag->stats);
     free(ag->export_ports);
     if (ag->base)
         event_base_free(ag->base);
@@ -340,8 +347,10 @@ int main(int argc, char **argv)
         conf_free(ag.conf);
         return 2;
     }
+    motan_set_log_callback(log_from_library, MOTAN_LOG_INFO, NULL);
     int rc = run(&ag);
     shutdown_all(&ag);
+    motan_set_log_callback(NULL, MOTAN_LOG_ERROR, NULL);
     log_close();
     return rc;
 }

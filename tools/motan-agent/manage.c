@@ -12,6 +12,8 @@
 #include <event2/keyvalq_struct.h>
 #include <jansson.h>
 
+#include <motan/observe.h>
+
 #include "agent.h"
 
 static void send_text(struct evhttp_request *h, int status, const char *type, const char *body,
@@ -36,12 +38,28 @@ static void send_json(struct evhttp_request *h, char *text)
     free(text);
 }
 
+typedef struct count_args {
+    const char *service;
+    uint64_t n;
+} count_args;
+
+/* Requests the export server answered for one service (the metrics filter's series). */
+static int count_server_calls(const motan_stats_series *s, void *userdata)
+{
+    count_args *a = userdata;
+    if (s->kind == MOTAN_STATS_CALL && !strcmp(s->side, "server") && !strcmp(s->service, a->service))
+        a->n += s->count;
+    return 0;
+}
+
 char *manage_status(agent *ag)
 {
     json_t *services = json_array(), *root = json_object(), *body = json_object();
     uint64_t total = 0;
     for (export_service *s = ag->services; s; s = s->next) {
-        uint64_t n = metrics_calls(ag->m, SIDE_SERVER, s->c.path, s->c.group, NULL);
+        count_args ca = {s->c.path, 0};
+        motan_stats_walk(ag->stats, count_server_calls, &ca);
+        uint64_t n = ca.n;
         total += n;
         json_array_append_new(services,
                               json_pack("{s:s, s:s, s:b, s:b, s:I}", "group", s->c.group, "name",
@@ -101,32 +119,12 @@ char *manage_registry_list(agent *ag)
 
 static void write_metrics(agent *ag, struct evbuffer *out)
 {
-    metrics_write(ag->m, out);
-    int any = 0;
-    for (refer *rf = ag->refers; rf; rf = rf->next) {
-        motan_cluster *cl = motan_client_get_cluster(rf->client);
-        for (size_t i = 0, n = motan_cluster_endpoint_count(cl); i < n; i++) {
-            motan_endpoint *e = motan_cluster_endpoint_at(cl, i);
-            if (!any++)
-                prom_family(out, "motan_client_endpoint_available", "gauge",
-                            "1 while the endpoint takes calls, 0 while it is fused.");
-            const char *l[] = {"service", rf->c.path, "group", rf->c.group, "endpoint",
-                               motan_endpoint_get_address(e)};
-            prom_sample(out, "motan_client_endpoint_available", l, 3, motan_endpoint_is_available(e));
-        }
-    }
-    any = 0;
-    for (refer *rf = ag->refers; rf; rf = rf->next) {
-        motan_cluster *cl = motan_client_get_cluster(rf->client);
-        for (size_t i = 0, n = motan_cluster_endpoint_count(cl); i < n; i++) {
-            motan_endpoint *e = motan_cluster_endpoint_at(cl, i);
-            if (!any++)
-                prom_family(out, "motan_client_endpoint_in_flight", "gauge", "Calls in flight on the endpoint.");
-            const char *l[] = {"service", rf->c.path, "group", rf->c.group, "endpoint",
-                               motan_endpoint_get_address(e)};
-            prom_sample(out, "motan_client_endpoint_in_flight", l, 3, (double)motan_endpoint_inflight(e));
-        }
-    }
+    /* the calls, attempts and endpoints: the library's statistics (the metrics filter) */
+    char *text = NULL;
+    size_t len = 0;
+    if (motan_stats_prometheus(&ag->stats, 1, &text, &len) == MOTAN_OK)
+        evbuffer_add(out, text, len);
+    motan_free(text);
     if (ag->refers)
         prom_family(out, "motan_agent_fused_endpoints", "gauge", "Endpoints of the refer that are fused.");
     for (refer *rf = ag->refers; rf; rf = rf->next) {

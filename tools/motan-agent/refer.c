@@ -13,14 +13,21 @@
 #include "agent.h"
 
 /*
- * The one place a refer gets its client. Today a client on the agent's event_base (with a
- * registry of its own); with shared loops (issue 19, motan_client_new_on_loop) refers will
- * share the agent's motan_loop and their registries.
+ * The one place a refer gets its client: on the agent's event_base (with a registry of its
+ * own; with shared loops, issue 19's motan_client_new_on_loop, refers will share the agent's
+ * motan_loop and registries), feeding the agent's stats (/metrics).
  */
 static int refer_client_new(agent *ag, const conf_refer *c, motan_client **out, char *err,
                             size_t errlen)
 {
-    return motan_client_new_with_base(ag->base, c->url, out, err, errlen);
+    motan_config *cfg = NULL;
+    int rc = motan_config_new(c->url, &cfg, err, errlen);
+    if (rc == MOTAN_OK)
+        rc = motan_config_set_stats(cfg, ag->stats);
+    if (rc == MOTAN_OK)
+        rc = motan_client_new_config(cfg, ag->base, out, err, errlen);
+    motan_config_free(cfg);
+    return rc;
 }
 
 static int same(const conf_refer *a, const conf_refer *b)
