@@ -206,8 +206,8 @@ fuzz-long: fuzz-build
 	@scripts/fuzz.sh long
 
 # ---- benchmarks ---------------------------------------------------------------------------
-.PHONY: bench bench-codec bench-e2e bench-cluster bench-stalled bench-filters bench-bindings bench-server bench-agent
-bench: bench-codec bench-e2e bench-cluster bench-stalled bench-filters bench-bindings bench-server bench-agent
+.PHONY: bench bench-codec bench-e2e bench-cluster bench-stalled bench-filters bench-scale bench-bindings bench-server bench-agent
+bench: bench-codec bench-e2e bench-cluster bench-stalled bench-filters bench-scale bench-bindings bench-server bench-agent
 
 bench-codec: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) $(BUILD)/bench/codec
@@ -235,6 +235,11 @@ bench-stalled: deps
 bench-filters: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) all $(BUILD)/bench/filters
 	@$(BUILD)/bench/filters
+
+# 100 000-node lists swapped into a running client (BENCH_SCALE_NODES=N for another size).
+bench-scale: deps
+	@$(MAKE) --no-print-directory -j$(JOBS) all $(BUILD)/bench/scale
+	@BUILD=$(BUILD) $(BUILD)/bench/scale
 
 # docs/server.md: requests/s and server CPU per request, echo_server and motan-test-server.
 bench-server: deps
@@ -281,7 +286,7 @@ help:
 	@echo "make demo       install missing packages, build, run the cluster demo"
 	@echo "make asan|tsan|valgrind   test suites under sanitizers / memcheck"
 	@echo "make fuzz       short libFuzzer runs (FUZZ_SECONDS=18); make fuzz-long: 10M execs each"
-	@echo "make bench      bench-codec bench-e2e bench-cluster bench-stalled bench-filters bench-bindings bench-server bench-agent"
+	@echo "make bench      bench-codec bench-e2e bench-cluster bench-stalled bench-filters bench-scale bench-bindings bench-server bench-agent"
 	@echo "make soak       5-minute soak under injected faults"
 	@echo "make examples   build examples/"
 	@echo "make install PREFIX=/usr/local DESTDIR="

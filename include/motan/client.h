@@ -10,6 +10,8 @@
  * Parameters (defaults): group (default_rpc), version (1.0), application, module,
  * serialization (simple | msgpack | json), loadbalance (random), haStrategy (failover),
  * retries (0), requestTimeout (1000 ms), connectTimeout (1000 ms), connections (2),
+ * connectionBudget (half the open-file limit, at least 64: the sockets of all endpoints
+ * together; past it connections open on demand in place of idle ones),
  * maxPending (10000), errorCountThreshold (10), keepaliveInterval (1000 ms),
  * maxContentLength (10485760), maxDecodedSize (4 x maxContentLength), mingzSize (0),
  * backupRequestDelayTime,
@@ -25,6 +27,11 @@
  * async calls from any thread with callbacks on the loop thread, or a pull queue);
  * motan_client_new_with_base runs on the caller's event_base (async calls, from that loop's
  * thread only). A client is thread-safe in built-in mode.
+ *
+ * fork(): a client stays with the process that made it. In a child, every call, submit,
+ * poll and wait_ready returns MOTAN_EFORKED, and motan_client_free releases the memory and
+ * closes the child's copies of its descriptors without sending a byte, changing an event of
+ * the parent's or joining a thread (on a caller's event_base: event_reinit it first).
  */
 #ifndef MOTAN_CLIENT_H
 #define MOTAN_CLIENT_H
@@ -79,7 +86,7 @@ int motan_client_new_config(const motan_config *cfg, struct event_base *base,
 /*
  * Completes every call in flight with MOTAN_ECANCELLED (callbacks run, queued completions
  * are freed), stops the registry and the loop thread. No callback runs after it returns.
- * Not from inside one of the client's callbacks.
+ * Not from inside one of the client's callbacks. In a child process after fork() see above.
  */
 void motan_client_free(motan_client *c);
 
@@ -110,6 +117,13 @@ int motan_client_submit(motan_client *c, motan_request *req, uint64_t tag);
 int motan_client_poll(motan_client *c, int timeout_ms, motan_response **resp, uint64_t *tag);
 /* An fd that is readable while completions are queued (for select/poll/epoll). */
 int motan_client_completion_fd(motan_client *c);
+/*
+ * Cancels the submitted calls with this tag that have not completed: each completes with
+ * MOTAN_ECANCELLED and is polled as usual (soon, not inside this call); their requests are
+ * borrowed until then. MOTAN_ENOTFOUND when none was in flight. From any thread; on a
+ * caller's-loop client from the loop's thread.
+ */
+int motan_client_cancel(motan_client *c, uint64_t tag);
 
 /* Convenience: a new request for method with the client's identity filled in. owned. */
 motan_request *motan_client_request(motan_client *c, const char *method);

@@ -68,6 +68,12 @@ void motan_cluster_set_groups_listener(motan_cluster *c, motan_cluster_groups_cb
  */
 int motan_cluster_call(motan_cluster *c, motan_request *req, motan_response_cb cb,
                        void *userdata);
+/*
+ * Cancels the call started with cb/userdata that has not completed: cb then runs (from the
+ * loop, not inside this call) with MOTAN_ECANCELLED, its attempts in flight are cancelled and
+ * their late answers dropped. Loop thread only. MOTAN_ENOTFOUND when no such call is live.
+ */
+int motan_cluster_cancel(motan_cluster *c, motan_response_cb cb, void *userdata);
 /* Blocking call (built-in loop, not from its thread). *out: owned response; returns its code. */
 int motan_cluster_call_sync(motan_cluster *c, motan_request *req, motan_response **out);
 

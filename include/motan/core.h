@@ -41,7 +41,8 @@ typedef enum motan_err {
     MOTAN_ECLOSED = -18,     /* the object is closed or shutting down */
     MOTAN_ENOTFOUND = -19,   /* no such name (strategy, key, service) */
     MOTAN_EIO = -20,         /* operating-system or file error */
-    MOTAN_EDEADLOCK = -21    /* a blocking call was made from the loop thread that must serve it */
+    MOTAN_EDEADLOCK = -21,   /* a blocking call was made from the loop thread that must serve it */
+    MOTAN_EFORKED = -22      /* used in a child process after fork(): the object can only be freed */
 } motan_err;
 
 /* A static, human-readable description of an error code ("unknown error" for others). */

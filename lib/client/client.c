@@ -240,7 +240,8 @@ static int client_create(const motan_url *url, motan_stats *stats, struct event_
     if (rc == MOTAN_OK) {
         c->qfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         if (c->qfd < 0)
-            rc = motan__errf(errbuf, errlen, MOTAN_EIO, "eventfd: %s", strerror(errno));
+            rc = motan__errf(errbuf, errlen, MOTAN_ENOMEM,
+                             "cannot create the client's completion eventfd: %s", strerror(errno));
     }
     if (rc == MOTAN_OK) {
         c->own_loop = base == NULL;
@@ -331,6 +332,18 @@ static void unsubscribe_all(void *arg)
 
 static void client_destroy(motan_client *c)
 {
+    if (c->loop && motan_loop_forked(c->loop)) {
+        /*
+         * A child process: the parent's threads (the loop's, callers blocked in a call) did
+         * not come along and may have held these. The completion eventfd is shared with the
+         * parent: closed first, so that no cancelled call signals the parent's poller.
+         */
+        pthread_mutex_init(&c->qmu, NULL);
+        pthread_cond_init(&c->qcv, NULL);
+        if (c->qfd >= 0)
+            close(c->qfd);
+        c->qfd = -1;
+    }
     if (c->loop && c->registry)
         motan_loop_run_wait(c->loop, unsubscribe_all, c);
     c->closing = 1;
@@ -404,6 +417,8 @@ MOTAN_EXPORT int motan_client_wait_ready(motan_client *c, int timeout_ms)
 {
     if (!c)
         return MOTAN_EINVAL;
+    if (motan_loop_forked(c->loop))
+        return MOTAN_EFORKED;
     if (motan_loop_in_loop_thread(c->loop)) {
         count_args a = {.c = c};
         count_in_loop(&a);

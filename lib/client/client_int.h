@@ -35,6 +35,16 @@ typedef struct motan__done {
     struct motan__done *next;
 } motan__done;
 
+/* A call in flight through the client (its cluster callback's userdata). */
+typedef struct motan__acall {
+    motan_client *c;
+    motan_response_cb cb;
+    void *userdata;
+    uint64_t tag;
+    int queued;                      /* a pull-queue call: in the client's submitted list */
+    struct motan__acall *prev, *next;
+} motan__acall;
+
 /* A registry subscription for one group (own group or one named by a rule). */
 typedef struct motan__sub {
     motan_client *client;
@@ -59,6 +69,7 @@ struct motan_client {
     pthread_mutex_t qmu;
     pthread_cond_t qcv;
     motan__done *qhead, *qtail;
+    motan__acall *sub_head, *sub_tail; /* submitted, not yet completed (qmu) */
     int qfd;
     int closing;
 };

@@ -4,6 +4,7 @@
  * with the default). Registry parameters are not here: each registry lists its own
  * (motan_registry_ops.params) and a client URL passes exactly those to its registry.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <strings.h>
@@ -34,6 +35,7 @@ static const struct param {
     {"requestTimeout", P_INT, 1, 86400000},
     {"connectTimeout", P_INT, 1, 86400000},
     {"connections", P_INT, 1, 64},
+    {"connectionBudget", P_INT, 1, 10000000},
     {"maxPending", P_INT, 1, 100000000},
     {"errorCountThreshold", P_INT, -1000000, 1000000},
     {"keepaliveInterval", P_INT, 1, 86400000},
@@ -151,13 +153,14 @@ static int check_value(const struct param *p, const char *key, const char *value
     switch (p->kind) {
     case P_INT: {
         char *end;
+        errno = 0;
         long long v = strtoll(value, &end, 10);
         if (end == value || *end)
             return motan__errf(errbuf, errlen, MOTAN_EURL, "parameter %s=%s is not an integer", key,
                                value);
-        if (v < p->lo || v > p->hi)
-            return motan__errf(errbuf, errlen, MOTAN_EURL, "parameter %s=%lld is out of range %lld..%lld",
-                               key, v, p->lo, p->hi);
+        if (v < p->lo || v > p->hi || errno == ERANGE) /* as written: strtoll clamps */
+            return motan__errf(errbuf, errlen, MOTAN_EURL, "parameter %s=%s is out of range %lld..%lld",
+                               key, value, p->lo, p->hi);
         break;
     }
     case P_NUM: {

@@ -179,6 +179,26 @@ void motan__cluster_cancel_calls(motan_cluster *c)
     }
 }
 
+MOTAN_EXPORT int motan_cluster_cancel(motan_cluster *c, motan_response_cb cb, void *userdata)
+{
+    if (!c || !cb)
+        return MOTAN_EINVAL;
+    for (motan_ha_call *call = c->live_head; call; call = call->next) {
+        if (call->cb != cb || call->userdata != userdata || call->completed)
+            continue;
+        motan__cluster_hold(c);
+        call->refs++;
+        call->starting = 1; /* delivered from the loop, not inside this call */
+        call->parked = 0;
+        motan_ha_call_fail(call, MOTAN_ECANCELLED, "call cancelled");
+        call->starting = 0;
+        call_unref(call);
+        motan__cluster_release(c);
+        return MOTAN_OK;
+    }
+    return MOTAN_ENOTFOUND;
+}
+
 /* ---- attempts ------------------------------------------------------------------------- */
 
 static void attempt_cb(motan_response *resp, void *userdata)
@@ -507,6 +527,8 @@ MOTAN_EXPORT int motan_cluster_call(motan_cluster *c, motan_request *req, motan_
         return MOTAN_EINVAL;
     if (c->closing)
         return MOTAN_ECLOSED;
+    if (MOTAN_UNLIKELY(motan_loop_forked(c->loop)))
+        return MOTAN_EFORKED;
     motan_ha_call *call = call_alloc(c);
     if (!call)
         return MOTAN_ENOMEM;
@@ -591,6 +613,14 @@ MOTAN_EXPORT int motan_cluster_call_sync(motan_cluster *c, motan_request *req, m
     *out = NULL;
     if (!c || !req)
         return MOTAN_EINVAL;
+    if (motan_loop_forked(c->loop)) {
+        *out = motan_response_new();
+        if (*out)
+            motan_response_set_error(*out, MOTAN_EFORKED,
+                                     "the cluster's loop was created before fork(): in this "
+                                     "child process it can only be freed");
+        return MOTAN_EFORKED;
+    }
     if (!motan_loop_is_builtin(c->loop) || motan_loop_in_loop_thread(c->loop)) {
         *out = motan_response_new();
         if (*out)

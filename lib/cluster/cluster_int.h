@@ -152,6 +152,25 @@ void motan__cluster_cancel_calls(motan_cluster *c);
 void motan__cluster_unpark(motan_cluster *c);
 void motan__cluster_on_done(evutil_socket_t fd, short what, void *arg);
 
+/* addr_index.c: node URLs by first address, for O(n) list updates. */
+typedef struct motan__addr_slot {
+    const motan_url *url; /* NULL: empty */
+    uint64_t hash;        /* of url's address: most probes end without reading url */
+    size_t idx;           /* the user's payload */
+} motan__addr_slot;
+typedef struct motan__addr_index {
+    motan__addr_slot *slots;
+    size_t mask;
+} motan__addr_index;
+/* Whether two URLs have the same first address (neither without one). */
+int motan__addr_same(const motan_url *a, const motan_url *b);
+/* Room for n URLs (each with an address). */
+int motan__addr_index_init(motan__addr_index *ix, size_t n);
+void motan__addr_index_free(motan__addr_index *ix);
+/* The slot holding u's address, or the empty one where it goes (u must have an address);
+ * filling an empty one: set url and idx, keep hash. */
+motan__addr_slot *motan__addr_index_slot(motan__addr_index *ix, const motan_url *u);
+
 /* resilience.c: retry budget, outlier ejection and slow start, wired in (docs/cluster.md). */
 /* Parses the parameters into c->resil; MOTAN_EURL (errbuf names the parameter). */
 int motan__resil_new(motan_cluster *c, char *errbuf, size_t errlen);

@@ -134,6 +134,15 @@ void motan__waiter_destroy(motan__waiter *w);
 void motan__waiter_post(motan__waiter *w, void *result);
 void *motan__waiter_wait(motan__waiter *w);
 
+/*
+ * fork.c: which process an object was made in. motan__fork_mark() (which also starts the
+ * watch) is the current count of forks this process descends from (pthread_atfork's child
+ * hook counts them); an object that keeps it tells, with one relaxed load, that it is now in
+ * a child: its threads stayed behind in the parent.
+ */
+unsigned motan__fork_mark(void);
+int motan__forked_since(unsigned mark);
+
 /* Allocation through the hooks; calloc zeroes. */
 void *motan__calloc(size_t n, size_t size);
 char *motan__strdup(const char *s);

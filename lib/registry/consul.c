@@ -65,6 +65,7 @@ typedef struct cdereg {
 } cdereg;
 
 struct consul_state {
+    motan_loop *loop;
     struct event_base *base;
     char host[256];
     int port;
@@ -522,6 +523,7 @@ static int consul_create(motan_loop *loop, const motan_url *url, void **state, c
     consul_state *st = motan__calloc(1, sizeof(*st));
     if (!st)
         return MOTAN_ENOMEM;
+    st->loop = loop;
     st->base = motan_loop_get_base(loop);
     snprintf(st->host, sizeof(st->host), "%s", host);
     st->port = port;
@@ -596,7 +598,9 @@ static void consul_destroy(void *state)
         d->req = NULL;
     }
     event_del(st->heartbeat);
-    farewell(st);
+    /* In a child process after fork() the registrations are the parent's to keep. */
+    if (!motan_loop_forked(st->loop))
+        farewell(st);
     if (!motan__rsubs_defer_free(&st->subs))
         free_state(st);
 }

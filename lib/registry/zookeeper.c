@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "registry/zk_int.h"
 
@@ -331,11 +332,26 @@ static void zk_destroy(void *state)
     if (!z)
         return;
     motan__zk *prev = motan__zk_enter(z);
-    /* Queued now, sent by zookeeper_close before it ends the session. */
-    if (z->zh && z->connected)
-        motan__zk_nodes_remove_all(z);
     z->closing = 1;
-    session_close(z);
+    if (z->loop && motan_loop_forked(z->loop)) {
+        /*
+         * A child process: the session is the parent's. zookeeper_close would end it (the
+         * parent's ephemeral nodes and watches with it), so the handle is abandoned; only the
+         * child's copy of its socket (the one being watched) is closed.
+         */
+        int fd = z->io_ev && event_pending(z->io_ev, EV_READ | EV_WRITE, NULL)
+                     ? (int)event_get_fd(z->io_ev)
+                     : -1;
+        motan__zk_disarm(z);
+        if (fd >= 0)
+            close(fd);
+        z->zh = NULL;
+    } else {
+        /* Queued now, sent by zookeeper_close before it ends the session. */
+        if (z->zh && z->connected)
+            motan__zk_nodes_remove_all(z);
+        session_close(z);
+    }
     motan__zk_leave(prev);
     if (z->restart_ev)
         evtimer_del(z->restart_ev);

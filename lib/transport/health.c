@@ -9,9 +9,10 @@ static void on_keepalive(evutil_socket_t fd, short what, void *arg);
 
 static int is_local(int code)
 {
-    /* The server is not to blame for these. */
+    /* The server is not to blame for these (ETOOBIG: this client's maxContentLength). */
     return code == MOTAN_ECANCELLED || code == MOTAN_EBUSY || code == MOTAN_EINVAL ||
-           code == MOTAN_ENOMEM || code == MOTAN_EUNSUPPORTED || code == MOTAN_ECLOSED;
+           code == MOTAN_ENOMEM || code == MOTAN_EUNSUPPORTED || code == MOTAN_ECLOSED ||
+           code == MOTAN_ETOOBIG;
 }
 
 void motan__health_record(motan_endpoint *ep, int code, int errtype)

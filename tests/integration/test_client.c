@@ -145,6 +145,39 @@ START_TEST(test_bad_urls)
 }
 END_TEST
 
+/* Messages say what was written: port 0 is not "no port", a huge number is not clamped. */
+START_TEST(test_bad_url_messages)
+{
+    static const struct {
+        const char *url, *want;
+    } cases[] = {
+        {"motan2://127.0.0.1:0/svc", "port 0"},
+        {"motan2://127.0.0.1/svc", "none or port 0"},
+        {"motan2://127.0.0.1:1/svc?connections=99999999999999999999",
+         "connections=99999999999999999999 is out of range 1..64"},
+        {"motan2://127.0.0.1:1/svc?connections=-99999999999999999999",
+         "connections=-99999999999999999999 is out of range"},
+        {"motan2://127.0.0.1:1/svc?requestTimeout=86400001", "requestTimeout=86400001 is out of"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        motan_client *c = NULL;
+        char err[256] = "";
+        int rc = motan_client_new(cases[i].url, &c, err, sizeof(err));
+        ck_assert_msg(rc == MOTAN_EURL, "%s: %s", cases[i].url, motan_errname(rc));
+        ck_assert_msg(strstr(err, cases[i].want), "%s: \"%s\" not in \"%s\"", cases[i].url,
+                      cases[i].want, err);
+    }
+    /* The typed setters say the same. */
+    motan_config *cfg = NULL;
+    char err[256] = "";
+    ck_assert_int_eq(motan_config_new("motan2://127.0.0.1:1/svc", &cfg, err, sizeof(err)), MOTAN_OK);
+    ck_assert_int_eq(motan_config_set(cfg, NULL, "maxPending", "123456789012345678901", err, sizeof(err)),
+                     MOTAN_EURL);
+    ck_assert_msg(strstr(err, "maxPending=123456789012345678901 is out of range"), "%s", err);
+    motan_config_free(cfg);
+}
+END_TEST
+
 START_TEST(test_config_setters)
 {
     motan_config *cfg = NULL;
@@ -319,6 +352,38 @@ START_TEST(test_submit_poll)
 }
 END_TEST
 
+/* Cancelling a submitted call by tag: it comes back at once as MOTAN_ECANCELLED, others go on. */
+START_TEST(test_cancel_submitted)
+{
+    motan_client *c = client_for("requestTimeout=5000");
+    motan_request *slow = req_json(c, "sleep", "3000");
+    motan_request *fast = req_json(c, "sleep", "100");
+    ck_assert_int_eq(motan_client_submit(c, slow, 5), MOTAN_OK);
+    ck_assert_int_eq(motan_client_submit(c, fast, 6), MOTAN_OK);
+    usleep(20000);
+    uint64_t t0 = motan_now_us();
+    ck_assert_int_eq(motan_client_cancel(c, 5), MOTAN_OK);
+    motan_response *resp = NULL;
+    uint64_t tag = 0;
+    ck_assert_int_eq(motan_client_poll(c, 2000, &resp, &tag), 1);
+    ck_assert_uint_eq(tag, 5);
+    ck_assert_int_eq(motan_response_get_code(resp), MOTAN_ECANCELLED);
+    ck_assert_msg(strstr(motan_response_get_errmsg(resp), "cancelled"), "%s",
+                  motan_response_get_errmsg(resp));
+    ck_assert_uint_lt(motan_now_us() - t0, 1000000); /* not the 3 s of the sleep */
+    motan_response_free(resp);
+    ck_assert_int_eq(motan_client_cancel(c, 5), MOTAN_ENOTFOUND);
+    ck_assert_int_eq(motan_client_poll(c, 2000, &resp, &tag), 1);
+    ck_assert_uint_eq(tag, 6);
+    ck_assert_int_eq(motan_response_get_code(resp), MOTAN_OK);
+    motan_response_free(resp);
+    ck_assert_int_eq(motan_client_cancel(c, 6), MOTAN_ENOTFOUND);
+    motan_request_free(slow);
+    motan_request_free(fast);
+    motan_client_free(c);
+}
+END_TEST
+
 /* ---- threads and lifecycle ------------------------------------------------------------ */
 
 typedef struct targ {
@@ -489,11 +554,13 @@ static Suite *client_suite(void)
     tcase_add_test(tc, test_sync_echo_types);
     tcase_add_test(tc, test_errors_have_codes_and_places);
     tcase_add_test(tc, test_bad_urls);
+    tcase_add_test(tc, test_bad_url_messages);
     tcase_add_test(tc, test_config_setters);
     tcase_add_test(tc, test_method_override_in_url);
     tcase_add_loop_test(tc, test_serializations, 0, 3);
     tcase_add_test(tc, test_async_caller_loop);
     tcase_add_test(tc, test_submit_poll);
+    tcase_add_test(tc, test_cancel_submitted);
     tcase_add_test(tc, test_threads);
     tcase_add_test(tc, test_free_in_flight);
     tcase_add_test(tc, test_no_endpoint_mentions_registry);

@@ -14,6 +14,7 @@ M.ECONNECT = -12
 M.EREMOTE = -15
 M.ENOENDPOINT = -16
 M.ECLOSED = -18
+M.EFORKED = -22
 
 local Error = {}
 Error.__index = Error

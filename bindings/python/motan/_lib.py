@@ -37,6 +37,10 @@ _PROTOS = {
     "motan_client_new": (c_int, [c_char_p, POINTER(c_void_p), c_char_p, c_size_t]),
     "motan_client_free": (None, [c_void_p]),
     "motan_client_call": (c_int, [c_void_p, c_void_p, POINTER(c_void_p)]),
+    "motan_client_submit": (c_int, [c_void_p, c_void_p, c_uint64]),
+    "motan_client_poll": (c_int, [c_void_p, c_int, POINTER(c_void_p), POINTER(c_uint64)]),
+    "motan_client_completion_fd": (c_int, [c_void_p]),
+    "motan_client_cancel": (c_int, [c_void_p, c_uint64]),
     "motan_client_request": (c_void_p, [c_void_p, c_char_p]),
     "motan_client_get_service": (c_char_p, [c_void_p]),
     "motan_client_submit": (c_int, [c_void_p, c_void_p, c_uint64]),
@@ -93,9 +97,11 @@ OK = 0
 EINVAL = -2
 ETIMEOUT = -11
 ECONNECT = -12
+ECANCELLED = -14
 ECLOSED = -18
 EREMOTE = -15
 ENOENDPOINT = -16
+EFORKED = -22
 
 T_NULL, T_STRING, T_STRING_MAP, T_BYTES, T_STRING_ARRAY = 0, 1, 2, 3, 4
 T_BOOL, T_BYTE, T_INT16, T_INT32, T_INT64, T_FLOAT32, T_FLOAT64 = 5, 6, 7, 8, 9, 10, 11

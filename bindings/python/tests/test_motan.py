@@ -255,7 +255,9 @@ class TestMethods(Base):
         for bad in ({"M_p": "x"}, {"a\nb": "c"}, {"": "c"}, {"k": "a\0b"}):
             with self.subTest(bad=bad), self.assertRaises(ValueError):
                 self.c.call("echo", 1, attachments=bad)
-        for kw in ({"attachments": {"k": 1}}, {"hash_key": 5}, {"method_desc": 3}):
+        for kw in ({"attachments": {"k": 1}}, {"attachments": {1: "v"}}, {"attachments": ["k"]},
+                   {"attachments": "k=v"}, {"attachments": 5}, {"hash_key": 5},
+                   {"method_desc": 3}):
             with self.subTest(kw=kw), self.assertRaises(TypeError):
                 self.c.call("echo", 1, **kw)
 
@@ -350,6 +352,83 @@ class TestClient(unittest.TestCase):
             motan.Client(url).call("echo", 2)  # freed by garbage collection
         self.assertLessEqual(fds(), before + 2)
         self.assertEqual(threading.active_count(), threads)
+
+    def run_script(self, code, timeout=20, **kw):
+        env = dict(os.environ, PYTHONPATH=os.path.join(HERE, ".."), MOTAN_TEST_URL=url)
+        return subprocess.Popen([sys.executable, "-c", code], env=env, text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)
+
+    def test_ctrl_c_interrupts_a_blocking_call(self):
+        # A real interpreter blocked in a 5 s call gets SIGINT: KeyboardInterrupt arrives at
+        # once (not when the answer does), the call is cancelled cleanly and the client goes on.
+        code = """if True:
+            import os, sys, time, motan
+            c = motan.Client(os.environ["MOTAN_TEST_URL"] + "&requestTimeout=10000")
+            c.call("echo", 1)
+            print("ready", flush=True)
+            t0 = time.monotonic()
+            try:
+                c.call("sleep", 5000)
+                print("not interrupted", flush=True)
+            except KeyboardInterrupt:
+                print("interrupted %.6f" % time.monotonic(), flush=True)
+            assert c.call("echo", "after") == "after"
+            c.close()
+            print("ok", flush=True)
+        """
+        p = self.run_script(code)
+        self.assertEqual(p.stdout.readline().strip(), "ready")
+        time.sleep(0.3)  # inside the sleep call
+        sent = time.monotonic()
+        p.send_signal(2)
+        line = p.stdout.readline().split()
+        out, err = p.communicate(timeout=20)
+        self.assertEqual(line[:1], ["interrupted"], "%r %s" % (line, err))
+        latency = float(line[1]) - sent
+        self.assertLess(latency, 0.5, "KeyboardInterrupt after %.3f s" % latency)
+        self.assertEqual(out.strip(), "ok", err)
+        self.assertEqual(p.returncode, 0, err)
+
+    def test_fork(self):
+        # In a child, calls raise MOTAN_EFORKED and the interpreter exits (the finalizer frees
+        # the client without waiting for the parent's threads); a child that never used the
+        # client exits too. The parent's client keeps working, with a call in flight meanwhile.
+        code = """if True:
+            import os, sys, threading, time, motan
+            c = motan.Client(os.environ["MOTAN_TEST_URL"])
+            c.call("echo", 1)
+            t = threading.Thread(target=lambda: c.call("sleep", 300))
+            t.start()
+            time.sleep(0.05)
+            def wait(pid):
+                end = time.monotonic() + 10
+                while time.monotonic() < end:
+                    done, status = os.waitpid(pid, os.WNOHANG)
+                    if done:
+                        return status
+                    time.sleep(0.01)
+                os.kill(pid, 9)
+                return "hung"
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    c.call("echo", 2)
+                    sys.exit(3)
+                except motan.MotanError as e:
+                    sys.exit(0 if e.name == "MOTAN_EFORKED" and "fork()" in e.message else 4)
+            first = wait(pid)
+            pid = os.fork()
+            if pid == 0:
+                sys.exit(0)  # never touched the client: only its finalizer runs
+            second = wait(pid)
+            t.join()
+            assert c.call("echo", "parent") == "parent"
+            print(first, second, flush=True)
+        """
+        p = self.run_script(code)
+        out, err = p.communicate(timeout=30)
+        self.assertEqual(p.returncode, 0, err)
+        self.assertEqual(out.split(), ["0", "0"], err)
 
     def test_library_lookup(self):
         code = "import motan; print(motan.library_path)"
