@@ -24,6 +24,9 @@ DEP_CFLAGS := $(shell pkg-config --cflags $(PC_DEPS) 2>/dev/null)
 # Debian's ZooKeeper C client has no .pc file.
 ZK_LIBS    := -lzookeeper_st
 DEP_LIBS   := $(shell pkg-config --libs $(PC_DEPS) 2>/dev/null) $(ZK_LIBS) -lpthread -lm
+# The agent alone parses YAML (Debian libyaml-dev); the library does not depend on it.
+YAML_CFLAGS := $(shell pkg-config --cflags yaml-0.1 2>/dev/null)
+YAML_LIBS   := $(shell pkg-config --libs yaml-0.1 2>/dev/null || echo -lyaml)
 CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null)
 
@@ -41,6 +44,8 @@ LIB_SRCS  := $(foreach l,$(LAYERS),$(sort $(wildcard lib/$(l)/*.c)))
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 CLI_SRCS  := $(sort $(wildcard tools/motan/*.c))
 CLI_OBJS  := $(CLI_SRCS:%.c=$(BUILD)/obj/%.o)
+AGENT_SRCS := $(sort $(wildcard tools/motan-agent/*.c))
+AGENT_OBJS := $(AGENT_SRCS:%.c=$(BUILD)/obj/%.o)
 SRV_SRCS  := $(sort $(wildcard tests/support/server/*.c))
 SRV_OBJS  := $(SRV_SRCS:%.c=$(BUILD)/obj/%.o)
 TSUP_SRCS := $(sort $(wildcard tests/support/lib/*.c))
@@ -61,13 +66,14 @@ STATIC_LIB := $(BUILD)/lib/libmotan.a
 SHARED_LIB := $(BUILD)/lib/libmotan.so.$(VERSION)
 SONAME     := libmotan.so.$(MAJOR)
 CLI        := $(BUILD)/bin/motan
+AGENT      := $(BUILD)/bin/motan-agent
 TEST_SERVER := $(BUILD)/bin/motan-test-server
 
 # ---- main build ---------------------------------------------------------------------------
 .PHONY: all lib tools examples
 all: lib tools $(TEST_SERVER)
 lib: $(STATIC_LIB) $(SHARED_LIB) $(BUILD)/lib/$(SONAME) $(BUILD)/lib/libmotan.so
-tools: $(CLI)
+tools: $(CLI) $(AGENT)
 examples: $(EXAMPLE_BINS)
 
 $(BUILD)/obj/lib/%.o: lib/%.c
@@ -95,6 +101,14 @@ $(BUILD)/lib/libmotan.so: $(BUILD)/lib/$(SONAME)
 $(CLI): $(CLI_OBJS) $(STATIC_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS_ALL) -o $@ $(CLI_OBJS) $(STATIC_LIB) $(DEP_LIBS)
+
+$(BUILD)/obj/tools/motan-agent/%.o: tools/motan-agent/%.c
+	@mkdir -p $(@D)
+	$(CC) $(APP_CFLAGS) $(YAML_CFLAGS) -MMD -MP -c $< -o $@
+
+$(AGENT): $(AGENT_OBJS) $(STATIC_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS_ALL) -o $@ $(AGENT_OBJS) $(STATIC_LIB) $(YAML_LIBS) $(DEP_LIBS)
 
 $(TEST_SERVER): $(SRV_OBJS) $(STATIC_LIB)
 	@mkdir -p $(@D)
@@ -168,7 +182,7 @@ tsan: deps
 
 valgrind: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) all $(INTEG_BINS)
-	@BUILD=$(BUILD) MOTAN_SANITIZER=valgrind scripts/run-suites.sh valgrind valgrind-registry valgrind-server
+	@BUILD=$(BUILD) MOTAN_SANITIZER=valgrind scripts/run-suites.sh valgrind valgrind-registry valgrind-server valgrind-agent
 
 # ---- fuzzing (clang + libFuzzer) ----------------------------------------------------------
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
@@ -193,9 +207,9 @@ fuzz-long: fuzz-build
 
 # ---- benchmarks ---------------------------------------------------------------------------
 .PHONY: bench bench-codec bench-e2e bench-cluster bench-stalled bench-filters bench-scale bench-bindings bench-server \
-    bench-file
+    bench-agent bench-file
 bench: bench-codec bench-e2e bench-cluster bench-stalled bench-filters bench-scale bench-bindings bench-server \
-    bench-file
+    bench-agent bench-file
 
 bench-codec: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) $(BUILD)/bench/codec
@@ -208,6 +222,11 @@ bench-e2e: deps
 bench-cluster: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) all $(BUILD)/bench/cluster
 	@$(BUILD)/bench/cluster
+
+# docs/agent.md: the latency motan-agent adds, and one process per call (PHP-style).
+bench-agent: deps
+	@$(MAKE) --no-print-directory -j$(JOBS) all $(BUILD)/bench/agent
+	@BUILD=$(BUILD) $(BUILD)/bench/agent
 
 # docs/cluster.md: one stalled replica of eleven, per load balancer (under a minute).
 bench-stalled: deps
@@ -269,12 +288,13 @@ clean:
 	rm -rf build build-asan build-tsan build-fuzz
 
 help:
-	@echo "make            build libmotan.a, libmotan.so, motan CLI, motan-test-server"
+	@echo "make            build libmotan.a, libmotan.so, motan CLI, motan-agent, motan-test-server"
 	@echo "make check      install missing packages, build, run every test"
 	@echo "make demo       install missing packages, build, run the cluster demo"
 	@echo "make asan|tsan|valgrind   test suites under sanitizers / memcheck"
 	@echo "make fuzz       short libFuzzer runs (FUZZ_SECONDS=18); make fuzz-long: 10M execs each"
-	@echo "make bench      bench-codec bench-e2e bench-cluster bench-stalled bench-filters bench-scale bench-bindings bench-server bench-file"
+	@echo "make bench      bench-codec bench-e2e bench-cluster bench-stalled bench-filters bench-scale bench-bindings bench-server"
+	@echo "                bench-agent bench-file"
 	@echo "make soak       5-minute soak under injected faults"
 	@echo "make examples   build examples/"
 	@echo "make install PREFIX=/usr/local DESTDIR="

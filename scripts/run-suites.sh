@@ -9,6 +9,7 @@
 #   valgrind           the transport, cluster and server-layer integration suites under memcheck
 #   valgrind-registry  the direct, file (reading, publishing) and consul registry suites under memcheck
 #   valgrind-server    the server layer's limits and hostile-client suites under memcheck
+#   valgrind-agent     the motan-agent suites with the agent processes under memcheck
 #   tsan               the multi-threaded suites (built with -fsanitize=thread)
 # MOTAN_SANITIZER=asan|tsan|valgrind is passed on to the suites (they relax timing under it)
 # and decides how the binding interpreters are run (see docs/sanitizers.md).
@@ -144,6 +145,10 @@ for group in "${groups[@]}"; do
         valgrind-server)
             MOTAN_SANITIZER=valgrind suites tests/integration memcheck test_srv_limits test_srv_hostile \
                 test_srv_observe ;;
+        valgrind-agent)
+            # the agent processes under memcheck (a report makes them exit 99), the suites not
+            MOTAN_AGENT_WRAPPER="valgrind -q --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect,possible --errors-for-leak-kinds=definite,indirect,possible --suppressions=$PWD/tests/support/valgrind.supp" \
+                suites tests/integration direct test_agent test_agent_zk ;;
         tsan)
             suites tests/integration direct test_transport test_cluster test_client test_hostile test_observability \
                 test_registry_direct test_registry_file test_registry_file_write test_registry_consul test_zookeeper test_examples \

@@ -385,6 +385,15 @@ int motan_request_get_timeout(const motan_request *r);
 /* Key for the consistent-hash load balancer (copied). */
 int motan_request_set_hash_key(motan_request *r, const char *key, size_t len);
 const char *motan_request_get_hash_key(const motan_request *r, size_t *len);
+/*
+ * Pass-through, for proxies (the agent): raw 1 = the response to this request keeps its body
+ * as received (after gunzip) and is not decoded: motan_response_get_body and
+ * _get_serialization give it, motan_response_get_value gives NULL. Status, metadata, M_pt
+ * and M_e are read as always (an error response is MOTAN_EREMOTE with its errcode). Any
+ * serialization passes, including ones libmotan cannot decode. Default 0 (decoded).
+ */
+int motan_request_set_raw_response(motan_request *r, int raw);
+int motan_request_get_raw_response(const motan_request *r);
 
 /*
  * Serializes the arguments into the body (once; later calls reuse it). Errors: encoding
@@ -474,6 +483,19 @@ void motan_response_set_phase_us(motan_response *r, int phase, uint64_t us);
  * MOTAN_ETOOBIG (message naming maxDecodedSize). Returns the response's code.
  */
 int motan_response_set_frame(motan_response *r, const motan_frame *f);
+/*
+ * As motan_response_set_frame, but the body is copied as bytes (after gunzip) instead of
+ * decoded (pass-through; the transport uses it for motan_request_set_raw_response).
+ */
+int motan_response_set_frame_raw(motan_response *r, const motan_frame *f);
+/*
+ * The body of a response filled by motan_response_set_frame_raw (borrowed, lives with r;
+ * "" with *len 0 for an empty body), or NULL with *len 0 when r holds no raw body. *len may
+ * be NULL.
+ */
+const uint8_t *motan_response_get_body(const motan_response *r, size_t *len);
+/* The serialization id of the received frame, -1 when no frame was received. */
+int motan_response_get_serialization(const motan_response *r);
 /*
  * The decoded-size budget of motan_response_set_frame: bytes of values its body may decode
  * to (0: MOTAN_DEFAULT_MAX_DECODED). Kept across motan_response_reset.

@@ -47,6 +47,7 @@ struct motan_request {
     int timeout_ms;
     char *hash;
     size_t hash_len;
+    int raw_response; /* pass-through: the response keeps its body undecoded */
 };
 
 static void rstr_free(rstr *s)
@@ -302,6 +303,19 @@ MOTAN_EXPORT int motan_request_set_hash_key(motan_request *r, const char *key, s
     r->hash = p;
     r->hash_len = p ? len : 0;
     return MOTAN_OK;
+}
+
+MOTAN_EXPORT int motan_request_set_raw_response(motan_request *r, int raw)
+{
+    if (!r)
+        return MOTAN_EINVAL;
+    r->raw_response = raw != 0;
+    return MOTAN_OK;
+}
+
+MOTAN_EXPORT int motan_request_get_raw_response(const motan_request *r)
+{
+    return r ? r->raw_response : 0;
 }
 
 MOTAN_EXPORT const char *motan_request_get_hash_key(const motan_request *r, size_t *len)

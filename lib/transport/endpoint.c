@@ -691,7 +691,9 @@ void motan__endpoint_on_frame(motan_endpoint *ep, motan__conn *c, const motan_fr
             c->read_us = call->t_frame ? call->t_frame : motan_now_us();
         motan_response_set_received_us(resp, c->read_us);
     }
-    if (call->req) {
+    if (call->req && motan_request_get_raw_response(call->req)) {
+        motan_response_set_frame_raw(resp, f); /* pass-through: not decoded */
+    } else if (call->req) {
         motan_response_set_max_decoded(resp, ep->max_decoded);
         motan_response_set_frame(resp, f);
     }

@@ -486,6 +486,65 @@ START_TEST(test_file_registry_url)
 }
 END_TEST
 
+/*
+ * Pass-through: a prebuilt body goes out as it is and the answer's body comes back
+ * undecoded (what a proxy forwards), in every serialization; errors keep their details.
+ */
+START_TEST(test_raw_passthrough)
+{
+    motan_client *c = client_for(NULL);
+    for (int i = 0; i < 3; i++) {
+        int ser = motan_serialization_by_name(sers[i]);
+        motan_arena *a = motan_arena_new();
+        motan_value *v;
+        const char *text = "{\"$string_map\":{\"k\":\"v\"}}";
+        char err[128];
+        ck_assert_int_eq(motan_tjson_parse(text, strlen(text), a, &v, err, sizeof(err)), MOTAN_OK);
+        motan_buf *body = motan_buf_new(0), *want = motan_buf_new(0);
+        const motan_value *args[] = {v};
+        ck_assert_int_eq(motan_serialize_args(ser, args, 1, body, err, sizeof(err)), MOTAN_OK);
+        ck_assert_int_eq(motan_serialize_value(ser, v, want, err, sizeof(err)), MOTAN_OK);
+
+        motan_request *r = motan_client_request(c, "echo");
+        motan_request_set_body(r, ser, motan_buf_data(body), motan_buf_len(body));
+        motan_request_set_raw_response(r, 1);
+        ck_assert_int_eq(motan_request_get_raw_response(r), 1);
+        motan_response *resp;
+        ck_assert_int_eq(motan_client_call(c, r, &resp), MOTAN_OK);
+        size_t len;
+        const uint8_t *got = motan_response_get_body(resp, &len);
+        ck_assert_ptr_null(motan_response_get_value(resp));
+        ck_assert_int_eq(motan_response_get_serialization(resp), ser);
+        ck_assert_uint_eq(len, motan_buf_len(want));
+        ck_assert_mem_eq(got, motan_buf_data(want), len);
+        ck_assert_str_eq(motan_response_get_meta(resp, "X-Serialization"), sers[i]);
+        motan_response_free(resp);
+
+        /* the same request decoded: a value, no body */
+        motan_request_set_raw_response(r, 0);
+        ck_assert_int_eq(motan_client_call(c, r, &resp), MOTAN_OK);
+        ck_assert_ptr_null(motan_response_get_body(resp, NULL));
+        ck_assert_uint_eq(motan_value_count(motan_response_get_value(resp)), 1);
+        motan_response_free(resp);
+        motan_request_free(r);
+        motan_buf_free(body);
+        motan_buf_free(want);
+        motan_arena_free(a);
+    }
+    /* A remote error through a raw call: code, errcode and M_e as always. */
+    motan_request *r = req_json(c, "fail", "\"no\"");
+    motan_request_set_raw_response(r, 1);
+    motan_response *resp;
+    ck_assert_int_eq(motan_client_call(c, r, &resp), MOTAN_EREMOTE);
+    ck_assert_int_eq(motan_response_get_errcode(resp), 30001);
+    ck_assert_int_eq(motan_response_get_errtype(resp), 2);
+    ck_assert_ptr_nonnull(motan_response_get_meta(resp, "M_e"));
+    motan_response_free(resp);
+    motan_request_free(r);
+    motan_client_free(c);
+}
+END_TEST
+
 static Suite *client_suite(void)
 {
     Suite *s = suite_create("client");
@@ -506,6 +565,7 @@ static Suite *client_suite(void)
     tcase_add_test(tc, test_free_in_flight);
     tcase_add_test(tc, test_no_endpoint_mentions_registry);
     tcase_add_test(tc, test_file_registry_url);
+    tcase_add_test(tc, test_raw_passthrough);
     suite_add_tcase(s, tc);
     return s;
 }
