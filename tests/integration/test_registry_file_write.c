@@ -34,7 +34,10 @@ static int ms(int v) { return tu_slow() ? v * 5 : v; }
 
 /* ---- harness -------------------------------------------------------------------------- */
 
-/* A built-in loop and a fresh directory; file is <dir>/services.json (not created). */
+/*
+ * A fresh directory, file is <dir>/services.json (not created), and a built-in loop unless
+ * the test forks children that start threads first (TSan forbids that in a threaded process).
+ */
 typedef struct fenv {
     tu_env t;
     char dir[256];
@@ -42,14 +45,26 @@ typedef struct fenv {
     char lock[310];
 } fenv;
 
-static void fenv_init(fenv *e)
+static void fenv_init_dir(fenv *e)
 {
     memset(e, 0, sizeof(*e));
     snprintf(e->dir, sizeof(e->dir), "/tmp/motan-file-write-XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(e->dir));
     snprintf(e->file, sizeof(e->file), "%s/services.json", e->dir);
     snprintf(e->lock, sizeof(e->lock), "%s.lock", e->file);
+}
+
+static void fenv_init(fenv *e)
+{
+    fenv_init_dir(e);
     tu_env_init_builtin(&e->t);
+}
+
+/* Back to one thread, for a fork. */
+static void fenv_stop_loop(fenv *e)
+{
+    tu_env_free(&e->t);
+    memset(&e->t, 0, sizeof(e->t));
 }
 
 static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *f)
@@ -536,6 +551,7 @@ START_TEST(test_unwritable_places)
     ck_assert(wait_list(file, SVC, "g1", N1, ms(3000)));
     ck_assert(wait_errmsg(w, "", ms(2000), msg, sizeof(msg)));
     motan_registry_free(w);
+    fenv_stop_loop(&e);
 
     /* A directory the user may not write: without and with a lock file there. */
     write_file(e.file, HAND);
@@ -760,7 +776,7 @@ static void no_writer_ended(const pid_t *pids)
 START_TEST(test_hammer)
 {
     fenv e;
-    fenv_init(&e);
+    fenv_init_dir(&e);
     write_file(e.file, HAND);
     int p[4][2]; /* start, stop, done, go */
     for (int i = 0; i < 4; i++)
@@ -782,6 +798,7 @@ START_TEST(test_hammer)
     close(p[1][0]);
     close(p[2][1]);
     close(p[3][0]);
+    tu_env_init_builtin(&e.t);
     fcntl(p[2][0], F_SETFL, O_NONBLOCK);
     char text[400], msg[1200];
     snprintf(text, sizeof(text), "file://%s?interval=1", e.file);
