@@ -42,17 +42,6 @@ static void env_free(env *e)
     rmdir(e->dir);
 }
 
-/* Writes the file through a rename, as editors and deploy tools do. */
-static void write_file(const char *path, const char *text)
-{
-    char tmp[400];
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    ck_assert_ptr_nonnull(f);
-    fputs(text, f);
-    fclose(f);
-    ck_assert_int_eq(rename(tmp, path), 0);
-}
 
 static motan_registry *file_registry(env *e)
 {
@@ -91,7 +80,7 @@ static void check_format_and_edits(int builtin)
 {
     env e;
     env_init(&e, builtin);
-    write_file(e.file, DOC1);
+    tu_write_renamed(e.file, DOC1);
     motan_registry *reg = file_registry(&e);
     motan_url *echo = tu_url("motan2:///com.example.EchoService");
     motan_url *echo_b = tu_url("motan2:///com.example.EchoService?group=groupB");
@@ -135,14 +124,14 @@ static void check_format_and_edits(int builtin)
     ck_assert_str_eq(msg, "");
 
     /* Rewritten with the same content (new inode, new mtime): nobody is told. */
-    write_file(e.file, DOC1);
+    tu_write_renamed(e.file, DOC1);
     tu_run_for(&e.t, 4 * POLL_MS);
     ck_assert_int_eq(tu_rec_calls(&r1), 1);
     ck_assert_int_eq(tu_rec_calls(&r3), 1);
 
     /* One list changes: within ~2 intervals its listener is told, the others are not. */
     uint64_t t0 = motan_now_us();
-    write_file(e.file, DOC2);
+    tu_write_renamed(e.file, DOC2);
     ck_assert(tu_rec_wait(&e.t, &r1, 2, 2000));
     ck_assert_uint_lt(motan_now_us() - t0, 3u * POLL_MS * 1000u + 100000u);
     tu_rec_last(&r1, &l);
@@ -158,7 +147,7 @@ static void check_format_and_edits(int builtin)
     ck_assert_int_eq(tu_rec_calls(&r4), 1);
 
     /* The same nodes in another order are the same list. */
-    write_file(e.file, "{\"services\": {\"com.example.EchoService\": {\"default_rpc\": "
+    tu_write_renamed(e.file, "{\"services\": {\"com.example.EchoService\": {\"default_rpc\": "
                        "[\"127.0.0.1:8004\", \"127.0.0.1:8003\"]}}}");
     ck_assert(tu_rec_wait(&e.t, &r2, 2, 2000)); /* groupB went away: empty */
     ck_assert_uint_eq(tu_rec_n(&r2), 0);
@@ -185,7 +174,7 @@ static void expect_broken(env *e, motan_registry *reg, tu_rec *r, const char *te
                           const char *const *needles)
 {
     int calls = tu_rec_calls(r);
-    write_file(e->file, text);
+    tu_write_renamed(e->file, text);
     char msg[512] = "";
     uint64_t end = motan_now_us() + 2000000;
     int all = 0;
@@ -210,7 +199,7 @@ static void expect_broken(env *e, motan_registry *reg, tu_rec *r, const char *te
 static motan_registry *echo_registry(env *e, tu_rec *r, motan_url **echo)
 {
     env_init(e, 0);
-    write_file(e->file, DOC1);
+    tu_write_renamed(e->file, DOC1);
     motan_registry *reg = file_registry(e);
     *echo = tu_url("motan2:///com.example.EchoService");
     tu_rec_init(r);
@@ -253,7 +242,7 @@ START_TEST(test_broken_file)
                   noport_err);
 
     /* Fixed: the new list arrives and errmsg clears. */
-    write_file(e.file, "{\"services\": {\"com.example.EchoService\": {\"default_rpc\": "
+    tu_write_renamed(e.file, "{\"services\": {\"com.example.EchoService\": {\"default_rpc\": "
                        "[\"127.0.0.1:9009\"]}}}");
     ck_assert(tu_rec_wait(&e.t, &r, 2, 2000));
     tu_list l;
@@ -332,7 +321,7 @@ START_TEST(test_unusable_files)
     ck_assert_int_eq(tu_rec_calls(&r), 1);
     ck_assert_uint_eq(tu_rec_n(&r), 2);
 
-    write_file(e.file, "{\"services\": {\"com.example.EchoService\": {\"default_rpc\": "
+    tu_write_renamed(e.file, "{\"services\": {\"com.example.EchoService\": {\"default_rpc\": "
                        "[\"127.0.0.1:9009\"]}}}");
     ck_assert(tu_rec_wait(&e.t, &r, 2, 2000));
     ck_assert_uint_eq(tu_rec_n(&r), 1);
@@ -359,7 +348,7 @@ START_TEST(test_missing_file)
     tu_run_for(&e.t, 3 * POLL_MS);
     ck_assert_int_eq(tu_rec_calls(&r), 0); /* nothing known yet */
 
-    write_file(e.file, DOC1);
+    tu_write_renamed(e.file, DOC1);
     ck_assert(tu_rec_wait(&e.t, &r, 1, 2000));
     ck_assert_uint_eq(tu_rec_n(&r), 2);
     errmsg(reg, msg, sizeof(msg));
@@ -374,7 +363,7 @@ START_TEST(test_relative_and_localhost_paths)
 {
     env e;
     env_init(&e, 0);
-    write_file(e.file, DOC1);
+    tu_write_renamed(e.file, DOC1);
     char cwd[1024];
     ck_assert_ptr_nonnull(getcwd(cwd, sizeof(cwd)));
     ck_assert_int_eq(chdir(e.dir), 0);

@@ -89,39 +89,11 @@ static motan_registry *file_registry(fenv *e, const char *path)
     return tu_registry(e->t.loop, text);
 }
 
-/* Writes the file through a rename, as editors and deploy tools do. */
-static void write_file(const char *path, const char *text)
-{
-    char tmp[400];
-    snprintf(tmp, sizeof(tmp), "%s.hand", path);
-    FILE *f = fopen(tmp, "w");
-    ck_assert_ptr_nonnull(f);
-    fputs(text, f);
-    fclose(f);
-    ck_assert_int_eq(rename(tmp, path), 0);
-}
-
 /* The file's document, NULL when it is missing or no JSON. */
 static json_t *doc_of(const char *path)
 {
     json_error_t je;
     return json_load_file(path, JSON_REJECT_DUPLICATES, &je);
-}
-
-/* services[svc][group] of the file as one string "a|b|c" ("" for none, "-" when unreadable). */
-static const char *list_of(const char *path, const char *svc, const char *group, char *out,
-                           size_t len)
-{
-    json_t *d = doc_of(path), *e;
-    size_t i;
-    snprintf(out, len, "%s", d ? "" : "-");
-    json_array_foreach (json_object_get(json_object_get(json_object_get(d, "services"), svc), group),
-                        i, e) {
-        size_t k = strlen(out);
-        snprintf(out + k, len - k, "%s%s", i ? "|" : "", json_string_value(e));
-    }
-    json_decref(d);
-    return out;
 }
 
 static char *errmsg(motan_registry *r, char *buf, size_t len)
@@ -151,7 +123,7 @@ static int wait_list(const char *path, const char *svc, const char *group, const
 {
     char now[4096];
     uint64_t end = motan_now_us() + (uint64_t)timeout_ms * 1000u;
-    while (strcmp(list_of(path, svc, group, now, sizeof(now)), want)) {
+    while (strcmp(tu_services_list(path, svc, group, now, sizeof(now)), want)) {
         if (motan_now_us() > end) {
             fprintf(stderr, "services[%s][%s] is \"%s\", not \"%s\"\n", svc, group, now, want);
             return 0;
@@ -196,7 +168,7 @@ START_TEST(test_register_and_unregister)
     /* The file is created, the node written before register returns, as ZooKeeper's is. */
     reg(w, N1, 1);
     char l[4096], msg[1200];
-    ck_assert_str_eq(list_of(e.file, SVC, "g1", l, sizeof(l)), N1);
+    ck_assert_str_eq(tu_services_list(e.file, SVC, "g1", l, sizeof(l)), N1);
     ck_assert(wait_errmsg(w, "", ms(2000), msg, sizeof(msg))); /* the reader's "missing" goes */
     ck_assert(tu_rec_wait_list(&own, 1, "127.0.0.1:9001", ms(2000)));
     ck_assert(tu_rec_wait_list(&other, 1, "127.0.0.1:9001", ms(2000)));
@@ -204,13 +176,13 @@ START_TEST(test_register_and_unregister)
     /* The same address again replaces its entry in place; another one is added after it. */
     reg(w, N2, 1);
     reg(w, "motan2://127.0.0.1:9001/" SVC "?group=g1&nodeType=service&weight=3", 1);
-    ck_assert_str_eq(list_of(e.file, SVC, "g1", l, sizeof(l)),
+    ck_assert_str_eq(tu_services_list(e.file, SVC, "g1", l, sizeof(l)),
                      "motan2://127.0.0.1:9001/" SVC "?group=g1&nodeType=service&weight=3|" N2);
     ck_assert(tu_rec_wait_list(&other, 2, "weight=3", ms(2000)));
 
     /* Unregister takes out exactly that address; one never published changes nothing. */
     reg(w, "motan2://127.0.0.1:9001/" SVC "?group=g1", 0);
-    ck_assert_str_eq(list_of(e.file, SVC, "g1", l, sizeof(l)), N2);
+    ck_assert_str_eq(tu_services_list(e.file, SVC, "g1", l, sizeof(l)), N2);
     ck_assert(tu_rec_wait_list(&other, 1, "127.0.0.1:9002", ms(2000)));
     ino_t ino = inode_of(e.file);
     reg(w, "motan2://127.0.0.1:9009/" SVC "?group=g1", 0);
@@ -230,10 +202,10 @@ START_TEST(test_register_and_unregister)
     reg(w, "motan2://[unix:/run/echo.sock]/" SVC "?group=g1", 1);
     reg(w, "motan2://[unix:/run/other.sock]/" SVC "?group=g1", 1);
     reg(w, "motan2://[unix:/run/echo.sock]/" SVC "?group=g1", 0);
-    ck_assert_str_eq(list_of(e.file, SVC, "g1", l, sizeof(l)),
+    ck_assert_str_eq(tu_services_list(e.file, SVC, "g1", l, sizeof(l)),
                      "motan2://[unix:/run/other.sock]/" SVC "?group=g1");
     reg(w, "motan2://[unix:/run/other.sock]/" SVC "?group=g1", 0);
-    ck_assert_str_eq(list_of(e.file, SVC, "g1", l, sizeof(l)), "");
+    ck_assert_str_eq(tu_services_list(e.file, SVC, "g1", l, sizeof(l)), "");
 
     /* Nodes a reader would refuse are not written. */
     const char *bad[] = {"motan2://127.0.0.1/" SVC, "motan2://127.0.0.1:9001",
@@ -272,7 +244,7 @@ START_TEST(test_entries_of_others_are_kept)
 {
     fenv e;
     fenv_init(&e);
-    write_file(e.file, HAND);
+    tu_write_renamed(e.file, HAND);
     ck_assert_int_eq(chmod(e.file, 0640), 0);
     json_t *orig = doc_of(e.file);
     ck_assert_ptr_nonnull(orig);
@@ -281,12 +253,12 @@ START_TEST(test_entries_of_others_are_kept)
     reg(w, "motan2://127.0.0.1:9001/" SVC "?group=g2", 1);
     reg(w, "motan2://127.0.0.1:9001/com.example.New", 1);
     char l[4096];
-    ck_assert_str_eq(list_of(e.file, SVC, "g1", l, sizeof(l)),
+    ck_assert_str_eq(tu_services_list(e.file, SVC, "g1", l, sizeof(l)),
                      "10.0.0.2:8002|rule://0.0.0.0/" SVC "?weights=g1:1|" N1);
-    ck_assert_str_eq(list_of(e.file, SVC, "g2", l, sizeof(l)), "motan2://127.0.0.1:9001/" SVC "?group=g2");
-    ck_assert_str_eq(list_of(e.file, "com.example.New", "default_rpc", l, sizeof(l)),
+    ck_assert_str_eq(tu_services_list(e.file, SVC, "g2", l, sizeof(l)), "motan2://127.0.0.1:9001/" SVC "?group=g2");
+    ck_assert_str_eq(tu_services_list(e.file, "com.example.New", "default_rpc", l, sizeof(l)),
                      "motan2://127.0.0.1:9001/com.example.New");
-    ck_assert_str_eq(list_of(e.file, "com.example.Other", "default_rpc", l, sizeof(l)), "10.0.0.1:8002");
+    ck_assert_str_eq(tu_services_list(e.file, "com.example.Other", "default_rpc", l, sizeof(l)), "10.0.0.1:8002");
     struct stat sb;
     ck_assert_int_eq(stat(e.file, &sb), 0);
     ck_assert_uint_eq(sb.st_mode & 07777, 0640);
@@ -296,11 +268,11 @@ START_TEST(test_entries_of_others_are_kept)
 
     /* A hand-written entry of the address is replaced in its place, and withdrawn with it. */
     reg(w, "motan2://10.0.0.2:8002/" SVC "?group=g1", 1);
-    ck_assert_str_eq(list_of(e.file, SVC, "g1", l, sizeof(l)),
+    ck_assert_str_eq(tu_services_list(e.file, SVC, "g1", l, sizeof(l)),
                      "motan2://10.0.0.2:8002/" SVC "?group=g1|rule://0.0.0.0/" SVC
                      "?weights=g1:1|" N1);
     reg(w, "motan2://10.0.0.2:8002/" SVC "?group=g1", 0);
-    ck_assert_str_eq(list_of(e.file, SVC, "g1", l, sizeof(l)),
+    ck_assert_str_eq(tu_services_list(e.file, SVC, "g1", l, sizeof(l)),
                      "rule://0.0.0.0/" SVC "?weights=g1:1|" N1);
     reg(w, "motan2://10.0.0.2:8002/" SVC "?group=g1", 1);
 
@@ -351,7 +323,7 @@ START_TEST(test_register_from_a_listener)
 {
     fenv e;
     fenv_init(&e);
-    write_file(e.file, HAND);
+    tu_write_renamed(e.file, HAND);
     motan_registry *w = file_registry(&e, NULL);
     motan_url *svc = tu_url("motan2:///" SVC "?group=g1");
     inside in = {.r = w};
@@ -383,7 +355,7 @@ START_TEST(test_two_processes)
 {
     fenv e;
     fenv_init(&e);
-    write_file(e.file, HAND);
+    tu_write_renamed(e.file, HAND);
     char url[400], l[4096];
     snprintf(url, sizeof(url), "file://%s", e.file);
     const char *args[] = {"--quiet", "--register", url, NULL};
@@ -405,7 +377,7 @@ START_TEST(test_two_processes)
     /* One stops (SIGTERM: the server is freed, its node taken out); the other stays. */
     ck_assert_int_eq(tu_server_stop(&a), 0);
     ck_assert(tu_rec_wait_list(&rec, 1, nb, ms(3000)));
-    list_of(e.file, SVC, "default_rpc", l, sizeof(l));
+    tu_services_list(e.file, SVC, "default_rpc", l, sizeof(l));
     ck_assert_msg(strstr(l, nb) && !strstr(l, na), "%s", l);
     ck_assert_int_eq(tu_server_stop(&b), 0);
     ck_assert(tu_rec_wait_list(&rec, 0, NULL, ms(3000)));
@@ -427,7 +399,7 @@ START_TEST(test_bad_files_are_not_overwritten)
     fenv e;
     fenv_init(&e);
     const char *broken = "{\"services\": {\n  \"a\": [\n,]}}";
-    write_file(e.file, broken);
+    tu_write_renamed(e.file, broken);
     ino_t ino = inode_of(e.file);
     motan_registry *w = file_registry(&e, NULL);
     char msg[1200], l[4096];
@@ -446,7 +418,7 @@ START_TEST(test_bad_files_are_not_overwritten)
 
     /* Valid JSON with an entry the readers refuse is not overwritten either. */
     const char *bad_node = "{\"services\": {\"" SVC "\": {\"g1\": [\"127.0.0.1:http\"]}}}";
-    write_file(e.file, bad_node);
+    tu_write_renamed(e.file, bad_node);
     ck_assert(wait_errmsg(w, "not overwritten: services[\"" SVC "\"][\"g1\"][0]", ms(8000), msg,
                           sizeof(msg)));
     text = tu_read_file(e.file, NULL);
@@ -480,7 +452,7 @@ START_TEST(test_bad_files_are_not_overwritten)
     ck_assert(wait_list(e.file, SVC, "g1", N1 "|" N2, ms(8000))); /* in the order registered */
     ck_assert(wait_errmsg(w, "", ms(2000), msg, sizeof(msg)));
     motan_registry_free(w);
-    ck_assert_str_eq(list_of(e.file, SVC, "g1", l, sizeof(l)), "");
+    ck_assert_str_eq(tu_services_list(e.file, SVC, "g1", l, sizeof(l)), "");
     fenv_free(&e);
 }
 END_TEST
@@ -554,7 +526,7 @@ START_TEST(test_unwritable_places)
     fenv_stop_loop(&e);
 
     /* A directory the user may not write: without and with a lock file there. */
-    write_file(e.file, HAND);
+    tu_write_renamed(e.file, HAND);
     ck_assert_int_eq(chmod(e.file, 0644), 0);
     ck_assert_int_eq(chmod(e.dir, geteuid() == 0 ? 0755 : 0555), 0);
     expect_unwritable(&e);
@@ -600,7 +572,7 @@ START_TEST(test_held_lock)
     uint64_t took = motan_now_us() - t0;
     ck_assert_msg(took >= 900000u && took < 3000000u, "%llu us", (unsigned long long)took);
     char l[4096];
-    ck_assert_str_eq(list_of(e.file, SVC, "g1", l, sizeof(l)), N1);
+    ck_assert_str_eq(tu_services_list(e.file, SVC, "g1", l, sizeof(l)), N1);
     close(fd);
     fenv_free(&e);
 }
@@ -615,20 +587,20 @@ START_TEST(test_symbolic_link)
     snprintf(real_dir, sizeof(real_dir), "%s/conf", e.dir);
     snprintf(real, sizeof(real), "%s/services.json", real_dir);
     ck_assert_int_eq(mkdir(real_dir, 0755), 0);
-    write_file(real, HAND);
+    tu_write_renamed(real, HAND);
     ck_assert_int_eq(symlink("conf/services.json", e.file), 0);
     motan_registry *w = file_registry(&e, NULL);
     reg(w, N1, 1);
     struct stat sb;
     ck_assert_int_eq(lstat(e.file, &sb), 0);
     ck_assert(S_ISLNK(sb.st_mode));
-    ck_assert_str_eq(list_of(real, SVC, "g1", l, sizeof(l)),
+    ck_assert_str_eq(tu_services_list(real, SVC, "g1", l, sizeof(l)),
                      "10.0.0.2:8002|rule://0.0.0.0/" SVC "?weights=g1:1|" N1);
     char lock[420];
     snprintf(lock, sizeof(lock), "%s.lock", real);
     ck_assert_int_eq(access(lock, F_OK), 0);
     motan_registry_free(w);
-    ck_assert_str_eq(list_of(real, SVC, "g1", l, sizeof(l)),
+    ck_assert_str_eq(tu_services_list(real, SVC, "g1", l, sizeof(l)),
                      "10.0.0.2:8002|rule://0.0.0.0/" SVC "?weights=g1:1");
     fenv_free(&e);
 }
@@ -652,9 +624,9 @@ START_TEST(test_fork_child_leaves_nodes)
     ck_assert_int_eq(waitpid(pid, &st, 0), pid);
     ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
     char l[4096];
-    ck_assert_str_eq(list_of(e.file, SVC, "g1", l, sizeof(l)), N1);
+    ck_assert_str_eq(tu_services_list(e.file, SVC, "g1", l, sizeof(l)), N1);
     motan_registry_free(w);
-    ck_assert_str_eq(list_of(e.file, SVC, "g1", l, sizeof(l)), "");
+    ck_assert_str_eq(tu_services_list(e.file, SVC, "g1", l, sizeof(l)), "");
     fenv_free(&e);
 }
 END_TEST
@@ -722,7 +694,7 @@ static int hammer_writer(const char *file, int c, const int *pipes)
     for (int ok = 0; !ok;) {
         if (motan_now_us() > end)
             return 25; /* its part never showed: an update was lost */
-        list_of(file, SVC, "h", l, sizeof(l));
+        tu_services_list(file, SVC, "h", l, sizeof(l));
         ok = 1;
         for (int i = 0; i < SLOTS + FRESH && ok; i++) {
             hammer_node(c, i, node, sizeof(node));
@@ -777,7 +749,7 @@ START_TEST(test_hammer)
 {
     fenv e;
     fenv_init_dir(&e);
-    write_file(e.file, HAND);
+    tu_write_renamed(e.file, HAND);
     int p[4][2]; /* start, stop, done, go */
     for (int i = 0; i < 4; i++)
         ck_assert_int_eq(pipe(p[i]), 0);
@@ -835,7 +807,7 @@ START_TEST(test_hammer)
 
     /* Every writer's part is in the file, the hand-written entries too. */
     char l[65536], node[200];
-    list_of(e.file, SVC, "h", l, sizeof(l));
+    tu_services_list(e.file, SVC, "h", l, sizeof(l));
     size_t want = 0;
     for (int c = 0; c < WRITERS; c++)
         for (int i = 0; i < SLOTS + FRESH; i++) {

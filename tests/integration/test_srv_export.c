@@ -14,7 +14,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <jansson.h>
 #include <motan/motan.h>
 
 #include "consul_fixture.h"
@@ -195,22 +194,6 @@ static void echo_call(const char *url, const char *text, int calls)
     motan_client_free(c);
 }
 
-/* services[TU_SVC][group] of the file, entries joined by '|' ("-": no readable file). */
-static const char *file_list(const char *path, const char *group, char *out, size_t len)
-{
-    json_error_t je;
-    json_t *d = json_load_file(path, JSON_REJECT_DUPLICATES, &je), *e;
-    size_t i;
-    snprintf(out, len, "%s", d ? "" : "-");
-    json_array_foreach (json_object_get(json_object_get(json_object_get(d, "services"), TU_SVC), group),
-                        i, e) {
-        size_t k = strlen(out);
-        snprintf(out + k, len - k, "%s%s", i ? "|" : "", json_string_value(e));
-    }
-    json_decref(d);
-    return out;
-}
-
 /*
  * Two servers export into one services file (beside a hand-written entry): each node is in
  * the file when export returns, written as ZooKeeper's are; a file:// client finds both and
@@ -235,12 +218,12 @@ START_TEST(export_through_a_file)
     ck_assert_msg(motan_server_export(a.s, ra, node, err, sizeof(err)) == MOTAN_OK, "%s", err);
     snprintf(want, sizeof(want), "motan2://127.0.0.1:%d/" TU_SVC "?group=fg&nodeType=service",
              a.port);
-    ck_assert_str_eq(file_list(path, "fg", l, sizeof(l)), want);
+    ck_assert_str_eq(tu_services_list(path, TU_SVC, "fg", l, sizeof(l)), want);
     ck_assert_msg(motan_server_export(b.s, rb, node, err, sizeof(err)) == MOTAN_OK, "%s", err);
     char nb[160];
     snprintf(nb, sizeof(nb), "motan2://127.0.0.1:%d/" TU_SVC "?group=fg&nodeType=service", b.port);
     snprintf(want + strlen(want), sizeof(want) - strlen(want), "|%s", nb);
-    ck_assert_str_eq(file_list(path, "fg", l, sizeof(l)), want);
+    ck_assert_str_eq(tu_services_list(path, TU_SVC, "fg", l, sizeof(l)), want);
 
     /* A client following the file calls both servers. */
     snprintf(text, sizeof(text), "file://%s/%s?group=fg&loadbalance=roundrobin", path, TU_SVC);
@@ -250,12 +233,12 @@ START_TEST(export_through_a_file)
 
     /* The drain: out of the file when shutdown returns. */
     ck_assert_int_eq(motan_server_shutdown(a.s, 2000), MOTAN_OK);
-    ck_assert_str_eq(file_list(path, "fg", l, sizeof(l)), nb);
+    ck_assert_str_eq(tu_services_list(path, TU_SVC, "fg", l, sizeof(l)), nb);
     /* Free: the same. */
     motan_server_free(b.s);
     b.s = NULL;
-    ck_assert_str_eq(file_list(path, "fg", l, sizeof(l)), "");
-    ck_assert_str_eq(file_list(path, "other", l, sizeof(l)), "10.0.0.9:8002");
+    ck_assert_str_eq(tu_services_list(path, TU_SVC, "fg", l, sizeof(l)), "");
+    ck_assert_str_eq(tu_services_list(path, TU_SVC, "other", l, sizeof(l)), "10.0.0.9:8002");
     char msg[512];
     motan_registry_errmsg(ra, msg, sizeof(msg));
     ck_assert_str_eq(msg, "");

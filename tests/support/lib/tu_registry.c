@@ -5,6 +5,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <jansson.h>
+
 void tu_rec_init(tu_rec *r)
 {
     memset(r, 0, sizeof(*r));
@@ -165,4 +167,31 @@ motan_registry *tu_registry(motan_loop *loop, const char *text)
         abort();
     }
     return reg;
+}
+
+void tu_write_renamed(const char *path, const char *text)
+{
+    char tmp[1024];
+    snprintf(tmp, sizeof(tmp), "%s.hand", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f || fputs(text, f) < 0 || fclose(f) != 0 || rename(tmp, path) != 0) {
+        perror(path);
+        abort();
+    }
+}
+
+const char *tu_services_list(const char *path, const char *service, const char *group, char *out,
+                             size_t len)
+{
+    json_error_t je;
+    json_t *d = json_load_file(path, JSON_REJECT_DUPLICATES, &je), *e;
+    size_t i;
+    snprintf(out, len, "%s", d ? "" : "-");
+    json_t *groups = json_object_get(json_object_get(d, "services"), service);
+    json_array_foreach (json_object_get(groups, group), i, e) {
+        size_t k = strlen(out);
+        snprintf(out + k, len - k, "%s%s", i ? "|" : "", json_string_value(e));
+    }
+    json_decref(d);
+    return out;
 }

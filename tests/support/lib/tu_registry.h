@@ -66,4 +66,13 @@ int tu_rec_wait_list(tu_rec *r, size_t n, const char *want, int timeout_ms);
 /* A registry for the URL text on loop; aborts with the library's message when it fails. */
 motan_registry *tu_registry(motan_loop *loop, const char *text);
 
+/* File registries: writes text to path through a rename (as editors do); aborts on failure. */
+void tu_write_renamed(const char *path, const char *text);
+/*
+ * services[service][group] of the services file at path, its entries joined by '|' into out
+ * ("" for none, "-" when the file is missing or no JSON); returns out.
+ */
+const char *tu_services_list(const char *path, const char *service, const char *group, char *out,
+                             size_t len);
+
 #endif
