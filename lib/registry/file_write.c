@@ -80,16 +80,21 @@ static int addr_of(const motan_url *u, const char **host, int *port)
     return *port > 0 || motan_url_addr_is_unix(u, 0);
 }
 
-/* 1 when the file's entry is a node of n's address (rule:// entries never are). */
+/*
+ * 1 when the file's entry is a node of n's address (rule:// entries never are), 0 when not,
+ * -1 out of memory (not knowing, a register would add a second entry of the address).
+ */
 static int same_node(const fnode *n, json_t *entry)
 {
     const char *s = json_string_value(entry), *host;
     motan_url *u = NULL;
     int port, same = 0;
-    if (s && !strstr(s, n->key)) /* the cheap answer for most entries, without parsing */
+    if (!s || !strstr(s, n->key)) /* the cheap answer for most entries, without parsing */
         return 0;
-    if (s && motan__file_node(s, n->path, n->group, &u, NULL, 0) == MOTAN_OK &&
-        strcmp(motan_url_get_protocol(u), "rule") != 0 && addr_of(u, &host, &port))
+    int rc = motan__file_node(s, n->path, n->group, &u, NULL, 0);
+    if (rc == MOTAN_ENOMEM)
+        return -1;
+    if (rc == MOTAN_OK && strcmp(motan_url_get_protocol(u), "rule") != 0 && addr_of(u, &host, &port))
         same = port == n->port && (port ? !strcasecmp(host, n->host) : !strcmp(host, n->host));
     motan_url_free(u);
     return same;
@@ -117,7 +122,10 @@ static int apply(motan__fwriter *w, json_t *doc, int *changed)
         int placed = !n->want;
         while (i < json_array_size(arr)) {
             json_t *e = json_array_get(arr, i);
-            if (!same_node(n, e)) {
+            int same = same_node(n, e);
+            if (same < 0)
+                return MOTAN_ENOMEM;
+            if (!same) {
                 i++;
             } else if (!placed) { /* the first entry of the address is ours, in its place */
                 placed = 1;
@@ -160,7 +168,7 @@ static int load(const char *target, json_t **doc, int *existed, struct stat *sb,
                 size_t wl)
 {
     int fd = open(target, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-    char *text = NULL, what[400];
+    char *text = NULL, what[400] = "";
     size_t len = 0;
     int rc = MOTAN_OK;
     *doc = NULL;
@@ -194,7 +202,8 @@ static int load(const char *target, json_t **doc, int *existed, struct stat *sb,
     if ((rc = motan__file_check(*doc, what, sizeof(what))) != MOTAN_OK) {
         json_decref(*doc);
         *doc = NULL;
-        return motan__errf(why, wl, rc, "not overwritten: %s", what);
+        return rc == MOTAN_ENOMEM ? motan__errf(why, wl, rc, "out of memory")
+                                  : motan__errf(why, wl, rc, "not overwritten: %s", what);
     }
     return MOTAN_OK;
 }

@@ -631,6 +631,72 @@ START_TEST(test_fork_child_leaves_nodes)
 }
 END_TEST
 
+/* An allocator that fails the allocation g_fail_in allocations from now (-1: none fails). */
+static long g_fail_in = -1;
+static int g_failed;
+
+static int fail_now(void)
+{
+    if (g_fail_in < 0 || g_fail_in-- > 0)
+        return 0;
+    g_failed++;
+    return 1;
+}
+
+static void *failing_malloc(size_t n) { return fail_now() ? NULL : malloc(n); }
+
+static void *failing_realloc(void *p, size_t n) { return fail_now() ? NULL : realloc(p, n); }
+
+/*
+ * Every allocation of a register and of an unregister (the caller's loop: they run on this
+ * thread, so the count is exact) fails in turn: MOTAN_OK or MOTAN_ENOMEM, nothing leaks (under
+ * valgrind), and the same call with memory again leaves exactly one entry of the address.
+ */
+START_TEST(test_out_of_memory)
+{
+    fenv e;
+    fenv_init_dir(&e);
+    tu_env_init(&e.t);
+    tu_write_renamed(e.file, HAND);
+    motan_registry *w = file_registry(&e, NULL);
+    const char *base = "10.0.0.2:8002|rule://0.0.0.0/" SVC "?weights=g1:1";
+    char l[4096], node[200], want[1024], prev[1024], msg[1200];
+    int clean = 0, k = 0;
+    snprintf(prev, sizeof(prev), "%s", base);
+    for (; clean < 2 && k < 4000; k++) {
+        int publish = k % 2 == 0;
+        snprintf(node, sizeof(node), "motan2://127.0.0.1:9001/" SVC "?group=g1&weight=%d", k + 1);
+        motan_url *u = tu_url(node);
+        g_failed = 0;
+        g_fail_in = k / 2;
+        motan_set_allocator(failing_malloc, failing_realloc, free);
+        int rc = publish ? motan_registry_register(w, u) : motan_registry_unregister(w, u);
+        motan_set_allocator(NULL, NULL, NULL);
+        g_fail_in = -1;
+        ck_assert_msg(rc == MOTAN_OK || rc == MOTAN_ENOMEM, "%d: %s", k, motan_strerror(rc));
+        clean = g_failed ? 0 : clean + 1;
+        /* The file is as it was, or as asked: never anything else (a second entry...). */
+        snprintf(want, sizeof(want), "%s%s%s", base, publish ? "|" : "", publish ? node : "");
+        tu_services_list(e.file, SVC, "g1", l, sizeof(l));
+        ck_assert_msg(!strcmp(l, want) || !strcmp(l, prev), "%d: %s", k, l);
+        if (rc == MOTAN_OK && !*errmsg(w, msg, sizeof(msg))) /* written */
+            ck_assert_str_eq(l, want);
+        rc = publish ? motan_registry_register(w, u) : motan_registry_unregister(w, u);
+        ck_assert_int_eq(rc, MOTAN_OK);
+        ck_assert_str_eq(tu_services_list(e.file, SVC, "g1", l, sizeof(l)), want);
+        snprintf(prev, sizeof(prev), "%s", want);
+        motan_url_free(u);
+    }
+    ck_assert_int_eq(clean, 2);
+    ck_assert_int_gt(k, 20); /* allocations did fail on the way */
+    tu_run_for(&e.t, 3 * POLL_MS);
+    ck_assert_str_eq(errmsg(w, msg, sizeof(msg)), "");
+    motan_registry_free(w);
+    ck_assert_str_eq(tu_services_list(e.file, SVC, "g1", l, sizeof(l)), base);
+    fenv_free(&e);
+}
+END_TEST
+
 /* ---- hammer ----------------------------------------------------------------------------- */
 
 #define WRITERS 3
@@ -855,6 +921,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_held_lock);
     tcase_add_test(tc, test_symbolic_link);
     tcase_add_test(tc, test_fork_child_leaves_nodes);
+    tcase_add_test(tc, test_out_of_memory);
     tcase_add_test(tc, test_hammer);
     suite_add_tcase(s, tc);
     return s;
