@@ -191,7 +191,7 @@ static int load(const char *target, json_t **doc, int *existed, struct stat *sb,
     }
     if (!len) { /* missing, or empty (touched, or truncated by a crash): no services yet */
         *doc = json_pack("{s:{}}", "services");
-        return *doc ? MOTAN_OK : MOTAN_ENOMEM;
+        return *doc ? MOTAN_OK : motan__errf(why, wl, MOTAN_ENOMEM, "out of memory");
     }
     json_error_t je;
     *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
@@ -253,7 +253,7 @@ static int write_tmp(motan__fwriter *w, const char *target, const char *text, si
     char *name = motan_malloc(n);
     int fd = -1;
     if (!name)
-        return MOTAN_ENOMEM;
+        return motan__errf(why, wl, MOTAN_ENOMEM, "out of memory");
     /* ".services.json.<pid>.<seq>.tmp": hidden, and unique among writers (O_EXCL). */
     for (int tries = 0; fd < 0 && tries < 100; tries++) {
         snprintf(name, n, "%.*s.%s.%ld.%u.tmp", (int)(slash - target + 1), target, slash + 1,
@@ -431,7 +431,7 @@ static void retry_cb(evutil_socket_t fd, short what, void *arg);
 /* Writes now; when that fails, says why and retries later. */
 static void attempt(motan__fwriter *w)
 {
-    char why[500];
+    char why[500] = "";
     evtimer_del(w->retry);
     int had = pending(w);
     int rc = flush(w, why, sizeof(why));
@@ -587,7 +587,7 @@ void motan__fwriter_free(motan__fwriter *w, int withdraw)
             }
             pp = &n->next;
         }
-        char why[500];
+        char why[500] = "";
         uint64_t end = motan_now_us() + FAREWELL_MS * 1000u;
         while (flush(w, why, sizeof(why)) == MOTAN_EAGAIN && motan_now_us() < end) {
             struct timespec ts = {0, 2 * 1000 * 1000};
