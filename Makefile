@@ -110,6 +110,13 @@ $(AGENT): $(AGENT_OBJS) $(STATIC_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS_ALL) -o $@ $(AGENT_OBJS) $(STATIC_LIB) $(YAML_LIBS) $(DEP_LIBS)
 
+# The agent's HTTP/1.1 answer parser on its own: its unit suite links the parser's object.
+$(BUILD)/tests/test_agent_http1: tests/unit/test_agent_http1.c $(BUILD)/obj/tools/motan-agent/http1.o \
+    $(TSUP_OBJS) $(STATIC_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(APP_CFLAGS) $(CHECK_CFLAGS) -Itools/motan-agent -MMD -MP $(LDFLAGS_ALL) -o $@ $< \
+	    $(BUILD)/obj/tools/motan-agent/http1.o $(TSUP_OBJS) $(STATIC_LIB) $(CHECK_LIBS) $(DEP_LIBS)
+
 $(TEST_SERVER): $(SRV_OBJS) $(STATIC_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS_ALL) -o $@ $(SRV_OBJS) $(STATIC_LIB) $(DEP_LIBS)

@@ -148,7 +148,7 @@ for group in "${groups[@]}"; do
         valgrind-agent)
             # the agent processes under memcheck (a report makes them exit 99), the suites not
             MOTAN_AGENT_WRAPPER="valgrind -q --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect,possible --errors-for-leak-kinds=definite,indirect,possible --suppressions=$PWD/tests/support/valgrind.supp" \
-                suites tests/integration direct test_agent test_agent_zk ;;
+                suites tests/integration direct test_agent test_agent_backend test_agent_zk ;;
         tsan)
             suites tests/integration direct test_transport test_cluster test_client test_hostile test_observability \
                 test_registry_direct test_registry_file test_registry_consul test_zookeeper test_examples \

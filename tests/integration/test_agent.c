@@ -438,6 +438,15 @@ START_TEST(bad_yaml_names_file_line_and_key)
         {"motan-service:\n  s:\n    path: a.B\n    provider: grpc\n    proxyAddress: 127.0.0.1:80\n",
          ":4: motan-service.s.provider:", "not supported"},
         {"motan-agent:\n  port: 1\n  port: 2\n", ":3: port:", "duplicate key"},
+        {"motan-service:\n  s:\n    path: a.B\n    proxyAddress: \"unix:\"\n",
+         ":4: motan-service.s.proxyAddress:", "no socket path after unix:"},
+        {"motan-service:\n  s:\n    path: a.B\n    proxyAddress: unix:/run/"
+         "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.sock\n",
+         ":4: motan-service.s.proxyAddress:", "the socket path is 127 bytes long (at most 107)"},
+        {"motan-service:\n  s:\n    path: a.B\n    proxyAddress: localhost\n",
+         ":4: motan-service.s.proxyAddress:", "\"localhost\" is not host:port or unix:PATH"},
+        {"motan-service:\n  s:\n    path: a.B\n    proxyAddress: http://127.0.0.1:80\n",
+         ":4: motan-service.s.proxyAddress:", "is not host:port or unix:PATH"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char out[8192], want[512];

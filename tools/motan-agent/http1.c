@@ -71,26 +71,28 @@ static const char *shown(const char *l, char *out, size_t len)
 }
 
 /*
- * The next line of in (CRLF or a bare LF taken off) into line, NUL-terminated. 1 when there
- * was one, 0 when more input is needed, -1 (r->error set) when it is over H1_MAX_LINE.
+ * The next line of in (CRLF or a bare LF taken off) into line (H1_MAX_LINE + 2 bytes),
+ * NUL-terminated. 1 when there was one, 0 when more input is needed, -1 (r->error set) when
+ * it is over H1_MAX_LINE.
  */
 static int next_line(h1_resp *r, struct evbuffer *in, char *line, size_t *len)
 {
     size_t eol_len = 0;
     struct evbuffer_ptr p = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_LF);
-    size_t avail = evbuffer_get_length(in);
-    if (p.pos < 0) {
-        if (avail > H1_MAX_LINE)
+    if (p.pos < 0) { /* no end yet: at most a line and its CR may wait for it */
+        if (evbuffer_get_length(in) > H1_MAX_LINE + 1)
             return fail(r, "a line longer than %d bytes", H1_MAX_LINE), -1;
         return 0;
     }
     size_t n = (size_t)p.pos;
-    if (n > H1_MAX_LINE)
+    if (n > H1_MAX_LINE + 1)
         return fail(r, "a line longer than %d bytes", H1_MAX_LINE), -1;
     evbuffer_remove(in, line, n);
     evbuffer_drain(in, eol_len);
     if (n && line[n - 1] == '\r')
         n--;
+    if (n > H1_MAX_LINE)
+        return fail(r, "a line longer than %d bytes", H1_MAX_LINE), -1;
     line[n] = '\0';
     *len = n;
     return 1;
@@ -247,7 +249,7 @@ static int chunk_size(h1_resp *r, const char *l)
 
 int h1_resp_parse(h1_resp *r, struct evbuffer *in, int eof)
 {
-    char line[H1_MAX_LINE + 1], q[80];
+    char line[H1_MAX_LINE + 2], q[80];
     size_t n = 0;
     int rc = H1_MORE;
     while (rc == H1_MORE) {

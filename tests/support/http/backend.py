@@ -10,13 +10,16 @@ POST /<method> with a JSON array of arguments:
   closed()     -> a body ended by closing the connection (no length)
   http10()     -> an HTTP/1.0 answer (the connection closes after it)
   extra()      -> a good answer followed by bytes nobody asked for
+  dropnext()   -> true; the next request on this connection is closed without an answer
+  seen(method) -> how many requests for method arrived so far
 Hostile answers, for the agent's limits (bad_*): garbage, bigheaders, longline, truncchunk,
-silent, midclose, hugelength, endless, badlength, twolengths, folded, slowloris.
+manyheaders, silent, midclose, hugelength, endless, badlength, twolengths, folded, slowloris, closenow.
 
 --port N listens on 127.0.0.1:N (0 picks one), --unix PATH on a Unix socket (a stale
 socket file is removed first). Prints its port (or "unix") on stdout once listening; exits on
 SIGTERM.
 """
+import collections
 import itertools
 import json
 import os
@@ -27,6 +30,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 _conns = itertools.count(1)
+_seen = collections.Counter()
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -37,6 +41,7 @@ class Handler(BaseHTTPRequestHandler):
         super().setup()
         self.conn_no = next(_conns)
         self.requests_here = 0
+        self.drop_next = False
 
     def log_message(self, fmt, *args):  # quiet
         pass
@@ -56,6 +61,10 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_POST(self):
         self.requests_here += 1
+        _seen[self.path.lstrip("/")] += 1
+        if self.drop_next:  # as if it had closed the idle connection as the request came
+            self.close_connection = True
+            return None
         n = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(n)
         try:
@@ -98,6 +107,11 @@ class Handler(BaseHTTPRequestHandler):
                             b"\"until the end\"")
         if method == "http10":
             return self.raw(b"HTTP/1.0 200 OK\r\nContent-Length: 4\r\n\r\n1010")
+        if method == "dropnext":
+            self.drop_next = True
+            return self.answer(200, "true")
+        if method == "seen":
+            return self.answer(200, json.dumps(_seen[args[0]]))
         if method == "extra":
             return self.raw(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n42HTTP/1.1 200 OK\r\n", close=False)
         if method.startswith("bad_"):
@@ -105,17 +119,22 @@ class Handler(BaseHTTPRequestHandler):
         return self.answer(404, "no method " + method, "text/plain")
 
     def hostile(self, kind):
+        if kind == "closenow":
+            self.close_connection = True
+            return None
         if kind == "garbage":
             return self.raw(b"SSH-2.0-OpenSSH_9.2\r\n\r\n", close=False)
         if kind == "bigheaders":  # endless header lines: the agent stops at its head limit
             self.wfile.write(b"HTTP/1.1 200 OK\r\n")
             try:
-                for i in range(100000):
-                    self.wfile.write(b"X-Filler-%d: %s\r\n" % (i, b"f" * 40))
+                for i in range(10000):
+                    self.wfile.write(b"X-Filler-%d: %s\r\n" % (i, b"f" * 1000))
             except OSError:
                 pass
             self.close_connection = True
             return None
+        if kind == "manyheaders":
+            return self.raw(b"HTTP/1.1 200 OK\r\n" + b"X-A: 1\r\n" * 200 + b"Content-Length: 3\r\n\r\n\"x\"")
         if kind == "longline":
             return self.raw(b"HTTP/1.1 200 OK\r\nX-Long: " + b"l" * 200000 + b"\r\n\r\n")
         if kind == "truncchunk":
@@ -143,9 +162,9 @@ class Handler(BaseHTTPRequestHandler):
             return self.raw(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n\"x\"")
         if kind == "folded":
             return self.raw(b"HTTP/1.1 200 OK\r\nX-A: 1\r\n  folded\r\nContent-Length: 3\r\n\r\n\"x\"")
-        if kind == "slowloris":  # a byte now and then, never a whole status line
+        if kind == "slowloris":  # a byte now and then for a minute, never a whole status line
             try:
-                for b in b"HTTP/1.1 200 OK, nearly":
+                for b in (b"HTTP/1.1 200 OK" + b"." * 600):
                     self.wfile.write(bytes([b]))
                     self.wfile.flush()
                     time.sleep(0.1)
