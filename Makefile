@@ -194,7 +194,7 @@ valgrind: deps
 # ---- fuzzing (clang + libFuzzer) ----------------------------------------------------------
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=build-fuzz/fuzz/%)
-FUZZ_SECONDS ?= 18
+FUZZ_SECONDS ?= 16
 .PHONY: fuzz fuzz-build fuzz-long
 fuzz-build: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) BUILD=build-fuzz CC=clang OPT="-O1 -g" \
@@ -205,6 +205,12 @@ build-fuzz/fuzz/%: tests/fuzz/%.c build-fuzz/lib/libmotan.a
 	@mkdir -p $(@D)
 	clang $(CFLAGS_BASE) -Wno-strict-prototypes -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer \
 	    -o $@ $< build-fuzz/lib/libmotan.a $(DEP_LIBS)
+
+# The agent's HTTP/1.1 answer parser is fuzzed from its source (it is not in the library).
+build-fuzz/fuzz/fuzz_http1: tests/fuzz/fuzz_http1.c tools/motan-agent/http1.c build-fuzz/lib/libmotan.a
+	@mkdir -p $(@D)
+	clang $(CFLAGS_BASE) -Itools/motan-agent -Wno-strict-prototypes -fsanitize=fuzzer,address,undefined \
+	    -fno-omit-frame-pointer -o $@ $< tools/motan-agent/http1.c build-fuzz/lib/libmotan.a $(DEP_LIBS)
 
 fuzz: fuzz-build
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh short
@@ -292,7 +298,7 @@ help:
 	@echo "make check      install missing packages, build, run every test"
 	@echo "make demo       install missing packages, build, run the cluster demo"
 	@echo "make asan|tsan|valgrind   test suites under sanitizers / memcheck"
-	@echo "make fuzz       short libFuzzer runs (FUZZ_SECONDS=18); make fuzz-long: 10M execs each"
+	@echo "make fuzz       short libFuzzer runs (FUZZ_SECONDS=16); make fuzz-long: 10M execs each"
 	@echo "make bench      bench-codec bench-e2e bench-cluster bench-stalled bench-filters bench-scale bench-bindings bench-server bench-agent"
 	@echo "make soak       5-minute soak under injected faults"
 	@echo "make examples   build examples/"

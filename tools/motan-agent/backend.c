@@ -184,7 +184,7 @@ static void probe_start(backend *b)
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_protocol = IPPROTO_TCP;
-    hints.ai_flags = EVUTIL_AI_NUMERICSERV | EVUTIL_AI_ADDRCONFIG;
+    hints.ai_flags = EVUTIL_AI_NUMERICSERV; /* every family: the probe tries each address */
     b->resolving = 1;
     struct evdns_getaddrinfo_request *r = evdns_getaddrinfo(dns, b->host, b->port, &hints, resolved, b);
     if (b->resolving) /* not answered at once (from /etc/hosts) */

@@ -194,8 +194,11 @@ static void conn_done(hconn *c, int result, const char *why)
     hp_req *q = c->q;
     c->q = NULL;
     q->conn = NULL;
+    /* reused only when nothing is left over either way (a backend answering before it has
+     * read the whole request must close the connection) */
     int keep = result == HP_OK && c->resp.keep_alive &&
-               evbuffer_get_length(bufferevent_get_input(c->bev)) == 0;
+               evbuffer_get_length(bufferevent_get_input(c->bev)) == 0 &&
+               evbuffer_get_length(bufferevent_get_output(c->bev)) == 0;
     c->state = C_DONE; /* nobody else's until the callback has read the answer */
     deliver(q, result, &c->resp, why);
     if (keep) {
