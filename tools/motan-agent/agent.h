@@ -299,6 +299,8 @@ void backend_free(backend *b);
 int backend_up(const backend *b);
 /* Why the last probe failed (borrowed), NULL when it did not. */
 const char *backend_why(const backend *b);
+/* Name look-ups of freed backends whose cancellation has not been delivered yet. */
+int backend_cancelled_lookups(void);
 /* Open HTTP connections to the backend; connections opened so far. */
 int backend_conns(const backend *b);
 uint64_t backend_connects(const backend *b);

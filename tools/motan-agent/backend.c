@@ -35,6 +35,9 @@
 
 #define MAX_ADDRS 8
 
+/* Look-ups cancelled whose (deferred) callback has not run yet: the exit lets them end. */
+static int cancelled_lookups;
+
 typedef struct bcall {
     backend *b;
     motan_reply *reply;
@@ -137,9 +140,10 @@ static void probe_next(backend *b)
 
 static void resolved(int result, struct evutil_addrinfo *res, void *arg)
 {
-    if (result == EVUTIL_EAI_CANCEL) { /* backend_free: b is going */
+    if (result == EVUTIL_EAI_CANCEL) { /* backend_free: b is gone */
         if (res)
             evutil_freeaddrinfo(res);
+        cancelled_lookups--;
         return;
     }
     backend *b = arg;
@@ -457,6 +461,8 @@ backend *backend_new(export_service *svc, char *err, size_t errlen)
 
 int backend_up(const backend *b) { return b && b->up; }
 
+int backend_cancelled_lookups(void) { return cancelled_lookups; }
+
 const char *backend_why(const backend *b) { return b && b->why[0] ? b->why : NULL; }
 
 int backend_conns(const backend *b) { return b ? hpool_open_conns(b->pool) : 0; }
@@ -475,8 +481,10 @@ void backend_free(backend *b)
         motan_reply_error(c->reply, 503, 1, "the agent is stopping", 21);
         free(c);
     }
-    if (b->dns_req)
-        evdns_getaddrinfo_cancel(b->dns_req); /* its callback runs, cancelled */
+    if (b->dns_req) {
+        cancelled_lookups++;
+        evdns_getaddrinfo_cancel(b->dns_req); /* its callback runs later, cancelled */
+    }
     if (b->probe)
         bufferevent_free(b->probe);
     if (b->probe_timer)

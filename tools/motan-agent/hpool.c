@@ -8,7 +8,7 @@
  * Idle connections keep reading: a backend closing one (its keep-alive timeout) is noticed
  * at once and it leaves the pool. Should a request still meet a closing connection (the race
  * of both ends at the same moment: the connection had carried answers before and closes
- * before a single byte of this one), it is sent once more on a new connection.
+ * before a single byte of this one), it is sent once more, on another connection.
  *
  * Results are never delivered inside hpool_send: a failure found there (a Unix socket that
  * is not there) is delivered from the request's timer, made active at once.

@@ -306,8 +306,10 @@ static void shutdown_all(agent *ag)
     motan_stats_free(ag->stats);
     free(ag->export_ports);
     if (ag->dns) {
-        /* look-ups the backends cancelled end in deferred callbacks: let them run */
-        event_base_loop(ag->base, EVLOOP_NONBLOCK);
+        /* a look-up cancelled by a freed backend ends in a deferred callback: let it run
+         * (nothing else is left on the base to run) */
+        for (int i = 0; i < 10 && backend_cancelled_lookups() > 0; i++)
+            event_base_loop(ag->base, EVLOOP_NONBLOCK);
         evdns_base_free(ag->dns, 0);
     }
     if (ag->base)
