@@ -309,7 +309,7 @@ START_TEST(hostile_backends_get_clear_errors)
     up(&f, 1, extra);
     free(extra);
     long rss_first = 0;
-    for (int round = 0; round < (wrapped ? 2 : 3); round++) {
+    for (int round = 0; round < (wrapped ? 1 : 3); round++) { /* memcheck: leaks, not RSS */
         for (size_t i = 0; i < sizeof(hostile) / sizeof(hostile[0]); i++) {
             char want[200];
             snprintf(want, sizeof(want), hostile[i].msg, tmo);
@@ -332,7 +332,7 @@ START_TEST(hostile_backends_get_clear_errors)
         long rss = (long)metric(&f, "motan_agent_resident_memory_bytes") / 1024;
         if (round == 0)
             rss_first = rss;
-        else if (!wrapped) /* memcheck has its own accounting */
+        else if (!wrapped && !tu_slow()) /* memcheck and ASan keep freed memory on purpose */
             ck_assert_msg(rss - rss_first < 24 * 1024, "RSS grew from %ld to %ld KiB", rss_first, rss);
     }
     ck_assert(tu_agent_wait_backend(&f.ag, 1, ms(1000))); /* broken answers are not "down" */
