@@ -19,6 +19,7 @@
 #include "agent_proc.h"
 #include "testutil.h"
 #include "tu_loop.h"
+#include "tu_srv.h"
 
 #define WEB "com.example.Web"
 
@@ -200,14 +201,31 @@ START_TEST(a_closing_kept_connection_is_retried_once)
 }
 END_TEST
 
-/* Killed: down (503 saying why); restarted: up, and the first call works. */
+/* A heartbeat to the export port: 1 answered, 0 the connection closed (every backend down). */
+static int heartbeat_answered(const fixture *f)
+{
+    tu_wire w;
+    ck_assert_int_eq(tu_wire_open(&w, f->ag.eport), 0);
+    motan_buf *b = motan_buf_new(16);
+    ck_assert_int_eq(motan_frame_write_heartbeat(b, 77, 0), MOTAN_OK);
+    ck_assert_int_eq(tu_wire_send(&w, motan_buf_data(b), motan_buf_len(b)), 0);
+    motan_buf_free(b);
+    int rc = tu_wire_frame(&w, ms(5000));
+    tu_wire_close(&w);
+    ck_assert_msg(rc == MOTAN_OK || rc == TU_WIRE_EOF || rc == TU_WIRE_ERROR, "heartbeat: %d", rc);
+    return rc == MOTAN_OK;
+}
+
+/* Killed: down (503 saying why, heartbeats refused); restarted: up, and the first call works. */
 START_TEST(backend_killed_and_restarted)
 {
     fixture f;
     up(&f, _i, NULL);
     ok_tjson(tu_call(f.c, "add", "1", "2", NULL), "3"); /* a kept connection now */
+    ck_assert(heartbeat_answered(&f));
     tu_backend_stop(&f.be);
     ck_assert(tu_agent_wait_backend(&f.ag, 0, ms(10000)));
+    ck_assert(!heartbeat_answered(&f));
     motan_response *resp = tu_call(f.c, "add", "1", "2", NULL);
     ck_assert_int_eq(motan_response_get_errcode(resp), 503);
     ck_assert_msg(strstr(motan_response_get_errmsg(resp), "is down (connect: Connection refused)"), "%s",
@@ -229,6 +247,7 @@ START_TEST(backend_killed_and_restarted)
     }
     ck_assert_int_eq(tu_backend_restart(&f.be), 0);
     ck_assert(tu_agent_wait_backend(&f.ag, 1, ms(10000)));
+    ck_assert(heartbeat_answered(&f));
     ok_tjson(tu_call(f.c, "add", "2", "2", NULL), "4");
     down(&f);
 }
