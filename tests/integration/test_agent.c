@@ -260,7 +260,9 @@ START_TEST(bodies_and_metadata_pass_through)
         motan_request_set_timeout(r, atoi(cases[i][0]));
         motan_request_add_arg(r, motan_value_new_string(motan_request_arena(r), "M_tmo", 5));
         ck_assert_int_eq(motan_client_call(c, r, &resp), MOTAN_OK);
-        ck_assert_str_eq(tu_resp_str(resp), cases[i][1]);
+        /* the server sees what is left when the agent sends: a few ms less under memcheck */
+        int got = atoi(tu_resp_str(resp)), want = atoi(cases[i][1]);
+        ck_assert_msg(got <= want && got >= want - (tu_slow() ? 100 : 20), "M_tmo %d, want %d", got, want);
         motan_response_free(resp);
         motan_request_free(r);
     }
