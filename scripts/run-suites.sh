@@ -64,7 +64,7 @@ nope() { # nope NAME [WHY]: NAME failed
 
 # binding NAME: the binding's suite, its interpreter run the way the sanitizer allows.
 binding() {
-    local name=$1 lib="$build_abs/lib/libmotan.so.0" asan_rt=
+    local name=$1 lib="$build_abs/lib/libmotan.so.1" asan_rt=
     echo "--- $name"
     ran=$((ran + 1))
     [ -e "$lib" ] || { nope "$name" "$lib is missing"; return; }

@@ -11,8 +11,6 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include <event2/thread.h>
-
 #include "transport/transport_int.h"
 
 #define COMMON_TIMEOUTS 16
