@@ -271,7 +271,7 @@ MOTAN_EXPORT int motan_client_new_with_base(struct event_base *base, const char 
 static void unsubscribe_all(void *arg)
 {
     motan_client *c = arg;
-    c->closing = 1;
+    atomic_store(&c->closing, 1);
     while (c->subs) {
         motan__sub *s = c->subs;
         c->subs = s->next;
@@ -280,13 +280,19 @@ static void unsubscribe_all(void *arg)
     }
 }
 
+/*
+ * In dependency order: the cluster's last completions (cancelled or already waiting) still
+ * ask the registry why there is no endpoint (explain), so the registry goes after it.
+ */
 static void client_destroy(motan_client *c)
 {
     if (c->loop && c->registry)
         motan_loop_run_wait(c->loop, unsubscribe_all, c);
-    c->closing = 1;
-    motan_registry_free(c->registry);
+    atomic_store(&c->closing, 1);
     motan_cluster_free(c->cluster); /* cancels what is in flight: queued completions arrive */
+    c->cluster = NULL;
+    motan_registry_free(c->registry);
+    c->registry = NULL;
     if (c->loop)
         motan_loop_free(c->loop);
     while (c->qhead) {

@@ -3,6 +3,7 @@
 #define MOTAN_CLIENT_INT_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include <motan/client.h>
 
@@ -53,7 +54,7 @@ struct motan_client {
     pthread_cond_t qcv;
     motan__done *qhead, *qtail;
     int qfd;
-    int closing;
+    atomic_int closing; /* set by free on its thread, read by calls on theirs */
 };
 
 #endif
