@@ -162,7 +162,7 @@ integration: all $(INTEG_BINS)
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 # -z nodelete: PHP's FFI dlcloses libmotan.so at exit, which would unload the ASan runtime it
 # brought in and leave its atexit handler pointing nowhere (php cannot preload the runtime).
-.PHONY: asan tsan valgrind
+.PHONY: asan tsan valgrind sweep-valgrind
 asan:
 	@$(MAKE) --no-print-directory -j$(JOBS) BUILD=build-asan OPT="-O1 -g" \
 	    EXTRA_CFLAGS="$(SAN_FLAGS)" EXTRA_LDFLAGS="$(SAN_FLAGS) -Wl,-z,nodelete" all examples \
@@ -178,6 +178,11 @@ tsan:
 valgrind:
 	@$(MAKE) --no-print-directory -j$(JOBS) all $(INTEG_BINS)
 	@BUILD=$(BUILD) MOTAN_SANITIZER=valgrind scripts/run-suites.sh valgrind valgrind-registry
+
+# The allocation-failure sweep (every k) under memcheck: minutes; make check runs it plain.
+sweep-valgrind:
+	@$(MAKE) --no-print-directory -j$(JOBS) all $(BUILD)/tests/test_alloc_sweep
+	@BUILD=$(BUILD) MOTAN_SANITIZER=valgrind scripts/run-suites.sh sweep-valgrind
 
 # ---- fuzzing (clang + libFuzzer) ----------------------------------------------------------
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
@@ -264,6 +269,7 @@ help:
 	@echo "make check      install missing packages, build, run every test"
 	@echo "make demo       install missing packages, build, run the cluster demo"
 	@echo "make asan|tsan|valgrind   test suites under sanitizers / memcheck"
+	@echo "make sweep-valgrind       the allocation-failure sweep under memcheck"
 	@echo "make fuzz       short libFuzzer runs (FUZZ_SECONDS=20); make fuzz-long: 10M execs each"
 	@echo "make bench      bench-codec bench-e2e bench-cluster bench-bindings"
 	@echo "make soak       5-minute soak under injected faults"

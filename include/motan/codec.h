@@ -407,8 +407,15 @@ int motan_request_encode(motan_request *r, uint64_t request_id, int timeout_ms, 
  */
 typedef struct motan_response motan_response;
 
-/* owned: free with motan_response_free. */
+/* owned: free with motan_response_free. NULL on out of memory. */
 motan_response *motan_response_new(void);
+/*
+ * Never NULL: a new response, or when memory runs out a shared, read-only one with code
+ * MOTAN_ENOMEM and message "out of memory" (setters leave it as it is, and
+ * motan_response_free accepts it). For completions that must be delivered whatever happens:
+ * every response a callback or motan_client_poll hands out is one of these.
+ */
+motan_response *motan_response_new_or_oom(void);
 void motan_response_free(motan_response *r);
 
 /* MOTAN_OK, or the error code of the call (MOTAN_EREMOTE for an error response). */
@@ -431,7 +438,8 @@ const char *motan_response_get_meta(const motan_response *r, const char *key);
 size_t motan_response_meta_count(const motan_response *r);
 const char *motan_response_meta_key(const motan_response *r, size_t i);
 const char *motan_response_meta_value(const motan_response *r, size_t i);
-/* The arena of the response (for callers building values that live with it). */
+/* The arena of the response (for callers building values that live with it); NULL for the
+ * shared out-of-memory response (motan_response_new_or_oom). */
 motan_arena *motan_response_arena(motan_response *r);
 
 /*

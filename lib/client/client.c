@@ -224,8 +224,8 @@ static int client_create(const motan_url *url, struct event_base *base, motan_cl
     return MOTAN_OK;
 }
 
-MOTAN_EXPORT int motan_client_new_config(const motan_config *cfg, struct event_base *base,
-                                         motan_client **out, char *errbuf, size_t errlen)
+static int client_new_config_impl(const motan_config *cfg, struct event_base *base,
+                                  motan_client **out, char *errbuf, size_t errlen)
 {
     if (!out)
         return MOTAN_EINVAL;
@@ -233,6 +233,14 @@ MOTAN_EXPORT int motan_client_new_config(const motan_config *cfg, struct event_b
     if (!cfg)
         return motan__errf(errbuf, errlen, MOTAN_EINVAL, "no configuration given");
     return client_create(cfg->url, base, out, errbuf, errlen);
+}
+
+MOTAN_EXPORT int motan_client_new_config(const motan_config *cfg, struct event_base *base,
+                                         motan_client **out, char *errbuf, size_t errlen)
+{
+    motan__errbuf_clear(errbuf, errlen);
+    return motan__errbuf_default(errbuf, errlen,
+                                 client_new_config_impl(cfg, base, out, errbuf, errlen));
 }
 
 static int new_from_text(const char *url, struct event_base *base, motan_client **out,
@@ -250,13 +258,19 @@ static int new_from_text(const char *url, struct event_base *base, motan_client 
     return rc;
 }
 
-MOTAN_EXPORT int motan_client_new(const char *url, motan_client **out, char *errbuf, size_t errlen)
+static int client_new_impl(const char *url, motan_client **out, char *errbuf, size_t errlen)
 {
     return new_from_text(url, NULL, out, errbuf, errlen);
 }
 
-MOTAN_EXPORT int motan_client_new_with_base(struct event_base *base, const char *url,
-                                            motan_client **out, char *errbuf, size_t errlen)
+MOTAN_EXPORT int motan_client_new(const char *url, motan_client **out, char *errbuf, size_t errlen)
+{
+    motan__errbuf_clear(errbuf, errlen);
+    return motan__errbuf_default(errbuf, errlen, client_new_impl(url, out, errbuf, errlen));
+}
+
+static int client_new_with_base_impl(struct event_base *base, const char *url, motan_client **out,
+                                     char *errbuf, size_t errlen)
 {
     if (!base) {
         if (out)
@@ -264,6 +278,14 @@ MOTAN_EXPORT int motan_client_new_with_base(struct event_base *base, const char 
         return motan__errf(errbuf, errlen, MOTAN_EINVAL, "no event_base given");
     }
     return new_from_text(url, base, out, errbuf, errlen);
+}
+
+MOTAN_EXPORT int motan_client_new_with_base(struct event_base *base, const char *url,
+                                            motan_client **out, char *errbuf, size_t errlen)
+{
+    motan__errbuf_clear(errbuf, errlen);
+    return motan__errbuf_default(errbuf, errlen,
+                                 client_new_with_base_impl(base, url, out, errbuf, errlen));
 }
 
 /* ---- destruction ---------------------------------------------------------------------- */

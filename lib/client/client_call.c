@@ -23,7 +23,13 @@ static void explain(motan_client *c, motan_response *resp)
     motan_response_set_error(resp, MOTAN_ENOENDPOINT, msg);
 }
 
+/*
+ * One call through the client. For the pull queue its completion record is this same
+ * allocation, made when the call is accepted: a completion can never be lost for want of
+ * memory to queue it.
+ */
 typedef struct async_call {
+    motan__done done; /* first: the queue frees the whole call through it */
     motan_client *c;
     motan_response_cb cb;
     void *userdata;
@@ -73,9 +79,8 @@ static void sync_cb(motan_response *resp, void *userdata) { motan__waiter_post(u
 
 static int error_response(motan_response **out, int code, const char *msg)
 {
-    *out = motan_response_new();
-    if (*out)
-        motan_response_set_error(*out, code, msg);
+    *out = motan_response_new_or_oom();
+    motan_response_set_error(*out, code, msg);
     return code;
 }
 
@@ -98,7 +103,7 @@ MOTAN_EXPORT int motan_client_call(motan_client *c, motan_request *req, motan_re
     int rc = motan_client_call_async(c, req, sync_cb, &w);
     if (rc == MOTAN_OK) {
         *out = motan__waiter_wait(&w);
-        rc = *out ? motan_response_get_code(*out) : error_response(out, MOTAN_ENOMEM, "out of memory");
+        rc = motan_response_get_code(*out);
     } else {
         error_response(out, rc, rc == MOTAN_ECLOSED ? "the client is closing" : motan_strerror(rc));
     }
@@ -113,15 +118,10 @@ static void queue_cb(motan_response *resp, void *userdata)
     async_call *a = userdata;
     motan_client *c = a->c;
     explain(c, resp);
-    motan__done *d = motan__calloc(1, sizeof(*d));
-    if (!d) {
-        motan_response_free(resp); /* cannot queue it; poll will never see this tag */
-        motan_free(a);
-        return;
-    }
+    motan__done *d = &a->done;
     d->resp = resp;
     d->tag = a->tag;
-    motan_free(a);
+    d->next = NULL;
     pthread_mutex_lock(&c->qmu);
     int was_empty = c->qhead == NULL;
     if (c->qtail)

@@ -25,7 +25,7 @@ int motan__param_check(const char *scheme, const char *key, const char *value, c
                        size_t errlen);
 int motan__param_is_registry(const char *scheme, const char *key);
 
-/* A finished call waiting in the pull queue. */
+/* A finished call waiting in the pull queue (freed with motan_free, see client_call.c). */
 typedef struct motan__done {
     motan_response *resp;
     uint64_t tag;

@@ -123,8 +123,8 @@ static void create_in_loop(void *arg)
     a->rc = MOTAN_OK;
 }
 
-MOTAN_EXPORT int motan_cluster_new(motan_loop *l, const motan_url *service, motan_cluster **out,
-                                   char *errbuf, size_t errlen)
+static int cluster_new_impl(motan_loop *l, const motan_url *service, motan_cluster **out,
+                            char *errbuf, size_t errlen)
 {
     if (!out)
         return MOTAN_EINVAL;
@@ -137,6 +137,13 @@ MOTAN_EXPORT int motan_cluster_new(motan_loop *l, const motan_url *service, mota
         return motan__errf(errbuf, errlen, rc, "the loop is closed");
     *out = a.c;
     return a.rc;
+}
+
+MOTAN_EXPORT int motan_cluster_new(motan_loop *l, const motan_url *service, motan_cluster **out,
+                                   char *errbuf, size_t errlen)
+{
+    motan__errbuf_clear(errbuf, errlen);
+    return motan__errbuf_default(errbuf, errlen, cluster_new_impl(l, service, out, errbuf, errlen));
 }
 
 /* ---- destruction ---------------------------------------------------------------------- */

@@ -58,7 +58,7 @@ static void restore_group(motan_ha_call *call)
 static void deliver(motan_ha_call *call, motan_response *resp)
 {
     motan_cluster *c = call->c;
-    int code = resp ? motan_response_get_code(resp) : MOTAN_ENOMEM;
+    int code = motan_response_get_code(resp);
     if (code == MOTAN_OK)
         motan__count(&c->st_ok);
     else
@@ -95,8 +95,8 @@ MOTAN_EXPORT void motan_ha_call_complete(motan_ha_call *call, motan_response *re
 
 MOTAN_EXPORT void motan_ha_call_fail(motan_ha_call *call, int code, const char *msg)
 {
-    motan_response *resp = motan_response_new();
-    if (resp) {
+    motan_response *resp = motan_response_new_or_oom();
+    {
         char text[640], where[160] = "";
         const motan__group *g = call->group;
         if (code == MOTAN_ENOENDPOINT) {
@@ -172,11 +172,6 @@ static void attempt_cb(motan_response *resp, void *userdata)
         return;
     }
     motan__cluster_hold(c);
-    if (!resp) {
-        resp = motan_response_new();
-        if (resp)
-            motan_response_set_error(resp, MOTAN_ENOMEM, "out of memory");
-    }
     c->ha->on_attempt(c->ha_state, call, index, resp);
     call_unref(call);
     motan__cluster_release(c);
@@ -485,10 +480,9 @@ MOTAN_EXPORT int motan_cluster_call_sync(motan_cluster *c, motan_request *req, m
     if (!c || !req)
         return MOTAN_EINVAL;
     if (!motan_loop_is_builtin(c->loop) || motan_loop_in_loop_thread(c->loop)) {
-        *out = motan_response_new();
-        if (*out)
-            motan_response_set_error(*out, MOTAN_EDEADLOCK,
-                                     "blocking calls need the built-in loop and another thread");
+        *out = motan_response_new_or_oom();
+        motan_response_set_error(*out, MOTAN_EDEADLOCK,
+                                 "blocking calls need the built-in loop and another thread");
         return MOTAN_EDEADLOCK;
     }
     motan__waiter w;
@@ -496,11 +490,10 @@ MOTAN_EXPORT int motan_cluster_call_sync(motan_cluster *c, motan_request *req, m
     int rc = motan_cluster_call(c, req, sync_cb, &w);
     if (rc == MOTAN_OK) {
         *out = motan__waiter_wait(&w);
-        rc = *out ? motan_response_get_code(*out) : MOTAN_ENOMEM;
+        rc = motan_response_get_code(*out);
     } else {
-        *out = motan_response_new();
-        if (*out)
-            motan_response_set_error(*out, rc, motan_strerror(rc));
+        *out = motan_response_new_or_oom();
+        motan_response_set_error(*out, rc, motan_strerror(rc));
     }
     motan__waiter_destroy(&w);
     return rc;

@@ -32,6 +32,21 @@ struct motan_response {
 /* The value of an empty body: shared, never written to. */
 static const motan_value null_value = {.type = MOTAN_T_NULL};
 
+/*
+ * What a completion carries when not even a response can be allocated: shared, read-only
+ * (every setter leaves it alone, motan_response_free ignores it), so a callback never gets
+ * NULL and a call still completes exactly once.
+ */
+static motan_response oom_response = {
+    .code = MOTAN_ENOMEM,
+    .errmsg = "out of memory",
+    .errtype = -1,
+    .process_time = -1,
+};
+
+/* Not the shared out-of-memory response (nor NULL): may be written. */
+static int writable(const motan_response *r) { return r && r != &oom_response; }
+
 static void clear_result(motan_response *r)
 {
     motan_arena_reset(r->arena);
@@ -58,9 +73,15 @@ MOTAN_EXPORT motan_response *motan_response_new(void)
     return r;
 }
 
+MOTAN_EXPORT motan_response *motan_response_new_or_oom(void)
+{
+    motan_response *r = motan_response_new();
+    return r ? r : &oom_response;
+}
+
 MOTAN_EXPORT void motan_response_free(motan_response *r)
 {
-    if (!r)
+    if (!writable(r))
         return;
     motan_arena_free(r->arena);
     motan_free(r->meta);
@@ -70,7 +91,7 @@ MOTAN_EXPORT void motan_response_free(motan_response *r)
 
 MOTAN_EXPORT void motan_response_reset(motan_response *r)
 {
-    if (!r)
+    if (!writable(r))
         return;
     clear_result(r);
     r->id = 0;
@@ -132,7 +153,7 @@ static int fail(motan_response *r, int code, const char *msg)
 
 MOTAN_EXPORT void motan_response_set_error(motan_response *r, int code, const char *msg)
 {
-    if (!r)
+    if (!writable(r))
         return;
     fail(r, code < 0 ? code : MOTAN_EINVAL, msg ? msg : motan_strerror(code));
 }
@@ -140,7 +161,7 @@ MOTAN_EXPORT void motan_response_set_error(motan_response *r, int code, const ch
 MOTAN_EXPORT void motan_response_set_remote_error(motan_response *r, int64_t errcode, int errtype,
                                                   const char *msg)
 {
-    if (!r)
+    if (!writable(r))
         return;
     r->code = MOTAN_EREMOTE;
     r->value = NULL;
@@ -151,8 +172,8 @@ MOTAN_EXPORT void motan_response_set_remote_error(motan_response *r, int64_t err
 
 MOTAN_EXPORT int motan_response_set_value(motan_response *r, const motan_value *v)
 {
-    if (!r)
-        return MOTAN_EINVAL;
+    if (!writable(r))
+        return r ? MOTAN_ENOMEM : MOTAN_EINVAL;
     const motan_value *c = &null_value;
     if (v && !(c = motan_value_copy(r->arena, v)))
         return fail(r, MOTAN_ENOMEM, "out of memory for the result value");
@@ -166,7 +187,7 @@ MOTAN_EXPORT int motan_response_set_value(motan_response *r, const motan_value *
 
 MOTAN_EXPORT void motan_response_set_endpoint(motan_response *r, const char *endpoint)
 {
-    if (!r)
+    if (!writable(r))
         return;
     r->endpoint.len = 0;
     size_t n = endpoint ? strlen(endpoint) : 0;
@@ -178,13 +199,13 @@ MOTAN_EXPORT void motan_response_set_endpoint(motan_response *r, const char *end
 
 MOTAN_EXPORT void motan_response_set_max_decoded(motan_response *r, size_t max_bytes)
 {
-    if (r)
+    if (writable(r))
         r->max_decoded = max_bytes;
 }
 
 MOTAN_EXPORT void motan_response_set_request_id(motan_response *r, uint64_t id)
 {
-    if (r)
+    if (writable(r))
         r->id = id;
 }
 
@@ -230,6 +251,8 @@ MOTAN_EXPORT int motan_response_set_frame(motan_response *r, const motan_frame *
 {
     if (!r || !f)
         return MOTAN_EINVAL;
+    if (!writable(r))
+        return MOTAN_ENOMEM;
     clear_result(r);
     r->id = motan_frame_get_request_id(f);
     if (copy_meta(r, f) != MOTAN_OK)

@@ -191,9 +191,10 @@ static int sig_eq(const file_sig *a, const file_sig *b)
            a->ctime.tv_sec == b->ctime.tv_sec && a->ctime.tv_nsec == b->ctime.tv_nsec;
 }
 
-/* Gives every subscribed service its list from the current document. */
-static void publish(file_state *st)
+/* Gives every subscribed service its list from the current document; 0 when one failed. */
+static int publish(file_state *st)
 {
+    int all = 1;
     for (size_t i = 0; i < st->subs.nsvcs; i++) {
         motan__rsvc *v = st->subs.svcs[i];
         motan_url **nodes;
@@ -201,7 +202,10 @@ static void publish(file_state *st)
         /* The document was validated: only out of memory can fail here. */
         if (build_list(st->doc, v->path, v->group, &nodes, &n, NULL, 0) == MOTAN_OK)
             motan__rsubs_set(&st->subs, v, nodes, n);
+        else
+            all = 0;
     }
+    return all;
 }
 
 static int read_all(int fd, size_t size, char **out, size_t *len)
@@ -296,7 +300,8 @@ static void poll_file(file_state *st)
         json_decref(st->doc);
     st->doc = doc;
     st->err[0] = '\0';
-    publish(st);
+    if (!publish(st))
+        st->seen = 0; /* out of memory: the next look reads it again and delivers then */
 }
 
 static void timer_cb(evutil_socket_t fd, short what, void *arg)

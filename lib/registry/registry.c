@@ -135,8 +135,8 @@ static int run(reg_op *op)
     return rc == MOTAN_OK ? op->rc : rc;
 }
 
-MOTAN_EXPORT int motan_registry_new(motan_loop *l, const motan_url *url, motan_registry **out,
-                                    char *errbuf, size_t errlen)
+static int registry_new_impl(motan_loop *l, const motan_url *url, motan_registry **out,
+                             char *errbuf, size_t errlen)
 {
     if (!out)
         return MOTAN_EINVAL;
@@ -160,6 +160,13 @@ MOTAN_EXPORT int motan_registry_new(motan_loop *l, const motan_url *url, motan_r
     }
     *out = r;
     return MOTAN_OK;
+}
+
+MOTAN_EXPORT int motan_registry_new(motan_loop *l, const motan_url *url, motan_registry **out,
+                                    char *errbuf, size_t errlen)
+{
+    motan__errbuf_clear(errbuf, errlen);
+    return motan__errbuf_default(errbuf, errlen, registry_new_impl(l, url, out, errbuf, errlen));
 }
 
 MOTAN_EXPORT void motan_registry_free(motan_registry *r)

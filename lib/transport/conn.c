@@ -77,9 +77,9 @@ static void close_socket(motan__conn *c)
 
 void motan__conn_destroy(motan__conn *c)
 {
-    if (!c->events_ready)
-        return;
-    close_socket(c);
+    /* A connection whose setup failed half way still owns what it got. */
+    if (c->events_ready)
+        close_socket(c);
     if (c->out)
         evbuffer_free(c->out);
     motan_buf_free(c->in);

@@ -170,8 +170,8 @@ static void create_in_loop(void *arg)
     a->rc = MOTAN_OK;
 }
 
-MOTAN_EXPORT int motan_endpoint_new(motan_loop *l, const motan_url *node, motan_endpoint **out,
-                                    char *errbuf, size_t errlen)
+static int endpoint_new_impl(motan_loop *l, const motan_url *node, motan_endpoint **out,
+                             char *errbuf, size_t errlen)
 {
     if (!out)
         return MOTAN_EINVAL;
@@ -184,6 +184,13 @@ MOTAN_EXPORT int motan_endpoint_new(motan_loop *l, const motan_url *node, motan_
         return motan__errf(errbuf, errlen, rc, "the loop is closed");
     *out = a.ep;
     return a.rc;
+}
+
+MOTAN_EXPORT int motan_endpoint_new(motan_loop *l, const motan_url *node, motan_endpoint **out,
+                                    char *errbuf, size_t errlen)
+{
+    motan__errbuf_clear(errbuf, errlen);
+    return motan__errbuf_default(errbuf, errlen, endpoint_new_impl(l, node, out, errbuf, errlen));
 }
 
 static void endpoint_destroy(motan_endpoint *ep)
@@ -295,18 +302,8 @@ void motan__call_fail(motan__call *call, int code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    motan_response *resp = motan_response_new();
-    if (!resp) {
-        /* Without memory the callback still runs once; it sees a NULL response. */
-        motan_endpoint *ep = call->ep;
-        call_release(call);
-        atomic_fetch_sub(&ep->inflight, 1);
-        motan__endpoint_hold(ep);
-        call->cb(NULL, call->userdata);
-        motan_free(call);
-        motan__endpoint_release(ep);
-        return;
-    }
+    /* Without memory the callback still runs once, with the shared out-of-memory response. */
+    motan_response *resp = motan_response_new_or_oom();
     motan_response_set_error(resp, code, msg);
     motan__call_complete(call, resp);
 }
@@ -330,9 +327,8 @@ static void defer_error(motan__call *call, int code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    motan_response *resp = motan_response_new();
-    if (resp)
-        motan_response_set_error(resp, code, msg);
+    motan_response *resp = motan_response_new_or_oom();
+    motan_response_set_error(resp, code, msg);
     motan__call_defer(call, resp);
 }
 
@@ -342,10 +338,7 @@ static void deliver_done(motan_endpoint *ep, motan__call *call)
     motan__calls_remove(&ep->done_head, &ep->done_tail, call);
     motan_response *resp = call->resp;
     call->resp = NULL;
-    if (resp)
-        motan__call_complete(call, resp);
-    else
-        motan__call_fail(call, MOTAN_ENOMEM, "out of memory");
+    motan__call_complete(call, resp ? resp : motan_response_new_or_oom());
 }
 
 static void on_done(evutil_socket_t fd, short what, void *arg)
@@ -571,11 +564,7 @@ void motan__endpoint_on_frame(motan_endpoint *ep, motan__conn *c, const motan_fr
         atomic_fetch_add(&ep->st_unknown, 1);
         return;
     }
-    motan_response *resp = motan_response_new();
-    if (!resp) {
-        motan__call_fail(call, MOTAN_ENOMEM, "out of memory for the response");
-        return;
-    }
+    motan_response *resp = motan_response_new_or_oom();
     if (call->req) {
         motan_response_set_max_decoded(resp, ep->max_decoded);
         motan_response_set_frame(resp, f);

@@ -101,7 +101,7 @@ static void *loop_thread(void *arg)
     return NULL;
 }
 
-MOTAN_EXPORT int motan_loop_new(motan_loop **out, char *errbuf, size_t errlen)
+static int loop_new_impl(motan_loop **out, char *errbuf, size_t errlen)
 {
     if (!out)
         return MOTAN_EINVAL;
@@ -138,8 +138,14 @@ MOTAN_EXPORT int motan_loop_new(motan_loop **out, char *errbuf, size_t errlen)
     return MOTAN_OK;
 }
 
-MOTAN_EXPORT int motan_loop_new_with_base(struct event_base *base, motan_loop **out,
-                                          char *errbuf, size_t errlen)
+MOTAN_EXPORT int motan_loop_new(motan_loop **out, char *errbuf, size_t errlen)
+{
+    motan__errbuf_clear(errbuf, errlen);
+    return motan__errbuf_default(errbuf, errlen, loop_new_impl(out, errbuf, errlen));
+}
+
+static int loop_new_with_base_impl(struct event_base *base, motan_loop **out, char *errbuf,
+                                   size_t errlen)
 {
     if (!out || !base)
         return motan__errf(errbuf, errlen, MOTAN_EINVAL, "no event_base given");
@@ -156,6 +162,14 @@ MOTAN_EXPORT int motan_loop_new_with_base(struct event_base *base, motan_loop **
     }
     *out = l;
     return MOTAN_OK;
+}
+
+MOTAN_EXPORT int motan_loop_new_with_base(struct event_base *base, motan_loop **out,
+                                          char *errbuf, size_t errlen)
+{
+    motan__errbuf_clear(errbuf, errlen);
+    return motan__errbuf_default(errbuf, errlen,
+                                 loop_new_with_base_impl(base, out, errbuf, errlen));
 }
 
 static void stop_task(void *arg)

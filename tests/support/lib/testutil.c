@@ -178,15 +178,31 @@ static int fail_now(void)
     return 0;
 }
 
-static void *fail_malloc(size_t n) { return fail_now() ? NULL : malloc(n); }
+static atomic_long g_live; /* blocks handed out and not freed */
 
-static void *fail_realloc(void *p, size_t n) { return fail_now() ? NULL : realloc(p, n); }
+static void *fail_malloc(size_t n)
+{
+    void *p = fail_now() ? NULL : malloc(n);
+    if (p)
+        atomic_fetch_add(&g_live, 1);
+    return p;
+}
+
+static void *fail_realloc(void *p, size_t n)
+{
+    void *q = fail_now() ? NULL : realloc(p, n);
+    if (q && !p)
+        atomic_fetch_add(&g_live, 1);
+    return q;
+}
 
 /* Freed memory is overwritten: a use after free reads garbage instead of what was there. */
 static void poison_free(void *p)
 {
-    if (p)
-        memset(p, 0xdd, malloc_usable_size(p));
+    if (!p)
+        return;
+    atomic_fetch_sub(&g_live, 1);
+    memset(p, 0xdd, malloc_usable_size(p));
     free(p);
 }
 
@@ -197,6 +213,8 @@ void tu_fail_alloc_start(unsigned long k)
     g_fail_k = k;
     motan_set_allocator(fail_malloc, fail_realloc, poison_free);
 }
+
+long tu_fail_alloc_live(void) { return atomic_load(&g_live); }
 
 void tu_fail_alloc_stop(void) { motan_set_allocator(NULL, NULL, NULL); }
 

@@ -45,6 +45,8 @@ void tu_fail_alloc_start(unsigned long k);
 void tu_fail_alloc_stop(void);
 unsigned long tu_fail_alloc_seen(void);
 int tu_fail_alloc_fired(void);
+/* Blocks allocated through these hooks and not yet freed (a leak check without valgrind). */
+long tu_fail_alloc_live(void);
 
 /* Deterministic xorshift64* generator for property tests. */
 uint64_t tu_rand(uint64_t *state);
