@@ -115,7 +115,9 @@ typedef struct motan_ha_call motan_ha_call;
  * An HA strategy, registered by name (built-ins: failfast, failover, backupRequest). The
  * cluster calls start once per call; the strategy sends attempts with motan_ha_call_send
  * and must eventually call motan_ha_call_complete exactly once (after which every remaining
- * attempt is cancelled and its late response dropped).
+ * attempt is cancelled and its late response dropped). Whatever a strategy does, every call
+ * has a backstop deadline of requestTimeout x (retries + 1) + 1000 ms: a call still open then
+ * completes with MOTAN_ETIMEOUT (and the strategy's later completion is ignored).
  */
 typedef struct motan_ha_ops {
     /* sizeof(motan_ha_ops) where the plug-in was compiled (checked at registration). */

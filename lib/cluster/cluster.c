@@ -19,6 +19,26 @@ void motan__cluster_release(motan_cluster *c)
         cluster_destroy(c);
 }
 
+const struct timeval *motan__cluster_timeout(motan_cluster *c, int ms, struct timeval *tmp)
+{
+    for (int i = 0; i < c->ncommon; i++)
+        if (c->common[i].ms == ms)
+            return c->common[i].tv;
+    tmp->tv_sec = ms / 1000;
+    tmp->tv_usec = (ms % 1000) * 1000;
+    /* Calls share a few deadlines: libevent keeps those in O(1) FIFO queues. */
+    if (c->ncommon < (int)(sizeof(c->common) / sizeof(c->common[0]))) {
+        const struct timeval *tv = event_base_init_common_timeout(motan_loop_get_base(c->loop), tmp);
+        if (tv) {
+            c->common[c->ncommon].ms = ms;
+            c->common[c->ncommon].tv = tv;
+            c->ncommon++;
+            return tv;
+        }
+    }
+    return tmp;
+}
+
 /* ---- creation ------------------------------------------------------------------------- */
 
 typedef struct create_args {

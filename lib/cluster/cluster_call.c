@@ -17,6 +17,8 @@ static void call_unref(motan_ha_call *call)
         return;
     if (call->timer_set)
         event_del(&call->timer);
+    if (call->backstop_set)
+        event_del(&call->backstop);
     motan_free(call->saved_group);
     motan_cluster *c = call->c;
     if (c->npool < POOL_MAX && !c->closing) {
@@ -77,6 +79,10 @@ MOTAN_EXPORT void motan_ha_call_complete(motan_ha_call *call, motan_response *re
     if (call->timer_set) {
         event_del(&call->timer);
         call->timer_set = 0;
+    }
+    if (call->backstop_set) {
+        event_del(&call->backstop);
+        call->backstop_set = 0;
     }
     for (int i = 0; i < call->nattempts; i++)
         motan_ha_call_cancel(call, i);
@@ -372,6 +378,43 @@ void motan__cluster_unpark(motan_cluster *c)
     }
 }
 
+/* A plug-in that never completes a call must not hang its caller: the backstop does it. */
+static void on_backstop(evutil_socket_t fd, short what, void *arg)
+{
+    motan_ha_call *call = arg;
+    motan_cluster *c = call->c;
+    MOTAN_UNUSED(fd);
+    MOTAN_UNUSED(what);
+    call->backstop_set = 0;
+    if (call->completed)
+        return;
+    motan__cluster_hold(c);
+    call->refs++;
+    char msg[200];
+    snprintf(msg, sizeof(msg),
+             "no outcome within the call's backstop deadline (%d ms: requestTimeout x (retries + "
+             "1) + %d ms; the %s strategy did not complete it)",
+             call->backstop_ms, MOTAN__BACKSTOP_MARGIN_MS, c->ha->name);
+    motan_ha_call_fail(call, MOTAN_ETIMEOUT, msg);
+    call_unref(call);
+    motan__cluster_release(c);
+}
+
+static void arm_backstop(motan_cluster *c, motan_ha_call *call)
+{
+    int64_t retries = motan_ha_call_param_int(call, "retries", 0);
+    if (retries < 0)
+        retries = 0;
+    if (retries > MOTAN_HA_MAX_ATTEMPTS - 1)
+        retries = MOTAN_HA_MAX_ATTEMPTS - 1;
+    int64_t ms = (int64_t)call->timeout_ms * (retries + 1) + MOTAN__BACKSTOP_MARGIN_MS;
+    call->backstop_ms = ms > 0x7fffffff ? 0x7fffffff : (int)ms;
+    struct timeval tmp;
+    event_assign(&call->backstop, motan_loop_get_base(c->loop), -1, 0, on_backstop, call);
+    event_add(&call->backstop, motan__cluster_timeout(c, call->backstop_ms, &tmp));
+    call->backstop_set = 1;
+}
+
 static void start_in_loop(void *arg)
 {
     motan_ha_call *call = arg;
@@ -380,6 +423,8 @@ static void start_in_loop(void *arg)
     motan__cluster_hold(c);
     call->refs++;
     motan__call_list_push(&c->live_head, &c->live_tail, call);
+    if (!c->closing && !call->deferred)
+        arm_backstop(c, call);
     if (c->closing) {
         motan_ha_call_fail(call, MOTAN_ECANCELLED, "cluster is being freed");
     } else if (call->deferred) { /* failed on the caller's thread */

@@ -12,6 +12,8 @@
 #include "core/core_int.h"
 
 #define MOTAN_HA_MAX_ATTEMPTS 16
+/* The backstop deadline of a call: requestTimeout x (retries + 1) plus this margin. */
+#define MOTAN__BACKSTOP_MARGIN_MS 1000
 
 /* The endpoints of one group, with their LB state. */
 typedef struct motan__group {
@@ -50,6 +52,7 @@ struct motan_ha_call {
     int timer_set;     /* timer (below) is armed */
     int completed;
     int parked;        /* waiting for the cluster's first node list */
+    int backstop_set;  /* backstop (below) is armed */
     int group_swapped;
     /* Set by motan_cluster_call. */
     motan_cluster *c;
@@ -59,10 +62,12 @@ struct motan_ha_call {
     uint64_t deadline_us;
     int timeout_ms;
     int refs;          /* completion pending + attempts in flight + code running on it */
+    int backstop_ms;
     int starting;      /* inside motan_cluster_call: completion must be deferred */
     _Alignas(16) uint8_t scratch[64]; /* cleared on its own */
     /* Not cleared on reuse: timer is assigned before use, only att[0..nattempts) is read. */
     struct event timer;
+    struct event backstop; /* completes the call with MOTAN_ETIMEOUT whatever the HA does */
     motan__attempt att[MOTAN_HA_MAX_ATTEMPTS];
 };
 
@@ -92,6 +97,11 @@ struct motan_cluster {
         int64_t def, value;
     } pcache[MOTAN__PARAM_CACHE];
     int npcache;
+    struct {
+        int ms;
+        const struct timeval *tv;
+    } common[8]; /* libevent common-timeout queues of the backstop deadlines */
+    int ncommon;
     motan_ha_call *pool; /* finished call contexts for reuse (loop thread) */
     int npool;
     motan_cluster_groups_cb groups_cb;
@@ -118,6 +128,8 @@ static inline void motan__count(atomic_uint_fast64_t *ctr)
 
 /* cluster.c */
 void motan__cluster_hold(motan_cluster *c);
+/* A libevent timeval for ms, from a common-timeout queue for the frequent values. */
+const struct timeval *motan__cluster_timeout(motan_cluster *c, int ms, struct timeval *tmp);
 void motan__cluster_release(motan_cluster *c);
 /* The group a new call goes to (the rule's weighted choice, else the own group). */
 motan__group *motan__cluster_choose_group(motan_cluster *c);

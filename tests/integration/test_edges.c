@@ -91,6 +91,98 @@ START_TEST(free_delivers_with_the_registry_alive)
 }
 END_TEST
 
+/* ---- item 5: a plug-in HA strategy that never completes ---------------------------- */
+
+static void *bh_create(const motan_url *u)
+{
+    (void)u;
+    static int token;
+    return &token;
+}
+static void bh_destroy(void *s) { (void)s; }
+/* Sends one attempt, then forgets the call: its answer is dropped, nothing completes it. */
+static void bh_start(void *s, motan_ha_call *call)
+{
+    (void)s;
+    motan_endpoint *ep = motan_ha_call_pick(call);
+    if (ep)
+        motan_ha_call_send(call, ep, NULL);
+}
+static void bh_on_attempt(void *s, motan_ha_call *call, int attempt, motan_response *r)
+{
+    (void)s;
+    (void)call;
+    (void)attempt;
+    motan_response_free(r);
+}
+static const motan_ha_ops blackhole_ha = {
+    .struct_size = sizeof(motan_ha_ops),
+    .name = "blackhole",
+    .create = bh_create,
+    .destroy = bh_destroy,
+    .start = bh_start,
+    .on_attempt = bh_on_attempt,
+};
+
+typedef struct blocking_call {
+    motan_client *c;
+    motan_request *r;
+    int rc;
+    char msg[512];
+    atomic_int done;
+} blocking_call;
+
+static void *blocking_thread(void *arg)
+{
+    blocking_call *b = arg;
+    motan_response *resp = NULL;
+    b->rc = motan_client_call(b->c, b->r, &resp);
+    snprintf(b->msg, sizeof(b->msg), "%s", motan_response_get_errmsg(resp));
+    motan_response_free(resp);
+    atomic_store(&b->done, 1);
+    return NULL;
+}
+
+/* Item 5: a blocking call through such a strategy used to wait forever. */
+START_TEST(backstop_completes_what_a_plugin_forgets)
+{
+    motan_ha_register(&blackhole_ha); /* EINVAL when an earlier test in this process did it */
+    ck_assert_ptr_nonnull(motan_ha_find("blackhole"));
+    char url[256], err[256];
+    snprintf(url, sizeof(url),
+             "motan2://127.0.0.1:%d/com.example.EchoService?haStrategy=blackhole&requestTimeout=200&"
+             "retries=1",
+             g_srv.port);
+    motan_client *c = NULL;
+    ck_assert_msg(motan_client_new(url, &c, err, sizeof(err)) == MOTAN_OK, "%s", err);
+    blocking_call b = {.c = c, .r = motan_client_request(c, "echo")};
+    uint64_t t0 = motan_now_us();
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, blocking_thread, &b), 0);
+    /* requestTimeout x (retries + 1) + 1000 ms margin = 1400 ms. */
+    while (!atomic_load(&b.done) && motan_now_us() - t0 < 10000000)
+        usleep(2000);
+    ck_assert_msg(atomic_load(&b.done), "the blocking call is still waiting after 10 s");
+    pthread_join(t, NULL);
+    uint64_t ms = (motan_now_us() - t0) / 1000;
+    ck_assert_msg(b.rc == MOTAN_ETIMEOUT, "%s: %s", motan_errname(b.rc), b.msg);
+    ck_assert_msg(strstr(b.msg, "backstop deadline (1400 ms") && strstr(b.msg, "blackhole"), "%s",
+                  b.msg);
+    ck_assert_msg(ms >= 1350 && ms < 5000, "completed after %llu ms", (unsigned long long)ms);
+    /* Async: the callback runs once, at the backstop. */
+    counted a = {0};
+    ck_assert_int_eq(motan_client_call_async(c, b.r, count_cb, &a), MOTAN_OK);
+    t0 = motan_now_us();
+    while (atomic_load(&a.calls) == 0 && motan_now_us() - t0 < 10000000)
+        usleep(2000);
+    ck_assert_int_eq(atomic_load(&a.calls), 1);
+    ck_assert_int_eq(atomic_load(&a.code), MOTAN_ETIMEOUT);
+    motan_client_free(c);
+    ck_assert_int_eq(atomic_load(&a.calls), 1);
+    motan_request_free(b.r);
+}
+END_TEST
+
 static Suite *edges_suite(void)
 {
     Suite *s = suite_create("edges");
@@ -98,6 +190,7 @@ static Suite *edges_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, free_delivers_with_the_registry_alive);
+    tcase_add_test(tc, backstop_completes_what_a_plugin_forgets);
     suite_add_tcase(s, tc);
     return s;
 }
