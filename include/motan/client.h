@@ -79,7 +79,8 @@ void motan_client_free(motan_client *c);
  * Blocking call (built-in loop; from any thread but the loop's, else MOTAN_EDEADLOCK).
  * *out always gets a response (owned: motan_response_free) and the return value is its
  * code: MOTAN_OK, MOTAN_EREMOTE (server error: errcode/errtype/errmsg on the response),
- * MOTAN_ETIMEOUT, MOTAN_ECONNECT, MOTAN_ENOENDPOINT, ... The request is only read.
+ * MOTAN_ETIMEOUT, MOTAN_ECONNECT, MOTAN_ENOENDPOINT, ... The request is only read (never
+ * written, so several threads may send the same request at once).
  */
 int motan_client_call(motan_client *c, motan_request *req, motan_response **out);
 /*

@@ -56,10 +56,11 @@ void motan_cluster_set_groups_listener(motan_cluster *c, motan_cluster_groups_cb
                                        void *userdata);
 
 /*
- * Starts a call: identity fields the request lacks (service, group, version, application,
- * serialization) are filled in from the service URL, the body is prepared on the calling
- * thread, then the HA strategy runs it. On MOTAN_OK cb runs exactly once, on the loop thread,
- * never inside this call. req is borrowed until then.
+ * Starts a call: the HA strategy runs it; identity fields the request lacks (service, group,
+ * version, application, serialization) are sent from the service URL and arguments not
+ * prepared are encoded on the loop thread, all without writing to the request (one request
+ * may be in flight several times, from several threads). On MOTAN_OK cb runs exactly once,
+ * on the loop thread, never inside this call. req is borrowed (only read) until then.
  */
 int motan_cluster_call(motan_cluster *c, motan_request *req, motan_response_cb cb,
                        void *userdata);

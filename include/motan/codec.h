@@ -321,9 +321,11 @@ size_t motan_parser_buffered(const motan_parser *p);
 /* ==== requests and responses as data ==================================================== */
 
 /*
- * A call to make: method, arguments, attachments and per-call options. The client fills in
- * service, group, version, application and serialization from its URL where they are unset.
- * A request must stay unchanged from the call until its completion; it can be sent again.
+ * A call to make: method, arguments, attachments and per-call options. The client sends
+ * service, group, version, application and serialization from its URL where they are unset,
+ * without writing them into the request: calls only read a request, so one request may be in
+ * flight several times at once, from several threads. It must stay unchanged (no setter
+ * called, not freed) from the call until its completion; it can be sent again.
  */
 typedef struct motan_request motan_request;
 
@@ -400,6 +402,30 @@ const uint8_t *motan_request_body(const motan_request *r, size_t *len);
  */
 int motan_request_encode(motan_request *r, uint64_t request_id, int timeout_ms, size_t mingz,
                          motan_buf *out, char *errbuf, size_t errlen);
+
+/*
+ * What a sender puts in a frame where the request leaves a field unset (NULL or < 0: nothing),
+ * and a group sent instead of the request's own (a rule routed the call to another group;
+ * NULL: none). Zero it before use ({0}): fields are only ever added at the end.
+ */
+typedef struct motan_request_fill {
+    const char *service;
+    const char *group;
+    const char *version;
+    const char *application;
+    int serialization;
+    const char *group_override;
+} motan_request_fill;
+
+/*
+ * motan_request_encode without writing to r (the transport's, for requests shared between
+ * calls and threads): fill (may be NULL) supplies what r leaves unset, and arguments that
+ * were not prepared in the serialization sent (motan_request_prepare) are serialized straight
+ * into out. Errors as motan_request_encode, plus argument encoding errors.
+ */
+int motan_request_encode_filled(const motan_request *r, const motan_request_fill *fill,
+                                uint64_t request_id, int timeout_ms, size_t mingz, motan_buf *out,
+                                char *errbuf, size_t errlen);
 
 /*
  * The outcome of one call: a value, or an error with a code, a message and, for remote

@@ -61,7 +61,8 @@ typedef struct motan_endpoint motan_endpoint;
  * connection), errorCountThreshold (10, <= 0 disables), keepaliveInterval (1000 ms),
  * maxContentLength (10 MiB), maxDecodedSize (4 x maxContentLength: the decoded-size budget
  * of one response, codec.h), mingzSize (0 = no gzip), and the service identity (path,
- * group, version, application, serialization) filled into requests that lack them.
+ * group, version, application, serialization) sent for requests that lack them (the request
+ * itself is never written to).
  * Connections open lazily on the first call. owned: free with motan_endpoint_free.
  */
 int motan_endpoint_new(motan_loop *l, const motan_url *node, motan_endpoint **out, char *errbuf,
@@ -77,10 +78,18 @@ void motan_endpoint_free(motan_endpoint *e);
  * "<method>.requestTimeout"). On MOTAN_OK cb runs exactly once later (result, remote error,
  * timeout, connection error, busy, cancel) and *call_id (may be NULL) identifies the call for
  * motan_endpoint_cancel. Any other return means cb never runs (MOTAN_EINVAL, MOTAN_ECLOSED).
- * req is borrowed until cb has run.
+ * req is borrowed (only read) until cb has run.
  */
 int motan_endpoint_call(motan_endpoint *e, motan_request *req, int timeout_ms,
                         motan_response_cb cb, void *userdata, uint64_t *call_id);
+/*
+ * As motan_endpoint_call, sending group (borrowed until cb runs; NULL: none) as M_g instead
+ * of the request's own. Calls never write to the request: what it leaves unset (service,
+ * group, version, application, serialization) is taken from the node URL when encoding.
+ */
+int motan_endpoint_call_group(motan_endpoint *e, const motan_request *req, const char *group,
+                              int timeout_ms, motan_response_cb cb, void *userdata,
+                              uint64_t *call_id);
 /*
  * Completes the call with MOTAN_ECANCELLED (its late response is dropped). Loop thread only.
  * MOTAN_ENOTFOUND when it already completed.

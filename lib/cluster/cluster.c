@@ -119,11 +119,10 @@ static void create_in_loop(void *arg)
     }
     int rc = c->url && c->path ? MOTAN_OK : MOTAN_ENOMEM;
     if (rc == MOTAN_OK) {
-        c->version = motan_url_get_param(c->url, "version");
-        c->application = motan_url_get_param(c->url, "application");
+        /* The endpoints send it (their URLs carry the service's parameters): check it once. */
         const char *ser = motan_url_get_param(c->url, "serialization");
-        c->serialization = ser ? motan_serialization_by_name(ser) : -1;
-        if (ser && (c->serialization < 0 || !motan_serialization_supported(c->serialization)))
+        int id = ser ? motan_serialization_by_name(ser) : -1;
+        if (ser && (id < 0 || !motan_serialization_supported(id)))
             rc = motan__errf(a->errbuf, a->errlen, MOTAN_EURL,
                              "serialization \"%s\" is not supported (simple, msgpack, json)", ser);
     }

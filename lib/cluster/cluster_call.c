@@ -19,7 +19,7 @@ static void call_unref(motan_ha_call *call)
         event_del(&call->timer);
     if (call->backstop_set)
         event_del(&call->backstop);
-    motan_free(call->saved_group);
+    motan_free(call->send_group);
     motan_cluster *c = call->c;
     if (c->npool < POOL_MAX && !c->closing) {
         call->next = c->pool;
@@ -47,14 +47,6 @@ static motan_ha_call *call_alloc(motan_cluster *c)
         memset(call->scratch, 0, sizeof(call->scratch));
     }
     return call;
-}
-
-static void restore_group(motan_ha_call *call)
-{
-    if (call->group_swapped) {
-        motan_request_set_group(call->req, call->saved_group);
-        call->group_swapped = 0;
-    }
 }
 
 static void deliver(motan_ha_call *call, motan_response *resp)
@@ -86,7 +78,6 @@ MOTAN_EXPORT void motan_ha_call_complete(motan_ha_call *call, motan_response *re
     }
     for (int i = 0; i < call->nattempts; i++)
         motan_ha_call_cancel(call, i);
-    restore_group(call);
     motan__call_list_remove(&c->live_head, &c->live_tail, call);
     if (call->starting) {
         /* Still inside motan_cluster_call: the caller's callback must wait for the loop. */
@@ -115,8 +106,9 @@ MOTAN_EXPORT void motan_ha_call_fail(motan_ha_call *call, int code, const char *
             else
                 snprintf(where, sizeof(where), "; group %s", call->c->own.name);
         }
-        snprintf(text, sizeof(text), "%s (calling %s.%s%s)", msg,
-                 motan_request_get_service(call->req), motan_request_get_method(call->req), where);
+        const char *svc = motan_request_get_service(call->req), *m = motan_request_get_method(call->req);
+        snprintf(text, sizeof(text), "%s (calling %s.%s%s)", msg, svc && *svc ? svc : call->c->path,
+                 m ? m : "", where);
         motan_response_set_error(resp, code, text);
     }
     motan_ha_call_complete(call, resp);
@@ -197,7 +189,8 @@ MOTAN_EXPORT int motan_ha_call_send(motan_ha_call *call, motan_endpoint *ep, int
     a->call = call;
     a->ep = ep;
     a->start_us = motan_now_us();
-    int rc = motan_endpoint_call(ep, call->req, remaining, attempt_cb, a, &a->call_id);
+    int rc = motan_endpoint_call_group(ep, call->req, call->send_group, remaining, attempt_cb, a,
+                                       &a->call_id);
     if (rc != MOTAN_OK)
         return rc;
     a->inflight = 1;
@@ -329,12 +322,10 @@ MOTAN_EXPORT void motan_ha_call_count(motan_ha_call *call, const char *name)
 static void dispatch(motan_cluster *c, motan_ha_call *call)
 {
     call->group = motan__cluster_choose_group(c);
-    const char *g = motan_request_get_group(call->req);
-    if (call->group != &c->own && (!g || strcmp(g, call->group->name))) {
-        call->saved_group = g ? motan__strdup(g) : NULL;
-        motan_request_set_group(call->req, call->group->name);
-        call->group_swapped = 1;
-    }
+    /* Another group's name goes with the attempts (a copy: groups come and go); the request
+     * is not touched. Without memory for it the call stays in its own group. */
+    if (call->group != &c->own && !(call->send_group = motan__strdup(call->group->name)))
+        call->group = &c->own;
     c->ha->start(c->ha_state, call);
 }
 
@@ -446,21 +437,6 @@ static void start_in_loop(void *arg)
     motan__cluster_release(c);
 }
 
-static void fill_request(const motan_cluster *c, motan_request *req)
-{
-    const char *s = motan_request_get_service(req);
-    if (!s || !*s)
-        motan_request_set_service(req, c->path);
-    if (!motan_request_get_group(req))
-        motan_request_set_group(req, c->own.name);
-    if (c->version && !motan_request_get_version(req))
-        motan_request_set_version(req, c->version);
-    if (c->application && !motan_request_get_application(req))
-        motan_request_set_application(req, c->application);
-    if (c->serialization >= 0 && motan_request_get_serialization(req) < 0)
-        motan_request_set_serialization(req, c->serialization);
-}
-
 MOTAN_EXPORT int motan_cluster_call(motan_cluster *c, motan_request *req, motan_response_cb cb,
                                     void *userdata)
 {
@@ -471,7 +447,6 @@ MOTAN_EXPORT int motan_cluster_call(motan_cluster *c, motan_request *req, motan_
     motan_ha_call *call = call_alloc(c);
     if (!call)
         return MOTAN_ENOMEM;
-    fill_request(c, req);
     call->c = c;
     call->req = req;
     call->cb = cb;
@@ -494,8 +469,6 @@ MOTAN_EXPORT int motan_cluster_call(motan_cluster *c, motan_request *req, motan_
     const char *m = motan_request_get_method(req);
     if (!m || !*m)
         rc = motan__errf(err, sizeof(err), MOTAN_EINVAL, "the request has no method");
-    else
-        rc = motan_request_prepare(req, err, sizeof(err));
     if (rc != MOTAN_OK) {
         call->deferred = motan_response_new();
         if (!call->deferred) {
@@ -503,8 +476,8 @@ MOTAN_EXPORT int motan_cluster_call(motan_cluster *c, motan_request *req, motan_
             return MOTAN_ENOMEM;
         }
         char msg[400];
-        snprintf(msg, sizeof(msg), "%s (calling %s.%s)", err, motan_request_get_service(req),
-                 m ? m : "");
+        const char *svc = motan_request_get_service(req);
+        snprintf(msg, sizeof(msg), "%s (calling %s.%s)", err, svc && *svc ? svc : c->path, m ? m : "");
         motan_response_set_error(call->deferred, rc, msg);
     }
     rc = motan_loop_run(c->loop, start_in_loop, call);

@@ -45,7 +45,7 @@ struct motan_ha_call {
     /* Cleared on every (re)use, up to `c` (a small block: no slow rep-stos memset). */
     motan__group *group;
     motan_response *deferred; /* completion waiting in the cluster's done list */
-    char *saved_group;        /* the request's group while it is sent to another group */
+    char *send_group;         /* the rule's group to send as M_g (owned), or NULL */
     struct motan_ha_call *prev, *next; /* cluster's live list, then its done list */
     int nattempts;
     int inflight;
@@ -53,10 +53,9 @@ struct motan_ha_call {
     int completed;
     int parked;        /* waiting for the cluster's first node list */
     int backstop_set;  /* backstop (below) is armed */
-    int group_swapped;
     /* Set by motan_cluster_call. */
     motan_cluster *c;
-    motan_request *req;
+    const motan_request *req; /* only read: one request may be in flight several times */
     motan_response_cb cb;
     void *userdata;
     uint64_t deadline_us;
@@ -90,8 +89,6 @@ struct motan_cluster {
     int ever_updated; /* a node list arrived: calls before it wait (parked) */
     int has_method_params; /* some "<method>.<key>" parameter: no caching by key */
     int timeout_ms;        /* requestTimeout */
-    const char *version, *application; /* URL parameters filled into requests (or NULL) */
-    int serialization;                  /* the URL's, -1 when it names none */
     struct {
         const char *key;
         int64_t def, value;

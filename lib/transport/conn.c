@@ -119,9 +119,8 @@ void motan__conn_fail(motan__conn *c, int code, const char *msg)
     motan__call *call;
     while (!ep->closing && ((call = c->sent_head) || (call = c->unsent_head))) {
         if (call->req)
-            motan__call_fail(call, code, "%s (calling %s.%s on %s)", msg,
-                             motan_request_get_service(call->req), motan_request_get_method(call->req),
-                             ep->address);
+            motan__call_fail(call, code, "%s (calling %s.%s on %s)", msg, motan__call_service(call),
+                             motan_request_get_method(call->req), ep->address);
         else
             motan__call_fail(call, code, "%s (heartbeat to %s)", msg, ep->address);
     }
@@ -207,13 +206,15 @@ static void encode_queued(motan__conn *c)
         motan__call *call = c->unsent_head;
         motan_buf_reset(ep->scratch);
         int rc;
+        err[0] = '\0';
         if (call->req)
-            rc = motan_request_encode(call->req, call->id, call->timeout_ms, ep->mingz, ep->scratch,
-                                      err, sizeof(err));
+            rc = motan__call_encode(call, ep->scratch, err, sizeof(err));
         else
             rc = motan_frame_write_heartbeat(ep->scratch, call->id, 0);
         if (rc != MOTAN_OK) {
-            motan__call_fail(call, rc, "cannot encode the request: %s", err);
+            motan__call_fail(call, rc, "cannot encode the request (calling %s.%s on %s): %s",
+                             motan__call_service(call), motan_request_get_method(call->req),
+                             ep->address, err[0] ? err : motan_strerror(rc));
             if (ep->closing || gen != c->generation)
                 return;
             continue;

@@ -374,7 +374,7 @@ static void on_call_timeout(evutil_socket_t fd, short what, void *arg)
     int timeout_ms = call->timeout_ms;
     if (call->req)
         motan__call_fail(call, MOTAN_ETIMEOUT, "timeout after %d ms calling %s.%s on %s%s",
-                         call->timeout_ms, motan_request_get_service(call->req),
+                         call->timeout_ms, motan__call_service(call),
                          motan_request_get_method(call->req), ep->address,
                          call->state == CALL_QUEUED ? " (request not yet sent)" : "");
     else
@@ -435,8 +435,8 @@ void motan__endpoint_start(motan__call *call)
         defer_error(call, MOTAN_ECONNECT,
                     "endpoint %s is unavailable after %d consecutive errors (heartbeats every %d ms) "
                     "calling %s.%s",
-                    ep->address, ep->consecutive_errors, ep->keepalive_ms,
-                    motan_request_get_service(call->req), motan_request_get_method(call->req));
+                    ep->address, ep->consecutive_errors, ep->keepalive_ms, motan__call_service(call),
+                    motan_request_get_method(call->req));
         return;
     }
     int busy;
@@ -448,8 +448,7 @@ void motan__endpoint_start(motan__call *call)
                         ep->address, ep->max_pending);
         else if (call->req)
             defer_error(call, MOTAN_ECONNECT, "no connection to %s (reconnecting) calling %s.%s",
-                        ep->address, motan_request_get_service(call->req),
-                        motan_request_get_method(call->req));
+                        ep->address, motan__call_service(call), motan_request_get_method(call->req));
         else
             defer_error(call, MOTAN_ECONNECT, "no connection to %s (reconnecting)", ep->address);
         return;
@@ -463,35 +462,49 @@ void motan__endpoint_start(motan__call *call)
 
 static void start_task(void *arg) { motan__endpoint_start(arg); }
 
-/* Fills what the request lacks from the node URL (caller's thread; the URL is immutable). */
-static void fill_request(const motan_endpoint *ep, motan_request *req)
+const char *motan__call_service(const motan__call *call)
 {
-    if (!motan_request_get_service(req) || !*motan_request_get_service(req))
-        motan_request_set_service(req, motan_url_get_path(ep->url));
-    if (!motan_request_get_group(req))
-        motan_request_set_group(req, ep->group);
-    if (ep->version && !motan_request_get_version(req))
-        motan_request_set_version(req, ep->version);
-    if (ep->application && !motan_request_get_application(req))
-        motan_request_set_application(req, ep->application);
-    if (ep->serialization >= 0 && motan_request_get_serialization(req) < 0)
-        motan_request_set_serialization(req, ep->serialization);
+    const char *s = call->req ? motan_request_get_service(call->req) : NULL;
+    return s && *s ? s : motan_url_get_path(call->ep->url);
+}
+
+/* What the node URL fills into requests that leave it unset: the request is only read. */
+int motan__call_encode(const motan__call *call, motan_buf *out, char *errbuf, size_t errlen)
+{
+    const motan_endpoint *ep = call->ep;
+    motan_request_fill fill = {
+        .service = motan_url_get_path(ep->url),
+        .group = ep->group,
+        .version = ep->version,
+        .application = ep->application,
+        .serialization = ep->serialization,
+        .group_override = call->group,
+    };
+    return motan_request_encode_filled(call->req, &fill, call->id, call->timeout_ms, ep->mingz, out,
+                                       errbuf, errlen);
 }
 
 MOTAN_EXPORT int motan_endpoint_call(motan_endpoint *e, motan_request *req, int timeout_ms,
                                      motan_response_cb cb, void *userdata, uint64_t *call_id)
 {
+    return motan_endpoint_call_group(e, req, NULL, timeout_ms, cb, userdata, call_id);
+}
+
+MOTAN_EXPORT int motan_endpoint_call_group(motan_endpoint *e, const motan_request *req,
+                                           const char *group, int timeout_ms, motan_response_cb cb,
+                                           void *userdata, uint64_t *call_id)
+{
     if (!e || !req || !cb)
         return MOTAN_EINVAL;
-    if (e->closing)
+    if (atomic_load(&e->closing))
         return MOTAN_ECLOSED;
     motan__call *call = motan__calloc(1, sizeof(*call));
     if (!call)
         return MOTAN_ENOMEM;
-    fill_request(e, req);
     call->id = motan__next_request_id();
     call->ep = e;
     call->req = req;
+    call->group = group;
     call->cb = cb;
     call->userdata = userdata;
     call->timeout_ms = motan__endpoint_timeout_for(e, req, timeout_ms);
@@ -499,10 +512,8 @@ MOTAN_EXPORT int motan_endpoint_call(motan_endpoint *e, motan_request *req, int 
     int rc = MOTAN_OK;
     if (!motan_request_get_method(req) || !*motan_request_get_method(req))
         rc = motan__errf(err, sizeof(err), MOTAN_EINVAL, "the request has no method");
-    else if (!motan_request_get_service(req) || !*motan_request_get_service(req))
+    else if (!*motan__call_service(call))
         rc = motan__errf(err, sizeof(err), MOTAN_EINVAL, "the request has no service path");
-    else
-        rc = motan_request_prepare(req, err, sizeof(err));
     if (rc != MOTAN_OK) {
         call->resp = motan_response_new();
         if (!call->resp) {
@@ -510,8 +521,8 @@ MOTAN_EXPORT int motan_endpoint_call(motan_endpoint *e, motan_request *req, int 
             return MOTAN_ENOMEM;
         }
         char msg[400];
-        snprintf(msg, sizeof(msg), "%s (calling %s.%s)", err, motan_request_get_service(req),
-                 motan_request_get_method(req));
+        snprintf(msg, sizeof(msg), "%s (calling %s.%s)", err, motan__call_service(call),
+                 motan_request_get_method(req) ? motan_request_get_method(req) : "");
         motan_response_set_error(call->resp, rc, msg);
     }
     atomic_fetch_add(&e->inflight, 1);
@@ -654,7 +665,7 @@ MOTAN_EXPORT uint64_t motan_endpoint_stat(const motan_endpoint *e, const char *n
     if (!strcmp(name, "inflight"))
         return atomic_load(&ep->inflight);
     if (!strcmp(name, "consecutive_errors"))
-        return (uint64_t)ep->consecutive_errors;
+        return (uint64_t)atomic_load(&ep->consecutive_errors);
     for (size_t i = 0; i < sizeof(stats) / sizeof(stats[0]); i++)
         if (!strcmp(stats[i].name, name))
             return atomic_load((atomic_uint_fast64_t *)((char *)ep + stats[i].off));

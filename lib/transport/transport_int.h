@@ -58,7 +58,8 @@ typedef struct motan__call {
     uint64_t id;
     motan_endpoint *ep;
     motan__conn *conn;
-    motan_request *req; /* NULL for heartbeats */
+    const motan_request *req; /* NULL for heartbeats; only read */
+    const char *group;        /* sent instead of the request's (borrowed), or NULL */
     motan_response_cb cb;
     void *userdata;
     int timeout_ms;
@@ -127,7 +128,7 @@ struct motan_endpoint {
     /* health; available and inflight share a cache line: load balancers read both */
     atomic_int available;
     atomic_size_t inflight;
-    int consecutive_errors;
+    atomic_int consecutive_errors; /* written on the loop thread, read by stats anywhere */
     int health_paused; /* > 0 while a lost connection fails its calls (counted once) */
     struct event keepalive;
     int keepalive_set;
@@ -136,7 +137,7 @@ struct motan_endpoint {
     motan__call *done_head, *done_tail;
     struct event done_ev;
     /* lifecycle */
-    int closing;
+    atomic_int closing;  /* set on the loop thread, read by motan_endpoint_call on any */
     int busy;            /* > 0 while callbacks of this endpoint run */
     int free_pending;    /* free requested inside a callback */
     /* statistics */
@@ -177,6 +178,10 @@ void motan__endpoint_on_frame(motan_endpoint *ep, motan__conn *c, const motan_fr
 void motan__endpoint_start(motan__call *call);
 /* Completes call later from the endpoint's done list (never inside the current call). */
 void motan__call_defer(motan__call *call, motan_response *resp);
+/* The service a call is for: the request's, else the node's path. */
+const char *motan__call_service(const motan__call *call);
+/* Encodes call's request frame into out, filling in what the request leaves unset. */
+int motan__call_encode(const motan__call *call, motan_buf *out, char *errbuf, size_t errlen);
 /* Effective timeout of a call: explicit, else the request's, else "<method>.requestTimeout", else requestTimeout. */
 int motan__endpoint_timeout_for(const motan_endpoint *ep, const motan_request *req, int timeout_ms);
 
