@@ -177,7 +177,7 @@ tsan:
 
 valgrind:
 	@$(MAKE) --no-print-directory -j$(JOBS) all $(INTEG_BINS)
-	@BUILD=$(BUILD) MOTAN_SANITIZER=valgrind scripts/run-suites.sh valgrind valgrind-registry
+	@BUILD=$(BUILD) MOTAN_SANITIZER=valgrind scripts/run-suites.sh valgrind valgrind-registry valgrind-edges
 
 # The allocation-failure sweep (every k) under memcheck: minutes; make check runs it plain.
 sweep-valgrind:

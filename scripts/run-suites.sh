@@ -7,6 +7,7 @@
 #   all                unit integration cli bindings (what `make asan` runs)
 #   valgrind           the transport and cluster integration suites under memcheck
 #   valgrind-registry  the direct, file and consul registry suites under memcheck
+#   valgrind-edges     the client edge cases (test_edges) under memcheck
 #   sweep-valgrind     the allocation-failure sweep (test_alloc_sweep) under memcheck
 #   tsan               the multi-threaded suites (built with -fsanitize=thread)
 # MOTAN_SANITIZER=asan|tsan|valgrind is passed on to the suites (they relax timing under it)
@@ -132,13 +133,15 @@ for group in "${groups[@]}"; do
         python | lua | php) binding "$group" ;;
         valgrind)
             MOTAN_SANITIZER=valgrind suites tests/integration memcheck test_transport test_cluster ;;
+        valgrind-edges)
+            MOTAN_SANITIZER=valgrind suites tests/integration memcheck test_edges ;;
         sweep-valgrind)
             MOTAN_SANITIZER=valgrind suites tests/integration memcheck test_alloc_sweep ;;
         valgrind-registry)
             MOTAN_SANITIZER=valgrind suites tests/integration memcheck \
                 test_registry_direct test_registry_file test_registry_consul ;;
         tsan)
-            suites tests/integration direct test_transport test_cluster test_client test_hostile \
+            suites tests/integration direct test_transport test_cluster test_client test_hostile test_edges \
                 test_registry_direct test_registry_file test_registry_consul test_zookeeper test_examples ;;
         *) echo "unknown group $group"; exit 2 ;;
     esac

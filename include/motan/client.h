@@ -71,7 +71,9 @@ int motan_client_new_config(const motan_config *cfg, struct event_base *base,
 /*
  * Completes every call in flight with MOTAN_ECANCELLED (callbacks run, queued completions
  * are freed), stops the registry and the loop thread. No callback runs after it returns.
- * Not from inside one of the client's callbacks.
+ * It may be called from inside one of the client's own callbacks (free-from-callback is
+ * supported, deferred): everything is torn down before it returns except the built-in loop
+ * thread, which ends, and frees the loop, once that callback has returned.
  */
 void motan_client_free(motan_client *c);
 

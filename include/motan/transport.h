@@ -27,8 +27,10 @@ int motan_loop_new(motan_loop **out, char *errbuf, size_t errlen);
 int motan_loop_new_with_base(struct event_base *base, motan_loop **out, char *errbuf,
                              size_t errlen);
 /*
- * Built-in loop: runs the queued tasks, stops and joins the thread. Free every endpoint,
- * cluster, registry and client on the loop first. Never call it from the loop thread.
+ * Built-in loop: runs the queued tasks, stops and joins the thread (needs no memory). Free
+ * every endpoint, cluster, registry and client on the loop first. From the loop's own
+ * thread (a callback or task) it returns at once: the loop stops when the callback returns
+ * and its thread frees it.
  */
 void motan_loop_free(motan_loop *l);
 /* The event_base (borrowed). */

@@ -27,6 +27,8 @@ struct motan_loop {
     int stopping;             /* guarded by mu */
     int wake_fd;
     struct event wake_ev;
+    motan__task stop;  /* queued by motan_loop_free: needs no memory, so it cannot fail */
+    int self_free;     /* freed from its own thread: the thread frees the loop on its way out */
     struct {
         int ms;
         const struct timeval *tv;
@@ -85,6 +87,10 @@ static void loop_destroy(motan_loop *l)
     motan_free(l);
 }
 
+static atomic_int g_threads; /* built-in loop threads still running (tests wait on it) */
+
+int motan__loop_threads(void) { return atomic_load(&g_threads); }
+
 static void *loop_thread(void *arg)
 {
     motan_loop *l = arg;
@@ -98,6 +104,12 @@ static void *loop_thread(void *arg)
     sigaddset(&set, SIGPIPE);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     event_base_loop(l->base, EVLOOP_NO_EXIT_ON_EMPTY);
+    if (l->self_free) {
+        /* motan_loop_free ran in a callback of this loop: nobody joins us, we free it. */
+        pthread_detach(pthread_self());
+        loop_destroy(l);
+    }
+    atomic_fetch_sub(&g_threads, 1);
     return NULL;
 }
 
@@ -125,10 +137,13 @@ static int loop_new_impl(motan_loop **out, char *errbuf, size_t errlen)
     }
     int rc = loop_init(l, errbuf, errlen);
     if (rc == MOTAN_OK) {
-        if (pthread_create(&l->thread, NULL, loop_thread, l) != 0)
+        atomic_fetch_add(&g_threads, 1);
+        if (pthread_create(&l->thread, NULL, loop_thread, l) != 0) {
+            atomic_fetch_sub(&g_threads, 1);
             rc = motan__errf(errbuf, errlen, MOTAN_EIO, "cannot start the loop thread");
-        else
+        } else {
             l->thread_started = 1;
+        }
     }
     if (rc != MOTAN_OK) {
         loop_destroy(l);
@@ -183,27 +198,31 @@ MOTAN_EXPORT void motan_loop_free(motan_loop *l)
     if (!l)
         return;
     if (l->builtin && l->thread_started) {
-        motan__task *t = motan__calloc(1, sizeof(*t));
         pthread_mutex_lock(&l->mu);
         l->stopping = 1;
         pthread_mutex_unlock(&l->mu);
-        if (t) {
-            t->fn = stop_task;
-            t->userdata = l;
-            t->heap = 1;
-            /* Appended directly: motan__loop_post refuses work once stopping is set. */
-            pthread_mutex_lock(&l->mu);
-            if (l->tail)
-                l->tail->next = t;
-            else
-                l->head = t;
-            l->tail = t;
-            pthread_mutex_unlock(&l->mu);
-            uint64_t one = 1;
-            (void)!write(l->wake_fd, &one, sizeof(one));
-        } else {
-            event_base_loopbreak(l->base); /* best effort without memory */
+        if (pthread_equal(pthread_self(), l->thread)) {
+            /* From a callback: the loop cannot join itself nor be freed under its own feet.
+             * It stops once this callback returns and its thread frees it. */
+            l->self_free = 1;
+            event_base_loopbreak(l->base);
+            return;
         }
+        motan__task *t = &l->stop;
+        t->fn = stop_task;
+        t->userdata = l;
+        t->heap = 0;
+        t->next = NULL;
+        /* Appended directly: motan__loop_post refuses work once stopping is set. */
+        pthread_mutex_lock(&l->mu);
+        if (l->tail)
+            l->tail->next = t;
+        else
+            l->head = t;
+        l->tail = t;
+        pthread_mutex_unlock(&l->mu);
+        uint64_t one = 1;
+        (void)!write(l->wake_fd, &one, sizeof(one));
         pthread_join(l->thread, NULL);
     }
     loop_destroy(l);

@@ -25,6 +25,8 @@ typedef struct motan__task {
 
 /* Queues t for the loop thread (any thread). MOTAN_ECLOSED when the loop is stopping. */
 int motan__loop_post(motan_loop *l, motan__task *t);
+/* Built-in loop threads still running (a loop freed from its own callback ends later). */
+int motan__loop_threads(void);
 /* A libevent timeval for ms, using a common-timeout queue for the frequent values. */
 const struct timeval *motan__loop_timeout(motan_loop *l, int ms, struct timeval *tmp);
 

@@ -20,6 +20,8 @@
 #include "testutil.h"
 #include "tu_loop.h"
 
+#include "transport/transport_int.h" /* motan__loop_threads */
+
 static tu_server g_srv;
 
 static void setup(void)
@@ -301,6 +303,128 @@ START_TEST(one_request_on_many_threads)
 }
 END_TEST
 
+/* ---- item 4: freeing from inside a callback --------------------------------------- */
+
+/* Waits until the loop threads are back to n (a self-freed loop ends after its callback). */
+static int threads_back_to(int n)
+{
+    uint64_t t0 = motan_now_us();
+    while (motan__loop_threads() != n && motan_now_us() - t0 < 5000000)
+        usleep(1000);
+    return motan__loop_threads() == n;
+}
+
+typedef struct self_free {
+    motan_client *c;
+    atomic_int in_free;   /* inside motan_client_free */
+    atomic_int freed;     /* motan_client_free returned */
+    atomic_int late;      /* callbacks after it returned */
+    atomic_int cancelled; /* the other calls, cancelled by the free */
+} self_free;
+
+static self_free g_sf;
+
+static void other_cb(motan_response *r, void *ud)
+{
+    (void)ud;
+    if (atomic_load(&g_sf.freed))
+        atomic_fetch_add(&g_sf.late, 1);
+    if (motan_response_get_code(r) == MOTAN_ECANCELLED)
+        atomic_fetch_add(&g_sf.cancelled, 1);
+    motan_response_free(r);
+}
+
+static void freeing_cb(motan_response *r, void *ud)
+{
+    (void)ud;
+    motan_response_free(r);
+    atomic_store(&g_sf.in_free, 1);
+    motan_client_free(g_sf.c); /* its own callback, on its own loop thread */
+    atomic_store(&g_sf.freed, 1);
+}
+
+/* Item 4: this joined its own thread (or freed the event_base under the running loop). */
+START_TEST(client_freed_from_its_own_callback)
+{
+    char url[256], err[256];
+    int threads0 = motan__loop_threads();
+    snprintf(url, sizeof(url), "motan2://127.0.0.1:%d/com.example.EchoService?requestTimeout=5000",
+             g_srv.port);
+    memset(&g_sf, 0, sizeof(g_sf));
+    tu_fail_alloc_start(0); /* poisoned frees: the old free under the running loop crashes */
+    ck_assert_msg(motan_client_new(url, &g_sf.c, err, sizeof(err)) == MOTAN_OK, "%s", err);
+    motan_request *slow = motan_client_request(g_sf.c, "sleep");
+    motan_request_add_arg(slow, motan_value_new_int32(motan_request_arena(slow), 2000));
+    motan_request *fast = motan_client_request(g_sf.c, "echo");
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(motan_client_call_async(g_sf.c, slow, other_cb, NULL), MOTAN_OK);
+    ck_assert_int_eq(motan_client_call_async(g_sf.c, fast, freeing_cb, NULL), MOTAN_OK);
+    uint64_t t0 = motan_now_us();
+    while (!atomic_load(&g_sf.freed) && motan_now_us() - t0 < 5000000)
+        usleep(1000);
+    ck_assert_msg(atomic_load(&g_sf.freed), "motan_client_free from its callback did not return");
+    /* The sleeping calls completed inside the free, cancelled; nothing ran after it. */
+    ck_assert_int_eq(atomic_load(&g_sf.cancelled), 3);
+    ck_assert(threads_back_to(threads0));
+    ck_assert_int_eq(atomic_load(&g_sf.late), 0);
+    motan_request_free(slow);
+    motan_request_free(fast);
+    tu_fail_alloc_stop();
+}
+END_TEST
+
+static void caller_loop_free_cb(motan_response *r, void *ud)
+{
+    motan_response_free(r);
+    motan_client **c = ud;
+    motan_client_free(*c);
+    *c = NULL;
+}
+
+START_TEST(caller_loop_client_freed_from_its_callback)
+{
+    char url[256], err[256];
+    snprintf(url, sizeof(url), "motan2://127.0.0.1:%d/com.example.EchoService", g_srv.port);
+    tu_env e;
+    tu_env_init(&e);
+    motan_client *c = NULL;
+    ck_assert_msg(motan_client_new_with_base(e.base, url, &c, err, sizeof(err)) == MOTAN_OK, "%s",
+                  err);
+    motan_request *r = motan_client_request(c, "echo");
+    counted other = {0};
+    ck_assert_int_eq(motan_client_call_async(c, r, count_cb, &other), MOTAN_OK);
+    ck_assert_int_eq(motan_client_call_async(c, r, caller_loop_free_cb, &c), MOTAN_OK);
+    uint64_t t0 = motan_now_us();
+    while (c && motan_now_us() - t0 < 5000000)
+        tu_run_once(&e);
+    ck_assert_ptr_null(c);
+    tu_run_for(&e, 50); /* the loop goes on without the client */
+    ck_assert_int_eq(atomic_load(&other.calls), 1);
+    motan_request_free(r);
+    tu_env_free(&e);
+}
+END_TEST
+
+static void free_own_loop(void *arg) { motan_loop_free(arg); }
+
+/* A built-in loop freed from a task running on it, and one freed while memory runs out. */
+START_TEST(loop_freed_from_itself_or_without_memory)
+{
+    int threads0 = motan__loop_threads();
+    char err[256];
+    motan_loop *l = NULL;
+    ck_assert_int_eq(motan_loop_new(&l, err, sizeof(err)), MOTAN_OK);
+    ck_assert_int_eq(motan_loop_run(l, free_own_loop, l), MOTAN_OK);
+    ck_assert(threads_back_to(threads0));
+    /* motan_loop_free allocated its stop task; without memory it hung in pthread_join. */
+    ck_assert_int_eq(motan_loop_new(&l, err, sizeof(err)), MOTAN_OK);
+    tu_fail_alloc_start(1);
+    motan_loop_free(l);
+    tu_fail_alloc_stop();
+    ck_assert(threads_back_to(threads0));
+}
+END_TEST
+
 static Suite *edges_suite(void)
 {
     Suite *s = suite_create("edges");
@@ -312,6 +436,9 @@ static Suite *edges_suite(void)
     tcase_add_test(tc, calls_do_not_write_the_request);
     tcase_add_test(tc, rule_group_is_not_written_into_the_request);
     tcase_add_test(tc, one_request_on_many_threads);
+    tcase_add_test(tc, client_freed_from_its_own_callback);
+    tcase_add_test(tc, caller_loop_client_freed_from_its_callback);
+    tcase_add_test(tc, loop_freed_from_itself_or_without_memory);
     suite_add_tcase(s, tc);
     return s;
 }
