@@ -7,7 +7,7 @@
 #   all                unit integration cli bindings (what `make asan` runs)
 #   valgrind           the transport and cluster integration suites under memcheck
 #   valgrind-registry  the direct, file and consul registry suites under memcheck
-#   valgrind-edges     the client edge cases (test_edges) under memcheck
+#   valgrind-edges     the client edge cases and DNS (test_edges, test_dns) under memcheck
 #   sweep-valgrind     the allocation-failure sweep (test_alloc_sweep) under memcheck
 #   tsan               the multi-threaded suites (built with -fsanitize=thread)
 # MOTAN_SANITIZER=asan|tsan|valgrind is passed on to the suites (they relax timing under it)
@@ -134,7 +134,7 @@ for group in "${groups[@]}"; do
         valgrind)
             MOTAN_SANITIZER=valgrind suites tests/integration memcheck test_transport test_cluster ;;
         valgrind-edges)
-            MOTAN_SANITIZER=valgrind suites tests/integration memcheck test_edges ;;
+            MOTAN_SANITIZER=valgrind suites tests/integration memcheck test_edges test_dns ;;
         sweep-valgrind)
             MOTAN_SANITIZER=valgrind suites tests/integration memcheck test_alloc_sweep ;;
         valgrind-registry)

@@ -16,6 +16,7 @@
 #include <motan/codec.h>
 
 struct event_base;
+struct evdns_base;
 
 /* ==== loops ============================================================================= */
 
@@ -35,6 +36,15 @@ int motan_loop_new_with_base(struct event_base *base, motan_loop **out, char *er
 void motan_loop_free(motan_loop *l);
 /* The event_base (borrowed). */
 struct event_base *motan_loop_get_base(motan_loop *l);
+/*
+ * The loop's asynchronous resolver (libevent evdns, configured from /etc/resolv.conf and
+ * /etc/hosts), created on first use; borrowed, lives with the loop; NULL when it cannot be
+ * created. Loop thread only. Every host name libmotan connects to (endpoints, ZooKeeper,
+ * Consul) is resolved through it, never with a blocking getaddrinfo on the loop, and every
+ * address a name resolves to is tried in turn. Point it elsewhere with evdns's own API
+ * (e.g. evdns_base_nameserver_ip_add).
+ */
+struct evdns_base *motan_loop_get_dns(motan_loop *l);
 /* 1 for a built-in loop. */
 int motan_loop_is_builtin(const motan_loop *l);
 /* 1 when the calling thread is the loop's thread. */

@@ -8,12 +8,20 @@
  *
  * Reading: bytes land in one linear buffer and frames are parsed in place; a response body
  * is copied once, when it is decoded into the response's arena.
+ *
+ * Connecting: a host name is resolved on the loop (the loop's evdns, never a blocking
+ * getaddrinfo: one slow name must not stall the other connections), then every address it
+ * resolved to is tried in turn, each within connectTimeout.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
+
+#include <event2/dns.h>
+#include <event2/util.h>
 
 #include "transport/transport_int.h"
 
@@ -55,7 +63,8 @@ static void shrink_input(motan__conn *c)
     }
 }
 
-static void close_socket(motan__conn *c)
+/* Closes the socket of the address being tried (the connection attempt may go on). */
+static void close_fd(motan__conn *c)
 {
     if (c->fd >= 0) {
         event_del(&c->rev);
@@ -63,6 +72,27 @@ static void close_socket(motan__conn *c)
         close(c->fd);
         c->fd = -1;
     }
+}
+
+/* Ends a resolution or connection attempt in progress: no callback of it runs afterwards. */
+static void stop_connecting(motan__conn *c)
+{
+    c->resolving = 0;
+    if (c->dns_req) {
+        struct evdns_getaddrinfo_request *r = c->dns_req;
+        c->dns_req = NULL;
+        evdns_getaddrinfo_cancel(r); /* its callback runs now, with EVUTIL_EAI_CANCEL */
+    }
+    if (c->addrs) {
+        evutil_freeaddrinfo(c->addrs);
+        c->addrs = c->next_addr = NULL;
+    }
+}
+
+static void close_socket(motan__conn *c)
+{
+    stop_connecting(c);
+    close_fd(c);
     event_del(&c->cev);
     event_del(&c->flush_ev);
     c->flush_scheduled = 0;
@@ -133,6 +163,7 @@ void motan__conn_fail(motan__conn *c, int code, const char *msg)
 
 static void connected(motan__conn *c)
 {
+    stop_connecting(c); /* the other addresses are not needed */
     c->state = CONN_CONNECTED;
     c->backoff_ms = 0;
     c->retry_at_us = 0;
@@ -146,21 +177,17 @@ static void connected(motan__conn *c)
     }
 }
 
-void motan__conn_connect(motan__conn *c)
+static void arm_connect_timer(motan__conn *c)
 {
-    motan_endpoint *ep = c->ep;
-    if (c->state != CONN_IDLE || ep->closing)
-        return;
-    event_del(&c->cev);
-    int in_progress = 0;
-    int fd = motan__sock_connect(ep, &in_progress);
-    if (fd < 0) {
-        char msg[160];
-        snprintf(msg, sizeof(msg), "cannot connect: %s", strerror(errno));
-        motan__conn_fail(c, MOTAN_ECONNECT, msg);
-        return;
-    }
-    struct event_base *base = motan_loop_get_base(ep->loop);
+    int ms = c->ep->connect_timeout_ms;
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    event_add(&c->cev, &tv);
+}
+
+/* A socket is connecting (or connected) to the address being tried. */
+static void use_fd(motan__conn *c, int fd, int in_progress)
+{
+    struct event_base *base = motan_loop_get_base(c->ep->loop);
     c->fd = fd;
     event_assign(&c->rev, base, fd, EV_READ | EV_PERSIST, on_io, c);
     event_assign(&c->wev, base, fd, EV_WRITE | EV_PERSIST, on_io, c);
@@ -168,10 +195,136 @@ void motan__conn_connect(motan__conn *c)
         connected(c);
         return;
     }
-    c->state = CONN_CONNECTING;
     event_add(&c->wev, NULL);
-    struct timeval tv = {ep->connect_timeout_ms / 1000, (ep->connect_timeout_ms % 1000) * 1000};
-    event_add(&c->cev, &tv);
+    arm_connect_timer(c);
+}
+
+static void addr_text(const struct evutil_addrinfo *ai, char *out, size_t len)
+{
+    char ip[64] = "?";
+    if (ai->ai_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)ai->ai_addr)->sin_addr, ip, sizeof(ip));
+    else if (ai->ai_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ai->ai_addr)->sin6_addr, ip, sizeof(ip));
+    snprintf(out, len, "%s", ip);
+}
+
+/* Tries the next resolved address; when none is left the attempt has failed. */
+static void try_next_address(motan__conn *c)
+{
+    motan_endpoint *ep = c->ep;
+    while (c->next_addr) {
+        struct evutil_addrinfo *ai = c->next_addr;
+        c->next_addr = ai->ai_next;
+        c->tried++;
+        int in_progress = 0;
+        int fd = motan__sock_connect_addr(ai->ai_addr, (unsigned)ai->ai_addrlen, &in_progress);
+        if (fd >= 0) {
+            use_fd(c, fd, in_progress);
+            return;
+        }
+        char ip[64];
+        addr_text(ai, ip, sizeof(ip));
+        snprintf(c->last_err, sizeof(c->last_err), "%s: %s", ip, strerror(errno));
+    }
+    char msg[256];
+    if (c->tried > 1)
+        snprintf(msg, sizeof(msg), "cannot connect to any of the %d addresses of %s (last %s)",
+                 c->tried, ep->host, c->last_err);
+    else
+        snprintf(msg, sizeof(msg), "cannot connect (%s)", c->last_err);
+    motan__conn_fail(c, MOTAN_ECONNECT, msg);
+}
+
+/* The address being tried failed (refused, timed out): on to the next one. */
+static void address_failed(motan__conn *c, const char *why)
+{
+    char ip[64] = "?";
+    /* The address just tried is the one before next_addr. */
+    for (struct evutil_addrinfo *ai = c->addrs; ai; ai = ai->ai_next)
+        if (ai->ai_next == c->next_addr) {
+            addr_text(ai, ip, sizeof(ip));
+            break;
+        }
+    snprintf(c->last_err, sizeof(c->last_err), "%s: %s", ip, why);
+    close_fd(c);
+    event_del(&c->cev);
+    try_next_address(c);
+}
+
+static void resolved(int result, struct evutil_addrinfo *res, void *arg)
+{
+    motan__conn *c = arg;
+    if (result == EVUTIL_EAI_CANCEL) { /* stop_connecting: the connection is not waiting */
+        if (res)
+            evutil_freeaddrinfo(res);
+        return;
+    }
+    motan_endpoint *ep = c->ep;
+    c->dns_req = NULL;
+    c->resolving = 0;
+    motan__endpoint_hold(ep);
+    if (result != 0 || !res) {
+        if (res)
+            evutil_freeaddrinfo(res);
+        char msg[256];
+        snprintf(msg, sizeof(msg), "cannot resolve %s: %s", ep->host,
+                 result ? evutil_gai_strerror(result) : "no address");
+        motan__conn_fail(c, MOTAN_ECONNECT, msg);
+    } else {
+        event_del(&c->cev);
+        c->addrs = c->next_addr = res;
+        try_next_address(c);
+    }
+    motan__endpoint_release(ep);
+}
+
+void motan__conn_connect(motan__conn *c)
+{
+    motan_endpoint *ep = c->ep;
+    if (c->state != CONN_IDLE || ep->closing)
+        return;
+    event_del(&c->cev);
+    c->state = CONN_CONNECTING;
+    c->tried = 0;
+    c->last_err[0] = '\0';
+    if (ep->is_unix) {
+        int in_progress = 0;
+        int fd = motan__sock_connect_unix(ep->host, &in_progress);
+        if (fd < 0) {
+            char msg[160];
+            snprintf(msg, sizeof(msg), "cannot connect: %s", strerror(errno));
+            motan__conn_fail(c, MOTAN_ECONNECT, msg);
+            return;
+        }
+        use_fd(c, fd, in_progress);
+        return;
+    }
+    char port[16];
+    snprintf(port, sizeof(port), "%d", ep->port);
+    struct evutil_addrinfo hints, *res = NULL;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_protocol = IPPROTO_TCP;
+    hints.ai_flags = EVUTIL_AI_NUMERICHOST | EVUTIL_AI_NUMERICSERV;
+    /* An address needs no resolver (and no resolver is made for it). */
+    if (evutil_getaddrinfo(ep->host, port, &hints, &res) == 0 && res) {
+        c->addrs = c->next_addr = res;
+        try_next_address(c);
+        return;
+    }
+    struct evdns_base *dns = motan_loop_get_dns(ep->loop);
+    if (!dns) {
+        motan__conn_fail(c, MOTAN_ECONNECT, "cannot resolve host names: no resolver (evdns)");
+        return;
+    }
+    hints.ai_flags = EVUTIL_AI_NUMERICSERV;
+    c->resolving = 1;
+    arm_connect_timer(c); /* resolving counts against connectTimeout */
+    struct evdns_getaddrinfo_request *r = evdns_getaddrinfo(dns, ep->host, port, &hints, resolved, c);
+    if (c->resolving) /* not answered at once (from /etc/hosts, or a failure) */
+        c->dns_req = r;
 }
 
 void motan__conn_enqueue(motan__conn *c, motan__call *call)
@@ -407,9 +560,7 @@ static void finish_connect(motan__conn *c)
     if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
         err = errno;
     if (err) {
-        char msg[160];
-        snprintf(msg, sizeof(msg), "cannot connect: %s", strerror(err));
-        motan__conn_fail(c, MOTAN_ECONNECT, msg);
+        address_failed(c, strerror(err));
         return;
     }
     connected(c);
@@ -442,10 +593,15 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
     MOTAN_UNUSED(fd);
     MOTAN_UNUSED(what);
     motan__endpoint_hold(ep);
-    if (c->state == CONN_CONNECTING) {
-        char msg[96];
-        snprintf(msg, sizeof(msg), "connect timed out after %d ms", ep->connect_timeout_ms);
+    if (c->state == CONN_CONNECTING && c->resolving) {
+        char msg[160];
+        snprintf(msg, sizeof(msg), "cannot resolve %s: no answer within %d ms (connectTimeout)",
+                 ep->host, ep->connect_timeout_ms);
         motan__conn_fail(c, MOTAN_ECONNECT, msg);
+    } else if (c->state == CONN_CONNECTING) {
+        char why[64];
+        snprintf(why, sizeof(why), "connect timed out after %d ms", ep->connect_timeout_ms);
+        address_failed(c, why);
     } else if (c->state == CONN_IDLE) {
         motan__conn_connect(c);
     }

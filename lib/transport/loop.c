@@ -11,6 +11,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <event2/dns.h>
+
 #include "transport/transport_int.h"
 
 #define COMMON_TIMEOUTS 16
@@ -28,6 +30,7 @@ struct motan_loop {
     int wake_fd;
     struct event wake_ev;
     motan__task stop;  /* queued by motan_loop_free: needs no memory, so it cannot fail */
+    struct evdns_base *dns; /* the asynchronous resolver, made on first use */
     int self_free;     /* freed from its own thread: the thread frees the loop on its way out */
     struct {
         int ms;
@@ -81,6 +84,8 @@ static void loop_destroy(motan_loop *l)
     }
     /* Tasks still queued belong to objects that are gone; run them so nothing leaks. */
     run_queued(l);
+    if (l->dns)
+        evdns_base_free(l->dns, 1); /* requests still pending get their callback (cancelled) */
     pthread_mutex_destroy(&l->mu);
     if (l->owns_base)
         event_base_free(l->base);
@@ -229,6 +234,16 @@ MOTAN_EXPORT void motan_loop_free(motan_loop *l)
 }
 
 MOTAN_EXPORT struct event_base *motan_loop_get_base(motan_loop *l) { return l->base; }
+
+MOTAN_EXPORT struct evdns_base *motan_loop_get_dns(motan_loop *l)
+{
+    if (!l->dns) {
+        /* /etc/resolv.conf and /etc/hosts, as getaddrinfo would; idle, it keeps no loop alive. */
+        l->dns = evdns_base_new(l->base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
+                                             EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+    }
+    return l->dns;
+}
 
 MOTAN_EXPORT int motan_loop_is_builtin(const motan_loop *l) { return l->builtin; }
 

@@ -75,10 +75,19 @@ typedef struct motan__call {
 
 enum { CONN_IDLE, CONN_CONNECTING, CONN_CONNECTED };
 
+struct evdns_getaddrinfo_request;
+struct evutil_addrinfo;
+
 struct motan__conn {
     motan_endpoint *ep;
     int state;
     int fd;
+    /* Connecting: the name is resolved on the loop (dns_req), then each address is tried. */
+    int resolving;
+    struct evdns_getaddrinfo_request *dns_req;
+    struct evutil_addrinfo *addrs, *next_addr; /* owned list; the next one to try */
+    int tried;                                 /* addresses tried in this attempt */
+    char last_err[96];                         /* why the last one failed */
     struct event rev, wev, cev; /* read, write, connect/backoff timer */
     int events_ready;
     struct evbuffer *out;
@@ -192,7 +201,9 @@ void motan__health_record(motan_endpoint *ep, int code, int errtype);
 void motan__health_heartbeat_done(motan_endpoint *ep, int ok);
 void motan__health_stop(motan_endpoint *ep);
 
-/* sock.c: a non-blocking socket connecting to the endpoint; -1 with errno set on failure. */
-int motan__sock_connect(const motan_endpoint *ep, int *in_progress);
+/* sock.c: a non-blocking socket connecting to one address or a Unix path; -1 with errno. */
+struct sockaddr;
+int motan__sock_connect_addr(const struct sockaddr *sa, unsigned len, int *in_progress);
+int motan__sock_connect_unix(const char *path, int *in_progress);
 
 #endif
