@@ -75,12 +75,15 @@ void motan__zk_log(const char *message)
 
 static void session_watcher(zhandle_t *zh, int type, int state, const char *path, void *ctx);
 
-static int session_start(motan__zk *z)
+static void schedule_restart(motan__zk *z, int ms);
+
+/* hosts: addresses only (zk_resolve.c), so the client never resolves a name itself. */
+static int session_start(motan__zk *z, const char *hosts)
 {
     z->connected = 0;
     z->log_err[0] = '\0';
     z->in_zk++;
-    z->zh = zookeeper_init2(z->hosts, session_watcher, z->session_timeout, NULL, z,
+    z->zh = zookeeper_init2(hosts, session_watcher, z->session_timeout, NULL, z,
                             ZOO_NO_LOG_CLIENTENV, motan__zk_log);
     z->in_zk--;
     if (!z->zh) {
@@ -89,10 +92,31 @@ static int session_start(motan__zk *z)
                        z->log_err[0] ? z->log_err : strerror(e));
         return MOTAN_EREGISTRY;
     }
-    /* Resolve host names when (re)connecting only, not on every zookeeper_interest. */
     zoo_set_servers_resolution_delay(z->zh, -1);
     motan__zk_setf(z->conn_err, "connecting to ZooKeeper %s", z->hosts);
     return MOTAN_OK;
+}
+
+/* Starts a session once the ensemble's names are resolved (perhaps at once). */
+static void session_begin(motan__zk *z)
+{
+    motan__zk_setf(z->conn_err, "resolving the ZooKeeper ensemble %s", z->hosts);
+    motan__zk_resolve(z);
+}
+
+void motan__zk_resolved(motan__zk *z, char *hosts, const char *why)
+{
+    motan__zk *prev = motan__zk_enter(z);
+    if (!hosts) {
+        motan__zk_setf(z->conn_err, "%s (ZooKeeper %s; retrying)", why, z->hosts);
+        schedule_restart(z, RESTART_RETRY_MS);
+    } else if (session_start(z, hosts) != MOTAN_OK) {
+        schedule_restart(z, RESTART_RETRY_MS);
+    } else {
+        motan__zk_arm(z);
+    }
+    motan_free(hosts);
+    motan__zk_leave(prev);
 }
 
 /* Never from inside the client: zookeeper_close runs the pending completions (ZCLOSING). */
@@ -122,9 +146,7 @@ static void on_restart(evutil_socket_t fd, short what, void *arg)
     MOTAN_UNUSED(what);
     motan__zk *prev = motan__zk_enter(z);
     session_close(z);
-    if (session_start(z) != MOTAN_OK)
-        schedule_restart(z, RESTART_RETRY_MS);
-    motan__zk_arm(z);
+    session_begin(z); /* names are resolved again: addresses may have changed */
     motan__zk_leave(prev);
 }
 
@@ -166,32 +188,6 @@ static void session_watcher(zhandle_t *zh, int type, int state, const char *path
 
 /* ---- the registry URL ------------------------------------------------------------------- */
 
-/* "h1:p1,h2:p2" from the URL's addresses (owned). */
-static int build_hosts(const motan_url *url, char **out, char *errbuf, size_t errlen)
-{
-    size_t n = motan_url_addr_count(url), cap = 1;
-    if (n == 0)
-        return motan__errf(errbuf, errlen, MOTAN_EURL,
-                           "zookeeper registry URL has no host:port (zookeeper://h:p[,h:p]/...)");
-    for (size_t i = 0; i < n; i++) {
-        const char *h = motan_url_addr_host(url, i);
-        int port = motan_url_addr_port(url, i);
-        if (motan_url_addr_is_unix(url, i) || !*h || port <= 0 || port > 65535)
-            return motan__errf(errbuf, errlen, MOTAN_EURL,
-                               "zookeeper registry address %zu is not host:port", i + 1);
-        cap += strlen(h) + 8;
-    }
-    char *s = motan_malloc(cap);
-    if (!s)
-        return MOTAN_ENOMEM;
-    size_t off = 0;
-    for (size_t i = 0; i < n; i++)
-        off += (size_t)snprintf(s + off, cap - off, "%s%s:%d", i ? "," : "",
-                                motan_url_addr_host(url, i), motan_url_addr_port(url, i));
-    *out = s;
-    return MOTAN_OK;
-}
-
 static int session_timeout(const motan_url *url, int *out, char *errbuf, size_t errlen)
 {
     const char *v = motan_url_get_param(url, "sessionTimeout");
@@ -221,7 +217,7 @@ static int zk_create(motan_loop *loop, const motan_url *url, void **state, char 
         return MOTAN_ENOMEM;
     z->loop = loop;
     z->base = motan_loop_get_base(loop);
-    int rc = build_hosts(url, &z->hosts, errbuf, errlen);
+    int rc = motan__zk_hosts_init(z, url, errbuf, errlen);
     if (rc == MOTAN_OK)
         rc = session_timeout(url, &z->session_timeout, errbuf, errlen);
     if (rc != MOTAN_OK) {
@@ -235,16 +231,11 @@ static int zk_create(motan_loop *loop, const motan_url *url, void **state, char 
     }
     z->subs.on_gone = motan__zk_service_gone;
     z->subs.free_owner = free_state;
+    /* The session starts once the names are resolved, perhaps at once: a name that does not
+     * resolve shows in errmsg and is tried again, it does not fail the creation. */
     motan__zk *prev = motan__zk_enter(z);
-    rc = session_start(z);
-    if (rc == MOTAN_OK)
-        motan__zk_arm(z);
+    session_begin(z);
     motan__zk_leave(prev);
-    if (rc != MOTAN_OK) {
-        motan__errf(errbuf, errlen, rc, "%s", z->conn_err);
-        zk_destroy(z);
-        return rc;
-    }
     *state = z;
     return MOTAN_OK;
 }
@@ -258,7 +249,7 @@ static void free_state(void *owner)
         event_free(z->restart_ev);
     motan__zk_services_free(z);
     motan__zk_nodes_free(z);
-    motan_free(z->hosts);
+    motan__zk_hosts_free(z);
     motan_free(z);
 }
 
@@ -272,6 +263,7 @@ static void zk_destroy(void *state)
     if (z->zh && z->connected)
         motan__zk_nodes_remove_all(z);
     z->closing = 1;
+    motan__zk_resolve_cancel(z);
     session_close(z);
     motan__zk_leave(prev);
     if (z->restart_ev)

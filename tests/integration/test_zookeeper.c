@@ -21,6 +21,7 @@
 
 #include "server_proc.h"
 #include "testutil.h"
+#include "tu_dns.h"
 #include "tu_registry.h"
 #include "zk_proc.h"
 
@@ -335,11 +336,25 @@ START_TEST(test_bad_urls)
         motan_url_free(u);
     }
 
-    /* A name that does not resolve fails at once (no session can start). */
+    /* A name that does not resolve: resolved on the loop, so the registry is created at once
+     * and says in errmsg what it is waiting for (then why it failed), trying again. */
+    tu_dns *dns = tu_dns_start();
+    tu_dns_use(dns, l);
     motan_url *nx = url("zookeeper://nonexistent.invalid:2181");
-    ck_assert_int_eq(motan_registry_new(l, nx, &r, err, sizeof(err)), MOTAN_EREGISTRY);
-    ck_assert_msg(strstr(err, "nonexistent.invalid:2181"), "%s", err);
+    int64_t t0 = now_ms();
+    ck_assert_int_eq(motan_registry_new(l, nx, &r, err, sizeof(err)), MOTAN_OK);
+    ck_assert_int_lt(now_ms() - t0, 500);
+    char msg[1024] = "";
+    for (int i = 0; i < 200 && !strstr(msg, "cannot resolve"); i++) {
+        motan_registry_errmsg(r, msg, sizeof(msg));
+        sleep_ms(10);
+    }
+    ck_assert_msg(strstr(msg, "cannot resolve nonexistent.invalid: ") &&
+                      strstr(msg, "nonexistent.invalid:2181"),
+                  "errmsg: %s", msg);
+    motan_registry_free(r);
     motan_url_free(nx);
+    tu_dns_stop(dns);
 
     /* "zk" is the same registry. */
     motan_url *u = url("zk://%s", g_zk.hosts);
@@ -411,6 +426,39 @@ START_TEST(test_unreachable)
     motan_loop_free(l);
     tu_rec_destroy(&rc);
     tu_server_kill(&dead);
+}
+END_TEST
+
+/*
+ * Item 2: the ensemble's name resolves slowly (the fake DNS takes 400 ms) to two addresses,
+ * the first refusing: the registry is created at once (the C client used to resolve with a
+ * blocking getaddrinfo in zookeeper_init, on the loop) and connects through the second.
+ */
+START_TEST(test_ensemble_name_resolved_on_the_loop)
+{
+    tu_dns *dns = tu_dns_start();
+    tu_dns_add(dns, "zk.test", "127.0.0.3,127.0.0.1", 400);
+    reg g;
+    char err[512] = "";
+    ck_assert_int_eq(motan_loop_new(&g.loop, err, sizeof(err)), MOTAN_OK);
+    tu_dns_use(dns, g.loop);
+    motan_url *u = url("zookeeper://zk.test:%d?sessionTimeout=4000", g_zk.port);
+    int64_t t0 = now_ms();
+    ck_assert_int_eq(motan_registry_new(g.loop, u, &g.r, err, sizeof(err)), MOTAN_OK);
+    ck_assert_int_lt(now_ms() - t0, 200);
+    motan_url_free(u);
+    char msg[1024];
+    errmsg(&g, msg, sizeof(msg));
+    ck_assert_msg(strstr(msg, "resolving the ZooKeeper ensemble zk.test:"), "errmsg: %s", msg);
+    tu_rec rc;
+    tu_rec_init(&rc);
+    sub(&g, "g-dns", "com.example.EchoService", &rc);
+    ck_assert(tu_rec_wait_list(&rc, 0, NULL, slow(5000)));
+    ck_assert(wait_errmsg(&g, 1, 2000));
+    ck_assert_int_ge(tu_dns_queries(dns, "zk.test"), 1);
+    reg_close(&g);
+    tu_rec_destroy(&rc);
+    tu_dns_stop(dns);
 }
 END_TEST
 
@@ -736,6 +784,7 @@ static Suite *zookeeper_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_bad_urls);
     tcase_add_test(tc, test_unreachable);
+    tcase_add_test(tc, test_ensemble_name_resolved_on_the_loop);
     tcase_add_test(tc, test_servers_appear_disappear);
     tcase_add_test(tc, test_groups_and_listeners);
     tcase_add_test(tc, test_java_node_data);
