@@ -84,6 +84,7 @@ typedef struct motan__zk {
     int connected;
     int64_t session_id; /* of the last connected session */
     int closing;
+    int close_probe; /* the close's ping: 0 waiting, 1 answered, -1 failed */
     uint64_t next_id;
     motan__rsubs subs; /* services, listeners, deliveries (subs.c) */
     motan__zk_watch *watches;

@@ -8,6 +8,8 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -17,6 +19,8 @@
 
 #define DEFAULT_SESSION_TIMEOUT_MS 10000
 #define RESTART_RETRY_MS 1000
+/* How long a registry being freed waits for ZooKeeper to answer before closing without. */
+#define CLOSE_PROBE_MS 50
 
 /* The registry the calling thread is working for: the client's log callback has no context. */
 static _Thread_local motan__zk *tl_zk;
@@ -117,6 +121,59 @@ void motan__zk_resolved(motan__zk *z, char *hosts, const char *why)
     }
     motan_free(hosts);
     motan__zk_leave(prev);
+}
+
+static void probe_done(int rc, const struct Stat *stat, const void *data)
+{
+    MOTAN_UNUSED(stat);
+    *(int *)data = rc == ZOK || rc == ZNONODE ? 1 : -1;
+}
+
+/*
+ * zookeeper_close on a connected handle sends the close (up to 3 s) and waits for its answer
+ * (up to 1.5 s), blocking the loop: with a ZooKeeper that hangs, seconds. So first, for
+ * CLOSE_PROBE_MS at most, drive the handle until a ping queued after everything else (our
+ * deletes among it) is answered; if it is not, the socket is shut down and the close that
+ * follows returns at once (the session then expires on the server, as it would anyway).
+ */
+static void close_probe(motan__zk *z)
+{
+    if (!z->zh || !z->connected)
+        return;
+    /* In z, not on this stack: unanswered, the completion runs later, inside zookeeper_close. */
+    int *answered = &z->close_probe;
+    *answered = 0;
+    z->in_zk++;
+    int rc = zoo_aexists(z->zh, "/", 0, probe_done, answered);
+    uint64_t end = motan_now_us() + CLOSE_PROBE_MS * 1000u;
+    int fd = -1;
+    while (rc == ZOK && !*answered) {
+        int interest = 0;
+        struct timeval tv = {0, 0};
+        if (zookeeper_interest(z->zh, &fd, &interest, &tv) != ZOK || fd < 0)
+            break;
+        uint64_t now = motan_now_us();
+        if (now >= end)
+            break;
+        int ms = (int)((end - now + 999) / 1000);
+        int want = (int)(tv.tv_sec * 1000 + tv.tv_usec / 1000);
+        if (want >= 0 && want < ms)
+            ms = want;
+        struct pollfd p = {fd, (short)((interest & ZOOKEEPER_READ ? POLLIN : 0) |
+                                       (interest & ZOOKEEPER_WRITE ? POLLOUT : 0)),
+                           0};
+        int events = 0;
+        if (poll(&p, 1, ms) > 0) {
+            if (p.revents & (POLLIN | POLLHUP | POLLERR))
+                events |= ZOOKEEPER_READ;
+            if (p.revents & POLLOUT)
+                events |= ZOOKEEPER_WRITE;
+        }
+        zookeeper_process(z->zh, events);
+    }
+    if (*answered <= 0 && fd >= 0)
+        shutdown(fd, SHUT_RDWR);
+    z->in_zk--;
 }
 
 /* Never from inside the client: zookeeper_close runs the pending completions (ZCLOSING). */
@@ -264,6 +321,7 @@ static void zk_destroy(void *state)
         motan__zk_nodes_remove_all(z);
     z->closing = 1;
     motan__zk_resolve_cancel(z);
+    close_probe(z);
     session_close(z);
     motan__zk_leave(prev);
     if (z->restart_ev)

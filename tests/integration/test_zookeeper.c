@@ -17,11 +17,12 @@
 
 #include <zookeeper/zookeeper.h>
 
-#include <motan/registry.h>
+#include <motan/client.h>
 
 #include "server_proc.h"
 #include "testutil.h"
 #include "tu_dns.h"
+#include "tu_proxy.h"
 #include "tu_registry.h"
 #include "zk_proc.h"
 
@@ -462,6 +463,57 @@ START_TEST(test_ensemble_name_resolved_on_the_loop)
 }
 END_TEST
 
+/*
+ * Item 3: freeing a client (or a registry) while ZooKeeper hangs (a frozen proxy: connected,
+ * nothing answered) used to block the loop in zookeeper_close for about 1.5 s. It must take
+ * about 100 ms at most (the close first checks, for 50 ms, that ZooKeeper answers).
+ */
+START_TEST(test_free_while_zookeeper_hangs)
+{
+    tu_proxy *px = tu_proxy_start(g_zk.port);
+    char url_text[256], err[512];
+    snprintf(url_text, sizeof(url_text),
+             "zookeeper://127.0.0.1:%d/com.example.EchoService?group=g-hung&sessionTimeout=4000",
+             tu_proxy_port(px));
+    motan_client *c = NULL;
+    ck_assert_msg(motan_client_new(url_text, &c, err, sizeof(err)) == MOTAN_OK, "%s", err);
+    char msg[512] = "x";
+    int64_t deadline = now_ms() + slow(5000);
+    while (msg[0] && now_ms() < deadline) {
+        motan_client_registry_status(c, msg, sizeof(msg));
+        sleep_ms(20);
+    }
+    ck_assert_msg(!msg[0], "not connected: %s", msg);
+    tu_proxy_freeze(px, 1);
+    int64_t t0 = now_ms();
+    motan_client_free(c);
+    int64_t took = now_ms() - t0;
+    fprintf(stderr, "test_free_while_zookeeper_hangs: motan_client_free took %lld ms\n",
+            (long long)took);
+    ck_assert_msg(took < slow(250), "motan_client_free took %lld ms", (long long)took);
+
+    /* A server's registry with a node to delete: the same bound. */
+    tu_proxy_freeze(px, 0);
+    reg g;
+    ck_assert_int_eq(motan_loop_new(&g.loop, err, sizeof(err)), MOTAN_OK);
+    motan_url *u = url("zookeeper://127.0.0.1:%d?sessionTimeout=4000", tu_proxy_port(px));
+    ck_assert_int_eq(motan_registry_new(g.loop, u, &g.r, err, sizeof(err)), MOTAN_OK);
+    motan_url_free(u);
+    ck_assert(wait_errmsg(&g, 1, 5000));
+    u = url("motan2://127.0.0.1:9/com.example.EchoService?group=g-hung");
+    ck_assert_int_eq(motan_registry_register(g.r, u), MOTAN_OK);
+    motan_url_free(u);
+    sleep_ms(200); /* created */
+    tu_proxy_freeze(px, 1);
+    t0 = now_ms();
+    motan_registry_free(g.r);
+    took = now_ms() - t0;
+    ck_assert_msg(took < slow(250), "motan_registry_free took %lld ms", (long long)took);
+    motan_loop_free(g.loop);
+    tu_proxy_stop(px);
+}
+END_TEST
+
 START_TEST(test_servers_appear_disappear)
 {
     reg g;
@@ -785,6 +837,7 @@ static Suite *zookeeper_suite(void)
     tcase_add_test(tc, test_bad_urls);
     tcase_add_test(tc, test_unreachable);
     tcase_add_test(tc, test_ensemble_name_resolved_on_the_loop);
+    tcase_add_test(tc, test_free_while_zookeeper_hangs);
     tcase_add_test(tc, test_servers_appear_disappear);
     tcase_add_test(tc, test_groups_and_listeners);
     tcase_add_test(tc, test_java_node_data);
