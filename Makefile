@@ -53,7 +53,7 @@ LAYERS    := core codec transport cluster registry client
 OPTIONAL_SRCS := $(if $(filter 1,$(WITH_ZOOKEEPER)),,lib/registry/zookeeper.c $(wildcard lib/registry/zk_*.c) \
                      tests/integration/test_zookeeper.c) \
                  $(if $(filter 1,$(WITH_CONSUL)),,$(wildcard lib/registry/consul*.c) \
-                     tests/integration/test_registry_consul.c)
+                     tests/integration/test_registry_consul.c tests/integration/test_consul_edges.c)
 LIB_SRCS  := $(filter-out $(OPTIONAL_SRCS),$(foreach l,$(LAYERS),$(sort $(wildcard lib/$(l)/*.c))))
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 CLI_SRCS  := $(sort $(wildcard tools/motan/*.c))
