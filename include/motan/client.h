@@ -111,8 +111,13 @@ motan_request *motan_client_request(motan_client *c, const char *method);
 /* The service path, the configuration URL (borrowed, live with c). */
 const char *motan_client_get_service(const motan_client *c);
 const motan_url *motan_client_get_url(const motan_client *c);
-/* The cluster (borrowed) for statistics and endpoint introspection. */
+/*
+ * The cluster (borrowed) for statistics and endpoint introspection; its endpoint functions
+ * are loop-thread only (motan_loop_run_wait, or a callback), its counters any thread.
+ */
 motan_cluster *motan_client_get_cluster(motan_client *c);
+/* Endpoints of the client's own group now; any thread (a built-in loop is asked and waited for). */
+size_t motan_client_endpoint_count(motan_client *c);
 /* The registry's current problem, "" when healthy (copied into buf). */
 void motan_client_registry_status(motan_client *c, char *buf, size_t len);
 /* Waits (built-in loop) until the client has at least one endpoint, up to timeout_ms. */

@@ -129,7 +129,11 @@ int motan_endpoint_is_available(const motan_endpoint *e);
 size_t motan_endpoint_inflight(const motan_endpoint *e);
 /* "host:port" or "unix:/path" (borrowed, lives with e). */
 const char *motan_endpoint_get_address(const motan_endpoint *e);
-/* The node URL (borrowed, lives with e). */
+/*
+ * The node URL. Borrowed: valid until motan_endpoint_update_url replaces it (a cluster does
+ * that whenever a node's parameters change in the registry) or e is freed, so read it on
+ * the loop thread and copy what you keep.
+ */
 const motan_url *motan_endpoint_get_url(const motan_endpoint *e);
 /* Counters since creation. */
 uint64_t motan_endpoint_stat(const motan_endpoint *e, const char *name);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <strings.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "client/client_int.h"
@@ -188,7 +189,12 @@ static int client_create(const motan_url *url, struct event_base *base, motan_cl
         return MOTAN_ENOMEM;
     c->qfd = -1;
     pthread_mutex_init(&c->qmu, NULL);
-    pthread_cond_init(&c->qcv, NULL);
+    /* poll's deadlines are on the monotonic clock: a wall-clock step must not shorten them. */
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&c->qcv, &ca);
+    pthread_condattr_destroy(&ca);
     c->url = motan_url_clone(url);
     /* url comes from a motan_config: its parameters were checked there. */
     int rc = c->url ? MOTAN_OK : MOTAN_ENOMEM;
@@ -361,6 +367,16 @@ static void count_in_loop(void *arg)
 {
     count_args *a = arg;
     a->n = motan_cluster_endpoint_count(a->c->cluster);
+}
+
+MOTAN_EXPORT size_t motan_client_endpoint_count(motan_client *c)
+{
+    if (!c)
+        return 0;
+    count_args a = {.c = c};
+    if (motan_loop_run_wait(c->loop, count_in_loop, &a) != MOTAN_OK)
+        return 0;
+    return a.n;
 }
 
 MOTAN_EXPORT int motan_client_wait_ready(motan_client *c, int timeout_ms)

@@ -154,7 +154,7 @@ MOTAN_EXPORT int motan_client_poll(motan_client *c, int timeout_ms, motan_respon
         return MOTAN_EDEADLOCK;
     struct timespec deadline;
     if (timeout_ms > 0) {
-        clock_gettime(CLOCK_REALTIME, &deadline);
+        clock_gettime(CLOCK_MONOTONIC, &deadline); /* the clock of qcv (client.c) */
         deadline.tv_sec += timeout_ms / 1000;
         deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
         if (deadline.tv_nsec >= 1000000000L) {

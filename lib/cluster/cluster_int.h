@@ -109,7 +109,7 @@ struct motan_cluster {
     motan_ha_call *live_head, *live_tail;
     motan_ha_call *done_head, *done_tail;
     struct event done_ev;
-    int closing;
+    atomic_int closing; /* set on the loop thread, read by motan_cluster_call on any */
     int busy;
     int free_pending;
     atomic_uint_fast64_t st_calls, st_ok, st_errors, st_retries, st_backups, st_backups_won,

@@ -446,6 +446,16 @@ static void on_flush(evutil_socket_t fd, short what, void *arg)
     motan__endpoint_release(ep);
 }
 
+void motan__conn_consumed(motan__conn *c, size_t pos)
+{
+    /* Keep the partial frame at the front; views into the buffer are no longer in use. */
+    if (!pos)
+        return;
+    memmove(c->in->data, c->in->data + pos, c->in->len - pos);
+    c->in->len -= pos;
+    /* need was measured from that frame's start (the parser saw data + pos): it stays. */
+}
+
 /* Parses every whole frame in the input buffer; returns 0 when the connection went away. */
 static int parse_frames(motan__conn *c)
 {
@@ -475,13 +485,7 @@ static int parse_frames(motan__conn *c)
         if (ep->closing || gen != c->generation)
             return 0;
     }
-    /* Keep the partial frame at the front; views into the buffer are no longer in use. */
-    if (pos) {
-        memmove(c->in->data, c->in->data + pos, len - pos);
-        c->in->len = len - pos;
-        if (c->need >= pos)
-            c->need -= pos;
-    }
+    motan__conn_consumed(c, pos);
     if (c->in->len == 0) {
         c->frame_since_us = 0;
         shrink_input(c);

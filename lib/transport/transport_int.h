@@ -166,6 +166,11 @@ void motan__conn_fail(motan__conn *c, int code, const char *msg);
 void motan__conn_destroy(motan__conn *c);
 /* Queues call for writing (the call's timer is already armed). */
 void motan__conn_enqueue(motan__conn *c, motan__call *call);
+/*
+ * The first pos bytes of the input were whole frames: drops them, keeping the partial frame
+ * at the front, whose total length the read hint (need) already is.
+ */
+void motan__conn_consumed(motan__conn *c, size_t pos);
 /* Takes call off the connection's lists. */
 void motan__conn_unlink(motan__conn *c, motan__call *call);
 /* A call on c timed out after timeout_ms: closes c if its input is stuck (conn.c). */

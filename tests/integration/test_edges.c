@@ -425,6 +425,59 @@ START_TEST(loop_freed_from_itself_or_without_memory)
 }
 END_TEST
 
+/* ---- item 7: counters and state read from other threads ------------------------- */
+
+static motan_endpoint *g_ep;
+
+static void grab_endpoint_cb(motan_response *r, void *ud)
+{
+    motan_client *c = ud;
+    /* Loop thread: where the cluster's endpoint list may be read. */
+    g_ep = motan_cluster_endpoint_at(motan_client_get_cluster(c), 0);
+    motan_response_free(r);
+}
+
+/* Statistics are documented readable from any thread: they must be atomics (make tsan). */
+START_TEST(stats_read_from_other_threads)
+{
+    tu_server dead;
+    const char *args[] = {"--refuse", "--quiet", NULL};
+    ck_assert_int_eq(tu_server_start(&dead, args), 0);
+    char url[256], err[256];
+    snprintf(url, sizeof(url),
+             "motan2://127.0.0.1:%d/com.example.EchoService?errorCountThreshold=1000&"
+             "requestTimeout=200",
+             dead.port);
+    motan_client *c = NULL;
+    ck_assert_msg(motan_client_new(url, &c, err, sizeof(err)) == MOTAN_OK, "%s", err);
+    ck_assert_int_eq(motan_client_wait_ready(c, 2000), MOTAN_OK);
+    ck_assert_uint_eq(motan_client_endpoint_count(c), 1);
+    motan_request *r = motan_client_request(c, "echo");
+    g_ep = NULL;
+    ck_assert_int_eq(motan_client_call_async(c, r, grab_endpoint_cb, c), MOTAN_OK);
+    uint64_t t0 = motan_now_us();
+    while (!__atomic_load_n(&g_ep, __ATOMIC_ACQUIRE) && motan_now_us() - t0 < 5000000)
+        usleep(1000);
+    motan_endpoint *ep = __atomic_load_n(&g_ep, __ATOMIC_ACQUIRE);
+    ck_assert_ptr_nonnull(ep);
+    counted done = {0};
+    for (int i = 0; i < 20; i++)
+        ck_assert_int_eq(motan_client_call_async(c, r, count_cb, &done), MOTAN_OK);
+    uint64_t seen = 0;
+    while (atomic_load(&done.calls) < 20) {
+        seen += motan_endpoint_stat(ep, "consecutive_errors");
+        seen += motan_endpoint_stat(ep, "calls") + motan_endpoint_inflight(ep);
+        seen += motan_cluster_stat(motan_client_get_cluster(c), "errors");
+        seen += (uint64_t)motan_endpoint_is_available(ep);
+    }
+    ck_assert_uint_gt(seen, 0);
+    ck_assert_uint_gt(motan_endpoint_stat(ep, "consecutive_errors"), 0);
+    motan_client_free(c);
+    motan_request_free(r);
+    tu_server_kill(&dead);
+}
+END_TEST
+
 static Suite *edges_suite(void)
 {
     Suite *s = suite_create("edges");
@@ -439,6 +492,7 @@ static Suite *edges_suite(void)
     tcase_add_test(tc, client_freed_from_its_own_callback);
     tcase_add_test(tc, caller_loop_client_freed_from_its_callback);
     tcase_add_test(tc, loop_freed_from_itself_or_without_memory);
+    tcase_add_test(tc, stats_read_from_other_threads);
     suite_add_tcase(s, tc);
     return s;
 }
