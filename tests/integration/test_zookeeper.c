@@ -503,7 +503,12 @@ START_TEST(test_free_while_zookeeper_hangs)
     u = url("motan2://127.0.0.1:9/com.example.EchoService?group=g-hung");
     ck_assert_int_eq(motan_registry_register(g.r, u), MOTAN_OK);
     motan_url_free(u);
-    sleep_ms(200); /* created */
+    tu_rec created;
+    tu_rec_init(&created);
+    sub(&g, "g-hung", "com.example.EchoService", &created);
+    ck_assert(tu_rec_wait_list(&created, 1, "127.0.0.1:9", slow(5000)));
+    unsub(&g, "g-hung", "com.example.EchoService", &created);
+    tu_rec_destroy(&created);
     tu_proxy_freeze(px, 1);
     t0 = now_ms();
     motan_registry_free(g.r);
