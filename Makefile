@@ -66,6 +66,9 @@ UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 INTEG_SRCS := $(filter-out $(OPTIONAL_SRCS),$(sort $(wildcard tests/integration/test_*.c)))
 INTEG_BINS := $(INTEG_SRCS:tests/integration/%.c=$(BUILD)/tests/%)
+# C suites of the CLI's own parts: linked with the CLI's objects except its main().
+CLI_TEST_SRCS := $(sort $(wildcard tests/cli/test_*.c))
+CLI_TEST_BINS := $(CLI_TEST_SRCS:tests/cli/%.c=$(BUILD)/tests/%)
 BENCH_SRCS := $(sort $(wildcard bench/*.c))
 BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
 EXAMPLE_SRCS := $(sort $(wildcard examples/*.c))
@@ -123,6 +126,11 @@ $(BUILD)/tests/%: tests/integration/%.c $(TSUP_OBJS) $(STATIC_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(APP_CFLAGS) $(CHECK_CFLAGS) -MMD -MP $(LDFLAGS_ALL) -o $@ $< $(TSUP_OBJS) $(STATIC_LIB) $(CHECK_LIBS) $(DEP_LIBS)
 
+$(BUILD)/tests/%: tests/cli/%.c $(filter-out %/main.o,$(CLI_OBJS)) $(TSUP_OBJS) $(STATIC_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(APP_CFLAGS) $(CHECK_CFLAGS) -Itools/motan -MMD -MP $(LDFLAGS_ALL) -o $@ $< \
+	    $(filter-out %/main.o,$(CLI_OBJS)) $(TSUP_OBJS) $(STATIC_LIB) $(CHECK_LIBS) $(DEP_LIBS)
+
 $(BUILD)/bench/%: bench/%.c $(TSUP_OBJS) $(STATIC_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(APP_CFLAGS) -MMD -MP $(LDFLAGS_ALL) -o $@ $< $(TSUP_OBJS) $(STATIC_LIB) $(DEP_LIBS)
@@ -145,7 +153,8 @@ deps:
 # `make check`: install what is missing, build, run every suite (scripts/check.sh).
 .PHONY: check check-run unit integration
 check: deps
-	@$(MAKE) --no-print-directory -j$(JOBS) all examples $(UNIT_BINS) $(INTEG_BINS) $(BENCH_BINS)
+	@$(MAKE) --no-print-directory -j$(JOBS) all examples $(UNIT_BINS) $(INTEG_BINS) $(CLI_TEST_BINS) \
+	    $(BENCH_BINS)
 	@$(MAKE) --no-print-directory check-run
 
 check-run:
@@ -166,7 +175,8 @@ SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-
 asan:
 	@$(MAKE) --no-print-directory -j$(JOBS) BUILD=build-asan OPT="-O1 -g" \
 	    EXTRA_CFLAGS="$(SAN_FLAGS)" EXTRA_LDFLAGS="$(SAN_FLAGS) -Wl,-z,nodelete" all examples \
-	    $(UNIT_BINS:$(BUILD)/%=build-asan/%) $(INTEG_BINS:$(BUILD)/%=build-asan/%)
+	    $(UNIT_BINS:$(BUILD)/%=build-asan/%) $(INTEG_BINS:$(BUILD)/%=build-asan/%) \
+	    $(CLI_TEST_BINS:$(BUILD)/%=build-asan/%)
 	@BUILD=build-asan MOTAN_SANITIZER=asan scripts/run-suites.sh all
 
 tsan:
@@ -206,8 +216,8 @@ fuzz-long: fuzz-build
 	@scripts/fuzz.sh long
 
 # ---- benchmarks ---------------------------------------------------------------------------
-.PHONY: bench bench-codec bench-e2e bench-cluster bench-bindings
-bench: bench-codec bench-e2e bench-cluster bench-bindings
+.PHONY: bench bench-codec bench-e2e bench-cluster bench-stalled bench-bindings
+bench: bench-codec bench-e2e bench-cluster bench-stalled bench-bindings
 
 bench-codec:
 	@$(MAKE) --no-print-directory -j$(JOBS) $(BUILD)/bench/codec
@@ -220,6 +230,11 @@ bench-e2e:
 bench-cluster:
 	@$(MAKE) --no-print-directory -j$(JOBS) all $(BUILD)/bench/cluster
 	@$(BUILD)/bench/cluster
+
+# docs/cluster.md: one stalled replica of eleven, per load balancer (under a minute).
+bench-stalled:
+	@$(MAKE) --no-print-directory -j$(JOBS) all $(BUILD)/bench/stalled
+	@$(BUILD)/bench/stalled
 
 bench-bindings:
 	@$(MAKE) --no-print-directory -j$(JOBS) all $(BUILD)/bench/bindings_c
@@ -271,7 +286,7 @@ help:
 	@echo "make asan|tsan|valgrind   test suites under sanitizers / memcheck"
 	@echo "make sweep-valgrind       the allocation-failure sweep under memcheck"
 	@echo "make fuzz       short libFuzzer runs (FUZZ_SECONDS=20); make fuzz-long: 10M execs each"
-	@echo "make bench      bench-codec bench-e2e bench-cluster bench-bindings"
+	@echo "make bench      bench-codec bench-e2e bench-cluster bench-stalled bench-bindings"
 	@echo "make soak       5-minute soak under injected faults"
 	@echo "make examples   build examples/"
 	@echo "make deps       install the Debian packages the targets above need (scripts/deps.sh)"

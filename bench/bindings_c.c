@@ -3,12 +3,17 @@
  * motan_client_call on the built-in loop, each with a fresh request as the bindings build
  * one per call. Usage: bindings_c <url>; BENCH_CALLS (default 20000) sets N.
  * Prints "<total_seconds> <calls>" on one line.
+ * bindings_c --floor <url>: the same echo through the floor client instead (tu_bench.h:
+ * blocking write/read of a pre-encoded frame, one in flight) for BENCH_SECONDS (default 1);
+ * prints its report line "bindings.floor <rps> rps ...".
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <motan/client.h>
+
+#include "tu_bench.h"
 
 static const char ARG[] = "0123456789abcdef";
 
@@ -36,10 +41,35 @@ static int echo_once(motan_client *c)
     return rc;
 }
 
+static int floor_run(const char *url)
+{
+    char err[256] = "";
+    motan_url *u = NULL;
+    if (motan_url_parse(url, strlen(url), &u, err, sizeof err) != MOTAN_OK || motan_url_addr_count(u) != 1 ||
+        motan_url_addr_is_unix(u, 0)) {
+        fprintf(stderr, "bindings_c --floor: want motan2://127.0.0.1:PORT/...: %s\n", err);
+        motan_url_free(u);
+        return 2;
+    }
+    tu_server srv = {.port = motan_url_addr_port(u, 0)};
+    motan_request *req = motan_request_new("echo");
+    motan_request_add_arg(req, motan_value_new_string(motan_request_arena(req), ARG, sizeof ARG - 1));
+    motan_buf *frame = tu_bench_frame(req);
+    const char *env = getenv("BENCH_SECONDS");
+    double secs = env && atof(env) > 0 ? atof(env) : 1.0;
+    double rps = tu_bench_floor("bindings.floor", &srv, 1, 1, frame, secs);
+    motan_buf_free(frame);
+    motan_request_free(req);
+    motan_url_free(u);
+    return rps > 0 ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 3 && strcmp(argv[1], "--floor") == 0)
+        return floor_run(argv[2]);
     if (argc != 2) {
-        fprintf(stderr, "usage: %s <url>\n", argv[0]);
+        fprintf(stderr, "usage: %s [--floor] <url>\n", argv[0]);
         return 2;
     }
     const char *env = getenv("BENCH_CALLS");

@@ -8,13 +8,17 @@
  * delivery) with the attempt answered at once by a stand-in endpoint layer: an HA strategy
  * registered for the benchmark does exactly what failover does but completes the attempt
  * locally instead of sending it, so only cluster code is timed (CPU time of this thread).
- * The e2e figure runs failover + roundrobin over 3 test servers at 64 in flight.
+ * The e2e figure runs failover + roundrobin over 3 test servers at 64 in flight, alternating
+ * (BENCH_ROUNDS slices each, default 3) with the floor client (tu_bench.h: blocking
+ * write/read, pre-encoded requests) keeping as many in flight over one connection to each of
+ * the same servers:
+ *   cluster.e2e.floor.3 <rps> rps ...
+ *   cluster.e2e.ratio.3 <libmotan rps / floor rps> x_floor
  */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <time.h>
 
 #include <event2/event.h>
@@ -22,12 +26,13 @@
 #include <motan/cluster.h>
 
 #include "server_proc.h"
+#include "tu_bench.h"
 #include "tu_loop.h"
 
 #define BATCH 256
 
-static const char *const lbs[] = {"random",       "roundrobin", "wrr",
-                                  "activeWeight", "consistent", "localFirst"};
+static const char *const lbs[] = {"random",     "roundrobin", "wrr", "activeWeight",
+                                  "consistent", "localFirst", "p2c"};
 
 static double cpu_ns(void)
 {
@@ -135,8 +140,7 @@ typedef struct e2e {
     motan_cluster *c;
     struct event_base *base;
     uint64_t deadline;
-    uint64_t *lat;
-    size_t nlat, cap;
+    tu_lat st;
     int active, errors;
 } e2e;
 
@@ -155,11 +159,7 @@ static void e2e_cb(motan_response *r, void *ud)
     uint64_t now = motan_now_us();
     if (!r || motan_response_get_code(r) != MOTAN_OK)
         e->errors++;
-    if (e->nlat == e->cap) {
-        e->cap = e->cap ? e->cap * 2 : 1 << 16;
-        e->lat = realloc(e->lat, e->cap * sizeof(uint64_t));
-    }
-    e->lat[e->nlat++] = now - s->sent;
+    tu_lat_add(&e->st, now - s->sent);
     motan_response_free(r);
     if (now < e->deadline)
         e2e_send(s);
@@ -171,20 +171,6 @@ static void e2e_send(slot *s)
 {
     s->sent = motan_now_us();
     motan_cluster_call(s->e->c, s->req, e2e_cb, s);
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double proc_cpu_us(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_utime.tv_sec * 1e6 + (double)ru.ru_utime.tv_usec +
-           (double)ru.ru_stime.tv_sec * 1e6 + (double)ru.ru_stime.tv_usec;
 }
 
 static void bench_e2e(struct event_base *base, motan_loop *loop)
@@ -216,33 +202,41 @@ static void bench_e2e(struct event_base *base, motan_loop *loop)
         motan_request_add_arg(slots[i].req,
                               motan_value_new_string(motan_request_arena(slots[i].req), "0123456789abcdef", 16));
     }
-    for (int phase = 0; phase < 2; phase++) {
-        const char *secs = getenv("BENCH_SECONDS");
-        double len = phase ? (secs && atof(secs) > 0 ? atof(secs) : 2.0) : 0.3;
-        e.nlat = 0;
+    motan_request *req = motan_request_new("echo");
+    motan_request_add_arg(req, motan_value_new_string(motan_request_arena(req), "0123456789abcdef", 16));
+    motan_buf *frame = tu_bench_frame(req);
+    tu_floor *f = tu_floor_open(srv, 3, INFLIGHT, frame);
+    tu_lat floor_st = {0};
+    const char *secs = getenv("BENCH_SECONDS");
+    double seconds = secs && atof(secs) > 0 ? atof(secs) : 2.0;
+    int rounds = tu_bench_rounds();
+    /* a warm-up slice, then the cluster and the floor in alternating slices */
+    for (int i = 0; i <= rounds; i++) {
+        if (i == 1)
+            tu_lat_reset(&e.st);
         e.active = INFLIGHT;
-        uint64_t t0 = motan_now_us();
-        double c0 = proc_cpu_us();
-        e.deadline = t0 + (uint64_t)(len * 1e6);
-        for (int i = 0; i < INFLIGHT; i++)
-            e2e_send(&slots[i]);
+        tu_lat_start(&e.st);
+        e.deadline = e.st.t0 + (uint64_t)((i ? seconds / rounds : 0.3) * 1e6);
+        for (int k = 0; k < INFLIGHT; k++)
+            e2e_send(&slots[k]);
         event_base_dispatch(base);
-        if (!phase)
-            continue;
-        double secs_run = (double)(motan_now_us() - t0) / 1e6;
-        double cpu = (proc_cpu_us() - c0) / (double)e.nlat;
-        qsort(e.lat, e.nlat, sizeof(uint64_t), cmp_u64);
-        printf("cluster.e2e.3 %.0f rps %llu p50 %llu p99 %.2f cpu_us_per_call\n",
-               (double)e.nlat / secs_run, (unsigned long long)e.lat[e.nlat / 2],
-               (unsigned long long)e.lat[(e.nlat * 99) / 100], cpu);
+        tu_lat_stop(&e.st);
+        if (i)
+            tu_floor_run(f, seconds / rounds, &floor_st);
     }
     if (e.errors)
         fprintf(stderr, "cluster.e2e: %d errors\n", e.errors);
+    double rps = tu_lat_report("cluster.e2e.3", &e.st);
+    double floor_rps = tu_lat_report("cluster.e2e.floor.3", &floor_st);
+    tu_bench_ratio("cluster.e2e.ratio.3", rps, floor_rps);
+    tu_floor_close(f);
+    motan_buf_free(frame);
+    motan_request_free(req);
     for (int i = 0; i < INFLIGHT; i++)
         motan_request_free(slots[i].req);
     for (int i = 0; i < 3; i++)
         motan_url_free(nodes[i]);
-    free(e.lat);
+    tu_lat_reset(&e.st);
     motan_cluster_free(e.c);
     for (int i = 0; i < 3; i++)
         tu_server_stop(&srv[i]);
@@ -258,6 +252,7 @@ int main(void)
         return 1;
     motan_ha_register(&bench_ha);
     g_resp = motan_response_new();
+    tu_bench_machine();
     const char *only = getenv("BENCH_LB");
     for (size_t i = 0; i < sizeof(lbs) / sizeof(lbs[0]); i++) {
         if (only && strcmp(only, lbs[i]))

@@ -23,8 +23,8 @@
 #define UPDATES 200
 #define NKEYS 64
 
-static const char *const names[] = {"random",       "roundrobin", "wrr",
-                                    "activeWeight", "consistent", "localFirst"};
+static const char *const names[] = {"random",     "roundrobin", "wrr", "activeWeight",
+                                    "consistent", "localFirst", "p2c"};
 
 static motan_endpoint *eps[NMAX];
 static motan_request *keyed[NKEYS];

@@ -2,7 +2,8 @@
 # Runs the test suites of the given groups against the binaries in $BUILD.
 #   unit               every tests/unit/test_*.c
 #   integration        every tests/integration/test_*.c (test_examples runs examples/)
-#   cli                the motan CLI contract: tests/cli/*.sh and tests/cli/*.py
+#   cli                the motan CLI contract: tests/cli/*.sh and tests/cli/*.py, and the
+#                      tests/cli/test_*.c suites of its parts (under valgrind memcheck)
 #   python lua php     one binding's suite; bindings = all three
 #   all                unit integration cli bindings (what `make asan` runs)
 #   valgrind           the transport and cluster integration suites under memcheck
@@ -129,7 +130,11 @@ for group in "${groups[@]}"; do
         cli)
             for t in tests/cli/test_*.sh tests/cli/*.py; do
                 [ -e "$t" ] && run "$t" cli_test
-            done ;;
+            done
+            # The C suites of the CLI's parts: under memcheck, unless built with a sanitizer.
+            cli_runner=memcheck
+            [ -n "$sanitizer" ] && cli_runner=direct
+            suites tests/cli "$cli_runner" $(names tests/cli) ;;
         python | lua | php) binding "$group" ;;
         valgrind)
             MOTAN_SANITIZER=valgrind suites tests/integration memcheck test_transport test_cluster ;;

@@ -7,7 +7,11 @@
  * requestTimeout (1000), backupRequestDelayTime (unset: the backupRequestDelayRatio
  * percentile, 90, of recent latencies), backupRequestMaxRetryRatio (15 percent),
  * emptyNodeProtection (true), and every endpoint parameter (connections, connectTimeout, ...)
- * which is passed on to the endpoints.
+ * which is passed on to the endpoints. Tail-latency protections, cluster-wide (no per-method
+ * override; docs/cluster.md): ewmaDecay (10000 ms, p2c), retryBudgetRatio (0.2) and
+ * retryBudgetMin (10 per second), maxEjectionPercent (10) and the outlier* thresholds,
+ * slowStartWindow (0, off). Every attempt carries what is left of the call's timeout as
+ * M_tmo (ms).
  *
  * Threading: a cluster lives on one motan_loop. motan_cluster_call, _call_sync, _update and
  * _free may be called from any thread with a built-in loop (they are handed to the loop);
@@ -70,17 +74,29 @@ int motan_cluster_call_sync(motan_cluster *c, motan_request *req, motan_response
 /* The current endpoints of the own group (loop thread; borrowed until the next update). */
 size_t motan_cluster_endpoint_count(const motan_cluster *c);
 motan_endpoint *motan_cluster_endpoint_at(const motan_cluster *c, size_t i);
-/* Counters: "calls", "ok", "errors", "retries", "backups", "backups_won", "no_endpoint". */
+/*
+ * Counters: "calls", "ok", "errors", "retries", "backups", "backups_won", "no_endpoint",
+ * "ejections" (outlier ejections), "budget_exhausted" (retries and backups the retry budget
+ * refused).
+ */
 uint64_t motan_cluster_stat(const motan_cluster *c, const char *name);
 /* The service URL (borrowed, lives with c). */
 const motan_url *motan_cluster_get_url(const motan_cluster *c);
 
 /* ==== load balancing ==================================================================== */
 
+/* How an attempt ended, as a load balancer's observe hook is told. */
+typedef enum motan_lb_outcome {
+    MOTAN_LB_ANSWERED = 0,  /* a response: success or a business error (errtype 2) */
+    MOTAN_LB_FAILED = 1,    /* the endpoint's fault: timeout, connection, protocol, remote error */
+    MOTAN_LB_ABANDONED = 2  /* given up while in flight (another attempt answered first): the
+                               latency is a lower bound */
+} motan_lb_outcome;
+
 /*
  * A load balancer, registered by name (built-ins: random, roundrobin, wrr, activeWeight,
- * consistent, localFirst). All functions run on the loop thread; state is per cluster and
- * per group.
+ * consistent, localFirst, p2c). All functions run on the loop thread; state is per cluster
+ * and per group.
  */
 typedef struct motan_lb_ops {
     /* sizeof(motan_lb_ops) where the plug-in was compiled (checked at registration). */
@@ -97,6 +113,13 @@ typedef struct motan_lb_ops {
      */
     motan_endpoint *(*pick)(void *state, const motan_request *req, motan_endpoint *const *eps,
                             size_t n, motan_endpoint *const *exclude, size_t nexclude);
+    /*
+     * Optional (NULL: not told): an attempt sent to ep ended after latency_us. ep was picked
+     * from this state's group (it may have left the list since). Local failures (busy, out
+     * of memory, bad request) are not reported.
+     */
+    void (*observe)(void *state, motan_endpoint *ep, motan_lb_outcome outcome,
+                    uint64_t latency_us);
 } motan_lb_ops;
 
 /*
@@ -139,11 +162,17 @@ const motan_ha_ops *motan_ha_find(const char *name);
 
 /* The request (borrowed). */
 const motan_request *motan_ha_call_request(const motan_ha_call *call);
-/* An endpoint picked by the cluster's LB among available ones this call has not tried, or NULL. */
+/*
+ * An endpoint picked by the cluster's LB among available ones this call has not tried and
+ * that are not ejected as outliers (slow-starting ones get part of their share); a tried
+ * one, then an ejected one, when nothing else is left; NULL when none is available.
+ */
 motan_endpoint *motan_ha_call_pick(motan_ha_call *call);
 /*
- * Sends an attempt to ep with what is left of the call's timeout; *attempt gets its number
- * (0, 1, ...). MOTAN_ETIMEOUT when no time is left.
+ * Sends an attempt to ep with what is left of the call's timeout (also sent to the server as
+ * M_tmo); *attempt gets its number (0, 1, ...). MOTAN_ETIMEOUT when no time is left. Every
+ * attempt after the first (a retry, a backup) draws on the cluster's retry budget:
+ * MOTAN_EBUSY when it is spent (complete the call with the error you have).
  */
 int motan_ha_call_send(motan_ha_call *call, motan_endpoint *ep, int *attempt);
 /* Cancels an attempt still in flight (its on_attempt will not run). */

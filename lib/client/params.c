@@ -10,10 +10,11 @@
 
 #include "client/client_int.h"
 
-enum { P_STR, P_INT, P_BOOL, P_SER, P_LB, P_HA };
+enum { P_STR, P_INT, P_NUM, P_BOOL, P_SER, P_LB, P_HA };
 
 /*
- * THE table of client parameters. Adding one is one line here (name, kind, range for P_INT);
+ * THE table of client parameters. Adding one is one line here (name, kind, range for P_INT
+ * and P_NUM, a decimal number);
  * the layer that reads it takes it from the URL (cluster, endpoint: motan_url_get_*), and
  * "<method>.<name>" works for every entry. Keep README's parameter table in step.
  */
@@ -43,6 +44,18 @@ static const struct param {
     {"backupRequestDelayRatio", P_INT, 1, 99},
     {"backupRequestMaxRetryRatio", P_INT, 0, 100},
     {"emptyNodeProtection", P_BOOL, 0, 0},
+    /* tail latency, cluster-wide (docs/cluster.md) */
+    {"ewmaDecay", P_INT, 1, 86400000},
+    {"retryBudgetRatio", P_NUM, 0, 100},
+    {"retryBudgetMin", P_NUM, 0, 1000000},
+    {"maxEjectionPercent", P_INT, 0, 100},
+    {"slowStartWindow", P_INT, 0, 86400000},
+    {"outlierInterval", P_INT, 1, 86400000},
+    {"outlierMinRequests", P_INT, 1, 1000000},
+    {"outlierErrorPercent", P_INT, 1, 100},
+    {"outlierLatencyFactor", P_NUM, 1, 1000000},
+    {"outlierLatencyMin", P_INT, 0, 86400000},
+    {"outlierEjectionTime", P_INT, 1, 86400000},
 };
 
 #define NPARAMS (sizeof(params) / sizeof(params[0]))
@@ -119,6 +132,18 @@ static int check_value(const struct param *p, const char *key, const char *value
         if (v < p->lo || v > p->hi)
             return motan__errf(errbuf, errlen, MOTAN_EURL, "parameter %s=%lld is out of range %lld..%lld",
                                key, v, p->lo, p->hi);
+        break;
+    }
+    case P_NUM: {
+        char *end;
+        double v = strtod(value, &end);
+        if (end == value || *end || v != v)
+            return motan__errf(errbuf, errlen, MOTAN_EURL, "parameter %s=%s is not a number", key,
+                               value);
+        if (v < (double)p->lo || v > (double)p->hi)
+            return motan__errf(errbuf, errlen, MOTAN_EURL,
+                               "parameter %s=%s is out of range %lld..%lld", key, value, p->lo,
+                               p->hi);
         break;
     }
     case P_BOOL:

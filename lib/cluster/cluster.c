@@ -54,6 +54,8 @@ static int group_init(motan_cluster *c, motan__group *g, const char *name)
 {
     g->name = motan__strdup(name);
     g->lb_state = c->lb->create(c->url);
+    if (motan__resil_group_init(c, g) != MOTAN_OK)
+        return MOTAN_ENOMEM;
     return g->name && g->lb_state ? MOTAN_OK : MOTAN_ENOMEM;
 }
 
@@ -67,6 +69,7 @@ static void group_clear(motan_cluster *c, motan__group *g)
     if (g->lb_state)
         c->lb->destroy(g->lb_state);
     g->lb_state = NULL;
+    motan__resil_group_free(g);
     motan_free(g->name);
     g->name = NULL;
 }
@@ -127,11 +130,14 @@ static void create_in_loop(void *arg)
                              "serialization \"%s\" is not supported (simple, msgpack, json)", ser);
     }
     if (rc == MOTAN_OK)
+        rc = motan__resil_new(c, a->errbuf, a->errlen);
+    if (rc == MOTAN_OK)
         rc = group_init(c, &c->own, motan_url_get_str(u, NULL, "group", "default_rpc"));
     if (rc == MOTAN_OK && !(c->ha_state = ha->create(c->url)))
         rc = MOTAN_ENOMEM;
     if (rc != MOTAN_OK) {
-        motan__errf(a->errbuf, a->errlen, rc, "out of memory creating a cluster");
+        if (rc == MOTAN_ENOMEM) /* other errors wrote their own message */
+            motan__errf(a->errbuf, a->errlen, rc, "out of memory creating a cluster");
         cluster_destroy(c);
         a->rc = rc;
         return;
@@ -192,6 +198,7 @@ static void cluster_destroy(motan_cluster *c)
     motan_free(c->groups);
     if (c->ha_state)
         c->ha->destroy(c->ha_state);
+    motan__resil_free(c);
     if (c->done_ev.ev_base)
         event_del(&c->done_ev);
     while (c->pool) {
@@ -388,6 +395,7 @@ static int group_apply(motan_cluster *c, motan__group *g, const motan_url *const
     g->eps = eps;
     g->n = k;
     c->lb->update(g->lb_state, g->eps, g->n);
+    motan__resil_group_sync(c, g);
     return MOTAN_OK;
 }
 
@@ -597,6 +605,8 @@ MOTAN_EXPORT uint64_t motan_cluster_stat(const motan_cluster *c, const char *nam
         {"backups", offsetof(motan_cluster, st_backups)},
         {"backups_won", offsetof(motan_cluster, st_backups_won)},
         {"no_endpoint", offsetof(motan_cluster, st_no_endpoint)},
+        {"ejections", offsetof(motan_cluster, st_ejections)},
+        {"budget_exhausted", offsetof(motan_cluster, st_budget_exhausted)},
     };
     if (!c || !name)
         return 0;

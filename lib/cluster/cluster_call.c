@@ -169,6 +169,7 @@ static void attempt_cb(motan_response *resp, void *userdata)
         call_unref(call);
         return;
     }
+    motan__resil_observe(c, call->group, a->ep, resp, 0, a->start_us);
     motan__cluster_hold(c);
     c->ha->on_attempt(c->ha_state, call, index, resp);
     call_unref(call);
@@ -188,6 +189,8 @@ MOTAN_EXPORT int motan_ha_call_send(motan_ha_call *call, motan_endpoint *ep, int
     memset(a, 0, sizeof(*a));
     a->call = call;
     a->ep = ep;
+    if (call->nattempts > 0 && !motan__resil_allow_retry(call->c))
+        return MOTAN_EBUSY; /* the retry budget is spent */
     a->start_us = motan_now_us();
     int rc = motan_endpoint_call_group(ep, call->req, call->send_group, remaining, attempt_cb, a,
                                        &a->call_id);
@@ -210,6 +213,7 @@ MOTAN_EXPORT void motan_ha_call_cancel(motan_ha_call *call, int attempt)
     if (!a->inflight || a->cancelled)
         return;
     a->cancelled = 1;
+    motan__resil_observe(call->c, call->group, a->ep, NULL, 1, a->start_us);
     /* Its callback still runs once (with MOTAN_ECANCELLED, or a late result) and is dropped. */
     motan_endpoint_cancel(a->ep, a->call_id);
 }
@@ -218,16 +222,13 @@ MOTAN_EXPORT motan_endpoint *motan_ha_call_pick(motan_ha_call *call)
 {
     motan_cluster *c = call->c;
     motan__group *g = call->group;
-    if (call->nattempts == 0) /* the common case: nothing to exclude */
+    if (call->nattempts == 0 && motan__guard_idle(g->guard, motan__call_start_us(call)))
         return c->lb->pick(g->lb_state, call->req, g->eps, g->n, NULL, 0);
-    motan_endpoint *tried[MOTAN_HA_MAX_ATTEMPTS] = {NULL};
+    motan_endpoint *tried[MOTAN_HA_MAX_ATTEMPTS];
     size_t nt = 0;
     for (int i = 0; i < call->nattempts && i < MOTAN_HA_MAX_ATTEMPTS; i++)
         tried[nt++] = call->att[i].ep;
-    motan_endpoint *ep = c->lb->pick(g->lb_state, call->req, g->eps, g->n, tried, nt);
-    if (!ep && nt)
-        ep = c->lb->pick(g->lb_state, call->req, g->eps, g->n, NULL, 0);
-    return ep;
+    return motan__resil_pick(c, g, call->req, tried, nt);
 }
 
 MOTAN_EXPORT const motan_request *motan_ha_call_request(const motan_ha_call *call)
@@ -326,6 +327,7 @@ static void dispatch(motan_cluster *c, motan_ha_call *call)
      * is not touched. Without memory for it the call stays in its own group. */
     if (call->group != &c->own && !(call->send_group = motan__strdup(call->group->name)))
         call->group = &c->own;
+    motan__resil_on_call(c, motan__call_start_us(call));
     c->ha->start(c->ha_state, call);
 }
 
@@ -464,6 +466,7 @@ MOTAN_EXPORT int motan_cluster_call(motan_cluster *c, motan_request *req, motan_
     if (call->timeout_ms <= 0)
         call->timeout_ms = 1000;
     call->deadline_us = start_us + (uint64_t)call->timeout_ms * 1000u;
+    call->start_us = start_us;
     char err[256] = "";
     int rc = MOTAN_OK;
     const char *m = motan_request_get_method(req);

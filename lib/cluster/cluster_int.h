@@ -9,6 +9,7 @@
 
 #include <motan/cluster.h>
 
+#include "cluster/guard_int.h"
 #include "core/core_int.h"
 
 #define MOTAN_HA_MAX_ATTEMPTS 16
@@ -23,6 +24,7 @@ typedef struct motan__group {
     void *lb_state;
     int weight;  /* from the rule; 0 = not named by it */
     int current; /* smooth weighted round robin over groups */
+    struct motan__guard *guard; /* ejection and slow start (guard.c) */
 } motan__group;
 
 /* An endpoint taken out of the cluster, freed once its calls are done. */
@@ -59,6 +61,7 @@ struct motan_ha_call {
     motan_response_cb cb;
     void *userdata;
     uint64_t deadline_us;
+    uint64_t start_us; /* coarse clock: the budget deposit and first pick use it */
     int timeout_ms;
     int refs;          /* completion pending + attempts in flight + code running on it */
     int backstop_ms;
@@ -69,6 +72,15 @@ struct motan_ha_call {
     struct event backstop; /* completes the call with MOTAN_ETIMEOUT whatever the HA does */
     motan__attempt att[MOTAN_HA_MAX_ATTEMPTS];
 };
+
+/*
+ * When the call started, on the coarse clock its deadline was set with (or the test clock):
+ * the time of the call's budget deposit and first pick, without reading a clock again.
+ */
+static inline uint64_t motan__call_start_us(const motan_ha_call *call)
+{
+    return motan__cluster_clock ? motan__cluster_clock() : call->start_us;
+}
 
 /* Integer parameters HA strategies read on every call, cached by key pointer. */
 #define MOTAN__PARAM_CACHE 8
@@ -112,8 +124,9 @@ struct motan_cluster {
     atomic_int closing; /* set on the loop thread, read by motan_cluster_call on any */
     int busy;
     int free_pending;
+    struct motan__resil *resil; /* retry budget and guard parameters (resilience.c) */
     atomic_uint_fast64_t st_calls, st_ok, st_errors, st_retries, st_backups, st_backups_won,
-        st_no_endpoint;
+        st_no_endpoint, st_ejections, st_budget_exhausted;
 };
 
 /* Counters: written on the loop thread only, read from any (no locked instruction needed). */
@@ -139,6 +152,26 @@ void motan__cluster_cancel_calls(motan_cluster *c);
 /* The first node list arrived: start the calls that waited for it. */
 void motan__cluster_unpark(motan_cluster *c);
 void motan__cluster_on_done(evutil_socket_t fd, short what, void *arg);
+
+/* resilience.c: retry budget, outlier ejection and slow start, wired in (docs/cluster.md). */
+/* Parses the parameters into c->resil; MOTAN_EURL (errbuf names the parameter). */
+int motan__resil_new(motan_cluster *c, char *errbuf, size_t errlen);
+void motan__resil_free(motan_cluster *c);
+int motan__resil_group_init(motan_cluster *c, motan__group *g);
+void motan__resil_group_free(motan__group *g);
+/* g's list changed (after the LB's update). */
+void motan__resil_group_sync(motan_cluster *c, motan__group *g);
+/* A call starts at now_us (deposits into the retry budget). */
+void motan__resil_on_call(motan_cluster *c, uint64_t now_us);
+/* 1 when the retry budget allows one more attempt of a call (a retry or a backup). */
+int motan__resil_allow_retry(motan_cluster *c);
+/* The LB's pick in g, minus tried and ejected endpoints, thinned by slow start. */
+motan_endpoint *motan__resil_pick(motan_cluster *c, motan__group *g, const motan_request *req,
+                                  motan_endpoint *const *tried, size_t ntried);
+/* An attempt to ep sent at start_us (motan_now_us) ended with resp (borrowed), or was
+ * abandoned in flight. */
+void motan__resil_observe(motan_cluster *c, motan__group *g, motan_endpoint *ep,
+                          const motan_response *resp, int abandoned, uint64_t start_us);
 
 /* group_rule.c: "g1:3,g2,g3:1" -> names and weights (clamped 1..100). */
 int motan__rule_parse(const char *text, char ***names, int **weights, size_t *n);

@@ -66,6 +66,7 @@ static void builtins_locked(void)
     static const motan_lb_ops *const builtins[] = {
         &motan__lb_random,     &motan__lb_roundrobin, &motan__lb_wrr,
         &motan__lb_active,     &motan__lb_consistent, &motan__lb_local,
+        &motan__lb_p2c,
     };
     for (size_t i = 0; i < sizeof(builtins) / sizeof(builtins[0]); i++)
         register_locked(builtins[i]);
@@ -104,9 +105,16 @@ static uint64_t splitmix64(uint64_t x)
     return x ^ (x >> 31);
 }
 
+uint64_t motan__lb_test_seed;
+uint64_t (*motan__cluster_clock)(void);
+
 uint64_t motan__lb_seed(const void *salt)
 {
     static atomic_uint_fast64_t counter;
+    if (motan__lb_test_seed) {
+        uint64_t x = splitmix64(motan__lb_test_seed ^ splitmix64(atomic_fetch_add(&counter, 1)));
+        return x ? x : 0x9E3779B97F4A7C15ULL;
+    }
     uint64_t x = motan_now_us() ^ ((uint64_t)getpid() << 40) ^ (uint64_t)(uintptr_t)salt;
     x = splitmix64(x ^ splitmix64(atomic_fetch_add(&counter, 1)));
     return x ? x : 0x9E3779B97F4A7C15ULL; /* xorshift must not start at 0 */

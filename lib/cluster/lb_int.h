@@ -20,11 +20,26 @@ extern const motan_lb_ops motan__lb_wrr;
 extern const motan_lb_ops motan__lb_active;
 extern const motan_lb_ops motan__lb_consistent;
 extern const motan_lb_ops motan__lb_local;
+extern const motan_lb_ops motan__lb_p2c;
 
 /* ---- PRNG: xorshift64*, one per LB state (no locks, no rand()) ------------------------ */
 
-/* A non-zero seed from the clock, the pid, a per-process counter and `salt`. */
+/*
+ * A non-zero seed from the clock, the pid, a per-process counter and `salt`; when the test
+ * seam motan__lb_test_seed is non-zero, from it and the counter only (runs repeat exactly).
+ */
 uint64_t motan__lb_seed(const void *salt);
+extern uint64_t motan__lb_test_seed;
+
+/* ---- clock of time-based decisions (p2c decay, ejection, slow start, retry budget) ---- */
+
+/* Test seam: when set, replaces the coarse monotonic clock (microseconds). */
+extern uint64_t (*motan__cluster_clock)(void);
+
+static inline uint64_t motan__cluster_now_us(void)
+{
+    return motan__cluster_clock ? motan__cluster_clock() : motan__now_coarse_us();
+}
 
 static inline uint64_t motan__lb_rand(uint64_t *s)
 {
@@ -77,5 +92,27 @@ int motan__lb_weight(const motan_endpoint *e);
 motan_endpoint *motan__lb_least_active(uint64_t *rng, motan_endpoint *const *eps,
                                        const uint32_t *idx, size_t nidx,
                                        motan_endpoint *const *exclude, size_t nexclude);
+
+/* ---- endpoint -> index map -------------------------------------------------------------- */
+
+/* Open addressing over endpoint pointers, built once per list update; O(1) lookups. */
+typedef struct motan__epmap {
+    const motan_endpoint **keys; /* NULL = empty slot */
+    uint32_t *vals;
+    size_t mask; /* capacity - 1; 0 when empty */
+} motan__epmap;
+
+/* Maps eps[i] -> i (a duplicate keeps its first index). MOTAN_ENOMEM leaves m empty. */
+int motan__epmap_build(motan__epmap *m, motan_endpoint *const *eps, size_t n);
+/* The index of ep, or -1. */
+long motan__epmap_get(const motan__epmap *m, const motan_endpoint *ep);
+void motan__epmap_free(motan__epmap *m);
+/*
+ * Per-endpoint state kept beside a list across updates: *arr (elements of `size` bytes) and
+ * m, built for the old list, become n elements and the map for eps; kept endpoints' elements
+ * are copied over, new ones zeroed. Out of memory: both empty, MOTAN_ENOMEM.
+ */
+int motan__epmap_carry(motan__epmap *m, void **arr, size_t size, motan_endpoint *const *eps,
+                       size_t n);
 
 #endif

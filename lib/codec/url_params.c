@@ -26,6 +26,18 @@ static const struct {
     {"backupRequestMaxRetryRatio", "15"},
     {"weight", "10"},
     {"emptyNodeProtection", "true"},
+    /* tail latency (docs/cluster.md) */
+    {"ewmaDecay", "10000"},
+    {"retryBudgetRatio", "0.2"},
+    {"retryBudgetMin", "10"},
+    {"maxEjectionPercent", "10"},
+    {"slowStartWindow", "0"},
+    {"outlierInterval", "1000"},
+    {"outlierMinRequests", "10"},
+    {"outlierErrorPercent", "30"},
+    {"outlierLatencyFactor", "5"},
+    {"outlierLatencyMin", "10"},
+    {"outlierEjectionTime", "30000"},
 };
 
 MOTAN_EXPORT const char *motan_url_param_default(const char *key)

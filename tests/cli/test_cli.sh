@@ -230,6 +230,40 @@ expect_err 2 encode frame '{"kind":"request","body":"abc"}'
 expect_err 2 encode frame '{"kind":"response","status":1,"error":{"errcode":"x","errtype":1}}'
 expect_err 2 encode frame '{"kind":"request","serialization":0,"args":[1]}'
 
+# ---- inputs from files: @FILE, '-' and --raw-bytes ------------------------------------------
+printf '{"$int16":-2}' >"$TMP/v.json"
+expect_ok 07fffe encode simple "@$TMP/v.json"
+echo -n "$full" >"$TMP/full.json"
+expect_ok "$(vhex frames.json req_full)" encode frame "@$TMP/full.json"
+printf 'ab\0\377' >"$TMP/raw.bin"
+expect_ok 0300000004616200ff encode simple --raw-bytes "@$TMP/raw.bin"
+"$M" encode simple --raw-bytes - <"$TMP/raw.bin" >"$TMP/o" 2>&1 && [ "$(cat "$TMP/o")" = 0300000004616200ff ] && ok ||
+    bad "encode simple --raw-bytes - (stdin): $(cat "$TMP/o")"
+printf '\x08\x02' >"$TMP/v.bin"
+expect_ok '{"$int32":1}' decode simple "@$TMP/v.bin"
+expect_ok '{"kind":"response","request_id":"16","status":0,"serialization":6,"metadata":{"M_pt":"3"},"body":"01000000026f6b","value":"ok"}' \
+    decode frame "@$TMP/frame.bin"
+# A 2 MiB string (far over the 128 KiB an argument may have) from a file, checked by Python.
+python3 -c 'import json,sys; open(sys.argv[1], "w").write(json.dumps("\u00e9x" * (1 << 20), ensure_ascii=False))' "$TMP/big.json"
+"$M" encode simple "@$TMP/big.json" >"$TMP/o" 2>"$TMP/e"
+if [ $? -eq 0 ] && python3 -c 'import sys; b = ("\u00e9x" * (1 << 20)).encode(); sys.exit(open(sys.argv[1]).read().strip() != ("01" + len(b).to_bytes(4, "big").hex() + b.hex()))' "$TMP/o"; then
+    ok
+else
+    bad "encode simple @2MiB: $(head -c 300 "$TMP/e")"
+fi
+expect_err 2 encode simple "@$TMP/missing.json"
+[[ "$err" == *"cannot read '$TMP/missing.json': No such file or directory"* ]] || bad "missing file message [$err]"
+expect_err 2 encode frame "@$TMP/missing.json"
+expect_err 2 encode simple @
+expect_err 2 encode simple --raw-bytes "$TMP/raw.bin"
+expect_err 2 encode simple --raw-bytes "@$TMP/missing.bin"
+expect_usage_err encode frame --raw-bytes "@$TMP/raw.bin"
+expect_usage_err encode simple --raw-bytes
+expect_err 2 decode simple "@$TMP/missing.bin"
+expect_err 2 decode frame "@$TMP/missing.bin"
+printf '{bad' >"$TMP/bad.json"
+expect_err 2 encode simple "@$TMP/bad.json"
+
 # ---- help, version, usage errors ------------------------------------------------------------
 expect_help --help
 expect_help -h

@@ -53,6 +53,16 @@ static void stop_servers(tu_server *s, int n)
             ck_assert_int_eq(tu_server_stop(&s[i]), 0);
 }
 
+/* s0, s1 and s2, s2 with --fault fault. */
+static void start_one_faulty(tu_server *s, const char *fault)
+{
+    const char *a0[] = {"--name", "s0", NULL}, *a1[] = {"--name", "s1", NULL};
+    const char *a2[] = {"--name", "s2", "--fault", fault, NULL};
+    ck_assert_int_eq(tu_server_start(&s[0], a0), 0);
+    ck_assert_int_eq(tu_server_start(&s[1], a1), 0);
+    ck_assert_int_eq(tu_server_start(&s[2], a2), 0);
+}
+
 /* Points the cluster at servers (node params appended to each node URL). */
 static void set_nodes(motan_cluster *c, const char *group, tu_server *s, int n,
                       const char *const *node_params)
@@ -659,6 +669,298 @@ START_TEST(test_builtin_loop_sync)
 }
 END_TEST
 
+/* ---- deadline propagation (M_tmo) ---------------------------------------------------- */
+
+/* One answer as the test server's meta("M_tmo") gives it: the value and who answered. */
+typedef struct meta_answer {
+    int done, code;
+    long tmo;
+    char server[16];
+} meta_answer;
+
+static void meta_cb(motan_response *r, void *ud)
+{
+    meta_answer *a = ud;
+    a->done = 1;
+    a->code = r ? motan_response_get_code(r) : MOTAN_ENOMEM;
+    a->tmo = -1;
+    if (a->code == MOTAN_OK) {
+        size_t len = 0;
+        const char *v = motan_value_get_data(motan_response_get_value(r), &len);
+        char num[16] = "";
+        if (v && len < sizeof(num))
+            memcpy(num, v, len);
+        a->tmo = v ? strtol(num, NULL, 10) : -1;
+        const char *srv = motan_response_get_meta(r, "X-Server");
+        snprintf(a->server, sizeof(a->server), "%s", srv ? srv : "");
+    }
+    motan_response_free(r);
+}
+
+/* meta("M_tmo") through c; request timeout t (0: the URL's). */
+static meta_answer call_tmo(tu_env *e, motan_cluster *c, int t)
+{
+    motan_request *r = motan_request_new("meta");
+    motan_request_add_arg(r, motan_value_new_string(motan_request_arena(r), "M_tmo", 5));
+    motan_request_set_timeout(r, t);
+    meta_answer a = {0};
+    ck_assert_int_eq(motan_cluster_call(c, r, meta_cb, &a), MOTAN_OK);
+    ck_assert(tu_run_until(e, &a.done, 1, 10000));
+    ck_assert_int_eq(a.code, MOTAN_OK);
+    /* The per-attempt deadline lives in the call: the caller's request is unchanged. */
+    ck_assert_uint_eq(motan_request_meta_count(r), 0);
+    motan_request_free(r);
+    return a;
+}
+
+START_TEST(test_deadline_in_metadata)
+{
+    tu_server s[2];
+    const char *slow[] = {"--name", "s0", "--fault", "delay:1000", NULL};
+    const char *fast[] = {"--name", "s1", NULL};
+    ck_assert_int_eq(tu_server_start(&s[0], slow), 0);
+    ck_assert_int_eq(tu_server_start(&s[1], fast), 0);
+    tu_env e;
+    tu_env_init(&e);
+    /* Every attempt carries what is left of the call's time (the coarse clock may have
+     * ticked a few ms since the call started; more under valgrind). */
+    long slack = tu_slow() ? 150 : 10;
+    motan_cluster *c = cluster_new(&e, "requestTimeout=2000&meta.requestTimeout=700");
+    set_nodes(c, NULL, &s[1], 1, NULL);
+    meta_answer a = call_tmo(&e, c, 0);
+    ck_assert_msg(a.tmo > 700 - slack && a.tmo <= 700, "M_tmo %ld for meta.requestTimeout=700",
+                  a.tmo);
+    a = call_tmo(&e, c, 321);
+    ck_assert_msg(a.tmo > 321 - slack && a.tmo <= 321, "M_tmo %ld for a 321 ms request", a.tmo);
+    motan_cluster_free(c);
+    /* A backup request sent after 200 ms carries the 1800 ms left, not the full 2000. */
+    c = cluster_new(&e, "requestTimeout=2000&haStrategy=backupRequest&loadbalance=roundrobin&"
+                        "backupRequestDelayTime=200&backupRequestMaxRetryRatio=100");
+    set_nodes(c, NULL, s, 2, NULL);
+    int backups_seen = 0;
+    for (int i = 0; i < 4; i++) {
+        a = call_tmo(&e, c, 0);
+        ck_assert_str_eq(a.server, "s1");
+        if (a.tmo <= 1800) {
+            ck_assert_msg(a.tmo > 1700 - slack, "a backup's M_tmo %ld", a.tmo);
+            backups_seen++;
+        } else {
+            ck_assert_msg(a.tmo > 2000 - slack && a.tmo <= 2000, "a first attempt's M_tmo %ld",
+                          a.tmo);
+        }
+    }
+    ck_assert_int_gt(backups_seen, 0);
+    ck_assert_uint_eq(motan_cluster_stat(c, "backups_won"), (uint64_t)backups_seen);
+    motan_cluster_free(c);
+    tu_env_free(&e);
+    stop_servers(s, 2);
+}
+END_TEST
+
+/* ---- retry budget ---------------------------------------------------------------------- */
+
+START_TEST(test_retry_budget_exhausted)
+{
+    /* Every answer is a (retryable) framework error; fusing is off. */
+    tu_server s[2];
+    const char *extra[] = {"--fault", "error-go", NULL};
+    start_servers(s, 2, extra);
+    tu_env e;
+    tu_env_init(&e);
+    const char *modes[] = {
+        /* no ratio, a reserve of 1 per second: 10 retries in the 10 s window */
+        "haStrategy=failover&retries=1&errorCountThreshold=0&retryBudgetRatio=0&"
+        "retryBudgetMin=1",
+        /* the defaults (0.2 of the calls + a reserve of 100): every call retries */
+        "haStrategy=failover&retries=1&errorCountThreshold=0"};
+    for (int m = 0; m < 2; m++) {
+        motan_cluster *c = cluster_new(&e, modes[m]);
+        set_nodes(c, NULL, s, 2, NULL);
+        load l = {.e = &e, .c = c, .total = 50};
+        load_run(&l, 1, 30000);
+        /* When the budget says no, a call fails with its own error, not a budget error. */
+        ck_assert_int_eq(l.failed, 50);
+        ck_assert_msg(strstr(l.first_error, "MOTAN_EREMOTE") && strstr(l.first_error, "injected"),
+                      "%s", l.first_error);
+        ck_assert_uint_eq(motan_cluster_stat(c, "retries"), m == 0 ? 10 : 50);
+        ck_assert_uint_eq(motan_cluster_stat(c, "budget_exhausted"), m == 0 ? 40 : 0);
+        motan_cluster_free(c);
+    }
+    tu_env_free(&e);
+    stop_servers(s, 2);
+}
+END_TEST
+
+START_TEST(test_backup_requests_under_retry_budget)
+{
+    /* Every server is slow, every call would want a backup after 5 ms and
+     * backupRequestMaxRetryRatio=100 would allow one per call: the retry budget decides. */
+    tu_server s[3];
+    const char *extra[] = {"--fault", "delay:20", NULL};
+    start_servers(s, 3, extra);
+    tu_env e;
+    tu_env_init(&e);
+    const char *modes[] = {"retryBudgetRatio=0&retryBudgetMin=0", "retryBudgetRatio=0.2"};
+    for (int m = 0; m < 2; m++) {
+        char params[256];
+        snprintf(params, sizeof(params),
+                 "haStrategy=backupRequest&backupRequestDelayTime=5&"
+                 "backupRequestMaxRetryRatio=100&requestTimeout=2000&%s",
+                 modes[m]);
+        motan_cluster *c = cluster_new(&e, params);
+        set_nodes(c, NULL, s, 3, NULL);
+        load l = {.e = &e, .c = c, .total = tu_slow() ? 300 : 1000};
+        load_run(&l, 32, 120000);
+        ck_assert_int_eq(l.failed, 0);
+        uint64_t backups = motan_cluster_stat(c, "backups");
+        if (m == 0) {
+            ck_assert_uint_eq(backups, 0);
+        } else {
+            /* 20 % of the calls plus the reserve of 100 in the window, and some were sent. */
+            ck_assert_msg(backups > 0 && backups <= (uint64_t)l.total / 5 + 100,
+                          "%llu backups for %d calls", (unsigned long long)backups, l.total);
+        }
+        ck_assert_uint_gt(motan_cluster_stat(c, "budget_exhausted"), 0);
+        motan_cluster_free(c);
+    }
+    tu_env_free(&e);
+    stop_servers(s, 3);
+}
+END_TEST
+
+/* ---- p2c, outlier ejection, slow start against real servers ---------------------------- */
+
+START_TEST(test_p2c_avoids_stalled_server)
+{
+    tu_server s[3];
+    start_one_faulty(s, "delay:100");
+    tu_env e;
+    tu_env_init(&e);
+    motan_cluster *c = cluster_new(&e, "loadbalance=p2c&requestTimeout=5000");
+    set_nodes(c, NULL, s, 3, NULL);
+    load l = {.e = &e, .c = c, .total = tu_slow() ? 600 : 3000};
+    load_run(&l, 8, 120000);
+    ck_assert_int_eq(l.failed, 0);
+    /* The stalled server gets the few calls sent before its first (slow) answer, then
+     * none: its estimate decays over ewmaDecay (10 s), far longer than this run. */
+    ck_assert_msg(l.per_server[2] < l.total / 50, "stalled server got %d of %d calls",
+                  l.per_server[2], l.total);
+    ck_assert_int_gt(l.per_server[0], l.total / 4);
+    ck_assert_int_gt(l.per_server[1], l.total / 4);
+    motan_cluster_free(c);
+    tu_env_free(&e);
+    stop_servers(s, 3);
+}
+END_TEST
+
+START_TEST(test_outlier_ejected_end_to_end)
+{
+    tu_server s[3];
+    start_one_faulty(s, "delay:30");
+    tu_env e;
+    tu_env_init(&e);
+    /* 34 % of 3 endpoints: one may go; windows of 200 ms with at least 5 calls. */
+    motan_cluster *c = cluster_new(&e, "loadbalance=roundrobin&maxEjectionPercent=34&"
+                                       "outlierInterval=200&outlierMinRequests=5&"
+                                       "outlierLatencyMin=5&requestTimeout=5000");
+    set_nodes(c, NULL, s, 3, NULL);
+    for (int round = 0; round < 50 && motan_cluster_stat(c, "ejections") == 0; round++) {
+        load l = {.e = &e, .c = c, .total = 60};
+        load_run(&l, 8, 60000);
+        ck_assert_int_eq(l.failed, 0);
+    }
+    ck_assert_uint_eq(motan_cluster_stat(c, "ejections"), 1);
+    /* Out for outlierEjectionTime (30 s): round robin skips it like a fused endpoint. */
+    load l = {.e = &e, .c = c, .total = 600};
+    load_run(&l, 8, 60000);
+    ck_assert_int_eq(l.failed, 0);
+    ck_assert_int_eq(l.per_server[2], 0);
+    ck_assert_int_eq(l.per_server[0], 300);
+    ck_assert_int_eq(l.per_server[1], 300);
+    ck_assert_uint_eq(motan_cluster_stat(c, "ejections"), 1);
+    motan_cluster_free(c);
+    tu_env_free(&e);
+    stop_servers(s, 3);
+}
+END_TEST
+
+START_TEST(test_slow_start_after_recovery)
+{
+    tu_server s[3];
+    start_servers(s, 3, NULL);
+    tu_env e;
+    tu_env_init(&e);
+    motan_cluster *c = cluster_new(&e, tu_slow() ? "haStrategy=failover&retries=2&"
+                                                   "errorCountThreshold=2&keepaliveInterval=50&"
+                                                   "slowStartWindow=60000&outlierInterval=20"
+                                                 : "haStrategy=failover&retries=2&"
+                                                   "errorCountThreshold=2&keepaliveInterval=50&"
+                                                   "slowStartWindow=10000&outlierInterval=20");
+    set_nodes(c, NULL, s, 3, NULL);
+    motan_endpoint *ep1 = NULL;
+    char addr[64];
+    snprintf(addr, sizeof(addr), "127.0.0.1:%d", s[1].port);
+    for (size_t i = 0; i < motan_cluster_endpoint_count(c); i++)
+        if (!strcmp(motan_endpoint_get_address(motan_cluster_endpoint_at(c, i)), addr))
+            ep1 = motan_cluster_endpoint_at(c, i);
+    ck_assert_ptr_nonnull(ep1);
+    /* The first list is served in full at once. */
+    load l0 = {.e = &e, .c = c, .total = 900};
+    load_run(&l0, 4, 60000);
+    ck_assert_int_gt(l0.per_server[1], 200);
+    /* s1 dies and is fused, while calls go on (evaluations see it down)... */
+    tu_server_kill(&s[1]);
+    for (int round = 0; round < 100 && motan_endpoint_is_available(ep1); round++) {
+        load l = {.e = &e, .c = c, .total = 30};
+        load_run(&l, 4, 60000);
+    }
+    ck_assert(!motan_endpoint_is_available(ep1));
+    load l1 = {.e = &e, .c = c, .total = 100};
+    load_run(&l1, 4, 60000);
+    /* ...comes back (heartbeats), and ramps from 10 % of its share over 10 s (60 s under
+     * valgrind, where the 900 calls take longer). */
+    ck_assert_int_eq(tu_server_restart(&s[1]), 0);
+    uint64_t t0 = motan_now_us();
+    while (!motan_endpoint_is_available(ep1) && motan_now_us() - t0 < 5000000)
+        tu_run_for(&e, 10);
+    ck_assert(motan_endpoint_is_available(ep1));
+    load l2 = {.e = &e, .c = c, .total = 900};
+    load_run(&l2, 4, 60000);
+    ck_assert_int_eq(l2.failed, 0);
+    /* A full share would be ~300; ramping from 10 % it is far less, but not nothing. */
+    ck_assert_msg(l2.per_server[1] < 150, "recovered server got %d of 900", l2.per_server[1]);
+    ck_assert_int_gt(l2.per_server[1], 0);
+    motan_cluster_free(c);
+    tu_env_free(&e);
+    stop_servers(s, 3);
+}
+END_TEST
+
+START_TEST(test_bad_parameters)
+{
+    tu_env e;
+    tu_env_init(&e);
+    static const struct {
+        const char *params, *says;
+    } bad[] = {
+        {"retryBudgetRatio=x", "retryBudgetRatio=x is not a number"},
+        {"maxEjectionPercent=200", "maxEjectionPercent=200 is out of range"},
+        {"serialization=nope", "serialization \"nope\" is not supported"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char text[256], err[256] = "";
+        snprintf(text, sizeof(text), "motan2:///com.example.EchoService?%s", bad[i].params);
+        motan_url *u = tu_url(text);
+        motan_cluster *c = NULL;
+        ck_assert_int_eq(motan_cluster_new(e.loop, u, &c, err, sizeof(err)), MOTAN_EURL);
+        ck_assert_ptr_null(c);
+        ck_assert_msg(strstr(err, bad[i].says), "%s: %s", bad[i].params, err);
+        motan_url_free(u);
+    }
+    tu_env_free(&e);
+}
+END_TEST
+
 static Suite *cluster_suite(void)
 {
     Suite *s = suite_create("cluster");
@@ -677,6 +979,13 @@ static Suite *cluster_suite(void)
     tcase_add_test(tc, test_free_in_flight);
     tcase_add_test(tc, test_custom_ha);
     tcase_add_test(tc, test_builtin_loop_sync);
+    tcase_add_test(tc, test_deadline_in_metadata);
+    tcase_add_test(tc, test_retry_budget_exhausted);
+    tcase_add_test(tc, test_backup_requests_under_retry_budget);
+    tcase_add_test(tc, test_p2c_avoids_stalled_server);
+    tcase_add_test(tc, test_outlier_ejected_end_to_end);
+    tcase_add_test(tc, test_slow_start_after_recovery);
+    tcase_add_test(tc, test_bad_parameters);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -480,6 +480,52 @@ START_TEST(name_method)
 }
 END_TEST
 
+START_TEST(meta_method)
+{
+    cli c;
+    cli_open(&c, &g);
+    motan_request *r = req_new("meta", NULL);
+    ck_assert_int_eq(motan_request_set_meta(r, "X-Probe", "42"), MOTAN_OK);
+    arg_str(r, "X-Probe");
+    motan_response *resp = call(&c, r, 1);
+    size_t len;
+    const char *s = motan_value_get_data(motan_response_get_value(resp), &len);
+    ck_assert_int_eq(motan_value_type(motan_response_get_value(resp)), MOTAN_T_STRING);
+    ck_assert_uint_eq(len, 2);
+    ck_assert(memcmp(s, "42", 2) == 0);
+    motan_response_free(resp);
+    motan_request_free(r);
+    /* The deadline a client writes (M_tmo), and an absent key: null. */
+    motan_buf *b = motan_buf_new(0);
+    r = req_new("meta", NULL);
+    arg_str(r, "M_tmo");
+    ck_assert_int_eq(motan_request_encode(r, 2, 750, 0, b, NULL, 0), MOTAN_OK);
+    send_all(c.fd, motan_buf_data(b), motan_buf_len(b));
+    resp = cli_answer(&c, 2);
+    s = motan_value_get_data(motan_response_get_value(resp), &len);
+    ck_assert_uint_eq(len, 3);
+    ck_assert(memcmp(s, "750", 3) == 0);
+    motan_response_free(resp);
+    motan_request_free(r);
+    motan_buf_free(b);
+    r = req_new("meta", NULL);
+    arg_str(r, "X-Nope");
+    resp = call(&c, r, 3);
+    ck_assert_int_eq(motan_value_type(motan_response_get_value(resp)), MOTAN_T_NULL);
+    motan_response_free(resp);
+    motan_request_free(r);
+    /* Not a string: bad arguments. */
+    r = req_new("meta", NULL);
+    arg_i64(r, 1);
+    resp = call(&c, r, 4);
+    ck_assert_int_eq(motan_response_get_code(resp), MOTAN_EREMOTE);
+    ck_assert_ptr_nonnull(strstr(motan_response_get_errmsg(resp), "bad arguments for meta"));
+    motan_response_free(resp);
+    motan_request_free(r);
+    cli_close(&c);
+}
+END_TEST
+
 START_TEST(unknown_method_and_service)
 {
     cli c;
@@ -1233,6 +1279,7 @@ static Suite *server_suite(void)
     tcase_add_test(t, fail_business_error);
     tcase_add_test(t, big_bytes);
     tcase_add_test(t, name_method);
+    tcase_add_test(t, meta_method);
     tcase_add_test(t, unknown_method_and_service);
     tcase_add_test(t, bad_serialization_and_body);
     tcase_add_test(t, pipeline_1000);

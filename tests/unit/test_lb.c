@@ -3,7 +3,7 @@
  * then every built-in on real endpoints of a caller-owned loop: skipping unavailable and
  * excluded endpoints, NULL when nothing qualifies, and each LB's own distribution.
  *
- * Endpoints point at 127.0.0.1 sockets of this process: "refused" ones are bound but not
+ * Endpoints (tu_eps.h) point at 127.0.0.1 sockets of this process: "refused" ones are bound but not
  * listening (a call fails at once with MOTAN_ECONNECT, which with errorCountThreshold=1 makes
  * the endpoint unavailable); "black hole" ones listen but never accept or read, so calls to
  * them stay in flight (deterministic load for activeWeight) until the endpoint is freed.
@@ -25,137 +25,30 @@
 
 #include <motan/cluster.h>
 
+#include "cluster/lb_int.h" /* the clock and seed seams, for p2c */
 #include "testutil.h"
+#include "tu_eps.h"
+#include "tu_loop.h"
 
 #define SERVICE "com.example.EchoService"
 #define PICKS 30000
 
 /* ---- harness -------------------------------------------------------------------------- */
 
-static struct event_base *base;
-static motan_loop *loop;
 static motan_url *service;
-static motan_endpoint *all_eps[64];
-static size_t n_eps;
-static motan_request *all_reqs[256];
-static size_t n_reqs;
-static int all_fds[64];
-static size_t n_fds;
-static int load_done; /* load calls complete (cancelled) when their endpoint is freed */
 
 static void setup(void)
 {
-    base = event_base_new();
-    ck_assert_ptr_nonnull(base);
-    char err[256];
-    ck_assert_int_eq(motan_loop_new_with_base(base, &loop, err, sizeof(err)), MOTAN_OK);
-    const char *s = "motan2://127.0.0.1:1/" SERVICE "?group=g";
-    ck_assert_int_eq(motan_url_parse(s, strlen(s), &service, err, sizeof(err)), MOTAN_OK);
+    tu_eps_setup();
+    service = tu_url("motan2://127.0.0.1:1/" SERVICE "?group=g");
 }
 
 static void teardown(void)
 {
-    for (size_t i = 0; i < n_eps; i++)
-        motan_endpoint_free(all_eps[i]);
-    for (size_t i = 0; i < n_reqs; i++)
-        motan_request_free(all_reqs[i]);
-    for (size_t i = 0; i < n_fds; i++)
-        close(all_fds[i]);
-    n_eps = n_reqs = n_fds = 0;
     motan_url_free(service);
-    motan_loop_free(loop);
-    event_base_free(base);
-}
-
-/* A 127.0.0.1 TCP port held by this process: listening (black hole) or not (refused). */
-static int local_port(int do_listen)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    ck_assert_int_ge(fd, 0);
-    struct sockaddr_in sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    if (do_listen)
-        ck_assert_int_eq(listen(fd, 128), 0);
-    socklen_t len = sizeof(sa);
-    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-    ck_assert_uint_lt(n_fds, sizeof(all_fds) / sizeof(all_fds[0]));
-    all_fds[n_fds++] = fd;
-    return ntohs(sa.sin_port);
-}
-
-static motan_endpoint *ep_url(const char *addr, const char *extra)
-{
-    char text[512], err[256];
-    snprintf(text, sizeof(text),
-             "motan2://%s/" SERVICE "?errorCountThreshold=1&keepaliveInterval=3600000"
-             "&connections=1%s%s",
-             addr, extra ? "&" : "", extra ? extra : "");
-    motan_url *u = NULL;
-    ck_assert_int_eq(motan_url_parse(text, strlen(text), &u, err, sizeof(err)), MOTAN_OK);
-    motan_endpoint *ep = NULL;
-    int rc = motan_endpoint_new(loop, u, &ep, err, sizeof(err));
-    motan_url_free(u);
-    ck_assert_msg(rc == MOTAN_OK, "endpoint %s: %s", text, err);
-    ck_assert_uint_lt(n_eps, sizeof(all_eps) / sizeof(all_eps[0]));
-    all_eps[n_eps++] = ep;
-    return ep;
-}
-
-static motan_endpoint *ep_at(const char *host, int port, const char *extra)
-{
-    char addr[300];
-    snprintf(addr, sizeof(addr), "%s:%d", host, port);
-    return ep_url(addr, extra);
-}
-
-/* An endpoint on a refused port: available until a call fails. */
-static motan_endpoint *ep_refused(const char *extra)
-{
-    return ep_at("127.0.0.1", local_port(0), extra);
-}
-
-static motan_request *new_req(const char *hash_key)
-{
-    motan_request *r = motan_request_new("echo");
-    ck_assert_ptr_nonnull(r);
-    ck_assert_int_eq(motan_request_set_service(r, SERVICE), MOTAN_OK);
-    if (hash_key)
-        ck_assert_int_eq(motan_request_set_hash_key(r, hash_key, strlen(hash_key)), MOTAN_OK);
-    ck_assert_uint_lt(n_reqs, sizeof(all_reqs) / sizeof(all_reqs[0]));
-    all_reqs[n_reqs++] = r;
-    return r;
-}
-
-static void count_cb(motan_response *r, void *ud)
-{
-    (*(int *)ud)++;
-    motan_response_free(r);
-}
-
-/* One failing call (refused port, errorCountThreshold=1) fuses the endpoint. */
-static void make_unavailable(motan_endpoint *ep)
-{
-    int done = 0;
-    ck_assert_int_eq(motan_endpoint_call(ep, new_req(NULL), 0, count_cb, &done, NULL), MOTAN_OK);
-    uint64_t end = motan_now_us() + 10000000u;
-    while (!done && motan_now_us() < end)
-        event_base_loop(base, EVLOOP_ONCE);
-    ck_assert_int_eq(done, 1);
-    ck_assert_int_eq(motan_endpoint_is_available(ep), 0);
-}
-
-/* k calls that stay in flight (a black-hole endpoint). */
-static void add_load(motan_endpoint *ep, int k)
-{
-    size_t before = motan_endpoint_inflight(ep);
-    for (int i = 0; i < k; i++)
-        ck_assert_int_eq(
-            motan_endpoint_call(ep, new_req(NULL), 600000, count_cb, &load_done, NULL),
-            MOTAN_OK);
-    ck_assert_uint_eq(motan_endpoint_inflight(ep), before + (size_t)k);
+    tu_eps_teardown();
+    motan__cluster_clock = NULL;
+    motan__lb_test_seed = 0;
 }
 
 /* An LB instance. */
@@ -209,8 +102,8 @@ static void assert_share(int count, int total, double expect, double tol, const 
                   "%s: share %.4f, expected %.4f +- %.3f", what, share, expect, tol);
 }
 
-static const char *const builtins[] = {"random",       "roundrobin", "wrr",
-                                       "activeWeight", "consistent", "localFirst"};
+static const char *const builtins[] = {"random",     "roundrobin", "wrr", "activeWeight",
+                                       "consistent", "localFirst", "p2c"};
 
 /* ---- registry ------------------------------------------------------------------------- */
 
@@ -263,7 +156,7 @@ static motan_endpoint *custom_pick(void *st, const motan_request *req, motan_end
 START_TEST(test_register_custom)
 {
 #define CUSTOM_LB(name, pick)                                                                    \
-    {sizeof(motan_lb_ops), name, custom_create, custom_destroy, custom_update, pick}
+    {sizeof(motan_lb_ops), name, custom_create, custom_destroy, custom_update, pick, NULL}
     static const motan_lb_ops mine = CUSTOM_LB("lastOne", custom_pick);
     static const motan_lb_ops dup = CUSTOM_LB("LASTONE", custom_pick);
     static const motan_lb_ops builtin_dup = CUSTOM_LB("Random", custom_pick);
@@ -286,7 +179,7 @@ START_TEST(test_register_custom)
     ck_assert_str_eq(motan_lb_find("random")->name, "random");
 
     /* It is used through its ops like any built-in. */
-    motan_endpoint *eps[2] = {ep_refused(NULL), ep_refused(NULL)};
+    motan_endpoint *eps[2] = {tu_eps_refused(NULL), tu_eps_refused(NULL)};
     lbx x = lb_new("LastOne");
     lb_update(&x, eps, 2);
     ck_assert_int_eq(custom_updates, 1);
@@ -302,14 +195,14 @@ START_TEST(test_skip_and_null)
     const char *name = builtins[_i];
     motan_endpoint *eps[4];
     for (int i = 0; i < 4; i++)
-        eps[i] = ep_refused(i == 1 ? "weight=50" : NULL);
-    make_unavailable(eps[0]);
-    motan_request *keyless = new_req(NULL);
+        eps[i] = tu_eps_refused(i == 1 ? "weight=50" : NULL);
+    tu_eps_fuse(eps[0]);
+    motan_request *keyless = tu_eps_req(NULL);
     motan_request *keyed[8];
     for (int i = 0; i < 8; i++) {
         char key[32];
         snprintf(key, sizeof(key), "user-%d", i);
-        keyed[i] = new_req(key);
+        keyed[i] = tu_eps_req(key);
     }
 
     lbx x = lb_new(name);
@@ -357,7 +250,7 @@ START_TEST(test_random_uniform)
 {
     motan_endpoint *eps[5];
     for (int i = 0; i < 5; i++)
-        eps[i] = ep_refused(NULL);
+        eps[i] = tu_eps_refused(NULL);
     lbx x = lb_new("random");
     lb_update(&x, eps, 4);
     int counts[5] = {0};
@@ -366,7 +259,7 @@ START_TEST(test_random_uniform)
         assert_share(counts[i], 40000, 0.25, 0.03, "random 4");
 
     /* An unavailable endpoint's share is spread evenly, not given to its neighbour. */
-    make_unavailable(eps[0]);
+    tu_eps_fuse(eps[0]);
     memset(counts, 0, sizeof(counts));
     count_picks(&x, NULL, eps, 4, NULL, 0, PICKS, counts);
     ck_assert_int_eq(counts[0], 0);
@@ -391,7 +284,7 @@ START_TEST(test_roundrobin_exact)
 {
     motan_endpoint *eps[4];
     for (int i = 0; i < 4; i++)
-        eps[i] = ep_refused(NULL);
+        eps[i] = tu_eps_refused(NULL);
     lbx x = lb_new("roundrobin");
     lb_update(&x, eps, 3);
     int counts[4] = {0};
@@ -407,7 +300,7 @@ START_TEST(test_roundrobin_exact)
 
     /* Skipped endpoints give their turn to no one in particular: exact halves. */
     lb_update(&x, eps, 4);
-    make_unavailable(eps[1]);
+    tu_eps_fuse(eps[1]);
     motan_endpoint *ex[1] = {eps[2]};
     memset(counts, 0, sizeof(counts));
     count_picks(&x, NULL, eps, 4, ex, 1, PICKS, counts);
@@ -421,8 +314,8 @@ END_TEST
 
 START_TEST(test_wrr_exact_counts)
 {
-    motan_endpoint *eps[3] = {ep_refused("weight=30"), ep_refused("weight=20"),
-                              ep_refused("weight=10")};
+    motan_endpoint *eps[3] = {tu_eps_refused("weight=30"), tu_eps_refused("weight=20"),
+                              tu_eps_refused("weight=10")};
     lbx x = lb_new("wrr");
     lb_update(&x, eps, 3);
     int counts[3] = {0};
@@ -439,7 +332,7 @@ START_TEST(test_wrr_exact_counts)
     ck_assert_int_eq(counts[2], 10000);
 
     /* Unavailable works the same way. */
-    make_unavailable(eps[0]);
+    tu_eps_fuse(eps[0]);
     memset(counts, 0, sizeof(counts));
     count_picks(&x, NULL, eps, 3, NULL, 0, 30000, counts);
     ck_assert_int_eq(counts[0], 0);
@@ -453,9 +346,9 @@ START_TEST(test_wrr_weights_parsed)
 {
     /* "abc" -> 10, 0 -> 1 (clamped), 9999 -> 500 (clamped), Go's META_WEIGHT -> 20,
      * no weight -> 10: a period of 10+1+500+20+10 = 541. */
-    motan_endpoint *eps[5] = {ep_refused("weight=abc"), ep_refused("weight=0"),
-                              ep_refused("weight=9999"), ep_refused("META_WEIGHT=20"),
-                              ep_refused(NULL)};
+    motan_endpoint *eps[5] = {tu_eps_refused("weight=abc"), tu_eps_refused("weight=0"),
+                              tu_eps_refused("weight=9999"), tu_eps_refused("META_WEIGHT=20"),
+                              tu_eps_refused(NULL)};
     lbx x = lb_new("configurableWeight");
     lb_update(&x, eps, 5);
     int counts[5] = {0};
@@ -471,7 +364,7 @@ END_TEST
 
 START_TEST(test_wrr_smooth)
 {
-    motan_endpoint *eq[3] = {ep_refused(NULL), ep_refused(NULL), ep_refused(NULL)};
+    motan_endpoint *eq[3] = {tu_eps_refused(NULL), tu_eps_refused(NULL), tu_eps_refused(NULL)};
     lbx x = lb_new("wrr");
     lb_update(&x, eq, 3);
     int prev = -1;
@@ -483,8 +376,8 @@ START_TEST(test_wrr_smooth)
     }
 
     /* nginx's sequence for 5:1:1: a a b a c a a, period after period. */
-    motan_endpoint *abc[3] = {ep_refused("weight=5"), ep_refused("weight=1"),
-                              ep_refused("weight=1")};
+    motan_endpoint *abc[3] = {tu_eps_refused("weight=5"), tu_eps_refused("weight=1"),
+                              tu_eps_refused("weight=1")};
     lb_update(&x, abc, 3);
     static const char want[] = "aabacaa";
     for (int k = 0; k < 7 * 5000; k++) {
@@ -501,11 +394,11 @@ START_TEST(test_active_least_loaded)
 {
     motan_endpoint *eps[4];
     for (int i = 0; i < 3; i++)
-        eps[i] = ep_at("127.0.0.1", local_port(1), NULL);
-    eps[3] = ep_refused(NULL);
-    make_unavailable(eps[3]); /* idle, but out */
-    add_load(eps[0], 3);
-    add_load(eps[1], 1);
+        eps[i] = tu_eps_at("127.0.0.1", tu_eps_port(1), NULL);
+    eps[3] = tu_eps_refused(NULL);
+    tu_eps_fuse(eps[3]); /* idle, but out */
+    tu_eps_load(eps[0], 3);
+    tu_eps_load(eps[1], 1);
 
     lbx x = lb_new("activeWeight");
     lb_update(&x, eps, 4);
@@ -516,7 +409,7 @@ START_TEST(test_active_least_loaded)
         ck_assert_ptr_eq(lb_pick(&x, NULL, eps, 4, ex, 1), eps[1]);
 
     /* A tie (1, 1) is broken evenly. */
-    add_load(eps[2], 1);
+    tu_eps_load(eps[2], 1);
     int counts[4] = {0};
     count_picks(&x, NULL, eps, 4, NULL, 0, PICKS, counts);
     ck_assert_int_eq(counts[0] + counts[3], 0);
@@ -547,8 +440,8 @@ START_TEST(test_consistent_mapping)
 {
     motan_endpoint *eps[5];
     for (int i = 0; i < 5; i++)
-        eps[i] = ep_refused(NULL);
-    keyreq = new_req("x");
+        eps[i] = tu_eps_refused(NULL);
+    keyreq = tu_eps_req("x");
     lbx x = lb_new("consistentHashKey");
     lb_update(&x, eps, 5);
     int counts[5] = {0};
@@ -590,14 +483,14 @@ START_TEST(test_consistent_mapping)
     motan_endpoint *ex[1] = {eps[2]};
     for (int k = 0; k < NKEYS; k += 7)
         ck_assert_ptr_eq(pick_key(&x, k, eps, 5, ex, 1), pick_key(&y, k, four, 4, NULL, 0));
-    make_unavailable(eps[2]);
+    tu_eps_fuse(eps[2]);
     for (int k = 0; k < NKEYS; k += 7)
         ck_assert_ptr_eq(pick_key(&x, k, eps, 5, NULL, 0), pick_key(&y, k, four, 4, NULL, 0));
     lb_free(&y);
 
     /* Without a hash key: random points, spread over all qualifying endpoints. */
     memset(counts, 0, sizeof(counts));
-    count_picks(&x, new_req(NULL), eps, 5, NULL, 0, PICKS, counts);
+    count_picks(&x, tu_eps_req(NULL), eps, 5, NULL, 0, PICKS, counts);
     ck_assert_int_eq(counts[2], 0);
     for (int i = 0; i < 5; i++)
         if (i != 2)
@@ -630,10 +523,10 @@ static void interface_ipv4(char *out, size_t len)
 START_TEST(test_local_first)
 {
     /* TEST-NET-2 and -3 addresses stand for remote hosts (this sandbox uses TEST-NET-1). */
-    motan_endpoint *eps[4] = {ep_at("198.51.100.7", 9, NULL),
-                              ep_at("127.0.0.1", local_port(1), NULL),
-                              ep_at("203.0.113.7", 9, NULL),
-                              ep_at("localhost", local_port(0), NULL)};
+    motan_endpoint *eps[4] = {tu_eps_at("198.51.100.7", 9, NULL),
+                              tu_eps_at("127.0.0.1", tu_eps_port(1), NULL),
+                              tu_eps_at("203.0.113.7", 9, NULL),
+                              tu_eps_at("localhost", tu_eps_port(0), NULL)};
     lbx x = lb_new("LocalFirst");
     lb_update(&x, eps, 4);
     int counts[4] = {0};
@@ -643,7 +536,7 @@ START_TEST(test_local_first)
     assert_share(counts[3], PICKS, 0.5, 0.03, "local tie");
 
     /* Among the local ones, the least loaded; a loaded local one still beats idle remotes. */
-    add_load(eps[1], 2);
+    tu_eps_load(eps[1], 2);
     for (int k = 0; k < 1000; k++)
         ck_assert_ptr_eq(lb_pick(&x, NULL, eps, 4, NULL, 0), eps[3]);
     motan_endpoint *ex[2] = {eps[3], eps[1]};
@@ -654,18 +547,18 @@ START_TEST(test_local_first)
     count_picks(&x, NULL, eps, 4, ex, 2, PICKS, counts);
     assert_share(counts[0], PICKS, 0.5, 0.03, "remote tie");
     assert_share(counts[2], PICKS, 0.5, 0.03, "remote tie");
-    make_unavailable(eps[3]);
+    tu_eps_fuse(eps[3]);
     for (int k = 0; k < 1000; k++)
         ck_assert_ptr_eq(lb_pick(&x, NULL, eps, 4, NULL, 0), eps[1]);
 
     /* Unix sockets, ::1 and this machine's interface addresses are local too. */
-    motan_endpoint *more[4] = {eps[0], ep_url("[unix:/nonexistent/motan-lb.sock]", NULL),
-                               ep_url("[::1]:9", NULL), NULL};
+    motan_endpoint *more[4] = {eps[0], tu_eps_url("[unix:/nonexistent/motan-lb.sock]", NULL),
+                               tu_eps_url("[::1]:9", NULL), NULL};
     size_t n = 3;
     char ip[64];
     interface_ipv4(ip, sizeof(ip));
     if (ip[0])
-        more[n++] = ep_at(ip, 9, NULL);
+        more[n++] = tu_eps_at(ip, 9, NULL);
     lb_update(&x, more, n);
     for (size_t skip = 1; skip < n; skip++) {
         /* Excluding all local ones but `skip` leaves only it. */
@@ -678,6 +571,171 @@ START_TEST(test_local_first)
             ck_assert_msg(lb_pick(&x, NULL, more, n, others, no) == more[skip],
                           "%s not taken as local", motan_endpoint_get_address(more[skip]));
     }
+    lb_free(&x);
+}
+END_TEST
+
+/* ---- p2c ----------------------------------------------------------------------------- */
+
+/* A fake clock (microseconds) and a fixed seed: p2c's runs repeat exactly. */
+static uint64_t fake_now;
+static uint64_t fake_clock(void) { return fake_now; }
+
+static lbx p2c_new(const char *params)
+{
+    motan__cluster_clock = fake_clock;
+    motan__lb_test_seed = 42;
+    fake_now = 1000000000u; /* 1000 s */
+    if (!params)
+        return lb_new("p2c");
+    char text[256];
+    snprintf(text, sizeof(text), "motan2://127.0.0.1:1/" SERVICE "?%s", params);
+    motan_url *u = tu_url(text);
+    lbx x = {motan_lb_find("p2c"), NULL};
+    x.st = x.ops->create(u);
+    ck_assert_ptr_nonnull(x.st);
+    motan_url_free(u);
+    return x;
+}
+
+static void observe(lbx *x, motan_endpoint *ep, motan_lb_outcome o, uint64_t us)
+{
+    ck_assert(x->ops->observe != NULL);
+    x->ops->observe(x->st, ep, o, us);
+}
+
+START_TEST(test_p2c_prefers_fast)
+{
+    motan_endpoint *eps[3] = {tu_eps_refused(NULL), tu_eps_refused(NULL), tu_eps_refused(NULL)};
+    lbx x = p2c_new(NULL);
+    lb_update(&x, eps, 3);
+    observe(&x, eps[0], MOTAN_LB_ANSWERED, 1000);
+    observe(&x, eps[1], MOTAN_LB_ANSWERED, 1000);
+    observe(&x, eps[2], MOTAN_LB_ANSWERED, 100000); /* the stalled one */
+    int counts[3] = {0};
+    count_picks(&x, NULL, eps, 3, NULL, 0, PICKS, counts);
+    /* Two distinct candidates: the slow one loses every pair it is in. */
+    ck_assert_int_eq(counts[2], 0);
+    assert_share(counts[0], PICKS, 0.5, 0.03, "p2c tie");
+    assert_share(counts[1], PICKS, 0.5, 0.03, "p2c tie");
+    /* Excluded or unavailable, the fast ones leave the slow one as the only choice. */
+    motan_endpoint *ex[2] = {eps[0], eps[1]};
+    for (int k = 0; k < 100; k++)
+        ck_assert_ptr_eq(lb_pick(&x, NULL, eps, 3, ex, 2), eps[2]);
+    lb_free(&x);
+}
+END_TEST
+
+START_TEST(test_p2c_inflight_times_cost)
+{
+    /* Black holes: calls stay in flight, so the load is cost x (in flight + 1). */
+    motan_endpoint *eps[2] = {tu_eps_at("127.0.0.1", tu_eps_port(1), NULL),
+                              tu_eps_at("127.0.0.1", tu_eps_port(1), NULL)};
+    lbx x = p2c_new(NULL);
+    lb_update(&x, eps, 2);
+    observe(&x, eps[0], MOTAN_LB_ANSWERED, 1000);
+    observe(&x, eps[1], MOTAN_LB_ANSWERED, 3000);
+    for (int k = 0; k < 1000; k++)
+        ck_assert_ptr_eq(lb_pick(&x, NULL, eps, 2, NULL, 0), eps[0]);
+    tu_eps_load(eps[0], 3); /* 1 ms x 4 > 3 ms x 1 */
+    for (int k = 0; k < 1000; k++)
+        ck_assert_ptr_eq(lb_pick(&x, NULL, eps, 2, NULL, 0), eps[1]);
+    tu_eps_load(eps[1], 1); /* 3 ms x 2 > 1 ms x 4 */
+    for (int k = 0; k < 1000; k++)
+        ck_assert_ptr_eq(lb_pick(&x, NULL, eps, 2, NULL, 0), eps[0]);
+    lb_free(&x);
+}
+END_TEST
+
+/* The first second (after t0) at which the stalled endpoint is picked again while the other
+ * keeps answering in 1 ms: its 100 ms estimate decays as e^(-t/tau). */
+static int seconds_until_retried(lbx *x, motan_endpoint **eps)
+{
+    lb_update(x, eps, 2);
+    observe(x, eps[0], MOTAN_LB_ANSWERED, 1000);
+    observe(x, eps[1], MOTAN_LB_ANSWERED, 100000);
+    for (int t = 1; t <= 600; t++) {
+        fake_now += 1000000u;
+        observe(x, eps[0], MOTAN_LB_ANSWERED, 1000);
+        if (lb_pick(x, NULL, eps, 2, NULL, 0) == eps[1])
+            return t;
+    }
+    return -1;
+}
+
+START_TEST(test_p2c_decay)
+{
+    motan_endpoint *eps[2] = {tu_eps_refused(NULL), tu_eps_refused(NULL)};
+    /* tau = 10 s: 100000 e^(-t/10) < 1000 first at t = 47 (46.05 s). */
+    lbx x = p2c_new(NULL);
+    ck_assert_int_eq(seconds_until_retried(&x, eps), 47);
+    /* Its next answer is fast: the estimate drops with it, it is back in the rotation. */
+    observe(&x, eps[1], MOTAN_LB_ANSWERED, 1000);
+    int counts[2] = {0};
+    count_picks(&x, NULL, eps, 2, NULL, 0, 2000, counts);
+    ck_assert_int_gt(counts[1], 0);
+    lb_free(&x);
+    /* ewmaDecay=5000: tau = 5 s, crossover at 23.03 s. */
+    lbx y = p2c_new("ewmaDecay=5000");
+    motan_endpoint *other[2] = {tu_eps_refused(NULL), tu_eps_refused(NULL)};
+    ck_assert_int_eq(seconds_until_retried(&y, other), 24);
+    lb_free(&y);
+}
+END_TEST
+
+START_TEST(test_p2c_new_endpoint_neutral)
+{
+    motan_endpoint *eps[3] = {tu_eps_refused(NULL), tu_eps_refused(NULL), tu_eps_refused(NULL)};
+    lbx x = p2c_new(NULL);
+    lb_update(&x, eps, 2);
+    /* The group's typical latency settles near 2 ms (answers of 1 and 3 ms alternate). */
+    for (int k = 0; k < 500; k++) {
+        observe(&x, eps[0], MOTAN_LB_ANSWERED, 1000);
+        observe(&x, eps[1], MOTAN_LB_ANSWERED, 3000);
+    }
+    /* A newcomer costs the typical latency: it beats the 3 ms one, loses to the 1 ms one;
+     * the kept ones keep their estimates. */
+    lb_update(&x, eps, 3);
+    int counts[3] = {0};
+    count_picks(&x, NULL, eps, 3, NULL, 0, PICKS, counts);
+    ck_assert_int_eq(counts[1], 0);
+    assert_share(counts[0], PICKS, 2.0 / 3, 0.03, "p2c fastest");
+    assert_share(counts[2], PICKS, 1.0 / 3, 0.03, "p2c newcomer");
+    /* Before any answer at all, every endpoint is neutral: spread evenly. */
+    lbx y = p2c_new(NULL);
+    lb_update(&y, eps, 3);
+    memset(counts, 0, sizeof(counts));
+    count_picks(&y, NULL, eps, 3, NULL, 0, PICKS, counts);
+    for (int i = 0; i < 3; i++)
+        assert_share(counts[i], PICKS, 1.0 / 3, 0.03, "p2c cold");
+    lb_free(&y);
+    lb_free(&x);
+}
+END_TEST
+
+START_TEST(test_p2c_failures_and_abandoned)
+{
+    motan_endpoint *eps[3] = {tu_eps_refused(NULL), tu_eps_refused(NULL), tu_eps_refused(NULL)};
+    lbx x = p2c_new(NULL);
+    lb_update(&x, eps, 2);
+    observe(&x, eps[0], MOTAN_LB_ANSWERED, 2000);
+    observe(&x, eps[1], MOTAN_LB_ANSWERED, 1000);
+    /* A fast failure costs at least 10 typical latencies: it must not attract traffic. */
+    observe(&x, eps[1], MOTAN_LB_FAILED, 50);
+    for (int k = 0; k < 1000; k++)
+        ck_assert_ptr_eq(lb_pick(&x, NULL, eps, 2, NULL, 0), eps[0]);
+    /* An abandoned attempt raises the estimate to its latency (a lower bound)... */
+    lb_update(&x, eps + 1, 2); /* eps[1], eps[2]: eps[1] keeps its failure cost */
+    observe(&x, eps[2], MOTAN_LB_ANSWERED, 1000);
+    observe(&x, eps[2], MOTAN_LB_ABANDONED, 50000);
+    for (int k = 0; k < 1000; k++)
+        ck_assert_ptr_eq(lb_pick(&x, NULL, eps + 1, 2, NULL, 0), eps[1]);
+    /* ...and never lowers it. */
+    observe(&x, eps[2], MOTAN_LB_ABANDONED, 10);
+    for (int k = 0; k < 1000; k++)
+        ck_assert_ptr_eq(lb_pick(&x, NULL, eps + 1, 2, NULL, 0), eps[1]);
+    /* An endpoint not in the list is ignored. */
+    observe(&x, eps[0], MOTAN_LB_ANSWERED, 1);
     lb_free(&x);
 }
 END_TEST
@@ -709,6 +767,16 @@ static Suite *lb_suite(void)
     tcase_add_test(each, test_consistent_mapping);
     tcase_add_test(each, test_local_first);
     suite_add_tcase(s, each);
+
+    TCase *p2c = tcase_create("p2c");
+    tcase_add_checked_fixture(p2c, setup, teardown);
+    tcase_set_timeout(p2c, 60);
+    tcase_add_test(p2c, test_p2c_prefers_fast);
+    tcase_add_test(p2c, test_p2c_inflight_times_cost);
+    tcase_add_test(p2c, test_p2c_decay);
+    tcase_add_test(p2c, test_p2c_new_endpoint_neutral);
+    tcase_add_test(p2c, test_p2c_failures_and_abandoned);
+    suite_add_tcase(s, p2c);
     return s;
 }
 

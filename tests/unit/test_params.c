@@ -268,6 +268,37 @@ START_TEST(ops_tables_are_checked_for_their_size)
 }
 END_TEST
 
+/* The cluster's tail-latency parameters (docs/cluster.md) are client parameters. */
+START_TEST(tail_latency_parameters)
+{
+    char err[256];
+    ck_assert_msg(new_client("motan2://127.0.0.1:1/svc?loadbalance=p2c&ewmaDecay=5000&"
+                             "retryBudgetRatio=0.1&retryBudgetMin=2.5&maxEjectionPercent=20&"
+                             "slowStartWindow=1000&outlierInterval=100&outlierMinRequests=5&"
+                             "outlierErrorPercent=40&outlierLatencyFactor=2.5&"
+                             "outlierLatencyMin=1&outlierEjectionTime=5000",
+                             err, sizeof(err)) == MOTAN_OK,
+                  "%s", err);
+    ck_assert_int_eq(new_client("motan2://127.0.0.1:1/svc?retryBudgetRation=0.1", err, sizeof(err)),
+                     MOTAN_EURL);
+    ck_assert_str_eq(err,
+                     "unknown parameter \"retryBudgetRation\" (did you mean \"retryBudgetRatio\"?)");
+    ck_assert_int_eq(new_client("motan2://127.0.0.1:1/svc?retryBudgetRatio=lots", err, sizeof(err)),
+                     MOTAN_EURL);
+    ck_assert_str_eq(err, "parameter retryBudgetRatio=lots is not a number");
+    ck_assert_int_eq(new_client("motan2://127.0.0.1:1/svc?maxEjectionPercent=101", err, sizeof(err)),
+                     MOTAN_EURL);
+    ck_assert_str_eq(err, "parameter maxEjectionPercent=101 is out of range 0..100");
+    motan_config *cfg = NULL;
+    ck_assert_int_eq(motan_config_new("motan2://127.0.0.1:1/svc", &cfg, err, sizeof(err)), MOTAN_OK);
+    ck_assert_int_eq(motan_config_set(cfg, NULL, "outlierLatencyFactor", "0.5", err, sizeof(err)),
+                     MOTAN_EURL);
+    ck_assert_int_eq(motan_config_set(cfg, NULL, "slowStartWindow", "30000", err, sizeof(err)),
+                     MOTAN_OK);
+    motan_config_free(cfg);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("params");
@@ -277,6 +308,7 @@ static Suite *suite(void)
     tcase_add_test(t, client_parameters_never_reach_the_registry);
     tcase_add_test(t, consul_gets_no_client_timeout);
     tcase_add_test(t, ops_tables_are_checked_for_their_size);
+    tcase_add_test(t, tail_latency_parameters);
     suite_add_tcase(s, t);
     return s;
 }

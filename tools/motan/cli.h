@@ -10,12 +10,15 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <motan/client.h>
 #include <motan/codec.h>
 
 /* Exit codes: other tools rely on these. */
 #define CLI_OK 0
 #define CLI_EDATA 1  /* the input was read but is not valid (decode errors) */
 #define CLI_EUSAGE 2 /* bad command line or malformed input text (encode errors) */
+#define CLI_ETIMEOUT 3 /* motan call: the call timed out */
+#define CLI_ENOCONN 4  /* motan call: no endpoint or connection failure */
 
 /*
  * One subcommand. run gets argv with argv[0] = the command name; "--help" never reaches it
@@ -33,6 +36,8 @@ extern const struct cli_cmd cli_cmd_encode;
 extern const struct cli_cmd cli_cmd_decode;
 extern const struct cli_cmd cli_cmd_call;
 
+/* ---- report.c ------------------------------------------------------------------------- */
+
 /* Prints "error: <msg>" (newlines folded, so it stays one line) to stderr; returns code. */
 int cli_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* cli_error plus a hint naming `motan <cmd> --help` (cmd NULL: `motan --help`). */
@@ -46,6 +51,23 @@ int hex_decode(const char *text, uint8_t **out, size_t *len, char *err, size_t e
 int hex_append(motan_buf *b, const uint8_t *p, size_t len);
 /* Whole stdin, malloc'd; -1 on a read error. */
 int read_all(FILE *f, uint8_t **out, size_t *len);
+
+/* ---- input.c ------------------------------------------------------------------------- */
+
+/* What one command line has read so far: stdin can be read once. */
+typedef struct cli_input {
+    const char *cmd;   /* the command, for usage hints */
+    char stdin_by[64]; /* what read stdin, "" before */
+} cli_input;
+
+/*
+ * The input an argument names: "@FILE" the file's bytes, "-" stdin's, anything else (when
+ * text_ok) the argument's own text. *out is malloc'd, with a NUL after its *len bytes.
+ * what names the argument in messages ("argument 2"). CLI_OK, or CLI_EUSAGE (an unreadable
+ * file, a second "-", ...) / CLI_EDATA (out of memory) after reporting.
+ */
+int cli_input_read(cli_input *in, const char *arg, int text_ok, const char *what, char **out,
+                   size_t *len);
 
 /* ---- json_read.c ---------------------------------------------------------------------- */
 
@@ -82,5 +104,46 @@ int json_put(motan_buf *b, const char *s);
 int frame_to_json(const uint8_t *data, size_t len, motan_buf *out, char *err, size_t errlen);
 /* The JSON object of `motan encode frame` -> frame bytes. CLI_OK or CLI_EUSAGE with err. */
 int frame_from_json(const char *text, size_t len, motan_buf *out, char *err, size_t errlen);
+
+/* ---- cmd_call.c ---------------------------------------------------------------------- */
+
+/* The exit status for a call's library code: 0 ok, 3 timeout, 4 no endpoint or connection,
+ * 1 anything else. */
+int cli_call_exit_code(int code);
+/* Reports a failed call (code, message, remote errcode) on stderr; returns its exit status. */
+int cli_call_failure(const motan_response *resp);
+
+/* ---- call_stats.c: the repeat mode's statistics ------------------------------------------ */
+
+typedef struct cli_stats cli_stats;
+
+/* NULL when out of memory; free with cli_stats_free. */
+cli_stats *cli_stats_new(void);
+void cli_stats_free(cli_stats *s);
+/* One finished call: its library code (MOTAN_OK or an error) and latency. */
+void cli_stats_add(cli_stats *s, int code, uint64_t latency_us);
+uint64_t cli_stats_calls(const cli_stats *s);
+uint64_t cli_stats_errors(const cli_stats *s);
+/* The nearest-rank percentile (per_mille 500 = p50, 999 = p99.9); 0 with no calls. */
+uint64_t cli_stats_percentile(const cli_stats *s, unsigned per_mille);
+/*
+ * The summary line: "calls N ok N errors N rps R p50_us X p99_us X p999_us X max_us X", then
+ * " err_<NAME> COUNT" per error code seen (NAME as motan_errname without MOTAN_), in the
+ * order of the codes (-1, -2, ...; unnamed codes last as err_EUNKNOWN), and a newline.
+ */
+void cli_stats_print(const cli_stats *s, double seconds, FILE *out);
+
+/* ---- call_repeat.c: motan call -n N -c C --------------------------------------------------- */
+
+/* Builds one request for the run (owned by the caller); NULL after reporting, *code set. */
+typedef motan_request *(*cli_request_fn)(void *ud, int *code);
+
+/*
+ * Makes n calls on cl, c in flight, each slot with its own request from make (built before
+ * the first call starts, freed when the run ends). Prints the summary line to out; the first
+ * failure goes to stderr. Returns CLI_OK when every call succeeded, else the exit status of
+ * the first failure (or of a request that could not be built).
+ */
+int cli_call_repeat(motan_client *cl, long n, long c, cli_request_fn make, void *ud, FILE *out);
 
 #endif

@@ -9,6 +9,7 @@
 
 static const char encode_usage[] =
     "usage: motan encode simple TEXT\n"
+    "       motan encode simple --raw-bytes @FILE|-\n"
     "       motan encode frame JSON\n"
     "\n"
     "simple  prints the lowercase hex of the Simple encoding of one typed-JSON value,\n"
@@ -23,8 +24,11 @@ static const char encode_usage[] =
     "          error          {\"errcode\":N,\"errtype\":N,\"errmsg\":\"...\"}: written as M_e\n"
     "                         unless metadata has M_e\n"
     "        \"body\" wins over args/value, so the output of `motan decode frame` encodes back.\n"
-    "TEXT or JSON may be '-' to read it from stdin.\n"
-    "exit status: 0 ok, 2 bad text or usage\n";
+    "TEXT or JSON may be @FILE to read it from FILE, or '-' to read it from stdin.\n"
+    "\n"
+    "       motan encode simple --raw-bytes @FILE|-\n"
+    "        prints the Simple encoding of a bytes value holding FILE's (or stdin's) bytes.\n"
+    "exit status: 0 ok, 2 bad text, an unreadable file or usage\n";
 
 static const char decode_usage[] =
     "usage: motan decode simple HEX\n"
@@ -36,37 +40,21 @@ static const char decode_usage[] =
     "        serialization, metadata, body (hex, after gunzip), error (when status is not 0)\n"
     "        and args (request) or value (response) when the body is non-empty Simple.\n"
     "        The input must be exactly one whole frame.\n"
-    "HEX: either case, whitespace ignored; '-' reads raw bytes from stdin instead.\n"
+    "HEX: either case, whitespace ignored; '-' reads raw bytes from stdin instead, @FILE\n"
+    "raw bytes from FILE.\n"
     "Decoded values may take at most 40 MiB (the library's default maxDecodedSize).\n"
-    "exit status: 0 ok, 1 invalid input (or over that budget), 2 usage\n";
+    "exit status: 0 ok, 1 invalid input (or over that budget), 2 usage or an unreadable file\n";
 
-/* Input text from an argument, or stdin for "-"; malloc'd and NUL-terminated. */
-static char *text_arg(const char *arg, size_t *len)
-{
-    if (strcmp(arg, "-") != 0) {
-        *len = strlen(arg);
-        char *t = malloc(*len + 1);
-        if (t)
-            memcpy(t, arg, *len + 1);
-        return t;
-    }
-    uint8_t *p;
-    if (read_all(stdin, &p, len) < 0)
-        return NULL;
-    char *t = realloc(p, *len + 1);
-    if (!t) {
-        free(p);
-        return NULL;
-    }
-    t[*len] = '\0';
-    return t;
-}
-
-/* Bytes from hex, or raw stdin for "-". CLI_OK or CLI_EDATA (reported). */
+/* Bytes from hex; or raw bytes from stdin ("-") or a file ("@FILE"). CLI_OK or reported. */
 static int bytes_arg(const char *arg, uint8_t **out, size_t *len)
 {
-    if (strcmp(arg, "-") == 0)
-        return read_all(stdin, out, len) < 0 ? cli_error(CLI_EDATA, "cannot read stdin") : CLI_OK;
+    if (strcmp(arg, "-") == 0 || arg[0] == '@') {
+        cli_input in = {.cmd = "decode"};
+        char *p = NULL;
+        int rc = cli_input_read(&in, arg, 0, "the input", &p, len);
+        *out = (uint8_t *)p;
+        return rc;
+    }
     char err[128];
     if (hex_decode(arg, out, len, err, sizeof(err)) < 0)
         return cli_error(CLI_EDATA, "%s", err);
@@ -80,7 +68,8 @@ static int print_buf(motan_buf *b)
     return CLI_OK;
 }
 
-static int encode_simple(const char *text, size_t len)
+/* raw: text..text+len are the bytes of a bytes value, not typed JSON. */
+static int encode_simple(const char *text, size_t len, int raw)
 {
     char err[256] = "";
     motan_arena *a = motan_arena_new();
@@ -90,7 +79,9 @@ static int encode_simple(const char *text, size_t len)
     int rc;
     if (!a || !b || !hex)
         rc = cli_error(CLI_EDATA, "out of memory");
-    else if (motan_tjson_parse(text, len, a, &v, err, sizeof(err)) != MOTAN_OK)
+    else if (raw && !(v = motan_value_new_bytes(a, text, len)))
+        rc = cli_error(CLI_EDATA, "out of memory");
+    else if (!raw && motan_tjson_parse(text, len, a, &v, err, sizeof(err)) != MOTAN_OK)
         rc = cli_error(CLI_EUSAGE, "%s", err[0] ? err : "bad typed JSON");
     else if ((rc = motan_simple_write_value(b, v)) != MOTAN_OK)
         rc = cli_error(CLI_EDATA, "cannot encode: %s", motan_strerror(rc));
@@ -156,16 +147,22 @@ static int decode_frame(const uint8_t *data, size_t len)
 
 static int run_encode(int argc, char **argv)
 {
-    if (argc != 3)
+    int raw = argc >= 3 && strcmp(argv[2], "--raw-bytes") == 0;
+    if (raw && argc == 3)
+        return cli_usage_error("encode", "option --raw-bytes needs a value (@FILE or -)");
+    if (argc != 3 + raw)
         return cli_usage_error("encode", argc < 3 ? "missing arguments" : "too many arguments");
     int simple = strcmp(argv[1], "simple") == 0;
     if (!simple && strcmp(argv[1], "frame") != 0)
         return cli_usage_error("encode", "unknown format '%s' (simple or frame)", argv[1]);
-    size_t len;
-    char *text = text_arg(argv[2], &len);
-    if (!text)
-        return cli_error(CLI_EDATA, "cannot read the input");
-    int rc = simple ? encode_simple(text, len) : encode_frame(text, len);
+    if (raw && !simple)
+        return cli_usage_error("encode", "--raw-bytes is for 'encode simple'");
+    cli_input in = {.cmd = "encode"};
+    char *text = NULL;
+    size_t len = 0;
+    int rc = cli_input_read(&in, argv[2 + raw], !raw, raw ? "--raw-bytes" : "the input", &text, &len);
+    if (rc == CLI_OK)
+        rc = simple ? encode_simple(text, len, raw) : encode_frame(text, len);
     free(text);
     return rc;
 }

@@ -1,5 +1,4 @@
 /* motan: command-line tool for libmotan. Dispatches to the subcommands of the table below. */
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,38 +28,6 @@ static void usage(FILE *f)
         fprintf(f, "  %-10s %s\n", commands[i]->name, commands[i]->summary);
     fprintf(f, "\nexit status: 0 ok, 1 invalid data or remote error, 2 usage error or bad input text,\n"
                "3 timeout, 4 no endpoint or connection failure (motan call)\n");
-}
-
-static void vreport(const char *fmt, va_list ap)
-{
-    char msg[1024];
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    for (char *p = msg; *p; p++)
-        if (*p == '\n' || *p == '\r')
-            *p = ' ';
-    fprintf(stderr, "error: %s\n", msg);
-}
-
-int cli_error(int code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vreport(fmt, ap);
-    va_end(ap);
-    return code;
-}
-
-int cli_usage_error(const char *cmd, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vreport(fmt, ap);
-    va_end(ap);
-    if (cmd)
-        fprintf(stderr, "run 'motan %s --help' for usage\n", cmd);
-    else
-        fprintf(stderr, "run 'motan --help' for usage\n");
-    return CLI_EUSAGE;
 }
 
 static int is_help(const char *a) { return strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0; }

@@ -142,6 +142,7 @@ static void handle_request(srv_conn *c, const motan_frame *f, uint64_t now_us)
     uint64_t delay = a.fault.kind == SRV_F_DELAY ? a.fault.n : 0;
     srv_call call;
     memset(&call, 0, sizeof(call));
+    call.frame = f;
 
     if (!path || plen != strlen(SRV_SERVICE) || memcmp(path, SRV_SERVICE, plen) != 0) {
         int n = snprintf(text, sizeof(text), "provider not exist serviceKey=%.*s",

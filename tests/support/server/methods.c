@@ -1,4 +1,4 @@
-/* com.example.EchoService: echo, add, sleep, fail, big, name. */
+/* com.example.EchoService: echo, add, sleep, fail, big, name, meta. */
 #include <stdio.h>
 #include <string.h>
 
@@ -113,12 +113,25 @@ static void m_name(srv_server *s, const motan_value *args, size_t n, srv_call *c
     result(call, motan_value_new_string(s->arena, s->name, s->name_len));
 }
 
+/* The request's metadata entry `key` as a string, null when absent (what a client sent). */
+static void m_meta(srv_server *s, const motan_value *args, size_t n, srv_call *call)
+{
+    size_t klen = 0, vlen = 0;
+    const char *key = n == 1 ? motan_value_get_data(motan_value_at(args, 0), &klen) : NULL;
+    if (!key) {
+        bad_args(call, "meta", "expected one string");
+        return;
+    }
+    const char *v = motan_frame_meta_get(call->frame, key, klen, &vlen);
+    result(call, v ? motan_value_new_string(s->arena, v, vlen) : motan_value_new_null(s->arena));
+}
+
 static const struct {
     const char *name;
     method_fn fn;
 } methods[] = {
-    {"echo", m_echo}, {"add", m_add}, {"sleep", m_sleep},
-    {"fail", m_fail}, {"big", m_big}, {"name", m_name},
+    {"echo", m_echo}, {"add", m_add}, {"sleep", m_sleep}, {"fail", m_fail},
+    {"big", m_big},   {"name", m_name}, {"meta", m_meta},
 };
 
 /* Go servers capitalise the first letter of M_m: "echo" and "Echo" are the same method. */

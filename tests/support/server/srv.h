@@ -186,6 +186,7 @@ void srv_jobs_cancel(srv_conn *c);
 /* ---- EchoService (methods.c) ------------------------------------------------------------- */
 
 typedef struct srv_call {
+    const motan_frame *frame; /* the request (meta reads its metadata) */
     const motan_value *result;
     uint32_t delay_ms; /* sleep(ms) */
     int64_t errcode;   /* != 0: error answer */
