@@ -215,6 +215,14 @@ static int parse_answer(motan__chttp *r, int eof)
 
 static void try_next(motan__chttp *r);
 
+/* A failed send or recv: "<what> failed: <errno text>". */
+static void fail_errno(motan__chttp *r, const char *what)
+{
+    char why[160];
+    snprintf(why, sizeof(why), "%s failed: %s", what, strerror(errno));
+    finish(r, why);
+}
+
 static void on_io(evutil_socket_t fd, short what, void *arg)
 {
     motan__chttp *r = arg;
@@ -226,9 +234,7 @@ static void on_io(evutil_socket_t fd, short what, void *arg)
             if (w < 0 && (errno == EAGAIN || errno == EINTR))
                 return;
             if (w < 0) {
-                char why[160];
-                snprintf(why, sizeof(why), "write failed: %s", strerror(errno));
-                finish(r, why);
+                fail_errno(r, "write");
                 return;
             }
             r->sent += (size_t)w;
@@ -248,9 +254,7 @@ static void on_io(evutil_socket_t fd, short what, void *arg)
         if (n < 0 && (errno == EAGAIN || errno == EINTR))
             return;
         if (n < 0) {
-            char why[160];
-            snprintf(why, sizeof(why), "read failed: %s", strerror(errno));
-            finish(r, why);
+            fail_errno(r, "read");
             return;
         }
         r->in->len += (size_t)n; /* received in place: reserved above */

@@ -131,12 +131,13 @@ static motan_request *echo_request(motan_client *c, int i)
 
 /* ---- scenarios: each runs once with the k-th allocation failing ------------------------ */
 
-static void sc_blocking(void)
+/* n blocking calls through a client for url: each returns once, with a response. */
+static void blocking_calls(const char *url, int n)
 {
-    motan_client *c = client(g_url);
+    motan_client *c = client(url);
     if (!c)
         return;
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < n; i++) {
         motan_request *r = echo_request(c, i);
         if (!r)
             continue;
@@ -150,6 +151,8 @@ static void sc_blocking(void)
     }
     motan_client_free(c);
 }
+
+static void sc_blocking(void) { blocking_calls(g_url, 2); }
 
 /* Async calls: the callback of every accepted call runs exactly once, before the free ends. */
 typedef struct acall {
@@ -251,23 +254,7 @@ static void sc_file_registry(void)
 }
 
 /* Failover: round robin sends every other call to the killed server first. */
-static void sc_failover(void)
-{
-    motan_client *c = client(g_failover_url);
-    if (!c)
-        return;
-    for (int i = 0; i < 3; i++) {
-        motan_request *r = echo_request(c, i);
-        if (!r)
-            continue;
-        motan_response *resp = NULL;
-        motan_client_call(c, r, &resp);
-        ck_assert_msg(resp != NULL, "k=%d: no response", (int)g_k);
-        motan_response_free(resp);
-        motan_request_free(r);
-    }
-    motan_client_free(c);
-}
+static void sc_failover(void) { blocking_calls(g_failover_url, 3); }
 
 /* ---- the sweep ------------------------------------------------------------------------ */
 

@@ -32,6 +32,26 @@ static void setup(void)
 
 static void teardown(void) { ck_assert_int_eq(tu_server_stop(&g_srv), 0); }
 
+/* A built-in-loop client for the test server with the given URL parameters (may be ""). */
+static motan_client *client_at(const char *params)
+{
+    char url[512], err[256];
+    snprintf(url, sizeof(url), "motan2://127.0.0.1:%d/com.example.EchoService?%s", g_srv.port,
+             params);
+    motan_client *c = NULL;
+    ck_assert_msg(motan_client_new(url, &c, err, sizeof(err)) == MOTAN_OK, "%s: %s", url, err);
+    return c;
+}
+
+/* Waits (10 s at most) until *v is not 0; returns it. */
+static int wait_set(atomic_int *v)
+{
+    uint64_t t0 = motan_now_us();
+    while (!atomic_load(v) && motan_now_us() - t0 < 10000000)
+        usleep(2000);
+    return atomic_load(v);
+}
+
 /* A file registry whose file lists no node for the service: calls fail with ENOENDPOINT. */
 static void empty_file_url(char *url, size_t len, char *path, size_t plen)
 {
@@ -150,21 +170,13 @@ START_TEST(backstop_completes_what_a_plugin_forgets)
 {
     motan_ha_register(&blackhole_ha); /* EINVAL when an earlier test in this process did it */
     ck_assert_ptr_nonnull(motan_ha_find("blackhole"));
-    char url[256], err[256];
-    snprintf(url, sizeof(url),
-             "motan2://127.0.0.1:%d/com.example.EchoService?haStrategy=blackhole&requestTimeout=200&"
-             "retries=1",
-             g_srv.port);
-    motan_client *c = NULL;
-    ck_assert_msg(motan_client_new(url, &c, err, sizeof(err)) == MOTAN_OK, "%s", err);
+    motan_client *c = client_at("haStrategy=blackhole&requestTimeout=200&retries=1");
     blocking_call b = {.c = c, .r = motan_client_request(c, "echo")};
     uint64_t t0 = motan_now_us();
     pthread_t t;
     ck_assert_int_eq(pthread_create(&t, NULL, blocking_thread, &b), 0);
     /* requestTimeout x (retries + 1) + 1000 ms margin = 1400 ms. */
-    while (!atomic_load(&b.done) && motan_now_us() - t0 < 10000000)
-        usleep(2000);
-    ck_assert_msg(atomic_load(&b.done), "the blocking call is still waiting after 10 s");
+    ck_assert_msg(wait_set(&b.done), "the blocking call is still waiting after 10 s");
     pthread_join(t, NULL);
     uint64_t ms = (motan_now_us() - t0) / 1000;
     ck_assert_msg(b.rc == MOTAN_ETIMEOUT, "%s: %s", motan_errname(b.rc), b.msg);
@@ -174,10 +186,7 @@ START_TEST(backstop_completes_what_a_plugin_forgets)
     /* Async: the callback runs once, at the backstop. */
     counted a = {0};
     ck_assert_int_eq(motan_client_call_async(c, b.r, count_cb, &a), MOTAN_OK);
-    t0 = motan_now_us();
-    while (atomic_load(&a.calls) == 0 && motan_now_us() - t0 < 10000000)
-        usleep(2000);
-    ck_assert_int_eq(atomic_load(&a.calls), 1);
+    ck_assert_int_eq(wait_set(&a.calls), 1);
     ck_assert_int_eq(atomic_load(&a.code), MOTAN_ETIMEOUT);
     motan_client_free(c);
     ck_assert_int_eq(atomic_load(&a.calls), 1);
@@ -190,13 +199,7 @@ END_TEST
 /* A call used to write service, group, version, application and serialization into it. */
 START_TEST(calls_do_not_write_the_request)
 {
-    char url[256], err[256];
-    snprintf(url, sizeof(url),
-             "motan2://127.0.0.1:%d/com.example.EchoService?version=2.0&application=edges&"
-             "serialization=msgpack",
-             g_srv.port);
-    motan_client *c = NULL;
-    ck_assert_msg(motan_client_new(url, &c, err, sizeof(err)) == MOTAN_OK, "%s", err);
+    motan_client *c = client_at("version=2.0&application=edges&serialization=msgpack");
     motan_request *r = motan_request_new("echo");
     motan_request_add_arg(r, motan_value_new_string(motan_request_arena(r), "same", 4));
     for (int i = 0; i < 2; i++) {
@@ -283,12 +286,7 @@ static void *share_thread(void *arg)
 /* One request in flight on several threads at once (a data race under TSan before). */
 START_TEST(one_request_on_many_threads)
 {
-    char url[256], err[256];
-    snprintf(url, sizeof(url),
-             "motan2://127.0.0.1:%d/com.example.EchoService?version=2.0&serialization=json",
-             g_srv.port);
-    shared_req s = {0};
-    ck_assert_msg(motan_client_new(url, &s.c, err, sizeof(err)) == MOTAN_OK, "%s", err);
+    shared_req s = {.c = client_at("version=2.0&serialization=json")};
     s.r = motan_request_new("echo");
     motan_request_add_arg(s.r, motan_value_new_int64(motan_request_arena(s.r), 7));
     pthread_t t[4];
@@ -346,23 +344,17 @@ static void freeing_cb(motan_response *r, void *ud)
 /* Item 4: this joined its own thread (or freed the event_base under the running loop). */
 START_TEST(client_freed_from_its_own_callback)
 {
-    char url[256], err[256];
     int threads0 = motan__loop_threads();
-    snprintf(url, sizeof(url), "motan2://127.0.0.1:%d/com.example.EchoService?requestTimeout=5000",
-             g_srv.port);
     memset(&g_sf, 0, sizeof(g_sf));
     tu_fail_alloc_start(0); /* poisoned frees: the old free under the running loop crashes */
-    ck_assert_msg(motan_client_new(url, &g_sf.c, err, sizeof(err)) == MOTAN_OK, "%s", err);
+    g_sf.c = client_at("requestTimeout=5000");
     motan_request *slow = motan_client_request(g_sf.c, "sleep");
     motan_request_add_arg(slow, motan_value_new_int32(motan_request_arena(slow), 2000));
     motan_request *fast = motan_client_request(g_sf.c, "echo");
     for (int i = 0; i < 3; i++)
         ck_assert_int_eq(motan_client_call_async(g_sf.c, slow, other_cb, NULL), MOTAN_OK);
     ck_assert_int_eq(motan_client_call_async(g_sf.c, fast, freeing_cb, NULL), MOTAN_OK);
-    uint64_t t0 = motan_now_us();
-    while (!atomic_load(&g_sf.freed) && motan_now_us() - t0 < 5000000)
-        usleep(1000);
-    ck_assert_msg(atomic_load(&g_sf.freed), "motan_client_free from its callback did not return");
+    ck_assert_msg(wait_set(&g_sf.freed), "motan_client_free from its callback did not return");
     /* The sleeping calls completed inside the free, cancelled; nothing ran after it. */
     ck_assert_int_eq(atomic_load(&g_sf.cancelled), 3);
     ck_assert(threads_back_to(threads0));
