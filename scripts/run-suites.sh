@@ -146,7 +146,7 @@ for group in "${groups[@]}"; do
             MOTAN_SANITIZER=valgrind suites tests/integration memcheck \
                 test_registry_direct test_registry_file test_registry_consul ;;
         tsan)
-            suites tests/integration direct test_transport test_cluster test_client test_hostile test_edges \
+            suites tests/integration direct test_transport test_cluster test_client test_hostile test_edges test_dns test_consul_edges \
                 test_registry_direct test_registry_file test_registry_consul test_zookeeper test_examples ;;
         *) echo "unknown group $group"; exit 2 ;;
     esac

@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,14 +63,14 @@ END_TEST
 /* A fake agent that reads a little of every connection, then resets it (SO_LINGER 0). */
 typedef struct rude_agent {
     int lfd, port;
-    int stop;
+    atomic_int stop;
     pthread_t t;
 } rude_agent;
 
 static void *rude_run(void *arg)
 {
     rude_agent *a = arg;
-    while (!a->stop) {
+    while (!atomic_load(&a->stop)) {
         int c = accept(a->lfd, NULL, NULL);
         if (c < 0)
             continue;
@@ -132,7 +133,7 @@ START_TEST(no_sigpipe_on_a_callers_loop)
     }
     int st = 0;
     ck_assert_int_eq(waitpid(pid, &st, 0), pid);
-    a.stop = 1;
+    atomic_store(&a.stop, 1);
     shutdown(a.lfd, SHUT_RDWR);
     close(a.lfd);
     pthread_join(a.t, NULL);
