@@ -48,7 +48,7 @@ LDFLAGS_ALL := $(LDFLAGS) $(EXTRA_LDFLAGS)
 
 # ---- sources ------------------------------------------------------------------------------
 # One folder per layer, in dependency order; a new layer is a new word here.
-LAYERS    := core codec transport cluster registry client
+LAYERS    := core codec transport cluster registry client server
 # Sources left out by WITH_ZOOKEEPER=0 / WITH_CONSUL=0 (and the suites that need them).
 OPTIONAL_SRCS := $(if $(filter 1,$(WITH_ZOOKEEPER)),,lib/registry/zookeeper.c $(wildcard lib/registry/zk_*.c) \
                      tests/integration/test_zookeeper.c) \
@@ -187,9 +187,9 @@ tsan:
 
 valgrind:
 	@$(MAKE) --no-print-directory -j$(JOBS) all $(INTEG_BINS)
-	@BUILD=$(BUILD) MOTAN_SANITIZER=valgrind scripts/run-suites.sh valgrind valgrind-registry valgrind-edges
+	@BUILD=$(BUILD) MOTAN_SANITIZER=valgrind scripts/run-suites.sh valgrind valgrind-registry valgrind-server valgrind-edges
 
-# The allocation-failure sweep (every k) under memcheck: minutes; make check runs it plain.
+# The allocation-failure sweep (every k) under memcheck (about 15 s); make check runs it plain.
 sweep-valgrind:
 	@$(MAKE) --no-print-directory -j$(JOBS) all $(BUILD)/tests/test_alloc_sweep
 	@BUILD=$(BUILD) MOTAN_SANITIZER=valgrind scripts/run-suites.sh sweep-valgrind
@@ -197,7 +197,7 @@ sweep-valgrind:
 # ---- fuzzing (clang + libFuzzer) ----------------------------------------------------------
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=build-fuzz/fuzz/%)
-FUZZ_SECONDS ?= 20
+FUZZ_SECONDS ?= 18
 .PHONY: fuzz fuzz-build fuzz-long
 fuzz-build:
 	@$(MAKE) --no-print-directory -j$(JOBS) BUILD=build-fuzz CC=clang OPT="-O1 -g" \
@@ -216,8 +216,8 @@ fuzz-long: fuzz-build
 	@scripts/fuzz.sh long
 
 # ---- benchmarks ---------------------------------------------------------------------------
-.PHONY: bench bench-codec bench-e2e bench-cluster bench-stalled bench-bindings
-bench: bench-codec bench-e2e bench-cluster bench-stalled bench-bindings
+.PHONY: bench bench-codec bench-e2e bench-cluster bench-stalled bench-bindings bench-server
+bench: bench-codec bench-e2e bench-cluster bench-stalled bench-bindings bench-server
 
 bench-codec:
 	@$(MAKE) --no-print-directory -j$(JOBS) $(BUILD)/bench/codec
@@ -235,6 +235,11 @@ bench-cluster:
 bench-stalled:
 	@$(MAKE) --no-print-directory -j$(JOBS) all $(BUILD)/bench/stalled
 	@$(BUILD)/bench/stalled
+
+# docs/server.md: requests/s and server CPU per request, echo_server and motan-test-server.
+bench-server:
+	@$(MAKE) --no-print-directory -j$(JOBS) all examples $(BUILD)/bench/server
+	@BUILD=$(BUILD) $(BUILD)/bench/server
 
 bench-bindings:
 	@$(MAKE) --no-print-directory -j$(JOBS) all $(BUILD)/bench/bindings_c
@@ -285,8 +290,8 @@ help:
 	@echo "make demo       install missing packages, build, run the cluster demo"
 	@echo "make asan|tsan|valgrind   test suites under sanitizers / memcheck"
 	@echo "make sweep-valgrind       the allocation-failure sweep under memcheck"
-	@echo "make fuzz       short libFuzzer runs (FUZZ_SECONDS=20); make fuzz-long: 10M execs each"
-	@echo "make bench      bench-codec bench-e2e bench-cluster bench-stalled bench-bindings"
+	@echo "make fuzz       short libFuzzer runs (FUZZ_SECONDS=18); make fuzz-long: 10M execs each"
+	@echo "make bench      bench-codec bench-e2e bench-cluster bench-stalled bench-bindings bench-server"
 	@echo "make soak       5-minute soak under injected faults"
 	@echo "make examples   build examples/"
 	@echo "make deps       install the Debian packages the targets above need (scripts/deps.sh)"

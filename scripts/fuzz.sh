@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every libFuzzer target built in build-fuzz/fuzz/ (make fuzz-build).
-#   scripts/fuzz.sh short   each target for $FUZZ_SECONDS seconds (default 20)
+#   scripts/fuzz.sh short   each target for $FUZZ_SECONDS seconds (default 18)
 #   scripts/fuzz.sh long    each target for at least 10 million executions
 # Corpus of fuzz_<name>: tests/fuzz/corpus/<name>/. A run works on a temporary copy of it,
 # seeded from the conformance vectors, so the tree only ever holds what was put there on
@@ -12,7 +12,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 mode="${1:-short}"
-FUZZ_SECONDS="${FUZZ_SECONDS:-20}"
+FUZZ_SECONDS="${FUZZ_SECONDS:-18}"
 VECTORS="${MOTAN_VECTORS_DIR:-$PWD/tests/vectors}"
 case "$mode" in
     short) limit=(-max_total_time="$FUZZ_SECONDS") ;;
@@ -31,7 +31,8 @@ export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=1}
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}"
 
 # Seeds for target $1 into dir $2: the hex of every entry of the vectors file named after
-# the target (frame -> frames.json, simple -> simple.json); for tjson the `text` fields.
+# the target (frame -> frames.json, simple -> simple.json; server -> frames.json too); for
+# tjson the `text` fields.
 seed() {
     python3 - "$VECTORS" "$1" "$2" <<'EOF'
 import glob, json, os, re, sys
@@ -41,7 +42,7 @@ for path in sorted(glob.glob(os.path.join(vectors, "*.json"))):
     stem = os.path.basename(path)[:-5]
     if name == "tjson":
         field = "text"
-    elif stem == name or stem == name + "s":
+    elif stem == name or stem == name + "s" or (name == "server" and stem == "frames"):
         field = "hex"
     else:
         continue

@@ -6,10 +6,11 @@
 #                      tests/cli/test_*.c suites of its parts (under valgrind memcheck)
 #   python lua php     one binding's suite; bindings = all three
 #   all                unit integration cli bindings (what `make asan` runs)
-#   valgrind           the transport and cluster integration suites under memcheck
+#   valgrind           the transport, cluster and server-layer integration suites under memcheck
 #   valgrind-registry  the direct, file and consul registry suites under memcheck
 #   valgrind-edges     the client edge cases and DNS (test_edges, test_dns) under memcheck
 #   sweep-valgrind     the allocation-failure sweep (test_alloc_sweep) under memcheck
+#   valgrind-server    the server layer's limits and hostile-client suites under memcheck
 #   tsan               the multi-threaded suites (built with -fsanitize=thread)
 # MOTAN_SANITIZER=asan|tsan|valgrind is passed on to the suites (they relax timing under it)
 # and decides how the binding interpreters are run (see docs/sanitizers.md).
@@ -137,7 +138,8 @@ for group in "${groups[@]}"; do
             suites tests/cli "$cli_runner" $(names tests/cli) ;;
         python | lua | php) binding "$group" ;;
         valgrind)
-            MOTAN_SANITIZER=valgrind suites tests/integration memcheck test_transport test_cluster ;;
+            MOTAN_SANITIZER=valgrind suites tests/integration memcheck test_transport test_cluster \
+                test_srv_dispatch test_srv_async test_srv_drain ;;
         valgrind-edges)
             MOTAN_SANITIZER=valgrind suites tests/integration memcheck test_edges test_dns ;;
         sweep-valgrind)
@@ -145,9 +147,14 @@ for group in "${groups[@]}"; do
         valgrind-registry)
             MOTAN_SANITIZER=valgrind suites tests/integration memcheck \
                 test_registry_direct test_registry_file test_registry_consul ;;
+        valgrind-server)
+            MOTAN_SANITIZER=valgrind suites tests/integration memcheck test_srv_limits test_srv_hostile ;;
         tsan)
-            suites tests/integration direct test_transport test_cluster test_client test_hostile test_edges test_dns test_consul_edges \
-                test_registry_direct test_registry_file test_registry_consul test_zookeeper test_examples ;;
+            suites tests/integration direct test_transport test_cluster test_client test_hostile \
+                test_edges test_dns test_consul_edges \
+                test_registry_direct test_registry_file test_registry_consul test_zookeeper test_examples \
+                test_srv_dispatch test_srv_async test_srv_drain test_srv_limits test_srv_hostile \
+                test_srv_export ;;
         *) echo "unknown group $group"; exit 2 ;;
     esac
 done

@@ -1,5 +1,5 @@
 /*
- * libmotan: a thin, fast motan2 RPC client. One include for the whole public API; C++
+ * libmotan: a thin, fast motan2 RPC client (and server). One include for the whole public API; C++
  * programs include this one (it adds the extern "C" block the layer headers leave out so
  * that FFI loaders can read them once preprocessor lines are stripped).
  */
@@ -17,6 +17,7 @@ extern "C" {
 #include <motan/cluster.h>
 #include <motan/registry.h>
 #include <motan/client.h>
+#include <motan/server.h>
 
 #ifdef __cplusplus
 }

@@ -1,7 +1,8 @@
 /*
  * The programs in examples/ run against real servers and print what their comments say:
  * sync_call and async_libevent against one test server, cluster_failover against three
- * with one killed mid-run, zookeeper against a private ZooKeeper with servers registered.
+ * with one killed mid-run, zookeeper against a private ZooKeeper with servers registered,
+ * echo_server answering sync_call and draining on SIGTERM.
  */
 #include <check.h>
 #include <signal.h>
@@ -13,6 +14,7 @@
 
 #include "server_proc.h"
 #include "testutil.h"
+#include "tu_srv.h"
 #include "zk_proc.h"
 
 /* Runs an example with args; its stdout in out (NUL-terminated), its exit status returned. */
@@ -130,6 +132,27 @@ START_TEST(test_cluster_failover)
 }
 END_TEST
 
+START_TEST(test_echo_server)
+{
+    /* echo_server PORT prints "listening 127.0.0.1:PORT", serves echo and add, drains on SIGTERM. */
+    char url[128], out[4096];
+    int port = 0;
+    pid_t pid = tu_echo_server_start(&port);
+    ck_assert_int_gt(pid, 0);
+    snprintf(url, sizeof(url), "motan2://127.0.0.1:%d/com.example.EchoService", port);
+    const char *args[] = {url, NULL};
+    ck_assert_int_eq(run_example("sync_call", args, out, sizeof(out)), 0);
+    ck_assert_msg(strstr(out, "echo -> hello"), "%s", out);
+    ck_assert_msg(strstr(out, "add -> 42"), "%s", out);
+    ck_assert_msg(strstr(out, "fail -> MOTAN_EREMOTE errcode 500 errtype 1: method fail is not found"),
+                  "%s", out);
+    kill(pid, SIGTERM);
+    int st;
+    waitpid(pid, &st, 0);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d", st);
+}
+END_TEST
+
 static tu_zk g_zk;
 
 START_TEST(test_zookeeper)
@@ -162,6 +185,7 @@ static Suite *examples_suite(void)
     tcase_add_test(tc, test_async_libevent);
     tcase_add_test(tc, test_cluster_failover);
     tcase_add_test(tc, test_zookeeper);
+    tcase_add_test(tc, test_echo_server);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -19,3 +19,8 @@ cc -std=c11 -Wall -Wextra -Werror -Iinclude -o "$tmp/hello" "$tmp/hello2.c" \
 out=$("$tmp/hello")
 [ "$out" = "hi" ] || { echo "60-readme: quickstart printed '$out'"; exit 1; }
 echo "60-readme: the $lines-line quickstart compiles and prints '$out'"
+# The server shown is examples/echo_server.c exactly (built and run by test_examples).
+awk '/^## Serving, in one file/{f=1} f&&/^```c/{c=1;next} c&&/^```/{exit} c' README.md >"$tmp/echo_server.c"
+cmp -s "$tmp/echo_server.c" examples/echo_server.c ||
+    { echo "60-readme: the server in README.md is not examples/echo_server.c"; exit 1; }
+echo "60-readme: the README's server is examples/echo_server.c"

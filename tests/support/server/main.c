@@ -257,19 +257,45 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     srv_server *s = arg;
     (void)sig;
     (void)what;
-    srv_registry_stop(s); /* the node goes before the server does */
     event_base_loopbreak(s->base);
+}
+
+/* The server through the layer: one raw handler for everything, heartbeats in our style. */
+static int serve(srv_server *s)
+{
+    char err[512] = "", addr[300];
+    int rc = motan_server_new(s->loop, &s->server, err, sizeof(err));
+    /* The faults decide when to answer: the client's M_tmo is not a deadline here. */
+    if (rc == MOTAN_OK)
+        rc = motan_server_set(s->server, NULL, "clientDeadline", "false", err, sizeof(err));
+    if (rc == MOTAN_OK)
+        rc = motan_server_handle_raw(s->server, NULL, NULL, srv_on_request, s);
+    if (rc == MOTAN_OK)
+        rc = motan_server_handle_heartbeat(s->server, srv_on_heartbeat, s);
+    if (s->opt.unix_path)
+        snprintf(addr, sizeof(addr), "unix:%s", s->opt.unix_path);
+    else
+        snprintf(addr, sizeof(addr), "127.0.0.1:%d", s->opt.port);
+    if (rc == MOTAN_OK)
+        rc = motan_server_listen(s->server, addr, &s->port, err, sizeof(err));
+    if (rc != MOTAN_OK) {
+        fprintf(stderr, "motan-test-server: %s\n", *err ? err : motan_strerror(rc));
+        return -1;
+    }
+    return 0;
 }
 
 static void server_free(srv_server *s)
 {
-    while (s->conns)
-        srv_conn_destroy(s->conns);
-    srv_listener_close(s);
-    motan_frame_free(s->frame);
-    motan_arena_free(s->arena);
-    motan_buf_free(s->body);
+    srv_jobs_cancel(s);      /* delayed answers are dropped */
+    motan_server_free(s->server); /* unregisters: the node goes before the registry */
+    s->server = NULL;
+    srv_registry_stop(s);
+    srv_dud_close(s);
+    motan_loop_free(s->loop);
+    s->loop = NULL;
     motan_buf_free(s->tmp);
+    motan_buf_free(s->tmp2);
     free(s->bomb);
     free(s->nulls);
 }
@@ -278,7 +304,7 @@ int main(int argc, char **argv)
 {
     static srv_server srv;
     srv_server *s = &srv;
-    s->listen_fd = -1;
+    s->dud_fd = -1;
     s->opt.fault_rate = -1;
     s->opt.seed = 1;
     int rc = parse_args(argc, argv, &s->opt);
@@ -289,17 +315,17 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     struct event *sigterm = NULL, *sigint = NULL;
+    char err[512] = "";
     int status = 1;
     s->base = event_base_new();
-    s->frame = motan_frame_new();
-    s->arena = motan_arena_new();
-    s->body = motan_buf_new(4096);
     s->tmp = motan_buf_new(4096);
-    if (!s->base || !s->frame || !s->arena || !s->body || !s->tmp) {
-        fprintf(stderr, "motan-test-server: out of memory\n");
+    s->tmp2 = motan_buf_new(4096);
+    if (!s->base || !s->tmp || !s->tmp2 ||
+        motan_loop_new_with_base(s->base, &s->loop, err, sizeof(err)) != MOTAN_OK) {
+        fprintf(stderr, "motan-test-server: cannot start: %s\n", *err ? err : "out of memory");
         goto out;
     }
-    if (srv_listener_open(s))
+    if ((s->opt.refuse || s->opt.no_read) ? srv_dud_open(s) : serve(s))
         goto out;
     if (!s->opt.name) {
         if (s->opt.unix_path)
@@ -332,7 +358,6 @@ int main(int argc, char **argv)
     }
     status = 0;
 out:
-    srv_registry_stop(s);
     if (sigterm)
         event_free(sigterm);
     if (sigint)

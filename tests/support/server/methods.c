@@ -7,7 +7,8 @@
 #define BIG_MAX (256u * 1024 * 1024)
 #define SLEEP_MAX 86400000 /* a day */
 
-typedef void (*method_fn)(srv_server *s, const motan_value *args, size_t n, srv_call *call);
+typedef void (*method_fn)(srv_server *s, motan_arena *a, const motan_value *args, size_t n,
+                          srv_call *call);
 
 static void bad_args(srv_call *call, const char *method, const char *why)
 {
@@ -36,28 +37,34 @@ static void result(srv_call *call, const motan_value *v)
     }
 }
 
-static void m_echo(srv_server *s, const motan_value *args, size_t n, srv_call *call)
+static void m_echo(srv_server *s, motan_arena *a, const motan_value *args, size_t n,
+                   srv_call *call)
 {
+    (void)s;
     if (n > 1) {
         bad_args(call, "echo", "expected 0 or 1 argument");
         return;
     }
-    result(call, n ? motan_value_at(args, 0) : motan_value_new_null(s->arena));
+    result(call, n ? motan_value_at(args, 0) : motan_value_new_null(a));
 }
 
-static void m_add(srv_server *s, const motan_value *args, size_t n, srv_call *call)
+static void m_add(srv_server *s, motan_arena *a, const motan_value *args, size_t n,
+                  srv_call *call)
 {
+    (void)s;
     if (n != 2 || !is_int(motan_value_at(args, 0)) || !is_int(motan_value_at(args, 1))) {
         bad_args(call, "add", "expected two integers");
         return;
     }
-    uint64_t a = (uint64_t)motan_value_get_int(motan_value_at(args, 0));
-    uint64_t b = (uint64_t)motan_value_get_int(motan_value_at(args, 1));
-    result(call, motan_value_new_int64(s->arena, (int64_t)(a + b))); /* wraps, no UB */
+    uint64_t x = (uint64_t)motan_value_get_int(motan_value_at(args, 0));
+    uint64_t y = (uint64_t)motan_value_get_int(motan_value_at(args, 1));
+    result(call, motan_value_new_int64(a, (int64_t)(x + y))); /* wraps, no UB */
 }
 
-static void m_sleep(srv_server *s, const motan_value *args, size_t n, srv_call *call)
+static void m_sleep(srv_server *s, motan_arena *a, const motan_value *args, size_t n,
+                    srv_call *call)
 {
+    (void)s;
     int64_t ms = n == 1 && is_int(motan_value_at(args, 0))
                      ? motan_value_get_int(motan_value_at(args, 0))
                      : -1;
@@ -66,12 +73,14 @@ static void m_sleep(srv_server *s, const motan_value *args, size_t n, srv_call *
         return;
     }
     call->delay_ms = (uint32_t)ms;
-    result(call, motan_value_new_int64(s->arena, ms));
+    result(call, motan_value_new_int64(a, ms));
 }
 
-static void m_fail(srv_server *s, const motan_value *args, size_t n, srv_call *call)
+static void m_fail(srv_server *s, motan_arena *a, const motan_value *args, size_t n,
+                   srv_call *call)
 {
     (void)s;
+    (void)a;
     size_t len = 0;
     const char *msg = n == 1 ? motan_value_get_data(motan_value_at(args, 0), &len) : NULL;
     if (!msg) {
@@ -84,8 +93,10 @@ static void m_fail(srv_server *s, const motan_value *args, size_t n, srv_call *c
     call->errmsg_len = len;
 }
 
-static void m_big(srv_server *s, const motan_value *args, size_t n, srv_call *call)
+static void m_big(srv_server *s, motan_arena *a, const motan_value *args, size_t n,
+                  srv_call *call)
 {
+    (void)s;
     int64_t size = n == 1 && is_int(motan_value_at(args, 0))
                        ? motan_value_get_int(motan_value_at(args, 0))
                        : -1;
@@ -93,37 +104,41 @@ static void m_big(srv_server *s, const motan_value *args, size_t n, srv_call *ca
         bad_args(call, "big", "expected one integer 0..268435456");
         return;
     }
-    uint8_t *p = size ? motan_arena_alloc(s->arena, (size_t)size) : NULL;
+    uint8_t *p = size ? motan_arena_alloc(a, (size_t)size) : NULL;
     if (size && !p) {
         result(call, NULL);
         return;
     }
     for (int64_t i = 0; i < size; i++)
         p[i] = (uint8_t)i;
-    result(call, motan_value_new_bytes(s->arena, p, (size_t)size));
+    result(call, motan_value_new_bytes(a, p, (size_t)size));
 }
 
-static void m_name(srv_server *s, const motan_value *args, size_t n, srv_call *call)
+static void m_name(srv_server *s, motan_arena *a, const motan_value *args, size_t n,
+                   srv_call *call)
 {
     (void)args;
     if (n) {
         bad_args(call, "name", "expected no argument");
         return;
     }
-    result(call, motan_value_new_string(s->arena, s->name, s->name_len));
+    result(call, motan_value_new_string(a, s->name, s->name_len));
 }
 
 /* The request's metadata entry `key` as a string, null when absent (what a client sent). */
-static void m_meta(srv_server *s, const motan_value *args, size_t n, srv_call *call)
+static void m_meta(srv_server *s, motan_arena *a, const motan_value *args, size_t n,
+                   srv_call *call)
 {
-    size_t klen = 0, vlen = 0;
-    const char *key = n == 1 ? motan_value_get_data(motan_value_at(args, 0), &klen) : NULL;
+    (void)s;
+    size_t vlen = 0;
+    /* Strings decoded into an arena are NUL-terminated: the key is a C string. */
+    const char *key = n == 1 ? motan_value_get_data(motan_value_at(args, 0), NULL) : NULL;
     if (!key) {
         bad_args(call, "meta", "expected one string");
         return;
     }
-    const char *v = motan_frame_meta_get(call->frame, key, klen, &vlen);
-    result(call, v ? motan_value_new_string(s->arena, v, vlen) : motan_value_new_null(s->arena));
+    const char *v = motan_server_request_meta(call->req, key, &vlen);
+    result(call, v ? motan_value_new_string(a, v, vlen) : motan_value_new_null(a));
 }
 
 static const struct {
@@ -148,11 +163,11 @@ static method_fn find(const char *m, size_t len)
 
 int srv_method_exists(const char *m, size_t len) { return find(m, len) != NULL; }
 
-void srv_method_call(srv_server *s, const char *m, size_t len, const motan_value *args,
-                     srv_call *call)
+void srv_method_call(srv_server *s, motan_arena *a, const char *m, size_t len,
+                     const motan_value *args, srv_call *call)
 {
     method_fn fn = find(m, len);
     size_t n = motan_value_count(args);
     if (fn)
-        fn(s, args, n, call);
+        fn(s, a, args, n, call);
 }

@@ -1,8 +1,8 @@
 /*
- * Writing answers into a connection's output: the normal and error responses through the
- * codec's frame writer, every fault form, and heartbeat answers in each --heartbeat style.
- * A failed write (out of memory) truncates the output back, so no half frame is ever sent
- * by accident.
+ * Answers: the normal and error responses through the layer's replies, every fault form as
+ * raw bytes built with the codec's frame writer (written as the reply's answer, in order
+ * with the connection's other answers), and heartbeat answers in each --heartbeat style.
+ * A failed build (out of memory) sends nothing half-made: the reply is dropped instead.
  */
 #include <stdio.h>
 #include <string.h>
@@ -74,8 +74,23 @@ static void put_frame(srv_server *s, wr *w, const srv_answer *a, uint64_t id, si
                                           a->errmsg_len);
     if (!rc)
         rc = motan_frame_write_body_begin(w->b, mark);
-    if (!rc && !a->is_error)
-        rc = motan_buf_append(w->b, a->body, a->body_len);
+    if (!rc && !a->is_error) {
+        char err[256] = "", text[300];
+        rc = motan_serialize_value(a->ser, a->result, w->b, err, sizeof(err));
+        if (rc != MOTAN_OK && rc != MOTAN_ENOMEM) {
+            /* As the layer answers it: a 500 in the same shape. */
+            motan_buf_truncate(w->b, mark);
+            srv_answer e = *a;
+            int n = snprintf(text, sizeof(text), "serialize fail: %s", err[0] ? err : motan_strerror(rc));
+            e.is_error = 1;
+            e.errcode = 500;
+            e.errtype = 1;
+            e.errmsg = text;
+            e.errmsg_len = (size_t)n;
+            put_frame(s, w, &e, id, mingz, extra);
+            return;
+        }
+    }
     if (!rc)
         rc = motan_frame_write_end(w->b, mark, mingz);
     w->rc = rc;
@@ -178,32 +193,55 @@ static void put_motan1(wr *w, uint64_t id)
 /* The normal answer with version 2 in byte 3: built aside, then its header replaced. */
 static void put_version2(srv_server *s, wr *w, const srv_answer *a)
 {
-    wr t = {s->tmp, 0};
-    motan_buf_reset(s->tmp);
+    wr t = {s->tmp2, 0};
+    motan_buf_reset(s->tmp2);
     put_frame(s, &t, a, a->id, 0, 0);
     if (t.rc) {
         w->rc = t.rc;
         return;
     }
-    const uint8_t *p = motan_buf_data(s->tmp);
+    const uint8_t *p = motan_buf_data(s->tmp2);
     put_header(w, p[2], (uint8_t)(2 << 3 | (p[3] & 7)), p[4], a->id);
-    put(w, p + 13, motan_buf_len(s->tmp) - 13);
+    put(w, p + 13, motan_buf_len(s->tmp2) - 13);
 }
 
-void srv_respond(srv_conn *c, const srv_answer *a)
+/* The built bytes in s->tmp as the whole answer; 1 when sent (0: dropped, nothing built). */
+static int send_tmp(srv_server *s, motan_reply *reply, const wr *w)
 {
-    srv_server *s = c->srv;
-    if (c->endless || c->closing)
-        return;
-    wr w = {c->out, 0};
-    size_t start = motan_buf_len(c->out);
+    if (w->rc) {
+        srv_log(s, "cannot build an answer (%s); dropped", motan_errname(w->rc));
+        motan_reply_drop(reply);
+        return 0;
+    }
+    motan_reply_write(reply, motan_buf_data(s->tmp), motan_buf_len(s->tmp));
+    motan_reply_end(reply);
+    return 1;
+}
+
+/* The normal path: the layer writes M_pt, then X-Server and X-Serialization, then M_e. */
+static void answer_normally(srv_server *s, motan_reply *reply, const srv_answer *a)
+{
+    const char *ser = motan_serialization_name(a->ser);
+    motan_reply_set_meta(reply, "X-Server", 8, s->name, s->name_len);
+    motan_reply_set_meta(reply, "X-Serialization", 15, ser, strlen(ser));
+    if (a->is_error)
+        motan_reply_error(reply, a->errcode, a->errtype, a->errmsg, a->errmsg_len);
+    else
+        motan_reply_send(reply, a->result);
+}
+
+void srv_respond(srv_server *s, motan_reply *reply, const srv_answer *a)
+{
+    motan_buf_reset(s->tmp);
+    wr w = {s->tmp, 0};
     int counted = 1;
     switch (a->fault.kind) {
     case SRV_F_CLOSE:
     case SRV_F_RESET:
-        srv_conn_close_after_flush(c, a->fault.kind == SRV_F_RESET);
+        motan_reply_close(reply, a->fault.kind == SRV_F_RESET);
         return;
     case SRV_F_NOREPLY:
+        motan_reply_discard(reply);
         return;
     case SRV_F_GARBAGE:
         put_garbage(s, &w);
@@ -211,11 +249,12 @@ void srv_respond(srv_conn *c, const srv_answer *a)
         break;
     case SRV_F_CLOSE_MID:
         put_frame(s, &w, a, a->id, 0, 0);
-        if (!w.rc) {
-            motan_buf_truncate(c->out, start + (motan_buf_len(c->out) - start) / 2);
-            srv_conn_close_after_flush(c, 0);
-        }
-        break;
+        if (w.rc)
+            break;
+        motan_reply_write(reply, motan_buf_data(s->tmp), motan_buf_len(s->tmp) / 2);
+        motan_reply_close(reply, 0);
+        s->served++;
+        return;
     case SRV_F_WRONG_ID:
         put_frame(s, &w, a, a->id ^ 0x8000000000000000ULL, 0, 0);
         break;
@@ -234,9 +273,11 @@ void srv_respond(srv_conn *c, const srv_answer *a)
         break;
     case SRV_F_BYTEWISE:
         put_frame(s, &w, a, a->id, 0, 0);
-        if (!w.rc && srv_conn_mark_slow(c, start, motan_buf_len(c->out)))
-            w.rc = MOTAN_ENOMEM;
-        break;
+        if (w.rc)
+            break;
+        srv_trickle_bytes(s, reply, motan_buf_data(s->tmp), motan_buf_len(s->tmp));
+        s->served++;
+        return;
     case SRV_F_ERROR_GO:
         put_error_go(&w, a->id);
         break;
@@ -258,14 +299,17 @@ void srv_respond(srv_conn *c, const srv_answer *a)
     case SRV_F_ENDLESS_META:
         put_header(&w, MOTAN_FLAG_RESPONSE, 0x08, (uint8_t)(a->ser << 3), a->id);
         put_u32(&w, ENDLESS_META_SIZE);
-        if (!w.rc)
-            srv_conn_start_endless(c);
-        break;
+        if (w.rc)
+            break;
+        motan_reply_write(reply, motan_buf_data(s->tmp), motan_buf_len(s->tmp));
+        srv_trickle_endless(s, reply);
+        s->served++;
+        return;
     case SRV_F_HB_STORM:
         for (uint32_t i = 0; i < a->fault.n && !w.rc; i++) {
-            w.rc = motan_frame_write_heartbeat(c->out, 0xFEED000000000000ULL | i, 1);
+            w.rc = motan_frame_write_heartbeat(s->tmp, 0xFEED000000000000ULL | i, 1);
             if (!w.rc)
-                w.rc = motan_frame_write_heartbeat(c->out, 0xFEEE000000000000ULL | i, 0);
+                w.rc = motan_frame_write_heartbeat(s->tmp, 0xFEEE000000000000ULL | i, 0);
         }
         put_frame(s, &w, a, a->id, 0, 0);
         break;
@@ -277,29 +321,23 @@ void srv_respond(srv_conn *c, const srv_answer *a)
         break;
     case SRV_F_NONE:
     case SRV_F_DELAY:
-        put_frame(s, &w, a, a->id, 0, 0);
-        break;
-    }
-    if (w.rc) {
-        motan_buf_truncate(c->out, start);
-        srv_log(s, "cannot build an answer (%s); dropped", motan_errname(w.rc));
+        answer_normally(s, reply, a);
+        s->served++;
         return;
     }
-    if (counted)
+    if (send_tmp(s, reply, &w) && counted)
         s->served++;
 }
 
-void srv_respond_heartbeat(srv_conn *c, const motan_frame *f)
+void srv_on_heartbeat(const motan_server_request *req, motan_reply *reply, void *userdata)
 {
-    srv_server *s = c->srv;
-    if (c->endless || c->closing)
-        return;
-    uint64_t id = motan_frame_get_request_id(f);
-    size_t start = motan_buf_len(c->out);
-    wr w = {c->out, 0};
+    srv_server *s = userdata;
+    uint64_t id = motan_server_request_id(req);
+    motan_buf_reset(s->tmp);
+    wr w = {s->tmp, 0};
     switch (s->opt.hb) {
     case SRV_HB_GO:
-        w.rc = motan_frame_write_heartbeat(c->out, id, 1);
+        w.rc = motan_frame_write_heartbeat(s->tmp, id, 1);
         break;
     case SRV_HB_JAVA:
         put_header(&w, MOTAN_FLAG_RESPONSE | MOTAN_FLAG_HEARTBEAT, 0x08, 0x08, id);
@@ -308,19 +346,19 @@ void srv_respond_heartbeat(srv_conn *c, const motan_frame *f)
         break;
     case SRV_HB_LUA: {
         /* Lua echoes the request's metadata, every entry as k\nv\n (trailing newline). */
-        size_t n = motan_frame_meta_count(f), total = 0;
+        size_t n = motan_server_request_meta_count(req), total = 0;
         for (size_t i = 0; i < n; i++) {
             size_t kl, vl;
-            motan_frame_meta_key(f, i, &kl);
-            motan_frame_meta_value(f, i, &vl);
+            motan_server_request_meta_key(req, i, &kl);
+            motan_server_request_meta_value(req, i, &vl);
             total += kl + vl + 2;
         }
         put_header(&w, MOTAN_FLAG_RESPONSE | MOTAN_FLAG_HEARTBEAT, 0x08, 0x30, id);
         put_u32(&w, (uint32_t)total);
         for (size_t i = 0; i < n; i++) {
             size_t kl, vl;
-            const char *k = motan_frame_meta_key(f, i, &kl);
-            const char *v = motan_frame_meta_value(f, i, &vl);
+            const char *k = motan_server_request_meta_key(req, i, &kl);
+            const char *v = motan_server_request_meta_value(req, i, &vl);
             put(&w, k, kl);
             put(&w, "\n", 1);
             put(&w, v, vl);
@@ -330,13 +368,11 @@ void srv_respond_heartbeat(srv_conn *c, const motan_frame *f)
         break;
     }
     case SRV_HB_NONE:
+        motan_reply_discard(reply);
         return;
     case SRV_HB_CLOSE:
-        srv_conn_close_after_flush(c, 0);
+        motan_reply_close(reply, 0);
         return;
     }
-    if (w.rc) {
-        motan_buf_truncate(c->out, start);
-        srv_log(s, "cannot build a heartbeat answer; dropped");
-    }
+    send_tmp(s, reply, &w);
 }

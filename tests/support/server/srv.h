@@ -1,6 +1,8 @@
 /*
- * motan-test-server: a single-threaded, fault-injecting motan2 server for tests and
- * benchmarks (docs/test-server.md). Private to tests/support/server.
+ * motan-test-server: a fault-injecting motan2 server for tests and benchmarks
+ * (docs/test-server.md), built on the library's server layer (include/motan/server.h): the
+ * layer listens, reads, frames and writes; this program decides every answer, and the
+ * faults shape it out of raw bytes, streams and closes. Private to tests/support/server.
  */
 #ifndef MOTAN_SRV_H
 #define MOTAN_SRV_H
@@ -9,8 +11,7 @@
 #include <stdint.h>
 
 #include <event2/event.h>
-#include <motan/codec.h>
-#include <motan/registry.h>
+#include <motan/server.h>
 
 #define SRV_SERVICE "com.example.EchoService"
 
@@ -74,31 +75,28 @@ typedef struct srv_options {
     int weight;               /* --weight, 0: none */
 } srv_options;
 
-typedef struct srv_conn srv_conn;
+struct srv_job;
 
 typedef struct srv_server {
     struct event_base *base;
     srv_options opt;
     char name[256];
     size_t name_len;
-    int listen_fd;
     int port;
-    struct event *listen_ev;
-    struct event *accept_retry_ev;
-    srv_conn *conns;
-    motan_frame *frame;    /* the request being handled (views into a connection's input) */
-    motan_arena *arena;    /* its arguments and result, reset per request */
-    motan_buf *body;       /* its serialized result */
-    motan_buf *tmp;        /* scratch for answers built out of line */
+    motan_loop *loop;      /* the library's view of base */
+    motan_server *server;  /* NULL with --refuse and --no-read (dud.c serves those) */
+    int dud_fd;            /* the --refuse / --no-read socket */
+    struct event *dud_ev;
+    struct srv_job *jobs;  /* answers that are not due yet, and trickles */
+    motan_buf *tmp;        /* the answer being built out of line */
+    motan_buf *tmp2;       /* version2: the frame whose header is replaced */
     uint64_t rng;
     uint64_t served;
     uint8_t *bomb;         /* gzip-bomb body, built on first use */
     size_t bomb_len;
     uint8_t *nulls;        /* gzip-nulls body, likewise */
     size_t nulls_len;
-    motan_loop *loop;      /* --register: the library's view of base */
     motan_registry *registry;
-    motan_url *node;       /* what was registered */
 } srv_server;
 
 /* Logs to stderr unless --quiet. */
@@ -110,58 +108,16 @@ uint64_t srv_rand(srv_server *s);
 
 /* Publishes the listening server (--register). 0, or -1 with a message on stderr. */
 int srv_registry_start(srv_server *s);
-/* Unregisters and frees the registry (on SIGTERM, from the loop). No-op without one. */
+/* Frees the registry (after the server, which unregistered). No-op without one. */
 void srv_registry_stop(srv_server *s);
 
-/* ---- listener (listener.c) --------------------------------------------------------------- */
+/* ---- --refuse and --no-read (dud.c) ------------------------------------------------------ */
 
-/* Binds (and unless --refuse, listens); sets s->port. 0 or -1 with a message on stderr. */
-int srv_listener_open(srv_server *s);
-void srv_listener_close(srv_server *s);
+/* Binds (and with --no-read listens, accepting and never reading); sets s->port. 0 or -1. */
+int srv_dud_open(srv_server *s);
+void srv_dud_close(srv_server *s);
 
-/* ---- connections (conn.c) ---------------------------------------------------------------- */
-
-typedef struct srv_range {
-    size_t start, end;
-} srv_range;
-
-struct srv_job;
-
-struct srv_conn {
-    srv_server *srv;
-    srv_conn *prev, *next;
-    int fd;
-    struct event *rev, *wev, *trickle_ev, *endless_ev;
-    uint8_t *in;          /* unparsed input */
-    size_t in_len, in_cap;
-    size_t need;          /* total bytes the partial frame at in[0] needs, when known */
-    motan_buf *out;       /* answers not yet written, from out_off */
-    motan_buf *spare;     /* compaction target, swapped with out */
-    size_t out_off;
-    srv_range *slow;      /* output ranges written one byte per ms (bytewise) */
-    size_t nslow, slow_cap;
-    struct srv_job *jobs; /* delayed answers */
-    size_t endless_left;  /* endless-meta bytes still to trickle */
-    int endless;          /* an endless frame is being sent: later answers are dropped */
-    int closing;          /* 0, or SRV_CLOSE_* once the connection closes after a flush */
-    int paused;           /* reading stopped while the output drains */
-};
-
-enum { SRV_CLOSE_FLUSH = 1, SRV_CLOSE_RESET = 2 };
-
-/* Takes over an accepted, non-blocking fd. NULL on out of memory (fd closed). */
-srv_conn *srv_conn_new(srv_server *s, int fd);
-void srv_conn_destroy(srv_conn *c);
-/* Writes what it can. 0, or -1 when c was destroyed (closed, or a write error). */
-int srv_conn_flush(srv_conn *c);
-/* Stops reading, drops delayed answers, closes (RST with reset) once the output is written. */
-void srv_conn_close_after_flush(srv_conn *c, int reset);
-/* The output bytes [start, end) go out one byte per write, 1 ms apart. */
-int srv_conn_mark_slow(srv_conn *c, size_t start, size_t end);
-/* Trickles the endless metadata after a header already in the output. */
-void srv_conn_start_endless(srv_conn *c);
-
-/* ---- request dispatch (dispatch.c) --------------------------------------------------------- */
+/* ---- requests (handler.c) ------------------------------------------------------------------ */
 
 /* An answer to one request, as decided when it arrived. */
 typedef struct srv_answer {
@@ -170,23 +126,24 @@ typedef struct srv_answer {
     int is_error;
     int64_t errcode;
     int errtype;
-    const char *errmsg;
+    const char *errmsg;         /* lives in the reply's arena or is static */
     size_t errmsg_len;
-    const uint8_t *body; /* serialized result (is_error == 0) */
-    size_t body_len;
+    const motan_value *result;  /* likewise */
     srv_fault fault;
     uint64_t recv_us;
 } srv_answer;
 
-/* Handles the whole frames at the start of data; returns the bytes consumed. */
-size_t srv_dispatch(srv_conn *c, const uint8_t *data, size_t len, uint64_t now_us);
-/* Frees c's delayed answers and their timers. */
-void srv_jobs_cancel(srv_conn *c);
+/* The raw handler of every request (the layer's fallback). */
+void srv_on_request(const motan_server_request *req, motan_reply *reply, void *userdata);
+/* The heartbeat handler (--heartbeat styles). */
+void srv_on_heartbeat(const motan_server_request *req, motan_reply *reply, void *userdata);
+/* Ends every job (their replies are discarded): shutdown. */
+void srv_jobs_cancel(srv_server *s);
 
 /* ---- EchoService (methods.c) ------------------------------------------------------------- */
 
 typedef struct srv_call {
-    const motan_frame *frame; /* the request (meta reads its metadata) */
+    const motan_server_request *req; /* the request (meta reads its metadata) */
     const motan_value *result;
     uint32_t delay_ms; /* sleep(ms) */
     int64_t errcode;   /* != 0: error answer */
@@ -198,15 +155,42 @@ typedef struct srv_call {
 
 /* 1 when the service has method m ("echo" or "Echo"). */
 int srv_method_exists(const char *m, size_t len);
-/* Runs method m on args (an ARRAY); fills call. */
-void srv_method_call(srv_server *s, const char *m, size_t len, const motan_value *args,
-                     srv_call *call);
+/* Runs method m on args (an ARRAY), building results in a; fills call. */
+void srv_method_call(srv_server *s, motan_arena *a, const char *m, size_t len,
+                     const motan_value *args, srv_call *call);
 
 /* ---- answers (respond.c) ----------------------------------------------------------------- */
 
-/* Appends a's answer, shaped by its fault, to c's output (no write yet). */
-void srv_respond(srv_conn *c, const srv_answer *a);
-/* Answers a heartbeat request in the --heartbeat style. */
-void srv_respond_heartbeat(srv_conn *c, const motan_frame *f);
+/* Answers reply with a, shaped by its fault (finishing the reply, or starting a trickle). */
+void srv_respond(srv_server *s, motan_reply *reply, const srv_answer *a);
+
+/* ---- trickles (trickle.c): bytewise and endless-meta -------------------------------------- */
+
+/* bytes (copied) go out one per write, 1 ms apart, once what is queued before is written. */
+void srv_trickle_bytes(srv_server *s, motan_reply *reply, const uint8_t *bytes, size_t len);
+/* After the endless header: k\nv\n bytes, 1 KiB per ms while the client reads, never ending. */
+void srv_trickle_endless(srv_server *s, motan_reply *reply);
+
+/* ---- jobs: a reply held with a timer (handler.c, trickle.c) --------------------------------- */
+
+typedef struct srv_job {
+    srv_server *srv;
+    struct srv_job *prev, *next;
+    motan_reply *reply;
+    struct event *ev;
+    srv_answer a;     /* delayed answers */
+    uint8_t *bytes;   /* trickles: what is left to write (bytewise) */
+    size_t len, off;
+    size_t left;      /* endless: bytes still to write */
+    int kind;         /* SRV_JOB_* */
+} srv_job;
+
+enum { SRV_JOB_DELAY, SRV_JOB_BYTES, SRV_JOB_ENDLESS };
+
+/* A job for reply firing after ms; NULL when out of memory (the reply is then dropped). */
+srv_job *srv_job_new(srv_server *s, motan_reply *reply, int kind, void (*fire)(evutil_socket_t,
+                     short, void *), uint32_t ms);
+/* Unlinks and frees the job (not its reply). */
+void srv_job_free(srv_job *j);
 
 #endif
