@@ -93,24 +93,22 @@ MOTAN_EXPORT void motan_ha_call_complete(motan_ha_call *call, motan_response *re
 MOTAN_EXPORT void motan_ha_call_fail(motan_ha_call *call, int code, const char *msg)
 {
     motan_response *resp = motan_response_new_or_oom();
-    {
-        char text[640], where[160] = "";
-        const motan__group *g = call->group;
-        if (code == MOTAN_ENOENDPOINT) {
-            size_t avail = 0;
-            for (size_t i = 0; g && i < g->n; i++)
-                avail += motan_endpoint_is_available(g->eps[i]) != 0;
-            if (g)
-                snprintf(where, sizeof(where), "; group %s has %zu endpoints, %zu available", g->name,
-                         g->n, avail);
-            else
-                snprintf(where, sizeof(where), "; group %s", call->c->own.name);
-        }
-        const char *svc = motan_request_get_service(call->req), *m = motan_request_get_method(call->req);
-        snprintf(text, sizeof(text), "%s (calling %s.%s%s)", msg, svc && *svc ? svc : call->c->path,
-                 m ? m : "", where);
-        motan_response_set_error(resp, code, text);
+    char text[640], where[160] = "";
+    const motan__group *g = call->group;
+    if (code == MOTAN_ENOENDPOINT) {
+        size_t avail = 0;
+        for (size_t i = 0; g && i < g->n; i++)
+            avail += motan_endpoint_is_available(g->eps[i]) != 0;
+        if (g)
+            snprintf(where, sizeof(where), "; group %s has %zu endpoints, %zu available", g->name,
+                     g->n, avail);
+        else
+            snprintf(where, sizeof(where), "; group %s", call->c->own.name);
     }
+    const char *svc = motan_request_get_service(call->req), *m = motan_request_get_method(call->req);
+    snprintf(text, sizeof(text), "%s (calling %s.%s%s)", msg, svc && *svc ? svc : call->c->path,
+             m ? m : "", where);
+    motan_response_set_error(resp, code, text);
     motan_ha_call_complete(call, resp);
 }
 
