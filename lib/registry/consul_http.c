@@ -382,6 +382,19 @@ static void resolved(int result, struct evutil_addrinfo *res, void *arg)
     try_next(r);
 }
 
+/* host:port when host is an address (no resolver needed): the list (owned), else NULL. */
+static struct evutil_addrinfo *numeric_addrs(const char *host, int port)
+{
+    char ps[16];
+    snprintf(ps, sizeof(ps), "%d", port);
+    struct evutil_addrinfo hints, *res = NULL;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = EVUTIL_AI_NUMERICHOST | EVUTIL_AI_NUMERICSERV;
+    return evutil_getaddrinfo(host, ps, &hints, &res) == 0 ? res : NULL;
+}
+
 static void on_total_timer(evutil_socket_t fd, short what, void *arg)
 {
     motan__chttp *r = arg;
@@ -457,19 +470,19 @@ int motan__chttp_start(struct event_base *base, struct evdns_base *dns, const ch
     }
     struct timeval tt = tv_ms(total_ms), tc = tv_ms(connect_ms);
     evtimer_add(r->t_total, &tt);
-    char ps[16];
-    snprintf(ps, sizeof(ps), "%d", port);
-    struct evutil_addrinfo hints, *res = NULL;
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = EVUTIL_AI_NUMERICHOST | EVUTIL_AI_NUMERICSERV;
-    if (evutil_getaddrinfo(host, ps, &hints, &res) == 0 && res) {
+    struct evutil_addrinfo *res = numeric_addrs(host, port);
+    if (res) {
         r->addrs = r->next = res;
         try_next(r); /* failures are reported from the loop (finish), never in here */
     } else if (!dns) {
         finish(r, "cannot resolve the agent's name: no resolver");
     } else {
+        char ps[16];
+        snprintf(ps, sizeof(ps), "%d", port);
+        struct evutil_addrinfo hints;
+        memset(&hints, 0, sizeof(hints));
+        hints.ai_family = AF_UNSPEC;
+        hints.ai_socktype = SOCK_STREAM;
         hints.ai_flags = EVUTIL_AI_NUMERICSERV;
         evtimer_add(r->t_connect, &tc); /* resolving counts against the connect timeout */
         r->resolving = 1;
@@ -503,14 +516,8 @@ static int wait_fd(int fd, short events, uint64_t deadline_us)
 int motan__chttp_sync(const char *ip, int port, const char *host, const char *method,
                       const char *uri, int total_ms)
 {
-    char ps[16];
-    snprintf(ps, sizeof(ps), "%d", port);
-    struct evutil_addrinfo hints, *res = NULL;
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = EVUTIL_AI_NUMERICHOST | EVUTIL_AI_NUMERICSERV;
-    if (evutil_getaddrinfo(ip, ps, &hints, &res) != 0 || !res)
+    struct evutil_addrinfo *res = numeric_addrs(ip, port);
+    if (!res)
         return 0;
     uint64_t deadline = motan_now_us() + (uint64_t)total_ms * 1000u;
     int status = 0;
