@@ -404,16 +404,16 @@ int motan_request_encode(motan_request *r, uint64_t request_id, int timeout_ms, 
                          motan_buf *out, char *errbuf, size_t errlen);
 
 /*
- * What a sender puts in a frame where the request leaves a field unset (NULL or < 0: nothing),
- * and a group sent instead of the request's own (a rule routed the call to another group;
- * NULL: none). Zero it before use ({0}): fields are only ever added at the end.
+ * What a sender puts in a frame where the request leaves a field unset (NULL: nothing), and
+ * a group sent instead of the request's own (a rule routed the call to another group; NULL:
+ * none). Zero it before use ({0}): fields are only ever added at the end.
  */
 typedef struct motan_request_fill {
     const char *service;
     const char *group;
     const char *version;
     const char *application;
-    int serialization;
+    int serialization; /* MOTAN_SER_*; 0 or < 0: none (hessian2, id 0, has no codec here) */
     const char *group_override;
 } motan_request_fill;
 

@@ -391,7 +391,7 @@ MOTAN_EXPORT int motan_request_encode_filled(const motan_request *r, const motan
     if (!f[F_METHOD].p)
         return motan__errf(errbuf, errlen, MOTAN_EINVAL, "request has no method (M_m)");
     int ser = r->ser_set ? r->ser
-              : fill && fill->serialization >= 0 ? fill->serialization
+              : fill && fill->serialization > 0 ? fill->serialization
                                                  : MOTAN_SER_SIMPLE;
     /* Arguments not prepared in this serialization go straight into the frame (r stays as it is). */
     int direct = r->body_from == BODY_ARGS && (r->dirty || r->body_ser != ser);

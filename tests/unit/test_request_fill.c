@@ -70,6 +70,14 @@ START_TEST(fill_supplies_what_is_unset)
     encode(r, &fill, out);
     ck_assert_str_eq(meta("M_g"), "gB");
     ck_assert_str_eq(motan_request_get_group(r), "own");
+    /* A zeroed fill names no serialization (0 would be hessian2): Simple goes out. */
+    motan_request_fill zero = {0};
+    zero.service = "svc.Z";
+    motan_request *plain = motan_request_new("echo");
+    motan_request_add_arg(plain, motan_value_new_int32(motan_request_arena(plain), 1));
+    encode(plain, &zero, out);
+    ck_assert_int_eq(motan_frame_get_serialization(g_f), MOTAN_SER_SIMPLE);
+    motan_request_free(plain);
     /* No service anywhere: refused. */
     motan_request *bare = motan_request_new("echo");
     ck_assert_int_eq(motan_request_encode_filled(bare, NULL, 1, 0, 0, out, NULL, 0), MOTAN_EINVAL);
