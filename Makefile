@@ -30,6 +30,9 @@ DEP_CFLAGS := $(shell pkg-config --cflags $(PC_DEPS) 2>/dev/null)
 # Debian's ZooKeeper C client has no .pc file.
 ZK_LIBS    := $(if $(filter 1,$(WITH_ZOOKEEPER)),-lzookeeper_st)
 DEP_LIBS   := $(shell pkg-config --libs $(PC_DEPS) 2>/dev/null) $(ZK_LIBS) -lpthread -lm
+# The agent alone parses YAML (Debian libyaml-dev); the library does not depend on it.
+YAML_CFLAGS := $(shell pkg-config --cflags yaml-0.1 2>/dev/null)
+YAML_LIBS   := $(shell pkg-config --libs yaml-0.1 2>/dev/null || echo -lyaml)
 CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null)
 
@@ -48,7 +51,7 @@ LDFLAGS_ALL := $(LDFLAGS) $(EXTRA_LDFLAGS)
 
 # ---- sources ------------------------------------------------------------------------------
 # One folder per layer, in dependency order; a new layer is a new word here.
-LAYERS    := core codec transport cluster registry client server
+LAYERS    := core codec observe transport cluster registry client server
 # Sources left out by WITH_ZOOKEEPER=0 / WITH_CONSUL=0 (and the suites that need them).
 OPTIONAL_SRCS := $(if $(filter 1,$(WITH_ZOOKEEPER)),,lib/registry/zookeeper.c $(wildcard lib/registry/zk_*.c) \
                      tests/integration/test_zookeeper.c) \
@@ -58,6 +61,8 @@ LIB_SRCS  := $(filter-out $(OPTIONAL_SRCS),$(foreach l,$(LAYERS),$(sort $(wildca
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 CLI_SRCS  := $(sort $(wildcard tools/motan/*.c))
 CLI_OBJS  := $(CLI_SRCS:%.c=$(BUILD)/obj/%.o)
+AGENT_SRCS := $(sort $(wildcard tools/motan-agent/*.c))
+AGENT_OBJS := $(AGENT_SRCS:%.c=$(BUILD)/obj/%.o)
 SRV_SRCS  := $(sort $(wildcard tests/support/server/*.c))
 SRV_OBJS  := $(SRV_SRCS:%.c=$(BUILD)/obj/%.o)
 TSUP_SRCS := $(sort $(wildcard tests/support/lib/*.c))
@@ -79,13 +84,14 @@ STATIC_LIB := $(BUILD)/lib/libmotan.a
 SONAME     := libmotan.so.$(ABI)
 SHARED_LIB := $(BUILD)/lib/$(SONAME).$(VERSION)
 CLI        := $(BUILD)/bin/motan
+AGENT      := $(BUILD)/bin/motan-agent
 TEST_SERVER := $(BUILD)/bin/motan-test-server
 
 # ---- main build ---------------------------------------------------------------------------
 .PHONY: all lib tools examples
 all: lib tools $(TEST_SERVER)
 lib: $(STATIC_LIB) $(SHARED_LIB) $(BUILD)/lib/$(SONAME) $(BUILD)/lib/libmotan.so
-tools: $(CLI)
+tools: $(CLI) $(AGENT)
 examples: $(EXAMPLE_BINS)
 
 $(BUILD)/obj/lib/%.o: lib/%.c
@@ -113,6 +119,14 @@ $(BUILD)/lib/libmotan.so: $(BUILD)/lib/$(SONAME)
 $(CLI): $(CLI_OBJS) $(STATIC_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS_ALL) -o $@ $(CLI_OBJS) $(STATIC_LIB) $(DEP_LIBS)
+
+$(BUILD)/obj/tools/motan-agent/%.o: tools/motan-agent/%.c
+	@mkdir -p $(@D)
+	$(CC) $(APP_CFLAGS) $(YAML_CFLAGS) -MMD -MP -c $< -o $@
+
+$(AGENT): $(AGENT_OBJS) $(STATIC_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS_ALL) -o $@ $(AGENT_OBJS) $(STATIC_LIB) $(YAML_LIBS) $(DEP_LIBS)
 
 $(TEST_SERVER): $(SRV_OBJS) $(STATIC_LIB)
 	@mkdir -p $(@D)
@@ -187,7 +201,7 @@ tsan:
 
 valgrind:
 	@$(MAKE) --no-print-directory -j$(JOBS) all $(INTEG_BINS)
-	@BUILD=$(BUILD) MOTAN_SANITIZER=valgrind scripts/run-suites.sh valgrind valgrind-registry valgrind-server valgrind-edges
+	@BUILD=$(BUILD) MOTAN_SANITIZER=valgrind scripts/run-suites.sh valgrind valgrind-registry valgrind-server valgrind-agent valgrind-edges
 
 # The allocation-failure sweep (every k) under memcheck (about 15 s); make check runs it plain.
 sweep-valgrind:
@@ -216,8 +230,8 @@ fuzz-long: fuzz-build
 	@scripts/fuzz.sh long
 
 # ---- benchmarks ---------------------------------------------------------------------------
-.PHONY: bench bench-codec bench-e2e bench-cluster bench-stalled bench-bindings bench-server
-bench: bench-codec bench-e2e bench-cluster bench-stalled bench-bindings bench-server
+.PHONY: bench bench-codec bench-e2e bench-cluster bench-stalled bench-filters bench-scale bench-bindings bench-server bench-agent
+bench: bench-codec bench-e2e bench-cluster bench-stalled bench-filters bench-scale bench-bindings bench-server bench-agent
 
 bench-codec:
 	@$(MAKE) --no-print-directory -j$(JOBS) $(BUILD)/bench/codec
@@ -231,10 +245,25 @@ bench-cluster:
 	@$(MAKE) --no-print-directory -j$(JOBS) all $(BUILD)/bench/cluster
 	@$(BUILD)/bench/cluster
 
+# docs/agent.md: the latency motan-agent adds, and one process per call (PHP-style).
+bench-agent:
+	@$(MAKE) --no-print-directory -j$(JOBS) all $(BUILD)/bench/agent
+	@BUILD=$(BUILD) $(BUILD)/bench/agent
+
 # docs/cluster.md: one stalled replica of eleven, per load balancer (under a minute).
 bench-stalled:
 	@$(MAKE) --no-print-directory -j$(JOBS) all $(BUILD)/bench/stalled
 	@$(BUILD)/bench/stalled
+
+# docs/observability.md: CPU per call with and without filters, 64 in flight.
+bench-filters:
+	@$(MAKE) --no-print-directory -j$(JOBS) all $(BUILD)/bench/filters
+	@$(BUILD)/bench/filters
+
+# 100 000-node lists swapped into a running client (BENCH_SCALE_NODES=N for another size).
+bench-scale:
+	@$(MAKE) --no-print-directory -j$(JOBS) all $(BUILD)/bench/scale
+	@BUILD=$(BUILD) $(BUILD)/bench/scale
 
 # docs/server.md: requests/s and server CPU per request, echo_server and motan-test-server.
 bench-server:
@@ -285,13 +314,13 @@ clean:
 	rm -rf build build-asan build-tsan build-fuzz
 
 help:
-	@echo "make            build libmotan.a, libmotan.so, motan CLI, motan-test-server"
+	@echo "make            build libmotan.a, libmotan.so, motan CLI, motan-agent, motan-test-server"
 	@echo "make check      install missing packages, build, run every test"
 	@echo "make demo       install missing packages, build, run the cluster demo"
 	@echo "make asan|tsan|valgrind   test suites under sanitizers / memcheck"
 	@echo "make sweep-valgrind       the allocation-failure sweep under memcheck"
 	@echo "make fuzz       short libFuzzer runs (FUZZ_SECONDS=18); make fuzz-long: 10M execs each"
-	@echo "make bench      bench-codec bench-e2e bench-cluster bench-stalled bench-bindings bench-server"
+	@echo "make bench      bench-codec bench-e2e bench-cluster bench-stalled bench-filters bench-scale bench-bindings bench-server bench-agent"
 	@echo "make soak       5-minute soak under injected faults"
 	@echo "make examples   build examples/"
 	@echo "make deps       install the Debian packages the targets above need (scripts/deps.sh)"

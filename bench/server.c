@@ -57,23 +57,6 @@ static void stop(proc *p, int echo)
     waitpid(p->pid, NULL, 0);
 }
 
-/* User + system CPU of a process so far, µs (clock ticks of /proc/<pid>/stat). */
-static double proc_cpu_us(pid_t pid)
-{
-    char path[64], buf[1024];
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
-    if (f)
-        fclose(f);
-    buf[n] = '\0';
-    char *p = strrchr(buf, ')'); /* the name may hold spaces; fields restart after it */
-    unsigned long long ut = 0, st = 0;
-    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
-        return 0;
-    return (double)(ut + st) * 1e6 / (double)sysconf(_SC_CLK_TCK);
-}
-
 static double self_cpu_us(void)
 {
     struct rusage ru;
@@ -151,11 +134,11 @@ static void bench(const char *name, int echo, int inflight)
     motan_request_set_service(s.req, "com.example.EchoService");
     motan_request_add_arg(s.req, motan_value_new_bytes(motan_request_arena(s.req), "0123456789abcdef", 16));
     run_for(&s, inflight, 0.2); /* connect, warm up */
-    double srv0 = proc_cpu_us(p.pid), cli0 = self_cpu_us();
+    double srv0 = tu_proc_cpu_us(p.pid), cli0 = self_cpu_us();
     uint64_t t0 = motan_now_us();
     uint64_t n = run_for(&s, inflight, g_seconds);
     double secs = (double)(motan_now_us() - t0) / 1e6;
-    double srv = proc_cpu_us(p.pid) - srv0, cli = self_cpu_us() - cli0;
+    double srv = tu_proc_cpu_us(p.pid) - srv0, cli = self_cpu_us() - cli0;
     if (s.errors)
         fprintf(stderr, "bench-server: %s: %d errors\n", name, s.errors);
     printf("server.%s.%d %.0f rps %.2f server_cpu_us_per_req %.2f client_cpu_us_per_req\n", name,

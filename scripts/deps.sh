@@ -5,7 +5,7 @@ set -eu
 
 PKGS="build-essential pkg-config libevent-dev libmsgpack-dev libjansson-dev check
 zlib1g-dev clang libclang-rt-14-dev libfuzzer-14-dev llvm valgrind procps
-libzookeeper-st-dev zookeeper default-jre-headless python3 luajit php-cli"
+libzookeeper-st-dev zookeeper default-jre-headless python3 luajit php-cli libyaml-dev"
 
 missing=""
 for p in $PKGS; do

@@ -11,6 +11,7 @@
 #   valgrind-edges     the client edge cases and DNS (test_edges, test_dns) under memcheck
 #   sweep-valgrind     the allocation-failure sweep (test_alloc_sweep) under memcheck
 #   valgrind-server    the server layer's limits and hostile-client suites under memcheck
+#   valgrind-agent     the motan-agent suites with the agent processes under memcheck
 #   tsan               the multi-threaded suites (built with -fsanitize=thread)
 # MOTAN_SANITIZER=asan|tsan|valgrind is passed on to the suites (they relax timing under it)
 # and decides how the binding interpreters are run (see docs/sanitizers.md).
@@ -148,13 +149,18 @@ for group in "${groups[@]}"; do
             MOTAN_SANITIZER=valgrind suites tests/integration memcheck \
                 test_registry_direct test_registry_file test_registry_consul ;;
         valgrind-server)
-            MOTAN_SANITIZER=valgrind suites tests/integration memcheck test_srv_limits test_srv_hostile ;;
+            MOTAN_SANITIZER=valgrind suites tests/integration memcheck test_srv_limits test_srv_hostile \
+                test_srv_observe ;;
+        valgrind-agent)
+            # the agent processes under memcheck (a report makes them exit 99), the suites not
+            MOTAN_AGENT_WRAPPER="valgrind -q --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect,possible --errors-for-leak-kinds=definite,indirect,possible --suppressions=$PWD/tests/support/valgrind.supp" \
+                suites tests/integration direct test_agent test_agent_zk ;;
         tsan)
             suites tests/integration direct test_transport test_cluster test_client test_hostile \
-                test_edges test_dns test_consul_edges \
+                test_observability test_edges test_dns test_consul_edges \
                 test_registry_direct test_registry_file test_registry_consul test_zookeeper test_examples \
                 test_srv_dispatch test_srv_async test_srv_drain test_srv_limits test_srv_hostile \
-                test_srv_export ;;
+                test_srv_export test_srv_observe ;;
         *) echo "unknown group $group"; exit 2 ;;
     esac
 done

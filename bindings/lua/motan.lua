@@ -39,6 +39,15 @@ local function raise(code, message, errcode, errtype)
     error(errors.new(code, ffi.string(C.motan_errname(code)), message, errcode, errtype), 0)
 end
 
+-- Text for a C string parameter: an embedded NUL would end it early in C (a different method
+-- or URL than the one written), so it is refused.
+local function cstring(s, what)
+    if s:find("\0", 1, true) then
+        values.invalid(what .. " contains a NUL byte")
+    end
+    return s
+end
+
 -- ---- options ------------------------------------------------------------------------------
 
 local Opts = { __metatable = "motan.opts" }
@@ -89,7 +98,7 @@ local function apply_opts(req, o)
         C.motan_request_set_timeout(req, o.timeout)
     end
     if o.method_desc then
-        local rc = C.motan_request_set_method_desc(req, o.method_desc)
+        local rc = C.motan_request_set_method_desc(req, cstring(o.method_desc, "method_desc"))
         if rc ~= 0 then
             raise(rc, "bad method_desc")
         end
@@ -101,7 +110,8 @@ local function apply_opts(req, o)
         end
     end
     for k, v in pairs(o.attachments or {}) do
-        local rc = C.motan_request_set_meta(req, k, v)
+        local rc = C.motan_request_set_meta(req, cstring(k, "an attachment key"),
+            cstring(v, "attachment '" .. k:gsub("%z", "\\0") .. "'"))
         if rc ~= 0 then
             raise(rc, "bad attachment '" .. k .. "' (reserved key, empty key or a newline)")
         end
@@ -116,6 +126,15 @@ Client.__tostring = function(c)
     return "motan.client(" .. c.url .. (c._h and "" or ", closed") .. ")"
 end
 
+-- c.call(...) instead of c:call(...) passes the method name as the client.
+local function check_self(self, name)
+    if getmetatable(self) ~= Client then
+        values.invalid("use c:" .. name .. "(...) with a colon: c." .. name ..
+            "(...) was called without the client")
+    end
+end
+
+
 -- Creates a client from a URL (motan_client_new: built-in loop thread). Raises on a bad URL.
 function motan.client(url)
     if type(url) ~= "string" then
@@ -123,7 +142,7 @@ function motan.client(url)
     end
     local out = ffi.new("motan_client *[1]")
     local errbuf = ffi.new("char[512]")
-    local rc = C.motan_client_new(url, out, errbuf, 512)
+    local rc = C.motan_client_new(cstring(url, "the URL"), out, errbuf, 512)
     if rc ~= 0 then
         raise(rc, ffi.string(errbuf))
     end
@@ -133,6 +152,7 @@ end
 -- Frees the client now (pending calls of other threads end with MOTAN_ECANCELLED); the
 -- garbage collector does the same for a client that is dropped. Closing twice is harmless.
 function Client:close()
+    check_self(self, "close")
     local h = self._h
     if h then
         self._h = nil
@@ -142,6 +162,7 @@ function Client:close()
 end
 
 function Client:service()
+    check_self(self, "service")
     if not self._h then
         raise(errors.ECLOSED, "the client is closed")
     end
@@ -151,6 +172,7 @@ end
 -- Waits until the client has an endpoint (useful after creating a registry-based client);
 -- raises the error (e.g. MOTAN_ETIMEOUT) when none came within timeout_ms.
 function Client:wait_ready(timeout_ms)
+    check_self(self, "wait_ready")
     if not self._h then
         raise(errors.ECLOSED, "the client is closed")
     end
@@ -160,12 +182,45 @@ function Client:wait_ready(timeout_ms)
     end
 end
 
+-- The client's statistics (docs/observability.md) as a JSON string: with filter=metrics
+-- in the URL, calls and attempts by method and endpoint; endpoints always.
+function Client:stats()
+    if not self._h then
+        raise(errors.ECLOSED, "the client is closed")
+    end
+    local p = C.motan_client_stats_json(self._h)
+    if p == nil then
+        raise(errors.ENOMEM, "no memory for the statistics")
+    end
+    local s = ffi.string(p)
+    C.motan_free(p)
+    return s
+end
+
+-- The same statistics in the Prometheus text format.
+function Client:prometheus()
+    if not self._h then
+        raise(errors.ECLOSED, "the client is closed")
+    end
+    local src = ffi.new("motan_stats *[1]", C.motan_client_get_stats(self._h))
+    local out = ffi.new("char *[1]")
+    local len = ffi.new("size_t[1]")
+    local rc = C.motan_stats_prometheus(src, 1, out, len)
+    if rc ~= 0 then
+        raise(rc, "motan_stats_prometheus")
+    end
+    local s = ffi.string(out[0], len[0])
+    C.motan_free(out[0])
+    return s
+end
+
 local respbox = ffi.new("motan_response *[1]")
 
 -- Runs one call and returns the owned response (ffi.gc'd until the caller frees it).
 -- Request and response are tied to the GC as soon as they exist, so an error raised while
 -- encoding or decoding never leaks them; the normal path frees them at once.
-local function run(self, method, n, ...)
+local function run(self, name, method, n, ...)
+    check_self(self, name)
     local h = self._h
     if not h then
         raise(errors.ECLOSED, "the client is closed")
@@ -173,6 +228,7 @@ local function run(self, method, n, ...)
     if type(method) ~= "string" then
         values.invalid("the method name must be a string")
     end
+    cstring(method, "the method name")
     local opts
     if n > 0 and is_opts((select(n, ...))) then
         opts = (select(n, ...))
@@ -214,7 +270,7 @@ end
 
 -- c:call(method, arg1, ..., [motan.opts{...}]) -> the decoded result (nil for null).
 function Client:call(method, ...)
-    local resp = run(self, method, select("#", ...), ...)
+    local resp = run(self, "call", method, select("#", ...), ...)
     local v = values.decode(C.motan_response_get_value(resp))
     done(resp)
     return v
@@ -225,7 +281,7 @@ end
 --   result as canonical typed JSON, exact tags throughout), meta (response metadata),
 --   process_time (ms, -1 when absent) and endpoint ("host:port").
 function Client:invoke(method, ...)
-    local resp = run(self, method, select("#", ...), ...)
+    local resp = run(self, "invoke", method, select("#", ...), ...)
     local p = C.motan_response_get_value(resp)
     local r = {
         value = values.decode(p),

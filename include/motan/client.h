@@ -10,6 +10,8 @@
  * Parameters (defaults): group (default_rpc), version (1.0), application, module,
  * serialization (simple | msgpack | json), loadbalance (random), haStrategy (failover),
  * retries (0), requestTimeout (1000 ms), connectTimeout (1000 ms), connections (2),
+ * connectionBudget (half the open-file limit, at least 64: the sockets of all endpoints
+ * together; past it connections open on demand in place of idle ones),
  * maxPending (10000), errorCountThreshold (10), keepaliveInterval (1000 ms),
  * maxContentLength (10485760), maxDecodedSize (4 x maxContentLength), mingzSize (0),
  * backupRequestDelayTime,
@@ -18,11 +20,18 @@
  * registry's own parameters (zookeeper: sessionTimeout; file: interval; consul: wait, ttl;
  * motan_registry_ops.params) are passed to the registry, and nothing else is. Any other key
  * is MOTAN_EURL: `unknown parameter "requestTimout" (did you mean "requestTimeout"?)`.
+ * filter (none): the client's filters in order, e.g. filter=trace,accessLog,metrics
+ * (observe.h).
  *
  * Loop modes: motan_client_new runs a built-in loop thread (blocking calls from any thread,
  * async calls from any thread with callbacks on the loop thread, or a pull queue);
  * motan_client_new_with_base runs on the caller's event_base (async calls, from that loop's
  * thread only). A client is thread-safe in built-in mode.
+ *
+ * fork(): a client stays with the process that made it. In a child, every call, submit,
+ * poll and wait_ready returns MOTAN_EFORKED, and motan_client_free releases the memory and
+ * closes the child's copies of its descriptors without sending a byte, changing an event of
+ * the parent's or joining a thread (on a caller's event_base: event_reinit it first).
  */
 #ifndef MOTAN_CLIENT_H
 #define MOTAN_CLIENT_H
@@ -55,6 +64,12 @@ int motan_config_set_connect_timeout(motan_config *cfg, int ms);
 int motan_config_set_connections(motan_config *cfg, int n);
 /* The effective URL text (owned: free with motan_free). */
 char *motan_config_to_url(const motan_config *cfg);
+/*
+ * Clients created from cfg feed stats (a reference is kept until cfg and those clients are
+ * freed) instead of a stats source of their own: one source for several clients (and a
+ * server) serves one /metrics. NULL: each client gets its own.
+ */
+int motan_config_set_stats(motan_config *cfg, motan_stats *stats);
 
 /* ==== client ============================================================================ */
 
@@ -74,6 +89,7 @@ int motan_client_new_config(const motan_config *cfg, struct event_base *base,
  * It may be called from inside one of the client's own callbacks (free-from-callback is
  * supported, deferred): everything is torn down before it returns except the built-in loop
  * thread, which ends, and frees the loop, once that callback has returned.
+ * In a child process after fork() see above.
  */
 void motan_client_free(motan_client *c);
 
@@ -105,6 +121,13 @@ int motan_client_submit(motan_client *c, motan_request *req, uint64_t tag);
 int motan_client_poll(motan_client *c, int timeout_ms, motan_response **resp, uint64_t *tag);
 /* An fd that is readable while completions are queued (for select/poll/epoll). */
 int motan_client_completion_fd(motan_client *c);
+/*
+ * Cancels the submitted calls with this tag that have not completed: each completes with
+ * MOTAN_ECANCELLED and is polled as usual (soon, not inside this call); their requests are
+ * borrowed until then. MOTAN_ENOTFOUND when none was in flight. From any thread; on a
+ * caller's-loop client from the loop's thread.
+ */
+int motan_client_cancel(motan_client *c, uint64_t tag);
 
 /* Convenience: a new request for method with the client's identity filled in. owned. */
 motan_request *motan_client_request(motan_client *c, const char *method);
@@ -122,5 +145,17 @@ size_t motan_client_endpoint_count(motan_client *c);
 void motan_client_registry_status(motan_client *c, char *buf, size_t len);
 /* Waits (built-in loop) until the client has at least one endpoint, up to timeout_ms. */
 int motan_client_wait_ready(motan_client *c, int timeout_ms);
+
+/*
+ * Statistics (docs/observability.md): what the `metrics` filter counted (filter=metrics in
+ * the URL) and the availability of the endpoints, refreshed for this call.
+ * motan_client_stats_json: the client's stats source as JSON (owned: free with motan_free;
+ * NULL on out of memory); from any thread with the built-in loop, from the loop's thread
+ * otherwise (from another thread the availability is the last refreshed, at most a second
+ * old while filters run). motan_client_get_stats: the source itself (borrowed, lives with
+ * c), for motan_stats_walk and motan_stats_prometheus.
+ */
+char *motan_client_stats_json(motan_client *c);
+motan_stats *motan_client_get_stats(motan_client *c);
 
 #endif /* MOTAN_CLIENT_H */

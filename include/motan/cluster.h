@@ -20,6 +20,7 @@
 #ifndef MOTAN_CLUSTER_H
 #define MOTAN_CLUSTER_H
 
+#include <motan/observe.h>
 #include <motan/transport.h>
 
 typedef struct motan_cluster motan_cluster;
@@ -68,8 +69,21 @@ void motan_cluster_set_groups_listener(motan_cluster *c, motan_cluster_groups_cb
  */
 int motan_cluster_call(motan_cluster *c, motan_request *req, motan_response_cb cb,
                        void *userdata);
+/*
+ * Cancels the call started with cb/userdata that has not completed: cb then runs (from the
+ * loop, not inside this call) with MOTAN_ECANCELLED, its attempts in flight are cancelled and
+ * their late answers dropped. Loop thread only. MOTAN_ENOTFOUND when no such call is live.
+ */
+int motan_cluster_cancel(motan_cluster *c, motan_response_cb cb, void *userdata);
 /* Blocking call (built-in loop, not from its thread). *out: owned response; returns its code. */
 int motan_cluster_call_sync(motan_cluster *c, motan_request *req, motan_response **out);
+
+/*
+ * Runs every call through chain (motan_filter_chain_new; NULL: none): its filters see each
+ * call and attempt, may reject calls and add metadata. Set it before the first call; chain
+ * is borrowed and must outlive the cluster (free it after motan_cluster_free).
+ */
+int motan_cluster_set_filters(motan_cluster *c, motan_filter_chain *chain);
 
 /* The current endpoints of the own group (loop thread; borrowed until the next update). */
 size_t motan_cluster_endpoint_count(const motan_cluster *c);

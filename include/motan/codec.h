@@ -387,6 +387,15 @@ int motan_request_get_timeout(const motan_request *r);
 /* Key for the consistent-hash load balancer (copied). */
 int motan_request_set_hash_key(motan_request *r, const char *key, size_t len);
 const char *motan_request_get_hash_key(const motan_request *r, size_t *len);
+/*
+ * Pass-through, for proxies (the agent): raw 1 = the response to this request keeps its body
+ * as received (after gunzip) and is not decoded: motan_response_get_body and
+ * _get_serialization give it, motan_response_get_value gives NULL. Status, metadata, M_pt
+ * and M_e are read as always (an error response is MOTAN_EREMOTE with its errcode). Any
+ * serialization passes, including ones libmotan cannot decode. Default 0 (decoded).
+ */
+int motan_request_set_raw_response(motan_request *r, int raw);
+int motan_request_get_raw_response(const motan_request *r);
 
 /*
  * Serializes the arguments into the body (once; later calls reuse it). Errors: encoding
@@ -402,6 +411,15 @@ const uint8_t *motan_request_body(const motan_request *r, size_t *len);
  */
 int motan_request_encode(motan_request *r, uint64_t request_id, int timeout_ms, size_t mingz,
                          motan_buf *out, char *errbuf, size_t errlen);
+/*
+ * As motan_request_encode, plus nmeta extra metadata entries meta[2i] = meta[2i + 1]
+ * (NUL-terminated; a filter's additions for this call) written after the attachments; an
+ * attachment with the same key as an extra entry is left out. Like motan_request_encode it
+ * prepares the body first (motan_request_encode_filled does not).
+ */
+int motan_request_encode_ex(motan_request *r, uint64_t request_id, int timeout_ms, size_t mingz,
+                            const char *const *meta, size_t nmeta, motan_buf *out, char *errbuf,
+                            size_t errlen);
 
 /*
  * What a sender puts in a frame where the request leaves a field unset (NULL: nothing), and
@@ -415,6 +433,9 @@ typedef struct motan_request_fill {
     const char *application;
     int serialization; /* MOTAN_SER_*; 0 or < 0: none (hessian2, id 0, has no codec here) */
     const char *group_override;
+    /* Extra metadata meta[2i] = meta[2i + 1], as motan_request_encode_ex takes them. */
+    const char *const *meta;
+    size_t nmeta;
 } motan_request_fill;
 
 /*
@@ -467,6 +488,30 @@ const char *motan_response_meta_value(const motan_response *r, size_t i);
 /* The arena of the response (for callers building values that live with it); NULL for the
  * shared out-of-memory response (motan_response_new_or_oom). */
 motan_arena *motan_response_arena(motan_response *r);
+/* Bytes of the response frame's body (after gunzip); 0 for a response not from a frame. */
+size_t motan_response_get_body_size(const motan_response *r);
+
+/*
+ * Where an attempt's time went, measured by the transport when the call asked for it
+ * (MOTAN_CALL_PHASES, see transport.h; filters with MOTAN_FILTER_PHASES): queue (handing
+ * the call to the loop thread), connect (waiting for the connection to open), write
+ * (encoding and writing the request until it left for the kernel), wait (until the answer
+ * frame was complete), decode (metadata and value into the response).
+ */
+typedef enum motan_phase {
+    MOTAN_PHASE_QUEUE = 0,
+    MOTAN_PHASE_CONNECT = 1,
+    MOTAN_PHASE_WRITE = 2,
+    MOTAN_PHASE_WAIT = 3,
+    MOTAN_PHASE_DECODE = 4,
+    MOTAN_PHASE_COUNT = 5
+} motan_phase;
+/* When the transport read the answer (motan_now_us clock; MOTAN_CALL_RECEIVED), else 0. */
+uint64_t motan_response_get_received_us(const motan_response *r);
+void motan_response_set_received_us(motan_response *r, uint64_t us);
+/* Microseconds spent in phase; 0 when not measured. */
+uint64_t motan_response_get_phase_us(const motan_response *r, int phase);
+void motan_response_set_phase_us(motan_response *r, int phase, uint64_t us);
 
 /*
  * Filling a response (transport, HA strategies, servers).
@@ -476,6 +521,19 @@ motan_arena *motan_response_arena(motan_response *r);
  * MOTAN_ETOOBIG (message naming maxDecodedSize). Returns the response's code.
  */
 int motan_response_set_frame(motan_response *r, const motan_frame *f);
+/*
+ * As motan_response_set_frame, but the body is copied as bytes (after gunzip) instead of
+ * decoded (pass-through; the transport uses it for motan_request_set_raw_response).
+ */
+int motan_response_set_frame_raw(motan_response *r, const motan_frame *f);
+/*
+ * The body of a response filled by motan_response_set_frame_raw (borrowed, lives with r;
+ * "" with *len 0 for an empty body), or NULL with *len 0 when r holds no raw body. *len may
+ * be NULL.
+ */
+const uint8_t *motan_response_get_body(const motan_response *r, size_t *len);
+/* The serialization id of the received frame, -1 when no frame was received. */
+int motan_response_get_serialization(const motan_response *r);
 /*
  * The decoded-size budget of motan_response_set_frame: bytes of values its body may decode
  * to (0: MOTAN_DEFAULT_MAX_DECODED). Kept across motan_response_reset.

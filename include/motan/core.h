@@ -41,7 +41,8 @@ typedef enum motan_err {
     MOTAN_ECLOSED = -18,     /* the object is closed or shutting down */
     MOTAN_ENOTFOUND = -19,   /* no such name (strategy, key, service) */
     MOTAN_EIO = -20,         /* operating-system or file error */
-    MOTAN_EDEADLOCK = -21    /* a blocking call was made from the loop thread that must serve it */
+    MOTAN_EDEADLOCK = -21,   /* a blocking call was made from the loop thread that must serve it */
+    MOTAN_EFORKED = -22      /* used in a child process after fork(): the object can only be freed */
 } motan_err;
 
 /* A static, human-readable description of an error code ("unknown error" for others). */
@@ -117,6 +118,41 @@ void motan_arena_set_limit(motan_arena *a, size_t max_bytes);
 size_t motan_arena_get_limit(const motan_arena *a);
 /* 1 when an allocation was refused by the limit since the last reset or set_limit. */
 int motan_arena_over_limit(const motan_arena *a);
+
+/* ---- logging ------------------------------------------------------------------------- */
+
+/*
+ * Every line libmotan logs goes to one sink, also what libevent and the ZooKeeper C client
+ * log on libmotan's behalf (connection failures, session events...), which would otherwise
+ * reach stderr. Levels: error, warn, info, debug; the `accessLog` filter logs at info.
+ */
+typedef enum motan_log_level {
+    MOTAN_LOG_ERROR = 0,
+    MOTAN_LOG_WARN = 1,
+    MOTAN_LOG_INFO = 2,
+    MOTAN_LOG_DEBUG = 3
+} motan_log_level;
+
+/* One log line: level, the text (borrowed for the call, no trailing newline), userdata. */
+typedef void (*motan_log_cb)(int level, const char *message, void *userdata);
+
+/*
+ * Sends messages of max_level and below to cb (max_level < 0: none; above DEBUG: DEBUG);
+ * cb NULL selects the default sink, which writes "libmotan: <level>: <message>" lines to
+ * stderr. The default is the default sink with MOTAN_LOG_ERROR: nothing but errors.
+ * Messages above max_level are dropped before they are formatted. Safe from any thread:
+ * cb may run on any thread, concurrently; once this returns no thread is still inside the
+ * previous callback (its userdata may be freed). From inside a callback: MOTAN_EDEADLOCK.
+ * Lines the callback itself causes (it calls libmotan, which logs) are dropped.
+ * libevent's log callback is pointed at this sink when the first motan_loop is created.
+ */
+int motan_set_log_callback(motan_log_cb cb, int max_level, void *userdata);
+/* Logs message (NUL-terminated) at level through the sink: for bindings and filters. */
+void motan_log(int level, const char *message);
+/* 1 when a message at level would be delivered (cheap: test before formatting one). */
+int motan_log_enabled(int level);
+/* "error", "warn", "info", "debug" (static; "unknown" for other values). */
+const char *motan_log_level_name(int level);
 
 /* ---- clock ----------------------------------------------------------------------------- */
 

@@ -13,6 +13,7 @@ extern "C" {
 #include <motan/version.h>
 #include <motan/core.h>
 #include <motan/codec.h>
+#include <motan/observe.h>
 #include <motan/transport.h>
 #include <motan/cluster.h>
 #include <motan/registry.h>

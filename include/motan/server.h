@@ -75,8 +75,10 @@ void motan_server_free(motan_server *s);
  * (8388608: a connection holding more unsent output and open requests is not read, and the
  * frames it sent wait, until it is below an eighth of that), requestTimeout (0: the deadline
  * of requests without M_tmo; 0 = none), clientDeadline (true: M_tmo is the handler's
- * deadline), mingzSize (0: the default of services). Service keys: mingzSize (responses
- * are gzipped when their body is longer than it; 0 = never).
+ * deadline), mingzSize (0: the default of services), filter (none: the filters every
+ * request but heartbeats goes through, in order, e.g. "trace,accessLog,metrics"; set before
+ * the server listens; docs/observability.md). Service keys: mingzSize (responses are gzipped
+ * when their body is longer than it; 0 = never).
  */
 int motan_server_set(motan_server *s, const char *service, const char *key, const char *value,
                      char *errbuf, size_t errlen);
@@ -139,6 +141,16 @@ int motan_server_shutdown(motan_server *s, int timeout_ms);
  */
 int motan_server_shutdown_async(motan_server *s, int timeout_ms, motan_server_drained_cb cb,
                                 void *userdata);
+
+/*
+ * Statistics of the `filter` chain (the `metrics` filter counts requests as motan_server_*
+ * series: per service and method, by result, with latency). motan_server_set_stats makes the
+ * server feed stats (a reference is kept) instead of a source of its own, so that a client
+ * and a server (an agent) serve one /metrics; before the server listens, else MOTAN_EINVAL.
+ * motan_server_get_stats: the source (borrowed, lives with s), for motan_stats_prometheus.
+ */
+int motan_server_set_stats(motan_server *s, motan_stats *stats);
+motan_stats *motan_server_get_stats(motan_server *s);
 
 /*
  * Counters (any thread): "requests", "heartbeats", "errors" (error answers), "timeouts"
@@ -230,5 +242,13 @@ int motan_reply_end(motan_reply *r);
 int motan_reply_close(motan_reply *r, int reset);
 /* Loop thread only. Bytes queued on the reply's connection and not yet written (0 if gone). */
 size_t motan_reply_backlog(const motan_reply *r);
+
+/*
+ * With the `trace` filter on the server: the server span's W3C traceparent (child of the
+ * caller's span, or a new trace), else NULL. Put it into the requests the handler makes as
+ * their "traceparent" metadata, with the request's "tracestate" and "requestIdFromClient",
+ * so that they continue the trace. Borrowed until the reply is finished; any thread.
+ */
+const char *motan_reply_traceparent(const motan_reply *r);
 
 #endif /* MOTAN_SERVER_H */

@@ -47,11 +47,21 @@ struct event_base *motan_loop_get_base(motan_loop *l);
 struct evdns_base *motan_loop_get_dns(motan_loop *l);
 /* 1 for a built-in loop. */
 int motan_loop_is_builtin(const motan_loop *l);
-/* 1 when the calling thread is the loop's thread. */
+/* 1 when the calling thread is the loop's thread (in a child process after fork(): always). */
 int motan_loop_in_loop_thread(const motan_loop *l);
 /*
+ * 1 in a child process created by fork() after l was created. Its loop thread did not come
+ * along: calls on l's endpoints and clusters fail with MOTAN_EFORKED, motan_loop_run runs
+ * fn on the calling thread, and the *_free functions release memory and close the child's
+ * copies of the descriptors without a byte sent or an event of the parent's changed (a
+ * built-in loop's event_base is rebuilt with event_reinit first; the caller of
+ * motan_loop_new_with_base calls event_reinit on its base in the child before freeing).
+ */
+int motan_loop_forked(const motan_loop *l);
+/*
  * Runs fn(userdata) on the loop thread: at once when called from it, otherwise queued and
- * the loop woken. MOTAN_ECLOSED once the loop is stopping (fn then never runs).
+ * the loop woken. MOTAN_ECLOSED once the loop is stopping (fn then never runs); in a child
+ * after fork() fn runs at once, or MOTAN_EFORKED when the loop could not be taken over.
  */
 int motan_loop_run(motan_loop *l, void (*fn)(void *userdata), void *userdata);
 /* As motan_loop_run, then waits until fn has returned. */
@@ -72,10 +82,15 @@ typedef struct motan_endpoint motan_endpoint;
  * connections (2), requestTimeout (1000 ms), connectTimeout (1000 ms), maxPending (10000 per
  * connection), errorCountThreshold (10, <= 0 disables), keepaliveInterval (1000 ms),
  * maxContentLength (10 MiB), maxDecodedSize (4 x maxContentLength: the decoded-size budget
- * of one response, codec.h), mingzSize (0 = no gzip), and the service identity (path,
- * group, version, application, serialization) sent for requests that lack them (the request
- * itself is never written to).
- * Connections open lazily on the first call. owned: free with motan_endpoint_free.
+ * of one response, codec.h), mingzSize (0 = no gzip), the service identity (path, group,
+ * version, application, serialization) sent for requests that lack them (the request itself
+ * is never written to), and
+ * connectionBudget (the loop's sockets together; default half the open-file limit, >= 64).
+ * Connections open at creation while all the loop's connections fit in the budget (and then
+ * reconnect by themselves); past it a connection opens when a call needs one, closing the
+ * loop's least recently used idle connection if the budget is spent (no idle one: the call
+ * fails with MOTAN_EBUSY). A request over maxContentLength fails with MOTAN_ETOOBIG unsent.
+ * owned: free with motan_endpoint_free.
  */
 int motan_endpoint_new(motan_loop *l, const motan_url *node, motan_endpoint **out, char *errbuf,
                        size_t errlen);
@@ -94,14 +109,28 @@ void motan_endpoint_free(motan_endpoint *e);
  */
 int motan_endpoint_call(motan_endpoint *e, motan_request *req, int timeout_ms,
                         motan_response_cb cb, void *userdata, uint64_t *call_id);
+/* Flags of motan_endpoint_call_ex. */
+typedef enum motan_call_flags {
+    /* Measure the call's phases into its response (motan_response_get_phase_us). */
+    MOTAN_CALL_PHASES = 1,
+    /* Stamp the response with the time it was read (motan_response_get_received_us); the
+     * clock is read once per batch of answers read together. */
+    MOTAN_CALL_RECEIVED = 2
+} motan_call_flags;
+
 /*
- * As motan_endpoint_call, sending group (borrowed until cb runs; NULL: none) as M_g instead
- * of the request's own. Calls never write to the request: what it leaves unset (service,
- * group, version, application, serialization) is taken from the node URL when encoding.
+ * As motan_endpoint_call, plus: group (borrowed until cb has run; NULL: the request's own)
+ * sent as M_g instead of the request's group; nmeta extra metadata entries
+ * meta[2i] = meta[2i + 1] sent after the request's attachments (motan_request_encode_ex; the
+ * array and strings are borrowed until cb has run or motan_endpoint_cancel has returned: a
+ * cancelled call is never encoded); and flags (motan_call_flags). Calls never write to the
+ * request: what it leaves unset (service, group, version, application, serialization) is
+ * taken from the node URL when encoding, so one request may be in flight on several
+ * endpoints at once.
  */
-int motan_endpoint_call_group(motan_endpoint *e, const motan_request *req, const char *group,
-                              int timeout_ms, motan_response_cb cb, void *userdata,
-                              uint64_t *call_id);
+int motan_endpoint_call_ex(motan_endpoint *e, const motan_request *req, const char *group,
+                           int timeout_ms, const char *const *meta, size_t nmeta, unsigned flags,
+                           motan_response_cb cb, void *userdata, uint64_t *call_id);
 /*
  * Completes the call with MOTAN_ECANCELLED (its late response is dropped). Loop thread only.
  * MOTAN_ENOTFOUND when it already completed.

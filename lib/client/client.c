@@ -141,6 +141,23 @@ static int split_url(motan_client *c, char *errbuf, size_t errlen)
     return MOTAN_OK;
 }
 
+/*
+ * The `filter` parameter's chain, feeding the configured stats or the client's own; the
+ * chain holds the reference the client uses.
+ */
+static int build_filters(motan_client *c, motan_stats *shared, char *errbuf, size_t errlen)
+{
+    motan_stats *own = NULL;
+    if (!shared && motan_stats_new(&own) != MOTAN_OK)
+        return MOTAN_ENOMEM;
+    int rc = motan_filter_chain_new(motan_url_get_param(c->url, "filter"), c->url,
+                                    MOTAN_SIDE_CLIENT, shared ? shared : own, &c->chain, errbuf,
+                                    errlen);
+    motan_stats_free(own);
+    c->stats = motan_filter_chain_stats(c->chain);
+    return rc;
+}
+
 static int build_cluster(motan_client *c, char *errbuf, size_t errlen)
 {
     motan_url *svc = motan_url_new("motan2");
@@ -162,7 +179,7 @@ static int build_cluster(motan_client *c, char *errbuf, size_t errlen)
     if (rc != MOTAN_OK)
         return rc;
     motan_cluster_set_groups_listener(c->cluster, on_groups, c);
-    return MOTAN_OK;
+    return motan_cluster_set_filters(c->cluster, c->chain);
 }
 
 typedef struct sub_args {
@@ -170,10 +187,36 @@ typedef struct sub_args {
     int rc;
 } sub_args;
 
+void motan__client_report_endpoints(motan_client *c)
+{
+    const char *group = motan_url_get_str(c->url, NULL, "group", "default_rpc");
+    for (size_t i = 0; i < motan_cluster_endpoint_count(c->cluster); i++) {
+        motan_endpoint *ep = motan_cluster_endpoint_at(c->cluster, i);
+        motan_filter_chain_report_endpoint(c->chain, c->service, group,
+                                           motan_endpoint_get_address(ep),
+                                           motan_endpoint_is_available(ep),
+                                           motan_endpoint_inflight(ep));
+    }
+}
+
+static void on_stats_timer(evutil_socket_t fd, short what, void *arg)
+{
+    MOTAN_UNUSED(fd);
+    MOTAN_UNUSED(what);
+    motan__client_report_endpoints(arg);
+}
+
 static void subscribe_in_loop(void *arg)
 {
     sub_args *a = arg;
     motan_client *c = a->c;
+    /* Filters count calls as they go; a fused endpoint that gets none still changes state. */
+    if (motan_filter_chain_length(c->chain)) {
+        c->stats_ev = event_new(motan_loop_get_base(c->loop), -1, EV_PERSIST, on_stats_timer, c);
+        struct timeval tv = {1, 0};
+        if (c->stats_ev)
+            event_add(c->stats_ev, &tv);
+    }
     c->subs = sub_new(c, motan_url_get_str(c->url, NULL, "group", "default_rpc"));
     a->rc = c->subs ? motan_registry_subscribe(c->registry, c->subs->service, on_nodes, c->subs)
                     : MOTAN_ENOMEM;
@@ -181,8 +224,8 @@ static void subscribe_in_loop(void *arg)
 
 static void client_destroy(motan_client *c);
 
-static int client_create(const motan_url *url, struct event_base *base, motan_client **out,
-                         char *errbuf, size_t errlen)
+static int client_create(const motan_url *url, motan_stats *stats, struct event_base *base,
+                         motan_client **out, char *errbuf, size_t errlen)
 {
     motan_client *c = motan__calloc(1, sizeof(*c));
     if (!c)
@@ -203,13 +246,16 @@ static int client_create(const motan_url *url, struct event_base *base, motan_cl
     if (rc == MOTAN_OK) {
         c->qfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         if (c->qfd < 0)
-            rc = motan__errf(errbuf, errlen, MOTAN_EIO, "eventfd: %s", strerror(errno));
+            rc = motan__errf(errbuf, errlen, MOTAN_ENOMEM,
+                             "cannot create the client's completion eventfd: %s", strerror(errno));
     }
     if (rc == MOTAN_OK) {
         c->own_loop = base == NULL;
         rc = base ? motan_loop_new_with_base(base, &c->loop, errbuf, errlen)
                   : motan_loop_new(&c->loop, errbuf, errlen);
     }
+    if (rc == MOTAN_OK)
+        rc = build_filters(c, stats, errbuf, errlen);
     if (rc == MOTAN_OK)
         rc = build_cluster(c, errbuf, errlen);
     if (rc == MOTAN_OK)
@@ -238,7 +284,7 @@ static int client_new_config_impl(const motan_config *cfg, struct event_base *ba
     *out = NULL;
     if (!cfg)
         return motan__errf(errbuf, errlen, MOTAN_EINVAL, "no configuration given");
-    return client_create(cfg->url, base, out, errbuf, errlen);
+    return client_create(cfg->url, cfg->stats, base, out, errbuf, errlen);
 }
 
 MOTAN_EXPORT int motan_client_new_config(const motan_config *cfg, struct event_base *base,
@@ -259,7 +305,7 @@ static int new_from_text(const char *url, struct event_base *base, motan_client 
     int rc = motan_config_new(url, &cfg, errbuf, errlen);
     if (rc != MOTAN_OK)
         return rc;
-    rc = client_create(cfg->url, base, out, errbuf, errlen);
+    rc = client_create(cfg->url, NULL, base, out, errbuf, errlen);
     motan_config_free(cfg);
     return rc;
 }
@@ -300,6 +346,10 @@ static void unsubscribe_all(void *arg)
 {
     motan_client *c = arg;
     atomic_store(&c->closing, 1);
+    if (c->stats_ev) {
+        event_free(c->stats_ev);
+        c->stats_ev = NULL;
+    }
     while (c->subs) {
         motan__sub *s = c->subs;
         c->subs = s->next;
@@ -314,6 +364,18 @@ static void unsubscribe_all(void *arg)
  */
 static void client_destroy(motan_client *c)
 {
+    if (c->loop && motan_loop_forked(c->loop)) {
+        /*
+         * A child process: the parent's threads (the loop's, callers blocked in a call) did
+         * not come along and may have held these. The completion eventfd is shared with the
+         * parent: closed first, so that no cancelled call signals the parent's poller.
+         */
+        pthread_mutex_init(&c->qmu, NULL);
+        pthread_cond_init(&c->qcv, NULL);
+        if (c->qfd >= 0)
+            close(c->qfd);
+        c->qfd = -1;
+    }
     if (c->loop && c->registry)
         motan_loop_run_wait(c->loop, unsubscribe_all, c);
     atomic_store(&c->closing, 1);
@@ -329,6 +391,7 @@ static void client_destroy(motan_client *c)
         motan_response_free(d->resp);
         motan_free(d);
     }
+    motan_filter_chain_free(c->chain); /* no call runs any more */
     if (c->qfd >= 0)
         close(c->qfd);
     pthread_cond_destroy(&c->qcv);
@@ -352,6 +415,21 @@ MOTAN_EXPORT const char *motan_client_get_service(const motan_client *c) { retur
 MOTAN_EXPORT const motan_url *motan_client_get_url(const motan_client *c) { return c->url; }
 
 MOTAN_EXPORT motan_cluster *motan_client_get_cluster(motan_client *c) { return c->cluster; }
+
+MOTAN_EXPORT motan_stats *motan_client_get_stats(motan_client *c) { return c ? c->stats : NULL; }
+
+static void report_in_loop(void *arg) { motan__client_report_endpoints(arg); }
+
+MOTAN_EXPORT char *motan_client_stats_json(motan_client *c)
+{
+    if (!c)
+        return NULL;
+    if (motan_loop_in_loop_thread(c->loop))
+        report_in_loop(c);
+    else if (c->own_loop)
+        motan_loop_run_wait(c->loop, report_in_loop, c);
+    return motan_stats_json(c->stats);
+}
 
 MOTAN_EXPORT void motan_client_registry_status(motan_client *c, char *buf, size_t len)
 {
@@ -383,6 +461,8 @@ MOTAN_EXPORT int motan_client_wait_ready(motan_client *c, int timeout_ms)
 {
     if (!c)
         return MOTAN_EINVAL;
+    if (motan_loop_forked(c->loop))
+        return MOTAN_EFORKED;
     if (motan_loop_in_loop_thread(c->loop)) {
         count_args a = {.c = c};
         count_in_loop(&a);

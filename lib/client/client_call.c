@@ -9,6 +9,10 @@
 
 #include "client/client_int.h"
 
+#define FORKED_MSG                                                                               \
+    "the client was created before fork(): in this child process it can only be freed "     \
+    "(make a new client in the child)"
+
 /* ENOENDPOINT: say what the registry knows. Loop thread (registry status runs there). */
 static void explain(motan_client *c, motan_response *resp)
 {
@@ -23,18 +27,9 @@ static void explain(motan_client *c, motan_response *resp)
     motan_response_set_error(resp, MOTAN_ENOENDPOINT, msg);
 }
 
-/*
- * One call through the client. For the pull queue its completion record is this same
- * allocation, made when the call is accepted: a completion can never be lost for want of
- * memory to queue it.
- */
-typedef struct async_call {
-    motan__done done; /* first: the queue frees the whole call through it */
-    motan_client *c;
-    motan_response_cb cb;
-    void *userdata;
-    uint64_t tag;
-} async_call;
+typedef motan__acall async_call;
+
+MOTAN__DLIST(acall_list, async_call)
 
 static void async_cb(motan_response *resp, void *userdata)
 {
@@ -46,6 +41,8 @@ static void async_cb(motan_response *resp, void *userdata)
     cb(resp, ud);
 }
 
+static void queue_cb(motan_response *resp, void *userdata);
+
 /* Starts a cluster call whose completion goes through `through` with its async_call. */
 static int start_call(motan_client *c, motan_request *req, motan_response_cb through,
                       motan_response_cb cb, void *userdata, uint64_t tag)
@@ -54,6 +51,8 @@ static int start_call(motan_client *c, motan_request *req, motan_response_cb thr
         return MOTAN_EINVAL;
     if (c->closing)
         return MOTAN_ECLOSED;
+    if (MOTAN_UNLIKELY(motan_loop_forked(c->loop)))
+        return MOTAN_EFORKED;
     async_call *a = motan__calloc(1, sizeof(*a));
     if (!a)
         return MOTAN_ENOMEM;
@@ -61,9 +60,21 @@ static int start_call(motan_client *c, motan_request *req, motan_response_cb thr
     a->cb = cb;
     a->userdata = userdata;
     a->tag = tag;
+    a->queued = through == queue_cb;
+    if (a->queued) { /* findable by motan_client_cancel until it completes */
+        pthread_mutex_lock(&c->qmu);
+        acall_list_push(&c->sub_head, &c->sub_tail, a);
+        pthread_mutex_unlock(&c->qmu);
+    }
     int rc = motan_cluster_call(c->cluster, req, through, a);
-    if (rc != MOTAN_OK)
+    if (rc != MOTAN_OK) {
+        if (a->queued) {
+            pthread_mutex_lock(&c->qmu);
+            acall_list_remove(&c->sub_head, &c->sub_tail, a);
+            pthread_mutex_unlock(&c->qmu);
+        }
         motan_free(a);
+    }
     return rc;
 }
 
@@ -91,6 +102,8 @@ MOTAN_EXPORT int motan_client_call(motan_client *c, motan_request *req, motan_re
     *out = NULL;
     if (!c || !req)
         return error_response(out, MOTAN_EINVAL, "no client or request");
+    if (motan_loop_forked(c->loop))
+        return error_response(out, MOTAN_EFORKED, FORKED_MSG);
     if (!c->own_loop)
         return error_response(out, MOTAN_EDEADLOCK,
                               "blocking calls need a client with the built-in loop "
@@ -119,10 +132,11 @@ static void queue_cb(motan_response *resp, void *userdata)
     motan_client *c = a->c;
     explain(c, resp);
     motan__done *d = &a->done;
+    pthread_mutex_lock(&c->qmu);
+    acall_list_remove(&c->sub_head, &c->sub_tail, a);
     d->resp = resp;
     d->tag = a->tag;
     d->next = NULL;
-    pthread_mutex_lock(&c->qmu);
     int was_empty = c->qhead == NULL;
     if (c->qtail)
         c->qtail->next = d;
@@ -131,7 +145,7 @@ static void queue_cb(motan_response *resp, void *userdata)
     c->qtail = d;
     /* Under the lock: poll resets the fd when it takes the last entry, and a write after
      * the unlock could land after that reset, leaving the fd readable on an empty queue. */
-    if (was_empty) {
+    if (was_empty && c->qfd >= 0) { /* -1 in a forked child: the eventfd is the parent's too */
         uint64_t one = 1;
         (void)!write(c->qfd, &one, sizeof(one));
     }
@@ -150,6 +164,8 @@ MOTAN_EXPORT int motan_client_poll(motan_client *c, int timeout_ms, motan_respon
     if (!c || !resp)
         return MOTAN_EINVAL;
     *resp = NULL;
+    if (motan_loop_forked(c->loop))
+        return MOTAN_EFORKED; /* nothing will ever be queued in this process */
     if (timeout_ms != 0 && motan_loop_in_loop_thread(c->loop))
         return MOTAN_EDEADLOCK;
     struct timespec deadline;
@@ -189,6 +205,37 @@ MOTAN_EXPORT int motan_client_poll(motan_client *c, int timeout_ms, motan_respon
 }
 
 MOTAN_EXPORT int motan_client_completion_fd(motan_client *c) { return c ? c->qfd : -1; }
+
+typedef struct cancel_args {
+    motan_client *c;
+    uint64_t tag;
+    int found;
+} cancel_args;
+
+/* Loop thread. The completions are deferred, so queue_cb (which takes qmu) runs later. */
+static void cancel_in_loop(void *arg)
+{
+    cancel_args *a = arg;
+    motan_client *c = a->c;
+    pthread_mutex_lock(&c->qmu);
+    for (async_call *s = c->sub_head; s; s = s->next)
+        if (s->tag == a->tag && motan_cluster_cancel(c->cluster, queue_cb, s) == MOTAN_OK)
+            a->found++;
+    pthread_mutex_unlock(&c->qmu);
+}
+
+MOTAN_EXPORT int motan_client_cancel(motan_client *c, uint64_t tag)
+{
+    if (!c)
+        return MOTAN_EINVAL;
+    if (motan_loop_forked(c->loop))
+        return MOTAN_EFORKED;
+    cancel_args a = {.c = c, .tag = tag};
+    int rc = motan_loop_run_wait(c->loop, cancel_in_loop, &a);
+    if (rc != MOTAN_OK)
+        return rc;
+    return a.found ? MOTAN_OK : MOTAN_ENOTFOUND;
+}
 
 MOTAN_EXPORT motan_request *motan_client_request(motan_client *c, const char *method)
 {

@@ -6,12 +6,16 @@
 #include <stdatomic.h>
 
 #include <motan/client.h>
+#include <motan/observe.h>
+
+#include <event2/event.h>
 
 #include "core/core_int.h"
 
 /* url only ever holds parameters that passed config.c's checks. */
 struct motan_config {
     motan_url *url;
+    motan_stats *stats; /* motan_config_set_stats (borrowed), or NULL */
 };
 
 /*
@@ -32,6 +36,21 @@ typedef struct motan__done {
     struct motan__done *next;
 } motan__done;
 
+/*
+ * A call in flight through the client (its cluster callback's userdata). For the pull queue
+ * its completion record is this same allocation, made when the call is accepted: a
+ * completion can never be lost for want of memory to queue it.
+ */
+typedef struct motan__acall {
+    motan__done done; /* first: the queue frees the whole call through it */
+    motan_client *c;
+    motan_response_cb cb;
+    void *userdata;
+    uint64_t tag;
+    int queued;                      /* a pull-queue call: in the client's submitted list */
+    struct motan__acall *prev, *next;
+} motan__acall;
+
 /* A registry subscription for one group (own group or one named by a rule). */
 typedef struct motan__sub {
     motan_client *client;
@@ -49,12 +68,19 @@ struct motan_client {
     motan_registry *registry;
     motan_cluster *cluster;
     motan__sub *subs;    /* own group first */
+    motan_stats *stats;  /* what the filters feed (a reference) */
+    motan_filter_chain *chain; /* the `filter` parameter's filters (maybe none) */
+    struct event *stats_ev;    /* refreshes endpoint availability while filters run */
     /* pull queue */
     pthread_mutex_t qmu;
     pthread_cond_t qcv;
     motan__done *qhead, *qtail;
+    motan__acall *sub_head, *sub_tail; /* submitted, not yet completed (qmu) */
     int qfd;
     atomic_int closing; /* set by free on its thread, read by calls on theirs */
 };
+
+/* client.c: the endpoints' availability into the stats (loop thread). */
+void motan__client_report_endpoints(motan_client *c);
 
 #endif

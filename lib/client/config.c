@@ -49,6 +49,14 @@ MOTAN_EXPORT int motan_config_new(const char *url, motan_config **out, char *err
     return motan__errbuf_default(errbuf, errlen, config_new_impl(url, out, errbuf, errlen));
 }
 
+MOTAN_EXPORT int motan_config_set_stats(motan_config *cfg, motan_stats *stats)
+{
+    if (!cfg)
+        return MOTAN_EINVAL;
+    cfg->stats = stats;
+    return MOTAN_OK;
+}
+
 MOTAN_EXPORT void motan_config_free(motan_config *cfg)
 {
     if (!cfg)

@@ -4,13 +4,14 @@
  * with the default). Registry parameters are not here: each registry lists its own
  * (motan_registry_ops.params) and a client URL passes exactly those to its registry.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <strings.h>
 
 #include "client/client_int.h"
 
-enum { P_STR, P_INT, P_NUM, P_BOOL, P_SER, P_LB, P_HA };
+enum { P_STR, P_INT, P_NUM, P_BOOL, P_SER, P_LB, P_HA, P_FILTER };
 
 /*
  * THE table of client parameters. Adding one is one line here (name, kind, range for P_INT
@@ -34,6 +35,7 @@ static const struct param {
     {"requestTimeout", P_INT, 1, 86400000},
     {"connectTimeout", P_INT, 1, 86400000},
     {"connections", P_INT, 1, 64},
+    {"connectionBudget", P_INT, 1, 10000000},
     {"maxPending", P_INT, 1, 100000000},
     {"errorCountThreshold", P_INT, -1000000, 1000000},
     {"keepaliveInterval", P_INT, 1, 86400000},
@@ -56,6 +58,8 @@ static const struct param {
     {"outlierLatencyFactor", P_NUM, 1, 1000000},
     {"outlierLatencyMin", P_INT, 0, 86400000},
     {"outlierEjectionTime", P_INT, 1, 86400000},
+    /* observability (docs/observability.md), per client */
+    {"filter", P_FILTER, 0, 0},
 };
 
 #define NPARAMS (sizeof(params) / sizeof(params[0]))
@@ -119,19 +123,44 @@ static int unknown(const char *scheme, const char *key, char *errbuf, size_t err
                        key, best);
 }
 
+/* "trace, accessLog,metrics": every name registered (motan_filter_register), per client. */
+static int check_filters(const char *key, const char *value, char *errbuf, size_t errlen)
+{
+    if (method_key(key))
+        return motan__errf(errbuf, errlen, MOTAN_EURL,
+                           "parameter %s: filters are set for the whole client, not per method", key);
+    for (const char *p = value; *p;) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        size_t len = strcspn(p, ","), n = len;
+        while (n && p[n - 1] == ' ')
+            n--;
+        char name[128];
+        if (n >= sizeof(name))
+            return motan__errf(errbuf, errlen, MOTAN_EURL, "filter name too long in \"%s\"", value);
+        memcpy(name, p, n);
+        name[n] = '\0';
+        if (n && !motan_filter_exists(name))
+            return motan__errf(errbuf, errlen, MOTAN_EURL, "unknown filter \"%s\"", name);
+        p += len;
+    }
+    return MOTAN_OK;
+}
+
 static int check_value(const struct param *p, const char *key, const char *value, char *errbuf,
                        size_t errlen)
 {
     switch (p->kind) {
     case P_INT: {
         char *end;
+        errno = 0;
         long long v = strtoll(value, &end, 10);
         if (end == value || *end)
             return motan__errf(errbuf, errlen, MOTAN_EURL, "parameter %s=%s is not an integer", key,
                                value);
-        if (v < p->lo || v > p->hi)
-            return motan__errf(errbuf, errlen, MOTAN_EURL, "parameter %s=%lld is out of range %lld..%lld",
-                               key, v, p->lo, p->hi);
+        if (v < p->lo || v > p->hi || errno == ERANGE) /* as written: strtoll clamps */
+            return motan__errf(errbuf, errlen, MOTAN_EURL, "parameter %s=%s is out of range %lld..%lld",
+                               key, value, p->lo, p->hi);
         break;
     }
     case P_NUM: {
@@ -167,6 +196,8 @@ static int check_value(const struct param *p, const char *key, const char *value
         if (!motan_ha_find(value))
             return motan__errf(errbuf, errlen, MOTAN_EURL, "unknown haStrategy \"%s\"", value);
         break;
+    case P_FILTER:
+        return check_filters(key, value, errbuf, errlen);
     default:
         if (!*value && strcmp(p->key, "application") && strcmp(p->key, "module"))
             return motan__errf(errbuf, errlen, MOTAN_EURL, "parameter %s is empty", key);

@@ -206,6 +206,7 @@ static void cluster_destroy(motan_cluster *c)
         motan_free(c->pool);
         c->pool = next;
     }
+    motan_buf_free(c->measure);
     motan_url_free(c->url);
     motan_free(c->path);
     motan_free(c);
@@ -295,18 +296,6 @@ static void drain_endpoint(motan_cluster *c, motan_endpoint *ep)
 
 /* ---- updates -------------------------------------------------------------------------- */
 
-/* Whether two nodes have the same first address (host and port, or Unix path): the identity
- * of an endpoint. */
-static int same_addr(const motan_url *a, const motan_url *b)
-{
-    if (motan_url_addr_count(a) == 0 || motan_url_addr_count(b) == 0)
-        return 0;
-    int is_unix = motan_url_addr_is_unix(a, 0);
-    return is_unix == motan_url_addr_is_unix(b, 0) &&
-           (is_unix || motan_url_addr_port(a, 0) == motan_url_addr_port(b, 0)) &&
-           !strcmp(motan_url_addr_host(a, 0), motan_url_addr_host(b, 0));
-}
-
 /* The endpoint's URL: the node with the service's parameters on top (group/weight stay the node's). */
 static motan_url *merge_node(const motan_cluster *c, const motan_url *node)
 {
@@ -341,36 +330,46 @@ static int same_params(const motan_url *a, const motan_url *b)
     return 1;
 }
 
-static motan_endpoint *find_kept(const motan_url *node, motan_endpoint **old, size_t nold)
-{
-    for (size_t i = 0; i < nold; i++) {
-        if (old[i] && same_addr(node, motan_endpoint_get_url(old[i]))) {
-            motan_endpoint *ep = old[i];
-            old[i] = NULL;
-            return ep;
-        }
-    }
-    return NULL;
-}
+/* In the index: idx < nold is an old endpoint not yet kept, TAKEN an address already listed,
+ * RETRY one whose endpoint could not be made (a later entry for it may try again). */
+#define TAKEN SIZE_MAX
+#define RETRY (SIZE_MAX - 1)
 
-/* Applies a node list (rule nodes already removed) to group g. */
+/*
+ * Applies a node list (rule nodes already removed) to group g: old endpoints and new nodes
+ * are matched by address through one hash index, O(n + nold).
+ */
 static int group_apply(motan_cluster *c, motan__group *g, const motan_url *const *nodes, size_t n)
 {
     motan_endpoint **eps = motan__calloc(n ? n : 1, sizeof(*eps));
-    if (!eps)
+    motan__addr_index ix;
+    if (!eps || motan__addr_index_init(&ix, n + g->n) != MOTAN_OK) {
+        motan_free(eps);
         return MOTAN_ENOMEM;
+    }
     motan_endpoint **old = g->eps;
     size_t nold = g->n, k = 0;
+    for (size_t i = 0; i < nold; i++) {
+        motan__addr_slot *s = motan__addr_index_slot(&ix, motan_endpoint_get_url(old[i]));
+        if (!s->url) {
+            s->url = motan_endpoint_get_url(old[i]);
+            s->idx = i;
+        }
+    }
     for (size_t i = 0; i < n; i++) {
-        int dup = 0;
-        for (size_t j = 0; j < k && !dup; j++)
-            dup = same_addr(nodes[i], motan_endpoint_get_url(eps[j]));
-        if (dup)
-            continue;
+        if (motan_url_addr_count(nodes[i]) == 0)
+            continue; /* an endpoint needs an address */
+        motan__addr_slot *s = motan__addr_index_slot(&ix, nodes[i]);
+        if (s->url && s->idx == TAKEN)
+            continue; /* listed twice */
         motan_url *m = merge_node(c, nodes[i]);
         if (!m)
             continue;
-        motan_endpoint *ep = find_kept(nodes[i], old, nold);
+        motan_endpoint *ep = NULL;
+        if (s->url && s->idx != RETRY) { /* kept: it keeps its connections */
+            ep = old[s->idx];
+            old[s->idx] = NULL;
+        }
         if (ep && !same_params(motan_endpoint_get_url(ep), m)) {
             /* Parameters changed (e.g. weight): applied in place, connections kept. */
             char err[256];
@@ -387,7 +386,10 @@ static int group_apply(motan_cluster *c, motan__group *g, const motan_url *const
         motan_url_free(m);
         if (ep)
             eps[k++] = ep;
+        s->url = nodes[i];
+        s->idx = ep ? TAKEN : RETRY;
     }
+    motan__addr_index_free(&ix);
     for (size_t i = 0; i < nold; i++)
         if (old[i])
             drain_endpoint(c, old[i]);

@@ -57,7 +57,23 @@ static void deliver(motan_ha_call *call, motan_response *resp)
         motan__count(&c->st_ok);
     else
         motan__count(&c->st_errors);
+    if (call->fc) {
+        /* The end of an attempt that completes the call is the end of the call. */
+        uint64_t end = call->now_us ? call->now_us : motan_now_us();
+        motan_filter_chain_end(call->fc, code, resp, 0, end);
+        call->fc = NULL;
+    }
     call->cb(resp, call->userdata);
+}
+
+/* The chain sees attempt a end (once), with resp (may be NULL) or code. */
+static void attempt_filtered_end(motan_ha_call *call, motan__attempt *a, int code,
+                                 const motan_response *resp, uint64_t now)
+{
+    a->filtered = 0;
+    motan_filter_chain_attempt_end(call->fc, (int)(a - call->att),
+                                   motan_endpoint_get_address(a->ep), code, resp,
+                                   motan_endpoint_is_available(a->ep), now - a->start_us);
 }
 
 MOTAN_EXPORT void motan_ha_call_complete(motan_ha_call *call, motan_response *resp)
@@ -78,6 +94,13 @@ MOTAN_EXPORT void motan_ha_call_complete(motan_ha_call *call, motan_response *re
     }
     for (int i = 0; i < call->nattempts; i++)
         motan_ha_call_cancel(call, i);
+    if (call->fc) { /* attempts still out end, for the filters, before the call does */
+        uint64_t now = 0;
+        for (int i = 0; i < call->nattempts; i++)
+            if (call->att[i].filtered)
+                attempt_filtered_end(call, &call->att[i], MOTAN_ECANCELLED, NULL,
+                                     now ? now : (now = motan_now_us()));
+    }
     motan__call_list_remove(&c->live_head, &c->live_tail, call);
     if (call->starting) {
         /* Still inside motan_cluster_call: the caller's callback must wait for the loop. */
@@ -152,6 +175,26 @@ void motan__cluster_cancel_calls(motan_cluster *c)
     }
 }
 
+MOTAN_EXPORT int motan_cluster_cancel(motan_cluster *c, motan_response_cb cb, void *userdata)
+{
+    if (!c || !cb)
+        return MOTAN_EINVAL;
+    for (motan_ha_call *call = c->live_head; call; call = call->next) {
+        if (call->cb != cb || call->userdata != userdata || call->completed)
+            continue;
+        motan__cluster_hold(c);
+        call->refs++;
+        call->starting = 1; /* delivered from the loop, not inside this call */
+        call->parked = 0;
+        motan_ha_call_fail(call, MOTAN_ECANCELLED, "call cancelled");
+        call->starting = 0;
+        call_unref(call);
+        motan__cluster_release(c);
+        return MOTAN_OK;
+    }
+    return MOTAN_ENOTFOUND;
+}
+
 /* ---- attempts ------------------------------------------------------------------------- */
 
 static void attempt_cb(motan_response *resp, void *userdata)
@@ -162,7 +205,15 @@ static void attempt_cb(motan_response *resp, void *userdata)
     int index = (int)(a - call->att);
     a->inflight = 0;
     call->inflight--;
+    if (a->filtered) {
+        call->now_us = resp ? motan_response_get_received_us(resp) : 0;
+        if (!call->now_us) /* a local outcome (timeout, cancel...): now */
+            call->now_us = motan_now_us();
+        attempt_filtered_end(call, a, resp ? motan_response_get_code(resp) : MOTAN_ENOMEM, resp,
+                             call->now_us);
+    }
     if (call->completed || a->cancelled || c->closing) {
+        call->now_us = 0;
         motan_response_free(resp);
         call_unref(call);
         return;
@@ -170,6 +221,7 @@ static void attempt_cb(motan_response *resp, void *userdata)
     motan__resil_observe(c, call->group, a->ep, resp, 0, a->start_us);
     motan__cluster_hold(c);
     c->ha->on_attempt(c->ha_state, call, index, resp);
+    call->now_us = 0;
     call_unref(call);
     motan__cluster_release(c);
 }
@@ -189,9 +241,24 @@ MOTAN_EXPORT int motan_ha_call_send(motan_ha_call *call, motan_endpoint *ep, int
     a->ep = ep;
     if (call->nattempts > 0 && !motan__resil_allow_retry(call->c))
         return MOTAN_EBUSY; /* the retry budget is spent */
-    a->start_us = motan_now_us();
-    int rc = motan_endpoint_call_group(ep, call->req, call->send_group, remaining, attempt_cb, a,
-                                       &a->call_id);
+    /* A first attempt sent straight from motan_cluster_call starts when the call did. */
+    a->start_us = call->start_inline && !call->nattempts ? call->fstart_us : motan_now_us();
+    int rc;
+    if (call->fc) {
+        size_t nmeta;
+        const char *const *meta = motan_filter_call_added_meta(call->fc, &nmeta);
+        rc = motan_endpoint_call_ex(ep, call->req, call->send_group, remaining, meta, nmeta,
+                                    call->c->call_flags | MOTAN_CALL_RECEIVED, attempt_cb, a,
+                                    &a->call_id);
+        if (rc == MOTAN_OK) {
+            a->filtered = 1;
+            motan_filter_chain_attempt_start(call->fc, call->nattempts,
+                                             motan_endpoint_get_address(ep));
+        }
+    } else {
+        rc = motan_endpoint_call_ex(ep, call->req, call->send_group, remaining, NULL, 0, 0,
+                                    attempt_cb, a, &a->call_id);
+    }
     if (rc != MOTAN_OK)
         return rc;
     a->inflight = 1;
@@ -406,6 +473,63 @@ static void arm_backstop(motan_cluster *c, motan_ha_call *call)
     call->backstop_set = 1;
 }
 
+static const char *request_meta(const void *req, const char *key)
+{
+    return motan_request_get_meta(req, key);
+}
+
+/*
+ * The size of req's arguments serialized in ser when they were not prepared
+ * (motan_request_prepare): the request is only read, so they are serialized once more into
+ * a scratch buffer (loop thread). 0 when there are none or they cannot be serialized.
+ */
+static size_t measure_args(motan_cluster *c, const motan_request *req, int ser)
+{
+    size_t nargs = motan_request_arg_count(req), size = 0;
+    if (!nargs || (!c->measure && !(c->measure = motan_buf_new(256))))
+        return 0;
+    motan_buf_reset(c->measure);
+    const motan_value *small[16], **args = small;
+    if (nargs > 16 && !(args = motan_malloc(nargs * sizeof(*args))))
+        return 0;
+    for (size_t i = 0; i < nargs; i++)
+        args[i] = motan_request_arg(req, i);
+    if (motan_serialize_args(ser, args, nargs, c->measure, NULL, 0) == MOTAN_OK)
+        size = motan_buf_len(c->measure);
+    if (args != small)
+        motan_free(args);
+    if (motan_buf_len(c->measure) > 65536) { /* keep no big buffer around */
+        motan_buf_free(c->measure);
+        c->measure = NULL;
+    }
+    return size;
+}
+
+/* The filters' before hooks; MOTAN_OK when the call goes on (it failed otherwise). */
+static int filter_begin(motan_cluster *c, motan_ha_call *call)
+{
+    char err[320];
+    const motan_request *req = call->req;
+    size_t body = 0;
+    int ser = motan_request_get_serialization(req);
+    if (ser < 0)
+        ser = MOTAN_SER_SIMPLE;
+    motan_request_body(req, &body);
+    if (!body)
+        body = measure_args(c, req, ser);
+    /* The cluster's own path and group (stable strings, as the chain wants them): a call
+     * goes to this cluster's endpoints whatever group or service its request names. */
+    int rc = motan_filter_chain_begin(c->chain, c->path, c->own.name, motan_request_get_method(req),
+                                      ser, body, request_meta, req,
+                                      call->fstart_us, &call->fc, err, sizeof(err));
+    if (rc == MOTAN_OK || !call->fc) /* out of memory for a context: unfiltered */
+        return MOTAN_OK;
+    motan_response_free(call->deferred); /* the rejection is the call's outcome */
+    call->deferred = NULL;
+    motan_ha_call_fail(call, rc, err);
+    return rc;
+}
+
 static void start_in_loop(void *arg)
 {
     motan_ha_call *call = arg;
@@ -416,7 +540,9 @@ static void start_in_loop(void *arg)
     motan__call_list_push(&c->live_head, &c->live_tail, call);
     if (!c->closing && !call->deferred)
         arm_backstop(c, call);
-    if (c->closing) {
+    if (c->chain && filter_begin(c, call) != MOTAN_OK) {
+        /* rejected: completed with the filter's code */
+    } else if (c->closing) {
         motan_ha_call_fail(call, MOTAN_ECANCELLED, "cluster is being freed");
     } else if (call->deferred) { /* failed on the caller's thread */
         motan_response *resp = call->deferred;
@@ -425,6 +551,7 @@ static void start_in_loop(void *arg)
     } else if (!c->ever_updated) {
         /* No node list yet (a registry is still answering): wait for it, within the timeout. */
         call->parked = 1;
+        call->start_inline = 0;
         event_assign(&call->timer, motan_loop_get_base(c->loop), -1, 0, on_park_timeout, call);
         struct timeval tv = {call->timeout_ms / 1000, (call->timeout_ms % 1000) * 1000};
         event_add(&call->timer, &tv);
@@ -432,6 +559,7 @@ static void start_in_loop(void *arg)
     } else {
         dispatch(c, call);
     }
+    call->start_inline = 0; /* later attempts (timers, unparking) read the clock */
     call->starting = 0;
     call_unref(call);
     motan__cluster_release(c);
@@ -444,6 +572,8 @@ MOTAN_EXPORT int motan_cluster_call(motan_cluster *c, motan_request *req, motan_
         return MOTAN_EINVAL;
     if (c->closing)
         return MOTAN_ECLOSED;
+    if (MOTAN_UNLIKELY(motan_loop_forked(c->loop)))
+        return MOTAN_EFORKED;
     motan_ha_call *call = call_alloc(c);
     if (!call)
         return MOTAN_ENOMEM;
@@ -453,6 +583,12 @@ MOTAN_EXPORT int motan_cluster_call(motan_cluster *c, motan_request *req, motan_
     call->userdata = userdata;
     call->refs = 1; /* until completed */
     call->starting = 1;
+    if (c->chain) {
+        call->fstart_us = motan_now_us();
+        call->start_inline = motan_loop_in_loop_thread(c->loop);
+    } else {
+        call->start_inline = 0;
+    }
     /* The coarse clock: a tick of slack on deadlines, a third of the cost. */
     uint64_t start_us = motan__now_coarse_us();
     int t = motan_request_get_timeout(req);
@@ -491,6 +627,27 @@ MOTAN_EXPORT int motan_cluster_call(motan_cluster *c, motan_request *req, motan_
 
 static void sync_cb(motan_response *resp, void *userdata) { motan__waiter_post(userdata, resp); }
 
+typedef struct filters_args {
+    motan_cluster *c;
+    motan_filter_chain *chain;
+} filters_args;
+
+static void set_filters_in_loop(void *arg)
+{
+    filters_args *a = arg;
+    a->c->chain = a->chain && motan_filter_chain_length(a->chain) ? a->chain : NULL;
+    a->c->call_flags =
+        motan_filter_chain_flags(a->chain) & MOTAN_FILTER_PHASES ? MOTAN_CALL_PHASES : 0;
+}
+
+MOTAN_EXPORT int motan_cluster_set_filters(motan_cluster *c, motan_filter_chain *chain)
+{
+    if (!c)
+        return MOTAN_EINVAL;
+    filters_args a = {c, chain};
+    return motan_loop_run_wait(c->loop, set_filters_in_loop, &a);
+}
+
 MOTAN_EXPORT int motan_cluster_call_sync(motan_cluster *c, motan_request *req, motan_response **out)
 {
     if (!out)
@@ -498,6 +655,14 @@ MOTAN_EXPORT int motan_cluster_call_sync(motan_cluster *c, motan_request *req, m
     *out = NULL;
     if (!c || !req)
         return MOTAN_EINVAL;
+    if (motan_loop_forked(c->loop)) {
+        *out = motan_response_new();
+        if (*out)
+            motan_response_set_error(*out, MOTAN_EFORKED,
+                                     "the cluster's loop was created before fork(): in this "
+                                     "child process it can only be freed");
+        return MOTAN_EFORKED;
+    }
     if (!motan_loop_is_builtin(c->loop) || motan_loop_in_loop_thread(c->loop)) {
         *out = motan_response_new_or_oom();
         motan_response_set_error(*out, MOTAN_EDEADLOCK,

@@ -8,6 +8,7 @@
 #include <event2/event_struct.h>
 
 #include <motan/cluster.h>
+#include <motan/observe.h>
 
 #include "cluster/guard_int.h"
 #include "core/core_int.h"
@@ -41,6 +42,7 @@ typedef struct motan__attempt {
     uint64_t start_us;
     int inflight;
     int cancelled;
+    int filtered; /* the chain saw it start and has not seen it end */
 } motan__attempt;
 
 struct motan_ha_call {
@@ -55,6 +57,8 @@ struct motan_ha_call {
     int completed;
     int parked;        /* waiting for the cluster's first node list */
     int backstop_set;  /* backstop (below) is armed */
+    motan_filter_call *fc; /* with a filter chain: the call as filters see it */
+    uint64_t now_us;       /* inside an attempt's completion: its end time, else 0 */
     /* Set by motan_cluster_call. */
     motan_cluster *c;
     const motan_request *req; /* only read: one request may be in flight several times */
@@ -62,6 +66,8 @@ struct motan_ha_call {
     void *userdata;
     uint64_t deadline_us;
     uint64_t start_us; /* coarse clock: the budget deposit and first pick use it */
+    uint64_t fstart_us; /* with a filter chain: when motan_cluster_call was called (precise) */
+    int start_inline;   /* ... on the loop thread: the first attempt starts at fstart_us */
     int timeout_ms;
     int refs;          /* completion pending + attempts in flight + code running on it */
     int backstop_ms;
@@ -101,6 +107,9 @@ struct motan_cluster {
     int ever_updated; /* a node list arrived: calls before it wait (parked) */
     int has_method_params; /* some "<method>.<key>" parameter: no caching by key */
     int timeout_ms;        /* requestTimeout */
+    motan_filter_chain *chain;          /* NULL: no filters (nothing is measured) */
+    unsigned call_flags;                /* motan_call_flags for attempts (phases) */
+    motan_buf *measure; /* loop thread: sizes unprepared arguments for the filters */
     struct {
         const char *key;
         int64_t def, value;
@@ -152,6 +161,25 @@ void motan__cluster_cancel_calls(motan_cluster *c);
 /* The first node list arrived: start the calls that waited for it. */
 void motan__cluster_unpark(motan_cluster *c);
 void motan__cluster_on_done(evutil_socket_t fd, short what, void *arg);
+
+/* addr_index.c: node URLs by first address, for O(n) list updates. */
+typedef struct motan__addr_slot {
+    const motan_url *url; /* NULL: empty */
+    uint64_t hash;        /* of url's address: most probes end without reading url */
+    size_t idx;           /* the user's payload */
+} motan__addr_slot;
+typedef struct motan__addr_index {
+    motan__addr_slot *slots;
+    size_t mask;
+} motan__addr_index;
+/* Whether two URLs have the same first address (neither without one). */
+int motan__addr_same(const motan_url *a, const motan_url *b);
+/* Room for n URLs (each with an address). */
+int motan__addr_index_init(motan__addr_index *ix, size_t n);
+void motan__addr_index_free(motan__addr_index *ix);
+/* The slot holding u's address, or the empty one where it goes (u must have an address);
+ * filling an empty one: set url and idx, keep hash. */
+motan__addr_slot *motan__addr_index_slot(motan__addr_index *ix, const motan_url *u);
 
 /* resilience.c: retry budget, outlier ejection and slow start, wired in (docs/cluster.md). */
 /* Parses the parameters into c->resil; MOTAN_EURL (errbuf names the parameter). */

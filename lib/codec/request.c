@@ -48,6 +48,7 @@ struct motan_request {
     int timeout_ms;
     char *hash;
     size_t hash_len;
+    int raw_response; /* pass-through: the response keeps its body undecoded */
 };
 
 static void rstr_free(rstr *s)
@@ -305,6 +306,19 @@ MOTAN_EXPORT int motan_request_set_hash_key(motan_request *r, const char *key, s
     return MOTAN_OK;
 }
 
+MOTAN_EXPORT int motan_request_set_raw_response(motan_request *r, int raw)
+{
+    if (!r)
+        return MOTAN_EINVAL;
+    r->raw_response = raw != 0;
+    return MOTAN_OK;
+}
+
+MOTAN_EXPORT int motan_request_get_raw_response(const motan_request *r)
+{
+    return r ? r->raw_response : 0;
+}
+
 MOTAN_EXPORT const char *motan_request_get_hash_key(const motan_request *r, size_t *len)
 {
     if (len)
@@ -343,17 +357,13 @@ MOTAN_EXPORT const uint8_t *motan_request_body(const motan_request *r, size_t *l
 
 /* ---- encoding ---------------------------------------------------------------------------- */
 
-static size_t put_dec(char *out, unsigned v)
+/* 1 when key is one of the nmeta extra entries. */
+static int overridden(const char *const *meta, size_t nmeta, const rstr *key)
 {
-    char tmp[16];
-    size_t n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    for (size_t i = 0; i < n; i++)
-        out[i] = tmp[n - 1 - i];
-    return n;
+    for (size_t i = 0; i < nmeta; i++)
+        if (strlen(meta[2 * i]) == key->len && !memcmp(meta[2 * i], key->p, key->len))
+            return 1;
+    return 0;
 }
 
 /* A reserved field as sent: the request's own, else what the sender fills in. */
@@ -399,6 +409,8 @@ MOTAN_EXPORT int motan_request_encode_filled(const motan_request *r, const motan
         return motan__errf(errbuf, errlen, MOTAN_EUNSUPPORTED,
                            "serialization %d (%s) is not supported", ser,
                            motan_serialization_name(ser));
+    const char *const *meta = fill ? fill->meta : NULL;
+    size_t nmeta = meta ? fill->nmeta : 0;
 
     /* One reservation for the whole frame keeps every append below on the fast path. */
     size_t need = MOTAN_FRAME_MIN + (direct ? 0 : r->body.len) + 16 + 20;
@@ -406,6 +418,11 @@ MOTAN_EXPORT int motan_request_encode_filled(const motan_request *r, const motan
         need += f[i].len + fkeys[i].klen + 2;
     for (size_t i = 0; i < r->natt; i++)
         need += r->att[i].k.len + r->att[i].v.len + 2;
+    for (size_t i = 0; i < 2 * nmeta; i++) {
+        if (!meta[i] || strchr(meta[i], '\n') || (i % 2 == 0 && !*meta[i]))
+            return motan__errf(errbuf, errlen, MOTAN_EINVAL, "bad extra metadata entry %zu", i / 2);
+        need += strlen(meta[i]) + 1;
+    }
     int rc = motan__buf_ensure(out, need);
     if (rc != MOTAN_OK)
         return motan__errf(errbuf, errlen, rc, "out of memory for the request frame");
@@ -418,12 +435,18 @@ MOTAN_EXPORT int motan_request_encode_filled(const motan_request *r, const motan
     if (rc == MOTAN_OK)
         rc = motan__frame_meta_put(out, mark, "M_pp", 4, "motan2", 6);
     if (rc == MOTAN_OK && timeout_ms > 0) {
-        char num[16];
-        rc = motan__frame_meta_put(out, mark, "M_tmo", 5, num, put_dec(num, (unsigned)timeout_ms));
+        char num[24];
+        rc = motan__frame_meta_put(out, mark, "M_tmo", 5, num,
+                                   motan__put_dec(num, (unsigned)timeout_ms));
     }
     for (size_t i = 0; i < r->natt && rc == MOTAN_OK; i++)
-        rc = motan__frame_meta_put(out, mark, r->att[i].k.p, r->att[i].k.len, r->att[i].v.p,
-                                   r->att[i].v.len);
+        if (!nmeta || !overridden(meta, nmeta, &r->att[i].k))
+            rc = motan__frame_meta_put(out, mark, r->att[i].k.p, r->att[i].k.len, r->att[i].v.p,
+                                       r->att[i].v.len);
+    for (size_t i = 0; i < nmeta && rc == MOTAN_OK; i++)
+        if (*meta[2 * i + 1])
+            rc = motan__frame_meta_put(out, mark, meta[2 * i], strlen(meta[2 * i]),
+                                       meta[2 * i + 1], strlen(meta[2 * i + 1]));
     if (rc == MOTAN_OK)
         rc = motan_frame_write_body_begin(out, mark);
     if (rc == MOTAN_OK && direct) {
@@ -446,8 +469,9 @@ MOTAN_EXPORT int motan_request_encode_filled(const motan_request *r, const motan
     return MOTAN_OK;
 }
 
-MOTAN_EXPORT int motan_request_encode(motan_request *r, uint64_t request_id, int timeout_ms,
-                                      size_t mingz, motan_buf *out, char *errbuf, size_t errlen)
+MOTAN_EXPORT int motan_request_encode_ex(motan_request *r, uint64_t request_id, int timeout_ms,
+                                         size_t mingz, const char *const *meta, size_t nmeta,
+                                         motan_buf *out, char *errbuf, size_t errlen)
 {
     if (!r || !out)
         return motan__errf(errbuf, errlen, MOTAN_EINVAL, "no request or no output buffer");
@@ -458,5 +482,13 @@ MOTAN_EXPORT int motan_request_encode(motan_request *r, uint64_t request_id, int
     int rc = motan_request_prepare(r, errbuf, errlen);
     if (rc != MOTAN_OK)
         return rc;
-    return motan_request_encode_filled(r, NULL, request_id, timeout_ms, mingz, out, errbuf, errlen);
+    motan_request_fill fill = {.meta = meta, .nmeta = meta ? nmeta : 0};
+    return motan_request_encode_filled(r, &fill, request_id, timeout_ms, mingz, out, errbuf,
+                                       errlen);
+}
+
+MOTAN_EXPORT int motan_request_encode(motan_request *r, uint64_t request_id, int timeout_ms,
+                                      size_t mingz, motan_buf *out, char *errbuf, size_t errlen)
+{
+    return motan_request_encode_ex(r, request_id, timeout_ms, mingz, NULL, 0, out, errbuf, errlen);
 }

@@ -26,7 +26,13 @@ struct motan_response {
     rmeta *meta;
     size_t nmeta, cmeta;
     size_t max_decoded; /* decoded-size budget of set_frame; 0: the default */
+    const uint8_t *body; /* set_frame_raw: the body as received (in the arena) */
+    size_t body_len;
+    int ser;             /* serialization id of the frame; -1: none */
     motan_buf endpoint; /* NUL-terminated when not empty */
+    size_t body_size;   /* of the frame it was filled from */
+    uint64_t received_us;
+    uint32_t phase_us[MOTAN_PHASE_COUNT];
 };
 
 /* The value of an empty body: shared, never written to. */
@@ -42,6 +48,7 @@ static motan_response oom_response = {
     .errmsg = "out of memory",
     .errtype = -1,
     .process_time = -1,
+    .ser = -1,
 };
 
 /* Not the shared out-of-memory response (nor NULL): may be written. */
@@ -57,6 +64,10 @@ static void clear_result(motan_response *r)
     r->errtype = -1;
     r->process_time = -1;
     r->nmeta = 0;
+    r->body = NULL;
+    r->body_len = 0;
+    r->ser = -1;
+    r->body_size = 0;
 }
 
 MOTAN_EXPORT motan_response *motan_response_new(void)
@@ -96,6 +107,8 @@ MOTAN_EXPORT void motan_response_reset(motan_response *r)
     clear_result(r);
     r->id = 0;
     r->endpoint.len = 0;
+    memset(r->phase_us, 0, sizeof(r->phase_us));
+    r->received_us = 0;
 }
 
 MOTAN_EXPORT int motan_response_get_code(const motan_response *r) { return r->code; }
@@ -106,6 +119,29 @@ MOTAN_EXPORT int motan_response_get_errtype(const motan_response *r) { return r-
 MOTAN_EXPORT int64_t motan_response_get_process_time(const motan_response *r) { return r->process_time; }
 MOTAN_EXPORT uint64_t motan_response_get_request_id(const motan_response *r) { return r->id; }
 MOTAN_EXPORT motan_arena *motan_response_arena(motan_response *r) { return r->arena; }
+MOTAN_EXPORT size_t motan_response_get_body_size(const motan_response *r) { return r->body_size; }
+
+MOTAN_EXPORT uint64_t motan_response_get_received_us(const motan_response *r)
+{
+    return r->received_us;
+}
+
+MOTAN_EXPORT void motan_response_set_received_us(motan_response *r, uint64_t us)
+{
+    if (writable(r))
+        r->received_us = us;
+}
+
+MOTAN_EXPORT uint64_t motan_response_get_phase_us(const motan_response *r, int phase)
+{
+    return phase >= 0 && phase < MOTAN_PHASE_COUNT ? r->phase_us[phase] : 0;
+}
+
+MOTAN_EXPORT void motan_response_set_phase_us(motan_response *r, int phase, uint64_t us)
+{
+    if (writable(r) && phase >= 0 && phase < MOTAN_PHASE_COUNT)
+        r->phase_us[phase] = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
+}
 
 MOTAN_EXPORT const char *motan_response_get_endpoint(const motan_response *r)
 {
@@ -247,16 +283,20 @@ static int copy_meta(motan_response *r, const motan_frame *f)
     return MOTAN_OK;
 }
 
-MOTAN_EXPORT int motan_response_set_frame(motan_response *r, const motan_frame *f)
+/*
+ * What every frame gives: id, serialization, metadata, M_pt and, for status != 0, the remote
+ * error. 1 when the response is complete after it (an error), 0 when the body is next.
+ */
+static int set_head(motan_response *r, const motan_frame *f)
 {
-    if (!r || !f)
-        return MOTAN_EINVAL;
-    if (!writable(r))
-        return MOTAN_ENOMEM;
     clear_result(r);
     r->id = motan_frame_get_request_id(f);
-    if (copy_meta(r, f) != MOTAN_OK)
-        return fail(r, MOTAN_ENOMEM, "out of memory for the response metadata");
+    r->ser = motan_frame_get_serialization(f);
+    motan_frame_body(f, &r->body_size);
+    if (copy_meta(r, f) != MOTAN_OK) {
+        fail(r, MOTAN_ENOMEM, "out of memory for the response metadata");
+        return 1;
+    }
     r->process_time = parse_pt(motan_response_get_meta(r, "M_pt"));
 
     int64_t errcode;
@@ -269,10 +309,50 @@ MOTAN_EXPORT int motan_response_set_frame(motan_response *r, const motan_frame *
         r->errcode = errcode;
         r->errtype = errtype;
         r->errmsg = arena_msg(r, msg, msglen);
-        return r->code;
+        return 1;
     }
+    return 0;
+}
+
+/* The body as bytes in the arena (pass-through: nobody decodes it here). */
+static int keep_body(motan_response *r, const uint8_t *body, size_t blen)
+{
+    uint8_t *copy = motan_arena_alloc(r->arena, blen + 1);
+    if (!copy)
+        return fail(r, MOTAN_ENOMEM, "out of memory for the response body");
+    if (blen)
+        memcpy(copy, body, blen);
+    copy[blen] = 0;
+    r->value = NULL;
+    r->body = copy;
+    r->body_len = blen;
+    return MOTAN_OK;
+}
+
+MOTAN_EXPORT const uint8_t *motan_response_get_body(const motan_response *r, size_t *len)
+{
+    if (len)
+        *len = r && r->body ? r->body_len : 0;
+    return r ? r->body : NULL;
+}
+
+MOTAN_EXPORT int motan_response_get_serialization(const motan_response *r)
+{
+    return r ? r->ser : -1;
+}
+
+static int from_frame(motan_response *r, const motan_frame *f, int raw)
+{
+    if (!r || !f)
+        return MOTAN_EINVAL;
+    if (!writable(r))
+        return MOTAN_ENOMEM;
+    if (set_head(r, f))
+        return r->code;
     size_t blen;
     const uint8_t *body = motan_frame_body(f, &blen);
+    if (raw)
+        return keep_body(r, body, blen);
     motan_frame_kind kind = motan_frame_get_kind(f);
     if (blen == 0 || kind == MOTAN_FRAME_HEARTBEAT_REQUEST || kind == MOTAN_FRAME_HEARTBEAT_RESPONSE)
         return MOTAN_OK; /* null (§5.5), or a heartbeat: nothing to decode */
@@ -299,4 +379,14 @@ MOTAN_EXPORT int motan_response_set_frame(motan_response *r, const motan_frame *
     }
     r->value = v ? v : &null_value;
     return MOTAN_OK;
+}
+
+MOTAN_EXPORT int motan_response_set_frame_raw(motan_response *r, const motan_frame *f)
+{
+    return from_frame(r, f, 1);
+}
+
+MOTAN_EXPORT int motan_response_set_frame(motan_response *r, const motan_frame *f)
+{
+    return from_frame(r, f, 0);
 }

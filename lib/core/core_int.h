@@ -87,6 +87,20 @@ static inline uint64_t motan__get_u64be(const uint8_t *p)
  */
 uint64_t motan__now_coarse_us(void);
 
+/* Decimal text of v at out (at most 20 bytes, no NUL); its length. */
+static inline size_t motan__put_dec(char *out, uint64_t v)
+{
+    char tmp[20];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (size_t i = 0; i < n; i++)
+        out[i] = tmp[n - 1 - i];
+    return n;
+}
+
 /* Value of a hex digit, -1 for anything else. */
 static inline int motan__hexval(char c)
 {
@@ -99,6 +113,15 @@ static inline int motan__hexval(char c)
     return -1;
 }
 
+/*
+ * epoch.c: bumped whenever an endpoint (and its address string) is freed, so layers above
+ * may cache by the address of an endpoint's strings and notice when one could be stale.
+ */
+extern _Atomic unsigned motan__endpoint_epoch;
+
+/* log.c: formats and delivers one line when level is enabled (cheap when it is not). */
+void motan__log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* waiter.c: a thread waits until another posts a result (blocking calls). */
 typedef struct motan__waiter {
     pthread_mutex_t mu;
@@ -110,6 +133,15 @@ void motan__waiter_init(motan__waiter *w);
 void motan__waiter_destroy(motan__waiter *w);
 void motan__waiter_post(motan__waiter *w, void *result);
 void *motan__waiter_wait(motan__waiter *w);
+
+/*
+ * fork.c: which process an object was made in. motan__fork_mark() (which also starts the
+ * watch) is the current count of forks this process descends from (pthread_atfork's child
+ * hook counts them); an object that keeps it tells, with one relaxed load, that it is now in
+ * a child: its threads stayed behind in the parent.
+ */
+unsigned motan__fork_mark(void);
+int motan__forked_since(unsigned mark);
 
 /* Allocation through the hooks; calloc zeroes. */
 void *motan__calloc(size_t n, size_t size);

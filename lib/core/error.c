@@ -30,6 +30,7 @@ static const struct {
     {MOTAN_ENOTFOUND, "MOTAN_ENOTFOUND", "not found"},
     {MOTAN_EIO, "MOTAN_EIO", "I/O error"},
     {MOTAN_EDEADLOCK, "MOTAN_EDEADLOCK", "blocking call from the loop thread"},
+    {MOTAN_EFORKED, "MOTAN_EFORKED", "used in a child process after fork()"},
 };
 
 MOTAN_EXPORT const char *motan_strerror(int code)

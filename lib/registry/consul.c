@@ -595,7 +595,9 @@ static void consul_destroy(void *state)
         d->req = NULL;
     }
     event_del(st->heartbeat);
-    farewell(st);
+    /* In a child process after fork() the registrations are the parent's to keep. */
+    if (!motan_loop_forked(st->loop))
+        farewell(st);
     if (!motan__rsubs_defer_free(&st->subs))
         free_state(st);
 }

@@ -186,8 +186,11 @@ static int entry_node(json_t *e, const char *group, motan_url **out, char *errbu
         return motan__errf(errbuf, errlen, MOTAN_EURL, "no Service object");
     if (!addr || !*addr)
         return motan__errf(errbuf, errlen, MOTAN_EURL, "no address");
-    if (port <= 0 || port > 65535)
+    if (!json_is_integer(json_object_get(svc, "Port")))
         return motan__errf(errbuf, errlen, MOTAN_EURL, "no port");
+    if (port <= 0 || port > 65535)
+        return motan__errf(errbuf, errlen, MOTAN_EURL, "port %lld is not a port 1..65535",
+                           (long long)port);
     motan_url *u = NULL;
     int rc = MOTAN_EURL;
     size_t i;

@@ -29,7 +29,8 @@ static int direct_create(motan_loop *loop, const motan_url *url, void **state, c
     for (size_t i = 0; i < motan_url_addr_count(url); i++)
         if (!motan_url_addr_is_unix(url, i) && !motan_url_addr_port(url, i))
             return motan__errf(errbuf, errlen, MOTAN_EURL,
-                               "direct registry: address %s has no port",
+                               "direct registry: address %s needs a port 1..65535 (none or port 0 "
+                               "given)",
                                motan_url_addr_host(url, i));
     direct_state *st = motan__calloc(1, sizeof(*st));
     if (!st)

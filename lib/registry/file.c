@@ -1,8 +1,10 @@
 /*
  * The file registry: a JSON file of services (docs/registries.md), polled every `interval` ms
- * (default 1000) by device, inode, size, mtime and ctime. A file that fails to parse or to
- * validate keeps the previous lists in force and says why in errmsg; a missing file gives
- * empty knowledge (no notification) until it appears.
+ * (default 1000) by device, inode, size, mtime and ctime, and read only when one of them
+ * changed. A file that fails to parse or to validate keeps the previous lists in force and
+ * says why in errmsg, as does one that is not a regular file (a named pipe would block the
+ * loop thread) or is over 64 MiB (checked before reading); a missing file gives empty
+ * knowledge (no notification) until it appears.
  *
  * file:///abs/path.json (no address: absolute), file://localhost/abs/path.json (the same),
  * file://./rel.json or file://dir/rel.json (address + path: relative to the working directory
@@ -79,7 +81,7 @@ static int make_node(const char *entry, const char *path, const char *group, mot
                  : motan_url_parse(text, strlen(text), &u, errbuf, errlen);
         motan_free(text);
         if (rc == MOTAN_OK && !is_node_url(u))
-            rc = motan__errf(errbuf, errlen, MOTAN_EURL, "no port");
+            rc = motan__errf(errbuf, errlen, MOTAN_EURL, "needs a port 1..65535 (none or port 0 given)");
         if (rc == MOTAN_OK)
             rc = motan_url_set_param(u, "group", group);
     } else {
@@ -140,8 +142,35 @@ static int build_list(json_t *doc, const char *path, const char *group, motan_ur
     return MOTAN_OK;
 }
 
-/* The document's shape, and every node entry of it. */
-static int validate(json_t *doc, char *errbuf, size_t errlen)
+/* The subscribed service of path/group, or -1. */
+static long subscribed(const file_state *st, const char *path, const char *group)
+{
+    for (size_t i = 0; i < st->subs.nsvcs; i++)
+        if (!strcmp(st->subs.svcs[i]->path, path) && !strcmp(st->subs.svcs[i]->group, group))
+            return (long)i;
+    return -1;
+}
+
+/* Node lists of the subscribed services, built while a document is validated. */
+typedef struct sub_lists {
+    motan_url ***nodes; /* [nsvcs] */
+    size_t *n;
+    size_t count;
+} sub_lists;
+
+static void sub_lists_free(sub_lists *l)
+{
+    for (size_t i = 0; i < l->count; i++)
+        motan__rsubs_free_nodes(l->nodes[i], l->n[i]);
+    motan_free(l->nodes);
+    motan_free(l->n);
+}
+
+/*
+ * The document's shape, and every node entry of it. The lists of subscribed services are
+ * kept in lists (each node entry is parsed once); absent ones stay empty.
+ */
+static int validate(file_state *st, json_t *doc, sub_lists *lists, char *errbuf, size_t errlen)
 {
     json_t *services = json_object_get(doc, "services"), *groups, *arr;
     const char *path, *group;
@@ -167,7 +196,13 @@ static int validate(json_t *doc, char *errbuf, size_t errlen)
             int rc = build_list(doc, path, group, &nodes, &n, errbuf, errlen);
             if (rc != MOTAN_OK)
                 return rc;
-            motan__rsubs_free_nodes(nodes, n);
+            long k = subscribed(st, path, group);
+            if (k >= 0 && (size_t)k < lists->count && !lists->nodes[k]) {
+                lists->nodes[k] = nodes;
+                lists->n[k] = n;
+            } else {
+                motan__rsubs_free_nodes(nodes, n);
+            }
         }
     }
     return MOTAN_OK;
@@ -191,45 +226,25 @@ static int sig_eq(const file_sig *a, const file_sig *b)
            a->ctime.tv_sec == b->ctime.tv_sec && a->ctime.tv_nsec == b->ctime.tv_nsec;
 }
 
-/* Gives every subscribed service its list from the current document; 0 when one failed. */
-static int publish(file_state *st)
+/* Gives every subscribed service its list (taking the lists). */
+static void publish(file_state *st, sub_lists *lists)
 {
-    int all = 1;
-    for (size_t i = 0; i < st->subs.nsvcs; i++) {
-        motan__rsvc *v = st->subs.svcs[i];
-        motan_url **nodes;
-        size_t n;
-        /* The document was validated: only out of memory can fail here. */
-        if (build_list(st->doc, v->path, v->group, &nodes, &n, NULL, 0) == MOTAN_OK)
-            motan__rsubs_set(&st->subs, v, nodes, n);
-        else
-            all = 0;
+    for (size_t i = 0; i < st->subs.nsvcs && i < lists->count; i++) {
+        motan__rsubs_set(&st->subs, st->subs.svcs[i], lists->nodes[i], lists->n[i]);
+        lists->nodes[i] = NULL;
+        lists->n[i] = 0;
     }
-    return all;
 }
 
+/* Reads the regular file fd of size bytes (at most FILE_MAX_BYTES, checked before). */
 static int read_all(int fd, size_t size, char **out, size_t *len)
 {
-    size_t cap = size + 1, n = 0;
-    char *buf = motan_malloc(cap);
+    char *buf = motan_malloc(size + 1);
+    size_t n = 0;
     if (!buf)
         return MOTAN_ENOMEM;
-    for (;;) {
-        if (n + 1 == cap) {
-            if (cap > FILE_MAX_BYTES) {
-                motan_free(buf);
-                errno = EFBIG;
-                return MOTAN_EIO;
-            }
-            char *nb = motan_realloc(buf, cap * 2);
-            if (!nb) {
-                motan_free(buf);
-                return MOTAN_ENOMEM;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-        ssize_t r = read(fd, buf + n, cap - 1 - n);
+    while (n <= size) { /* one byte more than expected: the file grew */
+        ssize_t r = read(fd, buf + n, size + 1 - n);
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0) {
@@ -240,12 +255,56 @@ static int read_all(int fd, size_t size, char **out, size_t *len)
             break;
         n += (size_t)r;
     }
+    if (n > size) { /* changed while being read: read again at the next poll */
+        motan_free(buf);
+        return MOTAN_EAGAIN;
+    }
     *out = buf;
     *len = n;
     return MOTAN_OK;
 }
 
-/* Reads the file when it changed since the last look. */
+static const char *kind_of(mode_t m)
+{
+    return S_ISFIFO(m)                 ? "a named pipe"
+           : S_ISDIR(m)                ? "a directory"
+           : S_ISCHR(m) || S_ISBLK(m) ? "a device"
+           : S_ISSOCK(m)               ? "a socket"
+                                       : "not a regular file";
+}
+
+/* The file's text when it is a regular file within the size limit; errbuf says why not. */
+static int read_checked(file_state *st, const struct stat *sb, char **text, size_t *len,
+                        char *errbuf, size_t errlen)
+{
+    if (!S_ISREG(sb->st_mode))
+        return motan__errf(errbuf, errlen, MOTAN_EIO,
+                           "is %s, not a regular file: not read (point the URL at a JSON file)",
+                           kind_of(sb->st_mode));
+    if (sb->st_size > (off_t)FILE_MAX_BYTES)
+        return motan__errf(errbuf, errlen, MOTAN_ETOOBIG,
+                           "is %lld bytes, over the file registry's limit of %u MiB: not read",
+                           (long long)sb->st_size, FILE_MAX_BYTES >> 20);
+    /* O_NONBLOCK: if a FIFO took the file's place since stat, open must not wait for a writer. */
+    int fd = open(st->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    if (fd < 0)
+        return motan__errf(errbuf, errlen, MOTAN_EIO, "cannot open (%s)", strerror(errno));
+    struct stat fsb;
+    int rc;
+    if (fstat(fd, &fsb) != 0)
+        rc = motan__errf(errbuf, errlen, MOTAN_EIO, "cannot stat (%s)", strerror(errno));
+    else if (fsb.st_ino != sb->st_ino || fsb.st_dev != sb->st_dev || fsb.st_size != sb->st_size)
+        rc = motan__errf(errbuf, errlen, MOTAN_EAGAIN, "changed while being opened");
+    else if ((rc = read_all(fd, (size_t)sb->st_size, text, len)) != MOTAN_OK)
+        motan__errf(errbuf, errlen, rc, "%s",
+                    rc == MOTAN_ENOMEM   ? "out of memory"
+                    : rc == MOTAN_EAGAIN ? "changed while being read"
+                                         : strerror(errno));
+    close(fd);
+    return rc;
+}
+
+/* Reads the file when it changed (device, inode, size, mtime, ctime) since the last look. */
 static void poll_file(file_state *st)
 {
     struct stat sb;
@@ -261,19 +320,17 @@ static void poll_file(file_state *st)
     sig_of(&sb, &sig);
     if (st->seen && sig_eq(&sig, &st->sig))
         return;
+    /* A file that cannot be used is looked at again only once it changes. */
     st->seen = 1;
     st->sig = sig;
-    int fd = open(st->path, O_RDONLY | O_CLOEXEC);
-    char *text = NULL;
+    char *text = NULL, why[400];
     size_t len = 0;
-    int rc = fd < 0 ? MOTAN_EIO : read_all(fd, (size_t)sb.st_size, &text, &len);
-    int saved = errno;
-    if (fd >= 0)
-        close(fd);
+    int rc = read_checked(st, &sb, &text, &len, why, sizeof(why));
     if (rc != MOTAN_OK) {
-        snprintf(st->err, sizeof(st->err), "file registry: %s: %s", st->path,
-                 rc == MOTAN_ENOMEM ? "out of memory" : strerror(saved));
-        st->seen = 0; /* try again next time */
+        snprintf(st->err, sizeof(st->err), "file registry: %s: %s%s", st->path, why,
+                 st->doc ? "; keeping the last lists" : "");
+        if (rc == MOTAN_ENOMEM || rc == MOTAN_EAGAIN)
+            st->seen = 0; /* try again next time */
         return;
     }
     json_error_t je;
@@ -284,9 +341,11 @@ static void poll_file(file_state *st)
                  je.column, je.text);
         return;
     }
-    char why[400];
-    rc = validate(doc, why, sizeof(why));
+    sub_lists lists = {motan__calloc(st->subs.nsvcs + 1, sizeof(motan_url **)),
+                       motan__calloc(st->subs.nsvcs + 1, sizeof(size_t)), st->subs.nsvcs};
+    rc = lists.nodes && lists.n ? validate(st, doc, &lists, why, sizeof(why)) : MOTAN_ENOMEM;
     if (rc != MOTAN_OK) {
+        sub_lists_free(&lists);
         json_decref(doc);
         if (rc == MOTAN_ENOMEM) {
             st->seen = 0;
@@ -300,8 +359,8 @@ static void poll_file(file_state *st)
         json_decref(st->doc);
     st->doc = doc;
     st->err[0] = '\0';
-    if (!publish(st))
-        st->seen = 0; /* out of memory: the next look reads it again and delivers then */
+    publish(st, &lists);
+    sub_lists_free(&lists);
 }
 
 static void timer_cb(evutil_socket_t fd, short what, void *arg)

@@ -14,6 +14,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "registry/zk_int.h"
 
@@ -60,19 +61,84 @@ void motan__zk_setf(char *buf, const char *fmt, ...)
 }
 
 /*
- * Lines look like "<time>:<pid>(<tid>):ZOO_ERROR@<func>@<line>: <text>\n". Only errors are
- * kept (they say why a connection failed); nothing is ever printed.
+ * Lines look like "<time>:<pid>(<tid>):ZOO_ERROR@<func>@<line>: <text>\n". Every line goes to
+ * the log sink at its level, but the client's errors as warnings: they are connection
+ * trouble the registry retries through and reports (motan_client_registry_status), and the
+ * default sink prints errors, so a ZooKeeper that is down would flood the host's stderr.
+ * Errors are also kept: they say why a connection failed.
  */
 void motan__zk_log(const char *message)
 {
-    motan__zk *z = tl_zk;
-    const char *p = message ? strstr(message, "ZOO_ERROR@") : NULL;
-    if (!z || !p)
+    static const struct {
+        const char *tag;
+        int level;
+    } levels[] = {{"ZOO_ERROR@", MOTAN_LOG_WARN},
+                  {"ZOO_WARN@", MOTAN_LOG_WARN},
+                  {"ZOO_INFO@", MOTAN_LOG_INFO},
+                  {"ZOO_DEBUG@", MOTAN_LOG_DEBUG}};
+    if (!message)
         return;
-    const char *text = strstr(p, ": ");
-    text = text ? text + 2 : p;
+    const char *p = NULL;
+    int level = MOTAN_LOG_INFO;
+    for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]) && !p; i++)
+        if ((p = strstr(message, levels[i].tag)))
+            level = levels[i].level;
+    const char *text = p ? strstr(p, ": ") : NULL;
+    text = text ? text + 2 : p ? p : message;
     size_t n = strcspn(text, "\n");
-    motan__zk_setf(z->log_err, "%.*s", (int)n, text);
+    motan__log(level, "zookeeper: %.*s", (int)n, text);
+    motan__zk *z = tl_zk;
+    if (z && p && !strncmp(p, "ZOO_ERROR@", 10))
+        motan__zk_setf(z->log_err, "%.*s", (int)n, text);
+}
+
+/*
+ * What the client logs without a handle (it has no per-handle callback then) goes to its
+ * log stream, stderr unless set: a stream of our own passes whole lines on.
+ */
+static pthread_mutex_t g_stream_mu = PTHREAD_MUTEX_INITIALIZER;
+static char g_stream_line[1024];
+static size_t g_stream_len;
+
+static ssize_t stream_write(void *cookie, const char *buf, size_t size)
+{
+    MOTAN_UNUSED(cookie);
+    pthread_mutex_lock(&g_stream_mu);
+    for (size_t i = 0; i < size; i++) {
+        if (buf[i] == '\n' || g_stream_len == sizeof(g_stream_line) - 1) {
+            g_stream_line[g_stream_len] = '\0';
+            if (g_stream_len)
+                motan__zk_log(g_stream_line);
+            g_stream_len = 0;
+            if (buf[i] == '\n')
+                continue;
+        }
+        g_stream_line[g_stream_len++] = buf[i];
+    }
+    pthread_mutex_unlock(&g_stream_mu);
+    return (ssize_t)size;
+}
+
+static pthread_once_t g_stream_once = PTHREAD_ONCE_INIT;
+
+static void set_log_stream(void)
+{
+    cookie_io_functions_t io = {.write = stream_write};
+    FILE *f = fopencookie(NULL, "w", io);
+    if (f) {
+        setvbuf(f, NULL, _IOLBF, 0);
+        zoo_set_log_stream(f); /* kept for the life of the process */
+    }
+}
+
+/* The client's level follows the sink's, so it formats nothing that would be dropped. */
+static void set_client_level(void)
+{
+    pthread_once(&g_stream_once, set_log_stream);
+    zoo_set_debug_level(motan_log_enabled(MOTAN_LOG_DEBUG)  ? ZOO_LOG_LEVEL_DEBUG
+                        : motan_log_enabled(MOTAN_LOG_INFO) ? ZOO_LOG_LEVEL_INFO
+                        : motan_log_enabled(MOTAN_LOG_WARN) ? ZOO_LOG_LEVEL_WARN
+                                                            : ZOO_LOG_LEVEL_ERROR);
 }
 
 /* ---- the session ------------------------------------------------------------------------ */
@@ -86,6 +152,7 @@ static int session_start(motan__zk *z, const char *hosts)
 {
     z->connected = 0;
     z->log_err[0] = '\0';
+    set_client_level();
     z->in_zk++;
     z->zh = zookeeper_init2(hosts, session_watcher, z->session_timeout, NULL, z,
                             ZOO_NO_LOG_CLIENTENV, motan__zk_log);
@@ -316,13 +383,28 @@ static void zk_destroy(void *state)
     if (!z)
         return;
     motan__zk *prev = motan__zk_enter(z);
-    /* Queued now, sent by zookeeper_close before it ends the session. */
-    if (z->zh && z->connected)
-        motan__zk_nodes_remove_all(z);
     z->closing = 1;
     motan__zk_resolve_cancel(z);
-    close_probe(z);
-    session_close(z);
+    if (z->loop && motan_loop_forked(z->loop)) {
+        /*
+         * A child process: the session is the parent's. zookeeper_close would end it (the
+         * parent's ephemeral nodes and watches with it), so the handle is abandoned; only the
+         * child's copy of its socket (the one being watched) is closed.
+         */
+        int fd = z->io_ev && event_pending(z->io_ev, EV_READ | EV_WRITE, NULL)
+                     ? (int)event_get_fd(z->io_ev)
+                     : -1;
+        motan__zk_disarm(z);
+        if (fd >= 0)
+            close(fd);
+        z->zh = NULL;
+    } else {
+        /* Queued now, sent by zookeeper_close before it ends the session. */
+        if (z->zh && z->connected)
+            motan__zk_nodes_remove_all(z);
+        close_probe(z);
+        session_close(z);
+    }
     motan__zk_leave(prev);
     if (z->restart_ev)
         evtimer_del(z->restart_ev);

@@ -3,7 +3,7 @@
  * reply of its own (so the request stays valid however long its handler keeps it), parsed,
  * and handed to its handler. dispatch() is the one place a request meets the server's
  * logic: heartbeats, the drain, the handler lookup, argument decoding, the deadline.
- * Filters (observability, the agent) hook in there.
+ * Filters (filters.c: observability, the agent) hook in there.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -146,12 +146,14 @@ static void dispatch(motan_server *s, motan__sconn *c, motan_reply *r)
     r->timeout_ms = tmo;
     r->deadline_us = tmo > 0 ? r->recv_us + (uint64_t)tmo * 1000u : 0;
 
+    const motan__ssvc *svc;
+    const motan__shandler *h = motan__srv_find(s, q->service, q->slen, q->method, q->mlen, &svc);
+    if (s->filtering && motan__srv_filter_begin(s, r, svc) != MOTAN_OK)
+        return; /* a filter refused it: answered */
     if (s->draining) {
         motan__reply_builtin_error(r, 503, 1, "service unavailable: the server is shutting down");
         return;
     }
-    const motan__ssvc *svc;
-    const motan__shandler *h = motan__srv_find(s, q->service, q->slen, q->method, q->mlen, &svc);
     if (svc && svc->mingz >= 0)
         r->mingz = (size_t)svc->mingz;
     if (!h) {

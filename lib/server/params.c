@@ -8,7 +8,7 @@
 
 #include "server/server_int.h"
 
-enum { P_INT, P_BOOL };
+enum { P_INT, P_BOOL, P_FILTER };
 enum { AT_SERVER = 1, AT_SERVICE = 2 };
 
 static const struct sparam {
@@ -24,6 +24,7 @@ static const struct sparam {
     {"clientDeadline", P_BOOL, AT_SERVER, 0, 1},
     {"maxDecodedSize", P_INT, AT_SERVER, 1, 1LL << 50},
     {"mingzSize", P_INT, AT_SERVER | AT_SERVICE, 0, 2147483647},
+    {"filter", P_FILTER, AT_SERVER, 0, 0}, /* docs/observability.md */
 };
 
 #define NPARAMS (sizeof(params) / sizeof(params[0]))
@@ -82,6 +83,8 @@ int motan__srv_param(motan_server *s, const char *service, const char *key, cons
     if (service && !(p->where & AT_SERVICE))
         return motan__errf(errbuf, errlen, MOTAN_EURL,
                            "parameter %s applies to the whole server, not to a service", key);
+    if (p->kind == P_FILTER)
+        return motan__srv_set_filters(s, value, errbuf, errlen);
     long long v = 0;
     int rc = parse(p, value, &v, errbuf, errlen);
     if (rc != MOTAN_OK)

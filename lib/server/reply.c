@@ -237,6 +237,8 @@ void motan__reply_recycle(motan_reply *r)
 {
     motan_server *s = r->srv;
     motan__sconn *c = r->conn;
+    if (r->fc && s)
+        motan__srv_filter_end(r); /* answered (or given up): the filters see the end */
     detach(r);
     if (!s) {
         reply_free(r);
@@ -374,6 +376,9 @@ static int answer_on(motan__sconn *c, motan_reply *r, const answer *a, int with_
     if (rc == MOTAN_ENOMEM && dst->len == start)
         motan__sconn_close_after_flush(c, 0);
     motan__sconn_added(c, dst->len - start);
+    r->fsize = dst->len - start;
+    if (rc != MOTAN_OK)
+        r->fcode = dst->len > start ? MOTAN_EREMOTE : MOTAN_ECONNECT; /* a 500, or nothing */
     if (a->kind == A_ERROR || rc != MOTAN_OK)
         atomic_fetch_add(&c->srv->st_errors, 1);
     return rc;
@@ -423,6 +428,8 @@ void motan__reply_too_large(motan__sconn *c, const uint8_t *hdr, const char *why
 static void deliver(motan_reply *r)
 {
     motan__sconn *c = r->conn;
+    r->fcode = c ? r->fkind : MOTAN_ECONNECT;
+    r->fsize = r->out.len;
     if (c && r->fin == FIN_BYTES && r->out.len) {
         motan_buf *dst = motan__sconn_tail(c);
         if (dst && motan_buf_append(dst, r->out.data, r->out.len) == MOTAN_OK)
@@ -433,6 +440,21 @@ static void deliver(motan_reply *r)
         motan__reply_default_heartbeat(c->srv, c, r->id, r->java_hb);
     }
     motan__reply_recycle(r);
+}
+
+/* What the filters are told a reply was answered with. */
+static int outcome(const answer *a)
+{
+    switch (a->kind) {
+    case A_VALUE:
+        return MOTAN_OK;
+    case A_RAW:
+        return a->status ? MOTAN_EREMOTE : MOTAN_OK;
+    case A_ERROR:
+        return MOTAN_EREMOTE;
+    default:
+        return MOTAN_ECANCELLED; /* nothing sent */
+    }
 }
 
 static int finish(motan_reply *r, const answer *a)
@@ -448,6 +470,8 @@ static int finish(motan_reply *r, const answer *a)
             rc = build(r, a, &r->out, 1);
             r->fin = FIN_BYTES;
         }
+        /* For the filters, read by deliver (the deadline timer may be at r->fc meanwhile). */
+        r->fkind = rc == MOTAN_OK ? outcome(a) : MOTAN_EREMOTE; /* else answered 500 */
         pthread_mutex_lock(&h->mu);
         if (!h->alive) {
             pthread_mutex_unlock(&h->mu);
@@ -471,6 +495,7 @@ static int finish(motan_reply *r, const answer *a)
         return rc;
     }
     motan__sconn *c = r->conn;
+    r->fcode = c ? outcome(a) : MOTAN_ECONNECT; /* answer_on corrects a failed encoding */
     if (c && r->seg) {
         r->seg->open = 0; /* a stream finished by another call ends where it is */
     } else if (c && a->kind == A_HEARTBEAT) {
@@ -513,6 +538,10 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
     answer a = {.kind = A_ERROR, .code = 10003, .type = 1, .msg = msg, .msglen = (size_t)n};
     answer_on(c, r, &a, 0);
     atomic_fetch_add(&s->st_timeouts, 1);
+    if (r->fc) { /* the answer the client gets: the end for the filters */
+        r->fcode = MOTAN_ETIMEOUT;
+        motan__srv_filter_end(r);
+    }
     /* Answered: the handler still finishes it, which then only frees it. */
     detach(r);
     motan__sconn_update(c);
@@ -647,6 +676,7 @@ MOTAN_EXPORT int motan_reply_end(motan_reply *r)
         r->seg = NULL;
         motan__sconn_added(c, 0);
     }
+    r->fcode = c ? MOTAN_OK : MOTAN_ECONNECT; /* a stream: its bytes were the answer */
     motan__reply_recycle(r);
     return MOTAN_OK;
 }
@@ -657,6 +687,7 @@ MOTAN_EXPORT int motan_reply_close(motan_reply *r, int reset)
         return MOTAN_EINVAL;
     if (r->conn)
         motan__sconn_close_after_flush(r->conn, reset); /* detaches r as well */
+    r->fcode = MOTAN_ECONNECT;
     motan__reply_recycle(r);
     return MOTAN_OK;
 }

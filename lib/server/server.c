@@ -50,7 +50,9 @@ static void new_on_loop(void *arg)
 {
     job *j = arg;
     motan_server *s = j->s;
-    j->rc = motan__shub_new(s, j->errbuf, j->errlen);
+    j->rc = motan__srv_filters_init(s, j->errbuf, j->errlen);
+    if (j->rc == MOTAN_OK)
+        j->rc = motan__shub_new(s, j->errbuf, j->errlen);
     if (j->rc == MOTAN_OK)
         motan__srv_drain_init(s);
 }
@@ -77,6 +79,7 @@ MOTAN_EXPORT int motan_server_new(motan_loop *loop, motan_server **out, char *er
     job j = {.s = s, .errbuf = errbuf, .errlen = errlen};
     int rc = on_loop(s, new_on_loop, &j);
     if (rc != MOTAN_OK) {
+        motan_filter_chain_free(s->chain);
         motan_frame_free(s->scratch);
         motan_free(s);
         return rc;
@@ -97,7 +100,9 @@ motan__ssvc *motan__srv_service(motan_server *s, const char *name, int create)
     if (!svc)
         return NULL;
     svc->mingz = -1;
-    if (motan__stable_put(&s->services, name, len, svc) != MOTAN_OK) {
+    if (!(svc->name = motan__strndup(name, len)) ||
+        motan__stable_put(&s->services, name, len, svc) != MOTAN_OK) {
+        motan_free(svc->name);
         motan_free(svc);
         return NULL;
     }
@@ -275,6 +280,7 @@ static void free_svc(void *val)
     motan__ssvc *svc = val;
     motan__stable_each(&svc->methods, motan_free);
     motan__stable_free(&svc->methods);
+    motan_free(svc->name);
     motan_free(svc);
 }
 
@@ -286,6 +292,7 @@ static void free_now(motan_server *s)
     motan__srv_listeners_close(s);
     while (s->conns)
         motan__sconn_destroy(s->conns);
+    motan__srv_filters_free(s); /* replies still open end for the filters first */
     /* Replies finished on other threads from now on only free themselves. */
     motan__shub_close(s);
     while (s->pool) {

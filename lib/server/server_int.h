@@ -8,6 +8,7 @@
 #include <event2/event.h>
 #include <event2/event_struct.h>
 
+#include <motan/observe.h>
 #include <motan/server.h>
 
 #include "core/core_int.h"
@@ -47,6 +48,7 @@ typedef struct motan__shandler {
 } motan__shandler;
 
 typedef struct motan__ssvc {
+    char *name;               /* owned: the stable label of its statistics */
     motan__shandler fallback; /* every method without its own */
     motan__stable methods;    /* name -> motan__shandler */
     int64_t mingz;            /* mingzSize; -1: the server's */
@@ -141,6 +143,11 @@ struct motan_reply {
     int64_t timeout_ms;
     struct event timer;
     int timer_set;
+    /* filters (filters.c): the request as they see it, and how it was answered */
+    motan_filter_call *fc;    /* NULL: no filter runs (or they have seen the end) */
+    int fcode;                /* MOTAN_OK, MOTAN_EREMOTE (an exception), ... (loop thread) */
+    int fkind;                /* the same, from a finish on another thread (for deliver) */
+    size_t fsize;             /* bytes of the answer frame */
 };
 
 /* ---- listeners (listen.c) and exports (export.c) ------------------------------------------- */
@@ -187,6 +194,10 @@ struct motan_server {
     int request_timeout_ms;
     int client_deadline;
     size_t mingz;             /* mingzSize of services without their own */
+    /* filters and statistics (filters.c) */
+    motan_filter_chain *chain; /* never NULL once created; may be empty */
+    int filtering;             /* the chain has filters */
+    char *filters;             /* the `filter` parameter, owned (NULL: none) */
     /* lifecycle */
     int busy;                 /* > 0 while a callback that may run user code is on the stack */
     int free_pending;
@@ -267,6 +278,16 @@ void motan__reply_too_large(motan__sconn *c, const uint8_t *hdr, const char *why
 
 /* export.c */
 void motan__srv_unexport_all(motan_server *s);
+
+/* filters.c: the `filter` parameter's chain around every request (not heartbeats). */
+int motan__srv_filters_init(motan_server *s, char *errbuf, size_t errlen);
+int motan__srv_set_filters(motan_server *s, const char *names, char *errbuf, size_t errlen);
+/* Starts r through the chain; MOTAN_OK, else r was rejected and is answered (finished). */
+int motan__srv_filter_begin(motan_server *s, motan_reply *r, const motan__ssvc *svc);
+/* r is answered (r->fcode, r->fsize): the chain sees the end. */
+void motan__srv_filter_end(motan_reply *r);
+/* Server free: replies still open end for the filters (MOTAN_ECANCELLED); the chain goes. */
+void motan__srv_filters_free(motan_server *s);
 
 /* drain.c: the open reply count or the connection count went down. */
 void motan__srv_drain_check(motan_server *s);

@@ -44,7 +44,7 @@ int motan__conn_init(motan__conn *c, motan_endpoint *ep)
     c->fd = -1;
     c->state = CONN_IDLE;
     c->out = evbuffer_new();
-    c->in = motan_buf_new(READ_CHUNK);
+    c->in = motan_buf_new(0); /* grown on the first read: an idle node costs no buffer */
     if (!c->out || !c->in)
         return MOTAN_ENOMEM;
     event_assign(&c->flush_ev, base, -1, 0, on_flush, c);
@@ -53,10 +53,10 @@ int motan__conn_init(motan__conn *c, motan_endpoint *ep)
     return MOTAN_OK;
 }
 
-/* Empty input: do not keep a large frame's buffer for the life of the connection. */
-static void shrink_input(motan__conn *c)
+/* Empty input: do not keep a large frame's buffer (any buffer once closed) for long. */
+static void shrink_input(motan__conn *c, size_t keep)
 {
-    if (c->in->len == 0 && c->in->cap > IN_KEEP_MAX) {
+    if (c->in->len == 0 && c->in->cap > keep) {
         motan_free(c->in->data);
         c->in->data = NULL;
         c->in->cap = 0;
@@ -93,13 +93,14 @@ static void close_socket(motan__conn *c)
 {
     stop_connecting(c);
     close_fd(c);
+    motan__budget_put(c);
     event_del(&c->cev);
     event_del(&c->flush_ev);
     c->flush_scheduled = 0;
     c->state = CONN_IDLE;
     c->generation++;
     motan_buf_reset(c->in);
-    shrink_input(c);
+    shrink_input(c, 0);
     c->need = 0;
     c->frame_since_us = 0;
     evbuffer_drain(c->out, evbuffer_get_length(c->out));
@@ -127,6 +128,8 @@ static void schedule_reconnect(motan__conn *c)
     if (c->backoff_ms > BACKOFF_MAX_MS)
         c->backoff_ms = BACKOFF_MAX_MS;
     c->retry_at_us = motan_now_us() + (uint64_t)c->backoff_ms * 1000u;
+    if (!motan__budget_eager(ep))
+        return; /* thousands of nodes: the next call that picks c reconnects it */
     struct timeval tv = {c->backoff_ms / 1000, (c->backoff_ms % 1000) * 1000};
     event_add(&c->cev, &tv);
 }
@@ -136,6 +139,8 @@ void motan__conn_fail(motan__conn *c, int code, const char *msg)
     motan_endpoint *ep = c->ep;
     int was_connected = c->state == CONN_CONNECTED;
     close_socket(c);
+    if (code != MOTAN_ECANCELLED)
+        motan__endpoint_set_error(ep, "%s", msg);
     if (!was_connected)
         atomic_fetch_add(&ep->st_conn_failures, 1);
     /*
@@ -165,6 +170,8 @@ static void connected(motan__conn *c)
 {
     stop_connecting(c); /* the other addresses are not needed */
     c->state = CONN_CONNECTED;
+    c->connected_us = motan_now_us();
+    c->ep->last_error[0] = '\0';
     c->backoff_ms = 0;
     c->retry_at_us = 0;
     event_del(&c->cev);
@@ -175,6 +182,16 @@ static void connected(motan__conn *c)
         c->flush_scheduled = 1;
         event_active(&c->flush_ev, EV_TIMEOUT, 1);
     }
+    if (!c->pending)
+        motan__budget_set_idle(c, 1);
+}
+
+void motan__conn_close_idle(motan__conn *c)
+{
+    close_socket(c);
+    c->backoff_ms = 0;
+    c->retry_at_us = 0;
+    atomic_fetch_add(&c->ep->st_idle_closed, 1);
 }
 
 static void arm_connect_timer(motan__conn *c)
@@ -279,26 +296,33 @@ static void resolved(int result, struct evutil_addrinfo *res, void *arg)
     motan__endpoint_release(ep);
 }
 
-void motan__conn_connect(motan__conn *c)
+int motan__conn_connect(motan__conn *c, int may_evict)
 {
     motan_endpoint *ep = c->ep;
     if (c->state != CONN_IDLE || ep->closing)
-        return;
+        return MOTAN_OK;
     event_del(&c->cev);
+    if (!motan__budget_take(c, may_evict)) {
+        /* Not a failure of the server: no backoff, the next call that needs c tries again. */
+        motan__endpoint_set_error(ep, "the client's connectionBudget of %zu sockets is in use, "
+                                      "none of them idle", ep->conn_budget);
+        c->retry_at_us = 0;
+        return MOTAN_EBUSY;
+    }
     c->state = CONN_CONNECTING;
     c->tried = 0;
     c->last_err[0] = '\0';
     if (ep->is_unix) {
         int in_progress = 0;
         int fd = motan__sock_connect_unix(ep->host, &in_progress);
-        if (fd < 0) {
+        if (fd < 0) { /* conn_fail gives the budget back */
             char msg[160];
             snprintf(msg, sizeof(msg), "cannot connect: %s", strerror(errno));
             motan__conn_fail(c, MOTAN_ECONNECT, msg);
-            return;
+            return MOTAN_ECONNECT;
         }
         use_fd(c, fd, in_progress);
-        return;
+        return MOTAN_OK;
     }
     char port[16];
     snprintf(port, sizeof(port), "%d", ep->port);
@@ -312,12 +336,12 @@ void motan__conn_connect(motan__conn *c)
     if (evutil_getaddrinfo(ep->host, port, &hints, &res) == 0 && res) {
         c->addrs = c->next_addr = res;
         try_next_address(c);
-        return;
+        return c->state == CONN_IDLE ? MOTAN_ECONNECT : MOTAN_OK;
     }
     struct evdns_base *dns = motan_loop_get_dns(ep->loop);
     if (!dns) {
         motan__conn_fail(c, MOTAN_ECONNECT, "cannot resolve host names: no resolver (evdns)");
-        return;
+        return MOTAN_ECONNECT;
     }
     hints.ai_flags = EVUTIL_AI_NUMERICSERV;
     c->resolving = 1;
@@ -325,14 +349,17 @@ void motan__conn_connect(motan__conn *c)
     struct evdns_getaddrinfo_request *r = evdns_getaddrinfo(dns, ep->host, port, &hints, resolved, c);
     if (c->resolving) /* not answered at once (from /etc/hosts, or a failure) */
         c->dns_req = r;
+    return MOTAN_OK;
 }
 
 void motan__conn_enqueue(motan__conn *c, motan__call *call)
 {
     call->conn = c;
     call->state = CALL_QUEUED;
+    call->waited_connect = c->state != CONN_CONNECTED;
     motan__calls_push(&c->unsent_head, &c->unsent_tail, call);
-    c->pending++;
+    if (c->pending++ == 0)
+        motan__budget_set_idle(c, 0);
     if (c->state == CONN_CONNECTED && !c->flush_scheduled) {
         c->flush_scheduled = 1;
         event_active(&c->flush_ev, EV_TIMEOUT, 1);
@@ -345,8 +372,36 @@ void motan__conn_unlink(motan__conn *c, motan__call *call)
         motan__calls_remove(&c->unsent_head, &c->unsent_tail, call);
     else if (call->state == CALL_SENT)
         motan__calls_remove(&c->sent_head, &c->sent_tail, call);
-    c->pending--;
+    if (--c->pending == 0 && c->state == CONN_CONNECTED)
+        motan__budget_set_idle(c, 1);
     call->conn = NULL;
+}
+
+/*
+ * A request against maxContentLength, as the server will check it (metadata, body as sent,
+ * body gunzipped): a frame over it would only make the server close the connection, failing
+ * every other call on it. encoded: the frame is in ep->scratch (else only the body is known).
+ */
+static int check_size(const motan_endpoint *ep, const motan__call *call, int encoded,
+                      char *err, size_t len)
+{
+    const motan_request *req = call->req;
+    size_t meta = 0, body = 0, plain = 0;
+    motan_request_body(req, &plain);
+    if (encoded) { /* motan2 header: metadata size at 13, metadata from 17, then the body size */
+        const uint8_t *f = motan_buf_data(ep->scratch);
+        meta = motan__get_u32be(f + 13);
+        body = motan__get_u32be(f + 17 + meta);
+    }
+    size_t worst = meta > body ? meta : body;
+    if (plain > worst)
+        worst = plain;
+    if (worst <= ep->max_content)
+        return MOTAN_OK;
+    return motan__errf(err, len, MOTAN_ETOOBIG,
+                       "request %s.%s not sent: its %s of %zu bytes is over maxContentLength (%zu) "
+                       "of %s", motan__call_service(call), motan_request_get_method(req),
+                       worst == meta ? "metadata" : "body", worst, ep->max_content, ep->address);
 }
 
 /* Encodes queued calls into the output buffer, up to the high-water mark. */
@@ -358,16 +413,22 @@ static void encode_queued(motan__conn *c)
     while (c->unsent_head && evbuffer_get_length(c->out) < OUT_HIGH_WATER) {
         motan__call *call = c->unsent_head;
         motan_buf_reset(ep->scratch);
-        int rc;
+        /* An oversized body is refused before it is encoded, the metadata once it is. */
         err[0] = '\0';
-        if (call->req)
+        int rc = call->req ? check_size(ep, call, 0, err, sizeof(err)) : MOTAN_OK;
+        if (rc == MOTAN_OK && call->req)
             rc = motan__call_encode(call, ep->scratch, err, sizeof(err));
-        else
+        else if (rc == MOTAN_OK)
             rc = motan_frame_write_heartbeat(ep->scratch, call->id, 0);
+        if (rc == MOTAN_OK && call->req)
+            rc = check_size(ep, call, 1, err, sizeof(err));
         if (rc != MOTAN_OK) {
-            motan__call_fail(call, rc, "cannot encode the request (calling %s.%s on %s): %s",
-                             motan__call_service(call), motan_request_get_method(call->req),
-                             ep->address, err[0] ? err : motan_strerror(rc));
+            if (rc == MOTAN_ETOOBIG)
+                motan__call_fail(call, rc, "%s", err);
+            else
+                motan__call_fail(call, rc, "cannot encode the request (calling %s.%s on %s): %s",
+                                 motan__call_service(call), motan_request_get_method(call->req),
+                                 ep->address, err[0] ? err : motan_strerror(rc));
             if (ep->closing || gen != c->generation)
                 return;
             continue;
@@ -376,6 +437,8 @@ static void encode_queued(motan__conn *c)
         motan__calls_push(&c->sent_head, &c->sent_tail, call);
         call->state = CALL_SENT;
         evbuffer_add(c->out, motan_buf_data(ep->scratch), motan_buf_len(ep->scratch));
+        if (MOTAN_UNLIKELY(call->flags & MOTAN_CALL_PHASES))
+            call->t_sent = motan_now_us();
     }
 }
 
@@ -488,7 +551,7 @@ static int parse_frames(motan__conn *c)
     motan__conn_consumed(c, pos);
     if (c->in->len == 0) {
         c->frame_since_us = 0;
-        shrink_input(c);
+        shrink_input(c, IN_KEEP_MAX);
     } else if (pos || !c->frame_since_us) {
         c->frame_since_us = motan__now_coarse_us();
     }
@@ -536,6 +599,7 @@ static void do_read(motan__conn *c)
         ssize_t n = read(c->fd, c->in->data + c->in->len, room);
         if (n > 0) {
             c->in->len += (size_t)n;
+            c->read_us = 0; /* new bytes: a new time, taken when a call wants it */
             if (!parse_frames(c) || ep->closing)
                 return;
             if ((size_t)n < room)
@@ -607,7 +671,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
         snprintf(why, sizeof(why), "connect timed out after %d ms", ep->connect_timeout_ms);
         address_failed(c, why);
     } else if (c->state == CONN_IDLE) {
-        motan__conn_connect(c);
+        motan__conn_connect(c, 0); /* a reconnect nobody waits for takes no idle one's place */
     }
     motan__endpoint_release(ep);
 }

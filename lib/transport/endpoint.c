@@ -6,6 +6,7 @@
  * motan__endpoint_release; a user callback that frees the endpoint only marks it, and the
  * outermost release destroys it, so no code touches freed memory on the way out.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -31,10 +32,13 @@ static int param_int(const motan_url *u, const char *key, int64_t lo, int64_t hi
                      char *errbuf, size_t errlen)
 {
     const char *raw = motan_url_get_param(u, key);
-    int64_t v = motan_url_get_int(u, NULL, key, 0);
+    int64_t v = raw ? 0 : motan_url_get_int(u, NULL, key, 0); /* absent: the default */
+    int range = 0;
     if (raw) {
         char *end;
+        errno = 0;
         long long parsed = strtoll(raw, &end, 10);
+        range = errno == ERANGE; /* clamped by strtoll: the message shows what was written */
         while (*end == ' ')
             end++;
         if (end == raw || *end)
@@ -42,9 +46,12 @@ static int param_int(const motan_url *u, const char *key, int64_t lo, int64_t hi
                                raw);
         v = parsed;
     }
-    if (v < lo || v > hi)
-        return motan__errf(errbuf, errlen, MOTAN_EURL, "parameter %s=%lld is out of range %lld..%lld",
-                           key, (long long)v, (long long)lo, (long long)hi);
+    if (v < lo || v > hi || range) {
+        char shown[32];
+        snprintf(shown, sizeof(shown), "%lld", (long long)v);
+        return motan__errf(errbuf, errlen, MOTAN_EURL, "parameter %s=%s is out of range %lld..%lld",
+                           key, raw ? raw : shown, (long long)lo, (long long)hi);
+    }
     *out = v;
     return MOTAN_OK;
 }
@@ -68,6 +75,10 @@ static int configure(motan_endpoint *ep, char *errbuf, size_t errlen)
     INT_PARAM("keepaliveInterval", 1, 86400000, ep->keepalive_ms);
     INT_PARAM("maxContentLength", 21, 0x7fffffff, ep->max_content);
     INT_PARAM("mingzSize", 0, 0x7fffffff, ep->mingz);
+    if (motan_url_get_param(u, "connectionBudget"))
+        INT_PARAM("connectionBudget", 1, 10000000, ep->conn_budget);
+    else
+        ep->conn_budget = motan__budget_default();
     if (motan_url_get_param(u, "maxDecodedSize"))
         INT_PARAM("maxDecodedSize", 1, MOTAN__MAX_DECODED_LIMIT, ep->max_decoded);
     else
@@ -89,8 +100,11 @@ static int configure(motan_endpoint *ep, char *errbuf, size_t errlen)
     const char *host = motan_url_addr_host(u, 0);
     ep->is_unix = motan_url_addr_is_unix(u, 0);
     ep->port = motan_url_addr_port(u, 0);
-    if (!ep->is_unix && (ep->port <= 0 || !*host))
-        return motan__errf(errbuf, errlen, MOTAN_EURL, "endpoint address needs host and port");
+    if (!ep->is_unix && !*host)
+        return motan__errf(errbuf, errlen, MOTAN_EURL, "endpoint address needs a host");
+    if (!ep->is_unix && ep->port <= 0) /* the URL holds 0 for both ":0" and no port */
+        return motan__errf(errbuf, errlen, MOTAN_EURL,
+                           "endpoint %s needs a port 1..65535 (none or port 0 given)", host);
     ep->host = motan__strdup(host);
     size_t alen = strlen(host) + 16;
     ep->address = motan_malloc(alen);
@@ -132,6 +146,28 @@ typedef struct create_args {
     size_t errlen;
 } create_args;
 
+/*
+ * The connections, made when first needed: an endpoint of a list too long for the budget
+ * that no call picks costs no connection state (two of them would be a third of its size).
+ */
+static int ensure_conns(motan_endpoint *ep)
+{
+    if (ep->conns)
+        return MOTAN_OK;
+    motan__conn *conns = motan__calloc((size_t)ep->nconns, sizeof(motan__conn));
+    int rc = conns ? MOTAN_OK : MOTAN_ENOMEM;
+    for (int i = 0; rc == MOTAN_OK && i < ep->nconns; i++)
+        rc = motan__conn_init(&conns[i], ep);
+    if (rc != MOTAN_OK) {
+        for (int i = 0; conns && i < ep->nconns; i++)
+            motan__conn_destroy(&conns[i]);
+        motan_free(conns);
+        return rc;
+    }
+    ep->conns = conns;
+    return MOTAN_OK;
+}
+
 static void create_in_loop(void *arg)
 {
     create_args *a = arg;
@@ -144,16 +180,14 @@ static void create_in_loop(void *arg)
     atomic_init(&ep->available, 1);
     ep->url = motan_url_clone(a->node);
     ep->frame = motan_frame_new();
-    ep->scratch = motan_buf_new(4096);
+    ep->scratch = motan_buf_new(0); /* sized by the first request */
     int rc = ep->url && ep->frame && ep->scratch ? motan__idmap_init(&ep->calls) : MOTAN_ENOMEM;
     if (rc == MOTAN_OK)
         rc = configure(ep, a->errbuf, a->errlen);
     if (rc == MOTAN_OK) {
-        ep->conns = motan__calloc((size_t)ep->nconns, sizeof(motan__conn));
-        if (!ep->conns)
-            rc = MOTAN_ENOMEM;
-        for (int i = 0; rc == MOTAN_OK && i < ep->nconns; i++)
-            rc = motan__conn_init(&ep->conns[i], ep);
+        motan__budget_join(ep, 1);
+        if (motan__budget_eager(ep))
+            rc = ensure_conns(ep);
     }
     if (rc != MOTAN_OK) {
         if (rc == MOTAN_ENOMEM)
@@ -163,9 +197,14 @@ static void create_in_loop(void *arg)
         return;
     }
     event_assign(&ep->done_ev, motan_loop_get_base(ep->loop), -1, 0, on_done, ep);
-    /* Connect now so the first call does not pay for it. */
-    for (int i = 0; i < ep->nconns; i++)
-        motan__conn_connect(&ep->conns[i]);
+    /*
+     * Connect now so the first call does not pay for it, while all the loop's connections
+     * fit in the budget; past it (a list of many thousand nodes) an endpoint connects when a
+     * call first picks it.
+     */
+    if (ep->conns)
+        for (int i = 0; i < ep->nconns; i++)
+            motan__conn_connect(&ep->conns[i], 0);
     a->ep = ep;
     a->rc = MOTAN_OK;
 }
@@ -195,6 +234,8 @@ MOTAN_EXPORT int motan_endpoint_new(motan_loop *l, const motan_url *node, motan_
 
 static void endpoint_destroy(motan_endpoint *ep)
 {
+    atomic_fetch_add(&motan__endpoint_epoch, 1); /* its address string goes with it */
+    motan__budget_join(ep, 0);
     motan__health_stop(ep);
     if (ep->conns)
         for (int i = 0; i < ep->nconns; i++)
@@ -236,7 +277,7 @@ static void free_in_loop(void *arg)
     while (ep->done_head)
         deliver_done(ep, ep->done_head);
     motan__health_stop(ep);
-    for (int i = 0; i < ep->nconns; i++)
+    for (int i = 0; ep->conns && i < ep->nconns; i++)
         motan__conn_fail(&ep->conns[i], MOTAN_ECANCELLED, "endpoint freed");
     event_del(&ep->done_ev);
     ep->free_pending = 1;
@@ -270,9 +311,37 @@ static void call_release(motan__call *call)
     call_detach(call);
 }
 
+/* MOTAN_CALL_PHASES: what was measured, into the response. */
+static void put_phases(motan__call *call, motan_response *resp)
+{
+    uint64_t now = call->t_decoded ? call->t_decoded : motan_now_us();
+    if (!call->t_start)
+        return; /* never reached the loop's start (e.g. out of memory) */
+    motan_response_set_phase_us(resp, MOTAN_PHASE_QUEUE, call->t_start - call->t_call);
+    uint64_t ready = call->t_start;
+    if (call->waited_connect && call->conn && call->conn->connected_us > call->t_start) {
+        ready = call->conn->connected_us;
+        motan_response_set_phase_us(resp, MOTAN_PHASE_CONNECT, ready - call->t_start);
+    }
+    if (!call->t_sent) { /* never written: the time went to writing (or connecting) */
+        motan_response_set_phase_us(resp, call->waited_connect && ready == call->t_start
+                                              ? MOTAN_PHASE_CONNECT
+                                              : MOTAN_PHASE_WRITE,
+                                    now - ready);
+        return;
+    }
+    motan_response_set_phase_us(resp, MOTAN_PHASE_WRITE, call->t_sent > ready ? call->t_sent - ready : 0);
+    uint64_t answered = call->t_frame ? call->t_frame : now;
+    motan_response_set_phase_us(resp, MOTAN_PHASE_WAIT, answered - call->t_sent);
+    if (call->t_frame)
+        motan_response_set_phase_us(resp, MOTAN_PHASE_DECODE, now - call->t_frame);
+}
+
 void motan__call_complete(motan__call *call, motan_response *resp)
 {
     motan_endpoint *ep = call->ep;
+    if (MOTAN_UNLIKELY(call->flags & MOTAN_CALL_PHASES))
+        put_phases(call, resp);
     call_release(call);
     atomic_fetch_sub(&ep->inflight, 1);
     int code = motan_response_get_code(resp);
@@ -385,6 +454,21 @@ static void on_call_timeout(evutil_socket_t fd, short what, void *arg)
     motan__endpoint_release(ep);
 }
 
+void motan__endpoint_set_error(motan_endpoint *ep, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ep->last_error, sizeof(ep->last_error), fmt, ap);
+    va_end(ap);
+}
+
+/* Why no connection could take a call: the last real cause, from the first call on. */
+static const char *no_conn_reason(const motan_endpoint *ep)
+{
+    return ep->last_error[0] ? ep->last_error : "reconnecting";
+}
+
+/* *busy: 1 when maxPending stopped it, 2 when the connection budget did. */
 static motan__conn *pick_conn(motan_endpoint *ep, int *busy)
 {
     int n = ep->nconns;
@@ -394,8 +478,9 @@ static motan__conn *pick_conn(motan_endpoint *ep, int *busy)
             motan__conn *c = &ep->conns[(ep->rr + (unsigned)k) % (unsigned)n];
             if (c->failing)
                 continue;
-            if (pass == 2 && c->state == CONN_IDLE && motan_now_us() >= c->retry_at_us)
-                motan__conn_connect(c);
+            if (pass == 2 && c->state == CONN_IDLE && motan_now_us() >= c->retry_at_us &&
+                motan__conn_connect(c, 1) == MOTAN_EBUSY && !*busy)
+                *busy = 2;
             int want = pass == 0 ? CONN_CONNECTED : CONN_CONNECTING;
             if (pass == 2)
                 want = c->state == CONN_CONNECTED ? CONN_CONNECTED : CONN_CONNECTING;
@@ -415,6 +500,8 @@ static motan__conn *pick_conn(motan_endpoint *ep, int *busy)
 void motan__endpoint_start(motan__call *call)
 {
     motan_endpoint *ep = call->ep;
+    if (MOTAN_UNLIKELY(call->flags & MOTAN_CALL_PHASES))
+        call->t_start = motan_now_us();
     if (motan__idmap_put(&ep->calls, call->id, call) != MOTAN_OK) {
         /* Cannot track it: complete through the done list, which needs no table entry. */
         motan_response_free(call->resp); /* replaced below, not leaked */
@@ -439,18 +526,26 @@ void motan__endpoint_start(motan__call *call)
                     motan_request_get_method(call->req));
         return;
     }
+    if (ensure_conns(ep) != MOTAN_OK) {
+        defer_error(call, MOTAN_ENOMEM, "out of memory for the connections of %s", ep->address);
+        return;
+    }
     int busy;
     motan__conn *c = pick_conn(ep, &busy);
     if (!c) {
-        if (busy)
+        /* A spent budget is the client's own limit, not the server's failure: EBUSY, which
+         * endpoint health does not count. */
+        int code = busy ? MOTAN_EBUSY : MOTAN_ECONNECT;
+        if (busy == 1)
             defer_error(call, MOTAN_EBUSY,
                         "endpoint %s has %zu requests in flight on each connection (maxPending)",
                         ep->address, ep->max_pending);
         else if (call->req)
-            defer_error(call, MOTAN_ECONNECT, "no connection to %s (reconnecting) calling %s.%s",
-                        ep->address, motan__call_service(call), motan_request_get_method(call->req));
+            defer_error(call, code, "no connection to %s (%s) calling %s.%s", ep->address,
+                        no_conn_reason(ep), motan__call_service(call),
+                        motan_request_get_method(call->req));
         else
-            defer_error(call, MOTAN_ECONNECT, "no connection to %s (reconnecting)", ep->address);
+            defer_error(call, code, "no connection to %s (%s)", ep->address, no_conn_reason(ep));
         return;
     }
     struct timeval tmp;
@@ -479,6 +574,8 @@ int motan__call_encode(const motan__call *call, motan_buf *out, char *errbuf, si
         .application = ep->application,
         .serialization = ep->serialization,
         .group_override = call->group,
+        .meta = call->meta,
+        .nmeta = call->nmeta,
     };
     return motan_request_encode_filled(call->req, &fill, call->id, call->timeout_ms, ep->mingz, out,
                                        errbuf, errlen);
@@ -487,20 +584,28 @@ int motan__call_encode(const motan__call *call, motan_buf *out, char *errbuf, si
 MOTAN_EXPORT int motan_endpoint_call(motan_endpoint *e, motan_request *req, int timeout_ms,
                                      motan_response_cb cb, void *userdata, uint64_t *call_id)
 {
-    return motan_endpoint_call_group(e, req, NULL, timeout_ms, cb, userdata, call_id);
+    return motan_endpoint_call_ex(e, req, NULL, timeout_ms, NULL, 0, 0, cb, userdata, call_id);
 }
 
-MOTAN_EXPORT int motan_endpoint_call_group(motan_endpoint *e, const motan_request *req,
-                                           const char *group, int timeout_ms, motan_response_cb cb,
-                                           void *userdata, uint64_t *call_id)
+MOTAN_EXPORT int motan_endpoint_call_ex(motan_endpoint *e, const motan_request *req,
+                                        const char *group, int timeout_ms, const char *const *meta,
+                                        size_t nmeta, unsigned flags, motan_response_cb cb,
+                                        void *userdata, uint64_t *call_id)
 {
-    if (!e || !req || !cb)
+    if (!e || !req || !cb || (nmeta && !meta))
         return MOTAN_EINVAL;
     if (atomic_load(&e->closing))
         return MOTAN_ECLOSED;
+    if (MOTAN_UNLIKELY(motan_loop_forked(e->loop)))
+        return MOTAN_EFORKED; /* no loop thread in this process; the sockets are the parent's */
     motan__call *call = motan__calloc(1, sizeof(*call));
     if (!call)
         return MOTAN_ENOMEM;
+    call->meta = meta;
+    call->nmeta = nmeta;
+    call->flags = flags;
+    if (MOTAN_UNLIKELY(flags & MOTAN_CALL_PHASES))
+        call->t_call = motan_now_us();
     call->id = motan__next_request_id();
     call->ep = e;
     call->req = req;
@@ -576,10 +681,21 @@ void motan__endpoint_on_frame(motan_endpoint *ep, motan__conn *c, const motan_fr
         return;
     }
     motan_response *resp = motan_response_new_or_oom();
-    if (call->req) {
+    if (MOTAN_UNLIKELY(call->flags & MOTAN_CALL_PHASES))
+        call->t_frame = motan_now_us();
+    if (call->flags & MOTAN_CALL_RECEIVED) {
+        if (!c->read_us)
+            c->read_us = call->t_frame ? call->t_frame : motan_now_us();
+        motan_response_set_received_us(resp, c->read_us);
+    }
+    if (call->req && motan_request_get_raw_response(call->req)) {
+        motan_response_set_frame_raw(resp, f); /* pass-through: not decoded */
+    } else if (call->req) {
         motan_response_set_max_decoded(resp, ep->max_decoded);
         motan_response_set_frame(resp, f);
     }
+    if (MOTAN_UNLIKELY(call->flags & MOTAN_CALL_PHASES))
+        call->t_decoded = motan_now_us();
     motan__call_complete(call, resp);
 }
 
@@ -617,6 +733,7 @@ MOTAN_EXPORT int motan_endpoint_update_url(motan_endpoint *e, const motan_url *n
     e->max_pending = probe.max_pending;
     e->error_threshold = probe.error_threshold;
     e->keepalive_ms = probe.keepalive_ms;
+    e->conn_budget = probe.conn_budget;
     e->max_content = probe.max_content;
     e->max_decoded = probe.max_decoded;
     e->mingz = probe.mingz;
@@ -659,6 +776,7 @@ MOTAN_EXPORT uint64_t motan_endpoint_stat(const motan_endpoint *e, const char *n
         {"heartbeats", offsetof(motan_endpoint, st_heartbeats)},
         {"connects", offsetof(motan_endpoint, st_connects)},
         {"connect_failures", offsetof(motan_endpoint, st_conn_failures)},
+        {"idle_closed", offsetof(motan_endpoint, st_idle_closed)},
     };
     if (!ep || !name)
         return 0;

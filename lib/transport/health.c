@@ -9,9 +9,10 @@ static void on_keepalive(evutil_socket_t fd, short what, void *arg);
 
 static int is_local(int code)
 {
-    /* The server is not to blame for these. */
+    /* The server is not to blame for these (ETOOBIG: this client's maxContentLength). */
     return code == MOTAN_ECANCELLED || code == MOTAN_EBUSY || code == MOTAN_EINVAL ||
-           code == MOTAN_ENOMEM || code == MOTAN_EUNSUPPORTED || code == MOTAN_ECLOSED;
+           code == MOTAN_ENOMEM || code == MOTAN_EUNSUPPORTED || code == MOTAN_ECLOSED ||
+           code == MOTAN_ETOOBIG;
 }
 
 void motan__health_record(motan_endpoint *ep, int code, int errtype)
@@ -26,6 +27,9 @@ void motan__health_record(motan_endpoint *ep, int code, int errtype)
     if (ep->error_threshold <= 0 || ep->consecutive_errors < ep->error_threshold || ep->closing)
         return;
     atomic_store(&ep->available, 0);
+    motan__log(MOTAN_LOG_WARN, "endpoint %s fused after %d consecutive errors (last: %s); "
+               "heartbeats every %d ms", ep->address, ep->consecutive_errors, motan_errname(code),
+               ep->keepalive_ms);
     if (!ep->keepalive_set) {
         struct timeval tv = {ep->keepalive_ms / 1000, (ep->keepalive_ms % 1000) * 1000};
         event_assign(&ep->keepalive, motan_loop_get_base(ep->loop), -1, EV_PERSIST, on_keepalive, ep);
@@ -48,7 +52,9 @@ void motan__health_heartbeat_done(motan_endpoint *ep, int ok)
     if (!ok || ep->closing)
         return;
     ep->consecutive_errors = 0;
-    atomic_store(&ep->available, 1);
+    if (!atomic_exchange(&ep->available, 1))
+        motan__log(MOTAN_LOG_INFO, "endpoint %s answered a heartbeat: available again",
+                   ep->address);
     motan__health_stop(ep);
 }
 

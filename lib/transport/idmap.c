@@ -1,6 +1,8 @@
 /*
  * The pending table: request id -> call, open addressing with linear probing and
- * backward-shift deletion (no tombstones, so lookups stay short under churn).
+ * backward-shift deletion (no tombstones, so lookups stay short under churn). A new table
+ * is one shared empty slot, allocated on the first put: an endpoint that is never called
+ * (one of 100 000 nodes) costs no table.
  */
 #include "transport/transport_int.h"
 
@@ -31,12 +33,25 @@ static int alloc_table(motan__idmap *m, size_t cap)
     return MOTAN_OK;
 }
 
-int motan__idmap_init(motan__idmap *m) { return alloc_table(m, IDMAP_MIN); }
+/* Read only: inserts go to an allocated table. */
+static uint64_t g_empty_keys[1];
+static void *g_empty_vals[1];
+
+int motan__idmap_init(motan__idmap *m)
+{
+    m->keys = g_empty_keys;
+    m->vals = g_empty_vals;
+    m->mask = 0;
+    m->count = 0;
+    return MOTAN_OK;
+}
 
 void motan__idmap_free(motan__idmap *m)
 {
-    motan_free(m->keys);
-    motan_free(m->vals);
+    if (m->keys != g_empty_keys) {
+        motan_free(m->keys);
+        motan_free(m->vals);
+    }
     m->keys = NULL;
     m->vals = NULL;
     m->count = 0;
@@ -63,8 +78,10 @@ static int resize(motan__idmap *m, size_t cap)
     for (size_t i = 0; i <= old.mask; i++)
         if (old.keys[i])
             insert(m, old.keys[i], old.vals[i]);
-    motan_free(old.keys);
-    motan_free(old.vals);
+    if (old.keys != g_empty_keys) {
+        motan_free(old.keys);
+        motan_free(old.vals);
+    }
     return MOTAN_OK;
 }
 
@@ -72,6 +89,8 @@ int motan__idmap_put(motan__idmap *m, uint64_t id, void *val)
 {
     if (id == 0)
         return MOTAN_EINVAL;
+    if (m->keys == g_empty_keys && resize(m, IDMAP_MIN) != MOTAN_OK)
+        return MOTAN_ENOMEM;
     if ((m->count + 1) * 4 > (m->mask + 1) * 3 && resize(m, (m->mask + 1) * 2) != MOTAN_OK)
         return MOTAN_ENOMEM;
     insert(m, id, val);

@@ -37,7 +37,25 @@ struct motan_loop {
         const struct timeval *tv;
     } common[COMMON_TIMEOUTS];
     int ncommon;
+    motan__fdbudget budget; /* loop thread only */
+    unsigned fork_mark;     /* motan__fork_mark() at creation */
+    unsigned adopted_mark;  /* the process (fork count) that adopted the loop, see adopt() */
+    int adopted, adopt_ok;
 };
+
+/* libevent's own messages (epoll failures, bad events...) go to libmotan's log sink. */
+static void on_event_log(int severity, const char *msg)
+{
+    int level = severity == EVENT_LOG_ERR    ? MOTAN_LOG_ERROR
+                : severity == EVENT_LOG_WARN ? MOTAN_LOG_WARN
+                : severity == EVENT_LOG_MSG  ? MOTAN_LOG_INFO
+                                             : MOTAN_LOG_DEBUG;
+    motan__log(level, "libevent: %s", msg ? msg : "");
+}
+
+static pthread_once_t g_log_once = PTHREAD_ONCE_INIT;
+
+static void hook_event_log(void) { event_set_log_callback(on_event_log); }
 
 static void run_queued(motan_loop *l)
 {
@@ -64,12 +82,39 @@ static void drain_queue(evutil_socket_t fd, short what, void *arg)
     run_queued(arg);
 }
 
+/* libevent's epoll base takes 4 descriptors (epoll, timerfd, a signal socketpair); ours 1. */
+#define LOOP_FDS 5
+
+/*
+ * libevent ends the process (exit(1) in evsig_init_) when a new event_base cannot get its
+ * descriptors. Out of descriptors must be an error, so check that they are there right
+ * before creating one (another thread could still take them in between: a narrow window
+ * instead of a certain exit).
+ */
+static int check_fds(char *errbuf, size_t errlen)
+{
+    int fds[LOOP_FDS], k, rc = MOTAN_OK;
+    for (k = 0; k < LOOP_FDS; k++) {
+        if ((fds[k] = eventfd(0, EFD_CLOEXEC)) < 0) {
+            rc = motan__errf(errbuf, errlen, MOTAN_ENOMEM,
+                             "cannot create the event loop: %s (it needs %d file descriptors)",
+                             strerror(errno), LOOP_FDS);
+            break;
+        }
+    }
+    while (k-- > 0)
+        close(fds[k]);
+    return rc;
+}
+
 static int loop_init(motan_loop *l, char *errbuf, size_t errlen)
 {
+    pthread_once(&g_log_once, hook_event_log);
     pthread_mutex_init(&l->mu, NULL);
     l->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (l->wake_fd < 0)
-        return motan__errf(errbuf, errlen, MOTAN_EIO, "eventfd: %s", strerror(errno));
+        return motan__errf(errbuf, errlen, MOTAN_ENOMEM, "cannot create the loop's eventfd: %s",
+                           strerror(errno));
     event_assign(&l->wake_ev, l->base, l->wake_fd, EV_READ | EV_PERSIST, drain_queue, l);
     if (event_add(&l->wake_ev, NULL) != 0)
         return motan__errf(errbuf, errlen, MOTAN_EIO, "cannot watch the loop's eventfd");
@@ -129,6 +174,12 @@ static int loop_new_impl(motan_loop **out, char *errbuf, size_t errlen)
     l->wake_fd = -1;
     l->builtin = 1;
     l->owns_base = 1;
+    l->fork_mark = motan__fork_mark();
+    int rc = check_fds(errbuf, errlen);
+    if (rc != MOTAN_OK) {
+        motan_free(l);
+        return rc;
+    }
     /* Precise timers: libevent's default coarse clock can fire a timeout milliseconds early. */
     struct event_config *cfg = event_config_new();
     if (cfg)
@@ -140,12 +191,14 @@ static int loop_new_impl(motan_loop **out, char *errbuf, size_t errlen)
         motan_free(l);
         return motan__errf(errbuf, errlen, MOTAN_EIO, "event_base_new failed");
     }
-    int rc = loop_init(l, errbuf, errlen);
+    rc = loop_init(l, errbuf, errlen);
     if (rc == MOTAN_OK) {
         atomic_fetch_add(&g_threads, 1);
-        if (pthread_create(&l->thread, NULL, loop_thread, l) != 0) {
+        int e = pthread_create(&l->thread, NULL, loop_thread, l);
+        if (e != 0) {
             atomic_fetch_sub(&g_threads, 1);
-            rc = motan__errf(errbuf, errlen, MOTAN_EIO, "cannot start the loop thread");
+            rc = motan__errf(errbuf, errlen, MOTAN_EIO, "cannot start the loop thread: %s",
+                             strerror(e));
         } else {
             l->thread_started = 1;
         }
@@ -175,6 +228,7 @@ static int loop_new_with_base_impl(struct event_base *base, motan_loop **out, ch
         return MOTAN_ENOMEM;
     l->wake_fd = -1;
     l->base = base;
+    l->fork_mark = motan__fork_mark();
     int rc = loop_init(l, errbuf, errlen);
     if (rc != MOTAN_OK) {
         loop_destroy(l);
@@ -192,6 +246,39 @@ MOTAN_EXPORT int motan_loop_new_with_base(struct event_base *base, motan_loop **
                                  loop_new_with_base_impl(base, out, errbuf, errlen));
 }
 
+/* ---- after fork() ------------------------------------------------------------------------ */
+
+MOTAN_EXPORT int motan_loop_forked(const motan_loop *l)
+{
+    return l && motan__forked_since(l->fork_mark);
+}
+
+/*
+ * In a child process the loop thread is gone (only the thread that forked is copied): the
+ * calling thread stands in for it, so that objects can be freed, never to run the loop. The
+ * libevent backend comes first: the child shares the parent's epoll set, and deleting an
+ * event from it would silence the parent's socket, so a built-in loop's base gets one of its
+ * own (event_reinit; a caller's base is the caller's to reinitialise). Queued tasks (calls
+ * the parent handed over just before the fork) run first, so that freeing finds them.
+ * 0 when the base could not be rebuilt (no descriptors): libevent must then not be touched
+ * and what is on the loop is abandoned.
+ */
+static int adopt(motan_loop *l)
+{
+    unsigned now = motan__fork_mark();
+    if (l->adopted && l->adopted_mark == now)
+        return l->adopt_ok;
+    l->adopted = 1;
+    l->adopted_mark = now;
+    pthread_mutex_init(&l->mu, NULL); /* a thread of the parent may have held it */
+    l->wake_pending = 0;
+    l->stopping = 0;
+    l->adopt_ok = !l->owns_base || (check_fds(NULL, 0) == MOTAN_OK && event_reinit(l->base) == 0);
+    if (l->adopt_ok)
+        run_queued(l);
+    return l->adopt_ok;
+}
+
 static void stop_task(void *arg)
 {
     motan_loop *l = arg;
@@ -202,6 +289,17 @@ MOTAN_EXPORT void motan_loop_free(motan_loop *l)
 {
     if (!l)
         return;
+    if (motan_loop_forked(l)) {
+        /* No thread to stop. Without a base of our own nothing libevent holds is touched. */
+        if (adopt(l)) {
+            loop_destroy(l);
+        } else {
+            if (l->wake_fd >= 0)
+                close(l->wake_fd);
+            motan_free(l);
+        }
+        return;
+    }
     if (l->builtin && l->thread_started) {
         pthread_mutex_lock(&l->mu);
         l->stopping = 1;
@@ -245,18 +343,24 @@ MOTAN_EXPORT struct evdns_base *motan_loop_get_dns(motan_loop *l)
     return l->dns;
 }
 
+motan__fdbudget *motan__loop_budget(motan_loop *l) { return &l->budget; }
+
 MOTAN_EXPORT int motan_loop_is_builtin(const motan_loop *l) { return l->builtin; }
 
 MOTAN_EXPORT int motan_loop_in_loop_thread(const motan_loop *l)
 {
     if (!l->builtin)
         return 1; /* the caller promises to use its loop from the loop's thread */
+    if (MOTAN_UNLIKELY(motan__forked_since(l->fork_mark)))
+        return 1; /* a child process: its one thread stands in for the loop's (adopt) */
     return pthread_equal(pthread_self(), l->thread);
 }
 
 int motan__loop_post(motan_loop *l, motan__task *t)
 {
     t->next = NULL;
+    if (MOTAN_UNLIKELY(motan__forked_since(l->fork_mark)))
+        return MOTAN_EFORKED; /* its eventfd is the parent's too: no wake-ups from here */
     pthread_mutex_lock(&l->mu);
     if (l->stopping) {
         pthread_mutex_unlock(&l->mu);
@@ -281,6 +385,8 @@ MOTAN_EXPORT int motan_loop_run(motan_loop *l, void (*fn)(void *userdata), void 
 {
     if (!l || !fn)
         return MOTAN_EINVAL;
+    if (motan_loop_forked(l) && !adopt(l))
+        return MOTAN_EFORKED;
     if (motan_loop_in_loop_thread(l)) {
         fn(userdata);
         return MOTAN_OK;
@@ -314,6 +420,8 @@ MOTAN_EXPORT int motan_loop_run_wait(motan_loop *l, void (*fn)(void *userdata), 
 {
     if (!l || !fn)
         return MOTAN_EINVAL;
+    if (motan_loop_forked(l) && !adopt(l))
+        return MOTAN_EFORKED;
     if (motan_loop_in_loop_thread(l)) {
         fn(userdata);
         return MOTAN_OK;

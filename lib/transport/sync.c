@@ -18,6 +18,11 @@ MOTAN_EXPORT int motan_endpoint_call_sync(motan_endpoint *e, motan_request *req,
     *out = NULL;
     if (!e || !req)
         return MOTAN_EINVAL;
+    if (motan_loop_forked(e->loop)) {
+        *out = error_response(MOTAN_EFORKED, "the endpoint's loop was created before fork(): "
+                                             "in this child process it can only be freed");
+        return MOTAN_EFORKED;
+    }
     if (!motan_loop_is_builtin(e->loop) || motan_loop_in_loop_thread(e->loop)) {
         *out = error_response(MOTAN_EDEADLOCK, "blocking calls need the built-in loop and another thread");
         return MOTAN_EDEADLOCK;

@@ -30,6 +30,17 @@ int motan__loop_threads(void);
 /* A libevent timeval for ms, using a common-timeout queue for the frequent values. */
 const struct timeval *motan__loop_timeout(motan_loop *l, int ms, struct timeval *tmp);
 
+typedef struct motan__conn motan__conn;
+
+/* The sockets of a loop's connections (connectionBudget) and its idle ones, oldest first. */
+typedef struct motan__fdbudget {
+    size_t wanted;                      /* connections of all the loop's endpoints */
+    size_t open;                        /* connections holding a socket */
+    motan__conn *idle_head, *idle_tail; /* connected, nothing pending */
+} motan__fdbudget;
+
+motan__fdbudget *motan__loop_budget(motan_loop *l);
+
 /* ---- pending table: request id -> call, O(1) ------------------------------------------ */
 
 typedef struct motan__idmap {
@@ -52,8 +63,6 @@ uint64_t motan__next_request_id(void);
 
 /* ---- calls and connections ------------------------------------------------------------- */
 
-typedef struct motan__conn motan__conn;
-
 enum { CALL_NEW, CALL_QUEUED, CALL_SENT, CALL_DONE };
 
 typedef struct motan__call {
@@ -71,6 +80,12 @@ typedef struct motan__call {
     struct motan__call *prev, *next; /* conn's unsent list, or the endpoint's done list */
     motan__task task;                /* hand-over to the loop thread */
     motan_response *resp;            /* completion waiting in the endpoint's done list */
+    const char *const *meta;         /* extra metadata (motan_endpoint_call_ex), borrowed */
+    size_t nmeta;
+    unsigned flags;                  /* motan_call_flags */
+    int waited_connect;              /* MOTAN_CALL_PHASES: queued on a connection not yet open */
+    /* MOTAN_CALL_PHASES: when the call was made, started on the loop, encoded, answered */
+    uint64_t t_call, t_start, t_sent, t_frame, t_decoded;
 } motan__call;
 
 enum { CONN_IDLE, CONN_CONNECTING, CONN_CONNECTED };
@@ -103,6 +118,11 @@ struct motan__conn {
     unsigned backoff_ms;
     uint64_t retry_at_us; /* no reconnect before this time */
     uint64_t generation;  /* bumped on every close: stale callbacks detect it */
+    uint64_t connected_us; /* when the connection last opened (phases) */
+    uint64_t read_us;      /* when the bytes being parsed were read, 0: not looked up yet */
+    int counted;          /* holds a socket counted in the loop's budget */
+    int idle;             /* in the budget's idle list */
+    motan__conn *idle_prev, *idle_next;
 };
 
 /* ---- endpoint -------------------------------------------------------------------------- */
@@ -129,6 +149,7 @@ struct motan_endpoint {
     size_t max_pending;
     int error_threshold;
     int keepalive_ms;
+    size_t conn_budget;   /* connectionBudget: sockets of all the loop's connections */
     size_t max_content;
     size_t max_decoded; /* decoded-size budget of one response (maxDecodedSize) */
     size_t mingz;
@@ -144,22 +165,32 @@ struct motan_endpoint {
     struct event keepalive;
     int keepalive_set;
     int heartbeat_inflight;
+    /* Why the last connection attempt or connection failed ("" when none did). */
+    char last_error[192];
     /* completions that must not run inside the call that caused them */
     motan__call *done_head, *done_tail;
     struct event done_ev;
     /* lifecycle */
     atomic_int closing;  /* set on the loop thread, read by motan_endpoint_call on any */
+    int joined;          /* counted in the loop budget's `wanted` */
     int busy;            /* > 0 while callbacks of this endpoint run */
     int free_pending;    /* free requested inside a callback */
     /* statistics */
     atomic_uint_fast64_t st_calls, st_ok, st_errors, st_timeouts, st_unknown, st_heartbeats,
-        st_connects, st_conn_failures;
+        st_connects, st_conn_failures, st_idle_closed;
 };
 
 /* conn.c */
 int motan__conn_init(motan__conn *c, motan_endpoint *ep);
-/* Starts connecting an idle connection (no-op otherwise). */
-void motan__conn_connect(motan__conn *c);
+/*
+ * Starts connecting an idle connection (no-op otherwise). may_evict: at the budget, close the
+ * least recently used idle connection of the loop to make room (a call is waiting); else
+ * leave c idle. MOTAN_EBUSY when there was no room (c stays idle, last_error says why),
+ * MOTAN_ECONNECT when connect failed at once, else MOTAN_OK.
+ */
+int motan__conn_connect(motan__conn *c, int may_evict);
+/* Closes a connected connection that has nothing pending, without planning a reconnect. */
+void motan__conn_close_idle(motan__conn *c);
 /* Closes the socket, fails every call on the connection with code/msg, plans a reconnect. */
 void motan__conn_fail(motan__conn *c, int code, const char *msg);
 /* Closes for good (endpoint free): no calls may remain. */
@@ -205,6 +236,28 @@ int motan__endpoint_timeout_for(const motan_endpoint *ep, const motan_request *r
 void motan__health_record(motan_endpoint *ep, int code, int errtype);
 void motan__health_heartbeat_done(motan_endpoint *ep, int ok);
 void motan__health_stop(motan_endpoint *ep);
+
+/* Remembers why a connection failed, for the messages of calls that find none. */
+void motan__endpoint_set_error(motan_endpoint *ep, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* budget.c: the loop's connection sockets under connectionBudget, idle ones in LRU order. */
+/* The default budget: half the process's open-file limit, at least 64. */
+size_t motan__budget_default(void);
+/* ep's connections join (1) or leave (0) the loop's total. */
+void motan__budget_join(motan_endpoint *ep, int join);
+/*
+ * 1 while all the loop's connections fit in the budget: they connect at once and reconnect
+ * by themselves. Past it connections open when a call needs one, and a failed one waits
+ * for the next call instead of retrying in the background.
+ */
+int motan__budget_eager(const motan_endpoint *ep);
+/* Counts a socket for c; at the budget closes an idle connection when may_evict. 0: no room. */
+int motan__budget_take(motan__conn *c, int may_evict);
+/* c's socket is closed. */
+void motan__budget_put(motan__conn *c);
+/* c is connected with nothing pending (1) or has work again (0). */
+void motan__budget_set_idle(motan__conn *c, int idle);
 
 /* sock.c: a non-blocking socket connecting to one address or a Unix path; -1 with errno. */
 struct sockaddr;

@@ -232,6 +232,35 @@ if [ -z "${MOTAN_SANITIZER:-}" ] && command -v valgrind >/dev/null; then
     vg_call -n 3 -c 2 "$U" echo --raw-bytes "@$TMP/raw.bin"
     vg_call -n 4 -c 2 "motan2://127.0.0.1:1/$SVC" echo 1
 fi
+# -v: the call's progress on stderr, the result on stdout as without it
+run call -v "$U?filter=trace" echo '"hi"'
+v_ok=1
+[ "$rc" -eq 0 ] && [ "$out" = '"hi"' ] || v_ok=0
+grep -q "^\* call $SVC.echo (group default_rpc, simple, 7 bytes)$" "$TMP/err" || v_ok=0
+grep -q "^\* attempt 0 -> 127.0.0.1:$p1 (sent [0-9]* us after the call began)$" "$TMP/err" || v_ok=0
+grep -Eq "^\* attempt 0 <- 127.0.0.1:$p1: MOTAN_OK in [0-9]+ us: queue [0-9]+, connect [0-9]+, write [0-9]+, wait [0-9]+, decode [0-9]+ us$" "$TMP/err" || v_ok=0
+grep -Eq "^\* result MOTAN_OK in [0-9]+ us after 1 attempt, 7 bytes$" "$TMP/err" || v_ok=0
+[ "$(grep -vc '^\* ' "$TMP/err")" -eq 0 ] || v_ok=0
+[ "$v_ok" -eq 1 ] && pass=$((pass + 1)) || bad "-v: rc=$rc out=[$out] err=[$err]"
+# each attempt of a failing call, with its error, then the usual error line
+run call -v --timeout 2000 "$U?retries=2" echo 1 --meta X-Fault=close
+v_ok=1
+[ "$rc" -eq 4 ] || v_ok=0
+for a in 0 1 2; do
+    grep -q "^\* attempt $a <- 127.0.0.1:$p1: MOTAN_ECONNECT in " "$TMP/err" || v_ok=0
+done
+grep -q "^\* result MOTAN_ECONNECT in [0-9]* us after 3 attempts, 0 bytes$" "$TMP/err" || v_ok=0
+[ "$(tail -1 "$TMP/err" | cut -c1-20)" = "error: MOTAN_ECONNEC" ] || v_ok=0
+[ "$v_ok" -eq 1 ] && pass=$((pass + 1)) || bad "-v retries: rc=$rc err=[$err]"
+# a timed-out wait is in the wait phase
+run call -v --timeout 100 "$U" sleep 1000
+grep -Eq "^\* attempt 0 <- .*: MOTAN_ETIMEOUT in [0-9]+ us: .*wait (9[0-9]{4}|1[0-9]{5}), decode 0 us$" "$TMP/err" &&
+    [ "$rc" -eq 3 ] && pass=$((pass + 1)) || bad "-v timeout: rc=$rc err=[$err]"
+# with the repeat mode: every call, and the summary line as without -v
+run call -v -n 3 "$U" echo 1
+[ "$rc" -eq 0 ] && [[ "$out" == "calls 3 ok 3 errors 0 "* ]] &&
+    [ "$(grep -c '^\* result MOTAN_OK' "$TMP/err")" -eq 3 ] && pass=$((pass + 1)) ||
+    bad "-v -n 3: rc=$rc out=[$out] err=[$err]"
 # help
 run call --help
 [ "$rc" -eq 0 ] && [[ "$out" == *"usage: motan call"* ]] && [[ "$out" == *"-n N"* ]] || bad "call --help"

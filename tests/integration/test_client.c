@@ -145,6 +145,39 @@ START_TEST(test_bad_urls)
 }
 END_TEST
 
+/* Messages say what was written: port 0 is not "no port", a huge number is not clamped. */
+START_TEST(test_bad_url_messages)
+{
+    static const struct {
+        const char *url, *want;
+    } cases[] = {
+        {"motan2://127.0.0.1:0/svc", "port 0"},
+        {"motan2://127.0.0.1/svc", "none or port 0"},
+        {"motan2://127.0.0.1:1/svc?connections=99999999999999999999",
+         "connections=99999999999999999999 is out of range 1..64"},
+        {"motan2://127.0.0.1:1/svc?connections=-99999999999999999999",
+         "connections=-99999999999999999999 is out of range"},
+        {"motan2://127.0.0.1:1/svc?requestTimeout=86400001", "requestTimeout=86400001 is out of"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        motan_client *c = NULL;
+        char err[256] = "";
+        int rc = motan_client_new(cases[i].url, &c, err, sizeof(err));
+        ck_assert_msg(rc == MOTAN_EURL, "%s: %s", cases[i].url, motan_errname(rc));
+        ck_assert_msg(strstr(err, cases[i].want), "%s: \"%s\" not in \"%s\"", cases[i].url,
+                      cases[i].want, err);
+    }
+    /* The typed setters say the same. */
+    motan_config *cfg = NULL;
+    char err[256] = "";
+    ck_assert_int_eq(motan_config_new("motan2://127.0.0.1:1/svc", &cfg, err, sizeof(err)), MOTAN_OK);
+    ck_assert_int_eq(motan_config_set(cfg, NULL, "maxPending", "123456789012345678901", err, sizeof(err)),
+                     MOTAN_EURL);
+    ck_assert_msg(strstr(err, "maxPending=123456789012345678901 is out of range"), "%s", err);
+    motan_config_free(cfg);
+}
+END_TEST
+
 START_TEST(test_config_setters)
 {
     motan_config *cfg = NULL;
@@ -319,6 +352,38 @@ START_TEST(test_submit_poll)
 }
 END_TEST
 
+/* Cancelling a submitted call by tag: it comes back at once as MOTAN_ECANCELLED, others go on. */
+START_TEST(test_cancel_submitted)
+{
+    motan_client *c = client_for("requestTimeout=5000");
+    motan_request *slow = req_json(c, "sleep", "3000");
+    motan_request *fast = req_json(c, "sleep", "100");
+    ck_assert_int_eq(motan_client_submit(c, slow, 5), MOTAN_OK);
+    ck_assert_int_eq(motan_client_submit(c, fast, 6), MOTAN_OK);
+    usleep(20000);
+    uint64_t t0 = motan_now_us();
+    ck_assert_int_eq(motan_client_cancel(c, 5), MOTAN_OK);
+    motan_response *resp = NULL;
+    uint64_t tag = 0;
+    ck_assert_int_eq(motan_client_poll(c, 2000, &resp, &tag), 1);
+    ck_assert_uint_eq(tag, 5);
+    ck_assert_int_eq(motan_response_get_code(resp), MOTAN_ECANCELLED);
+    ck_assert_msg(strstr(motan_response_get_errmsg(resp), "cancelled"), "%s",
+                  motan_response_get_errmsg(resp));
+    ck_assert_uint_lt(motan_now_us() - t0, 1000000); /* not the 3 s of the sleep */
+    motan_response_free(resp);
+    ck_assert_int_eq(motan_client_cancel(c, 5), MOTAN_ENOTFOUND);
+    ck_assert_int_eq(motan_client_poll(c, 2000, &resp, &tag), 1);
+    ck_assert_uint_eq(tag, 6);
+    ck_assert_int_eq(motan_response_get_code(resp), MOTAN_OK);
+    motan_response_free(resp);
+    ck_assert_int_eq(motan_client_cancel(c, 6), MOTAN_ENOTFOUND);
+    motan_request_free(slow);
+    motan_request_free(fast);
+    motan_client_free(c);
+}
+END_TEST
+
 /* ---- threads and lifecycle ------------------------------------------------------------ */
 
 typedef struct targ {
@@ -425,6 +490,65 @@ START_TEST(test_file_registry_url)
 }
 END_TEST
 
+/*
+ * Pass-through: a prebuilt body goes out as it is and the answer's body comes back
+ * undecoded (what a proxy forwards), in every serialization; errors keep their details.
+ */
+START_TEST(test_raw_passthrough)
+{
+    motan_client *c = client_for(NULL);
+    for (int i = 0; i < 3; i++) {
+        int ser = motan_serialization_by_name(sers[i]);
+        motan_arena *a = motan_arena_new();
+        motan_value *v;
+        const char *text = "{\"$string_map\":{\"k\":\"v\"}}";
+        char err[128];
+        ck_assert_int_eq(motan_tjson_parse(text, strlen(text), a, &v, err, sizeof(err)), MOTAN_OK);
+        motan_buf *body = motan_buf_new(0), *want = motan_buf_new(0);
+        const motan_value *args[] = {v};
+        ck_assert_int_eq(motan_serialize_args(ser, args, 1, body, err, sizeof(err)), MOTAN_OK);
+        ck_assert_int_eq(motan_serialize_value(ser, v, want, err, sizeof(err)), MOTAN_OK);
+
+        motan_request *r = motan_client_request(c, "echo");
+        motan_request_set_body(r, ser, motan_buf_data(body), motan_buf_len(body));
+        motan_request_set_raw_response(r, 1);
+        ck_assert_int_eq(motan_request_get_raw_response(r), 1);
+        motan_response *resp;
+        ck_assert_int_eq(motan_client_call(c, r, &resp), MOTAN_OK);
+        size_t len;
+        const uint8_t *got = motan_response_get_body(resp, &len);
+        ck_assert_ptr_null(motan_response_get_value(resp));
+        ck_assert_int_eq(motan_response_get_serialization(resp), ser);
+        ck_assert_uint_eq(len, motan_buf_len(want));
+        ck_assert_mem_eq(got, motan_buf_data(want), len);
+        ck_assert_str_eq(motan_response_get_meta(resp, "X-Serialization"), sers[i]);
+        motan_response_free(resp);
+
+        /* the same request decoded: a value, no body */
+        motan_request_set_raw_response(r, 0);
+        ck_assert_int_eq(motan_client_call(c, r, &resp), MOTAN_OK);
+        ck_assert_ptr_null(motan_response_get_body(resp, NULL));
+        ck_assert_uint_eq(motan_value_count(motan_response_get_value(resp)), 1);
+        motan_response_free(resp);
+        motan_request_free(r);
+        motan_buf_free(body);
+        motan_buf_free(want);
+        motan_arena_free(a);
+    }
+    /* A remote error through a raw call: code, errcode and M_e as always. */
+    motan_request *r = req_json(c, "fail", "\"no\"");
+    motan_request_set_raw_response(r, 1);
+    motan_response *resp;
+    ck_assert_int_eq(motan_client_call(c, r, &resp), MOTAN_EREMOTE);
+    ck_assert_int_eq(motan_response_get_errcode(resp), 30001);
+    ck_assert_int_eq(motan_response_get_errtype(resp), 2);
+    ck_assert_ptr_nonnull(motan_response_get_meta(resp, "M_e"));
+    motan_response_free(resp);
+    motan_request_free(r);
+    motan_client_free(c);
+}
+END_TEST
+
 static Suite *client_suite(void)
 {
     Suite *s = suite_create("client");
@@ -434,15 +558,18 @@ static Suite *client_suite(void)
     tcase_add_test(tc, test_sync_echo_types);
     tcase_add_test(tc, test_errors_have_codes_and_places);
     tcase_add_test(tc, test_bad_urls);
+    tcase_add_test(tc, test_bad_url_messages);
     tcase_add_test(tc, test_config_setters);
     tcase_add_test(tc, test_method_override_in_url);
     tcase_add_loop_test(tc, test_serializations, 0, 3);
     tcase_add_test(tc, test_async_caller_loop);
     tcase_add_test(tc, test_submit_poll);
+    tcase_add_test(tc, test_cancel_submitted);
     tcase_add_test(tc, test_threads);
     tcase_add_test(tc, test_free_in_flight);
     tcase_add_test(tc, test_no_endpoint_mentions_registry);
     tcase_add_test(tc, test_file_registry_url);
+    tcase_add_test(tc, test_raw_passthrough);
     suite_add_tcase(s, tc);
     return s;
 }

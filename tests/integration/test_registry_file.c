@@ -7,10 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <motan/registry.h>
 
+#include "testutil.h"
 #include "tu_registry.h"
 
 /* ---- harness -------------------------------------------------------------------------- */
@@ -204,18 +206,26 @@ static void expect_broken(env *e, motan_registry *reg, tu_rec *r, const char *te
     ck_assert_msg(strstr(msg, e->file) != NULL, "the message stays: %s", msg);
 }
 
+/* A registry on DOC1 (caller's loop), r subscribed to EchoService and told its 2 nodes. */
+static motan_registry *echo_registry(env *e, tu_rec *r, motan_url **echo)
+{
+    env_init(e, 0);
+    write_file(e->file, DOC1);
+    motan_registry *reg = file_registry(e);
+    *echo = tu_url("motan2:///com.example.EchoService");
+    tu_rec_init(r);
+    ck_assert_int_eq(motan_registry_subscribe(reg, *echo, tu_rec_cb, r), MOTAN_OK);
+    ck_assert(tu_rec_wait(&e->t, r, 1, 2000));
+    ck_assert_uint_eq(tu_rec_n(r), 2);
+    return reg;
+}
+
 START_TEST(test_broken_file)
 {
     env e;
-    env_init(&e, 0);
-    write_file(e.file, DOC1);
-    motan_registry *reg = file_registry(&e);
-    motan_url *echo = tu_url("motan2:///com.example.EchoService");
     tu_rec r;
-    tu_rec_init(&r);
-    ck_assert_int_eq(motan_registry_subscribe(reg, echo, tu_rec_cb, &r), MOTAN_OK);
-    ck_assert(tu_rec_wait(&e.t, &r, 1, 2000));
-    ck_assert_uint_eq(tu_rec_n(&r), 2);
+    motan_url *echo;
+    motan_registry *reg = echo_registry(&e, &r, &echo);
 
     const char *json_err[] = {":3:", NULL};
     expect_broken(&e, reg, &r, "{\"services\": {\n  \"a\": [\n,]}}", json_err);
@@ -262,6 +272,72 @@ START_TEST(test_broken_file)
     ck_assert_msg(strstr(msg, "missing") != NULL, "%s", msg);
     ck_assert_int_eq(tu_rec_calls(&r), 2);
 
+    motan_registry_free(reg);
+    motan_url_free(echo);
+    env_free(&e);
+}
+END_TEST
+
+/* Waits (running the loop) until errmsg contains needle; returns the message. */
+static const char *wait_errmsg(env *e, motan_registry *reg, const char *needle, char *msg,
+                               size_t len)
+{
+    uint64_t end = motan_now_us() + 2000000;
+    do {
+        tu_run_for(&e->t, 10);
+        errmsg(reg, msg, len);
+    } while (!strstr(msg, needle) && motan_now_us() < end);
+    ck_assert_msg(strstr(msg, needle) != NULL, "\"%s\" not in \"%s\"", needle, msg);
+    return msg;
+}
+
+/*
+ * What is not a regular JSON file of sane size is refused without reading it: a named pipe
+ * (whose open would wait for a writer, blocking the loop thread for good), a directory, a
+ * file over 64 MiB (its size is checked before a byte is read, and it is not read again at
+ * every poll); the last lists stay and errmsg says why.
+ */
+START_TEST(test_unusable_files)
+{
+    env e;
+    tu_rec r;
+    motan_url *echo;
+    motan_registry *reg = echo_registry(&e, &r, &echo);
+    char msg[512];
+
+    ck_assert_int_eq(unlink(e.file), 0);
+    ck_assert_int_eq(mkfifo(e.file, 0600), 0);
+    wait_errmsg(&e, reg, "is a named pipe, not a regular file", msg, sizeof(msg));
+    ck_assert_msg(strstr(msg, "keeping the last lists") != NULL, "%s", msg);
+    ck_assert_int_eq(unlink(e.file), 0);
+
+    ck_assert_int_eq(mkdir(e.file, 0700), 0);
+    wait_errmsg(&e, reg, "is a directory", msg, sizeof(msg));
+    ck_assert_int_eq(rmdir(e.file), 0);
+
+    /* A sparse file of 65 MiB: refused by its size, and never read (no buffer for it). */
+    char big[400];
+    snprintf(big, sizeof(big), "%s.big", e.file);
+    FILE *f = fopen(big, "w");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(ftruncate(fileno(f), 65 << 20), 0);
+    fclose(f);
+    ck_assert_int_eq(rename(big, e.file), 0);
+    wait_errmsg(&e, reg, "is 68157440 bytes, over the file registry's limit of 64 MiB", msg,
+                sizeof(msg));
+    tu_count_allocs_start();
+    tu_run_for(&e.t, 5 * POLL_MS); /* polls that find it unchanged: nothing read or allocated */
+    tu_count_allocs_stop();
+    ck_assert_uint_eq(tu_allocs(), 0);
+    ck_assert_int_eq(tu_rec_calls(&r), 1);
+    ck_assert_uint_eq(tu_rec_n(&r), 2);
+
+    write_file(e.file, "{\"services\": {\"com.example.EchoService\": {\"default_rpc\": "
+                       "[\"127.0.0.1:9009\"]}}}");
+    ck_assert(tu_rec_wait(&e.t, &r, 2, 2000));
+    ck_assert_uint_eq(tu_rec_n(&r), 1);
+    errmsg(reg, msg, sizeof(msg));
+    ck_assert_str_eq(msg, "");
     motan_registry_free(reg);
     motan_url_free(echo);
     env_free(&e);
@@ -359,6 +435,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_format_and_edits_caller_loop);
     tcase_add_test(tc, test_format_and_edits_builtin_loop);
     tcase_add_test(tc, test_broken_file);
+    tcase_add_test(tc, test_unusable_files);
     tcase_add_test(tc, test_missing_file);
     tcase_add_test(tc, test_relative_and_localhost_paths);
     suite_add_tcase(s, tc);

@@ -5,11 +5,13 @@
  * load tests down).
  */
 #include <check.h>
+#include <dirent.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -263,6 +265,122 @@ START_TEST(test_refused)
     ck_assert_int_eq(res.code, MOTAN_ECONNECT);
     ck_assert_ptr_nonnull(strstr(res.msg, "127.0.0.1"));
     ck_assert_int_eq(tu_server_stop(&s), 0);
+}
+END_TEST
+
+/* The real cause reaches every call that finds no connection, from the first one on. */
+START_TEST(test_refused_cause)
+{
+    tu_server s;
+    start_server(&s, "--refuse", NULL);
+    tu_env e;
+    tu_env_init(&e);
+    motan_endpoint *ep = endpoint_for(e.loop, &s, "connections=1&errorCountThreshold=0");
+    motan_request *r = make_req("echo", "1", NULL);
+    for (int i = 0; i < 3; i++) { /* the first call, then calls during the reconnect backoff */
+        result res;
+        ck_assert(call_wait(&e, ep, r, 1000, &res, 3000));
+        ck_assert_int_eq(res.code, MOTAN_ECONNECT);
+        ck_assert_msg(strstr(res.msg, "Connection refused") && strstr(res.msg, "127.0.0.1"),
+                      "call %d: %s", i, res.msg);
+    }
+    motan_request_free(r);
+    motan_endpoint_free(ep);
+    tu_env_free(&e);
+    ck_assert_int_eq(tu_server_stop(&s), 0);
+}
+END_TEST
+
+static int open_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    int n = 0;
+    ck_assert_ptr_nonnull(d);
+    while (readdir(d))
+        n++;
+    closedir(d);
+    return n;
+}
+
+/*
+ * connectionBudget bounds the sockets of all the loop's endpoints together: while they fit,
+ * endpoints connect at creation; past it they connect on their first call, taking the place
+ * of the least recently used idle connection; with none idle a call fails at once with
+ * MOTAN_EBUSY (the client's own limit, not counted against the server).
+ */
+START_TEST(test_connection_budget)
+{
+    enum { N = 6, BUDGET = 2 };
+    char dir[128], sock[160];
+    snprintf(dir, sizeof(dir), "/tmp/motan-budget-%d", (int)getpid());
+    snprintf(sock, sizeof(sock), "%s/s.sock", dir);
+    ck_assert_int_eq(mkdir(dir, 0700), 0);
+    tu_server s;
+    start_server(&s, "--unix", sock);
+    tu_env e;
+    tu_env_init(&e);
+    int base = open_fds();
+    /* N distinct endpoints, one server: symbolic links to its socket. */
+    motan_endpoint *ep[N];
+    char link[N][180];
+    for (int i = 0; i < N; i++) {
+        snprintf(link[i], sizeof(link[i]), "%.150s/n%d", dir, i);
+        ck_assert_int_eq(symlink(sock, link[i]), 0);
+        char text[400], err[256];
+        snprintf(text, sizeof(text),
+                 "motan2://[unix:%.170s]/com.example.EchoService?connections=1&connectionBudget=%d",
+                 link[i], BUDGET);
+        motan_url *u = tu_url(text);
+        ck_assert_int_eq(motan_endpoint_new(e.loop, u, &ep[i], err, sizeof(err)), MOTAN_OK);
+        motan_url_free(u);
+    }
+    tu_run_for(&e, 50);
+    for (int i = 0; i < N; i++) /* eager while they fitted, lazy after */
+        ck_assert_int_eq(motan_endpoint_stat(ep[i], "connects"), i < BUDGET ? 1 : 0);
+    ck_assert_int_le(open_fds() - base, BUDGET);
+
+    motan_request *r = make_req("echo", "7", NULL);
+    for (int round = 0; round < 2; round++) {
+        for (int i = N - 1; i >= 0; i--) {
+            result res;
+            ck_assert(call_wait(&e, ep[i], r, 2000, &res, 3000));
+            ck_assert_msg(res.code == MOTAN_OK, "round %d endpoint %d: %s", round, i, res.msg);
+            ck_assert_int_le(open_fds() - base, BUDGET);
+        }
+    }
+    uint64_t closed = 0;
+    for (int i = 0; i < N; i++)
+        closed += motan_endpoint_stat(ep[i], "idle_closed");
+    ck_assert_uint_ge(closed, 2 * N - BUDGET);
+
+    /* Both sockets busy with slow calls: a third endpoint gets no room. */
+    motan_request *slow = make_req("sleep", "300", NULL);
+    result busy[BUDGET], res;
+    memset(busy, 0, sizeof(busy));
+    for (int i = 0; i < BUDGET; i++)
+        ck_assert_int_eq(motan_endpoint_call(ep[i], slow, 3000, store_cb, &busy[i], NULL), MOTAN_OK);
+    tu_run_for(&e, 50);
+    ck_assert(call_wait(&e, ep[N - 1], r, 2000, &res, 1000));
+    ck_assert_int_eq(res.code, MOTAN_EBUSY);
+    ck_assert_msg(strstr(res.msg, "connectionBudget of 2 sockets is in use"), "%s", res.msg);
+    for (int i = 0; i < BUDGET; i++) {
+        ck_assert(tu_run_until(&e, &busy[i].done, 1, 3000));
+        ck_assert_int_eq(busy[i].code, MOTAN_OK);
+    }
+    ck_assert(call_wait(&e, ep[N - 1], r, 2000, &res, 3000)); /* idle again: room */
+    ck_assert_int_eq(res.code, MOTAN_OK);
+    ck_assert(motan_endpoint_is_available(ep[N - 1]));
+
+    motan_request_free(slow);
+    motan_request_free(r);
+    for (int i = 0; i < N; i++) {
+        motan_endpoint_free(ep[i]);
+        unlink(link[i]);
+    }
+    ck_assert_int_le(open_fds(), base);
+    tu_env_free(&e);
+    ck_assert_int_eq(tu_server_stop(&s), 0);
+    rmdir(dir);
 }
 END_TEST
 
@@ -709,6 +827,55 @@ START_TEST(test_max_pending_busy)
 }
 END_TEST
 
+/*
+ * A request over maxContentLength (the default 10 MiB, the server's limit too) fails at once
+ * with MOTAN_ETOOBIG and is never written: the server does not reset the connection, and the
+ * calls sharing it are not touched.
+ */
+START_TEST(test_too_big_request_not_sent)
+{
+    tu_server s;
+    start_server(&s, NULL, NULL);
+    tu_env e;
+    tu_env_init(&e);
+    motan_endpoint *ep = endpoint_for(e.loop, &s, "connections=1&errorCountThreshold=1");
+    enum { N = 50 };
+    motan_request *slow = make_req("sleep", "200", NULL);
+    static result res[N];
+    memset(res, 0, sizeof(res));
+    for (int i = 0; i < N; i++)
+        ck_assert_int_eq(motan_endpoint_call(ep, slow, 5000, store_cb, &res[i], NULL), MOTAN_OK);
+    tu_run_for(&e, 20);
+    motan_request *big = motan_request_new("echo");
+    size_t len = 11u << 20;
+    char *text = malloc(len);
+    memset(text, 'x', len);
+    motan_request_add_arg(big, motan_value_new_string(motan_request_arena(big), text, len));
+    free(text);
+    result br;
+    memset(&br, 0, sizeof(br));
+    uint64_t t0 = motan_now_us();
+    ck_assert_int_eq(motan_endpoint_call(ep, big, 5000, store_cb, &br, NULL), MOTAN_OK);
+    ck_assert(tu_run_until(&e, &br.done, 1, 3000));
+    ck_assert_int_eq(br.code, MOTAN_ETOOBIG);
+    ck_assert_msg(strstr(br.msg, "not sent") && strstr(br.msg, "maxContentLength (10485760)") &&
+                      strstr(br.msg, "com.example.EchoService.echo"),
+                  "%s", br.msg);
+    ck_assert_uint_lt(motan_now_us() - t0, 1000000);
+    for (int i = 0; i < N; i++) {
+        ck_assert(tu_run_until(&e, &res[i].done, 1, 5000));
+        ck_assert_msg(res[i].code == MOTAN_OK, "call %d: %s", i, res[i].msg);
+    }
+    ck_assert_int_eq(motan_endpoint_stat(ep, "connects"), 1);
+    ck_assert(motan_endpoint_is_available(ep)); /* our own limit: not the server's failure */
+    motan_request_free(big);
+    motan_request_free(slow);
+    motan_endpoint_free(ep);
+    tu_env_free(&e);
+    ck_assert_int_eq(tu_server_stop(&s), 0);
+}
+END_TEST
+
 START_TEST(test_cancel)
 {
     tu_server s;
@@ -892,6 +1059,22 @@ START_TEST(test_bad_endpoint_urls)
         ck_assert_msg(err[0], "%s: no message", bad[i]);
         motan_url_free(u);
     }
+    /* Messages name what was written: port 0, a number beyond int64 as it was given. */
+    const struct {
+        const char *url, *want;
+    } msgs[] = {
+        {"motan2://127.0.0.1:0/svc", "127.0.0.1 needs a port 1..65535 (none or port 0 given)"},
+        {"motan2://127.0.0.1:1/svc?maxPending=99999999999999999999",
+         "maxPending=99999999999999999999 is out of range"},
+    };
+    for (size_t i = 0; i < sizeof(msgs) / sizeof(msgs[0]); i++) {
+        motan_url *u = tu_url(msgs[i].url);
+        motan_endpoint *ep = NULL;
+        char err[256] = "";
+        ck_assert_int_eq(motan_endpoint_new(e.loop, u, &ep, err, sizeof(err)), MOTAN_EURL);
+        ck_assert_msg(strstr(err, msgs[i].want), "%s: %s", msgs[i].url, err);
+        motan_url_free(u);
+    }
     tu_env_free(&e);
 }
 END_TEST
@@ -905,6 +1088,8 @@ static Suite *transport_suite(void)
     tcase_add_test(tc, test_add_two_args);
     tcase_add_loop_test(tc, test_fault, 0, (int)(sizeof(fault_cases) / sizeof(fault_cases[0])));
     tcase_add_test(tc, test_refused);
+    tcase_add_test(tc, test_refused_cause);
+    tcase_add_test(tc, test_connection_budget);
     tcase_add_test(tc, test_unix_socket);
     tcase_add_test(tc, test_no_read_server);
     tcase_add_test(tc, test_pipelined_one_connection);
@@ -916,6 +1101,7 @@ static Suite *transport_suite(void)
     tcase_add_test(tc, test_server_killed_then_restarted);
     tcase_add_test(tc, test_connection_loss_counts_once);
     tcase_add_test(tc, test_max_pending_busy);
+    tcase_add_test(tc, test_too_big_request_not_sent);
     tcase_add_test(tc, test_cancel);
     tcase_add_test(tc, test_free_with_calls_in_flight);
     tcase_add_test(tc, test_free_completes_untracked_call);

@@ -121,11 +121,12 @@ END_TEST
 
 START_TEST(test_errors_and_version)
 {
-    for (int code = 0; code >= MOTAN_EDEADLOCK; code--) {
+    for (int code = 0; code >= MOTAN_EFORKED; code--) {
         ck_assert_str_ne(motan_strerror(code), "unknown error");
         ck_assert(strncmp(motan_errname(code), "MOTAN_", 6) == 0);
     }
     ck_assert_str_eq(motan_errname(MOTAN_ETIMEOUT), "MOTAN_ETIMEOUT");
+    ck_assert_str_eq(motan_errname(MOTAN_EFORKED), "MOTAN_EFORKED");
     ck_assert_str_eq(motan_strerror(12345), "unknown error");
     ck_assert_str_eq(motan_errname(-999), "MOTAN_EUNKNOWN");
     ck_assert_str_eq(motan_version(), MOTAN_VERSION_STRING);

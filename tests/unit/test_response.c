@@ -309,6 +309,86 @@ START_TEST(reuse_without_allocation)
 }
 END_TEST
 
+/* Pass-through: the body is kept as received (gunzipped), never decoded; errors still parse. */
+START_TEST(raw_frames)
+{
+    motan_response *r = motan_response_new();
+    motan_frame *f = motan_frame_new();
+    ck_assert_ptr_null(motan_response_get_body(r, NULL));
+    ck_assert_int_eq(motan_response_get_serialization(r), -1);
+
+    /* A body no codec reads (serialization 0, hessian2) passes as it is, with its metadata. */
+    static const uint8_t odd[] = {0x4f, 0xba, 0xad, 0x00, 0x01};
+    motan_buf *b = motan_buf_new(0);
+    size_t mark, len;
+    motan_frame_write_begin(b, 1, 0, 0, 9, &mark);
+    motan_frame_write_meta(b, mark, "M_pt", 4, "3", 1);
+    motan_frame_write_body_begin(b, mark);
+    motan_buf_append(b, odd, sizeof(odd));
+    motan_frame_write_end(b, mark, 0);
+    ck_assert_int_eq(motan_frame_parse(f, motan_buf_data(b), motan_buf_len(b), 0, NULL, NULL, 0),
+                     MOTAN_OK);
+    ck_assert_int_eq(motan_response_set_frame_raw(r, f), MOTAN_OK);
+    memset((void *)motan_buf_data(b), 0xee, motan_buf_len(b)); /* copied, not pointed at */
+    const uint8_t *body = motan_response_get_body(r, &len);
+    ck_assert_uint_eq(len, sizeof(odd));
+    ck_assert_mem_eq(body, odd, sizeof(odd));
+    ck_assert_ptr_null(motan_response_get_value(r));
+    ck_assert_int_eq(motan_response_get_serialization(r), 0);
+    ck_assert_int_eq(motan_response_get_process_time(r), 3);
+    ck_assert_uint_eq(motan_response_get_request_id(r), 9);
+
+    /* A gzipped Simple body comes out gunzipped, byte for byte what was written. */
+    motan_buf_reset(b);
+    motan_frame_write_begin(b, 1, 0, 6, 10, &mark);
+    motan_frame_write_body_begin(b, mark);
+    size_t start = motan_buf_len(b);
+    char big[300];
+    memset(big, 'q', sizeof(big));
+    motan_simple_write_string(b, big, sizeof(big));
+    size_t plain = motan_buf_len(b) - start;
+    uint8_t *want = malloc(plain);
+    memcpy(want, motan_buf_data(b) + start, plain);
+    motan_frame_write_end(b, mark, 10);
+    ck_assert(motan_buf_data(b)[2] & MOTAN_FLAG_GZIP);
+    motan_frame_parse(f, motan_buf_data(b), motan_buf_len(b), 0, NULL, NULL, 0);
+    ck_assert_int_eq(motan_response_set_frame_raw(r, f), MOTAN_OK);
+    body = motan_response_get_body(r, &len);
+    ck_assert_uint_eq(len, plain);
+    ck_assert_mem_eq(body, want, plain);
+    free(want);
+
+    /* An error is an error: code, errcode and M_e kept for the proxy to pass on. */
+    uint8_t *d = tu_vector_bytes("frames.json", "resp_err_go", &len);
+    ck_assert_int_eq(motan_frame_parse(f, d, len, 0, NULL, NULL, 0), MOTAN_OK);
+    ck_assert_int_eq(motan_response_set_frame_raw(r, f), MOTAN_EREMOTE);
+    free(d);
+    ck_assert_int_eq(motan_response_get_errcode(r), 500);
+    ck_assert_ptr_nonnull(motan_response_get_meta(r, "M_e"));
+    body = motan_response_get_body(r, &len);
+    ck_assert_ptr_null(body);
+    ck_assert_uint_eq(len, 0);
+
+    /* An empty body is an empty body (not NULL); decoding again clears it. */
+    motan_buf_reset(b);
+    motan_frame_write_begin(b, 1, 0, 6, 11, &mark);
+    motan_frame_write_body_begin(b, mark);
+    motan_frame_write_end(b, mark, 0);
+    motan_frame_parse(f, motan_buf_data(b), motan_buf_len(b), 0, NULL, NULL, 0);
+    ck_assert_int_eq(motan_response_set_frame_raw(r, f), MOTAN_OK);
+    ck_assert_ptr_nonnull(motan_response_get_body(r, &len));
+    ck_assert_uint_eq(len, 0);
+    ck_assert_int_eq(motan_response_set_frame(r, f), MOTAN_OK);
+    ck_assert_ptr_null(motan_response_get_body(r, &len));
+    ck_assert_int_eq(motan_response_get_serialization(r), 6);
+    ck_assert_ptr_nonnull(motan_response_get_value(r));
+
+    motan_buf_free(b);
+    motan_frame_free(f);
+    motan_response_free(r);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("response");
@@ -322,6 +402,7 @@ static Suite *suite(void)
     tcase_add_test(t, setters);
     tcase_add_test(t, gzip_body);
     tcase_add_test(t, reuse_without_allocation);
+    tcase_add_test(t, raw_frames);
     suite_add_tcase(s, t);
     return s;
 }

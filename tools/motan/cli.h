@@ -11,7 +11,6 @@
 #include <stdio.h>
 
 #include <motan/client.h>
-#include <motan/codec.h>
 
 /* Exit codes: other tools rely on these. */
 #define CLI_OK 0
@@ -42,6 +41,11 @@ extern const struct cli_cmd cli_cmd_call;
 int cli_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* cli_error plus a hint naming `motan <cmd> --help` (cmd NULL: `motan --help`). */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- call_verbose.c: motan call -v ------------------------------------------------------ */
+
+/* Puts the tool's tracing filter last in cfg's filter list (registered on first use). */
+int cli_verbose_enable(motan_config *cfg);
 
 /* ---- hex.c ---------------------------------------------------------------------------- */
 

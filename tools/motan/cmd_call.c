@@ -52,6 +52,7 @@ typedef struct call_opts {
     int timeout_ms;
     long n, c;
     int repeat; /* -n given: the summary line instead of the result */
+    int verbose; /* -v: each call's attempts and phases on stderr */
     call_arg *args;
     int nargs;
 } call_opts;
@@ -130,6 +131,10 @@ static int parse_opts(int argc, char **argv, call_opts *o)
         }
         if (!strcmp(a, "--")) {
             only_args = 1;
+            continue;
+        }
+        if (!strcmp(a, "-v")) { /* the one option without a value */
+            o->verbose = 1;
             continue;
         }
         if (i + 1 >= argc)
@@ -269,6 +274,8 @@ static int run_call(int argc, char **argv)
     }
     if ((code = read_args(&o)) != CLI_OK)
         goto out;
+    if (o.verbose && (code = cli_verbose_enable(cfg)) != CLI_OK)
+        goto out;
     int rc = motan_client_new_config(cfg, NULL, &cl, err, sizeof(err));
     if (rc != MOTAN_OK) {
         code = rc == MOTAN_EURL || rc == MOTAN_EINVAL || rc == MOTAN_ENOTFOUND
@@ -325,6 +332,9 @@ const struct cli_cmd cli_cmd_call = {
         "                        (nearest rank; exact below 256 us, within 1% above). The first\n"
         "                        failure is reported on stderr.\n"
         "  -c C                  keep C calls in flight (repeat mode only; default 1)\n"
+        "  -v                    on stderr, for every call: the endpoint of each attempt, its\n"
+        "                        result and time per phase (queue, connect, write, wait,\n"
+        "                        decode), and the outcome; lines start with \"* \"\n"
         "  --                    what follows are arguments (e.g. negative numbers)\n"
         "\n"
         "exit status: 0 ok (repeat mode: every call ok; else the first failure's status),\n"

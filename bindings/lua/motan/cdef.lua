@@ -1,4 +1,4 @@
--- The C declarations the binding uses, copied from include/motan/{core,codec,client}.h
+-- The C declarations the binding uses, copied from include/motan/{core,codec,observe,client}.h
 -- (tests/test_motan.lua checks that each one, whitespace aside, still appears in those
 -- headers), and the loader that finds libmotan. Only what the binding calls is declared, so
 -- no header is needed at run time.
@@ -72,6 +72,10 @@ int motan_client_call(motan_client *c, motan_request *req, motan_response **out)
 motan_request *motan_client_request(motan_client *c, const char *method);
 const char *motan_client_get_service(const motan_client *c);
 int motan_client_wait_ready(motan_client *c, int timeout_ms);
+typedef struct motan_stats motan_stats;
+int motan_stats_prometheus(motan_stats *const *sources, size_t n, char **out, size_t *len);
+char *motan_client_stats_json(motan_client *c);
+motan_stats *motan_client_get_stats(motan_client *c);
 ]]
 
 local function cdef_once()

@@ -6,6 +6,7 @@
 local M = {}
 
 M.OK = 0
+M.ENOMEM = -1
 M.EINVAL = -2
 M.EURL = -10
 M.ETIMEOUT = -11
@@ -13,6 +14,7 @@ M.ECONNECT = -12
 M.EREMOTE = -15
 M.ENOENDPOINT = -16
 M.ECLOSED = -18
+M.EFORKED = -22
 
 local Error = {}
 Error.__index = Error

@@ -11,6 +11,11 @@ local motan = require("motan")
 
 ffi.cdef [[
 int kill(int pid, int sig);
+int fork(void);
+int waitpid(int pid, int *status, int options);
+void _exit(int status);
+unsigned int alarm(unsigned int seconds);
+int usleep(unsigned int usec);
 uint64_t motan_now_us(void);
 ]]
 
@@ -158,7 +163,7 @@ local c = motan.client(srv.url)
 
 test("cdef declarations match the headers", function()
     local text = {}
-    for _, h in ipairs({ "core.h", "codec.h", "client.h" }) do
+    for _, h in ipairs({ "core.h", "codec.h", "observe.h", "client.h" }) do
         local f = assert(io.open(root .. "include/motan/" .. h))
         for line in f:lines() do
             if line:sub(1, 1) ~= "#" then
@@ -464,6 +469,67 @@ test("attachments are sent", function()
         "error", "newline in a value")
 end)
 
+test("embedded NULs are refused, not cut (another method would be called)", function()
+    local function einval(err, what)
+        eq(err.name, "MOTAN_EINVAL", what)
+        is_true(err.message:find("NUL", 1, true), what .. ": " .. err.message)
+    end
+    einval(raises(c.call, c, "echo\0fail", "x"), "method")
+    einval(raises(c.invoke, c, "fail\0", "x"), "invoke's method")
+    einval(raises(c.call, c, "echo", 1, motan.opts { attachments = { k = "a\0b" } }), "value")
+    einval(raises(c.call, c, "echo", 1, motan.opts { attachments = { ["k\0"] = "v" } }), "key")
+    einval(raises(c.call, c, "echo", 1, motan.opts { method_desc = "int\0x" }), "method_desc")
+    einval(raises(motan.client, srv.url .. "\0?requestTimeout=1"), "URL")
+    eq(c:call("echo", "a\0b"), "a\0b", "NULs inside values are data")
+    eq(c:call("echo", 1, motan.opts { hash_key = "k\0k" }), 1, "the hash key has a length")
+end)
+
+test("c.call (a dot) says to use a colon", function()
+    for _, name in ipairs({ "call", "invoke", "service", "close", "wait_ready" }) do
+        local err = raises(c[name], "echo", 1)
+        eq(err.name, "MOTAN_EINVAL", name)
+        is_true(err.message:find("c:" .. name, 1, true), name .. ": " .. err.message)
+    end
+end)
+
+test("after fork the child's calls raise MOTAN_EFORKED and it exits", function()
+    local t = motan.client(srv.url)
+    eq(t:call("echo", 1), 1)
+    local function wait(pid)
+        local st = ffi.new("int[1]")
+        local deadline = now() + 10
+        while now() < deadline do
+            if ffi.C.waitpid(pid, st, 1) == pid then -- WNOHANG
+                return st[0]
+            end
+            ffi.C.usleep(10000)
+        end
+        ffi.C.kill(pid, 9)
+        ffi.C.waitpid(pid, st, 0)
+        return -1
+    end
+    io.stdout:flush()
+    local pid = ffi.C.fork()
+    if pid == 0 then -- never returns into the test run
+        ffi.C.alarm(10)
+        local good = pcall(function()
+            local ok, err = pcall(t.call, t, "echo", 2)
+            assert(not ok and err.name == "MOTAN_EFORKED" and err.message:find("fork()", 1, true))
+            t:close() -- frees without the parent's loop thread
+        end)
+        ffi.C._exit(good and 0 or 3)
+    end
+    eq(wait(pid), 0, "child status")
+    pid = ffi.C.fork()
+    if pid == 0 then
+        ffi.C.alarm(10)
+        os.exit(0, true) -- closes the Lua state: the client's finalizer runs in the child
+    end
+    eq(wait(pid), 0, "status of a child that only exits")
+    eq(t:call("echo", "parent"), "parent", "the parent's client still works")
+    t:close()
+end)
+
 test("method description and hash key are accepted", function()
     local o = motan.opts { method_desc = "java.lang.String", hash_key = "user-42", timeout = 500 }
     eq(c:call("echo", "x", o), "x")
@@ -543,6 +609,29 @@ test("failing calls do not leak either", function()
     batch(4000)
     local grown = rss_kb() - before
     is_true(sanitizer or grown < 2048, "RSS grew by " .. grown .. " KiB")
+end)
+
+-- ---- statistics ---------------------------------------------------------------------------
+
+test("stats JSON and Prometheus text", function()
+    local m = motan.client(srv.url .. "?filter=metrics")
+    for _ = 1, 3 do
+        m:call("echo", 1)
+    end
+    is_true(not pcall(m.call, m, "fail", "x"), "fail raises")
+    local j = m:stats()
+    is_true(j:find('"kind":"call","side":"client","service":"com.example.EchoService",'
+        .. '"group":"default_rpc","method":"echo","started":3,"in_flight":0,"count":3,"ok":3,'
+        .. '"errors":{}', 1, true), "echo counted: " .. j)
+    is_true(j:find('"method":"fail","started":1,"in_flight":0,"count":1,"ok":0,'
+        .. '"errors":{"MOTAN_EREMOTE":1}', 1, true), "fail counted")
+    is_true(j:find('"kind":"endpoint"', 1, true), "endpoint listed")
+    local p = m:prometheus()
+    is_true(p:find('motan_client_calls_total{service="com.example.EchoService",'
+        .. 'group="default_rpc",method="echo",code="MOTAN_OK"} 3\n', 1, true), "prometheus: " .. p)
+    eq(p:sub(-1), "\n", "ends with a line feed")
+    m:close()
+    is_true(not pcall(m.stats, m), "closed client refuses")
 end)
 
 -- ---- run ----------------------------------------------------------------------------------

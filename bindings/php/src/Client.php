@@ -19,7 +19,7 @@ final class Client
         $this->values = new Values();
         $out = $this->f->new('motan_client *');
         $err = $this->f->new('char[512]');
-        $rc = $this->f->motan_client_new($url, \FFI::addr($out), $err, 512);
+        $rc = $this->f->motan_client_new(self::cstr($url, 'the URL'), \FFI::addr($out), $err, 512);
         if ($rc !== 0) {
             $msg = \FFI::string($err);
             throw new MotanException($msg !== '' ? $msg : $this->f->motan_strerror($rc), $rc);
@@ -53,7 +53,7 @@ final class Client
                 throw new MotanException("unknown option '$k'", Code::EINVAL);
             }
         }
-        $req = $f->motan_client_request($this->c, $method)
+        $req = $f->motan_client_request($this->c, self::cstr($method, 'the method name'))
             ?? throw new MotanException('out of memory', Code::ENOMEM);
         try {
             $this->prepare($req, $args, $options);
@@ -79,6 +79,51 @@ final class Client
     }
 
     /** Frees the client; calls in flight elsewhere end with MOTAN_ECANCELLED. Idempotent. */
+    /**
+     * The client's statistics (docs/observability.md) as the decoded JSON array: with
+     * filter=metrics in the URL, calls and attempts by method and endpoint; endpoints always.
+     */
+    public function stats(): array
+    {
+        return json_decode($this->statsJson(), true, 64, JSON_THROW_ON_ERROR);
+    }
+
+    /** The same statistics as the library's JSON text. */
+    public function statsJson(): string
+    {
+        $p = $this->f->motan_client_stats_json($this->open())
+            ?? throw new MotanException('out of memory', Code::ENOMEM);
+        try {
+            return \FFI::string($p);
+        } finally {
+            $this->f->motan_free($p);
+        }
+    }
+
+    /** The same statistics in the Prometheus text format. */
+    public function prometheus(): string
+    {
+        $f = $this->f;
+        $src = $f->new('motan_stats *[1]');
+        $src[0] = $f->motan_client_get_stats($this->open());
+        $out = $f->new('char *');
+        $len = $f->new('size_t');
+        $rc = $f->motan_stats_prometheus($src, 1, \FFI::addr($out), \FFI::addr($len));
+        if ($rc !== 0) {
+            throw new MotanException('motan_stats_prometheus: ' . $f->motan_strerror($rc), $rc);
+        }
+        try {
+            return \FFI::string($out, $len->cdata);
+        } finally {
+            $f->motan_free($out);
+        }
+    }
+
+    private function open(): \FFI\CData
+    {
+        return $this->c ?? throw new MotanException('client is closed', Code::ECLOSED);
+    }
+
     public function close(): void
     {
         if ($this->c !== null) {
@@ -99,7 +144,7 @@ final class Client
             $f->motan_request_set_timeout($req, self::int($o['timeout'], 'timeout'));
         }
         if (isset($o['method_desc'])) {
-            $this->check($f->motan_request_set_method_desc($req, self::str($o['method_desc'], 'method_desc')), 'method_desc');
+            $this->check($f->motan_request_set_method_desc($req, self::cstr(self::str($o['method_desc'], 'method_desc'), 'method_desc')), 'method_desc');
         }
         if (isset($o['hash_key'])) {
             $key = self::str($o['hash_key'], 'hash_key');
@@ -110,7 +155,8 @@ final class Client
             throw new MotanException('attachments must be an array of strings', Code::EINVAL);
         }
         foreach ($attachments as $k => $v) {
-            $this->check($f->motan_request_set_meta($req, (string)$k, self::str($v, "attachment '$k'")), "attachment '$k'");
+            $this->check($f->motan_request_set_meta($req, self::cstr((string)$k, 'an attachment key'),
+                self::cstr(self::str($v, "attachment '$k'"), "attachment '$k'")), "attachment '$k'");
         }
         $arena = $f->motan_request_arena($req);
         foreach ($args as $arg) {
@@ -128,6 +174,16 @@ final class Client
     private static function str(mixed $v, string $what): string
     {
         return is_string($v) ? $v : throw new MotanException("$what must be a string", Code::EINVAL);
+    }
+
+    /**
+     * Text for a C string parameter. PHP passes a string's buffer as it is, so an embedded NUL
+     * would end it early in C (another method or URL than the one written): refused.
+     */
+    private static function cstr(string $s, string $what): string
+    {
+        return !str_contains($s, "\0") ? $s
+            : throw new MotanException("$what contains a NUL byte", Code::EINVAL);
     }
 
     private static function int(mixed $v, string $what): int

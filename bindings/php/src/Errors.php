@@ -29,6 +29,7 @@ final class Code
     public const ENOTFOUND = -19;
     public const EIO = -20;
     public const EDEADLOCK = -21;
+    public const EFORKED = -22;
 }
 
 /** Every error of the binding: getCode() is the MOTAN_E* code, $name its symbolic name. */

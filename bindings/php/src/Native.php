@@ -5,7 +5,7 @@ declare(strict_types=1);
 namespace Motan;
 
 /**
- * The FFI handle. The declarations below are the subset of include/motan/{core,codec,client}.h
+ * The FFI handle. The declarations below are the subset of include/motan/{core,codec,observe,client}.h
  * the binding uses, copied by hand (same signatures, ABI-identical): reading the headers
  * would need their #include chain. One deliberate difference: motan_value_get_data returns
  * `const uint8_t *` instead of `const char *`, because PHP FFI turns a returned `const char *`
@@ -75,6 +75,11 @@ int motan_client_new(const char *url, motan_client **out, char *errbuf, size_t e
 void motan_client_free(motan_client *c);
 int motan_client_call(motan_client *c, motan_request *req, motan_response **out);
 motan_request *motan_client_request(motan_client *c, const char *method);
+void motan_free(void *p);
+typedef struct motan_stats motan_stats;
+int motan_stats_prometheus(motan_stats *const *sources, size_t n, char **out, size_t *len);
+char *motan_client_stats_json(motan_client *c);
+motan_stats *motan_client_get_stats(motan_client *c);
 C;
 
     private static ?\FFI $ffi = null;

@@ -316,6 +316,65 @@ test('bad options are MotanException EINVAL', function () use ($c) {
     }
 });
 
+test('embedded NULs are refused, not cut (another method would be called)', function () use ($c, $url) {
+    $cases = [
+        'method' => fn () => $c->call("echo\0fail", 'x'),
+        'attachment value' => fn () => $c->callWith('echo', ['x'], ['attachments' => ['k' => "a\0b"]]),
+        'attachment key' => fn () => $c->callWith('echo', ['x'], ['attachments' => ["k\0" => 'v']]),
+        'method_desc' => fn () => $c->callWith('echo', ['x'], ['method_desc' => "int\0x"]),
+        'URL' => fn () => new Client("$url\0&requestTimeout=1"),
+    ];
+    foreach ($cases as $what => $fn) {
+        $e = throws(MotanException::class, $fn);
+        eq(Code::EINVAL, $e->getCode(), $what);
+        ok(str_contains($e->getMessage(), 'NUL'), "$what: " . $e->getMessage());
+    }
+    eq("a\0b", $c->call('echo', "a\0b"), 'NULs inside values are data');
+    eq(1, $c->callWith('echo', [1], ['hash_key' => "k\0k"]), 'the hash key has a length');
+});
+
+test('after fork the child\'s calls fail with EFORKED and it exits', function () use ($url) {
+    if (!function_exists('pcntl_fork')) {
+        echo "  (skipped: no pcntl)\n";
+        return;
+    }
+    $d = new Client($url);
+    eq(1, $d->call('echo', 1));
+    $wait = function (int $pid): int {
+        $end = microtime(true) + 10;
+        while (microtime(true) < $end) {
+            if (pcntl_waitpid($pid, $st, WNOHANG) === $pid) {
+                return pcntl_wifexited($st) ? pcntl_wexitstatus($st) : 100 + pcntl_wtermsig($st);
+            }
+            usleep(10000);
+        }
+        posix_kill($pid, 9);
+        pcntl_waitpid($pid, $st);
+        return -1;
+    };
+    $pid = pcntl_fork();
+    if ($pid === 0) {
+        pcntl_alarm(10);
+        try {
+            $d->call('echo', 2);
+            $status = 3;
+        } catch (MotanException $e) {
+            $status = $e->getCode() === Code::EFORKED && str_contains($e->getMessage(), 'fork()') ? 0 : 4;
+        }
+        $d->close(); // frees without the parent's loop thread
+        exit($status);
+    }
+    eq(0, $wait($pid), 'child status');
+    $pid = pcntl_fork();
+    if ($pid === 0) {
+        pcntl_alarm(10);
+        exit(0); // only the destructors run
+    }
+    eq(0, $wait($pid), 'status of a child that only exits');
+    eq('parent', $d->call('echo', 'parent'), "the parent's client still works");
+    $d->close();
+});
+
 test('close: later calls fail with ECLOSED; close twice is fine', function () use ($url) {
     $d = new Client($url);
     eq('x', $d->call('echo', 'x'));
@@ -357,6 +416,41 @@ test('20000 calls: memory and RSS stay flat', function () use ($url) {
     $drss = rss_kb() - $rss1;
     ok(!rss_checked() || $drss < 2048, "RSS grew by $drss kB over 200 clients");
     $d->close();
+});
+
+// ---- statistics -----------------------------------------------------------------------
+
+test('stats as an array, as JSON and as Prometheus text', function () use ($url) {
+    $m = new Client($url . '&filter=metrics');
+    for ($i = 0; $i < 3; $i++) {
+        $m->call('echo', $i);
+    }
+    try {
+        $m->call('fail', 'x');
+        ok(false, 'fail raises');
+    } catch (RemoteException $e) {
+    }
+    $calls = [];
+    foreach ($m->stats()['series'] as $s) {
+        if ($s['kind'] === 'call') {
+            $calls[$s['method']] = $s;
+        }
+    }
+    eq(3, $calls['echo']['count'], 'echo count');
+    eq(3, $calls['echo']['ok'], 'echo ok');
+    eq(['MOTAN_EREMOTE' => 1], $calls['fail']['errors'], 'fail errors');
+    ok(str_contains($m->statsJson(), '"kind":"endpoint"'), 'endpoint listed');
+    $p = $m->prometheus();
+    ok(str_contains($p, 'motan_client_calls_total{service="com.example.EchoService",'
+        . 'group="default_rpc",method="echo",code="MOTAN_OK"} 3' . "\n"), "prometheus: $p");
+    eq("\n", substr($p, -1), 'ends with a line feed');
+    $m->close();
+    try {
+        $m->stats();
+        ok(false, 'a closed client refuses');
+    } catch (MotanException $e) {
+        eq(Code::ECLOSED, $e->getCode(), 'closed');
+    }
 });
 
 // ---- run ------------------------------------------------------------------------------

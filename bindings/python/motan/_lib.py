@@ -3,7 +3,7 @@
 import ctypes
 import os
 from ctypes import (POINTER, c_char_p, c_double, c_float, c_int, c_int16, c_int32, c_int64,
-                    c_size_t, c_uint8, c_void_p)
+                    c_size_t, c_uint8, c_uint64, c_void_p)
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 # bindings/python/motan -> repo root -> build/lib (a convenience for a source checkout).
@@ -33,11 +33,23 @@ _PROTOS = {
     "motan_errname": (c_char_p, [c_int]),
     "motan_strerror": (c_char_p, [c_int]),
     "motan_version": (c_char_p, []),
+    "motan_free": (None, [c_void_p]),
     "motan_client_new": (c_int, [c_char_p, POINTER(c_void_p), c_char_p, c_size_t]),
     "motan_client_free": (None, [c_void_p]),
     "motan_client_call": (c_int, [c_void_p, c_void_p, POINTER(c_void_p)]),
+    "motan_client_submit": (c_int, [c_void_p, c_void_p, c_uint64]),
+    "motan_client_poll": (c_int, [c_void_p, c_int, POINTER(c_void_p), POINTER(c_uint64)]),
+    "motan_client_completion_fd": (c_int, [c_void_p]),
+    "motan_client_cancel": (c_int, [c_void_p, c_uint64]),
     "motan_client_request": (c_void_p, [c_void_p, c_char_p]),
     "motan_client_get_service": (c_char_p, [c_void_p]),
+    "motan_client_submit": (c_int, [c_void_p, c_void_p, c_uint64]),
+    "motan_client_poll": (c_int, [c_void_p, c_int, POINTER(c_void_p), POINTER(c_uint64)]),
+    "motan_client_completion_fd": (c_int, [c_void_p]),
+    "motan_client_stats_json": (c_void_p, [c_void_p]),
+    "motan_client_get_stats": (c_void_p, [c_void_p]),
+    "motan_stats_prometheus": (c_int, [POINTER(c_void_p), c_size_t, POINTER(c_void_p),
+                                       POINTER(c_size_t)]),
     "motan_request_free": (None, [c_void_p]),
     "motan_request_arena": (c_void_p, [c_void_p]),
     "motan_request_add_arg": (c_int, [c_void_p, c_void_p]),
@@ -85,9 +97,11 @@ OK = 0
 EINVAL = -2
 ETIMEOUT = -11
 ECONNECT = -12
+ECANCELLED = -14
 ECLOSED = -18
 EREMOTE = -15
 ENOENDPOINT = -16
+EFORKED = -22
 
 T_NULL, T_STRING, T_STRING_MAP, T_BYTES, T_STRING_ARRAY = 0, 1, 2, 3, 4
 T_BOOL, T_BYTE, T_INT16, T_INT32, T_INT64, T_FLOAT32, T_FLOAT64 = 5, 6, 7, 8, 9, 10, 11

@@ -4,6 +4,7 @@ Run from the repo root: /usr/bin/python3 -m unittest discover -s bindings/python
 Environment: MOTAN_LIB (the library), MOTAN_TEST_SERVER or BUILD (the server binary).
 """
 
+import asyncio
 import builtins
 import math
 import os
@@ -254,7 +255,9 @@ class TestMethods(Base):
         for bad in ({"M_p": "x"}, {"a\nb": "c"}, {"": "c"}, {"k": "a\0b"}):
             with self.subTest(bad=bad), self.assertRaises(ValueError):
                 self.c.call("echo", 1, attachments=bad)
-        for kw in ({"attachments": {"k": 1}}, {"hash_key": 5}, {"method_desc": 3}):
+        for kw in ({"attachments": {"k": 1}}, {"attachments": {1: "v"}}, {"attachments": ["k"]},
+                   {"attachments": "k=v"}, {"attachments": 5}, {"hash_key": 5},
+                   {"method_desc": 3}):
             with self.subTest(kw=kw), self.assertRaises(TypeError):
                 self.c.call("echo", 1, **kw)
 
@@ -350,6 +353,83 @@ class TestClient(unittest.TestCase):
         self.assertLessEqual(fds(), before + 2)
         self.assertEqual(threading.active_count(), threads)
 
+    def run_script(self, code, timeout=20, **kw):
+        env = dict(os.environ, PYTHONPATH=os.path.join(HERE, ".."), MOTAN_TEST_URL=url)
+        return subprocess.Popen([sys.executable, "-c", code], env=env, text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)
+
+    def test_ctrl_c_interrupts_a_blocking_call(self):
+        # A real interpreter blocked in a 5 s call gets SIGINT: KeyboardInterrupt arrives at
+        # once (not when the answer does), the call is cancelled cleanly and the client goes on.
+        code = """if True:
+            import os, sys, time, motan
+            c = motan.Client(os.environ["MOTAN_TEST_URL"] + "&requestTimeout=10000")
+            c.call("echo", 1)
+            print("ready", flush=True)
+            t0 = time.monotonic()
+            try:
+                c.call("sleep", 5000)
+                print("not interrupted", flush=True)
+            except KeyboardInterrupt:
+                print("interrupted %.6f" % time.monotonic(), flush=True)
+            assert c.call("echo", "after") == "after"
+            c.close()
+            print("ok", flush=True)
+        """
+        p = self.run_script(code)
+        self.assertEqual(p.stdout.readline().strip(), "ready")
+        time.sleep(0.3)  # inside the sleep call
+        sent = time.monotonic()
+        p.send_signal(2)
+        line = p.stdout.readline().split()
+        out, err = p.communicate(timeout=20)
+        self.assertEqual(line[:1], ["interrupted"], "%r %s" % (line, err))
+        latency = float(line[1]) - sent
+        self.assertLess(latency, 0.5, "KeyboardInterrupt after %.3f s" % latency)
+        self.assertEqual(out.strip(), "ok", err)
+        self.assertEqual(p.returncode, 0, err)
+
+    def test_fork(self):
+        # In a child, calls raise MOTAN_EFORKED and the interpreter exits (the finalizer frees
+        # the client without waiting for the parent's threads); a child that never used the
+        # client exits too. The parent's client keeps working, with a call in flight meanwhile.
+        code = """if True:
+            import os, sys, threading, time, motan
+            c = motan.Client(os.environ["MOTAN_TEST_URL"])
+            c.call("echo", 1)
+            t = threading.Thread(target=lambda: c.call("sleep", 300))
+            t.start()
+            time.sleep(0.05)
+            def wait(pid):
+                end = time.monotonic() + 10
+                while time.monotonic() < end:
+                    done, status = os.waitpid(pid, os.WNOHANG)
+                    if done:
+                        return status
+                    time.sleep(0.01)
+                os.kill(pid, 9)
+                return "hung"
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    c.call("echo", 2)
+                    sys.exit(3)
+                except motan.MotanError as e:
+                    sys.exit(0 if e.name == "MOTAN_EFORKED" and "fork()" in e.message else 4)
+            first = wait(pid)
+            pid = os.fork()
+            if pid == 0:
+                sys.exit(0)  # never touched the client: only its finalizer runs
+            second = wait(pid)
+            t.join()
+            assert c.call("echo", "parent") == "parent"
+            print(first, second, flush=True)
+        """
+        p = self.run_script(code)
+        out, err = p.communicate(timeout=30)
+        self.assertEqual(p.returncode, 0, err)
+        self.assertEqual(out.split(), ["0", "0"], err)
+
     def test_library_lookup(self):
         code = "import motan; print(motan.library_path)"
         env = dict(os.environ, PYTHONPATH=os.path.join(HERE, ".."))
@@ -366,6 +446,112 @@ class TestClient(unittest.TestCase):
     def test_version(self):
         self.assertRegex(motan.version(), r"^\d+\.\d+\.\d+")
         self.assertTrue(os.path.basename(motan.library_path).startswith("libmotan.so"))
+
+
+class TestAsync(unittest.TestCase):
+    """await client.acall(...): the pull queue, its completion fd watched by asyncio."""
+
+    def setUp(self):
+        self.c = motan.Client(url + "&maxPending=20000")
+
+    def tearDown(self):
+        self.c.close()
+
+    def test_10000_concurrent_awaits(self):
+        async def main():
+            return await asyncio.gather(*(self.c.acall("echo", i) for i in range(10000)))
+
+        self.assertEqual(asyncio.run(main()), list(range(10000)))
+        self.assertEqual(self.c._pending, {})
+
+    def test_interleaved_with_other_tasks(self):
+        async def ticker(ticks):
+            while True:
+                ticks.append(1)
+                await asyncio.sleep(0.001)
+
+        async def main():
+            ticks = []
+            t = asyncio.ensure_future(ticker(ticks))
+            r = await self.c.acall("sleep", motan.Int32(50))  # the loop runs meanwhile
+            t.cancel()
+            return r, len(ticks)
+
+        r, ticks = asyncio.run(main())
+        self.assertEqual(r, 50)
+        self.assertGreater(ticks, 5)
+
+    def test_errors_raise(self):
+        async def main():
+            with self.assertRaises(motan.RemoteError) as e:
+                await self.c.acall("fail", "boom")
+            self.assertEqual((e.exception.errcode, e.exception.errtype), (30001, 2))
+            with self.assertRaises(motan.TimeoutError):
+                await self.c.acall("sleep", 1000, timeout=50)
+            with self.assertRaises(ValueError):  # refused before anything is sent
+                await self.c.acall("echo", 1, attachments={"M_p": "x"})
+            return await self.c.acall("add", 40, 2, typed=True)
+
+        self.assertEqual(asyncio.run(main()), 42)
+        self.assertEqual(self.c._pending, {})
+
+    def test_cancelled_await_leaves_client_usable(self):
+        async def main():
+            with self.assertRaises(asyncio.TimeoutError):
+                await asyncio.wait_for(self.c.acall("sleep", 300), 0.05)
+            self.assertEqual(len(self.c._pending), 1)  # the call itself goes on
+            self.assertEqual(await self.c.acall("echo", "after"), "after")
+            for _ in range(200):  # its completion is drained, and dropped
+                if not self.c._pending:
+                    break
+                await asyncio.sleep(0.01)
+            return len(self.c._pending)
+
+        self.assertEqual(asyncio.run(main()), 0)
+
+    def test_one_loop_after_another(self):
+        for i in range(3):
+            self.assertEqual(asyncio.run(self.c.acall("echo", i)), i)
+        self.assertEqual(self.c.call("echo", "sync too"), "sync too")
+
+    def test_close_with_calls_in_flight(self):
+        async def main():
+            task = asyncio.ensure_future(self.c.acall("sleep", 2000))
+            await asyncio.sleep(0.05)
+            self.c.close()
+            with self.assertRaises(motan.MotanError) as e:
+                await task
+            self.assertEqual(e.exception.code, -18)  # MOTAN_ECLOSED
+            with self.assertRaises(motan.MotanError):
+                await self.c.acall("echo", 1)
+
+        asyncio.run(main())
+
+
+class TestStats(unittest.TestCase):
+    def test_stats_and_prometheus(self):
+        with motan.Client(url + "&filter=metrics") as c:
+            for _ in range(3):
+                c.call("echo", 1)
+            with self.assertRaises(motan.RemoteError):
+                c.call("fail", "x")
+            s = c.stats()
+            calls = {x["method"]: x for x in s["series"] if x["kind"] == "call"}
+            self.assertEqual(calls["echo"]["count"], 3)
+            self.assertEqual(calls["echo"]["ok"], 3)
+            self.assertEqual(calls["fail"]["errors"], {"MOTAN_EREMOTE": 1})
+            self.assertEqual(len(s["buckets_us"]) + 1, len(calls["echo"]["buckets"]))
+            ep = [x for x in s["series"] if x["kind"] == "endpoint"]
+            self.assertEqual(len(ep), 1)
+            self.assertTrue(ep[0]["available"])
+            text = c.prometheus()
+            self.assertIn('# TYPE motan_client_calls_total counter\n', text)
+            self.assertRegex(text, r'motan_client_calls_total\{service="%s",group="default_rpc",'
+                                   r'method="echo",code="MOTAN_OK"\} 3\n' % SERVICE)
+            self.assertTrue(text.endswith("\n"))
+        with motan.Client(url) as c:  # no metrics: endpoints only
+            c.call("echo", 1)
+            self.assertEqual([x["kind"] for x in c.stats()["series"]], ["endpoint"])
 
 
 if __name__ == "__main__":

@@ -31,14 +31,7 @@ static int slow_factor(void) { return wrapper() ? 12 : 1; }
 
 static void server_path(char *buf, size_t len)
 {
-    const char *env = getenv("MOTAN_TEST_SERVER");
-    const char *b = tu_build();
-    if (env && *env)
-        snprintf(buf, len, "%s", env);
-    else if (b[0] == '/')
-        snprintf(buf, len, "%s/bin/motan-test-server", b);
-    else
-        snprintf(buf, len, "%s/%s/bin/motan-test-server", tu_root(), b);
+    tu_bin_path("MOTAN_TEST_SERVER", "motan-test-server", buf, len);
 }
 
 static int64_t now_ms(void)

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <motan/core.h>
 
@@ -221,3 +222,31 @@ void tu_fail_alloc_stop(void) { motan_set_allocator(NULL, NULL, NULL); }
 unsigned long tu_fail_alloc_seen(void) { return atomic_load(&g_fail_seen); }
 
 int tu_fail_alloc_fired(void) { return atomic_load(&g_fail_fired); }
+
+double tu_proc_cpu_us(int pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+    FILE *f = fopen(path, "r");
+    size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+    if (f)
+        fclose(f);
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')'); /* the name may hold spaces; fields restart after it */
+    unsigned long long ut = 0, st = 0;
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+        return 0;
+    return (double)(ut + st) * 1e6 / (double)sysconf(_SC_CLK_TCK);
+}
+
+void tu_bin_path(const char *env, const char *name, char *buf, size_t len)
+{
+    const char *e = getenv(env);
+    const char *b = tu_build();
+    if (e && *e)
+        snprintf(buf, len, "%s", e);
+    else if (b[0] == '/')
+        snprintf(buf, len, "%s/bin/%s", b, name);
+    else
+        snprintf(buf, len, "%s/%s/bin/%s", tu_root(), b, name);
+}

@@ -22,6 +22,11 @@ json_t *tu_load_vectors(const char *name);
 /* $MOTAN_ROOT or "." : the source tree; $BUILD or "build". */
 const char *tu_root(void);
 const char *tu_build(void);
+/*
+ * A program of the build: $<env> when set, else <BUILD>/bin/<name> (an absolute BUILD as it
+ * is, a relative one under tu_root()).
+ */
+void tu_bin_path(const char *env, const char *name, char *buf, size_t len);
 
 /* The bytes of entry `name` of a vectors file (hex decoded, malloc'd); aborts when missing. */
 uint8_t *tu_vector_bytes(const char *file, const char *name, size_t *len);
@@ -47,6 +52,9 @@ unsigned long tu_fail_alloc_seen(void);
 int tu_fail_alloc_fired(void);
 /* Blocks allocated through these hooks and not yet freed (a leak check without valgrind). */
 long tu_fail_alloc_live(void);
+
+/* User + system CPU time a process has used so far, µs (/proc/<pid>/stat); 0 when unknown. */
+double tu_proc_cpu_us(int pid);
 
 /* Deterministic xorshift64* generator for property tests. */
 uint64_t tu_rand(uint64_t *state);

@@ -125,16 +125,33 @@ static void m_name(srv_server *s, motan_arena *a, const motan_value *args, size_
     result(call, motan_value_new_string(a, s->name, s->name_len));
 }
 
-/* The request's metadata entry `key` as a string, null when absent (what a client sent). */
+/*
+ * meta(key): the request's metadata entry `key` as a string, null when absent (what a client
+ * sent); meta(): all of it as a string map (later duplicates win), e.g. to see a traceparent.
+ */
 static void m_meta(srv_server *s, motan_arena *a, const motan_value *args, size_t n,
                    srv_call *call)
 {
     (void)s;
+    if (n == 0) {
+        motan_value *m = motan_value_new_container(a, MOTAN_T_STRING_MAP);
+        for (size_t i = 0; m && i < motan_server_request_meta_count(call->req); i++) {
+            size_t kl, vl;
+            const char *k = motan_server_request_meta_key(call->req, i, &kl);
+            const char *v = motan_server_request_meta_value(call->req, i, &vl);
+            motan_value *kv = motan_value_new_string(a, k, kl);
+            motan_value *vv = motan_value_new_string(a, v, vl);
+            if (!kv || !vv || motan_value_map_put(m, kv, vv) != MOTAN_OK)
+                m = NULL;
+        }
+        result(call, m);
+        return;
+    }
     size_t vlen = 0;
     /* Strings decoded into an arena are NUL-terminated: the key is a C string. */
     const char *key = n == 1 ? motan_value_get_data(motan_value_at(args, 0), NULL) : NULL;
     if (!key) {
-        bad_args(call, "meta", "expected one string");
+        bad_args(call, "meta", "expected one string or nothing");
         return;
     }
     const char *v = motan_server_request_meta(call->req, key, &vlen);
