@@ -11,10 +11,8 @@
  * The result is handed over from a 0-timeout event, never inside motan__chttp_start, so the
  * callback may free anything. motan__chttp_sync is the blocking form for the farewell.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +25,7 @@
 #include <event2/util.h>
 
 #include "registry/registry_int.h"
+#include "transport/sock.h"
 
 #define CHTTP_MAX_BODY (32 << 20)
 
@@ -277,16 +276,6 @@ static void on_io(evutil_socket_t fd, short what, void *arg)
     }
 }
 
-static void addr_text(const struct evutil_addrinfo *ai, char *out, size_t len)
-{
-    char ip[INET6_ADDRSTRLEN] = "?";
-    const void *a = ai->ai_family == AF_INET6
-                        ? (const void *)&((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr
-                        : (const void *)&((struct sockaddr_in *)ai->ai_addr)->sin_addr;
-    inet_ntop(ai->ai_family, a, ip, sizeof(ip));
-    snprintf(out, len, "%s", ip);
-}
-
 /* The address being tried is connected: send the request. */
 static void on_connect(evutil_socket_t fd, short what, void *arg)
 {
@@ -306,7 +295,7 @@ static void on_connect(evutil_socket_t fd, short what, void *arg)
     if (r->peer_out) {
         for (struct evutil_addrinfo *ai = r->addrs; ai; ai = ai->ai_next)
             if (ai->ai_next == r->next)
-                addr_text(ai, r->peer_out, INET6_ADDRSTRLEN);
+                motan__sock_addr_text(ai, r->peer_out, INET6_ADDRSTRLEN);
     }
     event_free(r->io);
     r->io = event_new(r->base, fd, EV_WRITE | EV_PERSIST, on_io, r);
@@ -333,10 +322,9 @@ static void try_next(motan__chttp *r)
     while (r->next) {
         struct evutil_addrinfo *ai = r->next;
         r->next = ai->ai_next;
-        int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        if (fd >= 0 && (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 || errno == EINPROGRESS)) {
-            int one = 1;
-            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        int in_progress;
+        int fd = motan__sock_connect_addr(ai->ai_addr, (unsigned)ai->ai_addrlen, &in_progress);
+        if (fd >= 0) {
             r->fd = fd;
             r->io = event_new(r->base, fd, EV_WRITE, on_connect, r);
             struct timeval tc = tv_ms(r->connect_ms);
@@ -347,11 +335,10 @@ static void try_next(motan__chttp *r)
             evtimer_add(r->t_connect, &tc);
             return;
         }
+        int err = errno;
         char ip[INET6_ADDRSTRLEN];
-        addr_text(ai, ip, sizeof(ip));
-        snprintf(r->addr_err, sizeof(r->addr_err), "%s: %s", ip, strerror(errno));
-        if (fd >= 0)
-            close(fd);
+        motan__sock_addr_text(ai, ip, sizeof(ip));
+        snprintf(r->addr_err, sizeof(r->addr_err), "%s: %s", ip, strerror(err));
     }
     char why[200];
     snprintf(why, sizeof(why), "connection failed (%s)", r->addr_err[0] ? r->addr_err : "no address");
@@ -380,19 +367,6 @@ static void resolved(int result, struct evutil_addrinfo *res, void *arg)
     evtimer_del(r->t_connect);
     r->addrs = r->next = res;
     try_next(r);
-}
-
-/* host:port when host is an address (no resolver needed): the list (owned), else NULL. */
-static struct evutil_addrinfo *numeric_addrs(const char *host, int port)
-{
-    char ps[16];
-    snprintf(ps, sizeof(ps), "%d", port);
-    struct evutil_addrinfo hints, *res = NULL;
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = EVUTIL_AI_NUMERICHOST | EVUTIL_AI_NUMERICSERV;
-    return evutil_getaddrinfo(host, ps, &hints, &res) == 0 ? res : NULL;
 }
 
 static void on_total_timer(evutil_socket_t fd, short what, void *arg)
@@ -470,20 +444,14 @@ int motan__chttp_start(struct event_base *base, struct evdns_base *dns, const ch
     }
     struct timeval tt = tv_ms(total_ms), tc = tv_ms(connect_ms);
     evtimer_add(r->t_total, &tt);
-    struct evutil_addrinfo *res = numeric_addrs(host, port);
+    char ps[16];
+    struct evutil_addrinfo hints, *res = motan__sock_numeric(host, port, &hints, ps);
     if (res) {
         r->addrs = r->next = res;
         try_next(r); /* failures are reported from the loop (finish), never in here */
     } else if (!dns) {
         finish(r, "cannot resolve the agent's name: no resolver");
     } else {
-        char ps[16];
-        snprintf(ps, sizeof(ps), "%d", port);
-        struct evutil_addrinfo hints;
-        memset(&hints, 0, sizeof(hints));
-        hints.ai_family = AF_UNSPEC;
-        hints.ai_socktype = SOCK_STREAM;
-        hints.ai_flags = EVUTIL_AI_NUMERICSERV;
         evtimer_add(r->t_connect, &tc); /* resolving counts against the connect timeout */
         r->resolving = 1;
         struct evdns_getaddrinfo_request *d = evdns_getaddrinfo(dns, host, ps, &hints, resolved, r);
@@ -516,15 +484,16 @@ static int wait_fd(int fd, short events, uint64_t deadline_us)
 int motan__chttp_sync(const char *ip, int port, const char *host, const char *method,
                       const char *uri, int total_ms)
 {
-    struct evutil_addrinfo *res = numeric_addrs(ip, port);
+    char ps[16];
+    struct evutil_addrinfo hints, *res = motan__sock_numeric(ip, port, &hints, ps);
     if (!res)
         return 0;
     uint64_t deadline = motan_now_us() + (uint64_t)total_ms * 1000u;
     int status = 0;
     motan_buf *b = motan_buf_new(512);
-    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int in_progress;
+    int fd = motan__sock_connect_addr(res->ai_addr, (unsigned)res->ai_addrlen, &in_progress);
     if (b && fd >= 0 && build_request(b, host, port, method, uri, NULL) == MOTAN_OK &&
-        (connect(fd, res->ai_addr, res->ai_addrlen) == 0 || errno == EINPROGRESS) &&
         wait_fd(fd, POLLOUT, deadline)) {
         size_t sent = 0, len = motan_buf_len(b);
         while (sent < len && wait_fd(fd, POLLOUT, deadline)) {

@@ -4,13 +4,13 @@
  * first (all at once) and the client gets every address each name resolved to, as
  * "ip:port,ip:port" (it tries them in turn). Addresses in the URL need no resolver.
  */
-#include <arpa/inet.h>
 #include <stdio.h>
 
 #include <event2/dns.h>
 #include <event2/util.h>
 
 #include "registry/zk_int.h"
+#include "transport/sock.h"
 
 int motan__zk_hosts_init(motan__zk *z, const motan_url *url, char *errbuf, size_t errlen)
 {
@@ -88,11 +88,9 @@ static void finish(motan__zk *z)
             snprintf(why, sizeof(why), "cannot resolve %s: %s", h->name,
                      h->err ? evutil_gai_strerror(h->err) : "no address");
         for (struct evutil_addrinfo *ai = h->res; ai; ai = ai->ai_next) {
-            char ip[INET6_ADDRSTRLEN] = "";
-            const void *a = ai->ai_family == AF_INET6
-                                ? (const void *)&((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr
-                                : (const void *)&((struct sockaddr_in *)ai->ai_addr)->sin_addr;
-            if (!inet_ntop(ai->ai_family, a, ip, sizeof(ip)))
+            char ip[64];
+            motan__sock_addr_text(ai, ip, sizeof(ip));
+            if (ip[0] == '?')
                 continue;
             off += (size_t)snprintf(list + off, cap - off, "%s%s:%d", off ? "," : "", ip, h->port);
         }
@@ -139,13 +137,8 @@ void motan__zk_resolve(motan__zk *z)
         motan__zk_host *h = &z->ens[i];
         h->z = z;
         char port[16];
-        snprintf(port, sizeof(port), "%d", h->port);
-        struct evutil_addrinfo hints, *res = NULL;
-        memset(&hints, 0, sizeof(hints));
-        hints.ai_family = AF_UNSPEC;
-        hints.ai_socktype = SOCK_STREAM;
-        hints.ai_flags = EVUTIL_AI_NUMERICHOST | EVUTIL_AI_NUMERICSERV;
-        if (evutil_getaddrinfo(h->name, port, &hints, &res) == 0 && res) {
+        struct evutil_addrinfo hints, *res = motan__sock_numeric(h->name, h->port, &hints, port);
+        if (res) {
             resolved(0, res, h);
             continue;
         }
@@ -153,7 +146,6 @@ void motan__zk_resolve(motan__zk *z)
             resolved(EVUTIL_EAI_FAIL, NULL, h);
             continue;
         }
-        hints.ai_flags = EVUTIL_AI_NUMERICSERV;
         struct evdns_getaddrinfo_request *r = evdns_getaddrinfo(dns, h->name, port, &hints,
                                                                 resolved, h);
         if (h->pending) /* not answered at once */

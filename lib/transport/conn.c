@@ -13,7 +13,6 @@
  * getaddrinfo: one slow name must not stall the other connections), then every address it
  * resolved to is tried in turn, each within connectTimeout.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <sys/socket.h>
@@ -216,16 +215,6 @@ static void use_fd(motan__conn *c, int fd, int in_progress)
     arm_connect_timer(c);
 }
 
-static void addr_text(const struct evutil_addrinfo *ai, char *out, size_t len)
-{
-    char ip[64] = "?";
-    if (ai->ai_family == AF_INET)
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)ai->ai_addr)->sin_addr, ip, sizeof(ip));
-    else if (ai->ai_family == AF_INET6)
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ai->ai_addr)->sin6_addr, ip, sizeof(ip));
-    snprintf(out, len, "%s", ip);
-}
-
 /* Tries the next resolved address; when none is left the attempt has failed. */
 static void try_next_address(motan__conn *c)
 {
@@ -240,9 +229,10 @@ static void try_next_address(motan__conn *c)
             use_fd(c, fd, in_progress);
             return;
         }
+        int err = errno;
         char ip[64];
-        addr_text(ai, ip, sizeof(ip));
-        snprintf(c->last_err, sizeof(c->last_err), "%s: %s", ip, strerror(errno));
+        motan__sock_addr_text(ai, ip, sizeof(ip));
+        snprintf(c->last_err, sizeof(c->last_err), "%s: %s", ip, strerror(err));
     }
     char msg[256];
     if (c->tried > 1)
@@ -260,7 +250,7 @@ static void address_failed(motan__conn *c, const char *why)
     /* The address just tried is the one before next_addr. */
     for (struct evutil_addrinfo *ai = c->addrs; ai; ai = ai->ai_next)
         if (ai->ai_next == c->next_addr) {
-            addr_text(ai, ip, sizeof(ip));
+            motan__sock_addr_text(ai, ip, sizeof(ip));
             break;
         }
     snprintf(c->last_err, sizeof(c->last_err), "%s: %s", ip, why);
@@ -325,15 +315,9 @@ int motan__conn_connect(motan__conn *c, int may_evict)
         return MOTAN_OK;
     }
     char port[16];
-    snprintf(port, sizeof(port), "%d", ep->port);
-    struct evutil_addrinfo hints, *res = NULL;
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_protocol = IPPROTO_TCP;
-    hints.ai_flags = EVUTIL_AI_NUMERICHOST | EVUTIL_AI_NUMERICSERV;
+    struct evutil_addrinfo hints, *res = motan__sock_numeric(ep->host, ep->port, &hints, port);
     /* An address needs no resolver (and no resolver is made for it). */
-    if (evutil_getaddrinfo(ep->host, port, &hints, &res) == 0 && res) {
+    if (res) {
         c->addrs = c->next_addr = res;
         try_next_address(c);
         return c->state == CONN_IDLE ? MOTAN_ECONNECT : MOTAN_OK;
@@ -343,7 +327,6 @@ int motan__conn_connect(motan__conn *c, int may_evict)
         motan__conn_fail(c, MOTAN_ECONNECT, "cannot resolve host names: no resolver (evdns)");
         return MOTAN_ECONNECT;
     }
-    hints.ai_flags = EVUTIL_AI_NUMERICSERV;
     c->resolving = 1;
     arm_connect_timer(c); /* resolving counts against connectTimeout */
     struct evdns_getaddrinfo_request *r = evdns_getaddrinfo(dns, ep->host, port, &hints, resolved, c);

@@ -12,6 +12,7 @@
 #include <motan/transport.h>
 
 #include "core/core_int.h"
+#include "transport/sock.h"
 
 /* ---- loop ------------------------------------------------------------------------------- */
 
@@ -259,9 +260,5 @@ void motan__budget_put(motan__conn *c);
 /* c is connected with nothing pending (1) or has work again (0). */
 void motan__budget_set_idle(motan__conn *c, int idle);
 
-/* sock.c: a non-blocking socket connecting to one address or a Unix path; -1 with errno. */
-struct sockaddr;
-int motan__sock_connect_addr(const struct sockaddr *sa, unsigned len, int *in_progress);
-int motan__sock_connect_unix(const char *path, int *in_progress);
 
 #endif
