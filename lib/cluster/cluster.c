@@ -124,7 +124,7 @@ static void create_in_loop(void *arg)
     if (rc == MOTAN_OK) {
         /* The endpoints send it (their URLs carry the service's parameters): check it once. */
         const char *ser = motan_url_get_param(c->url, "serialization");
-        int id = ser ? motan_serialization_by_name(ser) : -1;
+        int id = c->serialization = ser ? motan_serialization_by_name(ser) : -1;
         if (ser && (id < 0 || !motan_serialization_supported(id)))
             rc = motan__errf(a->errbuf, a->errlen, MOTAN_EURL,
                              "serialization \"%s\" is not supported (simple, msgpack, json)", ser);

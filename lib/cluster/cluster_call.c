@@ -512,8 +512,8 @@ static int filter_begin(motan_cluster *c, motan_ha_call *call)
     const motan_request *req = call->req;
     size_t body = 0;
     int ser = motan_request_get_serialization(req);
-    if (ser < 0)
-        ser = MOTAN_SER_SIMPLE;
+    if (ser < 0) /* what the endpoints will send */
+        ser = c->serialization > 0 ? c->serialization : MOTAN_SER_SIMPLE;
     motan_request_body(req, &body);
     if (!body)
         body = measure_args(c, req, ser);

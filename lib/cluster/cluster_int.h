@@ -110,6 +110,7 @@ struct motan_cluster {
     motan_filter_chain *chain;          /* NULL: no filters (nothing is measured) */
     unsigned call_flags;                /* motan_call_flags for attempts (phases) */
     motan_buf *measure; /* loop thread: sizes unprepared arguments for the filters */
+    int serialization;  /* the URL's (what the endpoints send by default), -1: none */
     struct {
         const char *key;
         int64_t def, value;
