@@ -279,6 +279,9 @@ static void free_in_loop(void *arg)
     motan__health_stop(ep);
     for (int i = 0; ep->conns && i < ep->nconns; i++)
         motan__conn_fail(&ep->conns[i], MOTAN_ECANCELLED, "endpoint freed");
+    /* Out of the loop's books now: a callback still running may free the loop (a client freed
+     * from its callback on a caller's loop) before the last hold on ep goes. */
+    motan__budget_join(ep, 0);
     event_del(&ep->done_ev);
     ep->free_pending = 1;
     motan__endpoint_release(ep);
