@@ -2,7 +2,9 @@
  * cluster_failover: round robin over several servers with failover; a server that dies
  * mid-run costs no call. Prints the result and how many calls each server answered.
  *   build/examples/cluster_failover \
- *     'motan2://127.0.0.1:8001,127.0.0.1:8002,127.0.0.1:8003/com.example.EchoService' [calls]
+ *     'motan2://127.0.0.1:8001,127.0.0.1:8002,127.0.0.1:8003/com.example.EchoService' \
+ *     [calls] [in-flight] [progress]
+ * With progress N, a line "done <count>" is printed (and flushed) every N completions.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,11 +17,12 @@
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: %s URL [calls] [in-flight]\n", argv[0]);
+        fprintf(stderr, "usage: %s URL [calls] [in-flight] [progress]\n", argv[0]);
         return 2;
     }
     int calls = argc > 2 ? atoi(argv[2]) : 20000;
     int inflight = argc > 3 ? atoi(argv[3]) : 16;
+    int progress = argc > 4 ? atoi(argv[4]) : 0;
     char err[256];
     motan_config *cfg;
     if (motan_config_new(argv[1], &cfg, err, sizeof(err)) != MOTAN_OK) {
@@ -66,6 +69,10 @@ int main(int argc, char **argv)
                 counts[k]++;
         }
         motan_response_free(resp);
+        if (progress > 0 && done % progress == 0) {
+            printf("done %d\n", done);
+            fflush(stdout);
+        }
         if (issued < calls)
             motan_client_submit(client, reqs[slot], slot), issued++;
     }

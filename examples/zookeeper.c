@@ -23,8 +23,8 @@ int main(int argc, char **argv)
         motan_client_registry_status(client, status, sizeof(status));
         fprintf(stderr, "no server registered yet (registry: %s)\n", status[0] ? status : "ok");
     }
-    motan_cluster *cluster = motan_client_get_cluster(client);
-    printf("servers from ZooKeeper: %zu\n", motan_cluster_endpoint_count(cluster));
+    /* From this (non-loop) thread: the client asks its loop (the cluster is loop-thread only). */
+    printf("servers from ZooKeeper: %zu\n", motan_client_endpoint_count(client));
 
     motan_request *req = motan_client_request(client, "name");
     motan_response *resp;

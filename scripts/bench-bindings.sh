@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 BUILD="${BUILD:-build}"
 case "$BUILD" in /*) build="$BUILD" ;; *) build="$PWD/$BUILD" ;; esac
 calls="${BENCH_CALLS:-20000}"
-export MOTAN_LIB="$build/lib/libmotan.so.0"
+export MOTAN_LIB="$build/lib/libmotan.so.1"
 export LUA_PATH="$PWD/bindings/lua/?.lua;;"
 
 tmp=$(mktemp -d)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every libFuzzer target built in build-fuzz/fuzz/ (make fuzz-build).
-#   scripts/fuzz.sh short   each target for $FUZZ_SECONDS seconds (default 18)
+#   scripts/fuzz.sh short   each target for $FUZZ_SECONDS seconds (default 16)
 #   scripts/fuzz.sh long    each target for at least 10 million executions
 # Corpus of fuzz_<name>: tests/fuzz/corpus/<name>/. A run works on a temporary copy of it,
 # seeded from the conformance vectors, so the tree only ever holds what was put there on
@@ -12,7 +12,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 mode="${1:-short}"
-FUZZ_SECONDS="${FUZZ_SECONDS:-18}"
+FUZZ_SECONDS="${FUZZ_SECONDS:-16}"
 VECTORS="${MOTAN_VECTORS_DIR:-$PWD/tests/vectors}"
 case "$mode" in
     short) limit=(-max_total_time="$FUZZ_SECONDS") ;;

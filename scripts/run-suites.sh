@@ -8,6 +8,8 @@
 #   all                unit integration cli bindings (what `make asan` runs)
 #   valgrind           the transport, cluster and server-layer integration suites under memcheck
 #   valgrind-registry  the direct, file (reading, publishing) and consul registry suites under memcheck
+#   valgrind-edges     the client edge cases and DNS (test_edges, test_dns) under memcheck
+#   sweep-valgrind     the allocation-failure sweep (test_alloc_sweep) under memcheck
 #   valgrind-server    the server layer's limits and hostile-client suites under memcheck
 #   valgrind-agent     the motan-agent suites with the agent processes under memcheck
 #   tsan               the multi-threaded suites (built with -fsanitize=thread)
@@ -67,7 +69,7 @@ nope() { # nope NAME [WHY]: NAME failed
 
 # binding NAME: the binding's suite, its interpreter run the way the sanitizer allows.
 binding() {
-    local name=$1 lib="$build_abs/lib/libmotan.so.0" asan_rt=
+    local name=$1 lib="$build_abs/lib/libmotan.so.1" asan_rt=
     echo "--- $name"
     ran=$((ran + 1))
     [ -e "$lib" ] || { nope "$name" "$lib is missing"; return; }
@@ -139,6 +141,10 @@ for group in "${groups[@]}"; do
         valgrind)
             MOTAN_SANITIZER=valgrind suites tests/integration memcheck test_transport test_cluster \
                 test_srv_dispatch test_srv_async test_srv_drain ;;
+        valgrind-edges)
+            MOTAN_SANITIZER=valgrind suites tests/integration memcheck test_edges test_dns ;;
+        sweep-valgrind)
+            MOTAN_SANITIZER=valgrind suites tests/integration memcheck test_alloc_sweep ;;
         valgrind-registry)
             MOTAN_SANITIZER=valgrind suites tests/integration memcheck \
                 test_registry_direct test_registry_file test_registry_file_write test_registry_consul ;;
@@ -148,10 +154,12 @@ for group in "${groups[@]}"; do
         valgrind-agent)
             # the agent processes under memcheck (a report makes them exit 99), the suites not
             MOTAN_AGENT_WRAPPER="valgrind -q --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect,possible --errors-for-leak-kinds=definite,indirect,possible --suppressions=$PWD/tests/support/valgrind.supp" \
-                suites tests/integration direct test_agent test_agent_zk ;;
+                suites tests/integration direct test_agent test_agent_backend test_agent_zk ;;
         tsan)
-            suites tests/integration direct test_transport test_cluster test_client test_hostile test_observability \
-                test_registry_direct test_registry_file test_registry_file_write test_registry_consul test_zookeeper test_examples \
+            suites tests/integration direct test_transport test_cluster test_client test_hostile \
+                test_observability test_edges test_dns test_consul_edges \
+                test_registry_direct test_registry_file test_registry_file_write test_registry_consul test_zookeeper \
+                test_examples \
                 test_srv_dispatch test_srv_async test_srv_drain test_srv_limits test_srv_hostile \
                 test_srv_export test_srv_observe ;;
         *) echo "unknown group $group"; exit 2 ;;

@@ -86,7 +86,10 @@ int motan_client_new_config(const motan_config *cfg, struct event_base *base,
 /*
  * Completes every call in flight with MOTAN_ECANCELLED (callbacks run, queued completions
  * are freed), stops the registry and the loop thread. No callback runs after it returns.
- * Not from inside one of the client's callbacks. In a child process after fork() see above.
+ * It may be called from inside one of the client's own callbacks (free-from-callback is
+ * supported, deferred): everything is torn down before it returns except the built-in loop
+ * thread, which ends, and frees the loop, once that callback has returned.
+ * In a child process after fork() see above.
  */
 void motan_client_free(motan_client *c);
 
@@ -94,7 +97,8 @@ void motan_client_free(motan_client *c);
  * Blocking call (built-in loop; from any thread but the loop's, else MOTAN_EDEADLOCK).
  * *out always gets a response (owned: motan_response_free) and the return value is its
  * code: MOTAN_OK, MOTAN_EREMOTE (server error: errcode/errtype/errmsg on the response),
- * MOTAN_ETIMEOUT, MOTAN_ECONNECT, MOTAN_ENOENDPOINT, ... The request is only read.
+ * MOTAN_ETIMEOUT, MOTAN_ECONNECT, MOTAN_ENOENDPOINT, ... The request is only read (never
+ * written, so several threads may send the same request at once).
  */
 int motan_client_call(motan_client *c, motan_request *req, motan_response **out);
 /*
@@ -130,8 +134,13 @@ motan_request *motan_client_request(motan_client *c, const char *method);
 /* The service path, the configuration URL (borrowed, live with c). */
 const char *motan_client_get_service(const motan_client *c);
 const motan_url *motan_client_get_url(const motan_client *c);
-/* The cluster (borrowed) for statistics and endpoint introspection. */
+/*
+ * The cluster (borrowed) for statistics and endpoint introspection; its endpoint functions
+ * are loop-thread only (motan_loop_run_wait, or a callback), its counters any thread.
+ */
 motan_cluster *motan_client_get_cluster(motan_client *c);
+/* Endpoints of the client's own group now; any thread (a built-in loop is asked and waited for). */
+size_t motan_client_endpoint_count(motan_client *c);
 /* The registry's current problem, "" when healthy (copied into buf). */
 void motan_client_registry_status(motan_client *c, char *buf, size_t len);
 /* Waits (built-in loop) until the client has at least one endpoint, up to timeout_ms. */

@@ -61,10 +61,11 @@ void motan_cluster_set_groups_listener(motan_cluster *c, motan_cluster_groups_cb
                                        void *userdata);
 
 /*
- * Starts a call: identity fields the request lacks (service, group, version, application,
- * serialization) are filled in from the service URL, the body is prepared on the calling
- * thread, then the HA strategy runs it. On MOTAN_OK cb runs exactly once, on the loop thread,
- * never inside this call. req is borrowed until then.
+ * Starts a call: the HA strategy runs it; identity fields the request lacks (service, group,
+ * version, application, serialization) are sent from the service URL and arguments not
+ * prepared are encoded on the loop thread, all without writing to the request (one request
+ * may be in flight several times, from several threads). On MOTAN_OK cb runs exactly once,
+ * on the loop thread, never inside this call. req is borrowed (only read) until then.
  */
 int motan_cluster_call(motan_cluster *c, motan_request *req, motan_response_cb cb,
                        void *userdata);
@@ -152,7 +153,9 @@ typedef struct motan_ha_call motan_ha_call;
  * An HA strategy, registered by name (built-ins: failfast, failover, backupRequest). The
  * cluster calls start once per call; the strategy sends attempts with motan_ha_call_send
  * and must eventually call motan_ha_call_complete exactly once (after which every remaining
- * attempt is cancelled and its late response dropped).
+ * attempt is cancelled and its late response dropped). Whatever a strategy does, every call
+ * has a backstop deadline of requestTimeout x (retries + 1) + 1000 ms: a call still open then
+ * completes with MOTAN_ETIMEOUT (and the strategy's later completion is ignored).
  */
 typedef struct motan_ha_ops {
     /* sizeof(motan_ha_ops) where the plug-in was compiled (checked at registration). */

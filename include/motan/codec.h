@@ -321,9 +321,11 @@ size_t motan_parser_buffered(const motan_parser *p);
 /* ==== requests and responses as data ==================================================== */
 
 /*
- * A call to make: method, arguments, attachments and per-call options. The client fills in
- * service, group, version, application and serialization from its URL where they are unset.
- * A request must stay unchanged from the call until its completion; it can be sent again.
+ * A call to make: method, arguments, attachments and per-call options. The client sends
+ * service, group, version, application and serialization from its URL where they are unset,
+ * without writing them into the request: calls only read a request, so one request may be in
+ * flight several times at once, from several threads. It must stay unchanged (no setter
+ * called, not freed) from the call until its completion; it can be sent again.
  */
 typedef struct motan_request motan_request;
 
@@ -412,11 +414,39 @@ int motan_request_encode(motan_request *r, uint64_t request_id, int timeout_ms, 
 /*
  * As motan_request_encode, plus nmeta extra metadata entries meta[2i] = meta[2i + 1]
  * (NUL-terminated; a filter's additions for this call) written after the attachments; an
- * attachment with the same key as an extra entry is left out. The request is not changed.
+ * attachment with the same key as an extra entry is left out. Like motan_request_encode it
+ * prepares the body first (motan_request_encode_filled does not).
  */
 int motan_request_encode_ex(motan_request *r, uint64_t request_id, int timeout_ms, size_t mingz,
                             const char *const *meta, size_t nmeta, motan_buf *out, char *errbuf,
                             size_t errlen);
+
+/*
+ * What a sender puts in a frame where the request leaves a field unset (NULL: nothing), and
+ * a group sent instead of the request's own (a rule routed the call to another group; NULL:
+ * none). Zero it before use ({0}): fields are only ever added at the end.
+ */
+typedef struct motan_request_fill {
+    const char *service;
+    const char *group;
+    const char *version;
+    const char *application;
+    int serialization; /* MOTAN_SER_*; 0 or < 0: none (hessian2, id 0, has no codec here) */
+    const char *group_override;
+    /* Extra metadata meta[2i] = meta[2i + 1], as motan_request_encode_ex takes them. */
+    const char *const *meta;
+    size_t nmeta;
+} motan_request_fill;
+
+/*
+ * motan_request_encode without writing to r (the transport's, for requests shared between
+ * calls and threads): fill (may be NULL) supplies what r leaves unset, and arguments that
+ * were not prepared in the serialization sent (motan_request_prepare) are serialized straight
+ * into out. Errors as motan_request_encode, plus argument encoding errors.
+ */
+int motan_request_encode_filled(const motan_request *r, const motan_request_fill *fill,
+                                uint64_t request_id, int timeout_ms, size_t mingz, motan_buf *out,
+                                char *errbuf, size_t errlen);
 
 /*
  * The outcome of one call: a value, or an error with a code, a message and, for remote
@@ -424,8 +454,15 @@ int motan_request_encode_ex(motan_request *r, uint64_t request_id, int timeout_m
  */
 typedef struct motan_response motan_response;
 
-/* owned: free with motan_response_free. */
+/* owned: free with motan_response_free. NULL on out of memory. */
 motan_response *motan_response_new(void);
+/*
+ * Never NULL: a new response, or when memory runs out a shared, read-only one with code
+ * MOTAN_ENOMEM and message "out of memory" (setters leave it as it is, and
+ * motan_response_free accepts it). For completions that must be delivered whatever happens:
+ * every response a callback or motan_client_poll hands out is one of these.
+ */
+motan_response *motan_response_new_or_oom(void);
 void motan_response_free(motan_response *r);
 
 /* MOTAN_OK, or the error code of the call (MOTAN_EREMOTE for an error response). */
@@ -448,7 +485,8 @@ const char *motan_response_get_meta(const motan_response *r, const char *key);
 size_t motan_response_meta_count(const motan_response *r);
 const char *motan_response_meta_key(const motan_response *r, size_t i);
 const char *motan_response_meta_value(const motan_response *r, size_t i);
-/* The arena of the response (for callers building values that live with it). */
+/* The arena of the response (for callers building values that live with it); NULL for the
+ * shared out-of-memory response (motan_response_new_or_oom). */
 motan_arena *motan_response_arena(motan_response *r);
 /* Bytes of the response frame's body (after gunzip); 0 for a response not from a frame. */
 size_t motan_response_get_body_size(const motan_response *r);

@@ -147,7 +147,10 @@ const char *motan_filter_call_service(const motan_filter_call *call);
 const char *motan_filter_call_group(const motan_filter_call *call);
 const char *motan_filter_call_method(const motan_filter_call *call);
 int motan_filter_call_serialization(const motan_filter_call *call);
-/* Bytes of the request body. */
+/*
+ * Bytes of the request body. On the client, arguments not prepared (motan_request_prepare)
+ * are measured by serializing them once more, as calls never write to the request.
+ */
 size_t motan_filter_call_request_size(const motan_filter_call *call);
 /*
  * Metadata of the request: what filters added (motan_filter_call_set_meta) first, then the

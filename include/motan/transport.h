@@ -16,6 +16,7 @@
 #include <motan/codec.h>
 
 struct event_base;
+struct evdns_base;
 
 /* ==== loops ============================================================================= */
 
@@ -27,12 +28,23 @@ int motan_loop_new(motan_loop **out, char *errbuf, size_t errlen);
 int motan_loop_new_with_base(struct event_base *base, motan_loop **out, char *errbuf,
                              size_t errlen);
 /*
- * Built-in loop: runs the queued tasks, stops and joins the thread. Free every endpoint,
- * cluster, registry and client on the loop first. Never call it from the loop thread.
+ * Built-in loop: runs the queued tasks, stops and joins the thread (needs no memory). Free
+ * every endpoint, cluster, registry and client on the loop first. From the loop's own
+ * thread (a callback or task) it returns at once: the loop stops when the callback returns
+ * and its thread frees it.
  */
 void motan_loop_free(motan_loop *l);
 /* The event_base (borrowed). */
 struct event_base *motan_loop_get_base(motan_loop *l);
+/*
+ * The loop's asynchronous resolver (libevent evdns, configured from /etc/resolv.conf and
+ * /etc/hosts), created on first use; borrowed, lives with the loop; NULL when it cannot be
+ * created. Loop thread only. Every host name libmotan connects to (endpoints, ZooKeeper,
+ * Consul) is resolved through it, never with a blocking getaddrinfo on the loop, and every
+ * address a name resolves to is tried in turn. Point it elsewhere with evdns's own API
+ * (e.g. evdns_base_nameserver_ip_add).
+ */
+struct evdns_base *motan_loop_get_dns(motan_loop *l);
 /* 1 for a built-in loop. */
 int motan_loop_is_builtin(const motan_loop *l);
 /* 1 when the calling thread is the loop's thread (in a child process after fork(): always). */
@@ -71,7 +83,8 @@ typedef struct motan_endpoint motan_endpoint;
  * connection), errorCountThreshold (10, <= 0 disables), keepaliveInterval (1000 ms),
  * maxContentLength (10 MiB), maxDecodedSize (4 x maxContentLength: the decoded-size budget
  * of one response, codec.h), mingzSize (0 = no gzip), the service identity (path, group,
- * version, application, serialization) filled into requests that lack them, and
+ * version, application, serialization) sent for requests that lack them (the request itself
+ * is never written to), and
  * connectionBudget (the loop's sockets together; default half the open-file limit, >= 64).
  * Connections open at creation while all the loop's connections fit in the budget (and then
  * reconnect by themselves); past it a connection opens when a call needs one, closing the
@@ -92,7 +105,7 @@ void motan_endpoint_free(motan_endpoint *e);
  * "<method>.requestTimeout"). On MOTAN_OK cb runs exactly once later (result, remote error,
  * timeout, connection error, busy, cancel) and *call_id (may be NULL) identifies the call for
  * motan_endpoint_cancel. Any other return means cb never runs (MOTAN_EINVAL, MOTAN_ECLOSED).
- * req is borrowed until cb has run.
+ * req is borrowed (only read) until cb has run.
  */
 int motan_endpoint_call(motan_endpoint *e, motan_request *req, int timeout_ms,
                         motan_response_cb cb, void *userdata, uint64_t *call_id);
@@ -106,13 +119,17 @@ typedef enum motan_call_flags {
 } motan_call_flags;
 
 /*
- * As motan_endpoint_call, plus nmeta extra metadata entries meta[2i] = meta[2i + 1] sent
- * after the request's attachments (motan_request_encode_ex; the array and strings are
- * borrowed until cb has run or motan_endpoint_cancel has returned: a cancelled call is never
- * encoded) and flags (motan_call_flags).
+ * As motan_endpoint_call, plus: group (borrowed until cb has run; NULL: the request's own)
+ * sent as M_g instead of the request's group; nmeta extra metadata entries
+ * meta[2i] = meta[2i + 1] sent after the request's attachments (motan_request_encode_ex; the
+ * array and strings are borrowed until cb has run or motan_endpoint_cancel has returned: a
+ * cancelled call is never encoded); and flags (motan_call_flags). Calls never write to the
+ * request: what it leaves unset (service, group, version, application, serialization) is
+ * taken from the node URL when encoding, so one request may be in flight on several
+ * endpoints at once.
  */
-int motan_endpoint_call_ex(motan_endpoint *e, motan_request *req, int timeout_ms,
-                           const char *const *meta, size_t nmeta, unsigned flags,
+int motan_endpoint_call_ex(motan_endpoint *e, const motan_request *req, const char *group,
+                           int timeout_ms, const char *const *meta, size_t nmeta, unsigned flags,
                            motan_response_cb cb, void *userdata, uint64_t *call_id);
 /*
  * Completes the call with MOTAN_ECANCELLED (its late response is dropped). Loop thread only.
@@ -141,7 +158,11 @@ int motan_endpoint_is_available(const motan_endpoint *e);
 size_t motan_endpoint_inflight(const motan_endpoint *e);
 /* "host:port" or "unix:/path" (borrowed, lives with e). */
 const char *motan_endpoint_get_address(const motan_endpoint *e);
-/* The node URL (borrowed, lives with e). */
+/*
+ * The node URL. Borrowed: valid until motan_endpoint_update_url replaces it (a cluster does
+ * that whenever a node's parameters change in the registry) or e is freed, so read it on
+ * the loop thread and copy what you keep.
+ */
 const motan_url *motan_endpoint_get_url(const motan_endpoint *e);
 /* Counters since creation. */
 uint64_t motan_endpoint_stat(const motan_endpoint *e, const char *name);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <strings.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "client/client_int.h"
@@ -231,7 +232,12 @@ static int client_create(const motan_url *url, motan_stats *stats, struct event_
         return MOTAN_ENOMEM;
     c->qfd = -1;
     pthread_mutex_init(&c->qmu, NULL);
-    pthread_cond_init(&c->qcv, NULL);
+    /* poll's deadlines are on the monotonic clock: a wall-clock step must not shorten them. */
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&c->qcv, &ca);
+    pthread_condattr_destroy(&ca);
     c->url = motan_url_clone(url);
     /* url comes from a motan_config: its parameters were checked there. */
     int rc = c->url ? MOTAN_OK : MOTAN_ENOMEM;
@@ -270,8 +276,8 @@ static int client_create(const motan_url *url, motan_stats *stats, struct event_
     return MOTAN_OK;
 }
 
-MOTAN_EXPORT int motan_client_new_config(const motan_config *cfg, struct event_base *base,
-                                         motan_client **out, char *errbuf, size_t errlen)
+static int client_new_config_impl(const motan_config *cfg, struct event_base *base,
+                                  motan_client **out, char *errbuf, size_t errlen)
 {
     if (!out)
         return MOTAN_EINVAL;
@@ -279,6 +285,14 @@ MOTAN_EXPORT int motan_client_new_config(const motan_config *cfg, struct event_b
     if (!cfg)
         return motan__errf(errbuf, errlen, MOTAN_EINVAL, "no configuration given");
     return client_create(cfg->url, cfg->stats, base, out, errbuf, errlen);
+}
+
+MOTAN_EXPORT int motan_client_new_config(const motan_config *cfg, struct event_base *base,
+                                         motan_client **out, char *errbuf, size_t errlen)
+{
+    motan__errbuf_clear(errbuf, errlen);
+    return motan__errbuf_default(errbuf, errlen,
+                                 client_new_config_impl(cfg, base, out, errbuf, errlen));
 }
 
 static int new_from_text(const char *url, struct event_base *base, motan_client **out,
@@ -296,13 +310,19 @@ static int new_from_text(const char *url, struct event_base *base, motan_client 
     return rc;
 }
 
-MOTAN_EXPORT int motan_client_new(const char *url, motan_client **out, char *errbuf, size_t errlen)
+static int client_new_impl(const char *url, motan_client **out, char *errbuf, size_t errlen)
 {
     return new_from_text(url, NULL, out, errbuf, errlen);
 }
 
-MOTAN_EXPORT int motan_client_new_with_base(struct event_base *base, const char *url,
-                                            motan_client **out, char *errbuf, size_t errlen)
+MOTAN_EXPORT int motan_client_new(const char *url, motan_client **out, char *errbuf, size_t errlen)
+{
+    motan__errbuf_clear(errbuf, errlen);
+    return motan__errbuf_default(errbuf, errlen, client_new_impl(url, out, errbuf, errlen));
+}
+
+static int client_new_with_base_impl(struct event_base *base, const char *url, motan_client **out,
+                                     char *errbuf, size_t errlen)
 {
     if (!base) {
         if (out)
@@ -312,12 +332,20 @@ MOTAN_EXPORT int motan_client_new_with_base(struct event_base *base, const char 
     return new_from_text(url, base, out, errbuf, errlen);
 }
 
+MOTAN_EXPORT int motan_client_new_with_base(struct event_base *base, const char *url,
+                                            motan_client **out, char *errbuf, size_t errlen)
+{
+    motan__errbuf_clear(errbuf, errlen);
+    return motan__errbuf_default(errbuf, errlen,
+                                 client_new_with_base_impl(base, url, out, errbuf, errlen));
+}
+
 /* ---- destruction ---------------------------------------------------------------------- */
 
 static void unsubscribe_all(void *arg)
 {
     motan_client *c = arg;
-    c->closing = 1;
+    atomic_store(&c->closing, 1);
     if (c->stats_ev) {
         event_free(c->stats_ev);
         c->stats_ev = NULL;
@@ -330,6 +358,10 @@ static void unsubscribe_all(void *arg)
     }
 }
 
+/*
+ * In dependency order: the cluster's last completions (cancelled or already waiting) still
+ * ask the registry why there is no endpoint (explain), so the registry goes after it.
+ */
 static void client_destroy(motan_client *c)
 {
     if (c->loop && motan_loop_forked(c->loop)) {
@@ -346,9 +378,11 @@ static void client_destroy(motan_client *c)
     }
     if (c->loop && c->registry)
         motan_loop_run_wait(c->loop, unsubscribe_all, c);
-    c->closing = 1;
-    motan_registry_free(c->registry);
+    atomic_store(&c->closing, 1);
     motan_cluster_free(c->cluster); /* cancels what is in flight: queued completions arrive */
+    c->cluster = NULL;
+    motan_registry_free(c->registry);
+    c->registry = NULL;
     if (c->loop)
         motan_loop_free(c->loop);
     while (c->qhead) {
@@ -411,6 +445,16 @@ static void count_in_loop(void *arg)
 {
     count_args *a = arg;
     a->n = motan_cluster_endpoint_count(a->c->cluster);
+}
+
+MOTAN_EXPORT size_t motan_client_endpoint_count(motan_client *c)
+{
+    if (!c)
+        return 0;
+    count_args a = {.c = c};
+    if (motan_loop_run_wait(c->loop, count_in_loop, &a) != MOTAN_OK)
+        return 0;
+    return a.n;
 }
 
 MOTAN_EXPORT int motan_client_wait_ready(motan_client *c, int timeout_ms)

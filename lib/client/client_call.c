@@ -90,9 +90,8 @@ static void sync_cb(motan_response *resp, void *userdata) { motan__waiter_post(u
 
 static int error_response(motan_response **out, int code, const char *msg)
 {
-    *out = motan_response_new();
-    if (*out)
-        motan_response_set_error(*out, code, msg);
+    *out = motan_response_new_or_oom();
+    motan_response_set_error(*out, code, msg);
     return code;
 }
 
@@ -117,7 +116,7 @@ MOTAN_EXPORT int motan_client_call(motan_client *c, motan_request *req, motan_re
     int rc = motan_client_call_async(c, req, sync_cb, &w);
     if (rc == MOTAN_OK) {
         *out = motan__waiter_wait(&w);
-        rc = *out ? motan_response_get_code(*out) : error_response(out, MOTAN_ENOMEM, "out of memory");
+        rc = motan_response_get_code(*out);
     } else {
         error_response(out, rc, rc == MOTAN_ECLOSED ? "the client is closing" : motan_strerror(rc));
     }
@@ -132,18 +131,12 @@ static void queue_cb(motan_response *resp, void *userdata)
     async_call *a = userdata;
     motan_client *c = a->c;
     explain(c, resp);
-    motan__done *d = motan__calloc(1, sizeof(*d));
+    motan__done *d = &a->done;
     pthread_mutex_lock(&c->qmu);
     acall_list_remove(&c->sub_head, &c->sub_tail, a);
-    if (!d) {
-        pthread_mutex_unlock(&c->qmu);
-        motan_response_free(resp); /* cannot queue it; poll will never see this tag */
-        motan_free(a);
-        return;
-    }
     d->resp = resp;
     d->tag = a->tag;
-    motan_free(a);
+    d->next = NULL;
     int was_empty = c->qhead == NULL;
     if (c->qtail)
         c->qtail->next = d;
@@ -177,7 +170,7 @@ MOTAN_EXPORT int motan_client_poll(motan_client *c, int timeout_ms, motan_respon
         return MOTAN_EDEADLOCK;
     struct timespec deadline;
     if (timeout_ms > 0) {
-        clock_gettime(CLOCK_REALTIME, &deadline);
+        clock_gettime(CLOCK_MONOTONIC, &deadline); /* the clock of qcv (client.c) */
         deadline.tv_sec += timeout_ms / 1000;
         deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
         if (deadline.tv_nsec >= 1000000000L) {

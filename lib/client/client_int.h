@@ -3,6 +3,7 @@
 #define MOTAN_CLIENT_INT_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include <motan/client.h>
 #include <motan/observe.h>
@@ -28,15 +29,20 @@ int motan__param_check(const char *scheme, const char *key, const char *value, c
                        size_t errlen);
 int motan__param_is_registry(const char *scheme, const char *key);
 
-/* A finished call waiting in the pull queue. */
+/* A finished call waiting in the pull queue (freed with motan_free, see client_call.c). */
 typedef struct motan__done {
     motan_response *resp;
     uint64_t tag;
     struct motan__done *next;
 } motan__done;
 
-/* A call in flight through the client (its cluster callback's userdata). */
+/*
+ * A call in flight through the client (its cluster callback's userdata). For the pull queue
+ * its completion record is this same allocation, made when the call is accepted: a
+ * completion can never be lost for want of memory to queue it.
+ */
 typedef struct motan__acall {
+    motan__done done; /* first: the queue frees the whole call through it */
     motan_client *c;
     motan_response_cb cb;
     void *userdata;
@@ -71,7 +77,7 @@ struct motan_client {
     motan__done *qhead, *qtail;
     motan__acall *sub_head, *sub_tail; /* submitted, not yet completed (qmu) */
     int qfd;
-    int closing;
+    atomic_int closing; /* set by free on its thread, read by calls on theirs */
 };
 
 /* client.c: the endpoints' availability into the stats (loop thread). */

@@ -22,7 +22,7 @@ static int check_url(const motan_url *u, char *errbuf, size_t errlen)
     return MOTAN_OK;
 }
 
-MOTAN_EXPORT int motan_config_new(const char *url, motan_config **out, char *errbuf, size_t errlen)
+static int config_new_impl(const char *url, motan_config **out, char *errbuf, size_t errlen)
 {
     if (!out)
         return MOTAN_EINVAL;
@@ -43,6 +43,12 @@ MOTAN_EXPORT int motan_config_new(const char *url, motan_config **out, char *err
     return MOTAN_OK;
 }
 
+MOTAN_EXPORT int motan_config_new(const char *url, motan_config **out, char *errbuf, size_t errlen)
+{
+    motan__errbuf_clear(errbuf, errlen);
+    return motan__errbuf_default(errbuf, errlen, config_new_impl(url, out, errbuf, errlen));
+}
+
 MOTAN_EXPORT int motan_config_set_stats(motan_config *cfg, motan_stats *stats)
 {
     if (!cfg)
@@ -59,8 +65,8 @@ MOTAN_EXPORT void motan_config_free(motan_config *cfg)
     motan_free(cfg);
 }
 
-MOTAN_EXPORT int motan_config_set(motan_config *cfg, const char *method, const char *key,
-                                  const char *value, char *errbuf, size_t errlen)
+static int config_set_impl(motan_config *cfg, const char *method, const char *key,
+                           const char *value, char *errbuf, size_t errlen)
 {
     if (!cfg || !key)
         return motan__errf(errbuf, errlen, MOTAN_EINVAL, "no configuration or key");
@@ -79,6 +85,14 @@ MOTAN_EXPORT int motan_config_set(motan_config *cfg, const char *method, const c
         rc = motan_url_set_param(cfg->url, full, value);
     motan_free(full);
     return rc;
+}
+
+MOTAN_EXPORT int motan_config_set(motan_config *cfg, const char *method, const char *key,
+                                  const char *value, char *errbuf, size_t errlen)
+{
+    motan__errbuf_clear(errbuf, errlen);
+    return motan__errbuf_default(errbuf, errlen,
+                                 config_set_impl(cfg, method, key, value, errbuf, errlen));
 }
 
 static int set_str(motan_config *cfg, const char *key, const char *v)

@@ -19,6 +19,26 @@ void motan__cluster_release(motan_cluster *c)
         cluster_destroy(c);
 }
 
+const struct timeval *motan__cluster_timeout(motan_cluster *c, int ms, struct timeval *tmp)
+{
+    for (int i = 0; i < c->ncommon; i++)
+        if (c->common[i].ms == ms)
+            return c->common[i].tv;
+    tmp->tv_sec = ms / 1000;
+    tmp->tv_usec = (ms % 1000) * 1000;
+    /* Calls share a few deadlines: libevent keeps those in O(1) FIFO queues. */
+    if (c->ncommon < (int)(sizeof(c->common) / sizeof(c->common[0]))) {
+        const struct timeval *tv = event_base_init_common_timeout(motan_loop_get_base(c->loop), tmp);
+        if (tv) {
+            c->common[c->ncommon].ms = ms;
+            c->common[c->ncommon].tv = tv;
+            c->ncommon++;
+            return tv;
+        }
+    }
+    return tmp;
+}
+
 /* ---- creation ------------------------------------------------------------------------- */
 
 typedef struct create_args {
@@ -102,11 +122,10 @@ static void create_in_loop(void *arg)
     }
     int rc = c->url && c->path ? MOTAN_OK : MOTAN_ENOMEM;
     if (rc == MOTAN_OK) {
-        c->version = motan_url_get_param(c->url, "version");
-        c->application = motan_url_get_param(c->url, "application");
+        /* The endpoints send it (their URLs carry the service's parameters): check it once. */
         const char *ser = motan_url_get_param(c->url, "serialization");
-        c->serialization = ser ? motan_serialization_by_name(ser) : -1;
-        if (ser && (c->serialization < 0 || !motan_serialization_supported(c->serialization)))
+        int id = c->serialization = ser ? motan_serialization_by_name(ser) : -1;
+        if (ser && (id < 0 || !motan_serialization_supported(id)))
             rc = motan__errf(a->errbuf, a->errlen, MOTAN_EURL,
                              "serialization \"%s\" is not supported (simple, msgpack, json)", ser);
     }
@@ -129,8 +148,8 @@ static void create_in_loop(void *arg)
     a->rc = MOTAN_OK;
 }
 
-MOTAN_EXPORT int motan_cluster_new(motan_loop *l, const motan_url *service, motan_cluster **out,
-                                   char *errbuf, size_t errlen)
+static int cluster_new_impl(motan_loop *l, const motan_url *service, motan_cluster **out,
+                            char *errbuf, size_t errlen)
 {
     if (!out)
         return MOTAN_EINVAL;
@@ -143,6 +162,13 @@ MOTAN_EXPORT int motan_cluster_new(motan_loop *l, const motan_url *service, mota
         return motan__errf(errbuf, errlen, rc, "the loop is closed");
     *out = a.c;
     return a.rc;
+}
+
+MOTAN_EXPORT int motan_cluster_new(motan_loop *l, const motan_url *service, motan_cluster **out,
+                                   char *errbuf, size_t errlen)
+{
+    motan__errbuf_clear(errbuf, errlen);
+    return motan__errbuf_default(errbuf, errlen, cluster_new_impl(l, service, out, errbuf, errlen));
 }
 
 /* ---- destruction ---------------------------------------------------------------------- */
@@ -180,6 +206,7 @@ static void cluster_destroy(motan_cluster *c)
         motan_free(c->pool);
         c->pool = next;
     }
+    motan_buf_free(c->measure);
     motan_url_free(c->url);
     motan_free(c->path);
     motan_free(c);

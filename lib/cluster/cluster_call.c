@@ -17,7 +17,9 @@ static void call_unref(motan_ha_call *call)
         return;
     if (call->timer_set)
         event_del(&call->timer);
-    motan_free(call->saved_group);
+    if (call->backstop_set)
+        event_del(&call->backstop);
+    motan_free(call->send_group);
     motan_cluster *c = call->c;
     if (c->npool < POOL_MAX && !c->closing) {
         call->next = c->pool;
@@ -47,18 +49,10 @@ static motan_ha_call *call_alloc(motan_cluster *c)
     return call;
 }
 
-static void restore_group(motan_ha_call *call)
-{
-    if (call->group_swapped) {
-        motan_request_set_group(call->req, call->saved_group);
-        call->group_swapped = 0;
-    }
-}
-
 static void deliver(motan_ha_call *call, motan_response *resp)
 {
     motan_cluster *c = call->c;
-    int code = resp ? motan_response_get_code(resp) : MOTAN_ENOMEM;
+    int code = motan_response_get_code(resp);
     if (code == MOTAN_OK)
         motan__count(&c->st_ok);
     else
@@ -94,6 +88,10 @@ MOTAN_EXPORT void motan_ha_call_complete(motan_ha_call *call, motan_response *re
         event_del(&call->timer);
         call->timer_set = 0;
     }
+    if (call->backstop_set) {
+        event_del(&call->backstop);
+        call->backstop_set = 0;
+    }
     for (int i = 0; i < call->nattempts; i++)
         motan_ha_call_cancel(call, i);
     if (call->fc) { /* attempts still out end, for the filters, before the call does */
@@ -103,7 +101,6 @@ MOTAN_EXPORT void motan_ha_call_complete(motan_ha_call *call, motan_response *re
                 attempt_filtered_end(call, &call->att[i], MOTAN_ECANCELLED, NULL,
                                      now ? now : (now = motan_now_us()));
     }
-    restore_group(call);
     motan__call_list_remove(&c->live_head, &c->live_tail, call);
     if (call->starting) {
         /* Still inside motan_cluster_call: the caller's callback must wait for the loop. */
@@ -118,24 +115,23 @@ MOTAN_EXPORT void motan_ha_call_complete(motan_ha_call *call, motan_response *re
 
 MOTAN_EXPORT void motan_ha_call_fail(motan_ha_call *call, int code, const char *msg)
 {
-    motan_response *resp = motan_response_new();
-    if (resp) {
-        char text[640], where[160] = "";
-        const motan__group *g = call->group;
-        if (code == MOTAN_ENOENDPOINT) {
-            size_t avail = 0;
-            for (size_t i = 0; g && i < g->n; i++)
-                avail += motan_endpoint_is_available(g->eps[i]) != 0;
-            if (g)
-                snprintf(where, sizeof(where), "; group %s has %zu endpoints, %zu available", g->name,
-                         g->n, avail);
-            else
-                snprintf(where, sizeof(where), "; group %s", call->c->own.name);
-        }
-        snprintf(text, sizeof(text), "%s (calling %s.%s%s)", msg,
-                 motan_request_get_service(call->req), motan_request_get_method(call->req), where);
-        motan_response_set_error(resp, code, text);
+    motan_response *resp = motan_response_new_or_oom();
+    char text[640], where[160] = "";
+    const motan__group *g = call->group;
+    if (code == MOTAN_ENOENDPOINT) {
+        size_t avail = 0;
+        for (size_t i = 0; g && i < g->n; i++)
+            avail += motan_endpoint_is_available(g->eps[i]) != 0;
+        if (g)
+            snprintf(where, sizeof(where), "; group %s has %zu endpoints, %zu available", g->name,
+                     g->n, avail);
+        else
+            snprintf(where, sizeof(where), "; group %s", call->c->own.name);
     }
+    const char *svc = motan_request_get_service(call->req), *m = motan_request_get_method(call->req);
+    snprintf(text, sizeof(text), "%s (calling %s.%s%s)", msg, svc && *svc ? svc : call->c->path,
+             m ? m : "", where);
+    motan_response_set_error(resp, code, text);
     motan_ha_call_complete(call, resp);
 }
 
@@ -224,11 +220,6 @@ static void attempt_cb(motan_response *resp, void *userdata)
     }
     motan__resil_observe(c, call->group, a->ep, resp, 0, a->start_us);
     motan__cluster_hold(c);
-    if (!resp) {
-        resp = motan_response_new();
-        if (resp)
-            motan_response_set_error(resp, MOTAN_ENOMEM, "out of memory");
-    }
     c->ha->on_attempt(c->ha_state, call, index, resp);
     call->now_us = 0;
     call_unref(call);
@@ -256,7 +247,7 @@ MOTAN_EXPORT int motan_ha_call_send(motan_ha_call *call, motan_endpoint *ep, int
     if (call->fc) {
         size_t nmeta;
         const char *const *meta = motan_filter_call_added_meta(call->fc, &nmeta);
-        rc = motan_endpoint_call_ex(ep, call->req, remaining, meta, nmeta,
+        rc = motan_endpoint_call_ex(ep, call->req, call->send_group, remaining, meta, nmeta,
                                     call->c->call_flags | MOTAN_CALL_RECEIVED, attempt_cb, a,
                                     &a->call_id);
         if (rc == MOTAN_OK) {
@@ -265,7 +256,8 @@ MOTAN_EXPORT int motan_ha_call_send(motan_ha_call *call, motan_endpoint *ep, int
                                              motan_endpoint_get_address(ep));
         }
     } else {
-        rc = motan_endpoint_call(ep, call->req, remaining, attempt_cb, a, &a->call_id);
+        rc = motan_endpoint_call_ex(ep, call->req, call->send_group, remaining, NULL, 0, 0,
+                                    attempt_cb, a, &a->call_id);
     }
     if (rc != MOTAN_OK)
         return rc;
@@ -396,12 +388,10 @@ MOTAN_EXPORT void motan_ha_call_count(motan_ha_call *call, const char *name)
 static void dispatch(motan_cluster *c, motan_ha_call *call)
 {
     call->group = motan__cluster_choose_group(c);
-    const char *g = motan_request_get_group(call->req);
-    if (call->group != &c->own && (!g || strcmp(g, call->group->name))) {
-        call->saved_group = g ? motan__strdup(g) : NULL;
-        motan_request_set_group(call->req, call->group->name);
-        call->group_swapped = 1;
-    }
+    /* Another group's name goes with the attempts (a copy: groups come and go); the request
+     * is not touched. Without memory for it the call stays in its own group. */
+    if (call->group != &c->own && !(call->send_group = motan__strdup(call->group->name)))
+        call->group = &c->own;
     motan__resil_on_call(c, motan__call_start_us(call));
     c->ha->start(c->ha_state, call);
 }
@@ -446,9 +436,73 @@ void motan__cluster_unpark(motan_cluster *c)
     }
 }
 
+/* A plug-in that never completes a call must not hang its caller: the backstop does it. */
+static void on_backstop(evutil_socket_t fd, short what, void *arg)
+{
+    motan_ha_call *call = arg;
+    motan_cluster *c = call->c;
+    MOTAN_UNUSED(fd);
+    MOTAN_UNUSED(what);
+    call->backstop_set = 0;
+    if (call->completed)
+        return;
+    motan__cluster_hold(c);
+    call->refs++;
+    char msg[200];
+    snprintf(msg, sizeof(msg),
+             "no outcome within the call's backstop deadline (%d ms: requestTimeout x (retries + "
+             "1) + %d ms; the %s strategy did not complete it)",
+             call->backstop_ms, MOTAN__BACKSTOP_MARGIN_MS, c->ha->name);
+    motan_ha_call_fail(call, MOTAN_ETIMEOUT, msg);
+    call_unref(call);
+    motan__cluster_release(c);
+}
+
+static void arm_backstop(motan_cluster *c, motan_ha_call *call)
+{
+    int64_t retries = motan_ha_call_param_int(call, "retries", 0);
+    if (retries < 0)
+        retries = 0;
+    if (retries > MOTAN_HA_MAX_ATTEMPTS - 1)
+        retries = MOTAN_HA_MAX_ATTEMPTS - 1;
+    int64_t ms = (int64_t)call->timeout_ms * (retries + 1) + MOTAN__BACKSTOP_MARGIN_MS;
+    call->backstop_ms = ms > 0x7fffffff ? 0x7fffffff : (int)ms;
+    struct timeval tmp;
+    event_assign(&call->backstop, motan_loop_get_base(c->loop), -1, 0, on_backstop, call);
+    event_add(&call->backstop, motan__cluster_timeout(c, call->backstop_ms, &tmp));
+    call->backstop_set = 1;
+}
+
 static const char *request_meta(const void *req, const char *key)
 {
     return motan_request_get_meta(req, key);
+}
+
+/*
+ * The size of req's arguments serialized in ser when they were not prepared
+ * (motan_request_prepare): the request is only read, so they are serialized once more into
+ * a scratch buffer (loop thread). 0 when there are none or they cannot be serialized.
+ */
+static size_t measure_args(motan_cluster *c, const motan_request *req, int ser)
+{
+    size_t nargs = motan_request_arg_count(req), size = 0;
+    if (!nargs || (!c->measure && !(c->measure = motan_buf_new(256))))
+        return 0;
+    motan_buf_reset(c->measure);
+    const motan_value *small[16], **args = small;
+    if (nargs > 16 && !(args = motan_malloc(nargs * sizeof(*args))))
+        return 0;
+    for (size_t i = 0; i < nargs; i++)
+        args[i] = motan_request_arg(req, i);
+    if (motan_serialize_args(ser, args, nargs, c->measure, NULL, 0) == MOTAN_OK)
+        size = motan_buf_len(c->measure);
+    if (args != small)
+        motan_free(args);
+    if (motan_buf_len(c->measure) > 65536) { /* keep no big buffer around */
+        motan_buf_free(c->measure);
+        c->measure = NULL;
+    }
+    return size;
 }
 
 /* The filters' before hooks; MOTAN_OK when the call goes on (it failed otherwise). */
@@ -458,11 +512,15 @@ static int filter_begin(motan_cluster *c, motan_ha_call *call)
     const motan_request *req = call->req;
     size_t body = 0;
     int ser = motan_request_get_serialization(req);
+    if (ser < 0) /* what the endpoints will send */
+        ser = c->serialization > 0 ? c->serialization : MOTAN_SER_SIMPLE;
     motan_request_body(req, &body);
+    if (!body)
+        body = measure_args(c, req, ser);
     /* The cluster's own path and group (stable strings, as the chain wants them): a call
      * goes to this cluster's endpoints whatever group or service its request names. */
     int rc = motan_filter_chain_begin(c->chain, c->path, c->own.name, motan_request_get_method(req),
-                                      ser < 0 ? MOTAN_SER_SIMPLE : ser, body, request_meta, req,
+                                      ser, body, request_meta, req,
                                       call->fstart_us, &call->fc, err, sizeof(err));
     if (rc == MOTAN_OK || !call->fc) /* out of memory for a context: unfiltered */
         return MOTAN_OK;
@@ -480,6 +538,8 @@ static void start_in_loop(void *arg)
     motan__cluster_hold(c);
     call->refs++;
     motan__call_list_push(&c->live_head, &c->live_tail, call);
+    if (!c->closing && !call->deferred)
+        arm_backstop(c, call);
     if (c->chain && filter_begin(c, call) != MOTAN_OK) {
         /* rejected: completed with the filter's code */
     } else if (c->closing) {
@@ -505,21 +565,6 @@ static void start_in_loop(void *arg)
     motan__cluster_release(c);
 }
 
-static void fill_request(const motan_cluster *c, motan_request *req)
-{
-    const char *s = motan_request_get_service(req);
-    if (!s || !*s)
-        motan_request_set_service(req, c->path);
-    if (!motan_request_get_group(req))
-        motan_request_set_group(req, c->own.name);
-    if (c->version && !motan_request_get_version(req))
-        motan_request_set_version(req, c->version);
-    if (c->application && !motan_request_get_application(req))
-        motan_request_set_application(req, c->application);
-    if (c->serialization >= 0 && motan_request_get_serialization(req) < 0)
-        motan_request_set_serialization(req, c->serialization);
-}
-
 MOTAN_EXPORT int motan_cluster_call(motan_cluster *c, motan_request *req, motan_response_cb cb,
                                     void *userdata)
 {
@@ -532,7 +577,6 @@ MOTAN_EXPORT int motan_cluster_call(motan_cluster *c, motan_request *req, motan_
     motan_ha_call *call = call_alloc(c);
     if (!call)
         return MOTAN_ENOMEM;
-    fill_request(c, req);
     call->c = c;
     call->req = req;
     call->cb = cb;
@@ -562,8 +606,6 @@ MOTAN_EXPORT int motan_cluster_call(motan_cluster *c, motan_request *req, motan_
     const char *m = motan_request_get_method(req);
     if (!m || !*m)
         rc = motan__errf(err, sizeof(err), MOTAN_EINVAL, "the request has no method");
-    else
-        rc = motan_request_prepare(req, err, sizeof(err));
     if (rc != MOTAN_OK) {
         call->deferred = motan_response_new();
         if (!call->deferred) {
@@ -571,8 +613,8 @@ MOTAN_EXPORT int motan_cluster_call(motan_cluster *c, motan_request *req, motan_
             return MOTAN_ENOMEM;
         }
         char msg[400];
-        snprintf(msg, sizeof(msg), "%s (calling %s.%s)", err, motan_request_get_service(req),
-                 m ? m : "");
+        const char *svc = motan_request_get_service(req);
+        snprintf(msg, sizeof(msg), "%s (calling %s.%s)", err, svc && *svc ? svc : c->path, m ? m : "");
         motan_response_set_error(call->deferred, rc, msg);
     }
     rc = motan_loop_run(c->loop, start_in_loop, call);
@@ -622,10 +664,9 @@ MOTAN_EXPORT int motan_cluster_call_sync(motan_cluster *c, motan_request *req, m
         return MOTAN_EFORKED;
     }
     if (!motan_loop_is_builtin(c->loop) || motan_loop_in_loop_thread(c->loop)) {
-        *out = motan_response_new();
-        if (*out)
-            motan_response_set_error(*out, MOTAN_EDEADLOCK,
-                                     "blocking calls need the built-in loop and another thread");
+        *out = motan_response_new_or_oom();
+        motan_response_set_error(*out, MOTAN_EDEADLOCK,
+                                 "blocking calls need the built-in loop and another thread");
         return MOTAN_EDEADLOCK;
     }
     motan__waiter w;
@@ -633,11 +674,10 @@ MOTAN_EXPORT int motan_cluster_call_sync(motan_cluster *c, motan_request *req, m
     int rc = motan_cluster_call(c, req, sync_cb, &w);
     if (rc == MOTAN_OK) {
         *out = motan__waiter_wait(&w);
-        rc = *out ? motan_response_get_code(*out) : MOTAN_ENOMEM;
+        rc = motan_response_get_code(*out);
     } else {
-        *out = motan_response_new();
-        if (*out)
-            motan_response_set_error(*out, rc, motan_strerror(rc));
+        *out = motan_response_new_or_oom();
+        motan_response_set_error(*out, rc, motan_strerror(rc));
     }
     motan__waiter_destroy(&w);
     return rc;

@@ -14,6 +14,8 @@
 #include "core/core_int.h"
 
 #define MOTAN_HA_MAX_ATTEMPTS 16
+/* The backstop deadline of a call: requestTimeout x (retries + 1) plus this margin. */
+#define MOTAN__BACKSTOP_MARGIN_MS 1000
 
 /* The endpoints of one group, with their LB state. */
 typedef struct motan__group {
@@ -47,19 +49,19 @@ struct motan_ha_call {
     /* Cleared on every (re)use, up to `c` (a small block: no slow rep-stos memset). */
     motan__group *group;
     motan_response *deferred; /* completion waiting in the cluster's done list */
-    char *saved_group;        /* the request's group while it is sent to another group */
+    char *send_group;         /* the rule's group to send as M_g (owned), or NULL */
     struct motan_ha_call *prev, *next; /* cluster's live list, then its done list */
     int nattempts;
     int inflight;
     int timer_set;     /* timer (below) is armed */
     int completed;
     int parked;        /* waiting for the cluster's first node list */
-    int group_swapped;
+    int backstop_set;  /* backstop (below) is armed */
     motan_filter_call *fc; /* with a filter chain: the call as filters see it */
     uint64_t now_us;       /* inside an attempt's completion: its end time, else 0 */
     /* Set by motan_cluster_call. */
     motan_cluster *c;
-    motan_request *req;
+    const motan_request *req; /* only read: one request may be in flight several times */
     motan_response_cb cb;
     void *userdata;
     uint64_t deadline_us;
@@ -68,10 +70,12 @@ struct motan_ha_call {
     int start_inline;   /* ... on the loop thread: the first attempt starts at fstart_us */
     int timeout_ms;
     int refs;          /* completion pending + attempts in flight + code running on it */
+    int backstop_ms;
     int starting;      /* inside motan_cluster_call: completion must be deferred */
     _Alignas(16) uint8_t scratch[64]; /* cleared on its own */
     /* Not cleared on reuse: timer is assigned before use, only att[0..nattempts) is read. */
     struct event timer;
+    struct event backstop; /* completes the call with MOTAN_ETIMEOUT whatever the HA does */
     motan__attempt att[MOTAN_HA_MAX_ATTEMPTS];
 };
 
@@ -103,15 +107,20 @@ struct motan_cluster {
     int ever_updated; /* a node list arrived: calls before it wait (parked) */
     int has_method_params; /* some "<method>.<key>" parameter: no caching by key */
     int timeout_ms;        /* requestTimeout */
-    const char *version, *application; /* URL parameters filled into requests (or NULL) */
-    int serialization;                  /* the URL's, -1 when it names none */
     motan_filter_chain *chain;          /* NULL: no filters (nothing is measured) */
     unsigned call_flags;                /* motan_call_flags for attempts (phases) */
+    motan_buf *measure; /* loop thread: sizes unprepared arguments for the filters */
+    int serialization;  /* the URL's (what the endpoints send by default), -1: none */
     struct {
         const char *key;
         int64_t def, value;
     } pcache[MOTAN__PARAM_CACHE];
     int npcache;
+    struct {
+        int ms;
+        const struct timeval *tv;
+    } common[8]; /* libevent common-timeout queues of the backstop deadlines */
+    int ncommon;
     motan_ha_call *pool; /* finished call contexts for reuse (loop thread) */
     int npool;
     motan_cluster_groups_cb groups_cb;
@@ -122,7 +131,7 @@ struct motan_cluster {
     motan_ha_call *live_head, *live_tail;
     motan_ha_call *done_head, *done_tail;
     struct event done_ev;
-    int closing;
+    atomic_int closing; /* set on the loop thread, read by motan_cluster_call on any */
     int busy;
     int free_pending;
     struct motan__resil *resil; /* retry budget and guard parameters (resilience.c) */
@@ -139,6 +148,8 @@ static inline void motan__count(atomic_uint_fast64_t *ctr)
 
 /* cluster.c */
 void motan__cluster_hold(motan_cluster *c);
+/* A libevent timeval for ms, from a common-timeout queue for the frequent values. */
+const struct timeval *motan__cluster_timeout(motan_cluster *c, int ms, struct timeval *tmp);
 void motan__cluster_release(motan_cluster *c);
 /* The group a new call goes to (the rule's weighted choice, else the own group). */
 motan__group *motan__cluster_choose_group(motan_cluster *c);

@@ -42,7 +42,8 @@ struct motan_request {
     size_t nargs, cargs;
     motan_buf body;
     int body_from;
-    int dirty; /* BODY_ARGS: the body does not reflect the arguments yet */
+    int dirty;    /* BODY_ARGS: the body does not reflect the arguments yet */
+    int body_ser; /* BODY_ARGS: the serialization the prepared body is in */
     int ser, ser_set;
     int timeout_ms;
     char *hash;
@@ -343,6 +344,7 @@ MOTAN_EXPORT int motan_request_prepare(motan_request *r, char *errbuf, size_t er
         return rc;
     }
     r->dirty = 0;
+    r->body_ser = r->ser;
     return MOTAN_OK;
 }
 
@@ -355,12 +357,6 @@ MOTAN_EXPORT const uint8_t *motan_request_body(const motan_request *r, size_t *l
 
 /* ---- encoding ---------------------------------------------------------------------------- */
 
-MOTAN_EXPORT int motan_request_encode(motan_request *r, uint64_t request_id, int timeout_ms,
-                                      size_t mingz, motan_buf *out, char *errbuf, size_t errlen)
-{
-    return motan_request_encode_ex(r, request_id, timeout_ms, mingz, NULL, 0, out, errbuf, errlen);
-}
-
 /* 1 when key is one of the nmeta extra entries. */
 static int overridden(const char *const *meta, size_t nmeta, const rstr *key)
 {
@@ -370,42 +366,72 @@ static int overridden(const char *const *meta, size_t nmeta, const rstr *key)
     return 0;
 }
 
-MOTAN_EXPORT int motan_request_encode_ex(motan_request *r, uint64_t request_id, int timeout_ms,
-                                         size_t mingz, const char *const *meta, size_t nmeta,
-                                         motan_buf *out, char *errbuf, size_t errlen)
+/* A reserved field as sent: the request's own, else what the sender fills in. */
+static rstr field_for(const motan_request *r, int i, const motan_request_fill *fill)
+{
+    rstr v = r->f[i];
+    const char *f = NULL;
+    if (fill && i == F_GROUP && fill->group_override)
+        f = fill->group_override;
+    else if (v.p || !fill)
+        return v;
+    else if (i == F_SERVICE)
+        f = fill->service;
+    else if (i == F_GROUP)
+        f = fill->group;
+    else if (i == F_VERSION)
+        f = fill->version;
+    else if (i == F_APP)
+        f = fill->application;
+    rstr out = {(char *)f, f ? strlen(f) : 0};
+    return f && *f ? out : v;
+}
+
+MOTAN_EXPORT int motan_request_encode_filled(const motan_request *r, const motan_request_fill *fill,
+                                             uint64_t request_id, int timeout_ms, size_t mingz,
+                                             motan_buf *out, char *errbuf, size_t errlen)
 {
     if (!r || !out)
         return motan__errf(errbuf, errlen, MOTAN_EINVAL, "no request or no output buffer");
-    if (!r->f[F_SERVICE].p)
+    rstr f[F_COUNT];
+    for (int i = 0; i < F_COUNT; i++)
+        f[i] = field_for(r, i, fill);
+    if (!f[F_SERVICE].p)
         return motan__errf(errbuf, errlen, MOTAN_EINVAL, "request has no service (M_p)");
-    if (!r->f[F_METHOD].p)
+    if (!f[F_METHOD].p)
         return motan__errf(errbuf, errlen, MOTAN_EINVAL, "request has no method (M_m)");
-    int rc = motan_request_prepare(r, errbuf, errlen);
-    if (rc != MOTAN_OK)
-        return rc;
+    int ser = r->ser_set ? r->ser
+              : fill && fill->serialization > 0 ? fill->serialization
+                                                 : MOTAN_SER_SIMPLE;
+    /* Arguments not prepared in this serialization go straight into the frame (r stays as it is). */
+    int direct = r->body_from == BODY_ARGS && (r->dirty || r->body_ser != ser);
+    if (direct && !motan_serialization_supported(ser))
+        return motan__errf(errbuf, errlen, MOTAN_EUNSUPPORTED,
+                           "serialization %d (%s) is not supported", ser,
+                           motan_serialization_name(ser));
+    const char *const *meta = fill ? fill->meta : NULL;
+    size_t nmeta = meta ? fill->nmeta : 0;
 
     /* One reservation for the whole frame keeps every append below on the fast path. */
-    size_t need = MOTAN_FRAME_MIN + r->body.len + 16 + 20;
+    size_t need = MOTAN_FRAME_MIN + (direct ? 0 : r->body.len) + 16 + 20;
     for (int i = 0; i < F_COUNT; i++)
-        need += r->f[i].len + fkeys[i].klen + 2;
+        need += f[i].len + fkeys[i].klen + 2;
     for (size_t i = 0; i < r->natt; i++)
         need += r->att[i].k.len + r->att[i].v.len + 2;
-    if (!meta)
-        nmeta = 0;
     for (size_t i = 0; i < 2 * nmeta; i++) {
         if (!meta[i] || strchr(meta[i], '\n') || (i % 2 == 0 && !*meta[i]))
             return motan__errf(errbuf, errlen, MOTAN_EINVAL, "bad extra metadata entry %zu", i / 2);
         need += strlen(meta[i]) + 1;
     }
-    if ((rc = motan__buf_ensure(out, need)) != MOTAN_OK)
+    int rc = motan__buf_ensure(out, need);
+    if (rc != MOTAN_OK)
         return motan__errf(errbuf, errlen, rc, "out of memory for the request frame");
 
     size_t mark = out->len;
-    rc = motan_frame_write_begin(out, 0, 0, (uint8_t)r->ser, request_id, &mark);
+    rc = motan_frame_write_begin(out, 0, 0, (uint8_t)ser, request_id, &mark);
     for (int i = 0; i < F_COUNT && rc == MOTAN_OK; i++)
-        if (r->f[i].p)
-            rc = motan__frame_meta_put(out, mark, fkeys[i].key, fkeys[i].klen, r->f[i].p,
-                                       r->f[i].len);
+        if (f[i].p)
+            rc = motan__frame_meta_put(out, mark, fkeys[i].key, fkeys[i].klen, f[i].p, f[i].len);
     if (rc == MOTAN_OK)
         rc = motan__frame_meta_put(out, mark, "M_pp", 4, "motan2", 6);
     if (rc == MOTAN_OK && timeout_ms > 0) {
@@ -423,8 +449,16 @@ MOTAN_EXPORT int motan_request_encode_ex(motan_request *r, uint64_t request_id, 
                                        meta[2 * i + 1], strlen(meta[2 * i + 1]));
     if (rc == MOTAN_OK)
         rc = motan_frame_write_body_begin(out, mark);
-    if (rc == MOTAN_OK)
+    if (rc == MOTAN_OK && direct) {
+        rc = motan_serialize_args(ser, (const motan_value *const *)r->args, r->nargs, out, errbuf,
+                                  errlen);
+        if (rc != MOTAN_OK) {
+            out->len = mark;
+            return rc;
+        }
+    } else if (rc == MOTAN_OK) {
         rc = motan_buf_append(out, r->body.data, r->body.len);
+    }
     if (rc == MOTAN_OK)
         rc = motan_frame_write_end(out, mark, mingz);
     if (rc != MOTAN_OK) {
@@ -433,4 +467,28 @@ MOTAN_EXPORT int motan_request_encode_ex(motan_request *r, uint64_t request_id, 
                            motan_strerror(rc));
     }
     return MOTAN_OK;
+}
+
+MOTAN_EXPORT int motan_request_encode_ex(motan_request *r, uint64_t request_id, int timeout_ms,
+                                         size_t mingz, const char *const *meta, size_t nmeta,
+                                         motan_buf *out, char *errbuf, size_t errlen)
+{
+    if (!r || !out)
+        return motan__errf(errbuf, errlen, MOTAN_EINVAL, "no request or no output buffer");
+    if (!r->f[F_SERVICE].p)
+        return motan__errf(errbuf, errlen, MOTAN_EINVAL, "request has no service (M_p)");
+    if (!r->f[F_METHOD].p)
+        return motan__errf(errbuf, errlen, MOTAN_EINVAL, "request has no method (M_m)");
+    int rc = motan_request_prepare(r, errbuf, errlen);
+    if (rc != MOTAN_OK)
+        return rc;
+    motan_request_fill fill = {.meta = meta, .nmeta = meta ? nmeta : 0};
+    return motan_request_encode_filled(r, &fill, request_id, timeout_ms, mingz, out, errbuf,
+                                       errlen);
+}
+
+MOTAN_EXPORT int motan_request_encode(motan_request *r, uint64_t request_id, int timeout_ms,
+                                      size_t mingz, motan_buf *out, char *errbuf, size_t errlen)
+{
+    return motan_request_encode_ex(r, request_id, timeout_ms, mingz, NULL, 0, out, errbuf, errlen);
 }

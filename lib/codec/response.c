@@ -38,6 +38,22 @@ struct motan_response {
 /* The value of an empty body: shared, never written to. */
 static const motan_value null_value = {.type = MOTAN_T_NULL};
 
+/*
+ * What a completion carries when not even a response can be allocated: shared, read-only
+ * (every setter leaves it alone, motan_response_free ignores it), so a callback never gets
+ * NULL and a call still completes exactly once.
+ */
+static motan_response oom_response = {
+    .code = MOTAN_ENOMEM,
+    .errmsg = "out of memory",
+    .errtype = -1,
+    .process_time = -1,
+    .ser = -1,
+};
+
+/* Not the shared out-of-memory response (nor NULL): may be written. */
+static int writable(const motan_response *r) { return r && r != &oom_response; }
+
 static void clear_result(motan_response *r)
 {
     motan_arena_reset(r->arena);
@@ -68,9 +84,15 @@ MOTAN_EXPORT motan_response *motan_response_new(void)
     return r;
 }
 
+MOTAN_EXPORT motan_response *motan_response_new_or_oom(void)
+{
+    motan_response *r = motan_response_new();
+    return r ? r : &oom_response;
+}
+
 MOTAN_EXPORT void motan_response_free(motan_response *r)
 {
-    if (!r)
+    if (!writable(r))
         return;
     motan_arena_free(r->arena);
     motan_free(r->meta);
@@ -80,7 +102,7 @@ MOTAN_EXPORT void motan_response_free(motan_response *r)
 
 MOTAN_EXPORT void motan_response_reset(motan_response *r)
 {
-    if (!r)
+    if (!writable(r))
         return;
     clear_result(r);
     r->id = 0;
@@ -106,7 +128,8 @@ MOTAN_EXPORT uint64_t motan_response_get_received_us(const motan_response *r)
 
 MOTAN_EXPORT void motan_response_set_received_us(motan_response *r, uint64_t us)
 {
-    r->received_us = us;
+    if (writable(r))
+        r->received_us = us;
 }
 
 MOTAN_EXPORT uint64_t motan_response_get_phase_us(const motan_response *r, int phase)
@@ -116,7 +139,7 @@ MOTAN_EXPORT uint64_t motan_response_get_phase_us(const motan_response *r, int p
 
 MOTAN_EXPORT void motan_response_set_phase_us(motan_response *r, int phase, uint64_t us)
 {
-    if (phase >= 0 && phase < MOTAN_PHASE_COUNT)
+    if (writable(r) && phase >= 0 && phase < MOTAN_PHASE_COUNT)
         r->phase_us[phase] = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
 }
 
@@ -166,7 +189,7 @@ static int fail(motan_response *r, int code, const char *msg)
 
 MOTAN_EXPORT void motan_response_set_error(motan_response *r, int code, const char *msg)
 {
-    if (!r)
+    if (!writable(r))
         return;
     fail(r, code < 0 ? code : MOTAN_EINVAL, msg ? msg : motan_strerror(code));
 }
@@ -174,7 +197,7 @@ MOTAN_EXPORT void motan_response_set_error(motan_response *r, int code, const ch
 MOTAN_EXPORT void motan_response_set_remote_error(motan_response *r, int64_t errcode, int errtype,
                                                   const char *msg)
 {
-    if (!r)
+    if (!writable(r))
         return;
     r->code = MOTAN_EREMOTE;
     r->value = NULL;
@@ -185,8 +208,8 @@ MOTAN_EXPORT void motan_response_set_remote_error(motan_response *r, int64_t err
 
 MOTAN_EXPORT int motan_response_set_value(motan_response *r, const motan_value *v)
 {
-    if (!r)
-        return MOTAN_EINVAL;
+    if (!writable(r))
+        return r ? MOTAN_ENOMEM : MOTAN_EINVAL;
     const motan_value *c = &null_value;
     if (v && !(c = motan_value_copy(r->arena, v)))
         return fail(r, MOTAN_ENOMEM, "out of memory for the result value");
@@ -200,7 +223,7 @@ MOTAN_EXPORT int motan_response_set_value(motan_response *r, const motan_value *
 
 MOTAN_EXPORT void motan_response_set_endpoint(motan_response *r, const char *endpoint)
 {
-    if (!r)
+    if (!writable(r))
         return;
     r->endpoint.len = 0;
     size_t n = endpoint ? strlen(endpoint) : 0;
@@ -212,13 +235,13 @@ MOTAN_EXPORT void motan_response_set_endpoint(motan_response *r, const char *end
 
 MOTAN_EXPORT void motan_response_set_max_decoded(motan_response *r, size_t max_bytes)
 {
-    if (r)
+    if (writable(r))
         r->max_decoded = max_bytes;
 }
 
 MOTAN_EXPORT void motan_response_set_request_id(motan_response *r, uint64_t id)
 {
-    if (r)
+    if (writable(r))
         r->id = id;
 }
 
@@ -322,6 +345,8 @@ static int from_frame(motan_response *r, const motan_frame *f, int raw)
 {
     if (!r || !f)
         return MOTAN_EINVAL;
+    if (!writable(r))
+        return MOTAN_ENOMEM;
     if (set_head(r, f))
         return r->code;
     size_t blen;

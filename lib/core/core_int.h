@@ -159,6 +159,24 @@ int motan__errf(char *errbuf, size_t errlen, int code, const char *fmt, ...)
  */
 const char *motan__closest(const char *key, const char *const *names, size_t count);
 
+/*
+ * Constructors always explain a failure: motan__errbuf_clear on entry, and on the way out
+ * motan__errbuf_default writes motan_strerror(rc) when rc is an error and nothing more
+ * precise was written. Returns rc.
+ */
+static inline void motan__errbuf_clear(char *errbuf, size_t errlen)
+{
+    if (errbuf && errlen)
+        errbuf[0] = '\0';
+}
+
+static inline int motan__errbuf_default(char *errbuf, size_t errlen, int rc)
+{
+    if (rc != MOTAN_OK && errbuf && errlen && !errbuf[0])
+        motan__errf(errbuf, errlen, rc, "%s", motan_strerror(rc));
+    return rc;
+}
+
 /* Copies an arena string with a trailing NUL; NULL on out of memory. */
 char *motan__arena_strndup(motan_arena *a, const char *s, size_t n);
 

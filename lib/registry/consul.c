@@ -19,6 +19,8 @@
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
+/* motan_registry_free waits at most this long for its deregistrations (in all). */
+#define FAREWELL_MS 100
 
 typedef struct consul_state consul_state;
 
@@ -68,6 +70,7 @@ struct consul_state {
     motan_loop *loop;
     struct event_base *base;
     char host[256];
+    char peer[64]; /* the agent's address that last answered ("" before any) */
     int port;
     int wait_ms, connect_ms, request_ms, ttl_s;
     cwatch *watches;
@@ -115,8 +118,8 @@ static int parse_duration_ms(const char *s)
 static int start_request(consul_state *st, const char *method, const char *uri, const char *body,
                          int total_ms, motan__chttp_cb cb, void *ud, motan__chttp **out)
 {
-    return motan__chttp_start(st->base, st->host, st->port, method, uri, body, st->connect_ms,
-                              total_ms, cb, ud, out);
+    return motan__chttp_start(st->base, motan_loop_get_dns(st->loop), st->host, st->port, method,
+                              uri, body, st->connect_ms, total_ms, st->peer, cb, ud, out);
 }
 
 /* "HTTP 500: <start of the body>" or the transport error. */
@@ -455,18 +458,23 @@ static void dereg_answer(void *ud, int status, const char *err, const char *inde
     dereg_free(d);
 }
 
-/* PUT /v1/agent/service/deregister/<id> on base. */
-static int dereg_send(consul_state *st, struct event_base *base, const char *id,
-                      motan__chttp_cb cb, void *ud, motan__chttp **out)
+/* The URI of PUT /v1/agent/service/deregister/<id>. */
+static int dereg_uri(const char *id, char *uri, size_t len)
 {
-    char uri[1024];
     char *esc = motan__consul_escape(id, 0);
     if (!esc)
         return MOTAN_ENOMEM;
-    snprintf(uri, sizeof(uri), "/v1/agent/service/deregister/%s", esc);
+    snprintf(uri, len, "/v1/agent/service/deregister/%s", esc);
     motan_free(esc);
-    return motan__chttp_start(base, st->host, st->port, "PUT", uri, NULL, st->connect_ms,
-                              st->request_ms, cb, ud, out);
+    return MOTAN_OK;
+}
+
+static int dereg_send(consul_state *st, const char *id, motan__chttp_cb cb, void *ud,
+                      motan__chttp **out)
+{
+    char uri[1024];
+    int rc = dereg_uri(id, uri, sizeof(uri));
+    return rc == MOTAN_OK ? start_request(st, "PUT", uri, NULL, st->request_ms, cb, ud, out) : rc;
 }
 
 /* ---- ops ------------------------------------------------------------------------------ */
@@ -544,39 +552,28 @@ static int consul_create(motan_loop *loop, const motan_url *url, void **state, c
     return MOTAN_OK;
 }
 
-static void farewell_done(void *ud, int status, const char *err, const char *index,
-                          const char *body, size_t len)
-{
-    MOTAN_UNUSED(status);
-    MOTAN_UNUSED(err);
-    MOTAN_UNUSED(index);
-    MOTAN_UNUSED(body);
-    MOTAN_UNUSED(len);
-    (*(int *)ud)--;
-}
-
 /*
- * Deregisters what this registry published, waiting at most requestTimeout: a private
- * event_base keeps the caller's loop and its callbacks out of it.
+ * Deregisters what this registry published, waiting FAREWELL_MS at most in all (an agent
+ * that does not answer must not hold up the loop: what it missed expires with its TTL
+ * check). Blocking, to the address that answered last (or the URL's, when it is one).
  */
 static void farewell(consul_state *st)
 {
-    if (!st->regs && !st->deregs)
-        return;
-    struct event_base *base = event_base_new();
-    if (!base)
-        return;
-    int left = 0;
-    motan__chttp *r;
-    for (creg *g = st->regs; g; g = g->next)
-        if (dereg_send(st, base, g->id, farewell_done, &left, &r) == MOTAN_OK)
-            left++;
-    for (cdereg *d = st->deregs; d; d = d->next)
-        if (dereg_send(st, base, d->id, farewell_done, &left, &r) == MOTAN_OK)
-            left++;
-    while (left > 0)
-        event_base_loop(base, EVLOOP_ONCE);
-    event_base_free(base);
+    const char *ip = st->peer[0] ? st->peer : st->host;
+    uint64_t end = motan_now_us() + FAREWELL_MS * 1000u;
+    char uri[1024];
+    for (creg *g = st->regs; g; g = g->next) {
+        uint64_t now = motan_now_us();
+        if (now >= end || dereg_uri(g->id, uri, sizeof(uri)) != MOTAN_OK)
+            break;
+        motan__chttp_sync(ip, st->port, st->host, "PUT", uri, (int)((end - now) / 1000) + 1);
+    }
+    for (cdereg *d = st->deregs; d; d = d->next) {
+        uint64_t now = motan_now_us();
+        if (now >= end || dereg_uri(d->id, uri, sizeof(uri)) != MOTAN_OK)
+            break;
+        motan__chttp_sync(ip, st->port, st->host, "PUT", uri, (int)((end - now) / 1000) + 1);
+    }
 }
 
 static void consul_destroy(void *state)
@@ -696,7 +693,7 @@ static int consul_unregister(void *state, const motan_url *node)
     }
     d->st = st;
     d->id = id;
-    rc = dereg_send(st, st->base, d->id, dereg_answer, d, &d->req);
+    rc = dereg_send(st, d->id, dereg_answer, d, &d->req);
     if (rc != MOTAN_OK) {
         dereg_free(d);
         return rc;

@@ -10,6 +10,14 @@
 
 #define MAX_REGISTRIES 32
 
+/* The Makefile's WITH_ZOOKEEPER=0 / WITH_CONSUL=0 leave those registries out. */
+#ifndef MOTAN_WITH_ZOOKEEPER
+#define MOTAN_WITH_ZOOKEEPER 1
+#endif
+#ifndef MOTAN_WITH_CONSUL
+#define MOTAN_WITH_CONSUL 1
+#endif
+
 static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
 static const motan_registry_ops *g_ops[MAX_REGISTRIES];
 static size_t g_nops;
@@ -23,8 +31,12 @@ static void add_builtins(void)
     g_builtins = 1;
     g_ops[g_nops++] = &motan__registry_direct;
     g_ops[g_nops++] = &motan__registry_file;
+#if MOTAN_WITH_ZOOKEEPER
     g_ops[g_nops++] = &motan__registry_zookeeper;
+#endif
+#if MOTAN_WITH_CONSUL
     g_ops[g_nops++] = &motan__registry_consul;
+#endif
 }
 
 MOTAN_EXPORT int motan_registry_register_ops(const motan_registry_ops *ops)
@@ -56,9 +68,11 @@ MOTAN_EXPORT const motan_registry_ops *motan_registry_find_ops(const char *schem
     for (size_t i = 0; i < g_nops && !found; i++)
         if (!strcasecmp(g_ops[i]->scheme, scheme))
             found = g_ops[i];
+#if MOTAN_WITH_ZOOKEEPER
     /* "zk" is what Java calls a ZooKeeper registry storing plain-text node data. */
     if (!found && !strcasecmp(scheme, "zk"))
         found = &motan__registry_zookeeper;
+#endif
     pthread_mutex_unlock(&g_mu);
     return found;
 }
@@ -121,8 +135,8 @@ static int run(reg_op *op)
     return rc == MOTAN_OK ? op->rc : rc;
 }
 
-MOTAN_EXPORT int motan_registry_new(motan_loop *l, const motan_url *url, motan_registry **out,
-                                    char *errbuf, size_t errlen)
+static int registry_new_impl(motan_loop *l, const motan_url *url, motan_registry **out,
+                             char *errbuf, size_t errlen)
 {
     if (!out)
         return MOTAN_EINVAL;
@@ -146,6 +160,13 @@ MOTAN_EXPORT int motan_registry_new(motan_loop *l, const motan_url *url, motan_r
     }
     *out = r;
     return MOTAN_OK;
+}
+
+MOTAN_EXPORT int motan_registry_new(motan_loop *l, const motan_url *url, motan_registry **out,
+                                    char *errbuf, size_t errlen)
+{
+    motan__errbuf_clear(errbuf, errlen);
+    return motan__errbuf_default(errbuf, errlen, registry_new_impl(l, url, out, errbuf, errlen));
 }
 
 MOTAN_EXPORT void motan_registry_free(motan_registry *r)

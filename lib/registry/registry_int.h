@@ -84,19 +84,32 @@ const char *motan__rsubs_group(const motan_url *service);
 /* ---- consul (consul.c, consul_http.c, consul_json.c) ---------------------------------- */
 
 /*
- * One HTTP request to a Consul agent. status: the HTTP status, or 0 when no response came
- * (err says why); index: the X-Consul-Index header or NULL; body: NUL-terminated. Runs from a
- * loop event, never inside motan__chttp_start; the request is gone once it has run.
+ * One HTTP request to a Consul agent (consul_http.c). status: the HTTP status, or 0 when no
+ * response came (err says why); index: the X-Consul-Index header or NULL; body:
+ * NUL-terminated. Runs from a loop event, never inside motan__chttp_start; the request is
+ * gone once it has run.
  */
 typedef struct motan__chttp motan__chttp;
 typedef void (*motan__chttp_cb)(void *userdata, int status, const char *err, const char *index,
                                 const char *body, size_t len);
-/* method: "GET" or "PUT"; body may be NULL. Both timeouts in ms. */
-int motan__chttp_start(struct event_base *base, const char *host, int port, const char *method,
-                       const char *uri, const char *body, int connect_ms, int total_ms,
-                       motan__chttp_cb cb, void *userdata, motan__chttp **out);
+struct evdns_base;
+/*
+ * method: "GET" or "PUT"; body may be NULL. Both timeouts in ms. host: an address or a name
+ * resolved with dns (NULL: addresses only); every address is tried in turn. peer_out (NULL,
+ * or 46 bytes) gets the address that was connected to.
+ */
+int motan__chttp_start(struct event_base *base, struct evdns_base *dns, const char *host, int port,
+                       const char *method, const char *uri, const char *body, int connect_ms,
+                       int total_ms, char *peer_out, motan__chttp_cb cb, void *userdata,
+                       motan__chttp **out);
 /* Ends the request; its callback never runs. NULL is a no-op. */
 void motan__chttp_cancel(motan__chttp *r);
+/*
+ * The same, blocking, without a body, to an address (ip), for at most total_ms in all: the
+ * HTTP status, or 0 when none came in time. host names the Host header.
+ */
+int motan__chttp_sync(const char *ip, int port, const char *host, const char *method,
+                      const char *uri, int total_ms);
 
 /* A motan group's Consul service name is this prefix + the group (weibocom/motan). */
 #define MOTAN__CONSUL_PREFIX "motanrpc_"

@@ -54,10 +54,28 @@ typedef struct motan__zk_node {
     int busy;         /* a create or delete is in flight */
 } motan__zk_node;
 
+struct motan__zk;
+struct evdns_getaddrinfo_request;
+struct evutil_addrinfo;
+
+/* One address of the URL's ensemble and its resolution in progress (zk_resolve.c). */
+typedef struct motan__zk_host {
+    struct motan__zk *z;
+    char *name;
+    int port;
+    struct evdns_getaddrinfo_request *req;
+    struct evutil_addrinfo *res;
+    int err;
+    int pending;
+} motan__zk_host;
+
 typedef struct motan__zk {
     motan_loop *loop;
     struct event_base *base;
-    char *hosts; /* "h1:p1,h2:p2" for zookeeper_init */
+    char *hosts; /* "h1:p1,h2:p2" as the URL has it (messages) */
+    motan__zk_host *ens;
+    size_t nens;
+    int resolving; /* a session waits for the ensemble's names */
     int session_timeout;
     zhandle_t *zh;
     struct event *io_ev;      /* the handle's socket and/or timeout */
@@ -66,6 +84,7 @@ typedef struct motan__zk {
     int connected;
     int64_t session_id; /* of the last connected session */
     int closing;
+    int close_probe; /* the close's ping: 0 waiting, 1 answered, -1 failed */
     uint64_t next_id;
     motan__rsubs subs; /* services, listeners, deliveries (subs.c) */
     motan__zk_watch *watches;
@@ -90,6 +109,18 @@ void motan__zk_arm(motan__zk *z);
 void motan__zk_disarm(motan__zk *z);
 /* printf into buf (bounded). */
 void motan__zk_setf(char *buf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- the ensemble's addresses (zk_resolve.c) ------------------------------------------ */
+
+/* The URL's host:port list into z->ens and z->hosts; MOTAN_EURL for a bad one. */
+int motan__zk_hosts_init(motan__zk *z, const motan_url *url, char *errbuf, size_t errlen);
+/* Resolves every host on the loop (never blocking), then calls motan__zk_resolved. */
+void motan__zk_resolve(motan__zk *z);
+/* Stops a resolution in progress: motan__zk_resolved is not called for it. */
+void motan__zk_resolve_cancel(motan__zk *z);
+void motan__zk_hosts_free(motan__zk *z);
+/* zookeeper.c: hosts ("ip:port,...", owned) for a new session, or NULL and why not. */
+void motan__zk_resolved(motan__zk *z, char *hosts, const char *why);
 
 /* ---- subscriptions (zk_service.c) ------------------------------------------------------ */
 

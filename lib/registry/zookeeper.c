@@ -8,6 +8,8 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -18,6 +20,8 @@
 
 #define DEFAULT_SESSION_TIMEOUT_MS 10000
 #define RESTART_RETRY_MS 1000
+/* How long a registry being freed waits for ZooKeeper to answer before closing without. */
+#define CLOSE_PROBE_MS 50
 
 /* The registry the calling thread is working for: the client's log callback has no context. */
 static _Thread_local motan__zk *tl_zk;
@@ -141,13 +145,16 @@ static void set_client_level(void)
 
 static void session_watcher(zhandle_t *zh, int type, int state, const char *path, void *ctx);
 
-static int session_start(motan__zk *z)
+static void schedule_restart(motan__zk *z, int ms);
+
+/* hosts: addresses only (zk_resolve.c), so the client never resolves a name itself. */
+static int session_start(motan__zk *z, const char *hosts)
 {
     z->connected = 0;
     z->log_err[0] = '\0';
     set_client_level();
     z->in_zk++;
-    z->zh = zookeeper_init2(z->hosts, session_watcher, z->session_timeout, NULL, z,
+    z->zh = zookeeper_init2(hosts, session_watcher, z->session_timeout, NULL, z,
                             ZOO_NO_LOG_CLIENTENV, motan__zk_log);
     z->in_zk--;
     if (!z->zh) {
@@ -156,10 +163,84 @@ static int session_start(motan__zk *z)
                        z->log_err[0] ? z->log_err : strerror(e));
         return MOTAN_EREGISTRY;
     }
-    /* Resolve host names when (re)connecting only, not on every zookeeper_interest. */
     zoo_set_servers_resolution_delay(z->zh, -1);
     motan__zk_setf(z->conn_err, "connecting to ZooKeeper %s", z->hosts);
     return MOTAN_OK;
+}
+
+/* Starts a session once the ensemble's names are resolved (perhaps at once). */
+static void session_begin(motan__zk *z)
+{
+    motan__zk_setf(z->conn_err, "resolving the ZooKeeper ensemble %s", z->hosts);
+    motan__zk_resolve(z);
+}
+
+void motan__zk_resolved(motan__zk *z, char *hosts, const char *why)
+{
+    motan__zk *prev = motan__zk_enter(z);
+    if (!hosts) {
+        motan__zk_setf(z->conn_err, "%s (ZooKeeper %s; retrying)", why, z->hosts);
+        schedule_restart(z, RESTART_RETRY_MS);
+    } else if (session_start(z, hosts) != MOTAN_OK) {
+        schedule_restart(z, RESTART_RETRY_MS);
+    } else {
+        motan__zk_arm(z);
+    }
+    motan_free(hosts);
+    motan__zk_leave(prev);
+}
+
+static void probe_done(int rc, const struct Stat *stat, const void *data)
+{
+    MOTAN_UNUSED(stat);
+    *(int *)data = rc == ZOK || rc == ZNONODE ? 1 : -1;
+}
+
+/*
+ * zookeeper_close on a connected handle sends the close (up to 3 s) and waits for its answer
+ * (up to 1.5 s), blocking the loop: with a ZooKeeper that hangs, seconds. So first, for
+ * CLOSE_PROBE_MS at most, drive the handle until a ping queued after everything else (our
+ * deletes among it) is answered; if it is not, the socket is shut down and the close that
+ * follows returns at once (the session then expires on the server, as it would anyway).
+ */
+static void close_probe(motan__zk *z)
+{
+    if (!z->zh || !z->connected)
+        return;
+    /* In z, not on this stack: unanswered, the completion runs later, inside zookeeper_close. */
+    int *answered = &z->close_probe;
+    *answered = 0;
+    z->in_zk++;
+    int rc = zoo_aexists(z->zh, "/", 0, probe_done, answered);
+    uint64_t end = motan_now_us() + CLOSE_PROBE_MS * 1000u;
+    int fd = -1;
+    while (rc == ZOK && !*answered) {
+        int interest = 0;
+        struct timeval tv = {0, 0};
+        if (zookeeper_interest(z->zh, &fd, &interest, &tv) != ZOK || fd < 0)
+            break;
+        uint64_t now = motan_now_us();
+        if (now >= end)
+            break;
+        int ms = (int)((end - now + 999) / 1000);
+        int want = (int)(tv.tv_sec * 1000 + tv.tv_usec / 1000);
+        if (want >= 0 && want < ms)
+            ms = want;
+        struct pollfd p = {fd, (short)((interest & ZOOKEEPER_READ ? POLLIN : 0) |
+                                       (interest & ZOOKEEPER_WRITE ? POLLOUT : 0)),
+                           0};
+        int events = 0;
+        if (poll(&p, 1, ms) > 0) {
+            if (p.revents & (POLLIN | POLLHUP | POLLERR))
+                events |= ZOOKEEPER_READ;
+            if (p.revents & POLLOUT)
+                events |= ZOOKEEPER_WRITE;
+        }
+        zookeeper_process(z->zh, events);
+    }
+    if (*answered <= 0 && fd >= 0)
+        shutdown(fd, SHUT_RDWR);
+    z->in_zk--;
 }
 
 /* Never from inside the client: zookeeper_close runs the pending completions (ZCLOSING). */
@@ -189,9 +270,7 @@ static void on_restart(evutil_socket_t fd, short what, void *arg)
     MOTAN_UNUSED(what);
     motan__zk *prev = motan__zk_enter(z);
     session_close(z);
-    if (session_start(z) != MOTAN_OK)
-        schedule_restart(z, RESTART_RETRY_MS);
-    motan__zk_arm(z);
+    session_begin(z); /* names are resolved again: addresses may have changed */
     motan__zk_leave(prev);
 }
 
@@ -233,32 +312,6 @@ static void session_watcher(zhandle_t *zh, int type, int state, const char *path
 
 /* ---- the registry URL ------------------------------------------------------------------- */
 
-/* "h1:p1,h2:p2" from the URL's addresses (owned). */
-static int build_hosts(const motan_url *url, char **out, char *errbuf, size_t errlen)
-{
-    size_t n = motan_url_addr_count(url), cap = 1;
-    if (n == 0)
-        return motan__errf(errbuf, errlen, MOTAN_EURL,
-                           "zookeeper registry URL has no host:port (zookeeper://h:p[,h:p]/...)");
-    for (size_t i = 0; i < n; i++) {
-        const char *h = motan_url_addr_host(url, i);
-        int port = motan_url_addr_port(url, i);
-        if (motan_url_addr_is_unix(url, i) || !*h || port <= 0 || port > 65535)
-            return motan__errf(errbuf, errlen, MOTAN_EURL,
-                               "zookeeper registry address %zu is not host:port", i + 1);
-        cap += strlen(h) + 8;
-    }
-    char *s = motan_malloc(cap);
-    if (!s)
-        return MOTAN_ENOMEM;
-    size_t off = 0;
-    for (size_t i = 0; i < n; i++)
-        off += (size_t)snprintf(s + off, cap - off, "%s%s:%d", i ? "," : "",
-                                motan_url_addr_host(url, i), motan_url_addr_port(url, i));
-    *out = s;
-    return MOTAN_OK;
-}
-
 static int session_timeout(const motan_url *url, int *out, char *errbuf, size_t errlen)
 {
     const char *v = motan_url_get_param(url, "sessionTimeout");
@@ -288,7 +341,7 @@ static int zk_create(motan_loop *loop, const motan_url *url, void **state, char 
         return MOTAN_ENOMEM;
     z->loop = loop;
     z->base = motan_loop_get_base(loop);
-    int rc = build_hosts(url, &z->hosts, errbuf, errlen);
+    int rc = motan__zk_hosts_init(z, url, errbuf, errlen);
     if (rc == MOTAN_OK)
         rc = session_timeout(url, &z->session_timeout, errbuf, errlen);
     if (rc != MOTAN_OK) {
@@ -302,16 +355,11 @@ static int zk_create(motan_loop *loop, const motan_url *url, void **state, char 
     }
     z->subs.on_gone = motan__zk_service_gone;
     z->subs.free_owner = free_state;
+    /* The session starts once the names are resolved, perhaps at once: a name that does not
+     * resolve shows in errmsg and is tried again, it does not fail the creation. */
     motan__zk *prev = motan__zk_enter(z);
-    rc = session_start(z);
-    if (rc == MOTAN_OK)
-        motan__zk_arm(z);
+    session_begin(z);
     motan__zk_leave(prev);
-    if (rc != MOTAN_OK) {
-        motan__errf(errbuf, errlen, rc, "%s", z->conn_err);
-        zk_destroy(z);
-        return rc;
-    }
     *state = z;
     return MOTAN_OK;
 }
@@ -325,7 +373,7 @@ static void free_state(void *owner)
         event_free(z->restart_ev);
     motan__zk_services_free(z);
     motan__zk_nodes_free(z);
-    motan_free(z->hosts);
+    motan__zk_hosts_free(z);
     motan_free(z);
 }
 
@@ -336,6 +384,7 @@ static void zk_destroy(void *state)
         return;
     motan__zk *prev = motan__zk_enter(z);
     z->closing = 1;
+    motan__zk_resolve_cancel(z);
     if (z->loop && motan_loop_forked(z->loop)) {
         /*
          * A child process: the session is the parent's. zookeeper_close would end it (the
@@ -353,6 +402,7 @@ static void zk_destroy(void *state)
         /* Queued now, sent by zookeeper_close before it ends the session. */
         if (z->zh && z->connected)
             motan__zk_nodes_remove_all(z);
+        close_probe(z);
         session_close(z);
     }
     motan__zk_leave(prev);

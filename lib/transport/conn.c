@@ -8,12 +8,19 @@
  *
  * Reading: bytes land in one linear buffer and frames are parsed in place; a response body
  * is copied once, when it is decoded into the response's arena.
+ *
+ * Connecting: a host name is resolved on the loop (the loop's evdns, never a blocking
+ * getaddrinfo: one slow name must not stall the other connections), then every address it
+ * resolved to is tried in turn, each within connectTimeout.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
+
+#include <event2/dns.h>
+#include <event2/util.h>
 
 #include "transport/transport_int.h"
 
@@ -55,7 +62,8 @@ static void shrink_input(motan__conn *c, size_t keep)
     }
 }
 
-static void close_socket(motan__conn *c)
+/* Closes the socket of the address being tried (the connection attempt may go on). */
+static void close_fd(motan__conn *c)
 {
     if (c->fd >= 0) {
         event_del(&c->rev);
@@ -63,6 +71,27 @@ static void close_socket(motan__conn *c)
         close(c->fd);
         c->fd = -1;
     }
+}
+
+/* Ends a resolution or connection attempt in progress: no callback of it runs afterwards. */
+static void stop_connecting(motan__conn *c)
+{
+    c->resolving = 0;
+    if (c->dns_req) {
+        struct evdns_getaddrinfo_request *r = c->dns_req;
+        c->dns_req = NULL;
+        evdns_getaddrinfo_cancel(r); /* its callback runs now, with EVUTIL_EAI_CANCEL */
+    }
+    if (c->addrs) {
+        evutil_freeaddrinfo(c->addrs);
+        c->addrs = c->next_addr = NULL;
+    }
+}
+
+static void close_socket(motan__conn *c)
+{
+    stop_connecting(c);
+    close_fd(c);
     motan__budget_put(c);
     event_del(&c->cev);
     event_del(&c->flush_ev);
@@ -78,7 +107,8 @@ static void close_socket(motan__conn *c)
 
 void motan__conn_destroy(motan__conn *c)
 {
-    if (c->events_ready) /* else init stopped early: only buffers to free */
+    /* A connection whose setup failed half way still owns what it got. */
+    if (c->events_ready)
         close_socket(c);
     if (c->out)
         evbuffer_free(c->out);
@@ -123,9 +153,8 @@ void motan__conn_fail(motan__conn *c, int code, const char *msg)
     motan__call *call;
     while (!ep->closing && ((call = c->sent_head) || (call = c->unsent_head))) {
         if (call->req)
-            motan__call_fail(call, code, "%s (calling %s.%s on %s)", msg,
-                             motan_request_get_service(call->req), motan_request_get_method(call->req),
-                             ep->address);
+            motan__call_fail(call, code, "%s (calling %s.%s on %s)", msg, motan__call_service(call),
+                             motan_request_get_method(call->req), ep->address);
         else
             motan__call_fail(call, code, "%s (heartbeat to %s)", msg, ep->address);
     }
@@ -138,6 +167,7 @@ void motan__conn_fail(motan__conn *c, int code, const char *msg)
 
 static void connected(motan__conn *c)
 {
+    stop_connecting(c); /* the other addresses are not needed */
     c->state = CONN_CONNECTED;
     c->connected_us = motan_now_us();
     c->ep->last_error[0] = '\0';
@@ -163,6 +193,99 @@ void motan__conn_close_idle(motan__conn *c)
     atomic_fetch_add(&c->ep->st_idle_closed, 1);
 }
 
+static void arm_connect_timer(motan__conn *c)
+{
+    int ms = c->ep->connect_timeout_ms;
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    event_add(&c->cev, &tv);
+}
+
+/* A socket is connecting (or connected) to the address being tried. */
+static void use_fd(motan__conn *c, int fd, int in_progress)
+{
+    struct event_base *base = motan_loop_get_base(c->ep->loop);
+    c->fd = fd;
+    event_assign(&c->rev, base, fd, EV_READ | EV_PERSIST, on_io, c);
+    event_assign(&c->wev, base, fd, EV_WRITE | EV_PERSIST, on_io, c);
+    if (!in_progress) {
+        connected(c);
+        return;
+    }
+    event_add(&c->wev, NULL);
+    arm_connect_timer(c);
+}
+
+/* Tries the next resolved address; when none is left the attempt has failed. */
+static void try_next_address(motan__conn *c)
+{
+    motan_endpoint *ep = c->ep;
+    while (c->next_addr) {
+        struct evutil_addrinfo *ai = c->next_addr;
+        c->next_addr = ai->ai_next;
+        c->tried++;
+        int in_progress = 0;
+        int fd = motan__sock_connect_addr(ai->ai_addr, (unsigned)ai->ai_addrlen, &in_progress);
+        if (fd >= 0) {
+            use_fd(c, fd, in_progress);
+            return;
+        }
+        int err = errno;
+        char ip[64];
+        motan__sock_addr_text(ai, ip, sizeof(ip));
+        snprintf(c->last_err, sizeof(c->last_err), "%s: %s", ip, strerror(err));
+    }
+    char msg[256];
+    if (c->tried > 1)
+        snprintf(msg, sizeof(msg), "cannot connect to any of the %d addresses of %s (last %s)",
+                 c->tried, ep->host, c->last_err);
+    else
+        snprintf(msg, sizeof(msg), "cannot connect (%s)", c->last_err);
+    motan__conn_fail(c, MOTAN_ECONNECT, msg);
+}
+
+/* The address being tried failed (refused, timed out): on to the next one. */
+static void address_failed(motan__conn *c, const char *why)
+{
+    char ip[64] = "?";
+    /* The address just tried is the one before next_addr. */
+    for (struct evutil_addrinfo *ai = c->addrs; ai; ai = ai->ai_next)
+        if (ai->ai_next == c->next_addr) {
+            motan__sock_addr_text(ai, ip, sizeof(ip));
+            break;
+        }
+    snprintf(c->last_err, sizeof(c->last_err), "%s: %s", ip, why);
+    close_fd(c);
+    event_del(&c->cev);
+    try_next_address(c);
+}
+
+static void resolved(int result, struct evutil_addrinfo *res, void *arg)
+{
+    motan__conn *c = arg;
+    if (result == EVUTIL_EAI_CANCEL) { /* stop_connecting: the connection is not waiting */
+        if (res)
+            evutil_freeaddrinfo(res);
+        return;
+    }
+    motan_endpoint *ep = c->ep;
+    c->dns_req = NULL;
+    c->resolving = 0;
+    motan__endpoint_hold(ep);
+    if (result != 0 || !res) {
+        if (res)
+            evutil_freeaddrinfo(res);
+        char msg[256];
+        snprintf(msg, sizeof(msg), "cannot resolve %s: %s", ep->host,
+                 result ? evutil_gai_strerror(result) : "no address");
+        motan__conn_fail(c, MOTAN_ECONNECT, msg);
+    } else {
+        event_del(&c->cev);
+        c->addrs = c->next_addr = res;
+        try_next_address(c);
+    }
+    motan__endpoint_release(ep);
+}
+
 int motan__conn_connect(motan__conn *c, int may_evict)
 {
     motan_endpoint *ep = c->ep;
@@ -176,26 +299,39 @@ int motan__conn_connect(motan__conn *c, int may_evict)
         c->retry_at_us = 0;
         return MOTAN_EBUSY;
     }
-    int in_progress = 0;
-    int fd = motan__sock_connect(ep, &in_progress);
-    if (fd < 0) { /* conn_fail gives the budget back */
-        char msg[160];
-        snprintf(msg, sizeof(msg), "cannot connect: %s", strerror(errno));
-        motan__conn_fail(c, MOTAN_ECONNECT, msg);
-        return MOTAN_ECONNECT;
-    }
-    struct event_base *base = motan_loop_get_base(ep->loop);
-    c->fd = fd;
-    event_assign(&c->rev, base, fd, EV_READ | EV_PERSIST, on_io, c);
-    event_assign(&c->wev, base, fd, EV_WRITE | EV_PERSIST, on_io, c);
-    if (!in_progress) {
-        connected(c);
+    c->state = CONN_CONNECTING;
+    c->tried = 0;
+    c->last_err[0] = '\0';
+    if (ep->is_unix) {
+        int in_progress = 0;
+        int fd = motan__sock_connect_unix(ep->host, &in_progress);
+        if (fd < 0) { /* conn_fail gives the budget back */
+            char msg[160];
+            snprintf(msg, sizeof(msg), "cannot connect: %s", strerror(errno));
+            motan__conn_fail(c, MOTAN_ECONNECT, msg);
+            return MOTAN_ECONNECT;
+        }
+        use_fd(c, fd, in_progress);
         return MOTAN_OK;
     }
-    c->state = CONN_CONNECTING;
-    event_add(&c->wev, NULL);
-    struct timeval tv = {ep->connect_timeout_ms / 1000, (ep->connect_timeout_ms % 1000) * 1000};
-    event_add(&c->cev, &tv);
+    char port[16];
+    struct evutil_addrinfo hints, *res = motan__sock_numeric(ep->host, ep->port, &hints, port);
+    /* An address needs no resolver (and no resolver is made for it). */
+    if (res) {
+        c->addrs = c->next_addr = res;
+        try_next_address(c);
+        return c->state == CONN_IDLE ? MOTAN_ECONNECT : MOTAN_OK;
+    }
+    struct evdns_base *dns = motan_loop_get_dns(ep->loop);
+    if (!dns) {
+        motan__conn_fail(c, MOTAN_ECONNECT, "cannot resolve host names: no resolver (evdns)");
+        return MOTAN_ECONNECT;
+    }
+    c->resolving = 1;
+    arm_connect_timer(c); /* resolving counts against connectTimeout */
+    struct evdns_getaddrinfo_request *r = evdns_getaddrinfo(dns, ep->host, port, &hints, resolved, c);
+    if (c->resolving) /* not answered at once (from /etc/hosts, or a failure) */
+        c->dns_req = r;
     return MOTAN_OK;
 }
 
@@ -229,9 +365,10 @@ void motan__conn_unlink(motan__conn *c, motan__call *call)
  * body gunzipped): a frame over it would only make the server close the connection, failing
  * every other call on it. encoded: the frame is in ep->scratch (else only the body is known).
  */
-static int check_size(const motan_endpoint *ep, const motan_request *req, int encoded,
+static int check_size(const motan_endpoint *ep, const motan__call *call, int encoded,
                       char *err, size_t len)
 {
+    const motan_request *req = call->req;
     size_t meta = 0, body = 0, plain = 0;
     motan_request_body(req, &plain);
     if (encoded) { /* motan2 header: metadata size at 13, metadata from 17, then the body size */
@@ -246,7 +383,7 @@ static int check_size(const motan_endpoint *ep, const motan_request *req, int en
         return MOTAN_OK;
     return motan__errf(err, len, MOTAN_ETOOBIG,
                        "request %s.%s not sent: its %s of %zu bytes is over maxContentLength (%zu) "
-                       "of %s", motan_request_get_service(req), motan_request_get_method(req),
+                       "of %s", motan__call_service(call), motan_request_get_method(req),
                        worst == meta ? "metadata" : "body", worst, ep->max_content, ep->address);
 }
 
@@ -260,19 +397,21 @@ static void encode_queued(motan__conn *c)
         motan__call *call = c->unsent_head;
         motan_buf_reset(ep->scratch);
         /* An oversized body is refused before it is encoded, the metadata once it is. */
-        int rc = call->req ? check_size(ep, call->req, 0, err, sizeof(err)) : MOTAN_OK;
+        err[0] = '\0';
+        int rc = call->req ? check_size(ep, call, 0, err, sizeof(err)) : MOTAN_OK;
         if (rc == MOTAN_OK && call->req)
-            rc = motan_request_encode_ex(call->req, call->id, call->timeout_ms, ep->mingz,
-                                         call->meta, call->nmeta, ep->scratch, err, sizeof(err));
+            rc = motan__call_encode(call, ep->scratch, err, sizeof(err));
         else if (rc == MOTAN_OK)
             rc = motan_frame_write_heartbeat(ep->scratch, call->id, 0);
         if (rc == MOTAN_OK && call->req)
-            rc = check_size(ep, call->req, 1, err, sizeof(err));
+            rc = check_size(ep, call, 1, err, sizeof(err));
         if (rc != MOTAN_OK) {
             if (rc == MOTAN_ETOOBIG)
                 motan__call_fail(call, rc, "%s", err);
             else
-                motan__call_fail(call, rc, "cannot encode the request: %s", err);
+                motan__call_fail(call, rc, "cannot encode the request (calling %s.%s on %s): %s",
+                                 motan__call_service(call), motan_request_get_method(call->req),
+                                 ep->address, err[0] ? err : motan_strerror(rc));
             if (ep->closing || gen != c->generation)
                 return;
             continue;
@@ -353,6 +492,16 @@ static void on_flush(evutil_socket_t fd, short what, void *arg)
     motan__endpoint_release(ep);
 }
 
+void motan__conn_consumed(motan__conn *c, size_t pos)
+{
+    /* Keep the partial frame at the front; views into the buffer are no longer in use. */
+    if (!pos)
+        return;
+    memmove(c->in->data, c->in->data + pos, c->in->len - pos);
+    c->in->len -= pos;
+    /* need was measured from that frame's start (the parser saw data + pos): it stays. */
+}
+
 /* Parses every whole frame in the input buffer; returns 0 when the connection went away. */
 static int parse_frames(motan__conn *c)
 {
@@ -382,13 +531,7 @@ static int parse_frames(motan__conn *c)
         if (ep->closing || gen != c->generation)
             return 0;
     }
-    /* Keep the partial frame at the front; views into the buffer are no longer in use. */
-    if (pos) {
-        memmove(c->in->data, c->in->data + pos, len - pos);
-        c->in->len = len - pos;
-        if (c->need >= pos)
-            c->need -= pos;
-    }
+    motan__conn_consumed(c, pos);
     if (c->in->len == 0) {
         c->frame_since_us = 0;
         shrink_input(c, IN_KEEP_MAX);
@@ -468,9 +611,7 @@ static void finish_connect(motan__conn *c)
     if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
         err = errno;
     if (err) {
-        char msg[160];
-        snprintf(msg, sizeof(msg), "cannot connect: %s", strerror(err));
-        motan__conn_fail(c, MOTAN_ECONNECT, msg);
+        address_failed(c, strerror(err));
         return;
     }
     connected(c);
@@ -503,10 +644,15 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
     MOTAN_UNUSED(fd);
     MOTAN_UNUSED(what);
     motan__endpoint_hold(ep);
-    if (c->state == CONN_CONNECTING) {
-        char msg[96];
-        snprintf(msg, sizeof(msg), "connect timed out after %d ms", ep->connect_timeout_ms);
+    if (c->state == CONN_CONNECTING && c->resolving) {
+        char msg[160];
+        snprintf(msg, sizeof(msg), "cannot resolve %s: no answer within %d ms (connectTimeout)",
+                 ep->host, ep->connect_timeout_ms);
         motan__conn_fail(c, MOTAN_ECONNECT, msg);
+    } else if (c->state == CONN_CONNECTING) {
+        char why[64];
+        snprintf(why, sizeof(why), "connect timed out after %d ms", ep->connect_timeout_ms);
+        address_failed(c, why);
     } else if (c->state == CONN_IDLE) {
         motan__conn_connect(c, 0); /* a reconnect nobody waits for takes no idle one's place */
     }

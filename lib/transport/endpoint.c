@@ -209,8 +209,8 @@ static void create_in_loop(void *arg)
     a->rc = MOTAN_OK;
 }
 
-MOTAN_EXPORT int motan_endpoint_new(motan_loop *l, const motan_url *node, motan_endpoint **out,
-                                    char *errbuf, size_t errlen)
+static int endpoint_new_impl(motan_loop *l, const motan_url *node, motan_endpoint **out,
+                             char *errbuf, size_t errlen)
 {
     if (!out)
         return MOTAN_EINVAL;
@@ -223,6 +223,13 @@ MOTAN_EXPORT int motan_endpoint_new(motan_loop *l, const motan_url *node, motan_
         return motan__errf(errbuf, errlen, rc, "the loop is closed");
     *out = a.ep;
     return a.rc;
+}
+
+MOTAN_EXPORT int motan_endpoint_new(motan_loop *l, const motan_url *node, motan_endpoint **out,
+                                    char *errbuf, size_t errlen)
+{
+    motan__errbuf_clear(errbuf, errlen);
+    return motan__errbuf_default(errbuf, errlen, endpoint_new_impl(l, node, out, errbuf, errlen));
 }
 
 static void endpoint_destroy(motan_endpoint *ep)
@@ -272,6 +279,9 @@ static void free_in_loop(void *arg)
     motan__health_stop(ep);
     for (int i = 0; ep->conns && i < ep->nconns; i++)
         motan__conn_fail(&ep->conns[i], MOTAN_ECANCELLED, "endpoint freed");
+    /* Out of the loop's books now: a callback still running may free the loop (a client freed
+     * from its callback on a caller's loop) before the last hold on ep goes. */
+    motan__budget_join(ep, 0);
     event_del(&ep->done_ev);
     ep->free_pending = 1;
     motan__endpoint_release(ep);
@@ -364,18 +374,8 @@ void motan__call_fail(motan__call *call, int code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    motan_response *resp = motan_response_new();
-    if (!resp) {
-        /* Without memory the callback still runs once; it sees a NULL response. */
-        motan_endpoint *ep = call->ep;
-        call_release(call);
-        atomic_fetch_sub(&ep->inflight, 1);
-        motan__endpoint_hold(ep);
-        call->cb(NULL, call->userdata);
-        motan_free(call);
-        motan__endpoint_release(ep);
-        return;
-    }
+    /* Without memory the callback still runs once, with the shared out-of-memory response. */
+    motan_response *resp = motan_response_new_or_oom();
     motan_response_set_error(resp, code, msg);
     motan__call_complete(call, resp);
 }
@@ -399,9 +399,8 @@ static void defer_error(motan__call *call, int code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    motan_response *resp = motan_response_new();
-    if (resp)
-        motan_response_set_error(resp, code, msg);
+    motan_response *resp = motan_response_new_or_oom();
+    motan_response_set_error(resp, code, msg);
     motan__call_defer(call, resp);
 }
 
@@ -411,10 +410,7 @@ static void deliver_done(motan_endpoint *ep, motan__call *call)
     motan__calls_remove(&ep->done_head, &ep->done_tail, call);
     motan_response *resp = call->resp;
     call->resp = NULL;
-    if (resp)
-        motan__call_complete(call, resp);
-    else
-        motan__call_fail(call, MOTAN_ENOMEM, "out of memory");
+    motan__call_complete(call, resp ? resp : motan_response_new_or_oom());
 }
 
 static void on_done(evutil_socket_t fd, short what, void *arg)
@@ -450,7 +446,7 @@ static void on_call_timeout(evutil_socket_t fd, short what, void *arg)
     int timeout_ms = call->timeout_ms;
     if (call->req)
         motan__call_fail(call, MOTAN_ETIMEOUT, "timeout after %d ms calling %s.%s on %s%s",
-                         call->timeout_ms, motan_request_get_service(call->req),
+                         call->timeout_ms, motan__call_service(call),
                          motan_request_get_method(call->req), ep->address,
                          call->state == CALL_QUEUED ? " (request not yet sent)" : "");
     else
@@ -529,8 +525,8 @@ void motan__endpoint_start(motan__call *call)
         defer_error(call, MOTAN_ECONNECT,
                     "endpoint %s is unavailable after %d consecutive errors (heartbeats every %d ms) "
                     "calling %s.%s",
-                    ep->address, ep->consecutive_errors, ep->keepalive_ms,
-                    motan_request_get_service(call->req), motan_request_get_method(call->req));
+                    ep->address, ep->consecutive_errors, ep->keepalive_ms, motan__call_service(call),
+                    motan_request_get_method(call->req));
         return;
     }
     if (ensure_conns(ep) != MOTAN_OK) {
@@ -549,7 +545,7 @@ void motan__endpoint_start(motan__call *call)
                         ep->address, ep->max_pending);
         else if (call->req)
             defer_error(call, code, "no connection to %s (%s) calling %s.%s", ep->address,
-                        no_conn_reason(ep), motan_request_get_service(call->req),
+                        no_conn_reason(ep), motan__call_service(call),
                         motan_request_get_method(call->req));
         else
             defer_error(call, code, "no connection to %s (%s)", ep->address, no_conn_reason(ep));
@@ -564,34 +560,44 @@ void motan__endpoint_start(motan__call *call)
 
 static void start_task(void *arg) { motan__endpoint_start(arg); }
 
-/* Fills what the request lacks from the node URL (caller's thread; the URL is immutable). */
-static void fill_request(const motan_endpoint *ep, motan_request *req)
+const char *motan__call_service(const motan__call *call)
 {
-    if (!motan_request_get_service(req) || !*motan_request_get_service(req))
-        motan_request_set_service(req, motan_url_get_path(ep->url));
-    if (!motan_request_get_group(req))
-        motan_request_set_group(req, ep->group);
-    if (ep->version && !motan_request_get_version(req))
-        motan_request_set_version(req, ep->version);
-    if (ep->application && !motan_request_get_application(req))
-        motan_request_set_application(req, ep->application);
-    if (ep->serialization >= 0 && motan_request_get_serialization(req) < 0)
-        motan_request_set_serialization(req, ep->serialization);
+    const char *s = call->req ? motan_request_get_service(call->req) : NULL;
+    return s && *s ? s : motan_url_get_path(call->ep->url);
+}
+
+/* What the node URL fills into requests that leave it unset: the request is only read. */
+int motan__call_encode(const motan__call *call, motan_buf *out, char *errbuf, size_t errlen)
+{
+    const motan_endpoint *ep = call->ep;
+    motan_request_fill fill = {
+        .service = motan_url_get_path(ep->url),
+        .group = ep->group,
+        .version = ep->version,
+        .application = ep->application,
+        .serialization = ep->serialization,
+        .group_override = call->group,
+        .meta = call->meta,
+        .nmeta = call->nmeta,
+    };
+    return motan_request_encode_filled(call->req, &fill, call->id, call->timeout_ms, ep->mingz, out,
+                                       errbuf, errlen);
 }
 
 MOTAN_EXPORT int motan_endpoint_call(motan_endpoint *e, motan_request *req, int timeout_ms,
                                      motan_response_cb cb, void *userdata, uint64_t *call_id)
 {
-    return motan_endpoint_call_ex(e, req, timeout_ms, NULL, 0, 0, cb, userdata, call_id);
+    return motan_endpoint_call_ex(e, req, NULL, timeout_ms, NULL, 0, 0, cb, userdata, call_id);
 }
 
-MOTAN_EXPORT int motan_endpoint_call_ex(motan_endpoint *e, motan_request *req, int timeout_ms,
-                                        const char *const *meta, size_t nmeta, unsigned flags,
-                                        motan_response_cb cb, void *userdata, uint64_t *call_id)
+MOTAN_EXPORT int motan_endpoint_call_ex(motan_endpoint *e, const motan_request *req,
+                                        const char *group, int timeout_ms, const char *const *meta,
+                                        size_t nmeta, unsigned flags, motan_response_cb cb,
+                                        void *userdata, uint64_t *call_id)
 {
     if (!e || !req || !cb || (nmeta && !meta))
         return MOTAN_EINVAL;
-    if (e->closing)
+    if (atomic_load(&e->closing))
         return MOTAN_ECLOSED;
     if (MOTAN_UNLIKELY(motan_loop_forked(e->loop)))
         return MOTAN_EFORKED; /* no loop thread in this process; the sockets are the parent's */
@@ -603,10 +609,10 @@ MOTAN_EXPORT int motan_endpoint_call_ex(motan_endpoint *e, motan_request *req, i
     call->flags = flags;
     if (MOTAN_UNLIKELY(flags & MOTAN_CALL_PHASES))
         call->t_call = motan_now_us();
-    fill_request(e, req);
     call->id = motan__next_request_id();
     call->ep = e;
     call->req = req;
+    call->group = group;
     call->cb = cb;
     call->userdata = userdata;
     call->timeout_ms = motan__endpoint_timeout_for(e, req, timeout_ms);
@@ -614,10 +620,8 @@ MOTAN_EXPORT int motan_endpoint_call_ex(motan_endpoint *e, motan_request *req, i
     int rc = MOTAN_OK;
     if (!motan_request_get_method(req) || !*motan_request_get_method(req))
         rc = motan__errf(err, sizeof(err), MOTAN_EINVAL, "the request has no method");
-    else if (!motan_request_get_service(req) || !*motan_request_get_service(req))
+    else if (!*motan__call_service(call))
         rc = motan__errf(err, sizeof(err), MOTAN_EINVAL, "the request has no service path");
-    else
-        rc = motan_request_prepare(req, err, sizeof(err));
     if (rc != MOTAN_OK) {
         call->resp = motan_response_new();
         if (!call->resp) {
@@ -625,8 +629,8 @@ MOTAN_EXPORT int motan_endpoint_call_ex(motan_endpoint *e, motan_request *req, i
             return MOTAN_ENOMEM;
         }
         char msg[400];
-        snprintf(msg, sizeof(msg), "%s (calling %s.%s)", err, motan_request_get_service(req),
-                 motan_request_get_method(req));
+        snprintf(msg, sizeof(msg), "%s (calling %s.%s)", err, motan__call_service(call),
+                 motan_request_get_method(req) ? motan_request_get_method(req) : "");
         motan_response_set_error(call->resp, rc, msg);
     }
     atomic_fetch_add(&e->inflight, 1);
@@ -679,11 +683,7 @@ void motan__endpoint_on_frame(motan_endpoint *ep, motan__conn *c, const motan_fr
         atomic_fetch_add(&ep->st_unknown, 1);
         return;
     }
-    motan_response *resp = motan_response_new();
-    if (!resp) {
-        motan__call_fail(call, MOTAN_ENOMEM, "out of memory for the response");
-        return;
-    }
+    motan_response *resp = motan_response_new_or_oom();
     if (MOTAN_UNLIKELY(call->flags & MOTAN_CALL_PHASES))
         call->t_frame = motan_now_us();
     if (call->flags & MOTAN_CALL_RECEIVED) {
@@ -786,7 +786,7 @@ MOTAN_EXPORT uint64_t motan_endpoint_stat(const motan_endpoint *e, const char *n
     if (!strcmp(name, "inflight"))
         return atomic_load(&ep->inflight);
     if (!strcmp(name, "consecutive_errors"))
-        return (uint64_t)ep->consecutive_errors;
+        return (uint64_t)atomic_load(&ep->consecutive_errors);
     for (size_t i = 0; i < sizeof(stats) / sizeof(stats[0]); i++)
         if (!strcmp(stats[i].name, name))
             return atomic_load((atomic_uint_fast64_t *)((char *)ep + stats[i].off));

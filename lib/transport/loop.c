@@ -11,7 +11,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include <event2/thread.h>
+#include <event2/dns.h>
 
 #include "transport/transport_int.h"
 
@@ -29,6 +29,9 @@ struct motan_loop {
     int stopping;             /* guarded by mu */
     int wake_fd;
     struct event wake_ev;
+    motan__task stop;  /* queued by motan_loop_free: needs no memory, so it cannot fail */
+    struct evdns_base *dns; /* the asynchronous resolver, made on first use */
+    int self_free;     /* freed from its own thread: the thread frees the loop on its way out */
     struct {
         int ms;
         const struct timeval *tv;
@@ -126,11 +129,17 @@ static void loop_destroy(motan_loop *l)
     }
     /* Tasks still queued belong to objects that are gone; run them so nothing leaks. */
     run_queued(l);
+    if (l->dns)
+        evdns_base_free(l->dns, 1); /* requests still pending get their callback (cancelled) */
     pthread_mutex_destroy(&l->mu);
     if (l->owns_base)
         event_base_free(l->base);
     motan_free(l);
 }
+
+static atomic_int g_threads; /* built-in loop threads still running (tests wait on it) */
+
+int motan__loop_threads(void) { return atomic_load(&g_threads); }
 
 static void *loop_thread(void *arg)
 {
@@ -145,10 +154,16 @@ static void *loop_thread(void *arg)
     sigaddset(&set, SIGPIPE);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     event_base_loop(l->base, EVLOOP_NO_EXIT_ON_EMPTY);
+    if (l->self_free) {
+        /* motan_loop_free ran in a callback of this loop: nobody joins us, we free it. */
+        pthread_detach(pthread_self());
+        loop_destroy(l);
+    }
+    atomic_fetch_sub(&g_threads, 1);
     return NULL;
 }
 
-MOTAN_EXPORT int motan_loop_new(motan_loop **out, char *errbuf, size_t errlen)
+static int loop_new_impl(motan_loop **out, char *errbuf, size_t errlen)
 {
     if (!out)
         return MOTAN_EINVAL;
@@ -178,12 +193,15 @@ MOTAN_EXPORT int motan_loop_new(motan_loop **out, char *errbuf, size_t errlen)
     }
     rc = loop_init(l, errbuf, errlen);
     if (rc == MOTAN_OK) {
+        atomic_fetch_add(&g_threads, 1);
         int e = pthread_create(&l->thread, NULL, loop_thread, l);
-        if (e != 0)
+        if (e != 0) {
+            atomic_fetch_sub(&g_threads, 1);
             rc = motan__errf(errbuf, errlen, MOTAN_EIO, "cannot start the loop thread: %s",
                              strerror(e));
-        else
+        } else {
             l->thread_started = 1;
+        }
     }
     if (rc != MOTAN_OK) {
         loop_destroy(l);
@@ -193,8 +211,14 @@ MOTAN_EXPORT int motan_loop_new(motan_loop **out, char *errbuf, size_t errlen)
     return MOTAN_OK;
 }
 
-MOTAN_EXPORT int motan_loop_new_with_base(struct event_base *base, motan_loop **out,
-                                          char *errbuf, size_t errlen)
+MOTAN_EXPORT int motan_loop_new(motan_loop **out, char *errbuf, size_t errlen)
+{
+    motan__errbuf_clear(errbuf, errlen);
+    return motan__errbuf_default(errbuf, errlen, loop_new_impl(out, errbuf, errlen));
+}
+
+static int loop_new_with_base_impl(struct event_base *base, motan_loop **out, char *errbuf,
+                                   size_t errlen)
 {
     if (!out || !base)
         return motan__errf(errbuf, errlen, MOTAN_EINVAL, "no event_base given");
@@ -212,6 +236,14 @@ MOTAN_EXPORT int motan_loop_new_with_base(struct event_base *base, motan_loop **
     }
     *out = l;
     return MOTAN_OK;
+}
+
+MOTAN_EXPORT int motan_loop_new_with_base(struct event_base *base, motan_loop **out,
+                                          char *errbuf, size_t errlen)
+{
+    motan__errbuf_clear(errbuf, errlen);
+    return motan__errbuf_default(errbuf, errlen,
+                                 loop_new_with_base_impl(base, out, errbuf, errlen));
 }
 
 /* ---- after fork() ------------------------------------------------------------------------ */
@@ -269,33 +301,47 @@ MOTAN_EXPORT void motan_loop_free(motan_loop *l)
         return;
     }
     if (l->builtin && l->thread_started) {
-        motan__task *t = motan__calloc(1, sizeof(*t));
         pthread_mutex_lock(&l->mu);
         l->stopping = 1;
         pthread_mutex_unlock(&l->mu);
-        if (t) {
-            t->fn = stop_task;
-            t->userdata = l;
-            t->heap = 1;
-            /* Appended directly: motan__loop_post refuses work once stopping is set. */
-            pthread_mutex_lock(&l->mu);
-            if (l->tail)
-                l->tail->next = t;
-            else
-                l->head = t;
-            l->tail = t;
-            pthread_mutex_unlock(&l->mu);
-            uint64_t one = 1;
-            (void)!write(l->wake_fd, &one, sizeof(one));
-        } else {
-            event_base_loopbreak(l->base); /* best effort without memory */
+        if (pthread_equal(pthread_self(), l->thread)) {
+            /* From a callback: the loop cannot join itself nor be freed under its own feet.
+             * It stops once this callback returns and its thread frees it. */
+            l->self_free = 1;
+            event_base_loopbreak(l->base);
+            return;
         }
+        motan__task *t = &l->stop;
+        t->fn = stop_task;
+        t->userdata = l;
+        t->heap = 0;
+        t->next = NULL;
+        /* Appended directly: motan__loop_post refuses work once stopping is set. */
+        pthread_mutex_lock(&l->mu);
+        if (l->tail)
+            l->tail->next = t;
+        else
+            l->head = t;
+        l->tail = t;
+        pthread_mutex_unlock(&l->mu);
+        uint64_t one = 1;
+        (void)!write(l->wake_fd, &one, sizeof(one));
         pthread_join(l->thread, NULL);
     }
     loop_destroy(l);
 }
 
 MOTAN_EXPORT struct event_base *motan_loop_get_base(motan_loop *l) { return l->base; }
+
+MOTAN_EXPORT struct evdns_base *motan_loop_get_dns(motan_loop *l)
+{
+    if (!l->dns) {
+        /* /etc/resolv.conf and /etc/hosts, as getaddrinfo would; idle, it keeps no loop alive. */
+        l->dns = evdns_base_new(l->base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
+                                             EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+    }
+    return l->dns;
+}
 
 motan__fdbudget *motan__loop_budget(motan_loop *l) { return &l->budget; }
 

@@ -1,6 +1,9 @@
-/* Non-blocking sockets to an endpoint's address: TCP (IPv4, IPv6, names) or Unix. */
+/*
+ * Non-blocking sockets to one resolved address (TCP, IPv4 or IPv6) or a Unix path. Names
+ * are resolved by the caller, asynchronously (conn.c): nothing here blocks.
+ */
+#include <arpa/inet.h>
 #include <errno.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -25,7 +28,7 @@ static int start_connect(int fd, const struct sockaddr *sa, socklen_t len, int *
     return -1;
 }
 
-static int connect_unix(const char *path, int *in_progress)
+int motan__sock_connect_unix(const char *path, int *in_progress)
 {
     struct sockaddr_un sun;
     memset(&sun, 0, sizeof(sun));
@@ -41,31 +44,37 @@ static int connect_unix(const char *path, int *in_progress)
     return start_connect(fd, (struct sockaddr *)&sun, sizeof(sun), in_progress);
 }
 
-int motan__sock_connect(const motan_endpoint *ep, int *in_progress)
+int motan__sock_connect_addr(const struct sockaddr *sa, unsigned len, int *in_progress)
 {
-    if (ep->is_unix)
-        return connect_unix(ep->host, in_progress);
-
-    char port[16];
-    snprintf(port, sizeof(port), "%d", ep->port);
-    struct addrinfo hints, *res = NULL;
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_NUMERICSERV;
-    int gai = getaddrinfo(ep->host, port, &hints, &res);
-    if (gai != 0 || !res) {
-        errno = EHOSTUNREACH;
+    int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
         return -1;
-    }
-    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        freeaddrinfo(res);
-        return -1;
-    }
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    fd = start_connect(fd, res->ai_addr, res->ai_addrlen, in_progress);
-    freeaddrinfo(res);
-    return fd;
+    return start_connect(fd, sa, (socklen_t)len, in_progress);
+}
+
+struct evutil_addrinfo *motan__sock_numeric(const char *host, int port,
+                                            struct evutil_addrinfo *hints, char port_text[16])
+{
+    snprintf(port_text, 16, "%d", port);
+    memset(hints, 0, sizeof(*hints));
+    hints->ai_family = AF_UNSPEC;
+    hints->ai_socktype = SOCK_STREAM;
+    hints->ai_protocol = IPPROTO_TCP;
+    hints->ai_flags = EVUTIL_AI_NUMERICHOST | EVUTIL_AI_NUMERICSERV;
+    struct evutil_addrinfo *res = NULL;
+    int rc = evutil_getaddrinfo(host, port_text, hints, &res);
+    hints->ai_flags = EVUTIL_AI_NUMERICSERV; /* for the name lookup */
+    return rc == 0 ? res : NULL;
+}
+
+void motan__sock_addr_text(const struct evutil_addrinfo *ai, char *out, size_t len)
+{
+    char ip[INET6_ADDRSTRLEN] = "?";
+    if (ai->ai_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)ai->ai_addr)->sin_addr, ip, sizeof(ip));
+    else if (ai->ai_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ai->ai_addr)->sin6_addr, ip, sizeof(ip));
+    snprintf(out, len, "%s", ip);
 }

@@ -5,9 +5,8 @@ static void sync_cb(motan_response *resp, void *userdata) { motan__waiter_post(u
 
 static motan_response *error_response(int code, const char *msg)
 {
-    motan_response *r = motan_response_new();
-    if (r)
-        motan_response_set_error(r, code, msg);
+    motan_response *r = motan_response_new_or_oom();
+    motan_response_set_error(r, code, msg);
     return r;
 }
 
@@ -33,7 +32,7 @@ MOTAN_EXPORT int motan_endpoint_call_sync(motan_endpoint *e, motan_request *req,
     int rc = motan_endpoint_call(e, req, timeout_ms, sync_cb, &w, NULL);
     if (rc == MOTAN_OK) {
         *out = motan__waiter_wait(&w);
-        rc = *out ? motan_response_get_code(*out) : MOTAN_ENOMEM;
+        rc = motan_response_get_code(*out);
     } else {
         *out = error_response(rc, motan_strerror(rc));
     }

@@ -12,6 +12,7 @@
 #include <motan/transport.h>
 
 #include "core/core_int.h"
+#include "transport/sock.h"
 
 /* ---- loop ------------------------------------------------------------------------------- */
 
@@ -25,6 +26,8 @@ typedef struct motan__task {
 
 /* Queues t for the loop thread (any thread). MOTAN_ECLOSED when the loop is stopping. */
 int motan__loop_post(motan_loop *l, motan__task *t);
+/* Built-in loop threads still running (a loop freed from its own callback ends later). */
+int motan__loop_threads(void);
 /* A libevent timeval for ms, using a common-timeout queue for the frequent values. */
 const struct timeval *motan__loop_timeout(motan_loop *l, int ms, struct timeval *tmp);
 
@@ -67,7 +70,8 @@ typedef struct motan__call {
     uint64_t id;
     motan_endpoint *ep;
     motan__conn *conn;
-    motan_request *req; /* NULL for heartbeats */
+    const motan_request *req; /* NULL for heartbeats; only read */
+    const char *group;        /* sent instead of the request's (borrowed), or NULL */
     motan_response_cb cb;
     void *userdata;
     int timeout_ms;
@@ -87,10 +91,19 @@ typedef struct motan__call {
 
 enum { CONN_IDLE, CONN_CONNECTING, CONN_CONNECTED };
 
+struct evdns_getaddrinfo_request;
+struct evutil_addrinfo;
+
 struct motan__conn {
     motan_endpoint *ep;
     int state;
     int fd;
+    /* Connecting: the name is resolved on the loop (dns_req), then each address is tried. */
+    int resolving;
+    struct evdns_getaddrinfo_request *dns_req;
+    struct evutil_addrinfo *addrs, *next_addr; /* owned list; the next one to try */
+    int tried;                                 /* addresses tried in this attempt */
+    char last_err[96];                         /* why the last one failed */
     struct event rev, wev, cev; /* read, write, connect/backoff timer */
     int events_ready;
     struct evbuffer *out;
@@ -148,7 +161,7 @@ struct motan_endpoint {
     /* health; available and inflight share a cache line: load balancers read both */
     atomic_int available;
     atomic_size_t inflight;
-    int consecutive_errors;
+    atomic_int consecutive_errors; /* written on the loop thread, read by stats anywhere */
     int health_paused; /* > 0 while a lost connection fails its calls (counted once) */
     struct event keepalive;
     int keepalive_set;
@@ -159,7 +172,7 @@ struct motan_endpoint {
     motan__call *done_head, *done_tail;
     struct event done_ev;
     /* lifecycle */
-    int closing;
+    atomic_int closing;  /* set on the loop thread, read by motan_endpoint_call on any */
     int joined;          /* counted in the loop budget's `wanted` */
     int busy;            /* > 0 while callbacks of this endpoint run */
     int free_pending;    /* free requested inside a callback */
@@ -185,6 +198,11 @@ void motan__conn_fail(motan__conn *c, int code, const char *msg);
 void motan__conn_destroy(motan__conn *c);
 /* Queues call for writing (the call's timer is already armed). */
 void motan__conn_enqueue(motan__conn *c, motan__call *call);
+/*
+ * The first pos bytes of the input were whole frames: drops them, keeping the partial frame
+ * at the front, whose total length the read hint (need) already is.
+ */
+void motan__conn_consumed(motan__conn *c, size_t pos);
 /* Takes call off the connection's lists. */
 void motan__conn_unlink(motan__conn *c, motan__call *call);
 /* A call on c timed out after timeout_ms: closes c if its input is stuck (conn.c). */
@@ -208,6 +226,10 @@ void motan__endpoint_on_frame(motan_endpoint *ep, motan__conn *c, const motan_fr
 void motan__endpoint_start(motan__call *call);
 /* Completes call later from the endpoint's done list (never inside the current call). */
 void motan__call_defer(motan__call *call, motan_response *resp);
+/* The service a call is for: the request's, else the node's path. */
+const char *motan__call_service(const motan__call *call);
+/* Encodes call's request frame into out, filling in what the request leaves unset. */
+int motan__call_encode(const motan__call *call, motan_buf *out, char *errbuf, size_t errlen);
 /* Effective timeout of a call: explicit, else the request's, else "<method>.requestTimeout", else requestTimeout. */
 int motan__endpoint_timeout_for(const motan_endpoint *ep, const motan_request *req, int timeout_ms);
 
@@ -238,7 +260,5 @@ void motan__budget_put(motan__conn *c);
 /* c is connected with nothing pending (1) or has work again (0). */
 void motan__budget_set_idle(motan__conn *c, int idle);
 
-/* sock.c: a non-blocking socket connecting to the endpoint; -1 with errno set on failure. */
-int motan__sock_connect(const motan_endpoint *ep, int *in_progress);
 
 #endif

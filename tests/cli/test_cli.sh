@@ -283,5 +283,14 @@ expect_usage_err frobnicate
 expect_usage_err --frobnicate
 expect_usage_err help frobnicate
 
+# Strict URLs: a misspelled parameter is a usage error (exit 2) naming it, with a suggestion;
+# nothing is called (the port is closed anyway).
+expect_usage_err call 'motan2://127.0.0.1:1/com.example.EchoService?requestTimout=5' echo '"x"'
+[[ "$err" == *'unknown parameter "requestTimout" (did you mean "requestTimeout"?)'* ]] && ok ||
+    bad "strict URL: [$err]"
+# A client parameter on a consul URL is the client's, not the registry's (was: bad timeout).
+run call --timeout 100 'consul://127.0.0.1:1/com.example.EchoService?requestTimeout=700000' echo '"x"'
+[ "$rc" -eq 4 ] && [[ "$err" != *"bad timeout"* ]] && ok || bad "consul requestTimeout: rc=$rc [$err]"
+
 echo "test_cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -1,9 +1,9 @@
 /*
  * motan-agent with a real ZooKeeper (tests/support/lib/zk_proc.h): a service exported to a
- * python3 http.server backend is registered only after /200, is found and called through
- * ZooKeeper, leaves on /503 and comes back on /200, leaves while its backend is down and
- * returns with it, and leaves at once when the agent drains; a refer follows a
- * motan-test-server that registers itself in ZooKeeper.
+ * python3 http.server backend (on TCP, and on a Unix socket) is registered only after /200,
+ * is found and called through ZooKeeper, leaves on /503 and comes back on /200, leaves while
+ * its backend is down and returns with it, and leaves at once when the agent drains; a refer
+ * follows a motan-test-server that registers itself in ZooKeeper.
  */
 #include <check.h>
 #include <signal.h>
@@ -63,24 +63,6 @@ static int http_ok(int port, const char *path)
     return st == 200;
 }
 
-/* Waits until /registry/list says the backend's state is up (1) or down (0). */
-static int wait_backend(const tu_agent *a, int up, int timeout_ms)
-{
-    const char *want = up ? "\"backend_up\": true" : "\"backend_up\": false";
-    uint64_t end = motan_now_us() + (uint64_t)timeout_ms * 1000u;
-    for (;;) {
-        char *body;
-        tu_http(a->mport, "GET", "/registry/list", NULL, &body);
-        int hit = body && strstr(body, want);
-        free(body);
-        if (hit)
-            return 1;
-        if (motan_now_us() > end)
-            return 0;
-        usleep(10000);
-    }
-}
-
 static motan_response *add(motan_client *c, int a, int b)
 {
     motan_request *r = motan_client_request(c, "add");
@@ -92,10 +74,14 @@ static motan_response *add(motan_client *c, int a, int b)
     return resp;
 }
 
+/* _i 0: the backend on TCP; 1: on a Unix socket (proxyAddress unix:PATH). */
 START_TEST(export_follows_200_503_and_the_backend)
 {
     tu_backend be;
-    ck_assert_int_eq(tu_backend_start(&be, 0), 0);
+    if (_i)
+        ck_assert_int_eq(tu_backend_start_unix(&be), 0);
+    else
+        ck_assert_int_eq(tu_backend_start(&be, 0), 0);
     char *y = tu_fmt("motan-agent:\n  port: 0\n  eport: 0\n  mport: 0\n  host: 127.0.0.1\n"
                   "  log_dir: @DIR@\n"
                   "motan-registry:\n  zk:\n    protocol: zookeeper\n    address: %s\n"
@@ -103,8 +89,8 @@ START_TEST(export_follows_200_503_and_the_backend)
                   "motan-basicService:\n  web:\n    registry: zk\n    group: web-g\n"
                   "    provider: http\n    requestTimeout: 2000\n    healthInterval: 100\n"
                   "motan-service:\n  hello:\n    path: " HELLO "\n    basicService: web\n"
-                  "    export: motan2:0\n    proxyAddress: 127.0.0.1:%d\n",
-                  g_zk.hosts, be.port);
+                  "    export: motan2:0\n    proxyAddress: %s\n",
+                  g_zk.hosts, be.addr);
     tu_agent ag;
     ck_assert_int_eq(tu_agent_start(&ag, y), 0);
     free(y);
@@ -114,7 +100,7 @@ START_TEST(export_follows_200_503_and_the_backend)
     snprintf(node, sizeof(node), "127.0.0.1:%d", ag.eport);
 
     /* the agent starts unavailable: backend up, nothing registered */
-    ck_assert(wait_backend(&ag, 1, ms(10000)));
+    ck_assert(tu_agent_wait_backend(&ag, 1, ms(10000)));
     ck_assert(tu_rec_wait_list(&w.rec, 0, NULL, ms(10000)));
     ck_assert_int_eq(tu_rec_calls(&w.rec), 1);
 
@@ -140,7 +126,6 @@ START_TEST(export_follows_200_503_and_the_backend)
     ck_assert(tu_rec_wait_list(&w.rec, 1, node, ms(10000)));
 
     /* the backend goes: unregistered, calls answered 503 by the agent; it comes back: again */
-    int port = be.port;
     tu_backend_stop(&be);
     ck_assert(tu_rec_wait_list(&w.rec, 0, NULL, ms(10000)));
     motan_client_free(c);
@@ -149,8 +134,10 @@ START_TEST(export_follows_200_503_and_the_backend)
     resp = add(c, 1, 1);
     ck_assert_int_eq(motan_response_get_code(resp), MOTAN_EREMOTE);
     ck_assert_int_eq(motan_response_get_errcode(resp), 503);
+    ck_assert_msg(strstr(motan_response_get_errmsg(resp), "is down (connect: Connection refused)"), "%s",
+                  motan_response_get_errmsg(resp));
     motan_response_free(resp);
-    ck_assert_int_eq(tu_backend_start(&be, port), 0);
+    ck_assert_int_eq(tu_backend_restart(&be), 0);
     ck_assert(tu_rec_wait_list(&w.rec, 1, node, ms(10000)));
     resp = add(c, 2, 3);
     ck_assert_int_eq(motan_response_get_code(resp), MOTAN_OK);
@@ -166,7 +153,7 @@ START_TEST(export_follows_200_503_and_the_backend)
     ck_assert_int_eq(tu_agent_wait(&ag, ms(10000)), 0);
     tu_agent_stop(&ag);
     watch_stop(&w);
-    tu_backend_stop(&be);
+    tu_backend_free(&be);
 }
 END_TEST
 
@@ -213,7 +200,7 @@ static Suite *suite(void)
     Suite *s = suite_create("test_agent_zk");
     TCase *t = tcase_create("zookeeper");
     tcase_set_timeout(t, 120);
-    tcase_add_test(t, export_follows_200_503_and_the_backend);
+    tcase_add_loop_test(t, export_follows_200_503_and_the_backend, 0, 2);
     tcase_add_test(t, refer_through_zookeeper);
     suite_add_tcase(s, t);
     return s;

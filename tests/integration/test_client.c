@@ -434,7 +434,11 @@ START_TEST(test_free_in_flight)
         ck_assert_int_eq(motan_client_call_async(c, r, async_cb, &a), MOTAN_OK);
     for (int i = 0; i < 10; i++)
         ck_assert_int_eq(motan_client_submit(c, r, (uint64_t)i), MOTAN_OK);
-    usleep(100000);
+    /* All 30 started on the loop (each sleeps 800 ms at the server): free them in flight. */
+    motan_cluster *cl = motan_client_get_cluster(c);
+    for (int i = 0; i < 2000 && motan_cluster_stat(cl, "calls") < 30; i++)
+        usleep(1000);
+    ck_assert_uint_eq(motan_cluster_stat(cl, "calls"), 30);
     motan_client_free(c);
     ck_assert_int_eq(a.done, 20);
     ck_assert_int_eq(a.ok, 0);

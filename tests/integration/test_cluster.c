@@ -741,7 +741,9 @@ START_TEST(test_deadline_in_metadata)
     for (int i = 0; i < 4; i++) {
         a = call_tmo(&e, c, 0);
         ck_assert_str_eq(a.server, "s1");
-        if (a.tmo <= 1800) {
+        /* A backup leaves at 200 ms by the precise clock; the deadline is on the coarse one,
+         * which may lag a tick (a few ms): 1800 plus that is still a backup. */
+        if (a.tmo <= 1810) {
             ck_assert_msg(a.tmo > 1700 - slack, "a backup's M_tmo %ld", a.tmo);
             backups_seen++;
         } else {

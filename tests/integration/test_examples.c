@@ -72,7 +72,8 @@ START_TEST(test_cluster_failover)
     char url[256], out[4096];
     snprintf(url, sizeof(url), "motan2://127.0.0.1:%d,127.0.0.1:%d,127.0.0.1:%d/com.example.EchoService",
              s[0].port, s[1].port, s[2].port);
-    /* The example runs in the background while one server is killed. */
+    /* The example runs in the background while one server is killed: once it reports 4000
+     * calls done (so b has answered some and calls are in flight), not after a guessed sleep. */
     char path[512];
     snprintf(path, sizeof(path), "%s/%s/examples/cluster_failover", tu_root(), tu_build());
     int fds[2];
@@ -81,24 +82,51 @@ START_TEST(test_cluster_failover)
     if (pid == 0) {
         dup2(fds[1], 1);
         close(fds[0]);
-        execl(path, path, url, "40000", "16", (char *)NULL);
+        execl(path, path, url, "40000", "16", "2000", (char *)NULL);
         _exit(127);
     }
     close(fds[1]);
-    usleep(400000);
-    tu_server_kill(&s[1]);
+    FILE *in = fdopen(fds[0], "r");
+    ck_assert_ptr_nonnull(in);
     size_t got = 0;
-    ssize_t r;
-    while ((r = read(fds[0], out + got, sizeof(out) - 1 - got)) > 0)
-        got += (size_t)r;
+    int killed_at = -1, done_after_kill = 0;
+    char line[256];
+    while (fgets(line, sizeof(line), in)) {
+        int n;
+        if (sscanf(line, "done %d", &n) == 1) {
+            if (killed_at < 0 && n >= 4000) {
+                tu_server_kill(&s[1]);
+                killed_at = n;
+            } else if (killed_at >= 0 && n > killed_at) {
+                done_after_kill = n;
+            }
+            continue;
+        }
+        size_t l = strlen(line);
+        if (got + l < sizeof(out)) {
+            memcpy(out + got, line, l);
+            got += l;
+        }
+    }
     out[got] = '\0';
-    close(fds[0]);
+    fclose(in);
     int st;
     waitpid(pid, &st, 0);
     ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s", out);
     ck_assert_msg(strstr(out, "calls 40000 ok 40000 failed 0"), "%s", out);
+    /* The kill happened mid-run: calls went on after it, all of them answered. */
+    ck_assert_msg(killed_at >= 4000 && killed_at < 40000, "killed at %d", killed_at);
+    ck_assert_msg(done_after_kill > killed_at, "no call completed after the kill at %d", killed_at);
     ck_assert_msg(strstr(out, "  a "), "%s", out);
     ck_assert_msg(strstr(out, "  c "), "%s", out);
+    /* b answered before it died (round robin gave it calls), and fewer than a and c. */
+    int na = 0, nb = 0, nc = 0;
+    const char *pa = strstr(out, "  a "), *pb = strstr(out, "  b "), *pc = strstr(out, "  c ");
+    ck_assert_msg(pb, "b answered nothing before the kill: %s", out);
+    sscanf(pa + 2, "%*s %d", &na);
+    sscanf(pb + 2, "%*s %d", &nb);
+    sscanf(pc + 2, "%*s %d", &nc);
+    ck_assert_msg(nb > 0 && nb < na && nb < nc, "a %d b %d c %d", na, nb, nc);
     ck_assert_int_eq(tu_server_stop(&s[0]), 0);
     ck_assert_int_eq(tu_server_stop(&s[2]), 0);
 }

@@ -123,14 +123,17 @@ START_TEST(test_gzip_nulls)
     call_with_fault(&h, "gzip-nulls", 10000, &o);
     ck_assert_msg(o.code == MOTAN_ETOOBIG, "%s %s", motan_errname(o.code), o.msg);
     ck_assert_msg(strstr(o.msg, "maxDecodedSize"), "%s", o.msg);
-    ck_assert_int_lt(grown_kb(&h), 64 * 1024);
+    /* (sanitizers keep freed memory and shadow it: resident size means little there) */
+    if (!tu_slow())
+        ck_assert_int_lt(grown_kb(&h), 64 * 1024);
     close_case(&h);
     /* A budget of its own; a small answer still fits it, the nulls do not. */
     open_case(&h, NULL, "errorCountThreshold=0&maxDecodedSize=100000");
     call_with_fault(&h, "gzip-nulls", 10000, &o);
     ck_assert_int_eq(o.code, MOTAN_ETOOBIG);
     ck_assert_msg(strstr(o.msg, "maxDecodedSize (100000 bytes)"), "%s", o.msg);
-    ck_assert_int_lt(grown_kb(&h), 24 * 1024);
+    if (!tu_slow()) /* the 10 MiB inflated body, not the values */
+        ck_assert_int_lt(grown_kb(&h), 24 * 1024);
     call_with_fault(&h, NULL, 5000, &o);
     ck_assert_msg(o.code == MOTAN_OK, "%s %s", motan_errname(o.code), o.msg);
     close_case(&h);

@@ -17,10 +17,12 @@
 
 #include <zookeeper/zookeeper.h>
 
-#include <motan/registry.h>
+#include <motan/client.h>
 
 #include "server_proc.h"
 #include "testutil.h"
+#include "tu_dns.h"
+#include "tu_proxy.h"
 #include "tu_registry.h"
 #include "zk_proc.h"
 
@@ -335,11 +337,25 @@ START_TEST(test_bad_urls)
         motan_url_free(u);
     }
 
-    /* A name that does not resolve fails at once (no session can start). */
+    /* A name that does not resolve: resolved on the loop, so the registry is created at once
+     * and says in errmsg what it is waiting for (then why it failed), trying again. */
+    tu_dns *dns = tu_dns_start();
+    tu_dns_use(dns, l);
     motan_url *nx = url("zookeeper://nonexistent.invalid:2181");
-    ck_assert_int_eq(motan_registry_new(l, nx, &r, err, sizeof(err)), MOTAN_EREGISTRY);
-    ck_assert_msg(strstr(err, "nonexistent.invalid:2181"), "%s", err);
+    int64_t t0 = now_ms();
+    ck_assert_int_eq(motan_registry_new(l, nx, &r, err, sizeof(err)), MOTAN_OK);
+    ck_assert_int_lt(now_ms() - t0, 500);
+    char msg[1024] = "";
+    for (int i = 0; i < 200 && !strstr(msg, "cannot resolve"); i++) {
+        motan_registry_errmsg(r, msg, sizeof(msg));
+        sleep_ms(10);
+    }
+    ck_assert_msg(strstr(msg, "cannot resolve nonexistent.invalid: ") &&
+                      strstr(msg, "nonexistent.invalid:2181"),
+                  "errmsg: %s", msg);
+    motan_registry_free(r);
     motan_url_free(nx);
+    tu_dns_stop(dns);
 
     /* "zk" is the same registry. */
     motan_url *u = url("zk://%s", g_zk.hosts);
@@ -411,6 +427,95 @@ START_TEST(test_unreachable)
     motan_loop_free(l);
     tu_rec_destroy(&rc);
     tu_server_kill(&dead);
+}
+END_TEST
+
+/*
+ * Item 2: the ensemble's name resolves slowly (the fake DNS takes 400 ms) to two addresses,
+ * the first refusing: the registry is created at once (the C client used to resolve with a
+ * blocking getaddrinfo in zookeeper_init, on the loop) and connects through the second.
+ */
+START_TEST(test_ensemble_name_resolved_on_the_loop)
+{
+    tu_dns *dns = tu_dns_start();
+    tu_dns_add(dns, "zk.test", "127.0.0.3,127.0.0.1", 400);
+    reg g;
+    char err[512] = "";
+    ck_assert_int_eq(motan_loop_new(&g.loop, err, sizeof(err)), MOTAN_OK);
+    tu_dns_use(dns, g.loop);
+    motan_url *u = url("zookeeper://zk.test:%d?sessionTimeout=4000", g_zk.port);
+    int64_t t0 = now_ms();
+    ck_assert_int_eq(motan_registry_new(g.loop, u, &g.r, err, sizeof(err)), MOTAN_OK);
+    ck_assert_int_lt(now_ms() - t0, 200);
+    motan_url_free(u);
+    char msg[1024];
+    errmsg(&g, msg, sizeof(msg));
+    ck_assert_msg(strstr(msg, "resolving the ZooKeeper ensemble zk.test:"), "errmsg: %s", msg);
+    tu_rec rc;
+    tu_rec_init(&rc);
+    sub(&g, "g-dns", "com.example.EchoService", &rc);
+    ck_assert(tu_rec_wait_list(&rc, 0, NULL, slow(5000)));
+    ck_assert(wait_errmsg(&g, 1, 2000));
+    ck_assert_int_ge(tu_dns_queries(dns, "zk.test"), 1);
+    reg_close(&g);
+    tu_rec_destroy(&rc);
+    tu_dns_stop(dns);
+}
+END_TEST
+
+/*
+ * Item 3: freeing a client (or a registry) while ZooKeeper hangs (a frozen proxy: connected,
+ * nothing answered) used to block the loop in zookeeper_close for about 1.5 s. It must take
+ * about 100 ms at most (the close first checks, for 50 ms, that ZooKeeper answers).
+ */
+START_TEST(test_free_while_zookeeper_hangs)
+{
+    tu_proxy *px = tu_proxy_start(g_zk.port);
+    char url_text[256], err[512];
+    snprintf(url_text, sizeof(url_text),
+             "zookeeper://127.0.0.1:%d/com.example.EchoService?group=g-hung&sessionTimeout=4000",
+             tu_proxy_port(px));
+    motan_client *c = NULL;
+    ck_assert_msg(motan_client_new(url_text, &c, err, sizeof(err)) == MOTAN_OK, "%s", err);
+    char msg[512] = "x";
+    int64_t deadline = now_ms() + slow(5000);
+    while (msg[0] && now_ms() < deadline) {
+        motan_client_registry_status(c, msg, sizeof(msg));
+        sleep_ms(20);
+    }
+    ck_assert_msg(!msg[0], "not connected: %s", msg);
+    tu_proxy_freeze(px, 1);
+    int64_t t0 = now_ms();
+    motan_client_free(c);
+    int64_t took = now_ms() - t0;
+    fprintf(stderr, "test_free_while_zookeeper_hangs: motan_client_free took %lld ms\n",
+            (long long)took);
+    ck_assert_msg(took < slow(250), "motan_client_free took %lld ms", (long long)took);
+
+    /* A server's registry with a node to delete: the same bound. */
+    tu_proxy_freeze(px, 0);
+    reg g;
+    ck_assert_int_eq(motan_loop_new(&g.loop, err, sizeof(err)), MOTAN_OK);
+    motan_url *u = url("zookeeper://127.0.0.1:%d?sessionTimeout=4000", tu_proxy_port(px));
+    ck_assert_int_eq(motan_registry_new(g.loop, u, &g.r, err, sizeof(err)), MOTAN_OK);
+    motan_url_free(u);
+    ck_assert(wait_errmsg(&g, 1, 5000));
+    u = url("motan2://127.0.0.1:9/com.example.EchoService?group=g-hung");
+    ck_assert_int_eq(motan_registry_register(g.r, u), MOTAN_OK);
+    motan_url_free(u);
+    tu_rec created;
+    tu_rec_init(&created);
+    sub(&g, "g-hung", "com.example.EchoService", &created);
+    ck_assert(tu_rec_wait_list(&created, 1, "127.0.0.1:9", slow(5000)));
+    unsub(&g, "g-hung", "com.example.EchoService", &created);
+    tu_rec_destroy(&created);
+    tu_proxy_freeze(px, 1);
+    t0 = now_ms();
+    motan_registry_free(g.r);
+    took = now_ms() - t0;
+    ck_assert_msg(took < slow(250), "motan_registry_free took %lld ms", (long long)took);
+    motan_loop_free(g.loop);
+    tu_proxy_stop(px);
 }
 END_TEST
 
@@ -736,6 +841,8 @@ static Suite *zookeeper_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_bad_urls);
     tcase_add_test(tc, test_unreachable);
+    tcase_add_test(tc, test_ensemble_name_resolved_on_the_loop);
+    tcase_add_test(tc, test_free_while_zookeeper_hangs);
     tcase_add_test(tc, test_servers_appear_disappear);
     tcase_add_test(tc, test_groups_and_listeners);
     tcase_add_test(tc, test_java_node_data);

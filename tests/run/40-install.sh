@@ -1,19 +1,30 @@
 # `make install` into a temporary root, then build examples/codec_roundtrip.c against the
-# installed tree through pkg-config, dynamically and statically, and run both.
+# installed tree through pkg-config, dynamically and statically, and run both; `make
+# uninstall` removes it all again; neither (nor `make`) calls apt.
 set -euo pipefail
 BUILD="${BUILD:-build}"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 root="$tmp/root"
 version=$(sed -n 's/^#define MOTAN_VERSION_STRING "\(.*\)"/\1/p' include/motan/version.h)
+abi=$(sed -n 's/^#define MOTAN_ABI_MAJOR \([0-9]*\)/\1/p' include/motan/version.h)
 
-if ! make --no-print-directory install PREFIX=/usr DESTDIR="$root" BUILD="$BUILD" >"$tmp/install.log" 2>&1; then
+# Package tools that must not run: each leaves a mark.
+mkdir -p "$tmp/fakebin"
+for tool in apt apt-get dpkg sudo; do
+    printf '#!/bin/sh\necho "$0 $*" >>"%s/apt-called"\nexit 1\n' "$tmp" >"$tmp/fakebin/$tool"
+    chmod +x "$tmp/fakebin/$tool"
+done
+nopkg() { PATH="$tmp/fakebin:$PATH" "$@"; }
+
+if ! nopkg make --no-print-directory all install PREFIX=/usr DESTDIR="$root" BUILD="$BUILD" >"$tmp/install.log" 2>&1; then
     cat "$tmp/install.log"
     echo "40-install: make install failed"
     exit 1
 fi
-for f in include/motan/core.h include/motan/codec.h include/motan/version.h lib/libmotan.a \
-         "lib/libmotan.so.$version" lib/libmotan.so.0 lib/libmotan.so lib/pkgconfig/libmotan.pc; do
+installed=(include/motan/core.h include/motan/codec.h include/motan/version.h lib/libmotan.a
+           "lib/libmotan.so.$abi.$version" "lib/libmotan.so.$abi" lib/libmotan.so lib/pkgconfig/libmotan.pc)
+for f in "${installed[@]}"; do
     [ -e "$root/usr/$f" ] || { echo "40-install: $f was not installed"; exit 1; }
 done
 
@@ -37,9 +48,11 @@ back:   ["hello",{"$int32":42}]'
     fi
 }
 
-# Dynamic: must load the installed libmotan.so.0.
+# Dynamic: must load the installed libmotan.so.<abi> (its SONAME).
 cc $WARN $cflags -o "$tmp/roundtrip" examples/codec_roundtrip.c $libs
-LD_LIBRARY_PATH="$root/usr/lib" ldd "$tmp/roundtrip" | grep -F "$root/usr/lib/libmotan.so.0" >/dev/null ||
+readelf -d "$tmp/roundtrip" | grep -q "NEEDED.*\[libmotan.so.$abi\]" ||
+    { echo "40-install: the dynamic build does not need libmotan.so.$abi"; exit 1; }
+LD_LIBRARY_PATH="$root/usr/lib" ldd "$tmp/roundtrip" | grep -q "$root/usr/lib/libmotan.so.$abi" ||
     { echo "40-install: the dynamic build does not use the installed library"; exit 1; }
 LD_LIBRARY_PATH="$root/usr/lib" check_output "$tmp/roundtrip"
 
@@ -51,13 +64,21 @@ if readelf -d "$tmp/roundtrip-static" | grep 'NEEDED.*libmotan' >/dev/null; then
     exit 1
 fi
 check_output "$tmp/roundtrip-static"
-echo "40-install: installed into DESTDIR, pkg-config builds (dynamic and static) run"
+
+if ! nopkg make --no-print-directory uninstall PREFIX=/usr DESTDIR="$root" BUILD="$BUILD" >"$tmp/uninstall.log" 2>&1; then
+    cat "$tmp/uninstall.log"
+    echo "40-install: make uninstall failed"
+    exit 1
+fi
+left=$(cd "$root" && find . -type f -o -type l)
+[ -z "$left" ] || { echo "40-install: make uninstall left: $left"; exit 1; }
+echo "40-install: installed into DESTDIR, pkg-config builds (dynamic and static) run, uninstalled"
 
 # A prefix pkg-config does not know, used the way the README says (its sh block under the C
 # quickstart, with /opt/motan -> a temporary prefix): no LD_LIBRARY_PATH, the rpath finds it.
 unset PKG_CONFIG_PATH PKG_CONFIG_SYSROOT_DIR
 prefix="$tmp/opt/motan"
-if ! make --no-print-directory install PREFIX="$prefix" BUILD="$BUILD" >"$tmp/install2.log" 2>&1; then
+if ! nopkg make --no-print-directory install PREFIX="$prefix" BUILD="$BUILD" >"$tmp/install2.log" 2>&1; then
     cat "$tmp/install2.log"
     echo "40-install: make install PREFIX=$prefix failed"
     exit 1
@@ -73,7 +94,13 @@ if ! bash -e "$tmp/prefix-run.sh"; then
     cat "$tmp/prefix-run.sh"
     exit 1
 fi
-env -u LD_LIBRARY_PATH ldd "$tmp/roundtrip-prefix" | grep -F "$prefix/lib/libmotan.so.0" >/dev/null ||
-    { echo "40-install: the PREFIX build does not load $prefix/lib/libmotan.so.0"; exit 1; }
+env -u LD_LIBRARY_PATH ldd "$tmp/roundtrip-prefix" | grep -F "$prefix/lib/libmotan.so.$abi" >/dev/null ||
+    { echo "40-install: the PREFIX build does not load $prefix/lib/libmotan.so.$abi"; exit 1; }
 env -u LD_LIBRARY_PATH bash -c "$(declare -f check_output); check_output $tmp/roundtrip-prefix"
 echo "40-install: installed into PREFIX=$prefix, built with the README's commands, runs"
+if [ -e "$tmp/apt-called" ]; then
+    echo "40-install: make, make install or make uninstall ran a package tool:"
+    cat "$tmp/apt-called"
+    exit 1
+fi
+echo "40-install: no package tool was run"

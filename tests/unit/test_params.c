@@ -191,6 +191,8 @@ END_TEST
 START_TEST(consul_gets_no_client_timeout)
 {
     char err[256];
+    if (!motan_registry_find_ops("consul"))
+        return; /* built with WITH_CONSUL=0 */
     int rc = new_client("consul://127.0.0.1:1/com.example.EchoService?requestTimeout=700000", err,
                         sizeof(err));
     ck_assert_msg(rc == MOTAN_OK, "%s", err);

@@ -17,6 +17,8 @@ struct event;
 struct evhttp;
 struct evhttp_bound_socket;
 struct evbuffer;
+struct evdns_base;
+struct sockaddr;
 
 #define AGENT_DEFAULT_PORT 9981
 #define AGENT_DEFAULT_EPORT 9982
@@ -72,7 +74,7 @@ typedef struct conf_service {
     char *path, *group, *version;
     char *registry;     /* registry id, NULL: exported, not registered */
     int port;           /* export port */
-    char *proxy;        /* the HTTP backend, host:port */
+    char *proxy;        /* the HTTP backend, host:port or unix:PATH */
     char *node;         /* the query of the node URL published ("group=...&...") */
     int timeout_ms;     /* backend request timeout */
     int health_ms;      /* backend probe period */
@@ -130,6 +132,75 @@ void prom_family(struct evbuffer *out, const char *name, const char *type, const
 /* name{labels} value, labels as "k","v" pairs (n pairs), values escaped. */
 void prom_sample(struct evbuffer *out, const char *name, const char *const *labels, size_t n,
                  double value);
+
+/* ==== HTTP/1.1 answers from backends (http1.c) ========================================= */
+
+#define H1_MAX_LINE 8192   /* the status line, one header line, one chunk-size line */
+#define H1_MAX_HEAD 65536  /* the status line and the header lines together (trailers too) */
+#define H1_MAX_FIELDS 100  /* header lines (trailer lines too) */
+
+enum { H1_MORE, H1_DONE, H1_ERROR };
+
+typedef struct h1_resp {
+    int state;
+    int status;          /* 200, 404, ... */
+    int minor;           /* HTTP/1.<minor> */
+    int keep_alive;      /* the connection may carry another request after this answer */
+    int close, chunked;  /* Connection: close; Transfer-Encoding: chunked */
+    int64_t length;      /* Content-Length, -1 when there is none */
+    uint64_t left;       /* of the body or of the current chunk */
+    size_t head_bytes, fields, max_body;
+    struct evbuffer *body; /* the decoded body (owned) */
+    char error[200];     /* after H1_ERROR: what was wrong, printable */
+} h1_resp;
+
+/* max_body bounds the decoded body. 0, or -1 without memory. */
+int h1_resp_init(h1_resp *r, size_t max_body);
+/* Ready for the next answer on the same connection (the body emptied). */
+void h1_resp_reset(h1_resp *r);
+void h1_resp_clear(h1_resp *r);
+/*
+ * Parses what in holds (consuming it up to the end of the answer, no further); eof: the
+ * backend closed the connection after it. H1_DONE, H1_MORE (feed more) or H1_ERROR.
+ */
+int h1_resp_parse(h1_resp *r, struct evbuffer *in, int eof);
+
+/* ==== an HTTP/1.1 client: keep-alive connections to one backend (hpool.c) ================ */
+
+enum { HP_OK, HP_NOANSWER, HP_TIMEOUT, HP_BAD };
+
+typedef struct hpool hpool;
+typedef struct hp_req hp_req;
+
+/*
+ * The outcome of a request: HP_OK with the answer (borrowed for the call); HP_NOANSWER
+ * (no connection, or closed before any byte of an answer), HP_TIMEOUT, HP_BAD (a broken or
+ * cut-short answer) with why. cb may send requests; it must not free the pool.
+ */
+typedef void (*hp_cb)(void *arg, int result, const h1_resp *answer, const char *why);
+
+/* At most max_conns connections; answers' bodies bounded by max_body. NULL without memory. */
+hpool *hpool_new(struct event_base *base, int max_conns, size_t max_body);
+/* Cancels every request (no callbacks) and closes the connections. */
+void hpool_free(hpool *p);
+/* Where new connections go (copied); open connections stay where they are. */
+void hpool_set_addr(hpool *p, const struct sockaddr *sa, int len);
+/*
+ * Sends len bytes (a whole request, copied) on an idle connection, a new one, or the first
+ * to be free, within timeout_ms in all. cb runs exactly once, never inside hpool_send,
+ * unless the request is cancelled. NULL without memory.
+ */
+hp_req *hpool_send(hpool *p, const void *data, size_t len, int timeout_ms, hp_cb cb, void *arg);
+/* Forgets the request (no callback); a connection it was on is closed. */
+void hp_req_cancel(hp_req *q);
+/* Open connections; connections opened so far. */
+int hpool_open_conns(const hpool *p);
+uint64_t hpool_connects(const hpool *p);
+/*
+ * A non-blocking stream socket connecting to sa (TCP_NODELAY for TCP): the fd, with
+ * *connected 1 when it is already connected, 0 while in progress; -1 with errno.
+ */
+int hp_connect(const struct sockaddr *sa, int len, int *connected);
 
 /* ==== the agent ======================================================================== */
 
@@ -191,6 +262,7 @@ struct agent {
     uint64_t unrouted;           /* forward requests for no refer */
     struct event *ev_term, *ev_int, *ev_hup, *ev_drain_timer, *ev_reap, *ev_flush;
     uint64_t started_us;
+    struct evdns_base *dns;      /* made when a backend's name needs resolving (agent_dns) */
 };
 
 /* refer.c: the refer table. */
@@ -221,10 +293,17 @@ void services_free_all(agent *ag);
 void export_heartbeat(const motan_server_request *q, motan_reply *reply, void *userdata);
 motan_registry *agent_registry(agent *ag, const char *url, char *err, size_t errlen);
 
-/* backend.c: the HTTP backend of a service (evhttp client pool and health probe). */
+/* backend.c: the HTTP backend of a service (hpool connections and the health probe). */
 backend *backend_new(export_service *svc, char *err, size_t errlen);
 void backend_free(backend *b);
 int backend_up(const backend *b);
+/* Why the last probe failed (borrowed), NULL when it did not. */
+const char *backend_why(const backend *b);
+/* Name look-ups of freed backends whose cancellation has not been delivered yet. */
+int backend_cancelled_lookups(void);
+/* Open HTTP connections to the backend; connections opened so far. */
+int backend_conns(const backend *b);
+uint64_t backend_connects(const backend *b);
 /* Forwards one decoded request (its reply is finished by the backend's answer). */
 void backend_call(backend *b, const motan_server_request *q, motan_reply *reply);
 /* svc's backend became up (1) or down (0). */
@@ -239,6 +318,8 @@ char *manage_status(agent *ag);
 
 /* main.c */
 void agent_drain_step(agent *ag);
+/* The resolver for backend names, on the agent's loop (NULL without memory). */
+struct evdns_base *agent_dns(agent *ag);
 /* The local port of a bound socket. */
 int agent_bound_port(int fd);
 /* Resident set size in bytes (0 when unknown). */

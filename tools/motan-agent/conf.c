@@ -15,10 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <arpa/inet.h>
-#include <event2/event.h>
 
 #include "agent.h"
 
@@ -594,14 +594,19 @@ static int service_entry(cx *x, const ynode *root, size_t i, const agent_conf *c
         } else if (!strcmp(key, "proxyAddress")) {
             const char *colon = strrchr(v, ':');
             int port;
-            if (!strncmp(v, "unix:", 5))
-                return bad(x, kl, where, key,
-                           "a Unix socket backend needs libevent 2.2's evhttp (this build has %s); use host:port",
-                           event_get_version());
-            if (!colon || colon == v)
-                return bad(x, kl, where, key, "\"%s\" is not host:port", v);
-            if (to_int(x, kl, where, key, colon + 1, 1, 65535, &port))
-                return -1;
+            struct sockaddr_un sun;
+            if (!strncmp(v, "unix:", 5)) {
+                if (!v[5])
+                    return bad(x, kl, where, key, "no socket path after unix:");
+                if (strlen(v + 5) >= sizeof(sun.sun_path))
+                    return bad(x, kl, where, key, "the socket path is %zu bytes long (at most %zu)",
+                               strlen(v + 5), sizeof(sun.sun_path) - 1);
+            } else {
+                if (!colon || colon == v || strpbrk(v, " \t/?#@"))
+                    return bad(x, kl, where, key, "\"%s\" is not host:port or unix:PATH", v);
+                if (to_int(x, kl, where, key, colon + 1, 1, 65535, &port))
+                    return -1;
+            }
             sv->proxy = sdup(v);
         } else if (!strcmp(key, "requestTimeout")) {
             if (to_int(x, kl, where, key, v, 1, 86400000, &sv->timeout_ms))
@@ -636,7 +641,7 @@ static int service_entry(cx *x, const ynode *root, size_t i, const agent_conf *c
     if (!sv->path)
         return bad(x, *line, where, "path", "is missing (the service name)");
     if (!sv->proxy)
-        return bad(x, *line, where, "proxyAddress", "is missing (the HTTP backend, host:port)");
+        return bad(x, *line, where, "proxyAddress", "is missing (the HTTP backend, host:port or unix:PATH)");
     sv->group = sdup(group);
     if (!strstr(params, "&application="))
         pl += (size_t)snprintf(params + pl, pl < sizeof(params) ? sizeof(params) - pl : 0,

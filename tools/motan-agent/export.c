@@ -65,8 +65,9 @@ static void update(export_service *svc)
 
 void service_backend_changed(export_service *svc, int up)
 {
-    agent_log(up ? LOG_INFO : LOG_WARN, "service %s: backend %s is %s", svc->c.id, svc->c.proxy,
-              up ? "up" : "down");
+    const char *why = up ? NULL : backend_why(svc->be);
+    agent_log(up ? LOG_INFO : LOG_WARN, "service %s: backend %s is %s%s%s%s", svc->c.id, svc->c.proxy,
+              up ? "up" : "down", why ? " (" : "", why ? why : "", why ? ")" : "");
     update(svc);
 }
 
@@ -113,8 +114,9 @@ static void on_export(const motan_server_request *q, motan_reply *reply, void *u
     }
     if (!backend_up(svc->be)) {
         char msg[600];
-        int n = snprintf(msg, sizeof(msg), "service unavailable: the backend %s of %s is down",
-                         svc->c.proxy, svc->c.path);
+        const char *why = backend_why(svc->be);
+        int n = snprintf(msg, sizeof(msg), "service unavailable: the backend %s of %s is down%s%s%s",
+                         svc->c.proxy, svc->c.path, why ? " (" : "", why ? why : "", why ? ")" : "");
         motan_reply_error(reply, 503, 1, msg, (size_t)(n < 0 ? 0 : n));
         return;
     }

@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <event2/dns.h>
 #include <event2/event.h>
 #include <event2/http.h>
 
@@ -49,6 +50,15 @@ uint64_t agent_rss(void)
         rss = 0;
     fclose(f);
     return (uint64_t)rss * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+struct evdns_base *agent_dns(agent *ag)
+{
+    /* resolv.conf and /etc/hosts are read once, here; look-ups then never block the loop */
+    if (!ag->dns)
+        ag->dns = evdns_base_new(ag->base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
+                                               EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+    return ag->dns;
 }
 
 /* ---- drain ----------------------------------------------------------------------------- */
@@ -295,6 +305,13 @@ static void shutdown_all(agent *ag)
         event_free(ag->ev_flush);
     motan_stats_free(ag->stats);
     free(ag->export_ports);
+    if (ag->dns) {
+        /* a look-up cancelled by a freed backend ends in a deferred callback: let it run
+         * (nothing else is left on the base to run) */
+        for (int i = 0; i < 10 && backend_cancelled_lookups() > 0; i++)
+            event_base_loop(ag->base, EVLOOP_NONBLOCK);
+        evdns_base_free(ag->dns, 0);
+    }
     if (ag->base)
         event_base_free(ag->base);
     conf_free(ag->conf);

@@ -142,6 +142,20 @@ static void write_metrics(agent *ag, struct evbuffer *out)
         prom_sample(out, "motan_agent_backend_up", l, 2, backend_up(s->be));
     }
     if (ag->services)
+        prom_family(out, "motan_agent_backend_connections", "gauge",
+                    "Open HTTP connections to the service's backend.");
+    for (export_service *s = ag->services; s; s = s->next) {
+        const char *l[] = {"service", s->c.path, "group", s->c.group};
+        prom_sample(out, "motan_agent_backend_connections", l, 2, backend_conns(s->be));
+    }
+    if (ag->services)
+        prom_family(out, "motan_agent_backend_connects_total", "counter",
+                    "HTTP connections opened to the service's backend.");
+    for (export_service *s = ag->services; s; s = s->next) {
+        const char *l[] = {"service", s->c.path, "group", s->c.group};
+        prom_sample(out, "motan_agent_backend_connects_total", l, 2, (double)backend_connects(s->be));
+    }
+    if (ag->services)
         prom_family(out, "motan_agent_service_registered", "gauge", "1 while the service is registered.");
     for (export_service *s = ag->services; s; s = s->next) {
         const char *l[] = {"service", s->c.path, "group", s->c.group};

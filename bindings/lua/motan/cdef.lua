@@ -86,7 +86,7 @@ local function cdef_once()
     ffi.cdef(M.decls)
 end
 
--- The directory of this file (for the repo fallback: <repo>/build/lib/libmotan.so.0).
+-- The directory of this file (for the repo fallback: <repo>/build/lib/libmotan.so.1).
 local function here()
     local src = debug.getinfo(1, "S").source
     if src:sub(1, 1) ~= "@" then
@@ -102,11 +102,11 @@ local function load()
     if explicit and explicit ~= "" then
         return ffi.load(explicit), explicit
     end
-    local ok, lib = pcall(ffi.load, "libmotan.so.0")
+    local ok, lib = pcall(ffi.load, "libmotan.so.1")
     if ok then
-        return lib, "libmotan.so.0"
+        return lib, "libmotan.so.1"
     end
-    local repo = here() .. "../../../build/lib/libmotan.so.0"
+    local repo = here() .. "../../../build/lib/libmotan.so.1"
     local ok2, lib2 = pcall(ffi.load, repo)
     if ok2 then
         return lib2, repo

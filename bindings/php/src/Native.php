@@ -84,7 +84,7 @@ C;
 
     private static ?\FFI $ffi = null;
 
-    /** The loaded library: $MOTAN_LIB when set, else "libmotan.so.0", else the repo's build. */
+    /** The loaded library: $MOTAN_LIB when set, else "libmotan.so.1", else the repo's build. */
     public static function ffi(): \FFI
     {
         return self::$ffi ??= self::load();
@@ -113,7 +113,7 @@ C;
         $env = getenv('MOTAN_LIB');
         $candidates = ($env !== false && $env !== '')
             ? [$env]
-            : ['libmotan.so.0', dirname(__DIR__, 3) . '/build/lib/libmotan.so.0'];
+            : ['libmotan.so.1', dirname(__DIR__, 3) . '/build/lib/libmotan.so.1'];
         $errors = [];
         foreach ($candidates as $path) {
             try {

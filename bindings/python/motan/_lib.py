@@ -7,7 +7,7 @@ from ctypes import (POINTER, c_char_p, c_double, c_float, c_int, c_int16, c_int3
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 # bindings/python/motan -> repo root -> build/lib (a convenience for a source checkout).
-_REPO_LIB = os.path.join(_HERE, "..", "..", "..", "build", "lib", "libmotan.so.0")
+_REPO_LIB = os.path.join(_HERE, "..", "..", "..", "build", "lib", "libmotan.so.1")
 
 
 def _load():
@@ -16,7 +16,7 @@ def _load():
     if env:
         return ctypes.CDLL(env), env  # an explicit choice fails loudly
     errors = []
-    for name in ("libmotan.so.0", os.path.normpath(_REPO_LIB)):
+    for name in ("libmotan.so.1", os.path.normpath(_REPO_LIB)):
         try:
             return ctypes.CDLL(name), name
         except OSError as e:

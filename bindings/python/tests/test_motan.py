@@ -436,8 +436,8 @@ class TestClient(unittest.TestCase):
         env.pop("MOTAN_LIB", None)  # the loader's search, then the repo's build/lib
         out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                              text=True, check=True).stdout.strip()
-        self.assertTrue(out.endswith("libmotan.so.0"), out)
-        env["MOTAN_LIB"] = "/nonexistent/libmotan.so.0"  # an explicit path must exist
+        self.assertTrue(out.endswith("libmotan.so.1"), out)
+        env["MOTAN_LIB"] = "/nonexistent/libmotan.so.1"  # an explicit path must exist
         r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                            text=True)
         self.assertNotEqual(r.returncode, 0)

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "testutil.h"
+#include "tu_prom.h"
 
 static int64_t now_ms(void)
 {
@@ -321,14 +322,15 @@ int tu_agent_run(const char *yaml, char *out, size_t outlen, int timeout_ms, con
     return rc;
 }
 
-int tu_backend_start(tu_backend *b, int port)
+/* backend.py on b->path when set, else on b->port; its first line says it listens. */
+static int backend_spawn(tu_backend *b)
 {
-    char script[4096], portarg[16], line[64];
+    char script[4096], line[64], portarg[16];
     snprintf(script, sizeof(script), "%s/tests/support/http/backend.py", tu_root());
-    snprintf(portarg, sizeof(portarg), "%d", port);
-    char *argv[] = {"python3", script, "--port", portarg, NULL};
+    snprintf(portarg, sizeof(portarg), "%d", b->port);
+    char *argv[] = {"python3", script, b->path[0] ? "--unix" : "--port", b->path[0] ? b->path : portarg,
+                    NULL};
     int out;
-    memset(b, 0, sizeof(*b));
     b->pid = spawn(argv, &out, -1);
     if (b->pid < 0) {
         b->pid = 0;
@@ -336,13 +338,47 @@ int tu_backend_start(tu_backend *b, int port)
     }
     int rc = read_line(out, line, sizeof(line), 10000);
     close(out);
-    b->port = rc ? 0 : atoi(line);
-    if (b->port <= 0) {
-        fprintf(stderr, "tu_backend_start: no port line from %s\n", script);
+    if (!rc && !b->path[0])
+        b->port = atoi(line);
+    if (rc || (b->path[0] ? strcmp(line, "unix") != 0 : b->port <= 0)) {
+        fprintf(stderr, "tu_backend_start: no listening line from %s %s %s\n", script, argv[2], argv[3]);
         tu_backend_stop(b);
         return -1;
     }
+    if (b->path[0])
+        snprintf(b->addr, sizeof(b->addr), "unix:%s", b->path);
+    else
+        snprintf(b->addr, sizeof(b->addr), "127.0.0.1:%d", b->port);
     return 0;
+}
+
+int tu_backend_start(tu_backend *b, int port)
+{
+    memset(b, 0, sizeof(*b));
+    b->port = port;
+    return backend_spawn(b);
+}
+
+int tu_backend_start_unix(tu_backend *b)
+{
+    memset(b, 0, sizeof(*b));
+    snprintf(b->dir, sizeof(b->dir), "/tmp/motan-backend-XXXXXX");
+    if (!mkdtemp(b->dir))
+        return -1;
+    snprintf(b->path, sizeof(b->path), "%s/http.sock", b->dir);
+    return backend_spawn(b);
+}
+
+int tu_backend_restart(tu_backend *b) { return b->pid > 0 ? -1 : backend_spawn(b); }
+
+void tu_backend_free(tu_backend *b)
+{
+    tu_backend_stop(b);
+    if (b->path[0])
+        unlink(b->path);
+    if (b->dir[0])
+        rmdir(b->dir);
+    b->dir[0] = b->path[0] = '\0';
 }
 
 void tu_backend_stop(tu_backend *b)
@@ -417,4 +453,62 @@ int tu_http(int port, const char *method, const char *path, const char *body, ch
         *resp = strdup(sep ? sep + 4 : "");
     free(buf);
     return status;
+}
+
+int tu_agent_wait_backend(const tu_agent *a, int up, int timeout_ms)
+{
+    const char *want = up ? "\"backend_up\": true" : "\"backend_up\": false";
+    int64_t deadline = now_ms() + (int64_t)timeout_ms * slow();
+    for (;;) {
+        char *body;
+        tu_http(a->mport, "GET", "/registry/list", NULL, &body);
+        int hit = body && strstr(body, want);
+        free(body);
+        if (hit)
+            return 1;
+        if (now_ms() > deadline)
+            return 0;
+        sleep_ms(10);
+    }
+}
+
+double tu_agent_metric(const tu_agent *a, const char *name, const char *const *want, int *found)
+{
+    char *body;
+    *found = 0;
+    if (tu_http(a->mport, "GET", "/metrics", NULL, &body) != 200) {
+        free(body);
+        return -1;
+    }
+    double v = tu_prom_sum(body, name, want, found);
+    free(body);
+    return v;
+}
+
+motan_response *tu_call(motan_client *c, const char *method, ...)
+{
+    motan_request *r = motan_client_request(c, method);
+    va_list ap;
+    va_start(ap, method);
+    for (const char *a = va_arg(ap, const char *); a; a = va_arg(ap, const char *)) {
+        motan_value *v;
+        char err[128];
+        if (motan_tjson_parse(a, strlen(a), motan_request_arena(r), &v, err, sizeof(err)) != MOTAN_OK) {
+            fprintf(stderr, "tu_call: argument %s: %s\n", a, err);
+            abort();
+        }
+        motan_request_add_arg(r, v);
+    }
+    va_end(ap);
+    motan_response *resp;
+    motan_client_call(c, r, &resp);
+    motan_request_free(r);
+    return resp;
+}
+
+const char *tu_resp_str(const motan_response *resp)
+{
+    const motan_value *v = motan_response_get_value(resp);
+    const char *s = v ? motan_value_get_data(v, NULL) : NULL;
+    return s ? s : "";
 }

@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include <motan/motan.h>
+
 typedef struct tu_agent {
     pid_t pid;     /* 0 when not running */
     int port, eport, hport, mport; /* from the ready line (hport -1: off) */
@@ -46,10 +48,30 @@ char *tu_fmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The python3 backend (tests/support/http/backend.py) on a free port, or the given one. */
 typedef struct tu_backend {
     pid_t pid;
-    int port;
+    int port;       /* 0 on a Unix socket */
+    char dir[64];   /* Unix socket: its private temporary directory */
+    char path[108]; /* the Unix socket dir/http.sock, "" on TCP */
+    char addr[128]; /* its proxyAddress: 127.0.0.1:PORT or unix:PATH */
 } tu_backend;
 int tu_backend_start(tu_backend *b, int port);
+/* The same backend on a Unix socket in a fresh temporary directory. */
+int tu_backend_start_unix(tu_backend *b);
+/* After tu_backend_stop: the backend again, on the same port or socket path. */
+int tu_backend_restart(tu_backend *b);
+/* Stops it (SIGTERM, then SIGKILL after 5 s); a socket's directory stays for a restart. */
 void tu_backend_stop(tu_backend *b);
+/* Stops it and removes the socket's directory. */
+void tu_backend_free(tu_backend *b);
+
+/* Waits until the agent's /registry/list says its (only) backend is up (1) or down (0); 1 when so. */
+int tu_agent_wait_backend(const tu_agent *a, int up, int timeout_ms);
+/* tu_prom_sum over the agent's /metrics; -1 when it does not answer 200. */
+double tu_agent_metric(const tu_agent *a, const char *name, const char *const *want, int *found);
+
+/* One call with typed-JSON arguments (NULL-terminated); aborts when one does not parse. */
+motan_response *tu_call(motan_client *c, const char *method, ...);
+/* The string result of resp ("" when it is no string). */
+const char *tu_resp_str(const motan_response *resp);
 
 /*
  * One HTTP/1.0 request to 127.0.0.1:port (body may be NULL). Returns the status (-1 when

@@ -1,5 +1,7 @@
 #include "testutil.h"
 
+#include <malloc.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,6 +162,66 @@ void tu_count_allocs_start(void)
 void tu_count_allocs_stop(void) { motan_set_allocator(NULL, NULL, NULL); }
 
 unsigned long long tu_allocs(void) { return g_allocs; }
+
+/* ---- allocation failure injection ----------------------------------------------------- */
+
+static atomic_ulong g_fail_seen;
+static unsigned long g_fail_k;
+static atomic_int g_fail_fired;
+
+static int fail_now(void)
+{
+    unsigned long n = atomic_fetch_add(&g_fail_seen, 1) + 1;
+    if (g_fail_k && n == g_fail_k) {
+        atomic_store(&g_fail_fired, 1);
+        return 1;
+    }
+    return 0;
+}
+
+static atomic_long g_live; /* blocks handed out and not freed */
+
+static void *fail_malloc(size_t n)
+{
+    void *p = fail_now() ? NULL : malloc(n);
+    if (p)
+        atomic_fetch_add(&g_live, 1);
+    return p;
+}
+
+static void *fail_realloc(void *p, size_t n)
+{
+    void *q = fail_now() ? NULL : realloc(p, n);
+    if (q && !p)
+        atomic_fetch_add(&g_live, 1);
+    return q;
+}
+
+/* Freed memory is overwritten: a use after free reads garbage instead of what was there. */
+static void poison_free(void *p)
+{
+    if (!p)
+        return;
+    atomic_fetch_sub(&g_live, 1);
+    memset(p, 0xdd, malloc_usable_size(p));
+    free(p);
+}
+
+void tu_fail_alloc_start(unsigned long k)
+{
+    atomic_store(&g_fail_seen, 0);
+    atomic_store(&g_fail_fired, 0);
+    g_fail_k = k;
+    motan_set_allocator(fail_malloc, fail_realloc, poison_free);
+}
+
+long tu_fail_alloc_live(void) { return atomic_load(&g_live); }
+
+void tu_fail_alloc_stop(void) { motan_set_allocator(NULL, NULL, NULL); }
+
+unsigned long tu_fail_alloc_seen(void) { return atomic_load(&g_fail_seen); }
+
+int tu_fail_alloc_fired(void) { return atomic_load(&g_fail_fired); }
 
 double tu_proc_cpu_us(int pid)
 {

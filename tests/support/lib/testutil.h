@@ -39,6 +39,20 @@ void tu_count_allocs_start(void);
 void tu_count_allocs_stop(void);
 unsigned long long tu_allocs(void);
 
+/*
+ * Allocation failure injection through libmotan's hooks: from tu_fail_alloc_start(k) on, the
+ * k-th allocation (malloc or realloc, 1-based, from any thread) fails, once; k = 0 fails
+ * none. Freed memory is overwritten (0xdd), so a use after free reads garbage. Call before
+ * creating libmotan objects (their memory must come from the same hooks) and stop after
+ * freeing them all. tu_fail_alloc_seen: allocations since start; _fired: the k-th came.
+ */
+void tu_fail_alloc_start(unsigned long k);
+void tu_fail_alloc_stop(void);
+unsigned long tu_fail_alloc_seen(void);
+int tu_fail_alloc_fired(void);
+/* Blocks allocated through these hooks and not yet freed (a leak check without valgrind). */
+long tu_fail_alloc_live(void);
+
 /* User + system CPU time a process has used so far, µs (/proc/<pid>/stat); 0 when unknown. */
 double tu_proc_cpu_us(int pid);
 

@@ -479,3 +479,27 @@ size_t tu_prom_count(const tu_prom *p, const char *prefix)
         c += !strncmp(p->samples[i].key, prefix, strlen(prefix));
     return c;
 }
+
+double tu_prom_sum(const char *text, const char *name, const char *const *want, int *found)
+{
+    tu_prom p;
+    double sum = 0;
+    *found = 0;
+    if (tu_prom_parse(text, &p) != 0) {
+        fprintf(stderr, "tu_prom_sum: not Prometheus text: %s\n", p.err);
+        abort();
+    }
+    size_t nl = strlen(name);
+    for (size_t i = 0; i < p.n; i++) {
+        const char *k = p.samples[i].key;
+        int ok = !strncmp(k, name, nl) && (k[nl] == '{' || !k[nl]);
+        for (int w = 0; ok && want && want[w]; w++)
+            ok = strstr(k, want[w]) != NULL;
+        if (ok) {
+            sum += p.samples[i].value;
+            (*found)++;
+        }
+    }
+    tu_prom_free(&p);
+    return sum;
+}

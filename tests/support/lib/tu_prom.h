@@ -46,5 +46,11 @@ double tu_prom_value(const tu_prom *p, const char *key);
 const char *tu_prom_type(const tu_prom *p, const char *name);
 /* Samples whose key starts with prefix. */
 size_t tu_prom_count(const tu_prom *p, const char *prefix);
+/*
+ * The sum of the samples of name (exactly, labels aside) whose key contains every string of
+ * want (NULL-terminated, may be NULL), e.g. {"method=\"add\"", NULL}; *found gets how many.
+ * text must follow the rules: otherwise the reason goes to stderr and the process aborts.
+ */
+double tu_prom_sum(const char *text, const char *name, const char *const *want, int *found);
 
 #endif

@@ -1,0 +1,150 @@
+/*
+ * motan_request_encode_filled: what a sender fills into a frame where the request leaves a
+ * field unset, a rule's group sent instead of the request's, arguments serialized straight
+ * into the frame, and the request never written to.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <motan/codec.h>
+
+static motan_frame *g_f;
+
+/* Encodes r with fill and parses the frame back into g_f. */
+static void encode(const motan_request *r, const motan_request_fill *fill, motan_buf *out)
+{
+    char err[256] = "";
+    motan_buf_reset(out);
+    int rc = motan_request_encode_filled(r, fill, 7, 100, 0, out, err, sizeof(err));
+    ck_assert_msg(rc == MOTAN_OK, "%s: %s", motan_errname(rc), err);
+    ck_assert_int_eq(motan_frame_parse(g_f, motan_buf_data(out), motan_buf_len(out), 0, NULL, NULL, 0),
+                     MOTAN_OK);
+}
+
+static const char *meta(const char *k)
+{
+    static char v[256];
+    size_t n;
+    const char *p = motan_frame_meta_get(g_f, k, strlen(k), &n);
+    if (!p)
+        return NULL;
+    snprintf(v, sizeof(v), "%.*s", (int)n, p);
+    return v;
+}
+
+START_TEST(fill_supplies_what_is_unset)
+{
+    g_f = motan_frame_new();
+    motan_buf *out = motan_buf_new(0);
+    motan_request *r = motan_request_new("echo");
+    motan_request_add_arg(r, motan_value_new_int32(motan_request_arena(r), 5));
+    motan_request_fill fill = {.service = "svc.A", .group = "g1", .version = "2.0",
+                               .application = "app", .serialization = MOTAN_SER_MSGPACK};
+    encode(r, &fill, out);
+    ck_assert_str_eq(meta("M_p"), "svc.A");
+    ck_assert_str_eq(meta("M_g"), "g1");
+    ck_assert_str_eq(meta("M_v"), "2.0");
+    ck_assert_str_eq(meta("M_s"), "app");
+    ck_assert_int_eq(motan_frame_get_serialization(g_f), MOTAN_SER_MSGPACK);
+    /* The arguments went out as msgpack, and the request was not written to. */
+    size_t blen;
+    const uint8_t *body = motan_frame_body(g_f, &blen);
+    motan_arena *a = motan_arena_new();
+    motan_value *args;
+    ck_assert_int_eq(motan_deserialize_args(MOTAN_SER_MSGPACK, body, blen, a, &args, NULL, 0), MOTAN_OK);
+    ck_assert_int_eq(motan_value_get_int(motan_value_at(args, 0)), 5);
+    ck_assert_ptr_null(motan_request_get_service(r));
+    ck_assert_ptr_null(motan_request_get_group(r));
+    ck_assert_int_eq(motan_request_get_serialization(r), -1);
+    motan_request_body(r, &blen);
+    ck_assert_uint_eq(blen, 0);
+    /* The request's own fields win over the fill; a rule's group wins over both. */
+    motan_request_set_service(r, "svc.Own");
+    motan_request_set_group(r, "own");
+    encode(r, &fill, out);
+    ck_assert_str_eq(meta("M_p"), "svc.Own");
+    ck_assert_str_eq(meta("M_g"), "own");
+    fill.group_override = "gB";
+    encode(r, &fill, out);
+    ck_assert_str_eq(meta("M_g"), "gB");
+    ck_assert_str_eq(motan_request_get_group(r), "own");
+    /* A zeroed fill names no serialization (0 would be hessian2): Simple goes out. */
+    motan_request_fill zero = {0};
+    zero.service = "svc.Z";
+    motan_request *plain = motan_request_new("echo");
+    motan_request_add_arg(plain, motan_value_new_int32(motan_request_arena(plain), 1));
+    encode(plain, &zero, out);
+    ck_assert_int_eq(motan_frame_get_serialization(g_f), MOTAN_SER_SIMPLE);
+    motan_request_free(plain);
+    /* No service anywhere: refused. */
+    motan_request *bare = motan_request_new("echo");
+    ck_assert_int_eq(motan_request_encode_filled(bare, NULL, 1, 0, 0, out, NULL, 0), MOTAN_EINVAL);
+    motan_request_free(bare);
+    motan_arena_free(a);
+    motan_request_free(r);
+    motan_buf_free(out);
+    motan_frame_free(g_f);
+}
+END_TEST
+
+START_TEST(prepared_body_is_used_in_its_serialization_only)
+{
+    g_f = motan_frame_new();
+    motan_buf *out = motan_buf_new(0);
+    motan_request *r = motan_request_new("echo");
+    motan_request_set_service(r, "svc");
+    motan_request_add_arg(r, motan_value_new_string(motan_request_arena(r), "x", 1));
+    ck_assert_int_eq(motan_request_prepare(r, NULL, 0), MOTAN_OK); /* Simple */
+    size_t plen;
+    motan_request_body(r, &plen);
+    encode(r, NULL, out);
+    size_t blen;
+    motan_frame_body(g_f, &blen);
+    ck_assert_uint_eq(blen, plen);
+    ck_assert_int_eq(motan_frame_get_serialization(g_f), MOTAN_SER_SIMPLE);
+    /* Another serialization from the fill: encoded afresh, the prepared body kept. */
+    motan_request_fill fill = {.serialization = MOTAN_SER_JSON};
+    encode(r, &fill, out);
+    const uint8_t *body = motan_frame_body(g_f, &blen);
+    ck_assert_int_eq(motan_frame_get_serialization(g_f), MOTAN_SER_JSON);
+    ck_assert_int_eq((int)blen, 5);
+    ck_assert_int_eq(memcmp(body, "[\"x\"]", 5), 0);
+    size_t again;
+    motan_request_body(r, &again);
+    ck_assert_uint_eq(again, plen);
+    /* Arguments that cannot be encoded: the error, nothing appended. */
+    motan_request *bad = motan_request_new("echo");
+    motan_request_set_service(bad, "svc");
+    motan_request_add_arg(bad, motan_value_new_string(motan_request_arena(bad), "\xff", 1));
+    motan_buf_reset(out);
+    char err[256] = "";
+    ck_assert_int_ne(motan_request_encode_filled(bad, &fill, 1, 0, 0, out, err, sizeof(err)), MOTAN_OK);
+    ck_assert(err[0]);
+    ck_assert_uint_eq(motan_buf_len(out), 0);
+    motan_request_free(bad);
+    motan_request_free(r);
+    motan_buf_free(out);
+    motan_frame_free(g_f);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("request_fill");
+    TCase *t = tcase_create("request_fill");
+    tcase_add_test(t, fill_supplies_what_is_unset);
+    tcase_add_test(t, prepared_body_is_used_in_its_serialization_only);
+    suite_add_tcase(s, t);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *r = srunner_create(suite());
+    srunner_run_all(r, CK_NORMAL);
+    int failed = srunner_ntests_failed(r);
+    srunner_free(r);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
