@@ -56,7 +56,7 @@ int motan__fwriter_set(motan__fwriter *w, const motan_url *node, int publish);
 /* "" or what keeps the writer from publishing (it is retrying). */
 const char *motan__fwriter_errmsg(const motan__fwriter *w);
 /*
- * withdraw: first takes out what it published (waiting at most a second for the lock). No
+ * withdraw: first takes out what it published (waiting at most 100 ms for the lock). No
  * callback runs once it returns. NULL is a no-op.
  */
 void motan__fwriter_free(motan__fwriter *w, int withdraw);

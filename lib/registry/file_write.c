@@ -32,7 +32,7 @@
 #define BUSY_REPORT_US 1000000 /* errmsg tells about a held lock after a second */
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
-#define FAREWELL_MS 1000 /* free waits this long at most for the lock */
+#define FAREWELL_MS 100 /* free waits this long at most for the lock (Consul's farewell too) */
 #define RACES 3          /* rewrites in a row spoilt by writers that take no lock */
 
 /* A node of ours: its place (services[path][group]) and address, and what the file should say. */
