@@ -161,7 +161,7 @@ for group in "${groups[@]}"; do
                 test_registry_direct test_registry_file test_registry_file_write test_registry_consul test_zookeeper \
                 test_examples \
                 test_srv_dispatch test_srv_async test_srv_drain test_srv_limits test_srv_hostile \
-                test_srv_export test_srv_observe ;;
+                test_srv_export test_srv_observe test_srv_listen_dns ;;
         *) echo "unknown group $group"; exit 2 ;;
     esac
 done

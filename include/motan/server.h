@@ -87,7 +87,9 @@ int motan_server_set(motan_server *s, const char *service, const char *key, cons
  * Starts listening on address: "host:port" (IPv4 or [IPv6]; port 0 picks a free one) or
  * "unix:/path" (a stale socket file is replaced; the file is removed when the listener
  * closes). *port (may be NULL) gets the bound port (0 for Unix). Several listeners per
- * server. MOTAN_EIO with the system's reason in errbuf.
+ * server. MOTAN_EIO with the system's reason in errbuf. The socket is opened on the calling
+ * thread, so a host name is resolved there (blocking, by the system resolver), not on a
+ * built-in loop serving calls meanwhile; a numeric address never waits.
  */
 int motan_server_listen(motan_server *s, const char *address, int *port, char *errbuf,
                         size_t errlen);

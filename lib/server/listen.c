@@ -179,13 +179,16 @@ static void listener_free(motan__slistener *l)
     motan_free(l);
 }
 
-int motan__srv_listen(motan_server *s, const char *address, int *port, char *errbuf,
-                      size_t errlen)
+/*
+ * The socket is made on the calling thread: a host name is resolved there (the system
+ * resolver blocks), never on a built-in loop that serves calls meanwhile.
+ */
+int motan__srv_listener_open(const char *address, motan__slistener **out, char *errbuf,
+                             size_t errlen)
 {
     motan__slistener *l = motan__calloc(1, sizeof(*l));
     if (!l)
         return motan__errf(errbuf, errlen, MOTAN_ENOMEM, "out of memory");
-    l->srv = s;
     int is_unix = !strncmp(address, "unix:", 5);
     if (is_unix && !(l->unix_path = motan__strdup(address + 5))) {
         motan_free(l);
@@ -199,6 +202,25 @@ int motan__srv_listen(motan_server *s, const char *address, int *port, char *err
         motan_free(l);
         return rc;
     }
+    *out = l;
+    return MOTAN_OK;
+}
+
+void motan__srv_listener_discard(motan__slistener *l)
+{
+    close(l->fd);
+    if (l->unix_path) {
+        unlink(l->unix_path);
+        motan_free(l->unix_path);
+    }
+    motan_free(l);
+}
+
+/* Loop thread: l starts accepting for s (on failure it is discarded). */
+int motan__srv_listener_attach(motan_server *s, motan__slistener *l, char *errbuf,
+                               size_t errlen)
+{
+    l->srv = s;
     event_assign(&l->ev, s->base, l->fd, EV_READ | EV_PERSIST, on_accept, l);
     event_assign(&l->retry_ev, s->base, -1, 0, on_retry, l);
     if (event_add(&l->ev, NULL)) {
@@ -207,8 +229,6 @@ int motan__srv_listen(motan_server *s, const char *address, int *port, char *err
     }
     l->next = s->listeners;
     s->listeners = l;
-    if (port)
-        *port = l->port;
     return MOTAN_OK;
 }
 

@@ -229,9 +229,13 @@ MOTAN_EXPORT int motan_server_set(motan_server *s, const char *service, const ch
 static void listen_on_loop(void *arg)
 {
     job *j = arg;
-    j->rc = j->s->draining || j->s->free_pending
-                ? motan__errf(j->errbuf, j->errlen, MOTAN_ECLOSED, "the server is shutting down")
-                : motan__srv_listen(j->s, j->a, j->port, j->errbuf, j->errlen);
+    motan__slistener *l = j->ud;
+    if (j->s->draining || j->s->free_pending) {
+        motan__srv_listener_discard(l);
+        j->rc = motan__errf(j->errbuf, j->errlen, MOTAN_ECLOSED, "the server is shutting down");
+        return;
+    }
+    j->rc = motan__srv_listener_attach(j->s, l, j->errbuf, j->errlen);
 }
 
 MOTAN_EXPORT int motan_server_listen(motan_server *s, const char *address, int *port,
@@ -241,8 +245,20 @@ MOTAN_EXPORT int motan_server_listen(motan_server *s, const char *address, int *
         *port = 0;
     if (!s || !address)
         return motan__errf(errbuf, errlen, MOTAN_EINVAL, "missing server or address");
-    job j = {.s = s, .a = address, .port = port, .errbuf = errbuf, .errlen = errlen};
-    return on_loop(s, listen_on_loop, &j);
+    motan__slistener *l;
+    int rc = motan__srv_listener_open(address, &l, errbuf, errlen);
+    if (rc != MOTAN_OK)
+        return rc;
+    int lport = l->port;
+    job j = {.s = s, .ud = l, .errbuf = errbuf, .errlen = errlen};
+    rc = motan_loop_run_wait(s->loop, listen_on_loop, &j);
+    if (rc != MOTAN_OK) { /* the loop is stopping: listen_on_loop never ran */
+        motan__srv_listener_discard(l);
+        return motan__errf(errbuf, errlen, rc, "the server's loop is stopping");
+    }
+    if (j.rc == MOTAN_OK && port)
+        *port = lport;
+    return j.rc;
 }
 
 /* ---- statistics ------------------------------------------------------------------------------ */

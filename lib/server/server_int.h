@@ -223,9 +223,12 @@ int motan__srv_param(motan_server *s, const char *service, const char *key, cons
                      char *errbuf, size_t errlen);
 motan__ssvc *motan__srv_service(motan_server *s, const char *name, int create);
 
-/* listen.c */
-int motan__srv_listen(motan_server *s, const char *address, int *port, char *errbuf,
-                      size_t errlen);
+/* listen.c: a listener is opened on any thread, then attached on the loop thread. */
+int motan__srv_listener_open(const char *address, motan__slistener **out, char *errbuf,
+                             size_t errlen);
+void motan__srv_listener_discard(motan__slistener *l);
+int motan__srv_listener_attach(motan_server *s, motan__slistener *l, char *errbuf,
+                               size_t errlen);
 void motan__srv_listeners_close(motan_server *s);
 /* The first TCP listener's port, 0 when there is none. */
 int motan__srv_tcp_port(const motan_server *s);
