@@ -9,7 +9,8 @@
  *   e2e.floor.<inflight>.<size> ...
  *   e2e.ratio.<inflight>.<size> <libmotan rps / floor rps> x_floor
  * Client CPU is getrusage(RUSAGE_SELF) over the run (the server is another process).
- * BENCH_SECONDS (default 1.5) sets the measured time of each side of a figure.
+ * BENCH_SECONDS (default 1.5) sets the measured time of each side of a figure; BENCH_ONLY
+ * ("8.16 64.65536") runs only the figures named.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -177,8 +178,13 @@ int main(void)
     tu_bench_machine();
     const int inflights[] = {1, 8, 64};
     const size_t sizes[] = {16, 1024, 65536};
+    const char *only = getenv("BENCH_ONLY"); /* e.g. "8.16 64.65536": just those figures */
     for (size_t i = 0; i < 3; i++)
-        for (size_t k = 0; k < 3; k++)
-            figure(&srv, inflights[i], sizes[k]);
+        for (size_t k = 0; k < 3; k++) {
+            char name[32];
+            snprintf(name, sizeof(name), "%d.%zu", inflights[i], sizes[k]);
+            if (!only || tu_bench_selected(only, name))
+                figure(&srv, inflights[i], sizes[k]);
+        }
     return tu_server_stop(&srv) == 0 ? 0 : 1;
 }

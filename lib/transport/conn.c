@@ -29,6 +29,8 @@
 #define READS_PER_EVENT 8
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
+/* Calls in flight on a connection up to which a new call is written at once (write_now). */
+#define EAGER_PENDING 8
 /* An input buffer grown past this by a large frame is given back once it is empty. */
 #define IN_KEEP_MAX (1024 * 1024)
 
@@ -335,6 +337,32 @@ int motan__conn_connect(motan__conn *c, int may_evict)
     return MOTAN_OK;
 }
 
+static int send_out(motan__conn *c);
+static int encode_one(motan__conn *c, motan__call *call, char *err, size_t errlen);
+
+/*
+ * With few calls in flight on a connection a call is written at once instead of at the end
+ * of the loop iteration: the server starts on it while later calls are still being made, so
+ * client and server work side by side instead of taking turns with batches (the lag at 8 in
+ * flight). With many in flight, batching one write per iteration costs fewer syscalls, and
+ * the server has enough queued to stay busy. 1 when call went out (or is in out with the
+ * write event armed); 0: leave it to the flush, which also reports any failure (a failure
+ * must not complete a call inside the function that made it).
+ */
+static int write_now(motan__conn *c, motan__call *call)
+{
+    char err[256];
+    if (c->unsent_head != call || call->next || evbuffer_get_length(c->out) != 0 ||
+        encode_one(c, call, err, sizeof(err)) != MOTAN_OK)
+        return 0;
+    int n = send_out(c);
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+        return 0; /* the flush writes again and fails the connection */
+    if (evbuffer_get_length(c->out) > 0)
+        event_add(&c->wev, NULL);
+    return 1;
+}
+
 void motan__conn_enqueue(motan__conn *c, motan__call *call)
 {
     call->conn = c;
@@ -344,6 +372,8 @@ void motan__conn_enqueue(motan__conn *c, motan__call *call)
     if (c->pending++ == 0)
         motan__budget_set_idle(c, 0);
     if (c->state == CONN_CONNECTED && !c->flush_scheduled) {
+        if (c->pending <= EAGER_PENDING && write_now(c, call))
+            return;
         c->flush_scheduled = 1;
         event_active(&c->flush_ev, EV_TIMEOUT, 1);
     }
@@ -387,6 +417,35 @@ static int check_size(const motan_endpoint *ep, const motan__call *call, int enc
                        worst == meta ? "metadata" : "body", worst, ep->max_content, ep->address);
 }
 
+/*
+ * Encodes the first queued call into the output buffer. MOTAN_OK: it moved to the sent list;
+ * else it is still queued and err says why (the caller fails it, or leaves that to a flush).
+ */
+static int encode_one(motan__conn *c, motan__call *call, char *err, size_t errlen)
+{
+    motan_endpoint *ep = c->ep;
+    motan_buf_reset(ep->scratch);
+    /* An oversized body is refused before it is encoded, the metadata once it is. */
+    err[0] = '\0';
+    int rc = call->req ? check_size(ep, call, 0, err, errlen) : MOTAN_OK;
+    if (rc == MOTAN_OK && call->req)
+        rc = motan__call_encode(call, ep->scratch, err, errlen);
+    else if (rc == MOTAN_OK)
+        rc = motan_frame_write_heartbeat(ep->scratch, call->id, 0);
+    if (rc == MOTAN_OK && call->req)
+        rc = check_size(ep, call, 1, err, errlen);
+    if (rc == MOTAN_OK && evbuffer_add(c->out, motan_buf_data(ep->scratch), motan_buf_len(ep->scratch)) != 0)
+        rc = MOTAN_ENOMEM;
+    if (rc != MOTAN_OK)
+        return rc;
+    motan__calls_remove(&c->unsent_head, &c->unsent_tail, call);
+    motan__calls_push(&c->sent_head, &c->sent_tail, call);
+    call->state = CALL_SENT;
+    if (MOTAN_UNLIKELY(call->flags & MOTAN_CALL_PHASES))
+        call->t_sent = motan_now_us();
+    return MOTAN_OK;
+}
+
 /* Encodes queued calls into the output buffer, up to the high-water mark. */
 static void encode_queued(motan__conn *c)
 {
@@ -395,33 +454,17 @@ static void encode_queued(motan__conn *c)
     char err[256];
     while (c->unsent_head && evbuffer_get_length(c->out) < OUT_HIGH_WATER) {
         motan__call *call = c->unsent_head;
-        motan_buf_reset(ep->scratch);
-        /* An oversized body is refused before it is encoded, the metadata once it is. */
-        err[0] = '\0';
-        int rc = call->req ? check_size(ep, call, 0, err, sizeof(err)) : MOTAN_OK;
-        if (rc == MOTAN_OK && call->req)
-            rc = motan__call_encode(call, ep->scratch, err, sizeof(err));
-        else if (rc == MOTAN_OK)
-            rc = motan_frame_write_heartbeat(ep->scratch, call->id, 0);
-        if (rc == MOTAN_OK && call->req)
-            rc = check_size(ep, call, 1, err, sizeof(err));
-        if (rc != MOTAN_OK) {
-            if (rc == MOTAN_ETOOBIG)
-                motan__call_fail(call, rc, "%s", err);
-            else
-                motan__call_fail(call, rc, "cannot encode the request (calling %s.%s on %s): %s",
-                                 motan__call_service(call), motan_request_get_method(call->req),
-                                 ep->address, err[0] ? err : motan_strerror(rc));
-            if (ep->closing || gen != c->generation)
-                return;
+        int rc = encode_one(c, call, err, sizeof(err));
+        if (rc == MOTAN_OK)
             continue;
-        }
-        motan__calls_remove(&c->unsent_head, &c->unsent_tail, call);
-        motan__calls_push(&c->sent_head, &c->sent_tail, call);
-        call->state = CALL_SENT;
-        evbuffer_add(c->out, motan_buf_data(ep->scratch), motan_buf_len(ep->scratch));
-        if (MOTAN_UNLIKELY(call->flags & MOTAN_CALL_PHASES))
-            call->t_sent = motan_now_us();
+        if (rc == MOTAN_ETOOBIG)
+            motan__call_fail(call, rc, "%s", err);
+        else
+            motan__call_fail(call, rc, "cannot encode the request (calling %s.%s on %s): %s",
+                             motan__call_service(call), motan_request_get_method(call->req),
+                             ep->address, err[0] ? err : motan_strerror(rc));
+        if (ep->closing || gen != c->generation)
+            return;
     }
 }
 
