@@ -21,27 +21,33 @@ static void call_unref(motan_ha_call *call)
         event_del(&call->backstop);
     motan_free(call->send_group);
     motan_cluster *c = call->c;
-    if (c->npool < POOL_MAX && !c->closing) {
-        call->next = c->pool;
-        c->pool = call;
-        c->npool++;
-        return;
+    if (!c->closing) {
+        pthread_mutex_lock(&c->pool_mu);
+        int kept = c->npool < POOL_MAX;
+        if (kept) {
+            call->next = c->pool;
+            c->pool = call;
+            c->npool++;
+        }
+        pthread_mutex_unlock(&c->pool_mu);
+        if (kept)
+            return;
     }
     motan_free(call);
 }
 
-/* A cleared call context: from the pool on the loop thread, else fresh. The pool belongs to
- * the loop thread: test the thread before even reading it (TSan race from caller threads). */
+/* A cleared call context: from the pool (any thread), else fresh. */
 static motan_ha_call *call_alloc(motan_cluster *c)
 {
-    motan_ha_call *call = NULL;
-    if (motan_loop_in_loop_thread(c->loop) && c->pool) {
-        call = c->pool;
+    pthread_mutex_lock(&c->pool_mu);
+    motan_ha_call *call = c->pool;
+    if (call) {
         c->pool = call->next;
         c->npool--;
-    } else {
-        call = motan_malloc(sizeof(*call));
     }
+    pthread_mutex_unlock(&c->pool_mu);
+    if (!call)
+        call = motan_malloc(sizeof(*call));
     if (call) {
         memset(call, 0, offsetof(motan_ha_call, c));
         memset(call->scratch, 0, sizeof(call->scratch));

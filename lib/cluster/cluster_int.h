@@ -2,6 +2,7 @@
 #ifndef MOTAN_CLUSTER_INT_H
 #define MOTAN_CLUSTER_INT_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 
 #include <event2/event.h>
@@ -121,8 +122,10 @@ struct motan_cluster {
         const struct timeval *tv;
     } common[8]; /* libevent common-timeout queues of the backstop deadlines */
     int ncommon;
-    motan_ha_call *pool; /* finished call contexts for reuse (loop thread) */
-    int npool;
+    /* Finished call contexts for reuse: calls start on any thread, end on the loop's. */
+    pthread_mutex_t pool_mu;
+    motan_ha_call *pool; /* pool_mu */
+    int npool;           /* pool_mu */
     motan_cluster_groups_cb groups_cb;
     void *groups_ud;
     motan__drain *draining;

@@ -363,7 +363,7 @@ void motan__call_complete(motan__call *call, motan_response *resp)
     }
     motan__endpoint_hold(ep);
     call->cb(resp, call->userdata);
-    motan_free(call);
+    motan__loop_call_put(ep->loop, call);
     motan__endpoint_release(ep);
 }
 
@@ -601,7 +601,7 @@ MOTAN_EXPORT int motan_endpoint_call_ex(motan_endpoint *e, const motan_request *
         return MOTAN_ECLOSED;
     if (MOTAN_UNLIKELY(motan_loop_forked(e->loop)))
         return MOTAN_EFORKED; /* no loop thread in this process; the sockets are the parent's */
-    motan__call *call = motan__calloc(1, sizeof(*call));
+    motan__call *call = motan__loop_call_get(e->loop, sizeof(*call));
     if (!call)
         return MOTAN_ENOMEM;
     call->meta = meta;

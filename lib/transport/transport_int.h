@@ -28,6 +28,12 @@ typedef struct motan__task {
 int motan__loop_post(motan_loop *l, motan__task *t);
 /* Built-in loop threads still running (a loop freed from its own callback ends later). */
 int motan__loop_threads(void);
+/*
+ * Endpoint calls (all of size `size`) for reuse: get gives a zeroed block, from the loop's
+ * spares on its thread, else new (NULL: out of memory); put (loop thread) keeps or frees it.
+ */
+void *motan__loop_call_get(motan_loop *l, size_t size);
+void motan__loop_call_put(motan_loop *l, void *p);
 /* A libevent timeval for ms, using a common-timeout queue for the frequent values. */
 const struct timeval *motan__loop_timeout(motan_loop *l, int ms, struct timeval *tmp);
 
