@@ -136,7 +136,7 @@ MOTAN_EXPORT int motan_client_call(motan_client *c, motan_request *req, motan_re
         return error_response(out, MOTAN_EINVAL, "no client or request");
     if (motan_loop_forked(c->loop))
         return error_response(out, MOTAN_EFORKED, FORKED_MSG);
-    if (!c->own_loop)
+    if (!motan_loop_is_builtin(c->loop))
         return error_response(out, MOTAN_EDEADLOCK,
                               "blocking calls need a client with the built-in loop "
                               "(this one runs on the caller's event_base: use motan_client_call_async)");

@@ -61,7 +61,7 @@ typedef struct motan__sub {
 
 struct motan_client {
     motan_loop *loop;
-    int own_loop;
+    int owns_loop; /* made for this client (freed with it); else shared, borrowed */
     motan_url *url;      /* the configuration */
     char *service;       /* path */
     motan_url *reg_url;  /* registry URL */

@@ -1,7 +1,9 @@
 /*
  * What issue 19 promises about the call path, against the test server: a warm call
  * allocates nothing in libmotan (blocking, async, pull queue, caller's loop; with and
- * without the metrics filter), counted through motan_set_allocator.
+ * without the metrics filter), counted through motan_set_allocator; many clients and a
+ * server share one loop thread, a client freed leaves the others working, and a child
+ * process after fork() cannot use the parent's shared loop but can make its own.
  */
 #include <check.h>
 #include <pthread.h>
@@ -16,6 +18,7 @@
 #include <event2/event.h>
 
 #include <motan/client.h>
+#include <motan/server.h>
 
 #include "server_proc.h"
 #include "testutil.h"
@@ -234,6 +237,203 @@ START_TEST(test_caller_loop_calls_allocate_nothing)
 }
 END_TEST
 
+/* ---- shared loops ------------------------------------------------------------------------- */
+
+/* Threads of this process (/proc/self/status). */
+static int thread_count(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    int n = -1;
+    while (f && fgets(line, sizeof(line), f))
+        if (sscanf(line, "Threads: %d", &n) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return n;
+}
+
+static void local_echo(const motan_server_request *req, motan_reply *reply, void *ud)
+{
+    (void)ud;
+    const motan_value *args = NULL;
+    char err[128];
+    if (motan_server_request_args(req, &args, err, sizeof(err)) != MOTAN_OK ||
+        motan_value_count(args) != 1)
+        motan_reply_error(reply, 500, 1, "bad args", 8);
+    else
+        motan_reply_send(reply, motan_value_at(args, 0));
+}
+
+static void echo_ok(motan_client *c, const char *text)
+{
+    motan_request *r = motan_client_request(c, "echo");
+    motan_request_add_arg(r, motan_value_new_string(motan_request_arena(r), text, strlen(text)));
+    motan_response *resp = NULL;
+    int rc = motan_client_call(c, r, &resp);
+    ck_assert_msg(rc == MOTAN_OK, "%s", motan_response_get_errmsg(resp));
+    size_t len = 0;
+    const char *got = motan_value_get_data(motan_response_get_value(resp), &len);
+    ck_assert_uint_eq(len, strlen(text));
+    ck_assert(!memcmp(got, text, len));
+    motan_response_free(resp);
+    motan_request_free(r);
+}
+
+enum { NCLIENTS = 12 };
+
+START_TEST(test_clients_and_a_server_share_one_loop)
+{
+    char err[256], url[512];
+    int threads0 = thread_count();
+    motan_loop *loop;
+    ck_assert_int_eq(motan_loop_new(&loop, err, sizeof(err)), MOTAN_OK);
+    motan_server *srv;
+    ck_assert_int_eq(motan_server_new(loop, &srv, err, sizeof(err)), MOTAN_OK);
+    ck_assert_int_eq(motan_server_handle(srv, "com.example.Local", "echo", local_echo, NULL), MOTAN_OK);
+    int port = 0;
+    ck_assert_msg(motan_server_listen(srv, "127.0.0.1:0", &port, err, sizeof(err)) == MOTAN_OK, "%s", err);
+    /* Half the clients call the test server, half the server on the same loop. */
+    motan_client *cs[NCLIENTS];
+    for (int i = 0; i < NCLIENTS; i++) {
+        if (i % 2)
+            snprintf(url, sizeof(url), "motan2://127.0.0.1:%d/com.example.Local?requestTimeout=3000", port);
+        else
+            snprintf(url, sizeof(url), "%s?requestTimeout=3000", g_url);
+        ck_assert_msg(motan_client_new_on_loop(loop, url, &cs[i], err, sizeof(err)) == MOTAN_OK, "%s", err);
+    }
+    ck_assert_int_eq(thread_count(), threads0 + 1); /* one loop thread for all of them */
+    for (int i = 0; i < NCLIENTS; i++)
+        echo_ok(cs[i], i % 2 ? "local" : "remote");
+    /* A call in flight on client 2 while client 0 is freed: it completes as usual. */
+    motan_request *slow = motan_client_request(cs[2], "sleep");
+    motan_request_add_arg(slow, motan_value_new_int32(motan_request_arena(slow), 200));
+    counter k = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
+    ck_assert_int_eq(motan_client_call_async(cs[2], slow, count_cb, &k), MOTAN_OK);
+    motan_client_free(cs[0]);
+    motan_client_free(cs[1]);
+    cs[0] = cs[1] = NULL;
+    wait_count(&k, 1);
+    ck_assert_int_eq(k.bad, 0);
+    motan_request_free(slow);
+    for (int i = 2; i < NCLIENTS; i++)
+        echo_ok(cs[i], "still here");
+    ck_assert_int_eq(thread_count(), threads0 + 1);
+    /* Blocking calls need another thread than the loop's; a shared loop's thread is no exception. */
+    for (int i = 2; i < NCLIENTS; i++)
+        motan_client_free(cs[i]);
+    motan_server_free(srv);
+    motan_loop_free(loop);
+    ck_assert_int_eq(thread_count(), threads0);
+}
+END_TEST
+
+START_TEST(test_shared_loop_config_variant_and_errors)
+{
+    char err[256] = "", url[512];
+    motan_client *c = (motan_client *)1;
+    ck_assert_int_eq(motan_client_new_on_loop(NULL, g_url, &c, err, sizeof(err)), MOTAN_EINVAL);
+    ck_assert_ptr_null(c);
+    ck_assert_str_eq(err, "no loop given");
+    motan_loop *loop;
+    ck_assert_int_eq(motan_loop_new(&loop, err, sizeof(err)), MOTAN_OK);
+    snprintf(url, sizeof(url), "%s?requestTimout=5", g_url);
+    ck_assert_int_eq(motan_client_new_on_loop(loop, url, &c, err, sizeof(err)), MOTAN_EURL);
+    ck_assert_ptr_nonnull(strstr(err, "did you mean"));
+    motan_config *cfg;
+    ck_assert_int_eq(motan_config_new(g_url, &cfg, err, sizeof(err)), MOTAN_OK);
+    ck_assert_int_eq(motan_config_set_request_timeout(cfg, 3000), MOTAN_OK);
+    motan_client *a, *b;
+    ck_assert_int_eq(motan_client_new_config_on_loop(cfg, loop, &a, err, sizeof(err)), MOTAN_OK);
+    ck_assert_int_eq(motan_client_new_config_on_loop(cfg, loop, &b, err, sizeof(err)), MOTAN_OK);
+    ck_assert_int_eq(motan_client_new_config_on_loop(NULL, loop, &c, err, sizeof(err)), MOTAN_EINVAL);
+    motan_config_free(cfg);
+    echo_ok(a, "a");
+    echo_ok(b, "b");
+    motan_client_free(a);
+    echo_ok(b, "b after a");
+    motan_client_free(b);
+    motan_loop_free(loop);
+}
+END_TEST
+
+/* A client on the caller's event_base through a shared motan_loop wrapping it. */
+START_TEST(test_shared_caller_loop)
+{
+    tu_env env;
+    tu_env_init(&env);
+    char err[256], url[512];
+    motan_loop *loop;
+    ck_assert_int_eq(motan_loop_new_with_base(env.base, &loop, err, sizeof(err)), MOTAN_OK);
+    snprintf(url, sizeof(url), "%s?requestTimeout=3000", g_url);
+    motan_client *a, *b;
+    ck_assert_int_eq(motan_client_new_on_loop(loop, url, &a, err, sizeof(err)), MOTAN_OK);
+    ck_assert_int_eq(motan_client_new_on_loop(loop, url, &b, err, sizeof(err)), MOTAN_OK);
+    motan_request *r = echo_request(a, 16);
+    motan_response *resp = NULL;
+    ck_assert_int_eq(motan_client_call(a, r, &resp), MOTAN_EDEADLOCK); /* not a built-in loop */
+    motan_response_free(resp);
+    int done = 0;
+    ck_assert_int_eq(motan_client_call_async(a, r, loop_cb, &done), MOTAN_OK);
+    ck_assert_int_eq(motan_client_call_async(b, r, loop_cb, &done), MOTAN_OK);
+    ck_assert(tu_run_until(&env, &done, 2, 5000));
+    motan_client_free(a);
+    ck_assert_int_eq(motan_client_call_async(b, r, loop_cb, &done), MOTAN_OK);
+    ck_assert(tu_run_until(&env, &done, 3, 5000));
+    motan_request_free(r);
+    motan_client_free(b);
+    motan_loop_free(loop);
+    tu_env_free(&env);
+}
+END_TEST
+
+START_TEST(test_fork_with_a_shared_loop)
+{
+    char err[256], url[512];
+    snprintf(url, sizeof(url), "%s?requestTimeout=3000", g_url);
+    motan_loop *loop;
+    ck_assert_int_eq(motan_loop_new(&loop, err, sizeof(err)), MOTAN_OK);
+    motan_client *a;
+    ck_assert_int_eq(motan_client_new_on_loop(loop, url, &a, err, sizeof(err)), MOTAN_OK);
+    echo_ok(a, "before fork");
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        /* The child: the parent's loop and its clients refuse; a loop of its own works. */
+        int code = 0;
+        motan_request *r = echo_request(a, 16);
+        motan_response *resp = NULL;
+        if (motan_client_call(a, r, &resp) != MOTAN_EFORKED)
+            code |= 1;
+        motan_response_free(resp);
+        motan_client *b = NULL;
+        if (motan_client_new_on_loop(loop, url, &b, err, sizeof(err)) != MOTAN_EFORKED || b)
+            code |= 2;
+        motan_loop *mine;
+        motan_client *c = NULL;
+        if (motan_loop_new(&mine, err, sizeof(err)) != MOTAN_OK ||
+            motan_client_new_on_loop(mine, url, &c, err, sizeof(err)) != MOTAN_OK)
+            _exit(4);
+        resp = NULL;
+        if (motan_client_call(c, r, &resp) != MOTAN_OK)
+            code |= 8;
+        motan_response_free(resp);
+        motan_request_free(r);
+        motan_client_free(c);
+        motan_loop_free(mine);
+        motan_client_free(a); /* the parent's: only freed */
+        motan_loop_free(loop);
+        _exit(code);
+    }
+    int status = 0;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %d", status);
+    echo_ok(a, "after fork"); /* the parent's loop was not disturbed by the child */
+    motan_client_free(a);
+    motan_loop_free(loop);
+}
+END_TEST
+
 static Suite *perf_suite(void)
 {
     Suite *s = suite_create("perf_paths");
@@ -243,6 +443,14 @@ static Suite *perf_suite(void)
     tcase_add_test(tc, test_blocking_calls_allocate_nothing);
     tcase_add_test(tc, test_async_and_queued_calls_allocate_nothing);
     tcase_add_test(tc, test_caller_loop_calls_allocate_nothing);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("shared_loops");
+    tcase_set_timeout(tc, 60);
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_clients_and_a_server_share_one_loop);
+    tcase_add_test(tc, test_shared_loop_config_variant_and_errors);
+    tcase_add_test(tc, test_shared_caller_loop);
+    tcase_add_test(tc, test_fork_with_a_shared_loop);
     suite_add_tcase(s, tc);
     return s;
 }
