@@ -374,16 +374,24 @@ static int copy_meta(motan_response *r, const motan_frame *f)
         r->meta = m;
         r->cmeta = n;
     }
+    if (!n)
+        return MOTAN_OK;
+    /* One copy of the metadata block, each key and value ended by a NUL where a newline (or
+     * the block's end) was: no allocation and no copy per entry. Entries are in wire order. */
+    const motan__meta_ent *last = &f->ents[n - 1];
+    size_t end = (size_t)last->voff + last->vlen;
+    char *copy = motan_arena_alloc(r->arena, end + 1);
+    if (!copy)
+        return MOTAN_ENOMEM;
+    memcpy(copy, f->meta, end);
     for (size_t i = 0; i < n; i++) {
-        size_t kl, vl;
-        const char *k = motan_frame_meta_key(f, i, &kl);
-        const char *v = motan_frame_meta_value(f, i, &vl);
-        r->meta[i].k = motan__arena_strndup(r->arena, k, kl);
-        r->meta[i].v = motan__arena_strndup(r->arena, v, vl);
-        if (!r->meta[i].k || !r->meta[i].v)
-            return MOTAN_ENOMEM;
-        r->nmeta = i + 1;
+        const motan__meta_ent *e = &f->ents[i];
+        copy[e->koff + e->klen] = '\0';
+        copy[e->voff + e->vlen] = '\0';
+        r->meta[i].k = copy + e->koff;
+        r->meta[i].v = copy + e->voff;
     }
+    r->nmeta = n;
     return MOTAN_OK;
 }
 

@@ -3,7 +3,9 @@
  * allocates nothing in libmotan (blocking, async, pull queue, caller's loop; with and
  * without the metrics filter), counted through motan_set_allocator; many clients and a
  * server share one loop thread, a client freed leaves the others working, and a child
- * process after fork() cannot use the parent's shared loop but can make its own.
+ * process after fork() cannot use the parent's shared loop but can make its own; big bytes
+ * written by reference outlive the call and the request they came from (freed, or its body
+ * replaced) until they are written, byte for byte (frees are poisoned; also under memcheck).
  */
 #include <check.h>
 #include <pthread.h>
@@ -23,6 +25,7 @@
 #include "server_proc.h"
 #include "testutil.h"
 #include "tu_loop.h"
+#include "tu_proxy.h"
 
 static tu_server g_srv;
 static char g_url[256];
@@ -434,6 +437,203 @@ START_TEST(test_fork_with_a_shared_loop)
 }
 END_TEST
 
+/* ---- zero-copy lifetimes ------------------------------------------------------------------- */
+
+enum { BIG = 4 << 20 }; /* far more than the sockets hold: part stays queued by reference */
+
+/* What the in-process server saw: big string arguments, and whether each was all `fill`. */
+static atomic_int g_big_seen, g_big_good;
+static atomic_int g_fill;
+
+static void check_big(const motan_server_request *req, motan_reply *reply, void *ud)
+{
+    (void)ud;
+    const motan_value *args = NULL;
+    char err[128];
+    size_t len = 0;
+    const char *p = NULL;
+    if (motan_server_request_args(req, &args, err, sizeof(err)) == MOTAN_OK &&
+        motan_value_count(args) == 1)
+        p = motan_value_get_data(motan_value_at(args, 0), &len);
+    if (p && len == BIG) {
+        int good = 1;
+        for (size_t i = 0; i < len && good; i++)
+            good = p[i] == (char)atomic_load(&g_fill);
+        atomic_fetch_add(&g_big_seen, 1);
+        atomic_fetch_add(&g_big_good, good);
+    }
+    motan_reply_send(reply, motan_value_new_null(motan_reply_arena(reply)));
+}
+
+typedef struct zc_env {
+    motan_loop *sloop;
+    motan_server *srv;
+    tu_proxy *proxy;
+    motan_client *c;
+} zc_env;
+
+/* A client -> proxy -> in-process server (check_big) on a loop of its own. */
+static void zc_open(zc_env *z)
+{
+    char err[256], url[256];
+    ck_assert_int_eq(motan_loop_new(&z->sloop, err, sizeof(err)), MOTAN_OK);
+    ck_assert_int_eq(motan_server_new(z->sloop, &z->srv, err, sizeof(err)), MOTAN_OK);
+    ck_assert_int_eq(motan_server_handle(z->srv, "com.example.Big", NULL, check_big, NULL), MOTAN_OK);
+    int port = 0;
+    ck_assert_int_eq(motan_server_listen(z->srv, "127.0.0.1:0", &port, err, sizeof(err)), MOTAN_OK);
+    z->proxy = tu_proxy_start(port);
+    snprintf(url, sizeof(url),
+             "motan2://127.0.0.1:%d/com.example.Big?requestTimeout=300&connections=1"
+             "&errorCountThreshold=0", tu_proxy_port(z->proxy));
+    ck_assert_int_eq(motan_client_new(url, &z->c, err, sizeof(err)), MOTAN_OK);
+    atomic_store(&g_big_seen, 0);
+    atomic_store(&g_big_good, 0);
+}
+
+static void zc_close(zc_env *z)
+{
+    motan_client_free(z->c);
+    tu_proxy_stop(z->proxy);
+    motan_server_free(z->srv);
+    motan_loop_free(z->sloop);
+}
+
+static motan_request *big_request(motan_client *c, char fill, int prepared)
+{
+    motan_request *r = motan_client_request(c, "check");
+    char *blob = malloc(BIG);
+    memset(blob, fill, BIG);
+    if (prepared) { /* a ready Simple body: one string */
+        motan_buf *b = motan_buf_new(BIG + 8);
+        motan_simple_write_string(b, blob, BIG);
+        ck_assert_int_eq(motan_request_set_body(r, MOTAN_SER_SIMPLE, motan_buf_data(b), motan_buf_len(b)),
+                         MOTAN_OK);
+        motan_buf_free(b);
+    } else {
+        motan_request_add_arg(r, motan_value_new_string(motan_request_arena(r), blob, BIG));
+    }
+    free(blob);
+    return r;
+}
+
+static void wait_seen(int n)
+{
+    for (int i = 0; i < 1000 && atomic_load(&g_big_seen) < n; i++)
+        usleep(10000);
+    int seen = atomic_load(&g_big_seen);
+    ck_assert_int_eq(seen, n);
+}
+
+/* How many big arguments arrived intact. */
+static int good_count(void) { return atomic_load(&g_big_good); }
+
+/*
+ * The call times out while most of its bytes wait, by reference, behind a peer that stopped
+ * reading; the caller frees the request. When the peer reads again they still arrive intact.
+ */
+START_TEST(test_request_freed_before_its_bytes_are_written)
+{
+    tu_fail_alloc_start(0); /* frees are poisoned: a reference to freed memory shows */
+    zc_env z;
+    zc_open(&z);
+    for (int prepared = 0; prepared < 2; prepared++) {
+        tu_proxy_freeze(z.proxy, 1);
+        char fill = prepared ? 'p' : 'a';
+        atomic_store(&g_fill, fill);
+        motan_request *r = big_request(z.c, fill, prepared);
+        motan_response *resp = NULL;
+        ck_assert_int_eq(motan_client_call(z.c, r, &resp), MOTAN_ETIMEOUT);
+        motan_response_free(resp);
+        motan_request_free(r);
+        tu_proxy_freeze(z.proxy, 0);
+        wait_seen(prepared + 1);
+        ck_assert_int_eq(good_count(), prepared + 1);
+    }
+    zc_close(&z);
+    ck_assert_int_eq(tu_fail_alloc_live(), 0); /* and the held bytes went with the last write */
+    tu_fail_alloc_stop();
+}
+END_TEST
+
+/* The same while the request lives on and gets a new body: the old one is kept until written. */
+START_TEST(test_body_replaced_while_its_bytes_wait)
+{
+    tu_fail_alloc_start(0);
+    zc_env z;
+    zc_open(&z);
+    tu_proxy_freeze(z.proxy, 1);
+    atomic_store(&g_fill, 'o');
+    motan_request *r = big_request(z.c, 'o', 1);
+    motan_response *resp = NULL;
+    ck_assert_int_eq(motan_client_call(z.c, r, &resp), MOTAN_ETIMEOUT);
+    motan_response_free(resp);
+    /* New content in the same request (the old body's memory must not be reused yet). */
+    char *blob = malloc(BIG);
+    memset(blob, 'n', BIG);
+    motan_buf *b = motan_buf_new(BIG + 8);
+    motan_simple_write_string(b, blob, BIG);
+    ck_assert_int_eq(motan_request_set_body(r, MOTAN_SER_SIMPLE, motan_buf_data(b), motan_buf_len(b)),
+                     MOTAN_OK);
+    motan_buf_free(b);
+    free(blob);
+    tu_proxy_freeze(z.proxy, 0);
+    wait_seen(1);
+    ck_assert_int_eq(good_count(), 1); /* the old content, intact */
+    atomic_store(&g_fill, 'n');
+    resp = NULL;
+    int rc = motan_client_call(z.c, r, &resp);
+    ck_assert_msg(rc == MOTAN_OK, "%s", motan_response_get_errmsg(resp));
+    motan_response_free(resp);
+    wait_seen(2);
+    ck_assert_int_eq(good_count(), 2);
+    motan_request_free(r);
+    zc_close(&z);
+    ck_assert_int_eq(tu_fail_alloc_live(), 0);
+    tu_fail_alloc_stop();
+}
+END_TEST
+
+/* One request with a big argument sent by 4 threads at once, 20 times each: every copy intact. */
+typedef struct share_args {
+    motan_client *c;
+    motan_request *r;
+    int ok;
+} share_args;
+
+static void *share_thread(void *arg)
+{
+    share_args *a = arg;
+    for (int i = 0; i < 20; i++) {
+        motan_response *resp = NULL;
+        a->ok += motan_client_call(a->c, a->r, &resp) == MOTAN_OK;
+        motan_response_free(resp);
+    }
+    return NULL;
+}
+
+START_TEST(test_one_big_request_on_many_threads)
+{
+    zc_env z;
+    zc_open(&z);
+    atomic_store(&g_fill, 's');
+    motan_request *r = big_request(z.c, 's', 0);
+    pthread_t t[4];
+    share_args a[4];
+    for (int i = 0; i < 4; i++) {
+        a[i] = (share_args){z.c, r, 0};
+        pthread_create(&t[i], NULL, share_thread, &a[i]);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        ck_assert_int_eq(a[i].ok, 20);
+    }
+    wait_seen(80);
+    ck_assert_int_eq(good_count(), 80);
+    motan_request_free(r);
+    zc_close(&z);
+}
+END_TEST
+
 static Suite *perf_suite(void)
 {
     Suite *s = suite_create("perf_paths");
@@ -451,6 +651,13 @@ static Suite *perf_suite(void)
     tcase_add_test(tc, test_shared_loop_config_variant_and_errors);
     tcase_add_test(tc, test_shared_caller_loop);
     tcase_add_test(tc, test_fork_with_a_shared_loop);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("zero_copy");
+    tcase_set_timeout(tc, 120);
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_request_freed_before_its_bytes_are_written);
+    tcase_add_test(tc, test_body_replaced_while_its_bytes_wait);
+    tcase_add_test(tc, test_one_big_request_on_many_threads);
     suite_add_tcase(s, tc);
     return s;
 }
