@@ -109,6 +109,7 @@ struct motan_cluster {
     int has_method_params; /* some "<method>.<key>" parameter: no caching by key */
     int timeout_ms;        /* requestTimeout */
     motan_filter_chain *chain;          /* NULL: no filters (nothing is measured) */
+    int metrics_only;                   /* chain is filter=metrics alone (its short path) */
     unsigned call_flags;                /* motan_call_flags for attempts (phases) */
     motan_buf *measure; /* loop thread: sizes unprepared arguments for the filters */
     int serialization;  /* the URL's (what the endpoints send by default), -1: none */
