@@ -2,6 +2,7 @@
  * make bench-filters: what the filter chain costs on the client call path, against
  * motan-test-server on loopback with 64 calls in flight (echo, 16 bytes). One line each:
  *   filters.<mode>.<chain> <rps> rps <cpu_us> cpu_us_per_call <user_us> user_us_per_call
+ *       <allocs> allocs_per_call   (libmotan's heap allocations per warm call, the worst round)
  *   filters.<mode>.<chain>.overhead <pct> pct_cpu <pct> pct_user   (against no filters)
  * mode: loop (motan_client_call_async on the caller's event_base: one thread does all the
  * client's work) or builtin (submit/poll from one thread, the library's loop thread beside).
@@ -28,6 +29,7 @@
 #include <motan/client.h>
 
 #include "server_proc.h"
+#include "testutil.h"
 
 #define INFLIGHT 64
 
@@ -95,12 +97,13 @@ static motan_request *echo_request(motan_client *c)
 typedef struct result {
     double rps, user, sys; /* calls/s, µs per call */
     long calls;            /* every call made, the warm-up's included */
+    double allocs;         /* libmotan's heap allocations per timed call */
 } result;
 
 static result result_of(long calls, uint64_t t0, uint64_t t1, cpu c0, cpu c1)
 {
     result r = {(double)calls / ((double)(t1 - t0) / 1e6), (c1.user - c0.user) / (double)calls,
-                (c1.sys - c0.sys) / (double)calls, calls};
+                (c1.sys - c0.sys) / (double)calls, calls, (double)tu_allocs() / (double)calls};
     return r;
 }
 
@@ -119,7 +122,8 @@ static result run_loop(const char *url, uint64_t seconds_us)
         slots[i].r = &r;
         slots[i].req = echo_request(r.c);
     }
-    /* Warm-up: connections, pools, series. */
+    /* Warm-up: connections, pools, series (counted from the start: it empties the pools). */
+    tu_count_allocs_start();
     r.deadline = motan_now_us() + 200000;
     r.active = INFLIGHT;
     for (int i = 0; i < INFLIGHT; i++)
@@ -128,6 +132,7 @@ static result run_loop(const char *url, uint64_t seconds_us)
     long warm = r.done;
     r.done = r.errors = 0;
     r.active = INFLIGHT;
+    tu_count_allocs_reset();
     uint64_t t0 = motan_now_us();
     cpu c0 = cpu_now();
     r.deadline = t0 + seconds_us;
@@ -138,12 +143,13 @@ static result run_loop(const char *url, uint64_t seconds_us)
     uint64_t t1 = motan_now_us();
     if (r.errors)
         fprintf(stderr, "%s: %ld errors\n", url, r.errors);
+    result out = result_of(r.done, t0, t1, c0, c1);
+    out.calls += warm;
+    tu_count_allocs_stop();
     for (int i = 0; i < INFLIGHT; i++)
         motan_request_free(slots[i].req);
     motan_client_free(r.c);
     event_base_free(base);
-    result out = result_of(r.done, t0, t1, c0, c1);
-    out.calls += warm;
     return out;
 }
 
@@ -159,9 +165,12 @@ static result run_builtin(const char *url, uint64_t seconds_us)
     motan_request *reqs[INFLIGHT];
     for (int i = 0; i < INFLIGHT; i++)
         reqs[i] = echo_request(c);
-    result out = {0, 0, 0, 0};
+    result out = {0, 0, 0, 0, 0};
     long all = 0;
+    tu_count_allocs_start();
     for (int pass = 0; pass < 2; pass++) { /* warm-up, then the timed pass */
+        if (pass)
+            tu_count_allocs_reset();
         uint64_t t0 = motan_now_us(), end = t0 + (pass ? seconds_us : 200000);
         cpu c0 = cpu_now();
         long done = 0, active = INFLIGHT;
@@ -183,6 +192,7 @@ static result run_builtin(const char *url, uint64_t seconds_us)
         if (pass)
             out = result_of(done, t0, motan_now_us(), c0, cpu_now());
     }
+    tu_count_allocs_stop();
     for (int i = 0; i < INFLIGHT; i++)
         motan_request_free(reqs[i]);
     motan_client_free(c);
@@ -225,7 +235,7 @@ int main(void)
     for (int m = 0; m < 2; m++) {
         if (only && strcmp(only, modes[m]))
             continue;
-        double total[NCHAINS][50], user[NCHAINS][50], rps[NCHAINS][50];
+        double total[NCHAINS][50], user[NCHAINS][50], rps[NCHAINS][50], allocs[NCHAINS] = {0};
         long calls[NCHAINS] = {0};
         for (int round = 0; round < g_rounds; round++)
             for (int k = 0; k < NCHAINS; k++) {
@@ -241,6 +251,8 @@ int main(void)
                 user[k][round] = r.user;
                 rps[k][round] = r.rps;
                 calls[k] += r.calls;
+                if (r.allocs > allocs[k])
+                    allocs[k] = r.allocs; /* the worst round */
             }
         for (int k = 0; k < NCHAINS; k++) {
             if (one && strcmp(one, labels[k]))
@@ -253,8 +265,9 @@ int main(void)
                 ru[i] = user[k][i] / user[0][i];
             }
             double c = median(total[k], g_rounds), u = median(user[k], g_rounds);
-            printf("filters.%s.%s %.0f rps %.3f cpu_us_per_call %.3f user_us_per_call\n", modes[m],
-                   labels[k], median(rps[k], g_rounds), c, u);
+            printf("filters.%s.%s %.0f rps %.3f cpu_us_per_call %.3f user_us_per_call %.3f "
+                   "allocs_per_call\n",
+                   modes[m], labels[k], median(rps[k], g_rounds), c, u, allocs[k]);
             if (k && !one)
                 printf("filters.%s.%s.overhead %.1f pct_cpu %.1f pct_user\n", modes[m], labels[k],
                        (median(rt, g_rounds) - 1) * 100.0, (median(ru, g_rounds) - 1) * 100.0);

@@ -135,14 +135,42 @@ local function check_self(self, name)
 end
 
 
--- Creates a client from a URL (motan_client_new: built-in loop thread). Raises on a bad URL.
-function motan.client(url)
+-- The process's one loop thread, shared by every client unless it asks for its own; made on
+-- first use, never freed (clients may be collected in any order). A child process after
+-- fork() makes a new one: the parent's can only be freed there.
+local shared_loop
+
+local function process_loop()
+    if shared_loop == nil or C.motan_loop_forked(shared_loop) ~= 0 then
+        local out = ffi.new("motan_loop *[1]")
+        local errbuf = ffi.new("char[512]")
+        local rc = C.motan_loop_new(out, errbuf, 512)
+        if rc ~= 0 then
+            raise(rc, ffi.string(errbuf))
+        end
+        shared_loop = out[0]
+    end
+    return shared_loop
+end
+
+-- Creates a client from a URL on the process's shared loop thread (motan_client_new_on_loop),
+-- or on a loop thread of its own with options { own_loop = true } (motan_client_new).
+-- Raises on a bad URL.
+function motan.client(url, options)
     if type(url) ~= "string" then
         values.invalid("motan.client expects a URL string")
     end
+    if options ~= nil and type(options) ~= "table" then
+        values.invalid("motan.client options must be a table")
+    end
     local out = ffi.new("motan_client *[1]")
     local errbuf = ffi.new("char[512]")
-    local rc = C.motan_client_new(cstring(url, "the URL"), out, errbuf, 512)
+    local rc
+    if options and options.own_loop then
+        rc = C.motan_client_new(cstring(url, "the URL"), out, errbuf, 512)
+    else
+        rc = C.motan_client_new_on_loop(process_loop(), cstring(url, "the URL"), out, errbuf, 512)
+    end
     if rc ~= 0 then
         raise(rc, ffi.string(errbuf))
     end

@@ -26,7 +26,8 @@
  * Loop modes: motan_client_new runs a built-in loop thread (blocking calls from any thread,
  * async calls from any thread with callbacks on the loop thread, or a pull queue);
  * motan_client_new_with_base runs on the caller's event_base (async calls, from that loop's
- * thread only). A client is thread-safe in built-in mode.
+ * thread only); motan_client_new_on_loop shares one loop (and its thread) among many clients.
+ * A client is thread-safe on a built-in loop.
  *
  * fork(): a client stays with the process that made it. In a child, every call, submit,
  * poll and wait_ready returns MOTAN_EFORKED, and motan_client_free releases the memory and
@@ -84,11 +85,23 @@ int motan_client_new_with_base(struct event_base *base, const char *url, motan_c
 int motan_client_new_config(const motan_config *cfg, struct event_base *base,
                             motan_client **out, char *errbuf, size_t errlen);
 /*
+ * On a loop shared with other clients and servers (motan_loop_new: one thread for all of
+ * them, blocking calls allowed as with motan_client_new; motan_loop_new_with_base: the
+ * caller's event_base). loop is borrowed: free every client on it before motan_loop_free.
+ * Its connectionBudget is the loop's, shared by everything on it. A loop made before fork()
+ * is refused in the child (MOTAN_EFORKED): make a new loop there. cfg is copied.
+ */
+int motan_client_new_on_loop(motan_loop *loop, const char *url, motan_client **out,
+                             char *errbuf, size_t errlen);
+int motan_client_new_config_on_loop(const motan_config *cfg, motan_loop *loop,
+                                    motan_client **out, char *errbuf, size_t errlen);
+/*
  * Completes every call in flight with MOTAN_ECANCELLED (callbacks run, queued completions
  * are freed), stops the registry and the loop thread. No callback runs after it returns.
  * It may be called from inside one of the client's own callbacks (free-from-callback is
  * supported, deferred): everything is torn down before it returns except the built-in loop
- * thread, which ends, and frees the loop, once that callback has returned.
+ * thread, which ends, and frees the loop, once that callback has returned. A shared loop
+ * (motan_client_new_on_loop) is left running for the others.
  * In a child process after fork() see above.
  */
 void motan_client_free(motan_client *c);

@@ -371,7 +371,7 @@ const motan_value *motan_request_arg(const motan_request *r, size_t i);
 int motan_request_set_body(motan_request *r, int ser, const void *data, size_t len);
 /*
  * Streaming alternative: the buffer to write a Simple body into directly (discarding the
- * arguments); borrowed, lives as long as r.
+ * arguments); borrowed, lives as long as r. NULL on out of memory.
  */
 motan_buf *motan_request_body_buf(motan_request *r);
 
@@ -447,6 +447,31 @@ typedef struct motan_request_fill {
 int motan_request_encode_filled(const motan_request *r, const motan_request_fill *fill,
                                 uint64_t request_id, int timeout_ms, size_t mingz, motan_buf *out,
                                 char *errbuf, size_t errlen);
+
+/*
+ * Zero-copy encoding, for senders that write from a list of buffers (the transport):
+ * motan_request_encode_filled, except that big bytes of the request (a prepared or raw body,
+ * or top-level Simple string and bytes arguments, of at least MOTAN_ENCODE_REF_MIN bytes
+ * each) are not copied into out but listed in refs (at most nrefs_max, in order): ref i goes
+ * at offset refs[i].offset of out, the bytes of out before it first. Not when the body may
+ * be gzipped (mingz > 0 and arguments not prepared, or a body longer than mingz): copied.
+ * When *nrefs > 0, *hold holds the request's memory once per ref (the request may be freed
+ * meanwhile): release each with motan_request_hold_release once its bytes are written.
+ * The frame's size fields count the referenced bytes.
+ */
+#define MOTAN_ENCODE_REF_MIN 8192
+typedef struct motan_encode_ref {
+    size_t offset;
+    const uint8_t *data;
+    size_t len;
+} motan_encode_ref;
+typedef struct motan_request_hold motan_request_hold;
+int motan_request_encode_refs(const motan_request *r, const motan_request_fill *fill,
+                              uint64_t request_id, int timeout_ms, size_t mingz, motan_buf *out,
+                              motan_encode_ref *refs, size_t nrefs_max, size_t *nrefs,
+                              motan_request_hold **hold, char *errbuf, size_t errlen);
+/* Gives back one of the holds motan_request_encode_refs took (any thread). */
+void motan_request_hold_release(motan_request_hold *h);
 
 /*
  * The outcome of one call: a value, or an error with a code, a message and, for remote

@@ -149,7 +149,8 @@ const char *motan_filter_call_method(const motan_filter_call *call);
 int motan_filter_call_serialization(const motan_filter_call *call);
 /*
  * Bytes of the request body. On the client, arguments not prepared (motan_request_prepare)
- * are measured by serializing them once more, as calls never write to the request.
+ * are measured by serializing them once more (calls never write to the request), the first
+ * time a hook asks: chains whose hooks never ask do not pay for it.
  */
 size_t motan_filter_call_request_size(const motan_filter_call *call);
 /*

@@ -224,14 +224,16 @@ static void subscribe_in_loop(void *arg)
 
 static void client_destroy(motan_client *c);
 
+/* On base (a loop of its own around it), on loop (shared), or both NULL: a built-in loop of its own. */
 static int client_create(const motan_url *url, motan_stats *stats, struct event_base *base,
-                         motan_client **out, char *errbuf, size_t errlen)
+                         motan_loop *loop, motan_client **out, char *errbuf, size_t errlen)
 {
     motan_client *c = motan__calloc(1, sizeof(*c));
     if (!c)
         return MOTAN_ENOMEM;
     c->qfd = -1;
     pthread_mutex_init(&c->qmu, NULL);
+    pthread_mutex_init(&c->spare_mu, NULL);
     /* poll's deadlines are on the monotonic clock: a wall-clock step must not shorten them. */
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -249,8 +251,13 @@ static int client_create(const motan_url *url, motan_stats *stats, struct event_
             rc = motan__errf(errbuf, errlen, MOTAN_ENOMEM,
                              "cannot create the client's completion eventfd: %s", strerror(errno));
     }
-    if (rc == MOTAN_OK) {
-        c->own_loop = base == NULL;
+    if (rc == MOTAN_OK && loop) {
+        c->loop = loop;
+        if (motan_loop_forked(loop))
+            rc = motan__errf(errbuf, errlen, MOTAN_EFORKED,
+                             "the loop was created before fork(): make a new one in this process");
+    } else if (rc == MOTAN_OK) {
+        c->owns_loop = 1;
         rc = base ? motan_loop_new_with_base(base, &c->loop, errbuf, errlen)
                   : motan_loop_new(&c->loop, errbuf, errlen);
     }
@@ -284,7 +291,7 @@ static int client_new_config_impl(const motan_config *cfg, struct event_base *ba
     *out = NULL;
     if (!cfg)
         return motan__errf(errbuf, errlen, MOTAN_EINVAL, "no configuration given");
-    return client_create(cfg->url, cfg->stats, base, out, errbuf, errlen);
+    return client_create(cfg->url, cfg->stats, base, NULL, out, errbuf, errlen);
 }
 
 MOTAN_EXPORT int motan_client_new_config(const motan_config *cfg, struct event_base *base,
@@ -295,8 +302,8 @@ MOTAN_EXPORT int motan_client_new_config(const motan_config *cfg, struct event_b
                                  client_new_config_impl(cfg, base, out, errbuf, errlen));
 }
 
-static int new_from_text(const char *url, struct event_base *base, motan_client **out,
-                         char *errbuf, size_t errlen)
+static int new_from_text(const char *url, struct event_base *base, motan_loop *loop,
+                         motan_client **out, char *errbuf, size_t errlen)
 {
     if (!out)
         return MOTAN_EINVAL;
@@ -305,14 +312,14 @@ static int new_from_text(const char *url, struct event_base *base, motan_client 
     int rc = motan_config_new(url, &cfg, errbuf, errlen);
     if (rc != MOTAN_OK)
         return rc;
-    rc = client_create(cfg->url, NULL, base, out, errbuf, errlen);
+    rc = client_create(cfg->url, NULL, base, loop, out, errbuf, errlen);
     motan_config_free(cfg);
     return rc;
 }
 
 static int client_new_impl(const char *url, motan_client **out, char *errbuf, size_t errlen)
 {
-    return new_from_text(url, NULL, out, errbuf, errlen);
+    return new_from_text(url, NULL, NULL, out, errbuf, errlen);
 }
 
 MOTAN_EXPORT int motan_client_new(const char *url, motan_client **out, char *errbuf, size_t errlen)
@@ -329,7 +336,7 @@ static int client_new_with_base_impl(struct event_base *base, const char *url, m
             *out = NULL;
         return motan__errf(errbuf, errlen, MOTAN_EINVAL, "no event_base given");
     }
-    return new_from_text(url, base, out, errbuf, errlen);
+    return new_from_text(url, base, NULL, out, errbuf, errlen);
 }
 
 MOTAN_EXPORT int motan_client_new_with_base(struct event_base *base, const char *url,
@@ -338,6 +345,41 @@ MOTAN_EXPORT int motan_client_new_with_base(struct event_base *base, const char 
     motan__errbuf_clear(errbuf, errlen);
     return motan__errbuf_default(errbuf, errlen,
                                  client_new_with_base_impl(base, url, out, errbuf, errlen));
+}
+
+static int on_loop_impl(motan_loop *loop, const char *url, const motan_config *cfg,
+                        motan_client **out, char *errbuf, size_t errlen)
+{
+    if (!out)
+        return MOTAN_EINVAL;
+    *out = NULL;
+    if (!loop)
+        return motan__errf(errbuf, errlen, MOTAN_EINVAL, "no loop given");
+    if (cfg)
+        return client_create(cfg->url, cfg->stats, NULL, loop, out, errbuf, errlen);
+    if (!url)
+        return motan__errf(errbuf, errlen, MOTAN_EINVAL, "no URL given");
+    return new_from_text(url, NULL, loop, out, errbuf, errlen);
+}
+
+MOTAN_EXPORT int motan_client_new_on_loop(motan_loop *loop, const char *url, motan_client **out,
+                                          char *errbuf, size_t errlen)
+{
+    motan__errbuf_clear(errbuf, errlen);
+    return motan__errbuf_default(errbuf, errlen, on_loop_impl(loop, url, NULL, out, errbuf, errlen));
+}
+
+MOTAN_EXPORT int motan_client_new_config_on_loop(const motan_config *cfg, motan_loop *loop,
+                                                 motan_client **out, char *errbuf, size_t errlen)
+{
+    motan__errbuf_clear(errbuf, errlen);
+    if (!cfg) {
+        if (out)
+            *out = NULL;
+        return motan__errbuf_default(errbuf, errlen,
+                                     motan__errf(errbuf, errlen, MOTAN_EINVAL, "no configuration given"));
+    }
+    return motan__errbuf_default(errbuf, errlen, on_loop_impl(loop, NULL, cfg, out, errbuf, errlen));
 }
 
 /* ---- destruction ---------------------------------------------------------------------- */
@@ -372,6 +414,7 @@ static void client_destroy(motan_client *c)
          */
         pthread_mutex_init(&c->qmu, NULL);
         pthread_cond_init(&c->qcv, NULL);
+        pthread_mutex_init(&c->spare_mu, NULL);
         if (c->qfd >= 0)
             close(c->qfd);
         c->qfd = -1;
@@ -383,7 +426,7 @@ static void client_destroy(motan_client *c)
     c->cluster = NULL;
     motan_registry_free(c->registry);
     c->registry = NULL;
-    if (c->loop)
+    if (c->loop && c->owns_loop)
         motan_loop_free(c->loop);
     while (c->qhead) {
         motan__done *d = c->qhead;
@@ -394,8 +437,14 @@ static void client_destroy(motan_client *c)
     motan_filter_chain_free(c->chain); /* no call runs any more */
     if (c->qfd >= 0)
         close(c->qfd);
+    while (c->spare) {
+        motan__acall *a = c->spare;
+        c->spare = a->next;
+        motan_free(a);
+    }
     pthread_cond_destroy(&c->qcv);
     pthread_mutex_destroy(&c->qmu);
+    pthread_mutex_destroy(&c->spare_mu);
     motan_url_free(c->url);
     motan_url_free(c->reg_url);
     motan_free(c->service);
@@ -426,7 +475,7 @@ MOTAN_EXPORT char *motan_client_stats_json(motan_client *c)
         return NULL;
     if (motan_loop_in_loop_thread(c->loop))
         report_in_loop(c);
-    else if (c->own_loop)
+    else if (motan_loop_is_builtin(c->loop))
         motan_loop_run_wait(c->loop, report_in_loop, c);
     return motan_stats_json(c->stats);
 }

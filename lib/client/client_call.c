@@ -31,13 +31,45 @@ typedef motan__acall async_call;
 
 MOTAN__DLIST(acall_list, async_call)
 
+#define SPARE_MAX 1024
+
+motan__acall *motan__acall_get(motan_client *c)
+{
+    pthread_mutex_lock(&c->spare_mu);
+    async_call *a = c->spare;
+    if (a) {
+        c->spare = a->next;
+        c->nspare--;
+    }
+    pthread_mutex_unlock(&c->spare_mu);
+    if (!a && !(a = motan_malloc(sizeof(*a))))
+        return NULL;
+    memset(a, 0, sizeof(*a));
+    return a;
+}
+
+void motan__acall_put(motan_client *c, motan__acall *a)
+{
+    pthread_mutex_lock(&c->spare_mu);
+    int keep = c->nspare < SPARE_MAX;
+    if (keep) {
+        a->next = c->spare;
+        c->spare = a;
+        c->nspare++;
+    }
+    pthread_mutex_unlock(&c->spare_mu);
+    if (!keep)
+        motan_free(a);
+}
+
 static void async_cb(motan_response *resp, void *userdata)
 {
     async_call *a = userdata;
-    explain(a->c, resp);
+    motan_client *c = a->c;
+    explain(c, resp);
     motan_response_cb cb = a->cb;
     void *ud = a->userdata;
-    motan_free(a);
+    motan__acall_put(c, a);
     cb(resp, ud);
 }
 
@@ -53,7 +85,7 @@ static int start_call(motan_client *c, motan_request *req, motan_response_cb thr
         return MOTAN_ECLOSED;
     if (MOTAN_UNLIKELY(motan_loop_forked(c->loop)))
         return MOTAN_EFORKED;
-    async_call *a = motan__calloc(1, sizeof(*a));
+    async_call *a = motan__acall_get(c);
     if (!a)
         return MOTAN_ENOMEM;
     a->c = c;
@@ -73,7 +105,7 @@ static int start_call(motan_client *c, motan_request *req, motan_response_cb thr
             acall_list_remove(&c->sub_head, &c->sub_tail, a);
             pthread_mutex_unlock(&c->qmu);
         }
-        motan_free(a);
+        motan__acall_put(c, a);
     }
     return rc;
 }
@@ -104,7 +136,7 @@ MOTAN_EXPORT int motan_client_call(motan_client *c, motan_request *req, motan_re
         return error_response(out, MOTAN_EINVAL, "no client or request");
     if (motan_loop_forked(c->loop))
         return error_response(out, MOTAN_EFORKED, FORKED_MSG);
-    if (!c->own_loop)
+    if (!motan_loop_is_builtin(c->loop))
         return error_response(out, MOTAN_EDEADLOCK,
                               "blocking calls need a client with the built-in loop "
                               "(this one runs on the caller's event_base: use motan_client_call_async)");
@@ -200,7 +232,7 @@ MOTAN_EXPORT int motan_client_poll(motan_client *c, int timeout_ms, motan_respon
     *resp = d->resp;
     if (tag)
         *tag = d->tag;
-    motan_free(d);
+    motan__acall_put(c, (async_call *)d); /* the record is the call's (done comes first) */
     return 1;
 }
 

@@ -61,7 +61,7 @@ typedef struct motan__sub {
 
 struct motan_client {
     motan_loop *loop;
-    int own_loop;
+    int owns_loop; /* made for this client (freed with it); else shared, borrowed */
     motan_url *url;      /* the configuration */
     char *service;       /* path */
     motan_url *reg_url;  /* registry URL */
@@ -77,8 +77,16 @@ struct motan_client {
     motan__done *qhead, *qtail;
     motan__acall *sub_head, *sub_tail; /* submitted, not yet completed (qmu) */
     int qfd;
+    /* finished call records for reuse: taken on the caller's thread, given back on the loop's */
+    pthread_mutex_t spare_mu;
+    motan__acall *spare; /* spare_mu */
+    int nspare;          /* spare_mu */
     atomic_int closing; /* set by free on its thread, read by calls on theirs */
 };
+
+/* client_call.c: a cleared call record (spare or new; NULL: out of memory), giving one back. */
+motan__acall *motan__acall_get(motan_client *c);
+void motan__acall_put(motan_client *c, motan__acall *a);
 
 /* client.c: the endpoints' availability into the stats (loop thread). */
 void motan__client_report_endpoints(motan_client *c);

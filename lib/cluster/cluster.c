@@ -100,6 +100,7 @@ static void create_in_loop(void *arg)
         a->rc = MOTAN_ENOMEM;
         return;
     }
+    pthread_mutex_init(&c->pool_mu, NULL);
     c->loop = a->loop;
     c->lb = lb;
     c->ha = ha;
@@ -206,6 +207,7 @@ static void cluster_destroy(motan_cluster *c)
         motan_free(c->pool);
         c->pool = next;
     }
+    pthread_mutex_destroy(&c->pool_mu);
     motan_buf_free(c->measure);
     motan_url_free(c->url);
     motan_free(c->path);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "cluster/cluster_int.h"
+#include "observe/chain_int.h"
 
 #define POOL_MAX 1024
 
@@ -21,27 +22,33 @@ static void call_unref(motan_ha_call *call)
         event_del(&call->backstop);
     motan_free(call->send_group);
     motan_cluster *c = call->c;
-    if (c->npool < POOL_MAX && !c->closing) {
-        call->next = c->pool;
-        c->pool = call;
-        c->npool++;
-        return;
+    if (!c->closing) {
+        pthread_mutex_lock(&c->pool_mu);
+        int kept = c->npool < POOL_MAX;
+        if (kept) {
+            call->next = c->pool;
+            c->pool = call;
+            c->npool++;
+        }
+        pthread_mutex_unlock(&c->pool_mu);
+        if (kept)
+            return;
     }
     motan_free(call);
 }
 
-/* A cleared call context: from the pool on the loop thread, else fresh. The pool belongs to
- * the loop thread: test the thread before even reading it (TSan race from caller threads). */
+/* A cleared call context: from the pool (any thread), else fresh. */
 static motan_ha_call *call_alloc(motan_cluster *c)
 {
-    motan_ha_call *call = NULL;
-    if (motan_loop_in_loop_thread(c->loop) && c->pool) {
-        call = c->pool;
+    pthread_mutex_lock(&c->pool_mu);
+    motan_ha_call *call = c->pool;
+    if (call) {
         c->pool = call->next;
         c->npool--;
-    } else {
-        call = motan_malloc(sizeof(*call));
     }
+    pthread_mutex_unlock(&c->pool_mu);
+    if (!call)
+        call = motan_malloc(sizeof(*call));
     if (call) {
         memset(call, 0, offsetof(motan_ha_call, c));
         memset(call->scratch, 0, sizeof(call->scratch));
@@ -252,8 +259,9 @@ MOTAN_EXPORT int motan_ha_call_send(motan_ha_call *call, motan_endpoint *ep, int
                                     &a->call_id);
         if (rc == MOTAN_OK) {
             a->filtered = 1;
-            motan_filter_chain_attempt_start(call->fc, call->nattempts,
-                                             motan_endpoint_get_address(ep));
+            if (!call->c->metrics_only) /* metrics has no attempt_start */
+                motan_filter_chain_attempt_start(call->fc, call->nattempts,
+                                                 motan_endpoint_get_address(ep));
         }
     } else {
         rc = motan_endpoint_call_ex(ep, call->req, call->send_group, remaining, NULL, 0, 0,
@@ -505,23 +513,43 @@ static size_t measure_args(motan_cluster *c, const motan_request *req, int ser)
     return size;
 }
 
+static int call_serialization(const motan_cluster *c, const motan_request *req)
+{
+    int ser = motan_request_get_serialization(req);
+    if (ser < 0) /* what the endpoints will send */
+        ser = c->serialization > 0 ? c->serialization : MOTAN_SER_SIMPLE;
+    return ser;
+}
+
+/* The request size when a hook asks for it (most chains, metrics alone, never do). */
+static size_t call_measure(void *arg)
+{
+    motan_ha_call *call = arg;
+    return measure_args(call->c, call->req, call_serialization(call->c, call->req));
+}
+
 /* The filters' before hooks; MOTAN_OK when the call goes on (it failed otherwise). */
 static int filter_begin(motan_cluster *c, motan_ha_call *call)
 {
     char err[320];
     const motan_request *req = call->req;
-    size_t body = 0;
-    int ser = motan_request_get_serialization(req);
-    if (ser < 0) /* what the endpoints will send */
-        ser = c->serialization > 0 ? c->serialization : MOTAN_SER_SIMPLE;
-    motan_request_body(req, &body);
-    if (!body)
-        body = measure_args(c, req, ser);
     /* The cluster's own path and group (stable strings, as the chain wants them): a call
      * goes to this cluster's endpoints whatever group or service its request names. */
-    int rc = motan_filter_chain_begin(c->chain, c->path, c->own.name, motan_request_get_method(req),
-                                      ser, body, request_meta, req,
-                                      call->fstart_us, &call->fc, err, sizeof(err));
+    const char *method = motan_request_get_method(req);
+    if (c->metrics_only) { /* never rejects (out of memory: unfiltered) */
+        call->fc = motan__filter_chain_begin_metrics(c->chain, c->path, c->own.name, method,
+                                                     call->fstart_us);
+        return MOTAN_OK;
+    }
+    size_t body = 0;
+    int ser = call_serialization(c, req);
+    motan_request_body(req, &body);
+    int rc = body ? motan_filter_chain_begin(c->chain, c->path, c->own.name, method, ser, body,
+                                             request_meta, req, call->fstart_us, &call->fc, err,
+                                             sizeof(err))
+                  : motan__filter_chain_begin_lazy(c->chain, c->path, c->own.name, method, ser,
+                                                   call_measure, call, request_meta, req,
+                                                   call->fstart_us, &call->fc, err, sizeof(err));
     if (rc == MOTAN_OK || !call->fc) /* out of memory for a context: unfiltered */
         return MOTAN_OK;
     motan_response_free(call->deferred); /* the rejection is the call's outcome */
@@ -636,6 +664,7 @@ static void set_filters_in_loop(void *arg)
 {
     filters_args *a = arg;
     a->c->chain = a->chain && motan_filter_chain_length(a->chain) ? a->chain : NULL;
+    a->c->metrics_only = a->c->chain && motan__filter_chain_metrics_only(a->c->chain);
     a->c->call_flags =
         motan_filter_chain_flags(a->chain) & MOTAN_FILTER_PHASES ? MOTAN_CALL_PHASES : 0;
 }

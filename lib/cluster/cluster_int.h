@@ -2,6 +2,7 @@
 #ifndef MOTAN_CLUSTER_INT_H
 #define MOTAN_CLUSTER_INT_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 
 #include <event2/event.h>
@@ -108,6 +109,7 @@ struct motan_cluster {
     int has_method_params; /* some "<method>.<key>" parameter: no caching by key */
     int timeout_ms;        /* requestTimeout */
     motan_filter_chain *chain;          /* NULL: no filters (nothing is measured) */
+    int metrics_only;                   /* chain is filter=metrics alone (its short path) */
     unsigned call_flags;                /* motan_call_flags for attempts (phases) */
     motan_buf *measure; /* loop thread: sizes unprepared arguments for the filters */
     int serialization;  /* the URL's (what the endpoints send by default), -1: none */
@@ -121,8 +123,10 @@ struct motan_cluster {
         const struct timeval *tv;
     } common[8]; /* libevent common-timeout queues of the backstop deadlines */
     int ncommon;
-    motan_ha_call *pool; /* finished call contexts for reuse (loop thread) */
-    int npool;
+    /* Finished call contexts for reuse: calls start on any thread, end on the loop's. */
+    pthread_mutex_t pool_mu;
+    motan_ha_call *pool; /* pool_mu */
+    int npool;           /* pool_mu */
     motan_cluster_groups_cb groups_cb;
     void *groups_ud;
     motan__drain *draining;

@@ -3,6 +3,7 @@
  * request's arena) or a ready body, and the encoder that writes the whole frame (§2.7, §3.2).
  * Strings are stored with their lengths so that encoding never measures or copies twice.
  */
+#include <stdatomic.h>
 #include <stdio.h>
 
 #include "codec/codec_int.h"
@@ -33,7 +34,22 @@ typedef struct attach {
 /* Where the body comes from. */
 enum { BODY_ARGS, BODY_RAW, BODY_STREAM };
 
+/*
+ * What keeps a request's bytes alive while a transport writes them by reference
+ * (motan_request_encode_refs): one count for the request while it lives and one per
+ * reference out. The request's body and arena pass to it when the request is freed; a body
+ * replaced while references are out is kept here too. Freed with the last count.
+ */
+struct motan_request_hold {
+    atomic_size_t refs;
+    uint8_t *body;
+    motan_arena *arena;
+    uint8_t **retired;
+    size_t nretired;
+};
+
 struct motan_request {
+    _Atomic(motan_request_hold *) hold; /* made on first reference (any sending thread) */
     rstr f[F_COUNT];
     attach *att;
     size_t natt, catt;
@@ -87,10 +103,66 @@ MOTAN_EXPORT motan_request *motan_request_new(const char *method)
     return r;
 }
 
+MOTAN_EXPORT void motan_request_hold_release(motan_request_hold *h)
+{
+    if (!h || atomic_fetch_sub(&h->refs, 1) != 1)
+        return;
+    for (size_t i = 0; i < h->nretired; i++)
+        motan_free(h->retired[i]);
+    motan_free(h->retired);
+    motan_free(h->body);
+    motan_arena_free(h->arena);
+    motan_free(h);
+}
+
+/* r's hold, made when first needed (senders on several threads may race: one wins). */
+static motan_request_hold *hold_of(const motan_request *r)
+{
+    motan_request *w = (motan_request *)r; /* only the atomic hold pointer is written */
+    motan_request_hold *h = atomic_load(&w->hold);
+    if (h)
+        return h;
+    motan_request_hold *fresh = motan__calloc(1, sizeof(*fresh));
+    if (!fresh)
+        return NULL;
+    atomic_init(&fresh->refs, 1); /* the request's own */
+    if (atomic_compare_exchange_strong(&w->hold, &h, fresh))
+        return fresh;
+    motan_free(fresh);
+    return h;
+}
+
+/*
+ * Before the body's memory is replaced or written: while references into it may still be
+ * waiting to be written, it goes to the hold and the request starts a fresh one.
+ */
+static int body_detach(motan_request *r)
+{
+    motan_request_hold *h = atomic_load(&r->hold);
+    if (!h || !r->body.data || atomic_load(&h->refs) <= 1)
+        return MOTAN_OK;
+    uint8_t **n = motan_realloc(h->retired, (h->nretired + 1) * sizeof(*n));
+    if (!n)
+        return MOTAN_ENOMEM;
+    h->retired = n;
+    n[h->nretired++] = r->body.data;
+    r->body.data = NULL;
+    r->body.len = r->body.cap = 0;
+    return MOTAN_OK;
+}
+
 MOTAN_EXPORT void motan_request_free(motan_request *r)
 {
     if (!r)
         return;
+    motan_request_hold *h = atomic_load(&r->hold);
+    if (h) { /* what references may point into lives until they are written */
+        h->body = r->body.data;
+        h->arena = r->arena;
+        r->body.data = NULL;
+        r->arena = NULL;
+        motan_request_hold_release(h);
+    }
     for (int i = 0; i < F_COUNT; i++)
         rstr_free(&r->f[i]);
     for (size_t i = 0; i < r->natt; i++) {
@@ -242,8 +314,11 @@ MOTAN_EXPORT int motan_request_set_body(motan_request *r, int ser, const void *d
 {
     if (!r || ser < 0 || ser > 31 || (len && !data))
         return MOTAN_EINVAL;
+    int rc = body_detach(r);
+    if (rc != MOTAN_OK)
+        return rc;
     r->body.len = 0;
-    int rc = motan_buf_append(&r->body, data, len);
+    rc = motan_buf_append(&r->body, data, len);
     if (rc != MOTAN_OK)
         return rc;
     r->body_from = BODY_RAW;
@@ -256,7 +331,7 @@ MOTAN_EXPORT int motan_request_set_body(motan_request *r, int ser, const void *d
 
 MOTAN_EXPORT motan_buf *motan_request_body_buf(motan_request *r)
 {
-    if (!r)
+    if (!r || body_detach(r) != MOTAN_OK)
         return NULL;
     if (r->body_from != BODY_STREAM) {
         r->body.len = 0;
@@ -336,8 +411,11 @@ MOTAN_EXPORT int motan_request_prepare(motan_request *r, char *errbuf, size_t er
         return motan__errf(errbuf, errlen, MOTAN_EUNSUPPORTED,
                            "serialization %d (%s) is not supported", r->ser,
                            motan_serialization_name(r->ser));
+    int rc = body_detach(r);
+    if (rc != MOTAN_OK)
+        return motan__errf(errbuf, errlen, rc, "out of memory for the request body");
     r->body.len = 0;
-    int rc = motan_serialize_args(r->ser, (const motan_value *const *)r->args, r->nargs, &r->body,
+    rc = motan_serialize_args(r->ser, (const motan_value *const *)r->args, r->nargs, &r->body,
                                   errbuf, errlen);
     if (rc != MOTAN_OK) {
         r->body.len = 0;
@@ -387,9 +465,59 @@ static rstr field_for(const motan_request *r, int i, const motan_request_fill *f
     return f && *f ? out : v;
 }
 
-MOTAN_EXPORT int motan_request_encode_filled(const motan_request *r, const motan_request_fill *fill,
-                                             uint64_t request_id, int timeout_ms, size_t mingz,
-                                             motan_buf *out, char *errbuf, size_t errlen)
+/* Where motan_request_encode_refs lists the bytes it does not copy (NULL: copy all). */
+typedef struct ref_sink {
+    motan_encode_ref *refs;
+    size_t max, n, total;
+    motan_request_hold *hold; /* the request's, once a reference is made */
+} ref_sink;
+
+static motan_request_hold *hold_of(const motan_request *r);
+
+/* 1 when len bytes can go by reference (room in refs, big enough, a hold for them). */
+static int ref_ok(const motan_request *r, ref_sink *z, size_t len)
+{
+    if (!z || z->n == z->max || len < MOTAN_ENCODE_REF_MIN)
+        return 0;
+    if (!z->hold)
+        z->hold = hold_of(r); /* made with the first reference: small requests need none */
+    return z->hold != NULL;
+}
+
+static void ref_add(ref_sink *z, const motan_buf *out, const void *p, size_t len)
+{
+    z->refs[z->n].offset = out->len;
+    z->refs[z->n].data = p;
+    z->refs[z->n].len = len;
+    z->n++;
+    z->total += len;
+}
+
+/* Simple arguments one after the other, big top-level strings and bytes by reference. */
+static int args_by_ref(const motan_request *r, motan_buf *out, ref_sink *z)
+{
+    for (size_t i = 0; i < r->nargs; i++) {
+        const motan_value *v = r->args[i];
+        if ((v->type == MOTAN_T_STRING || v->type == MOTAN_T_BYTES) && v->u.s.len <= UINT32_MAX &&
+            ref_ok(r, z, v->u.s.len)) {
+            int rc = motan__buf_ensure(out, 5);
+            if (rc != MOTAN_OK)
+                return rc;
+            motan__buf_put_u8(out, v->type); /* tag and length as the Simple writer puts them */
+            motan__buf_put_u32be(out, (uint32_t)v->u.s.len);
+            ref_add(z, out, v->u.s.p, v->u.s.len);
+            continue;
+        }
+        int rc = motan_simple_write_value(out, v);
+        if (rc != MOTAN_OK)
+            return rc;
+    }
+    return MOTAN_OK;
+}
+
+static int encode_impl(const motan_request *r, const motan_request_fill *fill,
+                       uint64_t request_id, int timeout_ms, size_t mingz, motan_buf *out,
+                       ref_sink *z, char *errbuf, size_t errlen)
 {
     if (!r || !out)
         return motan__errf(errbuf, errlen, MOTAN_EINVAL, "no request or no output buffer");
@@ -411,9 +539,14 @@ MOTAN_EXPORT int motan_request_encode_filled(const motan_request *r, const motan
                            motan_serialization_name(ser));
     const char *const *meta = fill ? fill->meta : NULL;
     size_t nmeta = meta ? fill->nmeta : 0;
+    /* By reference only what is sent as it is: a body that may be gzipped is copied. */
+    int ref_body = z && !direct && (!mingz || r->body.len <= mingz) && ref_ok(r, z, r->body.len);
+    int ref_args = z && direct && ser == MOTAN_SER_SIMPLE && !mingz;
+    if (!ref_body && !ref_args)
+        z = NULL;
 
     /* One reservation for the whole frame keeps every append below on the fast path. */
-    size_t need = MOTAN_FRAME_MIN + (direct ? 0 : r->body.len) + 16 + 20;
+    size_t need = MOTAN_FRAME_MIN + (direct || ref_body ? 0 : r->body.len) + 16 + 20;
     for (int i = 0; i < F_COUNT; i++)
         need += f[i].len + fkeys[i].klen + 2;
     for (size_t i = 0; i < r->natt; i++)
@@ -449,24 +582,72 @@ MOTAN_EXPORT int motan_request_encode_filled(const motan_request *r, const motan
                                        meta[2 * i + 1], strlen(meta[2 * i + 1]));
     if (rc == MOTAN_OK)
         rc = motan_frame_write_body_begin(out, mark);
-    if (rc == MOTAN_OK && direct) {
+    size_t body_start = out->len;
+    if (rc == MOTAN_OK && direct && z) {
+        rc = args_by_ref(r, out, z);
+        if (rc != MOTAN_OK) {
+            out->len = mark;
+            z->n = 0;
+            return motan__errf(errbuf, errlen, rc, "cannot encode the arguments: %s",
+                               motan_strerror(rc));
+        }
+    } else if (rc == MOTAN_OK && direct) {
         rc = motan_serialize_args(ser, (const motan_value *const *)r->args, r->nargs, out, errbuf,
                                   errlen);
         if (rc != MOTAN_OK) {
             out->len = mark;
             return rc;
         }
+    } else if (rc == MOTAN_OK && z) {
+        ref_add(z, out, r->body.data, r->body.len);
     } else if (rc == MOTAN_OK) {
         rc = motan_buf_append(out, r->body.data, r->body.len);
     }
-    if (rc == MOTAN_OK)
+    if (rc == MOTAN_OK && z && z->n) { /* no gzip here: the size counts the referenced bytes */
+        size_t blen = out->len - body_start + z->total;
+        if (blen > UINT32_MAX)
+            rc = MOTAN_ETOOBIG;
+        else
+            motan__put_u32be(out->data + body_start - 4, (uint32_t)blen);
+    } else if (rc == MOTAN_OK) {
         rc = motan_frame_write_end(out, mark, mingz);
+    }
     if (rc != MOTAN_OK) {
         out->len = mark;
+        if (z)
+            z->n = 0;
         return motan__errf(errbuf, errlen, rc, "cannot encode the request frame: %s",
                            motan_strerror(rc));
     }
     return MOTAN_OK;
+}
+
+MOTAN_EXPORT int motan_request_encode_filled(const motan_request *r, const motan_request_fill *fill,
+                                             uint64_t request_id, int timeout_ms, size_t mingz,
+                                             motan_buf *out, char *errbuf, size_t errlen)
+{
+    return encode_impl(r, fill, request_id, timeout_ms, mingz, out, NULL, errbuf, errlen);
+}
+
+MOTAN_EXPORT int motan_request_encode_refs(const motan_request *r, const motan_request_fill *fill,
+                                           uint64_t request_id, int timeout_ms, size_t mingz,
+                                           motan_buf *out, motan_encode_ref *refs, size_t nrefs_max,
+                                           size_t *nrefs, motan_request_hold **hold, char *errbuf,
+                                           size_t errlen)
+{
+    if (!nrefs || !hold || (nrefs_max && !refs))
+        return motan__errf(errbuf, errlen, MOTAN_EINVAL, "no place for the references");
+    *nrefs = 0;
+    *hold = NULL;
+    ref_sink z = {refs, nrefs_max, 0, 0, NULL}; /* without memory for a hold: copied */
+    int rc = encode_impl(r, fill, request_id, timeout_ms, mingz, out, nrefs_max ? &z : NULL,
+                         errbuf, errlen);
+    if (rc == MOTAN_OK && z.n) {
+        atomic_fetch_add(&z.hold->refs, z.n);
+        *nrefs = z.n;
+        *hold = z.hold;
+    }
+    return rc;
 }
 
 MOTAN_EXPORT int motan_request_encode_ex(motan_request *r, uint64_t request_id, int timeout_ms,

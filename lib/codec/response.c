@@ -5,6 +5,7 @@
  * and survives motan_response_set_frame.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -33,7 +34,100 @@ struct motan_response {
     size_t body_size;   /* of the frame it was filled from */
     uint64_t received_us;
     uint32_t phase_us[MOTAN_PHASE_COUNT];
+    struct motan_response *next_spare; /* in the pool */
 };
+
+/*
+ * Freed responses are kept for reuse (a warm call allocates none): process-wide, because a
+ * response outlives the client that made it and is freed on any thread. Bounded in number
+ * and in what each keeps (arena blocks, metadata slots); emptied when the allocator hooks
+ * change. Off under AddressSanitizer, which must still see a response used after its free.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define POOL_MAX 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define POOL_MAX 0
+#endif
+#endif
+#ifndef POOL_MAX
+#define POOL_MAX 256
+#endif
+#define POOL_KEEP_BLOCK (32 * 1024) /* largest arena block a pooled response keeps */
+#define POOL_KEEP_META 32
+#define POOL_KEEP_ENDPOINT 256
+
+static pthread_mutex_t g_pool_mu = PTHREAD_MUTEX_INITIALIZER;
+static motan_response *g_pool; /* g_pool_mu */
+static int g_npool;            /* g_pool_mu */
+static pthread_once_t g_pool_once = PTHREAD_ONCE_INIT;
+
+static void destroy(motan_response *r)
+{
+    motan_arena_free(r->arena);
+    motan_free(r->meta);
+    motan_free(r->endpoint.data);
+    motan_free(r);
+}
+
+static void pool_drain(void)
+{
+    pthread_mutex_lock(&g_pool_mu);
+    motan_response *r = g_pool;
+    g_pool = NULL;
+    g_npool = 0;
+    pthread_mutex_unlock(&g_pool_mu);
+    while (r) {
+        motan_response *next = r->next_spare;
+        destroy(r);
+        r = next;
+    }
+}
+
+static void pool_register(void) { motan__alloc_on_change(pool_drain); }
+
+static motan_response *pool_get(void)
+{
+    if (!POOL_MAX)
+        return NULL;
+    pthread_mutex_lock(&g_pool_mu);
+    motan_response *r = g_pool;
+    if (r) {
+        g_pool = r->next_spare;
+        g_npool--;
+    }
+    pthread_mutex_unlock(&g_pool_mu);
+    return r;
+}
+
+/* 1 when r went into the pool (its contents are gone). */
+static int pool_put(motan_response *r)
+{
+    if (!POOL_MAX)
+        return 0;
+    pthread_once(&g_pool_once, pool_register);
+    if (r->cmeta > POOL_KEEP_META) {
+        motan_free(r->meta);
+        r->meta = NULL;
+        r->cmeta = 0;
+    }
+    if (r->endpoint.cap > POOL_KEEP_ENDPOINT) {
+        motan_free(r->endpoint.data);
+        r->endpoint.data = NULL;
+        r->endpoint.cap = 0;
+    }
+    motan__arena_trim(r->arena, POOL_KEEP_BLOCK);
+    motan_arena_set_limit(r->arena, 0);
+    pthread_mutex_lock(&g_pool_mu);
+    int kept = g_npool < POOL_MAX;
+    if (kept) {
+        r->next_spare = g_pool;
+        g_pool = r;
+        g_npool++;
+    }
+    pthread_mutex_unlock(&g_pool_mu);
+    return kept;
+}
 
 /* The value of an empty body: shared, never written to. */
 static const motan_value null_value = {.type = MOTAN_T_NULL};
@@ -72,7 +166,19 @@ static void clear_result(motan_response *r)
 
 MOTAN_EXPORT motan_response *motan_response_new(void)
 {
-    motan_response *r = motan__calloc(1, sizeof(*r));
+    motan_response *r = pool_get();
+    if (r) {
+        /* Everything but the kept memory (arena, metadata slots, endpoint buffer). */
+        r->id = 0;
+        r->max_decoded = 0;
+        r->endpoint.len = 0;
+        r->received_us = 0;
+        memset(r->phase_us, 0, sizeof(r->phase_us));
+        r->next_spare = NULL;
+        clear_result(r);
+        return r;
+    }
+    r = motan__calloc(1, sizeof(*r));
     if (!r)
         return NULL;
     r->arena = motan_arena_new();
@@ -94,10 +200,8 @@ MOTAN_EXPORT void motan_response_free(motan_response *r)
 {
     if (!writable(r))
         return;
-    motan_arena_free(r->arena);
-    motan_free(r->meta);
-    motan_free(r->endpoint.data);
-    motan_free(r);
+    if (!pool_put(r))
+        destroy(r);
 }
 
 MOTAN_EXPORT void motan_response_reset(motan_response *r)
@@ -270,16 +374,24 @@ static int copy_meta(motan_response *r, const motan_frame *f)
         r->meta = m;
         r->cmeta = n;
     }
+    if (!n)
+        return MOTAN_OK;
+    /* One copy of the metadata block, each key and value ended by a NUL where a newline (or
+     * the block's end) was: no allocation and no copy per entry. Entries are in wire order. */
+    const motan__meta_ent *last = &f->ents[n - 1];
+    size_t end = (size_t)last->voff + last->vlen;
+    char *copy = motan_arena_alloc(r->arena, end + 1);
+    if (!copy)
+        return MOTAN_ENOMEM;
+    memcpy(copy, f->meta, end);
     for (size_t i = 0; i < n; i++) {
-        size_t kl, vl;
-        const char *k = motan_frame_meta_key(f, i, &kl);
-        const char *v = motan_frame_meta_value(f, i, &vl);
-        r->meta[i].k = motan__arena_strndup(r->arena, k, kl);
-        r->meta[i].v = motan__arena_strndup(r->arena, v, vl);
-        if (!r->meta[i].k || !r->meta[i].v)
-            return MOTAN_ENOMEM;
-        r->nmeta = i + 1;
+        const motan__meta_ent *e = &f->ents[i];
+        copy[e->koff + e->klen] = '\0';
+        copy[e->voff + e->vlen] = '\0';
+        r->meta[i].k = copy + e->koff;
+        r->meta[i].v = copy + e->voff;
     }
+    r->nmeta = n;
     return MOTAN_OK;
 }
 

@@ -1,4 +1,5 @@
 /* Allocator hooks: every allocation libmotan makes itself goes through these. */
+#include <stdatomic.h>
 #include <stdlib.h>
 
 #include "core/core_int.h"
@@ -7,9 +8,27 @@ static void *(*g_malloc)(size_t) = malloc;
 static void *(*g_realloc)(void *, size_t) = realloc;
 static void (*g_free)(void *) = free;
 
+#define MAX_DRAINS 4
+static void (*_Atomic g_drains[MAX_DRAINS])(void);
+
+void motan__alloc_on_change(void (*drain)(void))
+{
+    for (int i = 0; i < MAX_DRAINS; i++) {
+        void (*none)(void) = NULL;
+        if (atomic_load(&g_drains[i]) == drain ||
+            atomic_compare_exchange_strong(&g_drains[i], &none, drain))
+            return;
+    }
+}
+
 MOTAN_EXPORT void motan_set_allocator(void *(*malloc_fn)(size_t),
                                       void *(*realloc_fn)(void *, size_t), void (*free_fn)(void *))
 {
+    for (int i = 0; i < MAX_DRAINS; i++) {
+        void (*drain)(void) = atomic_load(&g_drains[i]);
+        if (drain)
+            drain();
+    }
     g_malloc = malloc_fn ? malloc_fn : malloc;
     g_realloc = realloc_fn ? realloc_fn : realloc;
     g_free = free_fn ? free_fn : free;

@@ -67,11 +67,13 @@ MOTAN_EXPORT void motan_arena_free(motan_arena *a)
  * Releases everything but the first block and, so that a reused arena (a response, a
  * decode loop) does not malloc on every round, the largest block up to ARENA_KEEP_MAX.
  */
-MOTAN_EXPORT void motan_arena_reset(motan_arena *a)
+MOTAN_EXPORT void motan_arena_reset(motan_arena *a) { motan__arena_trim(a, ARENA_KEEP_MAX); }
+
+void motan__arena_trim(motan_arena *a, size_t keep_max)
 {
     block *keep = NULL;
     for (block *b = a->head; b; b = b->next)
-        if (b != a->first && b->size <= ARENA_KEEP_MAX && (!keep || b->size > keep->size))
+        if (b != a->first && b->size <= keep_max && (!keep || b->size > keep->size))
             keep = b;
     for (block *b = a->head; b;) {
         block *n = b->next;

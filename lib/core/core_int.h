@@ -177,6 +177,15 @@ static inline int motan__errbuf_default(char *errbuf, size_t errlen, int rc)
     return rc;
 }
 
+/* motan_arena_reset keeping at most one extra block, of at most keep_max bytes. */
+void motan__arena_trim(motan_arena *a, size_t keep_max);
+
+/*
+ * Process-wide caches of freed objects (response pool) register a drain here: it runs under
+ * the old hooks in motan_set_allocator, so that no cached block outlives its allocator.
+ */
+void motan__alloc_on_change(void (*drain)(void));
+
 /* Copies an arena string with a trailing NUL; NULL on out of memory. */
 char *motan__arena_strndup(motan_arena *a, const char *s, size_t n);
 

@@ -5,6 +5,7 @@
  */
 #include <stdio.h>
 
+#include "observe/chain_int.h"
 #include "observe/metrics_int.h"
 
 #define POOL_MAX 1024
@@ -68,6 +69,7 @@ MOTAN_EXPORT int motan_filter_chain_new(const char *names, const motan_url *url,
         motan_filter_chain_free(ch);
         return rc;
     }
+    ch->metrics_only = ch->n == 1 && ch->metrics_at == 0;
     *out = ch;
     return MOTAN_OK;
 }
@@ -134,11 +136,47 @@ static void call_release(motan_filter_call *call)
     }
 }
 
-MOTAN_EXPORT int motan_filter_chain_begin(motan_filter_chain *ch, const char *service,
-                                          const char *group, const char *method, int serialization,
-                                          size_t request_size, motan_meta_lookup lookup,
-                                          const void *source, uint64_t start_us,
-                                          motan_filter_call **out, char *errbuf, size_t errlen)
+/* The common chain, filter=metrics: only what its hooks and the caller read are set. */
+static motan_filter_call *metrics_begin(motan_filter_chain *ch, motan_filter_call *call,
+                                        const char *service, const char *group,
+                                        const char *method, uint64_t start_us)
+{
+    call->chain = ch;
+    call->stage = 0;
+    call->nbefore = 1;
+    call->nattempts = 0;
+    call->traced = 0;
+    call->nmeta = 0;
+    call->overflow = NULL;
+    call->size_fn = NULL;
+    call->service = service ? service : "";
+    call->group = group ? group : "";
+    call->method = method ? method : "";
+    call->start_us = start_us;
+    motan__metrics_before(call, 0);
+    return call;
+}
+
+motan_filter_call *motan__filter_chain_begin_metrics(motan_filter_chain *ch, const char *service,
+                                                     const char *group, const char *method,
+                                                     uint64_t start_us)
+{
+    motan_filter_call *call = ch->pool;
+    if (call) {
+        ch->pool = call->next_free;
+        ch->npool--;
+    } else if (!(call = motan_malloc(sizeof(*call)))) {
+        return NULL;
+    }
+    call->serialization = -1;
+    call->request_size = 0;
+    return metrics_begin(ch, call, service, group, method, start_us);
+}
+
+static int begin(motan_filter_chain *ch, const char *service, const char *group,
+                 const char *method, int serialization, size_t request_size, motan__size_fn size,
+                 void *size_arg, motan_meta_lookup lookup, const void *source, uint64_t start_us,
+                 motan_filter_call **out, char *errbuf, size_t errlen)
 {
     if (!out)
         return MOTAN_EINVAL;
@@ -152,6 +190,16 @@ MOTAN_EXPORT int motan_filter_chain_begin(motan_filter_chain *ch, const char *se
     } else if (!(call = motan_malloc(sizeof(*call)))) {
         return MOTAN_ENOMEM;
     }
+    if (ch->metrics_only) {
+        call->serialization = serialization;
+        call->request_size = request_size;
+        MOTAN_UNUSED(size);
+        MOTAN_UNUSED(size_arg);
+        MOTAN_UNUSED(lookup);
+        MOTAN_UNUSED(source);
+        *out = metrics_begin(ch, call, service, group, method, start_us);
+        return MOTAN_OK;
+    }
     /* A small block, not the whole context: that would cost more than the rest of a call. */
     memset(&call->stage, 0,
            offsetof(motan_filter_call, overflow) + sizeof(void *) - offsetof(motan_filter_call, stage));
@@ -164,6 +212,8 @@ MOTAN_EXPORT int motan_filter_chain_begin(motan_filter_chain *ch, const char *se
     call->method = method ? method : "";
     call->serialization = serialization;
     call->request_size = request_size;
+    call->size_fn = size;
+    call->size_arg = size_arg;
     call->lookup = lookup;
     call->source = source;
     call->start_us = start_us;
@@ -190,6 +240,28 @@ MOTAN_EXPORT int motan_filter_chain_begin(motan_filter_chain *ch, const char *se
     }
     call->stage = 0;
     return rc;
+}
+
+int motan__filter_chain_metrics_only(const motan_filter_chain *ch) { return ch->metrics_only; }
+
+MOTAN_EXPORT int motan_filter_chain_begin(motan_filter_chain *ch, const char *service,
+                                          const char *group, const char *method, int serialization,
+                                          size_t request_size, motan_meta_lookup lookup,
+                                          const void *source, uint64_t start_us,
+                                          motan_filter_call **out, char *errbuf, size_t errlen)
+{
+    return begin(ch, service, group, method, serialization, request_size, NULL, NULL, lookup,
+                 source, start_us, out, errbuf, errlen);
+}
+
+int motan__filter_chain_begin_lazy(motan_filter_chain *ch, const char *service,
+                                   const char *group, const char *method, int serialization,
+                                   motan__size_fn size, void *size_arg, motan_meta_lookup lookup,
+                                   const void *source, uint64_t start_us, motan_filter_call **out,
+                                   char *errbuf, size_t errlen)
+{
+    return begin(ch, service, group, method, serialization, 0, size, size_arg, lookup, source,
+                 start_us, out, errbuf, errlen);
 }
 
 MOTAN_EXPORT const char *const *motan_filter_call_added_meta(const motan_filter_call *call,
@@ -226,6 +298,11 @@ MOTAN_EXPORT void motan_filter_chain_attempt_end(motan_filter_call *call, int at
                                                  uint64_t latency_us)
 {
     motan_filter_chain *ch = call->chain;
+    if (ch->metrics_only) {
+        motan__metrics_attempt(ch->writer, call->data[0], endpoint ? endpoint : "", code,
+                               available, latency_us);
+        return;
+    }
     call->attempt = attempt;
     call->endpoint = endpoint ? endpoint : "";
     call->code = code;
@@ -255,6 +332,13 @@ MOTAN_EXPORT void motan_filter_chain_end(motan_filter_call *call, int code,
     if (!call)
         return;
     motan_filter_chain *ch = call->chain;
+    if (ch->metrics_only) {
+        if (call->data[0])
+            motan__series_finish(call->data[0], code,
+                                 end_us > call->start_us ? end_us - call->start_us : 0);
+        call_release(call);
+        return;
+    }
     call->code = code;
     call->resp = resp;
     call->resp_size = response_size; /* resp's own, when asked */
@@ -278,7 +362,15 @@ MOTAN_EXPORT const char *motan_filter_call_service(const motan_filter_call *c) {
 MOTAN_EXPORT const char *motan_filter_call_group(const motan_filter_call *c) { return c->group; }
 MOTAN_EXPORT const char *motan_filter_call_method(const motan_filter_call *c) { return c->method; }
 MOTAN_EXPORT int motan_filter_call_serialization(const motan_filter_call *c) { return c->serialization; }
-MOTAN_EXPORT size_t motan_filter_call_request_size(const motan_filter_call *c) { return c->request_size; }
+MOTAN_EXPORT size_t motan_filter_call_request_size(const motan_filter_call *c)
+{
+    motan_filter_call *m = (motan_filter_call *)c; /* measured once, when first asked */
+    if (m->size_fn) {
+        m->request_size = m->size_fn(m->size_arg);
+        m->size_fn = NULL;
+    }
+    return m->request_size;
+}
 MOTAN_EXPORT uint64_t motan_filter_call_start_us(const motan_filter_call *c) { return c->start_us; }
 MOTAN_EXPORT int motan_filter_call_attempt(const motan_filter_call *c) { return c->attempt; }
 MOTAN_EXPORT const char *motan_filter_call_endpoint(const motan_filter_call *c)

@@ -22,7 +22,7 @@ static void a_after(void *state, motan_filter_call *call)
                      call->chain->side == MOTAN_SIDE_SERVER ? "server" : "client", call->service,
                      call->method, call->group, ep[0] ? ep : "-",
                      call->nattempts, motan_errname(call->code),
-                     (unsigned long long)call->latency_us, call->request_size,
+                     (unsigned long long)call->latency_us, motan_filter_call_request_size(call),
                      motan_filter_call_response_size(call));
     if (n > 0 && (size_t)n < sizeof(line) && call->traced)
         n += snprintf(line + n, sizeof(line) - (size_t)n, "%s%s traceparent=%s",

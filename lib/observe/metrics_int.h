@@ -55,17 +55,22 @@ static inline void motan__metrics_before(motan_filter_call *call, int index)
  * An attempt is counted when it ends (its series found then): attempts in flight are
  * not tracked per method, the endpoint's own count is reported with its availability.
  */
-static inline void motan__metrics_attempt_end(motan_filter_call *call, int index)
+static inline void motan__metrics_attempt(motan__writer *w, motan__series *cs, const char *ep,
+                                          int code, int available, uint64_t latency_us)
 {
-    motan__series *cs = call->data[index];
-    motan__series *as = cs ? motan__series_attempt(call->chain->writer, cs, call->endpoint) : NULL;
+    motan__series *as = cs ? motan__series_attempt(w, cs, ep) : NULL;
     if (!as)
         return;
     motan__ctr_add(&as->started, 1);
-    motan__series_finish(as, call->code, call->latency_us);
+    motan__series_finish(as, code, latency_us);
     if (as->ep_series)
-        atomic_store_explicit(&as->ep_series->available, call->available != 0,
-                              memory_order_relaxed);
+        atomic_store_explicit(&as->ep_series->available, available != 0, memory_order_relaxed);
+}
+
+static inline void motan__metrics_attempt_end(motan_filter_call *call, int index)
+{
+    motan__metrics_attempt(call->chain->writer, call->data[index], call->endpoint, call->code,
+                           call->available, call->latency_us);
 }
 
 static inline void motan__metrics_after(motan_filter_call *call, int index)

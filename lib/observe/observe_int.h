@@ -174,6 +174,8 @@ struct motan_filter_call {
     const char *service, *group, *method;
     int serialization;
     size_t request_size;
+    size_t (*size_fn)(void *); /* request_size not measured yet (chain_int.h) */
+    void *size_arg;
     motan_meta_lookup lookup;
     const void *source;
     uint64_t start_us;
@@ -199,6 +201,7 @@ struct motan_filter_chain {
     int npool;
     int metrics_at; /* index of the built-in metrics filter (run inline), -1 */
     int has_attempt_start; /* some filter has an attempt_start hook */
+    int metrics_only;      /* the chain is the metrics filter alone: its short path */
 };
 
 /*

@@ -25,10 +25,12 @@
 #include "transport/transport_int.h"
 
 #define OUT_HIGH_WATER (256 * 1024)
-#define READ_CHUNK (64 * 1024)
+#define READ_CHUNK (256 * 1024)
 #define READS_PER_EVENT 8
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
+/* Calls in flight on a connection up to which a new call is written at once (write_now). */
+#define EAGER_PENDING 8
 /* An input buffer grown past this by a large frame is given back once it is empty. */
 #define IN_KEEP_MAX (1024 * 1024)
 
@@ -99,6 +101,7 @@ static void close_socket(motan__conn *c)
     c->state = CONN_IDLE;
     c->generation++;
     motan_buf_reset(c->in);
+    c->in_off = 0;
     shrink_input(c, 0);
     c->need = 0;
     c->frame_since_us = 0;
@@ -335,6 +338,32 @@ int motan__conn_connect(motan__conn *c, int may_evict)
     return MOTAN_OK;
 }
 
+static int send_out(motan__conn *c);
+static int encode_one(motan__conn *c, motan__call *call, char *err, size_t errlen);
+
+/*
+ * With few calls in flight on a connection a call is written at once instead of at the end
+ * of the loop iteration: the server starts on it while later calls are still being made, so
+ * client and server work side by side instead of taking turns with batches (the lag at 8 in
+ * flight). With many in flight, batching one write per iteration costs fewer syscalls, and
+ * the server has enough queued to stay busy. 1 when call went out (or is in out with the
+ * write event armed); 0: leave it to the flush, which also reports any failure (a failure
+ * must not complete a call inside the function that made it).
+ */
+static int write_now(motan__conn *c, motan__call *call)
+{
+    char err[256];
+    if (c->unsent_head != call || call->next || evbuffer_get_length(c->out) != 0 ||
+        encode_one(c, call, err, sizeof(err)) != MOTAN_OK)
+        return 0;
+    int n = send_out(c);
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+        return 0; /* the flush writes again and fails the connection */
+    if (evbuffer_get_length(c->out) > 0)
+        event_add(&c->wev, NULL);
+    return 1;
+}
+
 void motan__conn_enqueue(motan__conn *c, motan__call *call)
 {
     call->conn = c;
@@ -344,6 +373,8 @@ void motan__conn_enqueue(motan__conn *c, motan__call *call)
     if (c->pending++ == 0)
         motan__budget_set_idle(c, 0);
     if (c->state == CONN_CONNECTED && !c->flush_scheduled) {
+        if (c->pending <= EAGER_PENDING && write_now(c, call))
+            return;
         c->flush_scheduled = 1;
         event_active(&c->flush_ev, EV_TIMEOUT, 1);
     }
@@ -387,6 +418,85 @@ static int check_size(const motan_endpoint *ep, const motan__call *call, int enc
                        worst == meta ? "metadata" : "body", worst, ep->max_content, ep->address);
 }
 
+/*
+ * Encodes the first queued call into the output buffer. MOTAN_OK: it moved to the sent list;
+ * else it is still queued and err says why (the caller fails it, or leaves that to a flush).
+ */
+static void release_ref(const void *data, size_t len, void *hold)
+{
+    MOTAN_UNUSED(data);
+    MOTAN_UNUSED(len);
+    motan_request_hold_release(hold);
+}
+
+/*
+ * The encoded frame into out: scratch's bytes with the referenced ones in between, added by
+ * reference (each released once written or dropped). All or nothing: a frame is built
+ * apart first, so that a failure leaves no half frame in out.
+ */
+static int add_frame(motan__conn *c, const motan_encode_ref *refs, size_t nrefs,
+                     motan_request_hold *hold)
+{
+    motan_endpoint *ep = c->ep;
+    const uint8_t *p = motan_buf_data(ep->scratch);
+    size_t len = motan_buf_len(ep->scratch);
+    if (!nrefs)
+        return evbuffer_add(c->out, p, len) == 0 ? MOTAN_OK : MOTAN_ENOMEM;
+    size_t pos = 0, added = 0;
+    int ok = ep->zscratch || (ep->zscratch = evbuffer_new());
+    while (ok && added < nrefs) {
+        const motan_encode_ref *r = &refs[added];
+        ok = evbuffer_add(ep->zscratch, p + pos, r->offset - pos) == 0 &&
+             evbuffer_add_reference(ep->zscratch, r->data, r->len, release_ref, hold) == 0;
+        if (ok)
+            added++;
+        pos = r->offset;
+    }
+    ok = ok && evbuffer_add(ep->zscratch, p + pos, len - pos) == 0 &&
+         evbuffer_add_buffer(c->out, ep->zscratch) == 0;
+    if (!ok) {
+        for (size_t k = added; k < nrefs; k++) /* never added (the others: by the drain) */
+            motan_request_hold_release(hold);
+        if (ep->zscratch)
+            evbuffer_drain(ep->zscratch, evbuffer_get_length(ep->zscratch));
+        return MOTAN_ENOMEM;
+    }
+    return MOTAN_OK;
+}
+
+#define MAX_REFS 8
+
+static int encode_one(motan__conn *c, motan__call *call, char *err, size_t errlen)
+{
+    motan_endpoint *ep = c->ep;
+    motan_buf_reset(ep->scratch);
+    motan_encode_ref refs[MAX_REFS];
+    size_t nrefs = 0;
+    motan_request_hold *hold = NULL;
+    /* An oversized body is refused before it is encoded, the metadata once it is. */
+    err[0] = '\0';
+    int rc = call->req ? check_size(ep, call, 0, err, errlen) : MOTAN_OK;
+    if (rc == MOTAN_OK && call->req)
+        rc = motan__call_encode(call, ep->scratch, refs, MAX_REFS, &nrefs, &hold, err, errlen);
+    else if (rc == MOTAN_OK)
+        rc = motan_frame_write_heartbeat(ep->scratch, call->id, 0);
+    if (rc == MOTAN_OK && call->req)
+        rc = check_size(ep, call, 1, err, errlen);
+    if (rc == MOTAN_OK)
+        rc = add_frame(c, refs, nrefs, hold);
+    else
+        for (size_t k = 0; k < nrefs; k++)
+            motan_request_hold_release(hold);
+    if (rc != MOTAN_OK)
+        return rc;
+    motan__calls_remove(&c->unsent_head, &c->unsent_tail, call);
+    motan__calls_push(&c->sent_head, &c->sent_tail, call);
+    call->state = CALL_SENT;
+    if (MOTAN_UNLIKELY(call->flags & MOTAN_CALL_PHASES))
+        call->t_sent = motan_now_us();
+    return MOTAN_OK;
+}
+
 /* Encodes queued calls into the output buffer, up to the high-water mark. */
 static void encode_queued(motan__conn *c)
 {
@@ -395,33 +505,17 @@ static void encode_queued(motan__conn *c)
     char err[256];
     while (c->unsent_head && evbuffer_get_length(c->out) < OUT_HIGH_WATER) {
         motan__call *call = c->unsent_head;
-        motan_buf_reset(ep->scratch);
-        /* An oversized body is refused before it is encoded, the metadata once it is. */
-        err[0] = '\0';
-        int rc = call->req ? check_size(ep, call, 0, err, sizeof(err)) : MOTAN_OK;
-        if (rc == MOTAN_OK && call->req)
-            rc = motan__call_encode(call, ep->scratch, err, sizeof(err));
-        else if (rc == MOTAN_OK)
-            rc = motan_frame_write_heartbeat(ep->scratch, call->id, 0);
-        if (rc == MOTAN_OK && call->req)
-            rc = check_size(ep, call, 1, err, sizeof(err));
-        if (rc != MOTAN_OK) {
-            if (rc == MOTAN_ETOOBIG)
-                motan__call_fail(call, rc, "%s", err);
-            else
-                motan__call_fail(call, rc, "cannot encode the request (calling %s.%s on %s): %s",
-                                 motan__call_service(call), motan_request_get_method(call->req),
-                                 ep->address, err[0] ? err : motan_strerror(rc));
-            if (ep->closing || gen != c->generation)
-                return;
+        int rc = encode_one(c, call, err, sizeof(err));
+        if (rc == MOTAN_OK)
             continue;
-        }
-        motan__calls_remove(&c->unsent_head, &c->unsent_tail, call);
-        motan__calls_push(&c->sent_head, &c->sent_tail, call);
-        call->state = CALL_SENT;
-        evbuffer_add(c->out, motan_buf_data(ep->scratch), motan_buf_len(ep->scratch));
-        if (MOTAN_UNLIKELY(call->flags & MOTAN_CALL_PHASES))
-            call->t_sent = motan_now_us();
+        if (rc == MOTAN_ETOOBIG)
+            motan__call_fail(call, rc, "%s", err);
+        else
+            motan__call_fail(call, rc, "cannot encode the request (calling %s.%s on %s): %s",
+                             motan__call_service(call), motan_request_get_method(call->req),
+                             ep->address, err[0] ? err : motan_strerror(rc));
+        if (ep->closing || gen != c->generation)
+            return;
     }
 }
 
@@ -494,12 +588,14 @@ static void on_flush(evutil_socket_t fd, short what, void *arg)
 
 void motan__conn_consumed(motan__conn *c, size_t pos)
 {
-    /* Keep the partial frame at the front; views into the buffer are no longer in use. */
-    if (!pos)
-        return;
-    memmove(c->in->data, c->in->data + pos, c->in->len - pos);
-    c->in->len -= pos;
-    /* need was measured from that frame's start (the parser saw data + pos): it stays. */
+    /*
+     * The partial frame stays where it is (moving it to the front after every read copied
+     * about one big frame per big frame); do_read compacts only when the room runs out.
+     * need was measured from that frame's start (the parser saw data + pos): it stays.
+     */
+    c->in_off += pos;
+    if (c->in_off == c->in->len)
+        c->in->len = c->in_off = 0;
 }
 
 /* Parses every whole frame in the input buffer; returns 0 when the connection went away. */
@@ -507,8 +603,8 @@ static int parse_frames(motan__conn *c)
 {
     motan_endpoint *ep = c->ep;
     uint64_t gen = c->generation;
-    const uint8_t *data = motan_buf_data(c->in);
-    size_t len = motan_buf_len(c->in), pos = 0;
+    const uint8_t *data = motan_buf_data(c->in) + c->in_off;
+    size_t len = motan_buf_len(c->in) - c->in_off, pos = 0;
     char err[256];
     while (pos < len) {
         size_t used = 0;
@@ -555,8 +651,9 @@ void motan__conn_check_stall(motan__conn *c, int timeout_ms)
     uint64_t now = motan__now_coarse_us();
     if (now < c->frame_since_us || now - c->frame_since_us < (uint64_t)timeout_ms * 1000u)
         return;
-    if (c->in->len >= 13) { /* the header up to the request id is in */
-        motan__call *owner = motan__idmap_get(&ep->calls, motan__get_u64be(c->in->data + 5));
+    if (c->in->len - c->in_off >= 13) { /* the header up to the request id is in */
+        motan__call *owner =
+            motan__idmap_get(&ep->calls, motan__get_u64be(c->in->data + c->in_off + 5));
         if (owner && owner->conn == c && owner->state == CALL_SENT)
             return;
     }
@@ -571,9 +668,16 @@ static void do_read(motan__conn *c)
 {
     motan_endpoint *ep = c->ep;
     for (int i = 0; i < READS_PER_EVENT; i++) {
-        size_t want = READ_CHUNK;
-        if (c->need > c->in->len && c->need - c->in->len > want)
-            want = c->need - c->in->len;
+        size_t want = READ_CHUNK, have = c->in->len - c->in_off;
+        if (c->need > have && c->need - have > want)
+            want = c->need - have;
+        if (c->in_off && c->in->cap - c->in->len < want && have <= c->in->cap / 4) {
+            /* Out of room behind the partial frame: it moves to the front now, while it is
+             * small next to the buffer (else the buffer grows: moves stay rare). */
+            memmove(c->in->data, c->in->data + c->in_off, have);
+            c->in->len = have;
+            c->in_off = 0;
+        }
         if (motan__buf_ensure(c->in, want) != MOTAN_OK) {
             motan__conn_fail(c, MOTAN_ENOMEM, "out of memory for a response");
             return;

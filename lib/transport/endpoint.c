@@ -246,6 +246,8 @@ static void endpoint_destroy(motan_endpoint *ep)
     motan__idmap_free(&ep->calls);
     motan_frame_free(ep->frame);
     motan_buf_free(ep->scratch);
+    if (ep->zscratch)
+        evbuffer_free(ep->zscratch);
     motan_url_free(ep->url);
     motan_free(ep->host);
     motan_free(ep->address);
@@ -363,7 +365,7 @@ void motan__call_complete(motan__call *call, motan_response *resp)
     }
     motan__endpoint_hold(ep);
     call->cb(resp, call->userdata);
-    motan_free(call);
+    motan__loop_call_put(ep->loop, call);
     motan__endpoint_release(ep);
 }
 
@@ -567,7 +569,9 @@ const char *motan__call_service(const motan__call *call)
 }
 
 /* What the node URL fills into requests that leave it unset: the request is only read. */
-int motan__call_encode(const motan__call *call, motan_buf *out, char *errbuf, size_t errlen)
+int motan__call_encode(const motan__call *call, motan_buf *out, motan_encode_ref *refs,
+                       size_t nrefs_max, size_t *nrefs, motan_request_hold **hold, char *errbuf,
+                       size_t errlen)
 {
     const motan_endpoint *ep = call->ep;
     motan_request_fill fill = {
@@ -580,8 +584,8 @@ int motan__call_encode(const motan__call *call, motan_buf *out, char *errbuf, si
         .meta = call->meta,
         .nmeta = call->nmeta,
     };
-    return motan_request_encode_filled(call->req, &fill, call->id, call->timeout_ms, ep->mingz, out,
-                                       errbuf, errlen);
+    return motan_request_encode_refs(call->req, &fill, call->id, call->timeout_ms, ep->mingz, out,
+                                     refs, nrefs_max, nrefs, hold, errbuf, errlen);
 }
 
 MOTAN_EXPORT int motan_endpoint_call(motan_endpoint *e, motan_request *req, int timeout_ms,
@@ -601,7 +605,7 @@ MOTAN_EXPORT int motan_endpoint_call_ex(motan_endpoint *e, const motan_request *
         return MOTAN_ECLOSED;
     if (MOTAN_UNLIKELY(motan_loop_forked(e->loop)))
         return MOTAN_EFORKED; /* no loop thread in this process; the sockets are the parent's */
-    motan__call *call = motan__calloc(1, sizeof(*call));
+    motan__call *call = motan__loop_call_get(e->loop, sizeof(*call));
     if (!call)
         return MOTAN_ENOMEM;
     call->meta = meta;

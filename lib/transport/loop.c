@@ -16,6 +16,10 @@
 #include "transport/transport_int.h"
 
 #define COMMON_TIMEOUTS 16
+/* Tasks of motan_loop_run kept for reuse: a warm call hands over work without malloc. */
+#define TASK_CACHE_MAX 256
+/* Finished endpoint calls kept for reuse by the loop (all its endpoints). */
+#define CALL_CACHE_MAX 1024
 
 struct motan_loop {
     struct event_base *base;
@@ -25,6 +29,10 @@ struct motan_loop {
     int thread_started;
     pthread_mutex_t mu;
     motan__task *head, *tail; /* guarded by mu */
+    motan__task *spare;       /* guarded by mu: motan_loop_run's tasks, for reuse */
+    size_t nspare;
+    void *calls;              /* loop thread: finished endpoint calls, for reuse */
+    size_t ncalls;
     int wake_pending;         /* guarded by mu: the eventfd has been written */
     int stopping;             /* guarded by mu */
     int wake_fd;
@@ -57,6 +65,26 @@ static pthread_once_t g_log_once = PTHREAD_ONCE_INIT;
 
 static void hook_event_log(void) { event_set_log_callback(on_event_log); }
 
+/* Gives motan_loop_run's tasks back to the spare list (loop thread; takes mu). */
+static void put_spares(motan_loop *l, motan__task *used, motan__task *used_tail, size_t n)
+{
+    if (!used)
+        return;
+    pthread_mutex_lock(&l->mu);
+    while (used && l->nspare + n > TASK_CACHE_MAX) { /* beyond the cache: freed */
+        motan__task *next = used->next;
+        motan_free(used);
+        used = next;
+        n--;
+    }
+    if (used) {
+        used_tail->next = l->spare;
+        l->spare = used;
+        l->nspare += n;
+    }
+    pthread_mutex_unlock(&l->mu);
+}
+
 static void run_queued(motan_loop *l)
 {
     pthread_mutex_lock(&l->mu);
@@ -64,14 +92,64 @@ static void run_queued(motan_loop *l)
     l->head = l->tail = NULL;
     l->wake_pending = 0;
     pthread_mutex_unlock(&l->mu);
+    motan__task *used = NULL, *used_tail = NULL;
+    size_t nused = 0;
     while (t) {
         motan__task *next = t->next;
         int heap = t->heap;
         t->fn(t->userdata);
-        if (heap)
-            motan_free(t);
+        if (heap) {
+            t->next = used;
+            used = t;
+            if (!used_tail)
+                used_tail = t;
+            nused++;
+        }
         t = next;
     }
+    put_spares(l, used, used_tail, nused);
+}
+
+void *motan__loop_call_get(motan_loop *l, size_t size)
+{
+    void *p = NULL;
+    if (l->calls && motan_loop_in_loop_thread(l)) {
+        p = l->calls;
+        l->calls = *(void **)p;
+        l->ncalls--;
+    } else {
+        p = motan_malloc(size);
+    }
+    if (p)
+        memset(p, 0, size);
+    return p;
+}
+
+void motan__loop_call_put(motan_loop *l, void *p)
+{
+    if (l->ncalls >= CALL_CACHE_MAX) {
+        motan_free(p);
+        return;
+    }
+    *(void **)p = l->calls;
+    l->calls = p;
+    l->ncalls++;
+}
+
+static void free_spares(motan_loop *l)
+{
+    while (l->calls) {
+        void *next = *(void **)l->calls;
+        motan_free(l->calls);
+        l->calls = next;
+    }
+    l->ncalls = 0;
+    while (l->spare) {
+        motan__task *next = l->spare->next;
+        motan_free(l->spare);
+        l->spare = next;
+    }
+    l->nspare = 0;
 }
 
 static void drain_queue(evutil_socket_t fd, short what, void *arg)
@@ -129,6 +207,7 @@ static void loop_destroy(motan_loop *l)
     }
     /* Tasks still queued belong to objects that are gone; run them so nothing leaks. */
     run_queued(l);
+    free_spares(l);
     if (l->dns)
         evdns_base_free(l->dns, 1); /* requests still pending get their callback (cancelled) */
     pthread_mutex_destroy(&l->mu);
@@ -271,6 +350,8 @@ static int adopt(motan_loop *l)
     l->adopted = 1;
     l->adopted_mark = now;
     pthread_mutex_init(&l->mu, NULL); /* a thread of the parent may have held it */
+    l->spare = NULL; /* maybe half updated by such a thread: left to the parent's memory */
+    l->nspare = 0;
     l->wake_pending = 0;
     l->stopping = 0;
     l->adopt_ok = !l->owns_base || (check_fds(NULL, 0) == MOTAN_OK && event_reinit(l->base) == 0);
@@ -391,15 +472,21 @@ MOTAN_EXPORT int motan_loop_run(motan_loop *l, void (*fn)(void *userdata), void 
         fn(userdata);
         return MOTAN_OK;
     }
-    motan__task *t = motan__calloc(1, sizeof(*t));
-    if (!t)
+    pthread_mutex_lock(&l->mu);
+    motan__task *t = l->spare;
+    if (t) {
+        l->spare = t->next;
+        l->nspare--;
+    }
+    pthread_mutex_unlock(&l->mu);
+    if (!t && !(t = motan_malloc(sizeof(*t))))
         return MOTAN_ENOMEM;
     t->fn = fn;
     t->userdata = userdata;
     t->heap = 1;
     int rc = motan__loop_post(l, t);
     if (rc != MOTAN_OK)
-        motan_free(t);
+        motan_free(t); /* not a spare: the loop may be going (it frees the spares) */
     return rc;
 }
 

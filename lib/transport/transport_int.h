@@ -28,6 +28,12 @@ typedef struct motan__task {
 int motan__loop_post(motan_loop *l, motan__task *t);
 /* Built-in loop threads still running (a loop freed from its own callback ends later). */
 int motan__loop_threads(void);
+/*
+ * Endpoint calls (all of size `size`) for reuse: get gives a zeroed block, from the loop's
+ * spares on its thread, else new (NULL: out of memory); put (loop thread) keeps or frees it.
+ */
+void *motan__loop_call_get(motan_loop *l, size_t size);
+void motan__loop_call_put(motan_loop *l, void *p);
 /* A libevent timeval for ms, using a common-timeout queue for the frequent values. */
 const struct timeval *motan__loop_timeout(motan_loop *l, int ms, struct timeval *tmp);
 
@@ -108,6 +114,7 @@ struct motan__conn {
     int events_ready;
     struct evbuffer *out;
     motan_buf *in;      /* received bytes, frames parsed in place */
+    size_t in_off;      /* bytes at the front of `in` already parsed (moved out lazily) */
     size_t need;        /* bytes the frame being received needs in total */
     uint64_t frame_since_us; /* when the incomplete frame at the front of `in` began, 0: none */
     motan__call *unsent_head, *unsent_tail; /* waiting to be encoded into out */
@@ -144,6 +151,7 @@ struct motan_endpoint {
     motan__idmap calls;   /* id -> live call */
     motan_frame *frame;   /* reused for every received frame */
     motan_buf *scratch;   /* request encoding */
+    struct evbuffer *zscratch; /* a frame with bytes by reference, before it joins `out` */
     /* configuration */
     int request_timeout_ms;
     int connect_timeout_ms;
@@ -199,8 +207,9 @@ void motan__conn_destroy(motan__conn *c);
 /* Queues call for writing (the call's timer is already armed). */
 void motan__conn_enqueue(motan__conn *c, motan__call *call);
 /*
- * The first pos bytes of the input were whole frames: drops them, keeping the partial frame
- * at the front, whose total length the read hint (need) already is.
+ * The pos bytes at in_off of the input were whole frames: drops them (in_off moves past
+ * them; the input empties when nothing is left), keeping the partial frame, whose total
+ * length the read hint (need) already is.
  */
 void motan__conn_consumed(motan__conn *c, size_t pos);
 /* Takes call off the connection's lists. */
@@ -228,8 +237,13 @@ void motan__endpoint_start(motan__call *call);
 void motan__call_defer(motan__call *call, motan_response *resp);
 /* The service a call is for: the request's, else the node's path. */
 const char *motan__call_service(const motan__call *call);
-/* Encodes call's request frame into out, filling in what the request leaves unset. */
-int motan__call_encode(const motan__call *call, motan_buf *out, char *errbuf, size_t errlen);
+/*
+ * Encodes call's request frame into out, filling in what the request leaves unset; big bytes
+ * by reference (motan_request_encode_refs).
+ */
+int motan__call_encode(const motan__call *call, motan_buf *out, motan_encode_ref *refs,
+                       size_t nrefs_max, size_t *nrefs, motan_request_hold **hold, char *errbuf,
+                       size_t errlen);
 /* Effective timeout of a call: explicit, else the request's, else "<method>.requestTimeout", else requestTimeout. */
 int motan__endpoint_timeout_for(const motan_endpoint *ep, const motan_request *req, int timeout_ms);
 

@@ -553,7 +553,8 @@ static void sink_cb(int level, const char *msg, void *ud)
     atomic_fetch_add(&s->inside, 1);
     if (level != MOTAN_LOG_INFO || strncmp(msg, "client com.example.EchoService.echo group=default_rpc "
                                                 "endpoint=127.0.0.1:", 73) ||
-        !strstr(msg, " attempts=1 code=MOTAN_OK latency_us="))
+        !strstr(msg, " attempts=1 code=MOTAN_OK latency_us=") ||
+        !strstr(msg, " request_bytes=") || strstr(msg, " request_bytes=0 ")) /* measured */
         atomic_fetch_add(&s->bad, 1);
     atomic_fetch_add(&s->lines, 1);
     atomic_fetch_sub(&s->inside, 1);

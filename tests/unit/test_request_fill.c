@@ -1,7 +1,8 @@
 /*
  * motan_request_encode_filled: what a sender fills into a frame where the request leaves a
  * field unset, a rule's group sent instead of the request's, arguments serialized straight
- * into the frame, and the request never written to.
+ * into the frame, and the request never written to; motan_request_encode_refs lists big
+ * bytes instead of copying them, and put back in their places they make the same frame.
  */
 #include <check.h>
 #include <stdio.h>
@@ -130,12 +131,119 @@ START_TEST(prepared_body_is_used_in_its_serialization_only)
 }
 END_TEST
 
+/* The frame out + refs would put on the wire. */
+static motan_buf *assemble(const motan_buf *out, const motan_encode_ref *refs, size_t n)
+{
+    motan_buf *w = motan_buf_new(0);
+    size_t pos = 0;
+    for (size_t i = 0; i < n; i++) {
+        ck_assert_uint_ge(refs[i].offset, pos);
+        motan_buf_append(w, motan_buf_data(out) + pos, refs[i].offset - pos);
+        motan_buf_append(w, refs[i].data, refs[i].len);
+        pos = refs[i].offset;
+    }
+    motan_buf_append(w, motan_buf_data(out) + pos, motan_buf_len(out) - pos);
+    return w;
+}
+
+/* encode_refs of r, reassembled, equals encode_filled of r; returns how many refs it made. */
+static size_t same_frame(const motan_request *r, size_t mingz, size_t max)
+{
+    char err[256] = "";
+    motan_request_fill fill = {.service = "svc"};
+    motan_buf *plain = motan_buf_new(0), *out = motan_buf_new(0);
+    ck_assert_int_eq(motan_request_encode_filled(r, &fill, 9, 100, mingz, plain, err, sizeof(err)), MOTAN_OK);
+    motan_encode_ref refs[8];
+    size_t n = 99;
+    motan_request_hold *h = NULL;
+    ck_assert_int_eq(motan_request_encode_refs(r, &fill, 9, 100, mingz, out, refs, max, &n, &h, err,
+                                               sizeof(err)), MOTAN_OK);
+    ck_assert(n == 0 ? h == NULL : h != NULL);
+    motan_buf *w = assemble(out, refs, n);
+    ck_assert_uint_eq(motan_buf_len(w), motan_buf_len(plain));
+    ck_assert(!memcmp(motan_buf_data(w), motan_buf_data(plain), motan_buf_len(w)));
+    size_t copied = motan_buf_len(out);
+    for (size_t i = 0; i < n; i++) {
+        copied += refs[i].len;
+        motan_request_hold_release(h);
+    }
+    ck_assert_uint_eq(copied, motan_buf_len(plain)); /* nothing twice */
+    motan_buf_free(w);
+    motan_buf_free(out);
+    motan_buf_free(plain);
+    return n;
+}
+
+START_TEST(big_bytes_go_by_reference)
+{
+    enum { BIG = MOTAN_ENCODE_REF_MIN * 3 };
+    char *blob = malloc(BIG);
+    for (int i = 0; i < BIG; i++)
+        blob[i] = (char)(i * 7);
+    motan_request *r = motan_request_new("m");
+    motan_arena *a = motan_request_arena(r);
+    /* small, big bytes, small, big string, one byte under the threshold */
+    motan_request_add_arg(r, motan_value_new_int32(a, 5));
+    motan_request_add_arg(r, motan_value_new_bytes(a, blob, BIG));
+    motan_request_add_arg(r, motan_value_new_string(a, "x", 1));
+    motan_request_add_arg(r, motan_value_new_string(a, blob, BIG - 1));
+    motan_request_add_arg(r, motan_value_new_bytes(a, blob, MOTAN_ENCODE_REF_MIN - 1));
+    ck_assert_uint_eq(same_frame(r, 0, 8), 2);
+    ck_assert_uint_eq(same_frame(r, 0, 1), 1); /* no room for more: the rest copied */
+    ck_assert_uint_eq(same_frame(r, 0, 0), 0);
+    ck_assert_uint_eq(same_frame(r, 100, 8), 0); /* may be gzipped: copied */
+    /* prepared: the body goes by reference, unless it is gzipped */
+    char err[128];
+    ck_assert_int_eq(motan_request_prepare(r, err, sizeof(err)), MOTAN_OK);
+    ck_assert_uint_eq(same_frame(r, 0, 8), 1);
+    ck_assert_uint_eq(same_frame(r, 100, 8), 0);
+    size_t blen;
+    motan_request_body(r, &blen);
+    ck_assert_uint_eq(same_frame(r, blen, 8), 1); /* not longer than mingz: not gzipped */
+    /* small requests make no hold at all (a request per call must cost no allocation) */
+    motan_request *s = motan_request_new("m");
+    motan_request_add_arg(s, motan_value_new_string(motan_request_arena(s), "hi", 2));
+    ck_assert_uint_eq(same_frame(s, 0, 8), 0);
+    motan_request_free(s);
+    motan_request_free(r);
+    free(blob);
+}
+END_TEST
+
+/* Referenced bytes outlive the request until their holds are released. */
+START_TEST(holds_keep_the_bytes_after_free)
+{
+    enum { BIG = MOTAN_ENCODE_REF_MIN * 2 };
+    char *blob = malloc(BIG);
+    memset(blob, 'q', BIG);
+    motan_request *r = motan_request_new("m");
+    motan_request_add_arg(r, motan_value_new_bytes(motan_request_arena(r), blob, BIG));
+    motan_request_fill fill = {.service = "svc"};
+    motan_buf *out = motan_buf_new(0);
+    motan_encode_ref refs[2];
+    size_t n = 0;
+    motan_request_hold *h = NULL;
+    char err[128];
+    ck_assert_int_eq(motan_request_encode_refs(r, &fill, 1, 0, 0, out, refs, 2, &n, &h, err, sizeof(err)),
+                     MOTAN_OK);
+    ck_assert_uint_eq(n, 1);
+    motan_request_free(r); /* memcheck/ASan: the bytes below must still be live */
+    for (size_t i = 0; i < refs[0].len; i++)
+        ck_assert_int_eq(refs[0].data[i], 'q');
+    motan_request_hold_release(h); /* the last: frees them */
+    motan_buf_free(out);
+    free(blob);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("request_fill");
     TCase *t = tcase_create("request_fill");
     tcase_add_test(t, fill_supplies_what_is_unset);
     tcase_add_test(t, prepared_body_is_used_in_its_serialization_only);
+    tcase_add_test(t, big_bytes_go_by_reference);
+    tcase_add_test(t, holds_keep_the_bytes_after_free);
     suite_add_tcase(s, t);
     return s;
 }

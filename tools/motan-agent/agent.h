@@ -262,7 +262,7 @@ struct agent {
     uint64_t unrouted;           /* forward requests for no refer */
     struct event *ev_term, *ev_int, *ev_hup, *ev_drain_timer, *ev_reap, *ev_flush;
     uint64_t started_us;
-    struct evdns_base *dns;      /* made when a backend's name needs resolving (agent_dns) */
+    int dns_used;                /* agent_dns was called: the loop's resolver (motan_loop_get_dns) */
 };
 
 /* refer.c: the refer table. */

@@ -54,11 +54,10 @@ uint64_t agent_rss(void)
 
 struct evdns_base *agent_dns(agent *ag)
 {
-    /* resolv.conf and /etc/hosts are read once, here; look-ups then never block the loop */
-    if (!ag->dns)
-        ag->dns = evdns_base_new(ag->base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
-                                               EVDNS_BASE_DISABLE_WHEN_INACTIVE);
-    return ag->dns;
+    /* The loop's resolver, the one the refers' endpoints use: resolv.conf and /etc/hosts are
+     * read once, when first needed; look-ups then never block the loop. */
+    ag->dns_used = 1;
+    return motan_loop_get_dns(ag->loop);
 }
 
 /* ---- drain ----------------------------------------------------------------------------- */
@@ -289,6 +288,10 @@ static void shutdown_all(agent *ag)
     services_free_all(ag);
     motan_server_free(ag->fwd);
     motan_server_free(ag->exp);
+    /* A look-up cancelled by a freed backend ends in a deferred callback: let it run before
+     * the loop frees its resolver (nothing else is left on the base to run). */
+    for (int i = 0; ag->dns_used && i < 10 && backend_cancelled_lookups() > 0; i++)
+        event_base_loop(ag->base, EVLOOP_NONBLOCK);
     if (ag->loop)
         motan_loop_free(ag->loop);
     if (ag->ev_reap)
@@ -305,13 +308,6 @@ static void shutdown_all(agent *ag)
         event_free(ag->ev_flush);
     motan_stats_free(ag->stats);
     free(ag->export_ports);
-    if (ag->dns) {
-        /* a look-up cancelled by a freed backend ends in a deferred callback: let it run
-         * (nothing else is left on the base to run) */
-        for (int i = 0; i < 10 && backend_cancelled_lookups() > 0; i++)
-            event_base_loop(ag->base, EVLOOP_NONBLOCK);
-        evdns_base_free(ag->dns, 0);
-    }
     if (ag->base)
         event_base_free(ag->base);
     conf_free(ag->conf);

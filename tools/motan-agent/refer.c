@@ -13,9 +13,9 @@
 #include "agent.h"
 
 /*
- * The one place a refer gets its client: on the agent's event_base (with a registry of its
- * own; with shared loops, issue 19's motan_client_new_on_loop, refers will share the agent's
- * motan_loop and registries), feeding the agent's stats (/metrics).
+ * The one place a refer gets its client: on the agent's motan_loop, shared with the servers,
+ * the export registries and every other refer (each refer still opens its own registry
+ * session), feeding the agent's stats (/metrics).
  */
 static int refer_client_new(agent *ag, const conf_refer *c, motan_client **out, char *err,
                             size_t errlen)
@@ -25,7 +25,7 @@ static int refer_client_new(agent *ag, const conf_refer *c, motan_client **out, 
     if (rc == MOTAN_OK)
         rc = motan_config_set_stats(cfg, ag->stats);
     if (rc == MOTAN_OK)
-        rc = motan_client_new_config(cfg, ag->base, out, err, errlen);
+        rc = motan_client_new_config_on_loop(cfg, ag->loop, out, err, errlen);
     motan_config_free(cfg);
     return rc;
 }

@@ -1,4 +1,4 @@
--- The C declarations the binding uses, copied from include/motan/{core,codec,observe,client}.h
+-- The C declarations the binding uses, copied from include/motan/{core,codec,observe,transport,client}.h
 -- (tests/test_motan.lua checks that each one, whitespace aside, still appears in those
 -- headers), and the loader that finds libmotan. Only what the binding calls is declared, so
 -- no header is needed at run time.
@@ -67,6 +67,11 @@ size_t motan_response_meta_count(const motan_response *r);
 const char *motan_response_meta_key(const motan_response *r, size_t i);
 const char *motan_response_meta_value(const motan_response *r, size_t i);
 int motan_client_new(const char *url, motan_client **out, char *errbuf, size_t errlen);
+typedef struct motan_loop motan_loop;
+int motan_loop_new(motan_loop **out, char *errbuf, size_t errlen);
+int motan_loop_forked(const motan_loop *l);
+int motan_client_new_on_loop(motan_loop *loop, const char *url, motan_client **out,
+                             char *errbuf, size_t errlen);
 void motan_client_free(motan_client *c);
 int motan_client_call(motan_client *c, motan_request *req, motan_response **out);
 motan_request *motan_client_request(motan_client *c, const char *method);

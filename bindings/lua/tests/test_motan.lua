@@ -163,7 +163,7 @@ local c = motan.client(srv.url)
 
 test("cdef declarations match the headers", function()
     local text = {}
-    for _, h in ipairs({ "core.h", "codec.h", "observe.h", "client.h" }) do
+    for _, h in ipairs({ "core.h", "codec.h", "observe.h", "transport.h", "client.h" }) do
         local f = assert(io.open(root .. "include/motan/" .. h))
         for line in f:lines() do
             if line:sub(1, 1) ~= "#" then
@@ -530,6 +530,51 @@ test("after fork the child's calls raise MOTAN_EFORKED and it exits", function()
     t:close()
 end)
 
+test("clients share the process's one loop thread unless they ask for their own", function()
+    local first = motan.client(srv.url) -- the shared loop exists from here on
+    local before = threads()
+    local cs = {}
+    for i = 1, 20 do
+        cs[i] = motan.client(srv.url)
+    end
+    eq(threads(), before, "20 more clients, no more threads")
+    for i = 1, 20 do
+        eq(cs[i]:call("echo", i), i)
+    end
+    local own = motan.client(srv.url, { own_loop = true })
+    eq(threads(), before + 1, "own_loop adds one")
+    eq(own:call("echo", "own"), "own")
+    cs[1]:close()
+    eq(cs[2]:call("echo", "still"), "still", "closing one leaves the others working")
+    for i = 2, 20 do
+        cs[i]:close()
+    end
+    own:close()
+    first:close()
+    eq(raises(motan.client, srv.url, 5).name, "MOTAN_EINVAL", "options must be a table")
+end)
+
+test("a client made in a child after fork gets a loop of its own", function()
+    local t = motan.client(srv.url)
+    eq(t:call("echo", 1), 1)
+    io.stdout:flush()
+    local pid = ffi.C.fork()
+    if pid == 0 then
+        ffi.C.alarm(10)
+        local good = pcall(function()
+            local d = motan.client(srv.url)
+            assert(d:call("echo", "child") == "child")
+            d:close()
+        end)
+        ffi.C._exit(good and 0 or 3)
+    end
+    local st = ffi.new("int[1]")
+    eq(ffi.C.waitpid(pid, st, 0), pid)
+    eq(st[0], 0, "child status")
+    eq(t:call("echo", "parent"), "parent")
+    t:close()
+end)
+
 test("method description and hash key are accepted", function()
     local o = motan.opts { method_desc = "java.lang.String", hash_key = "user-42", timeout = 500 }
     eq(c:call("echo", "x", o), "x")
@@ -569,10 +614,10 @@ test("dropped clients are freed by the garbage collector", function()
     collectgarbage()
     local base = threads()
     for _ = 1, 20 do
-        local t = motan.client(srv.url)
+        local t = motan.client(srv.url, { own_loop = true })
         t:call("echo", 1)
     end
-    is_true(threads() > base, "clients run loop threads")
+    is_true(threads() > base, "clients with a loop of their own run loop threads")
     collectgarbage()
     collectgarbage()
     eq(threads(), base, "every loop thread is gone")

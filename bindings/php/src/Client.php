@@ -1,5 +1,5 @@
 <?php
-// A motan client: one libmotan motan_client (built-in loop), blocking calls.
+// A motan client: one libmotan motan_client (on the process's shared loop thread), blocking calls.
 declare(strict_types=1);
 
 namespace Motan;
@@ -12,14 +12,42 @@ final class Client
     private Values $values;
     private ?\FFI\CData $c;
 
-    /** @throws MotanException for a bad URL (getCode() MOTAN_EURL) or a library that cannot load */
-    public function __construct(string $url)
+    /**
+     * The process's one loop thread, shared by every client unless it asks for its own; made on
+     * first use, never freed (clients may be destroyed in any order). A child process after
+     * fork() makes a new one: the parent's can only be freed there.
+     */
+    private static ?\FFI\CData $loop = null;
+
+    private static function processLoop(\FFI $f): \FFI\CData
+    {
+        if (self::$loop === null || $f->motan_loop_forked(self::$loop) !== 0) {
+            $out = $f->new('motan_loop *');
+            $err = $f->new('char[512]');
+            $rc = $f->motan_loop_new(\FFI::addr($out), $err, 512);
+            if ($rc !== 0) {
+                $msg = \FFI::string($err);
+                throw new MotanException($msg !== '' ? $msg : $f->motan_strerror($rc), $rc);
+            }
+            self::$loop = $out;
+        }
+        return self::$loop;
+    }
+
+    /**
+     * On the process's shared loop thread, or on a thread of its own with $ownLoop.
+     * @throws MotanException for a bad URL (getCode() MOTAN_EURL) or a library that cannot load
+     */
+    public function __construct(string $url, bool $ownLoop = false)
     {
         $this->f = Native::ffi();
         $this->values = new Values();
         $out = $this->f->new('motan_client *');
         $err = $this->f->new('char[512]');
-        $rc = $this->f->motan_client_new(self::cstr($url, 'the URL'), \FFI::addr($out), $err, 512);
+        $rc = $ownLoop
+            ? $this->f->motan_client_new(self::cstr($url, 'the URL'), \FFI::addr($out), $err, 512)
+            : $this->f->motan_client_new_on_loop(self::processLoop($this->f), self::cstr($url, 'the URL'),
+                \FFI::addr($out), $err, 512);
         if ($rc !== 0) {
             $msg = \FFI::string($err);
             throw new MotanException($msg !== '' ? $msg : $this->f->motan_strerror($rc), $rc);

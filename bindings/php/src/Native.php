@@ -5,7 +5,7 @@ declare(strict_types=1);
 namespace Motan;
 
 /**
- * The FFI handle. The declarations below are the subset of include/motan/{core,codec,observe,client}.h
+ * The FFI handle. The declarations below are the subset of include/motan/{core,codec,observe,transport,client}.h
  * the binding uses, copied by hand (same signatures, ABI-identical): reading the headers
  * would need their #include chain. One deliberate difference: motan_value_get_data returns
  * `const uint8_t *` instead of `const char *`, because PHP FFI turns a returned `const char *`
@@ -72,6 +72,11 @@ int64_t motan_response_get_errcode(const motan_response *r);
 int motan_response_get_errtype(const motan_response *r);
 
 int motan_client_new(const char *url, motan_client **out, char *errbuf, size_t errlen);
+typedef struct motan_loop motan_loop;
+int motan_loop_new(motan_loop **out, char *errbuf, size_t errlen);
+int motan_loop_forked(const motan_loop *l);
+int motan_client_new_on_loop(motan_loop *loop, const char *url, motan_client **out,
+                             char *errbuf, size_t errlen);
 void motan_client_free(motan_client *c);
 int motan_client_call(motan_client *c, motan_request *req, motan_response **out);
 motan_request *motan_client_request(motan_client *c, const char *method);

@@ -375,6 +375,59 @@ test('after fork the child\'s calls fail with EFORKED and it exits', function ()
     $d->close();
 });
 
+function threads(): int
+{
+    preg_match('/^Threads:\s*(\d+)/m', file_get_contents('/proc/self/status'), $m);
+    return (int)$m[1];
+}
+
+test('clients share the process\'s one loop thread unless they ask for their own', function () use ($c, $url) {
+    $before = threads(); // $c made the shared loop already
+    $cs = [];
+    for ($i = 0; $i < 20; $i++) {
+        $cs[] = new Client($url);
+    }
+    eq($before, threads(), '20 more clients, no more threads');
+    foreach ($cs as $i => $d) {
+        eq($i, $d->call('echo', $i));
+    }
+    $own = new Client($url, true);
+    eq($before + 1, threads(), 'ownLoop adds one');
+    eq('own', $own->call('echo', 'own'));
+    $cs[0]->close();
+    eq('still', $cs[1]->call('echo', 'still'), 'closing one leaves the others working');
+    foreach ($cs as $d) {
+        $d->close();
+    }
+    $own->close();
+    eq($before, threads(), 'only the shared loop is left');
+});
+
+test('a client made in a child after fork gets a loop of its own', function () use ($url) {
+    if (!function_exists('pcntl_fork')) {
+        echo "  (skipped: no pcntl)\n";
+        return;
+    }
+    $d = new Client($url);
+    eq(1, $d->call('echo', 1));
+    $pid = pcntl_fork();
+    if ($pid === 0) {
+        pcntl_alarm(10);
+        try {
+            $e = new Client($url);
+            $status = $e->call('echo', 'child') === 'child' ? 0 : 3;
+            $e->close();
+        } catch (\Throwable $t) {
+            $status = 4;
+        }
+        exit($status);
+    }
+    pcntl_waitpid($pid, $st);
+    eq(0, pcntl_wifexited($st) ? pcntl_wexitstatus($st) : -1, 'child status');
+    eq('parent', $d->call('echo', 'parent'));
+    $d->close();
+});
+
 test('close: later calls fail with ECLOSED; close twice is fine', function () use ($url) {
     $d = new Client($url);
     eq('x', $d->call('echo', 'x'));

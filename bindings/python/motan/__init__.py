@@ -55,11 +55,32 @@ _tags = itertools.count(1)
 # Live clients, so that a child process created by fork() can reset their Python-side state.
 _live = weakref.WeakSet()
 
+# The process's one loop (a built-in loop thread) that every Client shares unless it asks for
+# its own; made on first use and never freed (clients may be finalized at exit in any order).
+# A child process after fork() makes a new one: the parent's can only be freed there.
+_loop = None
+_loop_lock = threading.Lock()
+
+
+def _process_loop():
+    global _loop
+    with _loop_lock:
+        if _loop is None or _l.motan_loop_forked(_loop):
+            handle = ctypes.c_void_p()
+            errbuf = ctypes.create_string_buffer(512)
+            rc = _l.motan_loop_new(ctypes.byref(handle), errbuf, len(errbuf))
+            if rc != _lib.OK or not handle.value:
+                raise error_for(rc or _lib.EINVAL, errbuf.value.decode("utf-8", "replace"))
+            _loop = handle.value
+        return _loop
+
 
 def _after_fork_in_child():
     # The parent's other threads did not come along: their calls and their hold on the
     # condition's lock are gone. The library refuses calls here (MOTAN_EFORKED); only
-    # freeing remains, which the finalizer does at exit.
+    # freeing remains, which the finalizer does at exit. New clients get a new loop.
+    global _loop_lock
+    _loop_lock = threading.Lock()
     for c in list(_live):
         c._forked = True
         c._cond = threading.Condition()
@@ -95,17 +116,22 @@ class Client:
     """A client for one service, from the same URL as motan_client_new in C, e.g.
     "motan2://host:port/com.example.EchoService?requestTimeout=500" or a registry URL.
 
-    Runs on the library's built-in loop thread: call() may be used from many threads at
-    once (the GIL is released while a call waits). close() (or leaving a with block, or
-    garbage collection) frees it; close() waits for calls in flight to return.
+    Runs on a built-in loop thread, by default the one loop all Clients of the process share
+    (own_loop=True gives this client a thread of its own): call() may be used from many
+    threads at once (the GIL is released while a call waits). close() (or leaving a with
+    block, or garbage collection) frees it; close() waits for calls in flight to return.
     Raises MotanError (code MOTAN_EURL for a bad URL) when the client cannot be created.
     """
 
-    def __init__(self, url):
+    def __init__(self, url, own_loop=False):
         handle = ctypes.c_void_p()
         errbuf = ctypes.create_string_buffer(512)
-        rc = _l.motan_client_new(_cstr(url, "url"), ctypes.byref(handle), errbuf,
-                                 len(errbuf))
+        if own_loop:
+            rc = _l.motan_client_new(_cstr(url, "url"), ctypes.byref(handle), errbuf,
+                                     len(errbuf))
+        else:
+            rc = _l.motan_client_new_on_loop(_process_loop(), _cstr(url, "url"),
+                                             ctypes.byref(handle), errbuf, len(errbuf))
         if rc != _lib.OK or not handle.value:
             raise error_for(rc or _lib.EINVAL, errbuf.value.decode("utf-8", "replace"))
         self._h = handle.value

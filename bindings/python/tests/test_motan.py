@@ -430,6 +430,56 @@ class TestClient(unittest.TestCase):
         self.assertEqual(p.returncode, 0, err)
         self.assertEqual(out.split(), ["0", "0"], err)
 
+    def test_one_loop_per_process(self):
+        # Clients share the process's one loop thread by default; own_loop=True adds one.
+        code = """if True:
+            import os, threading, motan
+            def threads():
+                with open("/proc/self/status") as f:
+                    return next(int(l.split()[1]) for l in f if l.startswith("Threads:"))
+            before = threads()
+            cs = [motan.Client(os.environ["MOTAN_TEST_URL"]) for _ in range(20)]
+            shared = threads() - before
+            assert all(c.call("echo", i) == i for i, c in enumerate(cs))
+            own = motan.Client(os.environ["MOTAN_TEST_URL"], own_loop=True)
+            assert own.call("echo", "own") == "own"
+            added = threads() - before
+            cs[0].close()
+            assert cs[1].call("echo", "still") == "still"
+            for c in cs[1:] + [own]:
+                c.close()
+            print(shared, added, flush=True)
+        """
+        p = self.run_script(code)
+        out, err = p.communicate(timeout=30)
+        self.assertEqual(p.returncode, 0, err)
+        self.assertEqual(out.split(), ["1", "2"], err)
+
+    def test_fork_child_gets_its_own_loop(self):
+        # The parent's shared loop cannot serve a child: a Client made there gets a new loop.
+        code = """if True:
+            import os, sys, motan
+            c = motan.Client(os.environ["MOTAN_TEST_URL"])
+            assert c.call("echo", 1) == 1
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    d = motan.Client(os.environ["MOTAN_TEST_URL"])
+                    ok = d.call("echo", "child") == "child"
+                    d.close()
+                    os._exit(0 if ok else 3)
+                except BaseException as e:
+                    print(repr(e), file=sys.stderr, flush=True)
+                    os._exit(4)
+            _, status = os.waitpid(pid, 0)
+            assert c.call("echo", "parent") == "parent"
+            print(status, flush=True)
+        """
+        p = self.run_script(code)
+        out, err = p.communicate(timeout=30)
+        self.assertEqual(p.returncode, 0, err)
+        self.assertEqual(out.split(), ["0"], err)
+
     def test_library_lookup(self):
         code = "import motan; print(motan.library_path)"
         env = dict(os.environ, PYTHONPATH=os.path.join(HERE, ".."))

@@ -37,6 +37,8 @@ uint8_t *tu_vector_bytes(const char *file, const char *name, size_t *len);
  */
 void tu_count_allocs_start(void);
 void tu_count_allocs_stop(void);
+/* Zeroes the count without touching the hooks (motan_set_allocator empties libmotan's caches). */
+void tu_count_allocs_reset(void);
 unsigned long long tu_allocs(void);
 
 /*
@@ -50,7 +52,8 @@ void tu_fail_alloc_start(unsigned long k);
 void tu_fail_alloc_stop(void);
 unsigned long tu_fail_alloc_seen(void);
 int tu_fail_alloc_fired(void);
-/* Blocks allocated through these hooks and not yet freed (a leak check without valgrind). */
+/* Blocks allocated through these hooks and not yet freed (a leak check without valgrind), once
+ * libmotan's caches of freed objects (responses) are emptied. Call only between start and stop. */
 long tu_fail_alloc_live(void);
 
 /* User + system CPU time a process has used so far, µs (/proc/<pid>/stat); 0 when unknown. */

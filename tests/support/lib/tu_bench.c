@@ -81,6 +81,19 @@ int tu_bench_rounds(void)
     return n > 0 ? n : 3;
 }
 
+int tu_bench_selected(const char *list, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = list; *p;) {
+        p += strspn(p, " ,");
+        size_t w = strcspn(p, " ,");
+        if (w == n && !strncmp(p, name, n))
+            return 1;
+        p += w;
+    }
+    return 0;
+}
+
 /* The value of the first "key : value" line of /proc/cpuinfo, or "". */
 static void cpuinfo(const char *key, char *out, size_t len)
 {

@@ -44,6 +44,8 @@ void tu_bench_ratio(const char *name, double rps, double floor_rps);
  * slices, so that load from elsewhere on the machine falls on both alike.
  */
 int tu_bench_rounds(void);
+/* 1 when name is one of the space-separated words of list (BENCH_ONLY). */
+int tu_bench_selected(const char *list, const char *name);
 /* Prints "# machine: <N> cpus, <model name> (cpu family F, model M)[, virtual machine]"
  * from /proc/cpuinfo. */
 void tu_bench_machine(void);
