@@ -106,10 +106,12 @@ $(STATIC_LIB): $(LIB_OBJS)
 	@mkdir -p $(@D)
 	rm -f $@ && ar rcs $@ $^
 
+# -z nodelete: an interpreter that unloads the library at exit (PHP's FFI dlcloses it at
+# module shutdown) must not unmap the code its loop threads are still running.
 $(SHARED_LIB): $(LIB_OBJS) lib/libmotan.map
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -shared -Wl,-soname,$(SONAME) -Wl,--version-script=lib/libmotan.map \
-	    -Wl,--no-undefined $(LDFLAGS_ALL) -o $@ $(LIB_OBJS) $(DEP_LIBS)
+	    -Wl,--no-undefined -Wl,-z,nodelete $(LDFLAGS_ALL) -o $@ $(LIB_OBJS) $(DEP_LIBS)
 
 $(BUILD)/lib/$(SONAME): $(SHARED_LIB)
 	ln -sf $(notdir $<) $@

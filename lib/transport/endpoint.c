@@ -364,8 +364,12 @@ void motan__call_complete(motan__call *call, motan_response *resp)
         motan__health_heartbeat_done(ep, code == MOTAN_OK);
     }
     motan__endpoint_hold(ep);
-    call->cb(resp, call->userdata);
+    /* The record goes back first: the callback may free the loop (a client on the caller's
+     * base freed from its own callback). */
+    motan_response_cb cb = call->cb;
+    void *userdata = call->userdata;
     motan__loop_call_put(ep->loop, call);
+    cb(resp, userdata);
     motan__endpoint_release(ep);
 }
 
