@@ -69,6 +69,18 @@ static motan_request *echo_request(motan_client *c, size_t size)
  */
 enum { WARM = 400, COUNTED = 200 };
 
+/*
+ * Allowed allocations in n warm calls: none, except under AddressSanitizer, which keeps no
+ * freed responses (so that a response used after its free is still seen): there each call
+ * allocates its response (the object, its arena block, metadata slots, endpoint text) and
+ * nothing else.
+ */
+#ifdef __SANITIZE_ADDRESS__
+#define WARM_ALLOWED(n) ((unsigned long long)(n) * 4)
+#else
+#define WARM_ALLOWED(n) 0ULL
+#endif
+
 static void check_echo(motan_response *resp, size_t size)
 {
     ck_assert_msg(motan_response_get_code(resp) == MOTAN_OK, "%s", motan_response_get_errmsg(resp));
@@ -104,7 +116,8 @@ START_TEST(test_blocking_calls_allocate_nothing)
     unsigned long long plain = blocking_allocs("requestTimeout=3000", 16, COUNTED);
     unsigned long long metrics = blocking_allocs("requestTimeout=3000&filter=metrics", 16, COUNTED);
     unsigned long long kib = blocking_allocs("requestTimeout=3000", 1024, COUNTED);
-    ck_assert_msg(plain == 0 && metrics == 0 && kib == 0,
+    unsigned long long ok = WARM_ALLOWED(COUNTED);
+    ck_assert_msg(plain <= ok && metrics <= ok && kib <= ok,
                   "allocations in %d warm blocking calls: %llu, with filter=metrics %llu, 1 KiB %llu",
                   COUNTED, plain, metrics, kib);
 }
@@ -190,7 +203,8 @@ START_TEST(test_async_and_queued_calls_allocate_nothing)
     unsigned long long am = async_allocs("requestTimeout=3000&filter=metrics", COUNTED);
     unsigned long long q = queue_allocs("requestTimeout=3000", COUNTED);
     unsigned long long qm = queue_allocs("requestTimeout=3000&filter=metrics", COUNTED);
-    ck_assert_msg(a == 0 && am == 0 && q == 0 && qm == 0,
+    unsigned long long ok = WARM_ALLOWED(COUNTED);
+    ck_assert_msg(a <= ok && am <= ok && q <= ok && qm <= ok,
                   "allocations in %d warm calls: async %llu (metrics %llu), submit/poll %llu "
                   "(metrics %llu)", COUNTED, a, am, q, qm);
 }
@@ -234,7 +248,8 @@ START_TEST(test_caller_loop_calls_allocate_nothing)
 {
     unsigned long long plain = caller_loop_allocs("requestTimeout=3000", COUNTED);
     unsigned long long metrics = caller_loop_allocs("requestTimeout=3000&filter=metrics", COUNTED);
-    ck_assert_msg(plain == 0 && metrics == 0,
+    unsigned long long ok = WARM_ALLOWED(COUNTED);
+    ck_assert_msg(plain <= ok && metrics <= ok,
                   "allocations in %d warm calls on the caller's loop: %llu, metrics %llu", COUNTED,
                   plain, metrics);
 }
