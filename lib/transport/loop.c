@@ -113,7 +113,7 @@ static void run_queued(motan_loop *l)
 void *motan__loop_call_get(motan_loop *l, size_t size)
 {
     void *p = NULL;
-    if (l->calls && motan_loop_in_loop_thread(l)) {
+    if (motan_loop_in_loop_thread(l) && l->calls) { /* the pool is the loop thread's alone */
         p = l->calls;
         l->calls = *(void **)p;
         l->ncalls--;
