@@ -67,18 +67,24 @@ static motan_request *echo_request(motan_client *c, size_t size)
  * 16 (a round's records may not be back yet when the next round starts), which a warm-up
  * of a few hundred calls reaches.
  */
-enum { WARM = 400, COUNTED = 200 };
+enum { WARM = 400, COUNTED = 1000 };
 
 /*
- * Allowed allocations in n warm calls: none, except under AddressSanitizer, which keeps no
- * freed responses (so that a response used after its free is still seen): there each call
- * allocates its response (the object, its arena block, metadata slots, endpoint text) and
- * nothing else.
+ * Allowed allocations in n warm calls: a few, however large n is, never some per call. A
+ * caller woken in its callback can start its next call before the loop thread has given the
+ * previous call's records back (they return after the callback): a pool of records (client,
+ * cluster, loop task) then grows by one, once. One allocation in 200 blocking calls with
+ * filter=metrics was seen once in five runs of the suite and not reproduced in 60 000 more
+ * calls; the bound keeps the test from failing on such a one-time growth while any
+ * allocation per call (n of them) still fails it. Under AddressSanitizer, which keeps no
+ * freed responses (so that a response used after its free is still seen), each call
+ * moreover allocates its response (the object, its arena block, metadata slots, endpoint).
  */
+#define POOL_GROWTH 3ULL
 #ifdef __SANITIZE_ADDRESS__
-#define WARM_ALLOWED(n) ((unsigned long long)(n) * 4)
+#define WARM_ALLOWED(n) ((unsigned long long)(n) * 4 + POOL_GROWTH)
 #else
-#define WARM_ALLOWED(n) 0ULL
+#define WARM_ALLOWED(n) POOL_GROWTH
 #endif
 
 static void check_echo(motan_response *resp, size_t size)
