@@ -5,7 +5,16 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 export BUILD="${BUILD:-build}"
 export MOTAN_ROOT="$PWD"
-export MOTAN_VECTORS_DIR="${MOTAN_VECTORS_DIR:-$PWD/tests/vectors}"
+. scripts/vectors.sh
+MOTAN_VECTORS_DIR="$(motan_vectors_dir "$PWD")"
+export MOTAN_VECTORS_DIR
+echo "vectors: $MOTAN_VECTORS_DIR"
+if [ "$MOTAN_VECTORS_DIR" != "$PWD/tests/vectors" ]; then
+    for f in simple.json frames.json; do
+        cmp -s "$MOTAN_VECTORS_DIR/$f" "tests/vectors/$f" ||
+            echo "note: tests/vectors/$f differs from $MOTAN_VECTORS_DIR/$f (refresh the project copy)"
+    done
+fi
 
 failed=()
 start_all=$(date +%s)

@@ -13,7 +13,8 @@ cd "$(dirname "$0")/.."
 
 mode="${1:-short}"
 FUZZ_SECONDS="${FUZZ_SECONDS:-16}"
-VECTORS="${MOTAN_VECTORS_DIR:-$PWD/tests/vectors}"
+. scripts/vectors.sh
+VECTORS="$(motan_vectors_dir "$PWD")"
 case "$mode" in
     short) limit=(-max_total_time="$FUZZ_SECONDS") ;;
     long) limit=(-runs=10000000) ;;

@@ -19,7 +19,9 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 export BUILD="${BUILD:-build}"
 export MOTAN_ROOT="$PWD"
-export MOTAN_VECTORS_DIR="${MOTAN_VECTORS_DIR:-$PWD/tests/vectors}"
+. scripts/vectors.sh
+MOTAN_VECTORS_DIR="$(motan_vectors_dir "$PWD")"
+export MOTAN_VECTORS_DIR
 export CK_DEFAULT_TIMEOUT="${CK_DEFAULT_TIMEOUT:-120}"
 case "$BUILD" in /*) build_abs="$BUILD" ;; *) build_abs="$PWD/$BUILD" ;; esac
 # Every suite, binding and CLI test starts the server of the same build (ASan, TSan, ...).

@@ -7,7 +7,8 @@ set -uo pipefail
 ROOT="${MOTAN_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}"
 cd "$ROOT"
 BUILD="${BUILD:-build}"
-VEC="${MOTAN_VECTORS_DIR:-$ROOT/tests/vectors}"
+. "$ROOT/scripts/vectors.sh"
+VEC="$(motan_vectors_dir "$ROOT")"
 M="$BUILD/bin/motan"
 [ -x "$M" ] || { echo "test_cli: $M is missing (make tools)"; exit 1; }
 

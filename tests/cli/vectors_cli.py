@@ -20,7 +20,11 @@ import sys
 ROOT = os.environ.get("MOTAN_ROOT") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BUILD = os.environ.get("BUILD", "build")
 CLI = os.path.join(ROOT, BUILD, "bin", "motan") if not os.path.isabs(BUILD) else os.path.join(BUILD, "bin", "motan")
-VECTORS = os.environ.get("MOTAN_VECTORS_DIR") or os.path.join(ROOT, "tests", "vectors")
+# As scripts/vectors.sh: the variable, else the upstream set beside the clone, else the copy.
+_UPSTREAM = os.path.join(ROOT, "..", "shared", "vectors")
+VECTORS = os.environ.get("MOTAN_VECTORS_DIR") or (
+    _UPSTREAM if all(os.path.isfile(os.path.join(_UPSTREAM, f)) for f in ("simple.json", "frames.json"))
+    else os.path.join(ROOT, "tests", "vectors"))
 
 FRAME_KEYS = ["kind", "request_id", "status", "serialization", "metadata", "body", "error", "args", "value"]
 

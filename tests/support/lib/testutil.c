@@ -94,6 +94,15 @@ const char *tu_vectors_dir(void)
     const char *v = getenv("MOTAN_VECTORS_DIR");
     if (v && *v)
         return v;
+    /* As scripts/vectors.sh: the upstream set beside the clone, else the project's copy. */
+    snprintf(path, sizeof(path), "%s/../shared/vectors", tu_root());
+    char probe[4200];
+    snprintf(probe, sizeof(probe), "%s/simple.json", path);
+    if (access(probe, R_OK) == 0) {
+        snprintf(probe, sizeof(probe), "%s/frames.json", path);
+        if (access(probe, R_OK) == 0)
+            return path;
+    }
     snprintf(path, sizeof(path), "%s/tests/vectors", tu_root());
     return path;
 }
