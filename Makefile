@@ -107,7 +107,8 @@ $(STATIC_LIB): $(LIB_OBJS)
 	rm -f $@ && ar rcs $@ $^
 
 # -z nodelete: an interpreter that unloads the library at exit (PHP's FFI dlcloses it at
-# module shutdown) must not unmap the code its loop threads are still running.
+# module shutdown) must not unmap the code its loop threads are still running, nor, in the
+# ASan build, the ASan runtime it brought in under its own atexit handler.
 $(SHARED_LIB): $(LIB_OBJS) lib/libmotan.map
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -shared -Wl,-soname,$(SONAME) -Wl,--version-script=lib/libmotan.map \
@@ -192,12 +193,10 @@ integration: all $(INTEG_BINS)
 # ---- sanitizers ---------------------------------------------------------------------------
 # docs/sanitizers.md: what each runs, how long it takes, how to run one suite alone.
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
-# -z nodelete: PHP's FFI dlcloses libmotan.so at exit, which would unload the ASan runtime it
-# brought in and leave its atexit handler pointing nowhere (php cannot preload the runtime).
 .PHONY: asan tsan valgrind sweep-valgrind
 asan:
 	@$(MAKE) --no-print-directory -j$(JOBS) BUILD=build-asan OPT="-O1 -g" \
-	    EXTRA_CFLAGS="$(SAN_FLAGS)" EXTRA_LDFLAGS="$(SAN_FLAGS) -Wl,-z,nodelete" all examples \
+	    EXTRA_CFLAGS="$(SAN_FLAGS)" EXTRA_LDFLAGS="$(SAN_FLAGS)" all examples \
 	    $(UNIT_BINS:$(BUILD)/%=build-asan/%) $(INTEG_BINS:$(BUILD)/%=build-asan/%) \
 	    $(CLI_TEST_BINS:$(BUILD)/%=build-asan/%)
 	@BUILD=build-asan MOTAN_SANITIZER=asan scripts/run-suites.sh all

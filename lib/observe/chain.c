@@ -136,6 +136,17 @@ static void call_release(motan_filter_call *call)
     }
 }
 
+/* A context from the chain's pool, or a new one (NULL: out of memory). */
+static motan_filter_call *call_get(motan_filter_chain *ch)
+{
+    motan_filter_call *call = ch->pool;
+    if (!call)
+        return motan_malloc(sizeof(*call));
+    ch->pool = call->next_free;
+    ch->npool--;
+    return call;
+}
+
 /* The common chain, filter=metrics: only what its hooks and the caller read are set. */
 static motan_filter_call *metrics_begin(motan_filter_chain *ch, motan_filter_call *call,
                                         const char *service, const char *group,
@@ -161,13 +172,9 @@ motan_filter_call *motan__filter_chain_begin_metrics(motan_filter_chain *ch, con
                                                      const char *group, const char *method,
                                                      uint64_t start_us)
 {
-    motan_filter_call *call = ch->pool;
-    if (call) {
-        ch->pool = call->next_free;
-        ch->npool--;
-    } else if (!(call = motan_malloc(sizeof(*call)))) {
+    motan_filter_call *call = call_get(ch);
+    if (!call)
         return NULL;
-    }
     call->serialization = -1;
     call->request_size = 0;
     return metrics_begin(ch, call, service, group, method, start_us);
@@ -183,20 +190,12 @@ static int begin(motan_filter_chain *ch, const char *service, const char *group,
     *out = NULL;
     if (!ch)
         return MOTAN_EINVAL;
-    motan_filter_call *call = ch->pool;
-    if (call) {
-        ch->pool = call->next_free;
-        ch->npool--;
-    } else if (!(call = motan_malloc(sizeof(*call)))) {
+    motan_filter_call *call = call_get(ch);
+    if (!call)
         return MOTAN_ENOMEM;
-    }
-    if (ch->metrics_only) {
+    if (ch->metrics_only) { /* its hook reads no size, lookup or source */
         call->serialization = serialization;
         call->request_size = request_size;
-        MOTAN_UNUSED(size);
-        MOTAN_UNUSED(size_arg);
-        MOTAN_UNUSED(lookup);
-        MOTAN_UNUSED(source);
         *out = metrics_begin(ch, call, service, group, method, start_us);
         return MOTAN_OK;
     }
