@@ -238,6 +238,11 @@ static int sig_eq(const file_sig *a, const file_sig *b)
 static void publish(file_state *st, sub_lists *lists)
 {
     for (size_t i = 0; i < st->subs.nsvcs && i < lists->count; i++) {
+        /* Validation kept one list per path and group: a second subscription of them (another
+         * protocol) builds its own copy. */
+        if (!lists->nodes[i] && st->doc)
+            build_list(st->doc, st->subs.svcs[i]->path, st->subs.svcs[i]->group, &lists->nodes[i],
+                       &lists->n[i], NULL, 0);
         motan__rsubs_set(&st->subs, st->subs.svcs[i], lists->nodes[i], lists->n[i]);
         lists->nodes[i] = NULL;
         lists->n[i] = 0;

@@ -76,6 +76,42 @@ static const char *const DOC2 =
 
 /* ---- tests ---------------------------------------------------------------------------- */
 
+/* Two subscriptions of one path and group that differ in protocol both get every list. */
+START_TEST(test_same_service_two_protocols)
+{
+    env e;
+    env_init(&e, 0);
+    tu_write_renamed(e.file, DOC1);
+    motan_registry *reg = file_registry(&e);
+    motan_url *m2 = tu_url("motan2:///com.example.EchoService");
+    motan_url *m1 = tu_url("motan:///com.example.EchoService");
+    tu_rec r1, r2;
+    tu_rec_init(&r1);
+    tu_rec_init(&r2);
+    ck_assert_int_eq(motan_registry_subscribe(reg, m2, tu_rec_cb, &r1), MOTAN_OK);
+    ck_assert_int_eq(motan_registry_subscribe(reg, m1, tu_rec_cb, &r2), MOTAN_OK);
+    ck_assert(tu_rec_wait(&e.t, &r1, 1, 2000));
+    ck_assert(tu_rec_wait(&e.t, &r2, 1, 2000));
+    ck_assert_uint_eq(tu_rec_n(&r1), 2);
+    ck_assert_uint_eq(tu_rec_n(&r2), 2);
+    tu_write_renamed(e.file, DOC2); /* default_rpc now 8003, 8004 */
+    ck_assert(tu_rec_wait(&e.t, &r1, 2, 2000));
+    ck_assert(tu_rec_wait(&e.t, &r2, 2, 2000));
+    tu_list a, b;
+    tu_rec_last(&r1, &a);
+    tu_rec_last(&r2, &b);
+    ck_assert_uint_eq(b.n, 2);
+    ck_assert_uint_eq(a.n, 2);
+    for (size_t i = 0; i < 2; i++)
+        ck_assert_str_eq(b.nodes[i], a.nodes[i]);
+    ck_assert_ptr_nonnull(strstr(b.nodes[1], "127.0.0.1:8004"));
+    motan_registry_free(reg);
+    motan_url_free(m2);
+    motan_url_free(m1);
+    env_free(&e);
+}
+END_TEST
+
 static void check_format_and_edits(int builtin)
 {
     env e;
@@ -421,6 +457,7 @@ static Suite *suite(void)
     Suite *s = suite_create("registry_file");
     TCase *tc = tcase_create("file");
     tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, test_same_service_two_protocols);
     tcase_add_test(tc, test_format_and_edits_caller_loop);
     tcase_add_test(tc, test_format_and_edits_builtin_loop);
     tcase_add_test(tc, test_broken_file);
