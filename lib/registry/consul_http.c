@@ -498,8 +498,8 @@ int motan__chttp_sync(const char *ip, int port, const char *host, const char *me
         size_t sent = 0, len = motan_buf_len(b);
         while (sent < len && wait_fd(fd, POLLOUT, deadline)) {
             ssize_t w = send(fd, motan_buf_data(b) + sent, len - sent, MSG_NOSIGNAL);
-            if (w <= 0 && errno != EAGAIN && errno != EINTR)
-                break;
+            if (w == 0 || (w < 0 && errno != EAGAIN && errno != EINTR))
+                break; /* errno is stale after 0 */
             if (w > 0)
                 sent += (size_t)w;
         }
@@ -508,8 +508,8 @@ int motan__chttp_sync(const char *ip, int port, const char *host, const char *me
         while (sent == len && got < sizeof(line) - 1 && !memchr(line, '\n', got) &&
                wait_fd(fd, POLLIN, deadline)) {
             ssize_t n = recv(fd, line + got, sizeof(line) - 1 - got, 0);
-            if (n <= 0 && errno != EAGAIN && errno != EINTR)
-                break;
+            if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+                break; /* closed: errno is stale */
             if (n > 0)
                 got += (size_t)n;
         }

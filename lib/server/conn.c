@@ -75,7 +75,6 @@ motan__sconn *motan__sconn_new(motan_server *s, int fd, int is_unix)
     if (s->conns)
         s->conns->prev = c;
     s->conns = c;
-    s->nconns++;
     atomic_fetch_add(&s->st_connections, 1);
     c->active_us = motan__now_coarse_us();
     event_add(&c->rev, NULL);
@@ -119,7 +118,6 @@ void motan__sconn_destroy(motan__sconn *c)
         s->conns = c->next;
     if (c->next)
         c->next->prev = c->prev;
-    s->nconns--;
     atomic_fetch_sub(&s->st_connections, 1);
     motan_free(c);
     motan__srv_drain_check(s);

@@ -36,7 +36,7 @@ void motan__srv_drain_check(motan_server *s)
         for (motan__sconn *c = s->conns; c; c = c->next)
             motan__sconn_close_after_flush(c, 0);
     }
-    if (s->drain_phase == DRAIN_CLOSING && s->nconns == 0)
+    if (s->drain_phase == DRAIN_CLOSING && atomic_load(&s->st_connections) == 0)
         done(s, MOTAN_OK);
 }
 

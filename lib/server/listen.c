@@ -54,7 +54,7 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
             }
             return;
         }
-        if (s->max_conns && s->nconns >= s->max_conns) {
+        if (s->max_conns && atomic_load(&s->st_connections) >= s->max_conns) {
             atomic_fetch_add(&s->st_refused, 1);
             refuse(fd);
             continue;

@@ -328,9 +328,8 @@ static int build(motan_reply *r, const answer *a, motan_buf *dst, int with_meta)
                                      &mark);
     if (rc == MOTAN_OK && !(with_meta && r->has_pt)) {
         uint64_t now = motan_now_us();
-        int n = snprintf(pt, sizeof(pt), "%llu",
-                         (unsigned long long)(now > r->recv_us ? (now - r->recv_us) / 1000 : 0));
-        rc = motan_frame_write_meta(dst, mark, "M_pt", 4, pt, (size_t)n);
+        size_t n = motan__put_dec(pt, now > r->recv_us ? (now - r->recv_us) / 1000 : 0);
+        rc = motan_frame_write_meta(dst, mark, "M_pt", 4, pt, n);
     }
     if (rc == MOTAN_OK && with_meta && r->meta.len) {
         if (dst->len > mark + MOTAN__SRV_HDR)

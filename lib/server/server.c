@@ -22,7 +22,6 @@ typedef struct job {
     const void *p;
     void *ud;
     int raw;
-    int *port;
     char *errbuf;
     size_t errlen;
     int rc;

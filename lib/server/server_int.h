@@ -180,7 +180,6 @@ struct motan_server {
     motan__slistener *listeners;
     motan__sexport *exports;
     motan__sconn *conns;
-    size_t nconns;
     motan_reply *pool;        /* recycled replies */
     size_t npool;
     motan_reply *out_replies; /* every reply out of the pool (sprev/snext) */
@@ -201,7 +200,7 @@ struct motan_server {
     /* lifecycle */
     int busy;                 /* > 0 while a callback that may run user code is on the stack */
     int free_pending;
-    int draining, drain_phase, drained;
+    int draining, drain_phase;
     motan_server_drained_cb drain_cb;
     void *drain_ud;
     int drain_code;
