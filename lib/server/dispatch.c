@@ -8,47 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "codec/codec_int.h"
 #include "server/server_int.h"
 
 /* Java servers take this request (no heartbeat bit) as a heartbeat too (spec §4.2). */
 #define JAVA_HB_SERVICE "com.weibo.api.motan.rpc.heartbeat"
 #define MAX_TMO_MS 86400000
-
-static inline uint32_t be32(const uint8_t *p)
-{
-    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
-}
-
-/*
- * The length of the frame at d when it is whole (> 0), 0 when more bytes are needed (*need:
- * how many in all), -1 when the bytes so far cannot start an acceptable frame (the codec
- * then says why).
- */
-static long long frame_span(const uint8_t *d, size_t len, size_t max, size_t *need)
-{
-    if ((len >= 1 && d[0] != 0xF1) || (len >= 2 && d[1] != 0xF1) || (len >= 4 && d[3] >> 3 != 1))
-        return -1;
-    if (len < MOTAN__SRV_HDR) {
-        *need = MOTAN__SRV_HDR;
-        return 0;
-    }
-    size_t m = be32(d + 13);
-    if (m > max)
-        return -1;
-    if (len < MOTAN__SRV_HDR + m + 4) {
-        *need = MOTAN__SRV_HDR + m + 4;
-        return 0;
-    }
-    size_t b = be32(d + MOTAN__SRV_HDR + m);
-    if (b > max)
-        return -1;
-    size_t total = MOTAN__SRV_HDR + m + 4 + b;
-    if (len < total) {
-        *need = total;
-        return 0;
-    }
-    return (long long)total;
-}
 
 /*
  * Every metadata key and value becomes a C string: the byte after each (a '\n', or the
@@ -172,15 +137,12 @@ static void dispatch(motan_server *s, motan__sconn *c, motan_reply *r)
     run_handler(r, h);
 }
 
-/* A frame the server refuses: the codec's reason, a Java-style answer when too large, close. */
-static void refuse(motan__sconn *c, const uint8_t *data, size_t len)
+/* A frame the server refuses (rc, err: the codec's reason): a Java-style answer when too large. */
+static void refuse(motan__sconn *c, int rc, const char *err, const uint8_t *data, size_t len)
 {
     motan_server *s = c->srv;
-    char err[256] = "";
-    size_t consumed;
-    int rc = motan_frame_parse(s->scratch, data, len, s->max_content, &consumed, err, sizeof(err));
     atomic_fetch_add(&s->st_protocol_errors, 1);
-    if (rc == MOTAN_ETOOBIG && len >= MOTAN__SRV_HDR)
+    if (rc == MOTAN_ETOOBIG && len >= MOTAN__HDR_META)
         motan__reply_too_large(c, data, err);
     motan__sconn_close_after_flush(c, 0);
 }
@@ -197,33 +159,33 @@ size_t motan__srv_input(motan__sconn *c, const uint8_t *data, size_t len, uint64
             c->stalled = 1;
             break;
         }
-        size_t need = 0;
-        long long span = frame_span(data + off, len - off, s->max_content, &need);
-        if (span == 0) {
-            c->need = need;
+        size_t span = 0;
+        char err[256] = "";
+        int rc = motan__frame_check(data + off, len - off, s->max_content, &span, err, sizeof(err));
+        if (rc == MOTAN_EAGAIN) {
+            c->need = span;
             break;
         }
-        if (span < 0) {
-            refuse(c, data + off, len - off);
+        if (rc != MOTAN_OK) {
+            refuse(c, rc, err, data + off, len - off);
             break;
         }
         motan_reply *r = motan__reply_get(s);
-        if (!r || motan_buf_append(&r->copy, data + off, (size_t)span) != MOTAN_OK) {
+        if (!r || motan_buf_append(&r->copy, data + off, span) != MOTAN_OK) {
             if (r)
                 motan__reply_recycle(r);
             motan__sconn_close_after_flush(c, 0); /* out of memory: this client goes */
             break;
         }
-        char err[256] = "";
         size_t consumed;
-        int rc = motan_frame_parse(r->req.frame, r->copy.data, r->copy.len, s->max_content,
-                                   &consumed, err, sizeof(err));
+        rc = motan_frame_parse(r->req.frame, r->copy.data, r->copy.len, s->max_content, &consumed,
+                               err, sizeof(err));
         if (rc != MOTAN_OK) {
             motan__reply_recycle(r);
-            refuse(c, data + off, len - off);
+            refuse(c, rc, err, data + off, len - off);
             break;
         }
-        off += (size_t)span;
+        off += span;
         terminate(r);
         r->conn = c;
         r->recv_us = now_us;

@@ -14,6 +14,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "codec/codec_int.h"
 #include "server/server_int.h"
 
 #define POOL_MAX 1024
@@ -332,7 +333,7 @@ static int build(motan_reply *r, const answer *a, motan_buf *dst, int with_meta)
         rc = motan_frame_write_meta(dst, mark, "M_pt", 4, pt, n);
     }
     if (rc == MOTAN_OK && with_meta && r->meta.len) {
-        if (dst->len > mark + MOTAN__SRV_HDR)
+        if (dst->len > mark + MOTAN__HDR_META) /* the header's bytes: some metadata is in */
             rc = motan_buf_append(dst, "\n", 1);
         if (rc == MOTAN_OK)
             rc = motan_buf_append(dst, r->meta.data, r->meta.len);

@@ -65,10 +65,8 @@ MOTAN_EXPORT int motan_server_new(motan_loop *loop, motan_server **out, char *er
     if (!loop)
         return motan__errf(errbuf, errlen, MOTAN_EINVAL, "no loop given");
     motan_server *s = motan__calloc(1, sizeof(*s));
-    if (!s || !(s->scratch = motan_frame_new())) {
-        motan_free(s);
+    if (!s)
         return motan__errf(errbuf, errlen, MOTAN_ENOMEM, "out of memory");
-    }
     s->loop = loop;
     s->base = motan_loop_get_base(loop);
     s->max_content = MOTAN_DEFAULT_MAX_CONTENT;
@@ -79,7 +77,6 @@ MOTAN_EXPORT int motan_server_new(motan_loop *loop, motan_server **out, char *er
     int rc = on_loop(s, new_on_loop, &j);
     if (rc != MOTAN_OK) {
         motan_filter_chain_free(s->chain);
-        motan_frame_free(s->scratch);
         motan_free(s);
         return rc;
     }
@@ -318,7 +315,6 @@ static void free_now(motan_server *s)
     }
     motan__stable_each(&s->services, free_svc);
     motan__stable_free(&s->services);
-    motan_frame_free(s->scratch);
     motan_free(s);
 }
 

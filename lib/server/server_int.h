@@ -13,9 +13,6 @@
 
 #include "core/core_int.h"
 
-/* Header bytes before the metadata block (§1): the writer's mark + this = first meta byte. */
-#define MOTAN__SRV_HDR 17
-
 /* ---- names -> values (tables.c) ---------------------------------------------------------- */
 
 typedef struct motan__sentry {
@@ -183,7 +180,6 @@ struct motan_server {
     motan_reply *pool;        /* recycled replies */
     size_t npool;
     motan_reply *out_replies; /* every reply out of the pool (sprev/snext) */
-    motan_frame *scratch;     /* parses frames that are refused, for the reason */
     /* parameters */
     size_t max_content;
     size_t max_decoded;       /* 0: 4 x max_content */
