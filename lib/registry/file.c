@@ -19,21 +19,14 @@
 
 #include "registry/file_int.h"
 
-typedef struct file_sig {
-    dev_t dev;
-    ino_t ino;
-    off_t size;
-    struct timespec mtime, ctime;
-} file_sig;
-
 typedef struct file_state {
     motan_loop *loop;
     char *path; /* absolute */
     int interval_ms;
     struct event *timer;
     struct event *soon; /* a poll right after a rewrite of ours */
-    int seen; /* sig holds the last file read */
-    file_sig sig;
+    int seen; /* sig holds the stat of the last file read */
+    struct stat sig;
     json_t *doc; /* the last valid document, NULL before one was read */
     char err[512];
     motan__fwriter *writer; /* created by the first register or unregister */
@@ -218,20 +211,11 @@ int motan__file_check(json_t *doc, char *errbuf, size_t errlen)
 
 /* ---- reading ------------------------------------------------------------------------- */
 
-static void sig_of(const struct stat *sb, file_sig *s)
+int motan__file_same(const struct stat *a, const struct stat *b)
 {
-    s->dev = sb->st_dev;
-    s->ino = sb->st_ino;
-    s->size = sb->st_size;
-    s->mtime = sb->st_mtim;
-    s->ctime = sb->st_ctim;
-}
-
-static int sig_eq(const file_sig *a, const file_sig *b)
-{
-    return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
-           a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec &&
-           a->ctime.tv_sec == b->ctime.tv_sec && a->ctime.tv_nsec == b->ctime.tv_nsec;
+    return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+           a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+           a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
 }
 
 /* Gives every subscribed service its list (taking the lists). */
@@ -342,13 +326,11 @@ static void poll_file(file_state *st)
             st->seen = 0;
             return;
         }
-        file_sig sig;
-        sig_of(&sb, &sig);
-        if (st->seen && sig_eq(&sig, &st->sig))
+        if (st->seen && motan__file_same(&sb, &st->sig))
             return;
         /* A file that cannot be used is looked at again only once it changes. */
         st->seen = 1;
-        st->sig = sig;
+        st->sig = sb;
         rc = read_checked(st, &sb, &text, &len, why, sizeof(why));
         if (rc != MOTAN_EAGAIN || tries == 2)
             break;

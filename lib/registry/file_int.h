@@ -21,6 +21,8 @@
  * it is ("is a named pipe, not a regular file", "is N bytes, over ... 64 MiB").
  */
 int motan__file_usable(const struct stat *sb, char *errbuf, size_t errlen);
+/* 1 when a and b are the same version of a file (device, inode, size, mtime, ctime). */
+int motan__file_same(const struct stat *a, const struct stat *b);
 /*
  * The size bytes of the regular file fd (owned, NUL-terminated): MOTAN_EAGAIN when it holds
  * more (it grew meanwhile), MOTAN_EIO with errno.

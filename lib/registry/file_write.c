@@ -153,13 +153,6 @@ static int apply(motan__fwriter *w, json_t *doc, int *changed)
     return MOTAN_OK;
 }
 
-static int sig_same(const struct stat *a, const struct stat *b)
-{
-    return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
-           a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
-           a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
-}
-
 /*
  * The current document of target (a fresh one when the file is missing or empty): *existed
  * and *sb tell what was read. A file the readers would refuse is an error: never overwritten.
@@ -325,7 +318,7 @@ static int rewrite(motan__fwriter *w, const char *target, char *why, size_t wl)
     if (rc != MOTAN_OK)
         return rc;
     int there = stat(target, &now) == 0;
-    if (there != existed || (there && !sig_same(&now, &old)))
+    if (there != existed || (there && !motan__file_same(&now, &old)))
         rc = motan__errf(why, wl, MOTAN_EAGAIN,
                          "it was changed while being rewritten by a writer that does not take "
                          "the lock %s.lock", target);
