@@ -70,18 +70,6 @@ char *tu_fmt(const char *f, ...)
     return s;
 }
 
-static int write_file(const char *path, const char *text)
-{
-    char tmp[400];
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        return -1;
-    int ok = fputs(text, f) >= 0;
-    ok = fclose(f) == 0 && ok;
-    return ok && rename(tmp, path) == 0 ? 0 : -1;
-}
-
 /* Reads one line from fd within timeout_ms (the rest of the stream is left alone). */
 static int read_line(int fd, char *buf, size_t len, int timeout_ms)
 {
@@ -173,7 +161,7 @@ static int make_dir(tu_agent *a, const char *yaml)
         return -1;
     snprintf(a->conf, sizeof(a->conf), "%s/agent.yaml", a->dir);
     char *text = expand(a, yaml);
-    int rc = text ? write_file(a->conf, text) : -1;
+    int rc = text ? tu_write_file_renamed(a->conf, text) : -1;
     free(text);
     return rc;
 }
@@ -226,7 +214,7 @@ int tu_agent_start(tu_agent *a, const char *yaml)
 int tu_agent_rewrite(tu_agent *a, const char *yaml)
 {
     char *text = expand(a, yaml);
-    int rc = text ? write_file(a->conf, text) : -1;
+    int rc = text ? tu_write_file_renamed(a->conf, text) : -1;
     free(text);
     return rc;
 }

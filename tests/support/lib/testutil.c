@@ -88,6 +88,18 @@ const char *tu_build(void)
     return b && *b ? b : "build";
 }
 
+int tu_write_file_renamed(const char *path, const char *text)
+{
+    char tmp[4200];
+    snprintf(tmp, sizeof(tmp), "%s.hand", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return -1;
+    int ok = fputs(text, f) >= 0;
+    ok = fclose(f) == 0 && ok;
+    return ok && rename(tmp, path) == 0 ? 0 : -1;
+}
+
 const char *tu_vectors_dir(void)
 {
     static char path[4096];

@@ -13,8 +13,10 @@ char *tu_hex_encode(const uint8_t *p, size_t len);
 
 /* Whole file, malloc'd and NUL-terminated; NULL on error. */
 char *tu_read_file(const char *path, size_t *len);
+/* Writes text to path.hand, then renames it over path (readers never see half a file): 0, or -1. */
+int tu_write_file_renamed(const char *path, const char *text);
 
-/* tests/vectors, the project copy (or $MOTAN_VECTORS_DIR). */
+/* $MOTAN_VECTORS_DIR, else ../shared/vectors beside the tree, else tests/vectors (the copy). */
 const char *tu_vectors_dir(void);
 /* Parsed vectors file (e.g. "simple.json"); aborts the test run when it cannot be read. */
 json_t *tu_load_vectors(const char *name);

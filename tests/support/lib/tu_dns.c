@@ -209,8 +209,6 @@ void tu_dns_stop(tu_dns *d)
     free(d);
 }
 
-int tu_dns_port(const tu_dns *d) { return d->port; }
-
 void tu_dns_add(tu_dns *d, const char *name, const char *addrs, int delay_ms)
 {
     pthread_mutex_lock(&d->mu);

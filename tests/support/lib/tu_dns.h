@@ -14,7 +14,6 @@ typedef struct tu_dns tu_dns;
 /* Aborts the test process when it cannot be started. */
 tu_dns *tu_dns_start(void);
 void tu_dns_stop(tu_dns *d);
-int tu_dns_port(const tu_dns *d);
 /* name (case-insensitive) answers addrs ("127.0.0.3,127.0.0.1"; NULL: NXDOMAIN) after delay_ms. */
 void tu_dns_add(tu_dns *d, const char *name, const char *addrs, int delay_ms);
 /* A questions for name answered (or being delayed) so far. */

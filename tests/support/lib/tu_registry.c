@@ -1,5 +1,7 @@
 #include "tu_registry.h"
 
+#include "testutil.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -171,10 +173,7 @@ motan_registry *tu_registry(motan_loop *loop, const char *text)
 
 void tu_write_renamed(const char *path, const char *text)
 {
-    char tmp[1024];
-    snprintf(tmp, sizeof(tmp), "%s.hand", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f || fputs(text, f) < 0 || fclose(f) != 0 || rename(tmp, path) != 0) {
+    if (tu_write_file_renamed(path, text) != 0) {
         perror(path);
         abort();
     }
