@@ -262,7 +262,6 @@ struct agent {
     uint64_t unrouted;           /* forward requests for no refer */
     struct event *ev_term, *ev_int, *ev_hup, *ev_drain_timer, *ev_reap, *ev_flush;
     uint64_t started_us;
-    int dns_used;                /* agent_dns was called: the loop's resolver (motan_loop_get_dns) */
 };
 
 /* refer.c: the refer table. */
@@ -320,6 +319,10 @@ char *manage_status(agent *ag);
 void agent_drain_step(agent *ag);
 /* The resolver for backend names, on the agent's loop (NULL without memory). */
 struct evdns_base *agent_dns(agent *ag);
+/* An HTTP answer with its Content-Type (manage.c; the HTTP entry uses it too). */
+struct evhttp_request;
+void agent_http_send(struct evhttp_request *h, int status, const char *type, const char *body,
+                     size_t len);
 /* The local port of a bound socket. */
 int agent_bound_port(int fd);
 /* Resident set size in bytes (0 when unknown). */

@@ -12,7 +12,6 @@
 #include "agent.h"
 
 typedef struct fwd_call {
-    agent *ag;
     refer *rf;
     motan_reply *reply;
     motan_request *req;
@@ -122,7 +121,8 @@ static void not_routed(agent *ag, const motan_server_request *q, motan_reply *re
     char text[1200];
     snprintf(text, sizeof(text), "cluster not found. cluster: %s", msg);
     ag->unrouted++;
-    access_line(NULL, q, meta(q, "M_g") ? meta(q, "M_g") : "", NULL, code, 0, 0);
+    const char *group = meta(q, "M_g");
+    access_line(NULL, q, group ? group : "", NULL, code, 0, 0);
     agent_log(LOG_WARN, "forward: %s (peer %s, request id %" PRIu64 ")", text,
               motan_server_request_peer(q), motan_server_request_id(q));
     motan_reply_error(reply, 400, 1, text, strlen(text));
@@ -159,14 +159,16 @@ void forward_handler(const motan_server_request *q, motan_reply *reply, void *us
             src = meta(q, "application");
         rc = motan_request_set_application(req, src ? src : rf->c.application);
     }
-    if (rc == MOTAN_OK && meta(q, "M_md"))
-        rc = motan_request_set_method_desc(req, meta(q, "M_md"));
-    if (rc == MOTAN_OK && meta(q, "M_mdu"))
-        rc = motan_request_set_module(req, meta(q, "M_mdu"));
+    const char *md = meta(q, "M_md"), *mdu = meta(q, "M_mdu");
+    if (rc == MOTAN_OK && md)
+        rc = motan_request_set_method_desc(req, md);
+    if (rc == MOTAN_OK && mdu)
+        rc = motan_request_set_module(req, mdu);
     for (size_t i = 0, n = motan_server_request_meta_count(q); rc == MOTAN_OK && i < n; i++) {
         const char *k = motan_server_request_meta_key(q, i, NULL);
-        if (!own_key(k) && *motan_server_request_meta_value(q, i, NULL))
-            rc = motan_request_set_meta(req, k, motan_server_request_meta_value(q, i, NULL));
+        const char *v = motan_server_request_meta_value(q, i, NULL);
+        if (!own_key(k) && *v)
+            rc = motan_request_set_meta(req, k, v);
     }
     /* The caller's deadline, within the refer's bounds (motan-go: [timeout/2, timeout*2]). */
     const char *tmo = meta(q, "M_tmo");
@@ -194,7 +196,6 @@ void forward_handler(const motan_server_request *q, motan_reply *reply, void *us
         free(fc);
         return;
     }
-    fc->ag = ag;
     fc->rf = rf;
     fc->reply = reply;
     fc->req = req;

@@ -22,17 +22,6 @@ typedef struct hcall {
     uint64_t start_us;
 } hcall;
 
-static void reply_json(struct evhttp_request *h, int status, const char *body, size_t len)
-{
-    struct evbuffer *out = evbuffer_new();
-    evhttp_add_header(evhttp_request_get_output_headers(h), "Content-Type", "application/json");
-    if (out)
-        evbuffer_add(out, body, len);
-    evhttp_send_reply(h, status, NULL, out);
-    if (out)
-        evbuffer_free(out);
-}
-
 /* {"code":"MOTAN_E...","errcode":N,"errtype":T,"errmsg":"..."} */
 static void reply_error(struct evhttp_request *h, int status, int code, int64_t errcode, int errtype,
                         const char *msg)
@@ -51,7 +40,7 @@ static void reply_error(struct evhttp_request *h, int status, int code, int64_t 
     }
     char err[64];
     if (m && b && motan_serialize_value(MOTAN_SER_JSON, m, b, err, sizeof(err)) == MOTAN_OK)
-        reply_json(h, status, (const char *)motan_buf_data(b), motan_buf_len(b));
+        agent_http_send(h, status, "application/json", (const char *)motan_buf_data(b), motan_buf_len(b));
     else
         evhttp_send_error(h, status, NULL);
     motan_buf_free(b);
@@ -93,7 +82,7 @@ static void on_done(motan_response *resp, void *userdata)
                                            sizeof(err))
                    : MOTAN_ENOMEM;
         if (rc == MOTAN_OK)
-            reply_json(hc->hreq, 200, (const char *)motan_buf_data(b), motan_buf_len(b));
+            agent_http_send(hc->hreq, 200, "application/json", (const char *)motan_buf_data(b), motan_buf_len(b));
         else
             reply_error(hc->hreq, 502, rc, 0, 1,
                         rc == MOTAN_ENOMEM ? "out of memory" : "the result has no JSON form");
@@ -162,7 +151,6 @@ static void on_request(struct evhttp_request *h, void *userdata)
     refer *rf = refer_find(ag, svc_name, group, version, msg, sizeof(msg));
     hcall *hc = NULL;
     motan_request *req = NULL;
-    motan_arena *a = NULL;
     if (!rf) {
         char text[1100];
         snprintf(text, sizeof(text), "cluster not found. cluster: %s", msg);
@@ -174,14 +162,15 @@ static void on_request(struct evhttp_request *h, void *userdata)
     const uint8_t *body = len ? evbuffer_pullup(in, -1) : (const uint8_t *)"";
     motan_value *args = NULL;
     char err[300];
-    a = motan_arena_new();
     req = motan_request_new(method);
     hc = calloc(1, sizeof(*hc));
-    if (!a || !req || !hc) {
+    if (!req || !hc) {
         reply_error(h, 500, MOTAN_ENOMEM, 500, 1, "out of memory");
         goto out;
     }
-    if (motan_deserialize_args(MOTAN_SER_JSON, body, len, a, &args, err, sizeof(err)) != MOTAN_OK) {
+    /* Decoded into the request's own arena: the arguments are added as they are. */
+    if (motan_deserialize_args(MOTAN_SER_JSON, body, len, motan_request_arena(req), &args, err,
+                               sizeof(err)) != MOTAN_OK) {
         char text[400];
         snprintf(text, sizeof(text), "the body must be a JSON array of arguments: %s", err);
         reply_error(h, 400, MOTAN_EDECODE, 400, 1, text);
@@ -194,10 +183,8 @@ static void on_request(struct evhttp_request *h, void *userdata)
         rc = motan_request_set_version(req, version);
     if (rc == MOTAN_OK)
         rc = motan_request_set_application(req, rf->c.application);
-    for (size_t i = 0; rc == MOTAN_OK && i < motan_value_count(args); i++) {
-        motan_value *v = motan_value_copy(motan_request_arena(req), motan_value_at(args, i));
-        rc = v ? motan_request_add_arg(req, v) : MOTAN_ENOMEM;
-    }
+    for (size_t i = 0; rc == MOTAN_OK && i < motan_value_count(args); i++)
+        rc = motan_request_add_arg(req, (motan_value *)motan_value_at(args, i));
     if (rc != MOTAN_OK) {
         reply_error(h, 400, rc, 400, 1, motan_strerror(rc));
         goto out;
@@ -221,7 +208,6 @@ out:
     evhttp_clear_headers(&qs);
     motan_request_free(req);
     free(hc);
-    motan_arena_free(a);
     free(svc_name);
     free(method);
 }

@@ -56,7 +56,6 @@ struct evdns_base *agent_dns(agent *ag)
 {
     /* The loop's resolver, the one the refers' endpoints use: resolv.conf and /etc/hosts are
      * read once, when first needed; look-ups then never block the loop. */
-    ag->dns_used = 1;
     return motan_loop_get_dns(ag->loop);
 }
 
@@ -290,7 +289,7 @@ static void shutdown_all(agent *ag)
     motan_server_free(ag->exp);
     /* A look-up cancelled by a freed backend ends in a deferred callback: let it run before
      * the loop frees its resolver (nothing else is left on the base to run). */
-    for (int i = 0; ag->dns_used && i < 10 && backend_cancelled_lookups() > 0; i++)
+    for (int i = 0; i < 10 && backend_cancelled_lookups() > 0; i++) /* only after agent_dns */
         event_base_loop(ag->base, EVLOOP_NONBLOCK);
     if (ag->loop)
         motan_loop_free(ag->loop);

@@ -16,8 +16,8 @@
 
 #include "agent.h"
 
-static void send_text(struct evhttp_request *h, int status, const char *type, const char *body,
-                      size_t len)
+void agent_http_send(struct evhttp_request *h, int status, const char *type, const char *body,
+                     size_t len)
 {
     struct evbuffer *out = evbuffer_new();
     evhttp_add_header(evhttp_request_get_output_headers(h), "Content-Type", type);
@@ -34,7 +34,7 @@ static void send_json(struct evhttp_request *h, char *text)
         evhttp_send_error(h, 500, "out of memory");
         return;
     }
-    send_text(h, 200, "application/json; charset=utf-8", text, strlen(text));
+    agent_http_send(h, 200, "application/json; charset=utf-8", text, strlen(text));
     free(text);
 }
 
@@ -191,7 +191,7 @@ static void on_request(struct evhttp_request *h, void *userdata)
         int on = path[1] == '2';
         agent_log(LOG_INFO, "management: %s: every export %s", path, on ? "on" : "off");
         services_set_available(ag, on);
-        send_text(h, 200, "text/plain", "ok.", 3);
+        agent_http_send(h, 200, "text/plain", "ok.", 3);
     } else if (!strcmp(path, "/status")) {
         send_json(h, manage_status(ag));
     } else if (!strcmp(path, "/registry/list")) {
@@ -208,13 +208,13 @@ static void on_request(struct evhttp_request *h, void *userdata)
         evhttp_send_reply(h, 200, "OK", out);
         evbuffer_free(out);
     } else if (!strcmp(path, "/version")) {
-        send_text(h, 200, "text/plain", motan_version(), strlen(motan_version()));
+        agent_http_send(h, 200, "text/plain", motan_version(), strlen(motan_version()));
     } else if (!strcmp(path, "/")) {
         int st = ag->available ? 200 : 503;
         const char *t = st == 200 ? "OK" : "Service Unavailable";
-        send_text(h, st, "text/plain", t, strlen(t));
+        agent_http_send(h, st, "text/plain", t, strlen(t));
     } else {
-        send_text(h, 404, "text/plain", "not found", 9);
+        agent_http_send(h, 404, "text/plain", "not found", 9);
     }
 }
 

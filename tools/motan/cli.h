@@ -53,7 +53,7 @@ int cli_verbose_enable(motan_config *cfg);
 int hex_decode(const char *text, uint8_t **out, size_t *len, char *err, size_t errlen);
 /* Appends lowercase hex of p to b. */
 int hex_append(motan_buf *b, const uint8_t *p, size_t len);
-/* Whole stdin, malloc'd; -1 on a read error. */
+/* All of f, malloc'd, with a NUL after the *len bytes; -1 on a read error or out of memory. */
 int read_all(FILE *f, uint8_t **out, size_t *len);
 
 /* ---- input.c ------------------------------------------------------------------------- */

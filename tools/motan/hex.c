@@ -86,6 +86,7 @@ int read_all(FILE *f, uint8_t **out, size_t *len)
         p = np;
         cap *= 2;
     }
+    p[n] = '\0'; /* the loop ends with n < cap: room for the NUL text parsers rely on */
     *out = p;
     *len = n;
     return 0;

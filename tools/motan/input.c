@@ -10,19 +10,6 @@
 
 #include "cli.h"
 
-/* Adds the NUL every caller's text parser may rely on. */
-static int terminate(uint8_t *p, size_t len, char **out)
-{
-    char *t = realloc(p, len + 1);
-    if (!t) {
-        free(p);
-        return -1;
-    }
-    t[len] = '\0';
-    *out = t;
-    return 0;
-}
-
 static int read_file(const char *path, char **out, size_t *len)
 {
     FILE *f = fopen(path, "rb");
@@ -33,7 +20,10 @@ static int read_file(const char *path, char **out, size_t *len)
     int saved = errno;
     fclose(f);
     errno = saved;
-    return rc < 0 ? -1 : terminate(p, *len, out);
+    if (rc < 0)
+        return -1;
+    *out = (char *)p;
+    return 0;
 }
 
 int cli_input_read(cli_input *in, const char *arg, int text_ok, const char *what, char **out,
@@ -48,9 +38,10 @@ int cli_input_read(cli_input *in, const char *arg, int text_ok, const char *what
         snprintf(in->stdin_by, sizeof(in->stdin_by), "%s", what);
         uint8_t *p = NULL;
         errno = 0;
-        if (read_all(stdin, &p, len) < 0 || terminate(p, *len, out) < 0)
+        if (read_all(stdin, &p, len) < 0)
             return cli_error(CLI_EUSAGE, "%s: cannot read stdin: %s", what,
                              errno ? strerror(errno) : "out of memory");
+        *out = (char *)p;
         return CLI_OK;
     }
     if (arg[0] == '@') {
