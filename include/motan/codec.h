@@ -57,7 +57,10 @@ typedef enum motan_type {
  * A value lives in a motan_arena and is freed with it. Builders copy the bytes they are
  * given. Containers keep insertion order. A container only accepts values from its own
  * arena. Strings and bytes built or decoded into an arena are followed by a NUL byte that
- * is not part of their length.
+ * is not part of their length. One exception: a client's response keeps bytes values of at
+ * least 4 KiB from a big Simple answer as views into the memory the answer was received in
+ * (no copy; that memory lives until the response is freed or reset), and those are not
+ * followed by a NUL. Use the length for bytes; motan_value_copy makes a NUL-ended copy.
  */
 typedef struct motan_value motan_value;
 
@@ -543,7 +546,8 @@ void motan_response_set_phase_us(motan_response *r, int phase, uint64_t us);
  * motan_response_set_frame: status, metadata, M_pt, M_e and the value decoded from the
  * body (copied into the response's arena). A body that cannot be decoded makes the response
  * MOTAN_EDECODE; one whose values would take more than the response's decoded-size budget,
- * MOTAN_ETOOBIG (message naming maxDecodedSize). Returns the response's code.
+ * MOTAN_ETOOBIG (message naming maxDecodedSize). Returns the response's code. (A client's
+ * transport instead lends a big frame's memory to the response: see read-side views above.)
  */
 int motan_response_set_frame(motan_response *r, const motan_frame *f);
 /*

@@ -187,6 +187,8 @@ typedef struct motan__sreader {
     const uint8_t *p;    /* next byte */
     const uint8_t *end;  /* end of the input */
     int depth;           /* open containers */
+    size_t view_min;     /* tree decode: bytes of at least this many are views; 0: copied */
+    size_t views;        /* views the tree decode made */
     char *errbuf;
     size_t errlen;
     struct {
@@ -278,5 +280,30 @@ int motan__utf8_valid(const char *p, size_t n);
 size_t motan__fmt_real(char out[MOTAN__REAL_MAX], double d, int f32);
 /* Standard padded base64 of p[0..n) into dst (4 * ((n + 2) / 3) chars, no NUL). */
 void motan__base64(char *dst, const uint8_t *p, size_t n);
+
+/*
+ * Read-side views. A Simple tree decode with view_min > 0 makes every bytes value of at
+ * least view_min bytes a view into the input (not copied, no NUL after it); *views counts
+ * them. The caller keeps the input alive as long as the values.
+ */
+int motan__simple_decode_views(const uint8_t *data, size_t len, motan_arena *a, size_t view_min,
+                               size_t *views, motan_value **out, char *errbuf, size_t errlen);
+/* Bytes values of a held response frame of at least this many are views into it. */
+#define MOTAN__VIEW_MIN 4096
+
+/* The memory a received frame sits in, [lo, hi), and how to let go of it. */
+typedef struct motan__frame_hold {
+    void (*release)(void *ctx);
+    void *ctx;
+    const uint8_t *lo, *hi;
+} motan__frame_hold;
+
+/*
+ * motan_response_set_frame with the frame's memory on loan: big bytes values of a Simple
+ * body become views into it, and the response keeps the hold until it is reset, filled
+ * again or freed. Always consumes the hold: released at once when no value points into it.
+ */
+int motan__response_set_frame_held(motan_response *r, const motan_frame *f,
+                                   const motan__frame_hold *h);
 
 #endif

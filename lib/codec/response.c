@@ -30,6 +30,7 @@ struct motan_response {
     const uint8_t *body; /* set_frame_raw: the body as received (in the arena) */
     size_t body_len;
     int ser;             /* serialization id of the frame; -1: none */
+    motan__frame_hold hold; /* the received frame big bytes values point into; release NULL: none */
     motan_buf endpoint; /* NUL-terminated when not empty */
     size_t body_size;   /* of the frame it was filled from */
     uint64_t received_us;
@@ -62,8 +63,19 @@ static motan_response *g_pool; /* g_pool_mu */
 static int g_npool;            /* g_pool_mu */
 static pthread_once_t g_pool_once = PTHREAD_ONCE_INIT;
 
+/* Values that point into the held frame are gone (or about to be): the frame may go. */
+static void drop_hold(motan_response *r)
+{
+    void (*release)(void *) = r->hold.release;
+    if (release) {
+        r->hold.release = NULL;
+        release(r->hold.ctx);
+    }
+}
+
 static void destroy(motan_response *r)
 {
+    drop_hold(r);
     motan_arena_free(r->arena);
     motan_free(r->meta);
     motan_free(r->endpoint.data);
@@ -106,6 +118,7 @@ static int pool_put(motan_response *r)
     if (!POOL_MAX)
         return 0;
     pthread_once(&g_pool_once, pool_register);
+    drop_hold(r); /* a pooled response pins no frame */
     if (r->cmeta > POOL_KEEP_META) {
         motan_free(r->meta);
         r->meta = NULL;
@@ -151,6 +164,7 @@ static int writable(const motan_response *r) { return r && r != &oom_response; }
 static void clear_result(motan_response *r)
 {
     motan_arena_reset(r->arena);
+    drop_hold(r);
     r->code = MOTAN_OK;
     r->value = &null_value;
     r->errmsg = "";
@@ -453,7 +467,17 @@ MOTAN_EXPORT int motan_response_get_serialization(const motan_response *r)
     return r ? r->ser : -1;
 }
 
-static int from_frame(motan_response *r, const motan_frame *f, int raw)
+/* The hold applies: a Simple body that sits in the held memory as received (not inflated). */
+static int body_held(const motan__frame_hold *h, const motan_frame *f, const uint8_t *body,
+                     size_t blen)
+{
+    return h && motan_frame_get_serialization(f) == MOTAN_SER_SIMPLE &&
+           !(motan_frame_get_flags(f) & MOTAN_FLAG_GZIP) && body >= h->lo && body <= h->hi &&
+           blen <= (size_t)(h->hi - body);
+}
+
+static int from_frame(motan_response *r, const motan_frame *f, int raw,
+                      const motan__frame_hold *h, size_t *views)
 {
     if (!r || !f)
         return MOTAN_EINVAL;
@@ -480,7 +504,14 @@ static int from_frame(motan_response *r, const motan_frame *f, int raw)
     size_t budget = r->max_decoded ? r->max_decoded : MOTAN_DEFAULT_MAX_DECODED;
     size_t used = motan_arena_used(r->arena);
     motan_arena_set_limit(r->arena, budget > SIZE_MAX - used ? 0 : used + budget);
-    int rc = motan_deserialize_value(ser, body, blen, r->arena, &v, err, sizeof(err));
+    int rc;
+    if (body_held(h, f, body, blen))
+        rc = motan__budget_rc(r->arena,
+                              motan__simple_decode_views(body, blen, r->arena, MOTAN__VIEW_MIN,
+                                                         views, &v, err, sizeof(err)),
+                              err, sizeof(err));
+    else
+        rc = motan_deserialize_value(ser, body, blen, r->arena, &v, err, sizeof(err));
     motan_arena_set_limit(r->arena, 0); /* the budget is the decode's, not the message's */
     if (rc == MOTAN_ETOOBIG)
         snprintf(err, sizeof(err), "decoded values exceed maxDecodedSize (%zu bytes)", budget);
@@ -495,10 +526,22 @@ static int from_frame(motan_response *r, const motan_frame *f, int raw)
 
 MOTAN_EXPORT int motan_response_set_frame_raw(motan_response *r, const motan_frame *f)
 {
-    return from_frame(r, f, 1);
+    return from_frame(r, f, 1, NULL, NULL);
 }
 
 MOTAN_EXPORT int motan_response_set_frame(motan_response *r, const motan_frame *f)
 {
-    return from_frame(r, f, 0);
+    return from_frame(r, f, 0, NULL, NULL);
+}
+
+int motan__response_set_frame_held(motan_response *r, const motan_frame *f,
+                                   const motan__frame_hold *h)
+{
+    size_t views = 0;
+    int rc = from_frame(r, f, 0, h, &views);
+    if (rc == MOTAN_OK && views && writable(r))
+        r->hold = *h; /* set_head dropped any earlier hold */
+    else
+        h->release(h->ctx);
+    return rc;
 }

@@ -176,6 +176,8 @@ void motan__sr_init(motan__sreader *r, const uint8_t *data, size_t len, char *er
     r->base = r->p = data;
     r->end = data + len;
     r->depth = 0;
+    r->view_min = 0;
+    r->views = 0;
     r->errbuf = errbuf;
     r->errlen = errlen;
 }

@@ -10,8 +10,17 @@ static int nomem(motan__sreader *r)
     return motan__errf(r->errbuf, r->errlen, MOTAN_ENOMEM, "out of memory");
 }
 
-static motan_value *scalar(motan_arena *a, const motan__stok *t)
+static motan_value *scalar(motan__sreader *r, motan_arena *a, const motan__stok *t)
 {
+    if (t->type == MOTAN_T_BYTES && r->view_min && t->v.s.len >= r->view_min) {
+        motan_value *v = motan__value_alloc(a, MOTAN_T_BYTES);
+        if (v) { /* a view into the input, which the caller keeps alive (no NUL after it) */
+            v->u.s.p = t->v.s.p;
+            v->u.s.len = t->v.s.len;
+            r->views++;
+        }
+        return v;
+    }
     if (t->type == MOTAN_T_STRING || t->type == MOTAN_T_BYTES)
         return motan__value_data(a, (motan_type)t->type, t->v.s.p, t->v.s.len);
     motan_value *v = motan__value_alloc(a, (motan_type)t->type);
@@ -45,7 +54,7 @@ static motan_value *scalar(motan_arena *a, const motan__stok *t)
 static int build(motan__sreader *r, motan_arena *a, const motan__stok *t, motan_value **out)
 {
     if (t->kind == MOTAN__TOK_VALUE) {
-        *out = scalar(a, t);
+        *out = scalar(r, a, t);
         return *out ? MOTAN_OK : nomem(r);
     }
     if (t->kind != MOTAN__TOK_BEGIN)
@@ -76,9 +85,9 @@ static int build(motan__sreader *r, motan_arena *a, const motan__stok *t, motan_
     return MOTAN_OK;
 }
 
-MOTAN_EXPORT int motan_simple_decode_prefix(const uint8_t *data, size_t len, motan_arena *a,
-                                            motan_value **out, size_t *consumed, char *errbuf,
-                                            size_t errlen)
+static int decode_prefix(const uint8_t *data, size_t len, motan_arena *a, size_t view_min,
+                         size_t *views, motan_value **out, size_t *consumed, char *errbuf,
+                         size_t errlen)
 {
     if (!out || !a || (!data && len))
         return motan__errf(errbuf, errlen, MOTAN_EINVAL, "invalid argument");
@@ -86,6 +95,7 @@ MOTAN_EXPORT int motan_simple_decode_prefix(const uint8_t *data, size_t len, mot
     motan__sreader r;
     motan__stok t;
     motan__sr_init(&r, data, len, errbuf, errlen);
+    r.view_min = view_min;
     int rc = motan__sr_next(&r, &t);
     if (rc != MOTAN_OK)
         return rc;
@@ -93,6 +103,8 @@ MOTAN_EXPORT int motan_simple_decode_prefix(const uint8_t *data, size_t len, mot
         return motan__errf(errbuf, errlen, MOTAN_EDECODE, "no value at offset 0");
     motan_value *v;
     rc = build(&r, a, &t, &v);
+    if (views)
+        *views = r.views; /* also on failure: views may sit in the arena's discarded nodes */
     if (rc != MOTAN_OK)
         return motan__budget_rc(a, rc, errbuf, errlen);
     *out = v;
@@ -101,11 +113,19 @@ MOTAN_EXPORT int motan_simple_decode_prefix(const uint8_t *data, size_t len, mot
     return MOTAN_OK;
 }
 
-MOTAN_EXPORT int motan_simple_decode(const uint8_t *data, size_t len, motan_arena *a,
-                                     motan_value **out, char *errbuf, size_t errlen)
+MOTAN_EXPORT int motan_simple_decode_prefix(const uint8_t *data, size_t len, motan_arena *a,
+                                            motan_value **out, size_t *consumed, char *errbuf,
+                                            size_t errlen)
+{
+    return decode_prefix(data, len, a, 0, NULL, out, consumed, errbuf, errlen);
+}
+
+int motan__simple_decode_views(const uint8_t *data, size_t len, motan_arena *a, size_t view_min,
+                               size_t *views, motan_value **out, char *errbuf, size_t errlen)
 {
     size_t used = 0;
-    int rc = motan_simple_decode_prefix(data, len, a, out, &used, errbuf, errlen);
+    *views = 0;
+    int rc = decode_prefix(data, len, a, view_min, views, out, &used, errbuf, errlen);
     if (rc != MOTAN_OK)
         return rc;
     if (used != len) {
@@ -116,6 +136,12 @@ MOTAN_EXPORT int motan_simple_decode(const uint8_t *data, size_t len, motan_aren
     return MOTAN_OK;
 }
 
+MOTAN_EXPORT int motan_simple_decode(const uint8_t *data, size_t len, motan_arena *a,
+                                     motan_value **out, char *errbuf, size_t errlen)
+{
+    size_t views;
+    return motan__simple_decode_views(data, len, a, 0, &views, out, errbuf, errlen);
+}
 MOTAN_EXPORT int motan_simple_decode_seq(const uint8_t *data, size_t len, motan_arena *a,
                                          motan_value **out, char *errbuf, size_t errlen)
 {

@@ -33,6 +33,8 @@
 #define EAGER_PENDING 8
 /* An input buffer grown past this by a large frame is given back once it is empty. */
 #define IN_KEEP_MAX (1024 * 1024)
+/* Frames from which on a response may keep views into the input memory. */
+#define HOLD_MIN (32 * 1024)
 
 static void on_io(evutil_socket_t fd, short what, void *arg);
 static void on_timer(evutil_socket_t fd, short what, void *arg);
@@ -55,13 +57,103 @@ int motan__conn_init(motan__conn *c, motan_endpoint *ep)
 }
 
 /* Empty input: do not keep a large frame's buffer (any buffer once closed) for long. */
+/*
+ * 1 when the connection alone owns its input memory again: no block, or a block that no
+ * response holds any more (it leaves the memory to the connection).
+ */
+static int in_own(motan__conn *c)
+{
+    motan__inblk *b = c->in_blk;
+    if (!b)
+        return 1;
+    if (atomic_load_explicit(&b->refs, memory_order_acquire) != 1)
+        return 0;
+    b->data = NULL; /* the views are gone: the memory is the connection's again */
+    b->cap = 0;
+    c->in_blk = NULL;
+    motan__inblk_release(b);
+    return 1;
+}
+
+/*
+ * Responses hold views into the input memory, which has no room left: the unparsed bytes
+ * move to the spare memory (grown to want more), the shared block is left to its holders.
+ */
+static int in_unshare(motan__conn *c, size_t want)
+{
+    size_t have = c->in->len - c->in_off;
+    size_t cap = have + want < READ_CHUNK ? READ_CHUNK : have + want;
+    if (c->spare_cap < cap) {
+        uint8_t *p = motan_realloc(c->spare, cap);
+        if (!p)
+            return MOTAN_ENOMEM;
+        c->spare = p;
+        c->spare_cap = cap;
+    }
+    if (have)
+        memcpy(c->spare, c->in->data + c->in_off, have);
+    c->in->data = c->spare;
+    c->in->cap = c->spare_cap;
+    c->in->len = have;
+    c->in_off = 0;
+    c->spare = NULL;
+    c->spare_cap = 0;
+    motan__inblk *b = c->in_blk;
+    c->in_blk = NULL;
+    motan__inblk_release(b);
+    return MOTAN_OK;
+}
+
+/* Gives up the input memory (and the spare): freed, or left to the responses holding it. */
+static void in_free(motan__conn *c)
+{
+    if (!in_own(c)) {
+        motan__inblk *b = c->in_blk;
+        c->in_blk = NULL;
+        motan__inblk_release(b);
+    } else {
+        motan_free(c->in->data);
+    }
+    c->in->data = NULL;
+    c->in->cap = c->in->len = 0;
+    c->in_off = 0;
+    motan_free(c->spare);
+    c->spare = NULL;
+    c->spare_cap = 0;
+    c->frame_at = NULL;
+}
+
 static void shrink_input(motan__conn *c, size_t keep)
 {
-    if (c->in->len == 0 && c->in->cap > keep) {
-        motan_free(c->in->data);
-        c->in->data = NULL;
-        c->in->cap = 0;
+    if (c->in->len == 0 && c->in->cap > keep)
+        in_free(c);
+}
+
+int motan__conn_hold_frame(motan__conn *c, motan__frame_hold *h)
+{
+    /* A response keeps the whole memory alive: only frames big next to it may pin it. */
+    if (!c->frame_at || c->frame_len < HOLD_MIN || c->frame_len < c->in->cap / 8)
+        return 0;
+    if (!c->in_blk) {
+        motan__inblk *b = motan__inblk_get();
+        if (!b)
+            return 0;
+        if (b->data && !c->spare) { /* a pooled block's memory becomes the spare */
+            c->spare = b->data;
+            c->spare_cap = b->cap;
+        } else {
+            motan_free(b->data);
+        }
+        b->data = c->in->data;
+        b->cap = c->in->cap;
+        c->in_blk = b;
     }
+    atomic_fetch_add_explicit(&c->in_blk->refs, 1, memory_order_relaxed);
+    h->release = motan__inblk_release;
+    h->ctx = c->in_blk;
+    h->lo = c->frame_at;
+    h->hi = c->frame_at + c->frame_len;
+    return 1;
 }
 
 /* Closes the socket of the address being tried (the connection attempt may go on). */
@@ -100,9 +192,7 @@ static void close_socket(motan__conn *c)
     c->flush_scheduled = 0;
     c->state = CONN_IDLE;
     c->generation++;
-    motan_buf_reset(c->in);
-    c->in_off = 0;
-    shrink_input(c, 0);
+    in_free(c);
     c->need = 0;
     c->frame_since_us = 0;
     evbuffer_drain(c->out, evbuffer_get_length(c->out));
@@ -115,6 +205,8 @@ void motan__conn_destroy(motan__conn *c)
         close_socket(c);
     if (c->out)
         evbuffer_free(c->out);
+    if (c->in)
+        in_free(c);
     motan_buf_free(c->in);
     c->out = NULL;
     c->in = NULL;
@@ -594,7 +686,7 @@ void motan__conn_consumed(motan__conn *c, size_t pos)
      * need was measured from that frame's start (the parser saw data + pos): it stays.
      */
     c->in_off += pos;
-    if (c->in_off == c->in->len)
+    if (c->in_off == c->in->len && in_own(c)) /* else responses still read the memory */
         c->in->len = c->in_off = 0;
 }
 
@@ -621,14 +713,17 @@ static int parse_frames(motan__conn *c)
             motan__conn_fail(c, rc, msg);
             return 0;
         }
+        c->frame_at = data + pos;
+        c->frame_len = used;
         pos += used;
         c->need = 0;
         motan__endpoint_on_frame(ep, c, ep->frame);
+        c->frame_at = NULL;
         if (ep->closing || gen != c->generation)
             return 0;
     }
     motan__conn_consumed(c, pos);
-    if (c->in->len == 0) {
+    if (c->in->len == c->in_off) { /* no partial frame (the memory may still be lent) */
         c->frame_since_us = 0;
         shrink_input(c, IN_KEEP_MAX);
     } else if (pos || !c->frame_since_us) {
@@ -668,10 +763,17 @@ static void do_read(motan__conn *c)
 {
     motan_endpoint *ep = c->ep;
     for (int i = 0; i < READS_PER_EVENT; i++) {
+        if (c->in_blk && c->in_off == c->in->len && in_own(c))
+            c->in->len = c->in_off = 0; /* the views are gone: read into the hot start again */
         size_t want = READ_CHUNK, have = c->in->len - c->in_off;
         if (c->need > have && c->need - have > want)
             want = c->need - have;
-        if (c->in_off && c->in->cap - c->in->len < want && have <= c->in->cap / 4) {
+        if (c->in->cap - c->in->len < want && !in_own(c)) {
+            if (in_unshare(c, want) != MOTAN_OK) {
+                motan__conn_fail(c, MOTAN_ENOMEM, "out of memory for a response");
+                return;
+            }
+        } else if (c->in_off && c->in->cap - c->in->len < want && have <= c->in->cap / 4) {
             /* Out of room behind the partial frame: it moves to the front now, while it is
              * small next to the buffer (else the buffer grows: moves stay rare). */
             memmove(c->in->data, c->in->data + c->in_off, have);
@@ -695,7 +797,7 @@ static void do_read(motan__conn *c)
         }
         if (n == 0) {
             motan__conn_fail(c, MOTAN_ECONNECT,
-                             c->in->len ? "connection closed by the server inside a frame"
+                             c->in->len > c->in_off ? "connection closed by the server inside a frame"
                                         : "connection closed by the server");
             return;
         }

@@ -703,7 +703,11 @@ void motan__endpoint_on_frame(motan_endpoint *ep, motan__conn *c, const motan_fr
         motan_response_set_frame_raw(resp, f); /* pass-through: not decoded */
     } else if (call->req) {
         motan_response_set_max_decoded(resp, ep->max_decoded);
-        motan_response_set_frame(resp, f);
+        motan__frame_hold h;
+        if (motan__conn_hold_frame(c, &h))
+            motan__response_set_frame_held(resp, f, &h); /* big bytes: views into the input */
+        else
+            motan_response_set_frame(resp, f);
     }
     if (MOTAN_UNLIKELY(call->flags & MOTAN_CALL_PHASES))
         call->t_decoded = motan_now_us();

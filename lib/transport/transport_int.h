@@ -11,6 +11,7 @@
 
 #include <motan/transport.h>
 
+#include "codec/codec_int.h"
 #include "core/core_int.h"
 #include "transport/sock.h"
 
@@ -100,6 +101,19 @@ enum { CONN_IDLE, CONN_CONNECTING, CONN_CONNECTED };
 struct evdns_getaddrinfo_request;
 struct evutil_addrinfo;
 
+/* inblk.c: input memory a connection shares with responses that hold views into it. */
+typedef struct motan__inblk {
+    atomic_int refs;
+    uint8_t *data; /* owned: freed or pooled with the block */
+    size_t cap;
+    struct motan__inblk *next; /* in the pool */
+} motan__inblk;
+
+/* A block with one reference (pooled: it may come with memory), NULL on out of memory. */
+motan__inblk *motan__inblk_get(void);
+/* Drops a reference (any thread); the last one pools or frees the block. */
+void motan__inblk_release(void *b);
+
 struct motan__conn {
     motan_endpoint *ep;
     int state;
@@ -116,6 +130,11 @@ struct motan__conn {
     motan_buf *in;      /* received bytes, frames parsed in place */
     size_t in_off;      /* bytes at the front of `in` already parsed (moved out lazily) */
     size_t need;        /* bytes the frame being received needs in total */
+    motan__inblk *in_blk; /* set: `in`'s memory is the block's, responses may hold views in it */
+    uint8_t *spare;       /* owned memory for the input once the shared block is left */
+    size_t spare_cap;
+    const uint8_t *frame_at; /* the frame being delivered (in `in`) and its length */
+    size_t frame_len;
     uint64_t frame_since_us; /* when the incomplete frame at the front of `in` began, 0: none */
     motan__call *unsent_head, *unsent_tail; /* waiting to be encoded into out */
     motan__call *sent_head, *sent_tail;     /* written (or in out), waiting for answers */
@@ -212,6 +231,12 @@ void motan__conn_enqueue(motan__conn *c, motan__call *call);
  * length the read hint (need) already is.
  */
 void motan__conn_consumed(motan__conn *c, size_t pos);
+/*
+ * During the delivery of a frame: lends the input memory the frame sits in, when the frame
+ * is big enough next to that memory for views into it to be worth pinning it. 1 with *h set
+ * (the taker releases it), 0 when the frame is to be copied as usual.
+ */
+int motan__conn_hold_frame(motan__conn *c, motan__frame_hold *h);
 /* Takes call off the connection's lists. */
 void motan__conn_unlink(motan__conn *c, motan__call *call);
 /* A call on c timed out after timeout_ms: closes c if its input is stuck (conn.c). */

@@ -4,7 +4,7 @@
  * call completed exactly once, constructors that fail say why in errbuf, and nothing leaks
  * (the hooks count live blocks; `make sweep-valgrind` runs the same sweep under memcheck).
  *
- * Scenarios: a blocking call, async calls, submit/poll, client new/free with a file
+ * Scenarios: a blocking call, big bytes answers kept as views, async calls, submit/poll, client new/free with a file
  * registry, and failover across a killed server. MOTAN_SWEEP_STRIDE=n tries every n-th k
  * only (the default, 1, is every k).
  */
@@ -129,6 +129,11 @@ static motan_request *echo_request(motan_client *c, int i)
     return r;
 }
 
+static int v_is_bytes(const motan_response *r)
+{
+    return motan_value_type(motan_response_get_value(r)) == MOTAN_T_BYTES;
+}
+
 /* ---- scenarios: each runs once with the k-th allocation failing ------------------------ */
 
 /* n blocking calls through a client for url: each returns once, with a response. */
@@ -153,6 +158,48 @@ static void blocking_calls(const char *url, int n)
 }
 
 static void sc_blocking(void) { blocking_calls(g_url, 2); }
+
+/*
+ * Big bytes answers, which a response keeps as views into the received memory: three calls
+ * whose responses all live until the end, where each still holds its own bytes.
+ */
+static void sc_big_views(void)
+{
+    enum { N = 3, BIG = 70 * 1024 };
+    motan_client *c = client(g_url);
+    if (!c)
+        return;
+    motan_response *kept[N] = {NULL};
+    static uint8_t blob[BIG];
+    for (int i = 0; i < N; i++) {
+        motan_request *r = motan_client_request(c, "echo");
+        if (!r)
+            continue;
+        memset(blob, 'a' + i, sizeof(blob));
+        motan_value *v = motan_value_new_bytes(motan_request_arena(r), blob, sizeof(blob));
+        if (v)
+            motan_request_add_arg(r, v);
+        int rc = motan_client_call(c, r, &kept[i]);
+        ck_assert_msg(kept[i] != NULL, "k=%d: a blocking call returned %s without a response",
+                      (int)g_k, motan_errname(rc));
+        ck_assert_int_eq(rc, motan_response_get_code(kept[i]));
+        motan_request_free(r);
+    }
+    for (int i = 0; i < N; i++) {
+        size_t len = 0;
+        const char *d = NULL;
+        if (!kept[i])
+            continue; /* its request could not be made */
+        if (motan_response_get_code(kept[i]) == MOTAN_OK && v_is_bytes(kept[i]))
+            d = motan_value_get_data(motan_response_get_value(kept[i]), &len);
+        for (size_t j = 0; d && j < len; j++)
+            ck_assert_msg(d[j] == 'a' + i, "k=%d: answer %d byte %zu is 0x%02x", (int)g_k, i, j,
+                          (unsigned char)d[j]);
+        ck_assert(!d || len == BIG);
+        motan_response_free(kept[i]);
+    }
+    motan_client_free(c);
+}
 
 /* Async calls: the callback of every accepted call runs exactly once, before the free ends. */
 typedef struct acall {
@@ -303,6 +350,9 @@ static void sweep(const char *name, void (*scenario)(void))
 START_TEST(sweep_blocking) { sweep("blocking call", sc_blocking); }
 END_TEST
 
+START_TEST(sweep_big_views) { sweep("big bytes answers kept as views", sc_big_views); }
+END_TEST
+
 START_TEST(sweep_async) { sweep("async calls", sc_async); }
 END_TEST
 
@@ -322,6 +372,7 @@ static Suite *sweep_suite(void)
     tcase_set_timeout(tc, 600);
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, sweep_blocking);
+    tcase_add_test(tc, sweep_big_views);
     tcase_add_test(tc, sweep_async);
     tcase_add_test(tc, sweep_submit_poll);
     tcase_add_test(tc, sweep_file_registry);
