@@ -195,7 +195,7 @@ static void response_fill_view(void *p)
                       0);
     motan__frame_hold h = {no_release, c, motan_buf_data(c->frame),
                            motan_buf_data(c->frame) + motan_buf_len(c->frame)};
-    motan__response_set_frame_held(c->resp, c->f, &h);
+    motan__response_set_frame_held(c->resp, c->f, 0, &h);
     BARRIER(motan_response_get_value(c->resp));
 }
 

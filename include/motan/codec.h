@@ -558,7 +558,8 @@ int motan_response_set_frame_raw(motan_response *r, const motan_frame *f);
 /*
  * The body of a response filled by motan_response_set_frame_raw (borrowed, lives with r;
  * "" with *len 0 for an empty body), or NULL with *len 0 when r holds no raw body. *len may
- * be NULL.
+ * be NULL. Use *len: a client's big raw body (4 KiB and more, from a big frame) is a view
+ * into the memory it was received in, with no NUL after it.
  */
 const uint8_t *motan_response_get_body(const motan_response *r, size_t *len);
 /* The serialization id of the received frame, -1 when no frame was received. */

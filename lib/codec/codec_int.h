@@ -299,11 +299,12 @@ typedef struct motan__frame_hold {
 } motan__frame_hold;
 
 /*
- * motan_response_set_frame with the frame's memory on loan: big bytes values of a Simple
- * body become views into it, and the response keeps the hold until it is reset, filled
- * again or freed. Always consumes the hold: released at once when no value points into it.
+ * motan_response_set_frame (raw: _set_frame_raw) with the frame's memory on loan: big bytes
+ * values of a Simple body (raw: a body of at least MOTAN__VIEW_MIN) become views into it, and
+ * the response keeps the hold until it is reset, filled again or freed. Always consumes the
+ * hold: released at once when nothing points into it.
  */
-int motan__response_set_frame_held(motan_response *r, const motan_frame *f,
+int motan__response_set_frame_held(motan_response *r, const motan_frame *f, int raw,
                                    const motan__frame_hold *h);
 
 #endif

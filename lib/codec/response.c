@@ -467,12 +467,11 @@ MOTAN_EXPORT int motan_response_get_serialization(const motan_response *r)
     return r ? r->ser : -1;
 }
 
-/* The hold applies: a Simple body that sits in the held memory as received (not inflated). */
+/* The hold applies: a body that sits in the held memory as received (not inflated). */
 static int body_held(const motan__frame_hold *h, const motan_frame *f, const uint8_t *body,
                      size_t blen)
 {
-    return h && motan_frame_get_serialization(f) == MOTAN_SER_SIMPLE &&
-           !(motan_frame_get_flags(f) & MOTAN_FLAG_GZIP) && body >= h->lo && body <= h->hi &&
+    return h && !(motan_frame_get_flags(f) & MOTAN_FLAG_GZIP) && body >= h->lo && body <= h->hi &&
            blen <= (size_t)(h->hi - body);
 }
 
@@ -487,6 +486,13 @@ static int from_frame(motan_response *r, const motan_frame *f, int raw,
         return r->code;
     size_t blen;
     const uint8_t *body = motan_frame_body(f, &blen);
+    if (raw && blen >= MOTAN__VIEW_MIN && body_held(h, f, body, blen)) {
+        r->value = NULL; /* pass-through: the body as received, a view */
+        r->body = body;
+        r->body_len = blen;
+        *views = 1;
+        return MOTAN_OK;
+    }
     if (raw)
         return keep_body(r, body, blen);
     motan_frame_kind kind = motan_frame_get_kind(f);
@@ -505,7 +511,7 @@ static int from_frame(motan_response *r, const motan_frame *f, int raw,
     size_t used = motan_arena_used(r->arena);
     motan_arena_set_limit(r->arena, budget > SIZE_MAX - used ? 0 : used + budget);
     int rc;
-    if (body_held(h, f, body, blen))
+    if (ser == MOTAN_SER_SIMPLE && body_held(h, f, body, blen))
         rc = motan__budget_rc(r->arena,
                               motan__simple_decode_views(body, blen, r->arena, MOTAN__VIEW_MIN,
                                                          views, &v, err, sizeof(err)),
@@ -534,11 +540,11 @@ MOTAN_EXPORT int motan_response_set_frame(motan_response *r, const motan_frame *
     return from_frame(r, f, 0, NULL, NULL);
 }
 
-int motan__response_set_frame_held(motan_response *r, const motan_frame *f,
+int motan__response_set_frame_held(motan_response *r, const motan_frame *f, int raw,
                                    const motan__frame_hold *h)
 {
     size_t views = 0;
-    int rc = from_frame(r, f, 0, h, &views);
+    int rc = from_frame(r, f, raw, h, &views);
     if (rc == MOTAN_OK && views && writable(r))
         r->hold = *h; /* set_head dropped any earlier hold */
     else

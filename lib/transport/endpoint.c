@@ -699,13 +699,15 @@ void motan__endpoint_on_frame(motan_endpoint *ep, motan__conn *c, const motan_fr
             c->read_us = call->t_frame ? call->t_frame : motan_now_us();
         motan_response_set_received_us(resp, c->read_us);
     }
-    if (call->req && motan_request_get_raw_response(call->req)) {
-        motan_response_set_frame_raw(resp, f); /* pass-through: not decoded */
-    } else if (call->req) {
-        motan_response_set_max_decoded(resp, ep->max_decoded);
+    if (call->req) {
+        int raw = motan_request_get_raw_response(call->req); /* pass-through: not decoded */
         motan__frame_hold h;
+        if (!raw)
+            motan_response_set_max_decoded(resp, ep->max_decoded);
         if (motan__conn_hold_frame(c, &h))
-            motan__response_set_frame_held(resp, f, &h); /* big bytes: views into the input */
+            motan__response_set_frame_held(resp, f, raw, &h); /* big bytes: views into the input */
+        else if (raw)
+            motan_response_set_frame_raw(resp, f);
         else
             motan_response_set_frame(resp, f);
     }

@@ -751,6 +751,57 @@ START_TEST(test_kept_answers_keep_their_bytes)
 }
 END_TEST
 
+/* Pass-through answers (the agent's): a big raw body is a view, kept intact, and allocates nothing. */
+static void check_raw(motan_response *resp, size_t size, char fill)
+{
+    ck_assert_msg(motan_response_get_code(resp) == MOTAN_OK, "%s", motan_response_get_errmsg(resp));
+    size_t len = 0;
+    const uint8_t *b = motan_response_get_body(resp, &len);
+    ck_assert_uint_eq(len, size + 5); /* Simple: tag, 4-byte length, the bytes */
+    ck_assert_int_eq(b[0], MOTAN_T_BYTES);
+    size_t j = 5;
+    while (j < len && b[j] == (uint8_t)fill)
+        j++;
+    ck_assert_msg(j == len, "raw body byte %zu of %zu is 0x%02x", j, len, b[j]);
+}
+
+START_TEST(test_raw_answers_are_views)
+{
+    tu_fail_alloc_start(0);
+    motan_client *c = client_for("requestTimeout=3000&connections=1");
+    motan_response *kept[8] = {NULL};
+    for (int i = 0; i < 8; i++) {
+        motan_request *r = bytes_request(c, 50000 + (size_t)i * 7000, kept_fill(i));
+        motan_request_set_raw_response(r, 1);
+        ck_assert_int_eq(motan_client_call(c, r, &kept[i]), MOTAN_OK);
+        motan_request_free(r);
+    }
+    motan_request *r = bytes_request(c, 65536, 'r');
+    motan_request_set_raw_response(r, 1);
+    unsigned long long before = 0;
+    for (int i = 0; i < WARM + COUNTED; i++) {
+        if (i == WARM)
+            before = tu_fail_alloc_seen();
+        motan_response *resp = NULL;
+        ck_assert_int_eq(motan_client_call(c, r, &resp), MOTAN_OK);
+        if (i % 100 == 0)
+            check_raw(resp, 65536, 'r');
+        motan_response_free(resp);
+    }
+    unsigned long long allocs = tu_fail_alloc_seen() - before;
+    ck_assert_msg(allocs <= WARM_ALLOWED_VIEWS(COUNTED),
+                  "%llu allocations in %d warm 64 KiB pass-through calls", allocs, COUNTED);
+    for (int i = 0; i < 8; i++) {
+        check_raw(kept[i], 50000 + (size_t)i * 7000, kept_fill(i));
+        motan_response_free(kept[i]);
+    }
+    motan_request_free(r);
+    motan_client_free(c);
+    ck_assert_int_eq(tu_fail_alloc_live(), 0);
+    tu_fail_alloc_stop();
+}
+END_TEST
+
 /* 8 in flight, answers freed by the callbacks on the loop thread and by the caller. */
 typedef struct vstate {
     pthread_mutex_t mu;
@@ -838,6 +889,7 @@ static Suite *perf_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_kept_answers_keep_their_bytes);
     tcase_add_test(tc, test_views_with_calls_in_flight);
+    tcase_add_test(tc, test_raw_answers_are_views);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -3,7 +3,7 @@
  * (motan__response_set_frame_held) points its big bytes values into that memory, copies
  * everything else, and lets go of the memory exactly once: at once when nothing points into
  * it (small values, strings, a gzip body, a decode error), else when it is reset, filled
- * again or freed; under allocation failures too.
+ * again or freed; under allocation failures too. A big raw (pass-through) body is a view.
  */
 #include <check.h>
 #include <stdio.h>
@@ -50,7 +50,7 @@ static int fill_held(motan_response *r, motan_frame *f, motan_buf *b)
                      MOTAN_OK);
     motan__frame_hold h = {release, &g_released, motan_buf_data(b),
                            motan_buf_data(b) + motan_buf_len(b)};
-    return motan__response_set_frame_held(r, f, &h);
+    return motan__response_set_frame_held(r, f, 0, &h);
 }
 
 static int inside(const motan_buf *b, const char *p)
@@ -139,6 +139,49 @@ START_TEST(nothing_to_view_releases_at_once)
 }
 END_TEST
 
+/* Pass-through: a big raw body is a view too (any serialization), a small one a copy. */
+START_TEST(raw_bodies)
+{
+    g_released = 0;
+    motan_frame *f = motan_frame_new();
+    motan_response *r = motan_response_new();
+    motan_buf *b = motan_buf_new(0); /* msgpack bytes: never decoded here */
+    size_t mark;
+    motan_frame_write_begin(b, MOTAN_FLAG_RESPONSE, 0, MOTAN_SER_MSGPACK, 9, &mark);
+    motan_frame_write_body_begin(b, mark);
+    static uint8_t opaque[10000];
+    memset(opaque, 0xc1, sizeof(opaque));
+    motan_buf_append(b, opaque, sizeof(opaque));
+    motan_frame_write_end(b, mark, 0);
+    ck_assert_int_eq(motan_frame_parse(f, motan_buf_data(b), motan_buf_len(b), 0, NULL, NULL, 0),
+                     MOTAN_OK);
+    motan__frame_hold h = {release, &g_released, motan_buf_data(b),
+                           motan_buf_data(b) + motan_buf_len(b)};
+    ck_assert_int_eq(motan__response_set_frame_held(r, f, 1, &h), MOTAN_OK);
+    size_t len, flen;
+    const uint8_t *body = motan_response_get_body(r, &len);
+    ck_assert_ptr_eq(body, motan_frame_body(f, &flen));
+    ck_assert_uint_eq(len, flen);
+    ck_assert_int_eq(motan_response_get_serialization(r), MOTAN_SER_MSGPACK);
+    ck_assert_int_eq(g_released, 0);
+    motan_buf *small = frame_with(100, 0);
+    ck_assert_int_eq(motan_frame_parse(f, motan_buf_data(small), motan_buf_len(small), 0, NULL,
+                                       NULL, 0),
+                     MOTAN_OK);
+    h.lo = motan_buf_data(small);
+    h.hi = h.lo + motan_buf_len(small);
+    ck_assert_int_eq(motan__response_set_frame_held(r, f, 1, &h), MOTAN_OK);
+    ck_assert_int_eq(g_released, 2); /* the first hold when filled again, the second at once */
+    body = motan_response_get_body(r, &len);
+    ck_assert(!inside(small, (const char *)body) && body[len] == 0);
+    motan_response_free(r);
+    ck_assert_int_eq(g_released, 2);
+    motan_buf_free(b);
+    motan_buf_free(small);
+    motan_frame_free(f);
+}
+END_TEST
+
 /* Every allocation failing in turn: an error or a result, and the hold let go exactly once. */
 START_TEST(allocation_failures)
 {
@@ -153,7 +196,7 @@ START_TEST(allocation_failures)
         motan_response *r = motan_response_new_or_oom();
         motan__frame_hold h = {release, &g_released, motan_buf_data(b),
                                motan_buf_data(b) + motan_buf_len(b)};
-        int rc = motan__response_set_frame_held(r, f, &h);
+        int rc = motan__response_set_frame_held(r, f, 0, &h);
         ck_assert_msg(rc == MOTAN_OK || rc == MOTAN_ENOMEM, "k=%lu: %s", k, motan_errname(rc));
         ck_assert_int_eq(rc, motan_response_get_code(r));
         if (rc == MOTAN_OK) {
@@ -180,6 +223,7 @@ static Suite *suite(void)
     TCase *t = tcase_create("views");
     tcase_add_test(t, big_bytes_are_views_the_rest_copies);
     tcase_add_test(t, nothing_to_view_releases_at_once);
+    tcase_add_test(t, raw_bodies);
     tcase_add_test(t, allocation_failures);
     suite_add_tcase(s, t);
     return s;
