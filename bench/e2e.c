@@ -10,7 +10,8 @@
  *   e2e.ratio.<inflight>.<size> <libmotan rps / floor rps> x_floor
  * Client CPU is getrusage(RUSAGE_SELF) over the run (the server is another process).
  * BENCH_SECONDS (default 1.5) sets the measured time of each side of a figure; BENCH_ONLY
- * ("8.16 64.65536") runs only the figures named.
+ * ("8.16 64.65536") runs only the figures named; BENCH_SIDE=motan or floor runs only that
+ * side (no ratio line), so that perf stat, nstat or strace see one of them alone.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -146,11 +147,17 @@ static void figure(const tu_server *srv, int inflight, size_t size)
     tu_floor *f = tu_floor_open(srv, 1, inflight, frame);
     tu_lat floor_st = {0};
     int rounds = tu_bench_rounds();
+    const char *side_only = getenv("BENCH_SIDE");
+    int run_motan = !side_only || strcmp(side_only, "floor") != 0;
+    int run_floor = !side_only || strcmp(side_only, "motan") != 0;
     for (int i = 0; i < rounds; i++) {
-        tu_lat_start(&m.r.st);
-        slice(&m, motan_now_us() + (uint64_t)(g_seconds / rounds * 1e6));
-        tu_lat_stop(&m.r.st);
-        tu_floor_run(f, g_seconds / rounds, &floor_st);
+        if (run_motan) {
+            tu_lat_start(&m.r.st);
+            slice(&m, motan_now_us() + (uint64_t)(g_seconds / rounds * 1e6));
+            tu_lat_stop(&m.r.st);
+        }
+        if (run_floor)
+            tu_floor_run(f, g_seconds / rounds, &floor_st);
     }
     char label[64];
     snprintf(label, sizeof(label), "e2e.%d.%zu", inflight, size);
@@ -158,11 +165,12 @@ static void figure(const tu_server *srv, int inflight, size_t size)
         fprintf(stderr, "%s: %d errors\n", label, m.r.errors);
     /* Under callgrind (--toggle-collect=event_base_loop): Collected / calls = instructions per call. */
     fprintf(stderr, "# %s.calls %llu\n", label, m.r.calls);
-    double rps = tu_lat_report(label, &m.r.st);
+    double rps = run_motan ? tu_lat_report(label, &m.r.st) : 0;
     snprintf(label, sizeof(label), "e2e.floor.%d.%zu", inflight, size);
-    double floor_rps = tu_lat_report(label, &floor_st);
+    double floor_rps = run_floor ? tu_lat_report(label, &floor_st) : 0;
     snprintf(label, sizeof(label), "e2e.ratio.%d.%zu", inflight, size);
-    tu_bench_ratio(label, rps, floor_rps);
+    if (run_motan && run_floor)
+        tu_bench_ratio(label, rps, floor_rps);
     tu_floor_close(f);
     motan_buf_free(frame);
     motan_request_free(req);

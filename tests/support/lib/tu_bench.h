@@ -19,8 +19,9 @@ typedef struct tu_lat {
     size_t n, cap;
     uint64_t wall_us; /* summed over the slices */
     double cpu_us;    /* process CPU time, likewise */
+    double user_us;   /* the user part of it */
     uint64_t t0;      /* private: the open slice */
-    double cpu0;
+    double cpu0, user0;
 } tu_lat;
 
 /* Process CPU time (user + system) so far, µs. */
