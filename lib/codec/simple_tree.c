@@ -142,6 +142,7 @@ MOTAN_EXPORT int motan_simple_decode(const uint8_t *data, size_t len, motan_aren
     size_t views;
     return motan__simple_decode_views(data, len, a, 0, &views, out, errbuf, errlen);
 }
+
 MOTAN_EXPORT int motan_simple_decode_seq(const uint8_t *data, size_t len, motan_arena *a,
                                          motan_value **out, char *errbuf, size_t errlen)
 {

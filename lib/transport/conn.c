@@ -56,7 +56,6 @@ int motan__conn_init(motan__conn *c, motan_endpoint *ep)
     return MOTAN_OK;
 }
 
-/* Empty input: do not keep a large frame's buffer (any buffer once closed) for long. */
 /*
  * 1 when the connection alone owns its input memory again: no block, or a block that no
  * response holds any more (it leaves the memory to the connection).
@@ -123,6 +122,7 @@ static void in_free(motan__conn *c)
     c->frame_at = NULL;
 }
 
+/* Empty input: do not keep a large frame's buffer (any buffer once closed) for long. */
 static void shrink_input(motan__conn *c, size_t keep)
 {
     if (c->in->len == 0 && c->in->cap > keep)
@@ -797,8 +797,9 @@ static void do_read(motan__conn *c)
         }
         if (n == 0) {
             motan__conn_fail(c, MOTAN_ECONNECT,
-                             c->in->len > c->in_off ? "connection closed by the server inside a frame"
-                                        : "connection closed by the server");
+                             c->in->len > c->in_off
+                                 ? "connection closed by the server inside a frame"
+                                 : "connection closed by the server");
             return;
         }
         if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
