@@ -44,16 +44,7 @@ struct motan_response {
  * and in what each keeps (arena blocks, metadata slots); emptied when the allocator hooks
  * change. Off under AddressSanitizer, which must still see a response used after its free.
  */
-#if defined(__SANITIZE_ADDRESS__)
-#define POOL_MAX 0
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define POOL_MAX 0
-#endif
-#endif
-#ifndef POOL_MAX
-#define POOL_MAX 256
-#endif
+#define POOL_MAX (MOTAN__ASAN ? 0 : 256)
 #define POOL_KEEP_BLOCK (32 * 1024) /* largest arena block a pooled response keeps */
 #define POOL_KEEP_META 32
 #define POOL_KEEP_ENDPOINT 256

@@ -19,6 +19,19 @@
 #define MOTAN_LIKELY(x) __builtin_expect(!!(x), 1)
 #define MOTAN_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
+/* 1 under AddressSanitizer: process-wide pools of freed objects are off, so that it still
+ * sees an object used after its free. */
+#if defined(__SANITIZE_ADDRESS__)
+#define MOTAN__ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define MOTAN__ASAN 1
+#endif
+#endif
+#ifndef MOTAN__ASAN
+#define MOTAN__ASAN 0
+#endif
+
 struct motan_buf {
     uint8_t *data;
     size_t len;

@@ -10,16 +10,7 @@
 
 #include "transport/transport_int.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define POOL_MAX 0
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define POOL_MAX 0
-#endif
-#endif
-#ifndef POOL_MAX
-#define POOL_MAX 32
-#endif
+#define POOL_MAX (MOTAN__ASAN ? 0 : 32)
 #define POOL_KEEP_BYTES (8u * 1024 * 1024) /* memory the pooled blocks keep, in all */
 #define POOL_KEEP_BLOCK (1024 * 1024)      /* the largest memory a pooled block keeps */
 

@@ -227,8 +227,8 @@ void motan__conn_destroy(motan__conn *c);
 void motan__conn_enqueue(motan__conn *c, motan__call *call);
 /*
  * The pos bytes at in_off of the input were whole frames: drops them (in_off moves past
- * them; the input empties when nothing is left), keeping the partial frame, whose total
- * length the read hint (need) already is.
+ * them; the input empties when nothing is left and no response holds views into it),
+ * keeping the partial frame, whose total length the read hint (need) already is.
  */
 void motan__conn_consumed(motan__conn *c, size_t pos);
 /*

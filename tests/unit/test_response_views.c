@@ -23,13 +23,21 @@ static void release(void *ctx)
     g_released++;
 }
 
-/* A Simple response frame: an array of a big bytes, a small bytes and a string (gzip: level). */
-static motan_buf *frame_with(size_t big, int gzip)
+/* A response frame with body[0..len) (gzip: the level, 0 for none). */
+static motan_buf *frame_of(uint8_t ser, const void *body, size_t len, int gzip)
 {
     motan_buf *b = motan_buf_new(0);
     size_t mark;
-    motan_frame_write_begin(b, MOTAN_FLAG_RESPONSE, 0, MOTAN_SER_SIMPLE, 9, &mark);
+    motan_frame_write_begin(b, MOTAN_FLAG_RESPONSE, 0, ser, 9, &mark);
     motan_frame_write_body_begin(b, mark);
+    motan_buf_append(b, body, len);
+    motan_frame_write_end(b, mark, gzip);
+    return b;
+}
+
+/* A Simple response frame: an array of a big bytes, a small bytes and a string (gzip: level). */
+static motan_buf *frame_with(size_t big, int gzip)
+{
     motan_arena *a = motan_arena_new();
     motan_value *arr = motan_value_new_container(a, MOTAN_T_ARRAY);
     char *blob = malloc(big);
@@ -38,19 +46,27 @@ static motan_buf *frame_with(size_t big, int gzip)
     motan_value_append(arr, motan_value_new_bytes(a, "tiny", 4));
     motan_value_append(arr, motan_value_new_string(a, blob, big));
     free(blob);
-    ck_assert_int_eq(motan_simple_write_value(b, arr), MOTAN_OK);
+    motan_buf *body = motan_buf_new(0);
+    ck_assert_int_eq(motan_simple_write_value(body, arr), MOTAN_OK);
     motan_arena_free(a);
-    motan_frame_write_end(b, mark, gzip);
+    motan_buf *b = frame_of(MOTAN_SER_SIMPLE, motan_buf_data(body), motan_buf_len(body), gzip);
+    motan_buf_free(body);
     return b;
 }
 
-static int fill_held(motan_response *r, motan_frame *f, motan_buf *b)
+/* The whole of b lent, released into g_released. */
+static motan__frame_hold hold_of(const motan_buf *b)
+{
+    return (motan__frame_hold){release, &g_released, motan_buf_data(b),
+                               motan_buf_data(b) + motan_buf_len(b)};
+}
+
+static int fill_held(motan_response *r, motan_frame *f, motan_buf *b, int raw)
 {
     ck_assert_int_eq(motan_frame_parse(f, motan_buf_data(b), motan_buf_len(b), 0, NULL, NULL, 0),
                      MOTAN_OK);
-    motan__frame_hold h = {release, &g_released, motan_buf_data(b),
-                           motan_buf_data(b) + motan_buf_len(b)};
-    return motan__response_set_frame_held(r, f, 0, &h);
+    motan__frame_hold h = hold_of(b);
+    return motan__response_set_frame_held(r, f, raw, &h);
 }
 
 static int inside(const motan_buf *b, const char *p)
@@ -65,7 +81,7 @@ START_TEST(big_bytes_are_views_the_rest_copies)
     motan_buf *b = frame_with(10000, 0);
     motan_frame *f = motan_frame_new();
     motan_response *r = motan_response_new();
-    ck_assert_int_eq(fill_held(r, f, b), MOTAN_OK);
+    ck_assert_int_eq(fill_held(r, f, b, 0), MOTAN_OK);
     ck_assert_int_eq(g_released, 0); /* a value points into the frame: held */
     const motan_value *v = motan_response_get_value(r);
     size_t len;
@@ -93,8 +109,8 @@ START_TEST(big_bytes_are_views_the_rest_copies)
 
     /* Filled again, and freed: one release each. */
     r = motan_response_new();
-    ck_assert_int_eq(fill_held(r, f, b), MOTAN_OK);
-    ck_assert_int_eq(fill_held(r, f, b), MOTAN_OK);
+    ck_assert_int_eq(fill_held(r, f, b, 0), MOTAN_OK);
+    ck_assert_int_eq(fill_held(r, f, b, 0), MOTAN_OK);
     ck_assert_int_eq(g_released, 2); /* the second fill let go of the first hold */
     motan_response_set_error(r, MOTAN_ETIMEOUT, "later");
     ck_assert_int_eq(g_released, 2); /* an error does not reset the arena: still held */
@@ -111,24 +127,19 @@ START_TEST(nothing_to_view_releases_at_once)
     motan_frame *f = motan_frame_new();
     motan_response *r = motan_response_new();
     motan_buf *small = frame_with(100, 0);
-    ck_assert_int_eq(fill_held(r, f, small), MOTAN_OK);
+    ck_assert_int_eq(fill_held(r, f, small, 0), MOTAN_OK);
     ck_assert_int_eq(g_released, 1);
     motan_buf *gz = frame_with(10000, 6);
     ck_assert(motan_buf_data(gz)[2] & MOTAN_FLAG_GZIP);
-    ck_assert_int_eq(fill_held(r, f, gz), MOTAN_OK);
+    ck_assert_int_eq(fill_held(r, f, gz, 0), MOTAN_OK);
     ck_assert_int_eq(g_released, 2); /* inflated elsewhere: copied */
     size_t len;
     motan_value_get_data(motan_value_at(motan_response_get_value(r), 0), &len);
     ck_assert_uint_eq(len, 10000);
     /* A body that does not decode: the error, and the hold let go. */
-    motan_buf *bad = motan_buf_new(0);
-    size_t mark;
-    motan_frame_write_begin(bad, MOTAN_FLAG_RESPONSE, 0, MOTAN_SER_SIMPLE, 9, &mark);
-    motan_frame_write_body_begin(bad, mark);
     uint8_t body[] = {MOTAN_T_BYTES, 0, 0, 0x20, 0}; /* 8 KiB announced, none there */
-    motan_buf_append(bad, body, sizeof(body));
-    motan_frame_write_end(bad, mark, 0);
-    ck_assert_int_eq(fill_held(r, f, bad), MOTAN_EDECODE);
+    motan_buf *bad = frame_of(MOTAN_SER_SIMPLE, body, sizeof(body), 0);
+    ck_assert_int_eq(fill_held(r, f, bad, 0), MOTAN_EDECODE);
     ck_assert_int_eq(g_released, 3);
     motan_response_free(r);
     ck_assert_int_eq(g_released, 3);
@@ -145,19 +156,10 @@ START_TEST(raw_bodies)
     g_released = 0;
     motan_frame *f = motan_frame_new();
     motan_response *r = motan_response_new();
-    motan_buf *b = motan_buf_new(0); /* msgpack bytes: never decoded here */
-    size_t mark;
-    motan_frame_write_begin(b, MOTAN_FLAG_RESPONSE, 0, MOTAN_SER_MSGPACK, 9, &mark);
-    motan_frame_write_body_begin(b, mark);
-    static uint8_t opaque[10000];
+    static uint8_t opaque[10000]; /* msgpack bytes: never decoded here */
     memset(opaque, 0xc1, sizeof(opaque));
-    motan_buf_append(b, opaque, sizeof(opaque));
-    motan_frame_write_end(b, mark, 0);
-    ck_assert_int_eq(motan_frame_parse(f, motan_buf_data(b), motan_buf_len(b), 0, NULL, NULL, 0),
-                     MOTAN_OK);
-    motan__frame_hold h = {release, &g_released, motan_buf_data(b),
-                           motan_buf_data(b) + motan_buf_len(b)};
-    ck_assert_int_eq(motan__response_set_frame_held(r, f, 1, &h), MOTAN_OK);
+    motan_buf *b = frame_of(MOTAN_SER_MSGPACK, opaque, sizeof(opaque), 0);
+    ck_assert_int_eq(fill_held(r, f, b, 1), MOTAN_OK);
     size_t len, flen;
     const uint8_t *body = motan_response_get_body(r, &len);
     ck_assert_ptr_eq(body, motan_frame_body(f, &flen));
@@ -165,12 +167,7 @@ START_TEST(raw_bodies)
     ck_assert_int_eq(motan_response_get_serialization(r), MOTAN_SER_MSGPACK);
     ck_assert_int_eq(g_released, 0);
     motan_buf *small = frame_with(100, 0);
-    ck_assert_int_eq(motan_frame_parse(f, motan_buf_data(small), motan_buf_len(small), 0, NULL,
-                                       NULL, 0),
-                     MOTAN_OK);
-    h.lo = motan_buf_data(small);
-    h.hi = h.lo + motan_buf_len(small);
-    ck_assert_int_eq(motan__response_set_frame_held(r, f, 1, &h), MOTAN_OK);
+    ck_assert_int_eq(fill_held(r, f, small, 1), MOTAN_OK);
     ck_assert_int_eq(g_released, 2); /* the first hold when filled again, the second at once */
     body = motan_response_get_body(r, &len);
     ck_assert(!inside(small, (const char *)body) && body[len] == 0);
@@ -194,8 +191,7 @@ START_TEST(allocation_failures)
         g_released = 0;
         tu_fail_alloc_start(k);
         motan_response *r = motan_response_new_or_oom();
-        motan__frame_hold h = {release, &g_released, motan_buf_data(b),
-                               motan_buf_data(b) + motan_buf_len(b)};
+        motan__frame_hold h = hold_of(b);
         int rc = motan__response_set_frame_held(r, f, 0, &h);
         ck_assert_msg(rc == MOTAN_OK || rc == MOTAN_ENOMEM, "k=%lu: %s", k, motan_errname(rc));
         ck_assert_int_eq(rc, motan_response_get_code(r));
