@@ -355,16 +355,21 @@ MOTAN_EXPORT void motan_response_set_request_id(motan_response *r, uint64_t id)
 }
 
 /* Decimal integer, nothing else; -1 when absent or unparsable. */
-static int64_t parse_pt(const char *s)
+/* M_pt as strtoll would read it up to a NUL, without its locale and errno cost: -1 if bad. */
+static int64_t parse_pt(const char *s, size_t len)
 {
-    if (!s || !*s || !((*s >= '0' && *s <= '9') || *s == '-'))
+    size_t n = s ? strnlen(s, len) : 0, i = 0;
+    int neg = n && s[0] == '-';
+    if (n == (size_t)neg)
         return -1;
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || *end || end == s)
-        return -1;
-    return v;
+    uint64_t v = 0, max = neg ? (uint64_t)INT64_MAX + 1u : (uint64_t)INT64_MAX;
+    for (i = (size_t)neg; i < n; i++) {
+        unsigned d = (unsigned)(unsigned char)s[i] - '0';
+        if (d > 9 || v > (max - d) / 10)
+            return -1;
+        v = v * 10 + d;
+    }
+    return neg ? (v > (uint64_t)INT64_MAX ? INT64_MIN : -(int64_t)v) : (int64_t)v;
 }
 
 static int copy_meta(motan_response *r, const motan_frame *f)
@@ -389,14 +394,19 @@ static int copy_meta(motan_response *r, const motan_frame *f)
     if (!copy)
         return MOTAN_ENOMEM;
     memcpy(copy, f->meta, end);
+    const motan__meta_ent *pt = NULL; /* the last M_pt, as motan_response_get_meta finds it */
     for (size_t i = 0; i < n; i++) {
         const motan__meta_ent *e = &f->ents[i];
+        if (e->klen == 4 && !memcmp(copy + e->koff, "M_pt", 4))
+            pt = e;
         copy[e->koff + e->klen] = '\0';
         copy[e->voff + e->vlen] = '\0';
         r->meta[i].k = copy + e->koff;
         r->meta[i].v = copy + e->voff;
     }
     r->nmeta = n;
+    if (pt)
+        r->process_time = parse_pt(copy + pt->voff, pt->vlen);
     return MOTAN_OK;
 }
 
@@ -414,7 +424,6 @@ static int set_head(motan_response *r, const motan_frame *f)
         fail(r, MOTAN_ENOMEM, "out of memory for the response metadata");
         return 1;
     }
-    r->process_time = parse_pt(motan_response_get_meta(r, "M_pt"));
 
     int64_t errcode;
     int errtype;

@@ -232,6 +232,8 @@ MOTAN_EXPORT int motan_endpoint_new(motan_loop *l, const motan_url *node, motan_
     return motan__errbuf_default(errbuf, errlen, endpoint_new_impl(l, node, out, errbuf, errlen));
 }
 
+static void tq_stop_all(motan_endpoint *ep);
+
 static void endpoint_destroy(motan_endpoint *ep)
 {
     atomic_fetch_add(&motan__endpoint_epoch, 1); /* its address string goes with it */
@@ -242,6 +244,7 @@ static void endpoint_destroy(motan_endpoint *ep)
             motan__conn_destroy(&ep->conns[i]);
     if (ep->done_ev.ev_base)
         event_del(&ep->done_ev);
+    tq_stop_all(ep);
     motan_free(ep->conns);
     motan__idmap_free(&ep->calls);
     motan_frame_free(ep->frame);
@@ -285,6 +288,7 @@ static void free_in_loop(void *arg)
      * from its callback on a caller's loop) before the last hold on ep goes. */
     motan__budget_join(ep, 0);
     event_del(&ep->done_ev);
+    tq_stop_all(ep);
     ep->free_pending = 1;
     motan__endpoint_release(ep);
 }
@@ -298,13 +302,120 @@ MOTAN_EXPORT void motan_endpoint_free(motan_endpoint *e)
 
 /* ---- calls ---------------------------------------------------------------------------- */
 
+/* ---- timeouts ------------------------------------------------------------------------- */
+
+enum { TIMER_NONE, TIMER_OWN, TIMER_QUEUED };
+
+static void on_call_timeout(evutil_socket_t fd, short what, void *arg);
+
+static void tq_arm(motan__tq *q, uint64_t us)
+{
+    struct timeval tv = {(time_t)(us / 1000000u), (suseconds_t)(us % 1000000u)};
+    event_add(&q->ev, &tv);
+    q->armed = 1;
+}
+
+static void tq_unlink(motan__call *call)
+{
+    motan__tq *q = call->tq;
+    if (call->tq_prev)
+        call->tq_prev->tq_next = call->tq_next;
+    else
+        q->head = call->tq_next;
+    if (call->tq_next)
+        call->tq_next->tq_prev = call->tq_prev;
+    else
+        q->tail = call->tq_prev;
+    call->tq = NULL;
+    call->tq_prev = call->tq_next = NULL;
+    call->timer_set = TIMER_NONE; /* the queue's timer stays: it finds nothing due and stops */
+}
+
+static void on_tq(evutil_socket_t fd, short what, void *arg)
+{
+    motan__tq *q = arg;
+    motan_endpoint *ep = q->ep;
+    MOTAN_UNUSED(fd);
+    MOTAN_UNUSED(what);
+    q->armed = 0;
+    motan__endpoint_hold(ep);
+    uint64_t now = motan_now_us();
+    while (q->head && q->head->deadline_us <= now) {
+        motan__call *call = q->head;
+        tq_unlink(call);
+        on_call_timeout(-1, EV_TIMEOUT, call); /* may complete, or free, other calls of q */
+    }
+    if (q->head && !q->armed && !ep->closing) {
+        now = motan_now_us();
+        tq_arm(q, q->head->deadline_us > now ? q->head->deadline_us - now : 1);
+    }
+    motan__endpoint_release(ep);
+}
+
+/* The queue of calls with a timeout of ms, made when there is room; NULL: none. */
+static motan__tq *tq_for(motan_endpoint *ep, int ms)
+{
+    for (int i = 0; i < ep->ntq; i++)
+        if (ep->tq[i].ms == ms)
+            return &ep->tq[i];
+    if (ep->ntq == MOTAN__TQ_MAX)
+        return NULL;
+    motan__tq *q = &ep->tq[ep->ntq++];
+    q->ms = ms;
+    q->ep = ep;
+    event_assign(&q->ev, motan_loop_get_base(ep->loop), -1, 0, on_tq, q);
+    return q;
+}
+
+static void timer_start(motan__call *call)
+{
+    motan_endpoint *ep = call->ep;
+    motan__tq *q = call->timeout_ms > 0 ? tq_for(ep, call->timeout_ms) : NULL;
+    if (!q) {
+        struct timeval tmp;
+        event_assign(&call->timer, motan_loop_get_base(ep->loop), -1, 0, on_call_timeout, call);
+        event_add(&call->timer, motan__loop_timeout(ep->loop, call->timeout_ms, &tmp));
+        call->timer_set = TIMER_OWN;
+        return;
+    }
+    uint64_t us = (uint64_t)call->timeout_ms * 1000u;
+    call->deadline_us = motan_now_us() + us;
+    call->tq = q;
+    call->tq_next = NULL;
+    call->tq_prev = q->tail;
+    if (q->tail)
+        q->tail->tq_next = call;
+    else
+        q->head = call;
+    q->tail = call;
+    call->timer_set = TIMER_QUEUED;
+    if (!q->armed) /* else it fires for an earlier call, due no later than this one */
+        tq_arm(q, us);
+}
+
+static void timer_stop(motan__call *call)
+{
+    if (call->timer_set == TIMER_QUEUED)
+        tq_unlink(call);
+    else if (call->timer_set == TIMER_OWN)
+        event_del(&call->timer);
+    call->timer_set = TIMER_NONE;
+}
+
+static void tq_stop_all(motan_endpoint *ep)
+{
+    for (int i = 0; i < ep->ntq; i++) {
+        event_del(&ep->tq[i].ev);
+        ep->tq[i].armed = 0;
+    }
+}
+
+/* ---- calls, continued ----------------------------------------------------------------- */
+
 /* Stops the call's timer and takes it off its connection; it stays in the table. */
 static void call_detach(motan__call *call)
 {
-    if (call->timer_set) {
-        event_del(&call->timer);
-        call->timer_set = 0;
-    }
+    timer_stop(call);
     if (call->conn)
         motan__conn_unlink(call->conn, call);
     call->state = CALL_DONE;
@@ -445,7 +556,7 @@ static void on_call_timeout(evutil_socket_t fd, short what, void *arg)
     motan_endpoint *ep = call->ep;
     MOTAN_UNUSED(fd);
     MOTAN_UNUSED(what);
-    call->timer_set = 0;
+    call->timer_set = TIMER_NONE;
     motan__endpoint_hold(ep);
     motan__conn *c = call->conn; /* the call is freed below; the connection lives with ep */
     uint64_t gen = c ? c->generation : 0;
@@ -557,10 +668,7 @@ void motan__endpoint_start(motan__call *call)
             defer_error(call, code, "no connection to %s (%s)", ep->address, no_conn_reason(ep));
         return;
     }
-    struct timeval tmp;
-    event_assign(&call->timer, motan_loop_get_base(ep->loop), -1, 0, on_call_timeout, call);
-    event_add(&call->timer, motan__loop_timeout(ep->loop, call->timeout_ms, &tmp));
-    call->timer_set = 1;
+    timer_start(call);
     motan__conn_enqueue(c, call);
 }
 

@@ -1037,6 +1037,87 @@ START_TEST(test_free_inside_callback)
 }
 END_TEST
 
+/*
+ * Calls that share a timeout wait in one queue per timeout value: answered calls leave it from
+ * the head, the middle or the tail, the others time out in order, never before their timeout,
+ * exactly once; more timeout values than queues get timers of their own.
+ */
+START_TEST(test_timeout_queues)
+{
+    tu_server s;
+    start_server(&s, NULL, NULL);
+    tu_env e;
+    tu_env_init(&e);
+    motan_endpoint *ep = endpoint_for(e.loop, &s, "errorCountThreshold=0");
+    motan_request *silent = make_req("echo", "1", "noreply");
+    motan_request *quick = make_req("echo", "1", NULL);
+    enum { ROUNDS = 20, PER = 4 };
+    static const int tmo[PER] = {80, 80, 120, 0}; /* 0: a value of its own each round */
+    static result res[ROUNDS * PER];
+    memset(res, 0, sizeof(res));
+    uint64_t start[ROUNDS * PER];
+    int due[ROUNDS * PER];
+    for (int i = 0; i < ROUNDS; i++) {
+        for (int j = 0; j < PER; j++) {
+            int k = i * PER + j;
+            due[k] = tmo[j] ? tmo[j] : 130 + i; /* more values than the endpoint has queues */
+            start[k] = motan_now_us();
+            motan_request *r = j == 1 ? quick : silent; /* the answered one leaves the 80 queue */
+            ck_assert_int_eq(motan_endpoint_call(ep, r, due[k], store_cb, &res[k], NULL), MOTAN_OK);
+        }
+        tu_run_for(&e, 2);
+    }
+    int n = ROUNDS * PER;
+    uint64_t end = motan_now_us() + 10000000;
+    while (done_count(res, n) < n && motan_now_us() < end)
+        event_base_loop(e.base, EVLOOP_ONCE);
+    tu_run_for(&e, 50); /* nothing completes twice */
+    int late = 0;
+    for (int k = 0; k < n; k++) {
+        ck_assert_int_eq(res[k].done, 1);
+        if (k % PER == 1) {
+            ck_assert_msg(res[k].code == MOTAN_OK, "answered call %d: %s", k, res[k].msg);
+            continue;
+        }
+        ck_assert_msg(res[k].code == MOTAN_ETIMEOUT, "call %d: %s", k, res[k].msg);
+        uint64_t took = res[k].at_us - start[k];
+        ck_assert_msg(took >= (uint64_t)due[k] * 1000u, "call %d timed out after %llu us of %d ms",
+                      k, (unsigned long long)took, due[k]);
+        late += took > (uint64_t)(due[k] + 20) * 1000u;
+    }
+    if (!tu_slow())
+        ck_assert_msg(late == 0, "%d timeouts fired more than 20 ms late", late);
+    motan_request_free(silent);
+    motan_request_free(quick);
+    motan_endpoint_free(ep);
+    tu_env_free(&e);
+    ck_assert_int_eq(tu_server_stop(&s), 0);
+}
+END_TEST
+
+/* Freeing the endpoint from a timeout's callback completes the calls still queued, once each. */
+START_TEST(test_free_inside_timeout_callback)
+{
+    tu_server s;
+    start_server(&s, NULL, NULL);
+    tu_env e;
+    tu_env_init(&e);
+    free_in_cb f = {0};
+    f.ep = endpoint_for(e.loop, &s, "errorCountThreshold=0");
+    motan_request *silent = make_req("echo", "1", "noreply");
+    for (int i = 0; i < 10; i++) /* 40 ms, then 10 calls at 60 ms behind it in another queue */
+        motan_endpoint_call(f.ep, silent, i ? 60 : 40, freeing_cb, &f, NULL);
+    ck_assert(tu_run_until(&e, &f.calls, 10, 3000));
+    ck_assert_int_eq(f.calls, 10);
+    ck_assert_int_eq(f.cancelled, 9);
+    tu_run_for(&e, 100);
+    ck_assert_int_eq(f.calls, 10);
+    motan_request_free(silent);
+    tu_env_free(&e);
+    ck_assert_int_eq(tu_server_stop(&s), 0);
+}
+END_TEST
+
 START_TEST(test_bad_endpoint_urls)
 {
     tu_env e;
@@ -1106,6 +1187,8 @@ static Suite *transport_suite(void)
     tcase_add_test(tc, test_free_with_calls_in_flight);
     tcase_add_test(tc, test_free_completes_untracked_call);
     tcase_add_test(tc, test_free_inside_callback);
+    tcase_add_test(tc, test_timeout_queues);
+    tcase_add_test(tc, test_free_inside_timeout_callback);
     tcase_add_test(tc, test_bad_endpoint_urls);
     suite_add_tcase(s, tc);
     return s;
