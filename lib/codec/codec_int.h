@@ -307,4 +307,35 @@ typedef struct motan__frame_hold {
 int motan__response_set_frame_held(motan_response *r, const motan_frame *f, int raw,
                                    const motan__frame_hold *h);
 
+/*
+ * The encoded metadata blocks of requests a sender sends again unchanged (request.c). A
+ * block depends only on the request's fields and attachments (its meta_gen), the sender's
+ * fill and the timeout, so a hit copies it instead of writing each entry; calls with a
+ * group override or extra metadata (filters) are not cached. A block is stored the second
+ * time the same request is seen unchanged, so one-shot requests never pay the copy, and the
+ * bytes are allocated with the first store. One per endpoint, used on its loop thread;
+ * cleared when the sender's fill changes.
+ */
+#define MOTAN__MC_SLOTS 8
+#define MOTAN__MC_BYTES 192
+typedef struct motan__meta_cache {
+    struct {
+        const void *r;
+        uint64_t gen;
+        int timeout_ms;
+        unsigned len; /* 0: seen once, not stored */
+    } key[MOTAN__MC_SLOTS];
+    unsigned next;  /* the slot a new request takes */
+    uint8_t *bytes; /* MOTAN__MC_SLOTS * MOTAN__MC_BYTES */
+} motan__meta_cache;
+
+/* motan_request_encode_refs with mc (may be NULL). */
+int motan__request_encode_cached(const motan_request *r, const motan_request_fill *fill,
+                                 uint64_t request_id, int timeout_ms, size_t mingz, motan_buf *out,
+                                 motan_encode_ref *refs, size_t nrefs_max, size_t *nrefs,
+                                 motan_request_hold **hold, motan__meta_cache *mc, char *errbuf,
+                                 size_t errlen);
+void motan__meta_cache_clear(motan__meta_cache *mc);
+void motan__meta_cache_free(motan__meta_cache *mc);
+
 #endif

@@ -65,7 +65,16 @@ struct motan_request {
     char *hash;
     size_t hash_len;
     int raw_response; /* pass-through: the response keeps its body undecoded */
+    uint64_t meta_gen; /* new with every change of f or att: keys motan__meta_cache */
 };
+
+/* Process-wide, so that a request made where a freed one was never matches its entries. */
+static atomic_uint_fast64_t meta_gens;
+
+static void meta_changed(motan_request *r)
+{
+    r->meta_gen = atomic_fetch_add_explicit(&meta_gens, 1, memory_order_relaxed) + 1;
+}
 
 static void rstr_free(rstr *s)
 {
@@ -96,6 +105,7 @@ MOTAN_EXPORT motan_request *motan_request_new(const char *method)
         return NULL;
     r->ser = MOTAN_SER_SIMPLE;
     r->dirty = 1;
+    meta_changed(r);
     if (method && rstr_set(&r->f[F_METHOD], method) != MOTAN_OK) {
         motan_free(r);
         return NULL;
@@ -182,7 +192,10 @@ MOTAN_EXPORT void motan_request_free(motan_request *r)
 #define FIELD(name, idx)                                                                        \
     MOTAN_EXPORT int motan_request_set_##name(motan_request *r, const char *v)                  \
     {                                                                                           \
-        return r ? rstr_set(&r->f[idx], v) : MOTAN_EINVAL;                                      \
+        if (!r)                                                                                 \
+            return MOTAN_EINVAL;                                                                \
+        meta_changed(r);                                                                        \
+        return rstr_set(&r->f[idx], v);                                                         \
     }
 FIELD(method, F_METHOD)
 FIELD(service, F_SERVICE)
@@ -217,6 +230,7 @@ MOTAN_EXPORT int motan_request_set_meta(motan_request *r, const char *key, const
     for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++)
         if (strcmp(key, reserved[i]) == 0)
             return MOTAN_EINVAL;
+    meta_changed(r);
     attach *a = find_att(r, key);
     if (!val || !*val) {
         if (a) {
@@ -515,18 +529,80 @@ static int args_by_ref(const motan_request *r, motan_buf *out, ref_sink *z)
     return MOTAN_OK;
 }
 
+/* ---- the metadata cache (codec_int.h) ----------------------------------------------------- */
+
+void motan__meta_cache_clear(motan__meta_cache *mc)
+{
+    for (int i = 0; i < MOTAN__MC_SLOTS; i++)
+        mc->key[i].r = NULL;
+}
+
+void motan__meta_cache_free(motan__meta_cache *mc)
+{
+    motan_free(mc->bytes);
+    mc->bytes = NULL;
+    motan__meta_cache_clear(mc);
+}
+
+/* The slot that has r, or -1. */
+static int mc_slot(const motan__meta_cache *mc, const motan_request *r)
+{
+    for (int i = 0; i < MOTAN__MC_SLOTS; i++)
+        if (mc->key[i].r == r)
+            return i;
+    return -1;
+}
+
+/* The stored block of r for this timeout, or NULL. */
+static const uint8_t *mc_find(const motan__meta_cache *mc, const motan_request *r,
+                              int timeout_ms, size_t *len)
+{
+    int i = mc_slot(mc, r);
+    if (i < 0 || mc->key[i].gen != r->meta_gen || mc->key[i].timeout_ms != timeout_ms ||
+        !mc->key[i].len)
+        return NULL;
+    *len = mc->key[i].len;
+    return mc->bytes + (size_t)i * MOTAN__MC_BYTES;
+}
+
+/* After a miss: the block of r just written, stored if r was seen unchanged before. */
+static void mc_note(motan__meta_cache *mc, const motan_request *r, int timeout_ms,
+                    const uint8_t *block, size_t len)
+{
+    int i = mc_slot(mc, r);
+    if (i >= 0 && mc->key[i].gen == r->meta_gen && mc->key[i].timeout_ms == timeout_ms) {
+        if (len == 0 || len > MOTAN__MC_BYTES)
+            return;
+        if (!mc->bytes && !(mc->bytes = motan_malloc(MOTAN__MC_SLOTS * MOTAN__MC_BYTES)))
+            return; /* out of memory: no cache, nothing else changes */
+        memcpy(mc->bytes + (size_t)i * MOTAN__MC_BYTES, block, len);
+        mc->key[i].len = (unsigned)len;
+        return;
+    }
+    if (i < 0)
+        i = (int)(mc->next++ % MOTAN__MC_SLOTS); /* round robin: no bookkeeping on hits */
+    mc->key[i].r = r;
+    mc->key[i].gen = r->meta_gen;
+    mc->key[i].timeout_ms = timeout_ms;
+    mc->key[i].len = 0;
+}
+
 static int encode_impl(const motan_request *r, const motan_request_fill *fill,
                        uint64_t request_id, int timeout_ms, size_t mingz, motan_buf *out,
-                       ref_sink *z, char *errbuf, size_t errlen)
+                       ref_sink *z, motan__meta_cache *mc, char *errbuf, size_t errlen)
 {
     if (!r || !out)
         return motan__errf(errbuf, errlen, MOTAN_EINVAL, "no request or no output buffer");
+    if (mc && (!fill || fill->group_override || (fill->meta && fill->nmeta)))
+        mc = NULL;
+    size_t cached_len = 0;
+    const uint8_t *cached = mc ? mc_find(mc, r, timeout_ms, &cached_len) : NULL;
     rstr f[F_COUNT];
-    for (int i = 0; i < F_COUNT; i++)
+    for (int i = 0; !cached && i < F_COUNT; i++)
         f[i] = field_for(r, i, fill);
-    if (!f[F_SERVICE].p)
+    if (!cached && !f[F_SERVICE].p)
         return motan__errf(errbuf, errlen, MOTAN_EINVAL, "request has no service (M_p)");
-    if (!f[F_METHOD].p)
+    if (!cached && !f[F_METHOD].p)
         return motan__errf(errbuf, errlen, MOTAN_EINVAL, "request has no method (M_m)");
     int ser = r->ser_set ? r->ser
               : fill && fill->serialization > 0 ? fill->serialization
@@ -546,10 +622,10 @@ static int encode_impl(const motan_request *r, const motan_request_fill *fill,
         z = NULL;
 
     /* One reservation for the whole frame keeps every append below on the fast path. */
-    size_t need = MOTAN_FRAME_MIN + (direct || ref_body ? 0 : r->body.len) + 16 + 20;
-    for (int i = 0; i < F_COUNT; i++)
+    size_t need = MOTAN_FRAME_MIN + (direct || ref_body ? 0 : r->body.len) + 16 + 20 + cached_len;
+    for (int i = 0; !cached && i < F_COUNT; i++)
         need += f[i].len + fkeys[i].klen + 2;
-    for (size_t i = 0; i < r->natt; i++)
+    for (size_t i = 0; !cached && i < r->natt; i++)
         need += r->att[i].k.len + r->att[i].v.len + 2;
     for (size_t i = 0; i < 2 * nmeta; i++) {
         if (!meta[i] || strchr(meta[i], '\n') || (i % 2 == 0 && !*meta[i]))
@@ -562,6 +638,11 @@ static int encode_impl(const motan_request *r, const motan_request_fill *fill,
 
     size_t mark = out->len;
     rc = motan_frame_write_begin(out, 0, 0, (uint8_t)ser, request_id, &mark);
+    if (cached && rc == MOTAN_OK) {
+        memcpy(out->data + out->len, cached, cached_len); /* reserved above */
+        out->len += cached_len;
+        goto meta_done;
+    }
     for (int i = 0; i < F_COUNT && rc == MOTAN_OK; i++)
         if (f[i].p)
             rc = motan__frame_meta_put(out, mark, fkeys[i].key, fkeys[i].klen, f[i].p, f[i].len);
@@ -580,6 +661,10 @@ static int encode_impl(const motan_request *r, const motan_request_fill *fill,
         if (*meta[2 * i + 1])
             rc = motan__frame_meta_put(out, mark, meta[2 * i], strlen(meta[2 * i]),
                                        meta[2 * i + 1], strlen(meta[2 * i + 1]));
+    if (rc == MOTAN_OK && mc)
+        mc_note(mc, r, timeout_ms, out->data + mark + MOTAN__HDR_META,
+                out->len - mark - MOTAN__HDR_META);
+meta_done:
     if (rc == MOTAN_OK)
         rc = motan_frame_write_body_begin(out, mark);
     size_t body_start = out->len;
@@ -626,7 +711,28 @@ MOTAN_EXPORT int motan_request_encode_filled(const motan_request *r, const motan
                                              uint64_t request_id, int timeout_ms, size_t mingz,
                                              motan_buf *out, char *errbuf, size_t errlen)
 {
-    return encode_impl(r, fill, request_id, timeout_ms, mingz, out, NULL, errbuf, errlen);
+    return encode_impl(r, fill, request_id, timeout_ms, mingz, out, NULL, NULL, errbuf, errlen);
+}
+
+int motan__request_encode_cached(const motan_request *r, const motan_request_fill *fill,
+                                 uint64_t request_id, int timeout_ms, size_t mingz, motan_buf *out,
+                                 motan_encode_ref *refs, size_t nrefs_max, size_t *nrefs,
+                                 motan_request_hold **hold, motan__meta_cache *mc, char *errbuf,
+                                 size_t errlen)
+{
+    if (!nrefs || !hold || (nrefs_max && !refs))
+        return motan__errf(errbuf, errlen, MOTAN_EINVAL, "no place for the references");
+    *nrefs = 0;
+    *hold = NULL;
+    ref_sink z = {refs, nrefs_max, 0, 0, NULL}; /* without memory for a hold: copied */
+    int rc = encode_impl(r, fill, request_id, timeout_ms, mingz, out, nrefs_max ? &z : NULL, mc,
+                         errbuf, errlen);
+    if (rc == MOTAN_OK && z.n) {
+        atomic_fetch_add(&z.hold->refs, z.n);
+        *nrefs = z.n;
+        *hold = z.hold;
+    }
+    return rc;
 }
 
 MOTAN_EXPORT int motan_request_encode_refs(const motan_request *r, const motan_request_fill *fill,
@@ -635,19 +741,8 @@ MOTAN_EXPORT int motan_request_encode_refs(const motan_request *r, const motan_r
                                            size_t *nrefs, motan_request_hold **hold, char *errbuf,
                                            size_t errlen)
 {
-    if (!nrefs || !hold || (nrefs_max && !refs))
-        return motan__errf(errbuf, errlen, MOTAN_EINVAL, "no place for the references");
-    *nrefs = 0;
-    *hold = NULL;
-    ref_sink z = {refs, nrefs_max, 0, 0, NULL}; /* without memory for a hold: copied */
-    int rc = encode_impl(r, fill, request_id, timeout_ms, mingz, out, nrefs_max ? &z : NULL,
-                         errbuf, errlen);
-    if (rc == MOTAN_OK && z.n) {
-        atomic_fetch_add(&z.hold->refs, z.n);
-        *nrefs = z.n;
-        *hold = z.hold;
-    }
-    return rc;
+    return motan__request_encode_cached(r, fill, request_id, timeout_ms, mingz, out, refs,
+                                        nrefs_max, nrefs, hold, NULL, errbuf, errlen);
 }
 
 MOTAN_EXPORT int motan_request_encode_ex(motan_request *r, uint64_t request_id, int timeout_ms,

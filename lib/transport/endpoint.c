@@ -246,6 +246,7 @@ static void endpoint_destroy(motan_endpoint *ep)
         event_del(&ep->done_ev);
     tq_stop_all(ep);
     motan_free(ep->conns);
+    motan__meta_cache_free(&ep->mc);
     motan__idmap_free(&ep->calls);
     motan_frame_free(ep->frame);
     motan_buf_free(ep->scratch);
@@ -685,7 +686,7 @@ int motan__call_encode(const motan__call *call, motan_buf *out, motan_encode_ref
                        size_t nrefs_max, size_t *nrefs, motan_request_hold **hold, char *errbuf,
                        size_t errlen)
 {
-    const motan_endpoint *ep = call->ep;
+    motan_endpoint *ep = call->ep; /* its metadata cache is written */
     motan_request_fill fill = {
         .service = motan_url_get_path(ep->url),
         .group = ep->group,
@@ -696,8 +697,9 @@ int motan__call_encode(const motan__call *call, motan_buf *out, motan_encode_ref
         .meta = call->meta,
         .nmeta = call->nmeta,
     };
-    return motan_request_encode_refs(call->req, &fill, call->id, call->timeout_ms, ep->mingz, out,
-                                     refs, nrefs_max, nrefs, hold, errbuf, errlen);
+    return motan__request_encode_cached(call->req, &fill, call->id, call->timeout_ms, ep->mingz,
+                                        out, refs, nrefs_max, nrefs, hold,
+                                        &ep->mc, errbuf, errlen);
 }
 
 MOTAN_EXPORT int motan_endpoint_call(motan_endpoint *e, motan_request *req, int timeout_ms,
@@ -867,6 +869,7 @@ MOTAN_EXPORT int motan_endpoint_update_url(motan_endpoint *e, const motan_url *n
     e->version = probe.version;
     e->application = probe.application;
     e->serialization = probe.serialization;
+    motan__meta_cache_clear(&e->mc); /* its blocks hold the old fill */
     return MOTAN_OK;
 }
 

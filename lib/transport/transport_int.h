@@ -204,6 +204,7 @@ struct motan_endpoint {
     /* Filled into requests that lack them (point into url): no URL lookups per call. */
     const char *group, *version, *application;
     int serialization; /* the URL's, -1 when it names none it knows */
+    motan__meta_cache mc; /* metadata blocks of requests sent again (loop thread) */
     /* health; available and inflight share a cache line: load balancers read both */
     atomic_int available;
     atomic_size_t inflight;

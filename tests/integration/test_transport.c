@@ -1095,6 +1095,41 @@ START_TEST(test_timeout_queues)
 }
 END_TEST
 
+/* A request sent again is sent as it is now: after a URL update, with the new fill. */
+START_TEST(test_resent_request_follows_updates)
+{
+    tu_server s;
+    start_server(&s, NULL, NULL);
+    tu_env e;
+    tu_env_init(&e);
+    motan_endpoint *ep = endpoint_for(e.loop, &s, "group=g1");
+    motan_request *r = make_req("meta", "\"M_g\"", NULL);
+    result res;
+    for (int i = 0; i < 4; i++) { /* stored the second time, served from the third */
+        ck_assert(call_wait(&e, ep, r, 2000, &res, 3000));
+        ck_assert_msg(res.code == MOTAN_OK && !strcmp(res.value, "\"g1\""), "%d: %s %s", i,
+                      res.value, res.msg);
+    }
+    char text[256], err[256];
+    snprintf(text, sizeof(text), "motan2://127.0.0.1:%d/com.example.EchoService?group=g2", s.port);
+    motan_url *u = tu_url(text);
+    ck_assert_int_eq(motan_endpoint_update_url(ep, u, err, sizeof(err)), MOTAN_OK);
+    motan_url_free(u);
+    for (int i = 0; i < 3; i++) {
+        ck_assert(call_wait(&e, ep, r, 2000, &res, 3000));
+        ck_assert_msg(res.code == MOTAN_OK && !strcmp(res.value, "\"g2\""), "%d: %s %s", i,
+                      res.value, res.msg);
+    }
+    ck_assert_int_eq(motan_request_set_group(r, "own"), MOTAN_OK); /* the request's wins */
+    ck_assert(call_wait(&e, ep, r, 2000, &res, 3000));
+    ck_assert_msg(!strcmp(res.value, "\"own\""), "%s %s", res.value, res.msg);
+    motan_request_free(r);
+    motan_endpoint_free(ep);
+    tu_env_free(&e);
+    ck_assert_int_eq(tu_server_stop(&s), 0);
+}
+END_TEST
+
 /* Freeing the endpoint from a timeout's callback completes the calls still queued, once each. */
 START_TEST(test_free_inside_timeout_callback)
 {
@@ -1189,6 +1224,7 @@ static Suite *transport_suite(void)
     tcase_add_test(tc, test_free_inside_callback);
     tcase_add_test(tc, test_timeout_queues);
     tcase_add_test(tc, test_free_inside_timeout_callback);
+    tcase_add_test(tc, test_resent_request_follows_updates);
     tcase_add_test(tc, test_bad_endpoint_urls);
     suite_add_tcase(s, tc);
     return s;

@@ -2,7 +2,8 @@
  * motan_request_encode_filled: what a sender fills into a frame where the request leaves a
  * field unset, a rule's group sent instead of the request's, arguments serialized straight
  * into the frame, and the request never written to; motan_request_encode_refs lists big
- * bytes instead of copying them, and put back in their places they make the same frame.
+ * bytes instead of copying them, and put back in their places they make the same frame; the
+ * sender's metadata cache never changes a frame.
  */
 #include <check.h>
 #include <stdio.h>
@@ -10,6 +11,8 @@
 #include <string.h>
 
 #include <motan/codec.h>
+
+#include "codec/codec_int.h" /* motan__meta_cache */
 
 static motan_frame *g_f;
 
@@ -236,6 +239,96 @@ START_TEST(holds_keep_the_bytes_after_free)
 }
 END_TEST
 
+/* Encodes r (call k of a run) with and without the cache: the same bytes, or the test fails. */
+static void same_with_cache(const motan_request *r, const motan_request_fill *fill, int timeout_ms,
+                            motan__meta_cache *mc, motan_buf *plain, motan_buf *cached, int k)
+{
+    char err[256] = "";
+    size_t n;
+    motan_request_hold *h;
+    motan_buf_reset(plain);
+    motan_buf_reset(cached);
+    ck_assert_int_eq(motan__request_encode_cached(r, fill, (uint64_t)k, timeout_ms, 0, plain, NULL,
+                                                  0, &n, &h, NULL, err, sizeof(err)),
+                     MOTAN_OK);
+    ck_assert_int_eq(motan__request_encode_cached(r, fill, (uint64_t)k, timeout_ms, 0, cached, NULL,
+                                                  0, &n, &h, mc, err, sizeof(err)),
+                     MOTAN_OK);
+    ck_assert_msg(motan_buf_len(plain) == motan_buf_len(cached) &&
+                      !memcmp(motan_buf_data(plain), motan_buf_data(cached), motan_buf_len(plain)),
+                  "call %d: %zu bytes without the cache, %zu with it", k, motan_buf_len(plain),
+                  motan_buf_len(cached));
+}
+
+START_TEST(meta_cache_never_changes_a_frame)
+{
+    motan__meta_cache mc;
+    memset(&mc, 0, sizeof(mc));
+    motan_buf *plain = motan_buf_new(0), *cached = motan_buf_new(0);
+    motan_request_fill fill = {.service = "com.example.Svc", .group = "g1", .version = "1.0"};
+    enum { N = MOTAN__MC_SLOTS + 1 };
+    motan_request *r[N];
+    for (int i = 0; i < N; i++) {
+        r[i] = motan_request_new(i % 2 ? "echo" : "add");
+        motan_request_add_arg(r[i], motan_value_new_int32(motan_request_arena(r[i]), i));
+    }
+    int k = 0;
+    /* Sent again and again, first the slots' worth (hits from the third time), then one more. */
+    for (int round = 0; round < 4; round++)
+        for (int i = 0; i < MOTAN__MC_SLOTS; i++)
+            same_with_cache(r[i], &fill, 100, &mc, plain, cached, k++);
+    ck_assert_ptr_nonnull(mc.bytes); /* it did store */
+    for (int round = 0; round < 3; round++)
+        for (int i = 0; i < N; i++) /* more requests than slots: they evict one another */
+            same_with_cache(r[i], &fill, 100, &mc, plain, cached, k++);
+    for (int round = 0; round < 3; round++) {
+        /* Every change of the request's metadata, and another timeout, after a hit. */
+        same_with_cache(r[0], &fill, 100, &mc, plain, cached, k++);
+        same_with_cache(r[0], &fill, 100, &mc, plain, cached, k++); /* a hit */
+        same_with_cache(r[0], &fill, 200 + round, &mc, plain, cached, k++);
+        same_with_cache(r[0], &fill, 100, &mc, plain, cached, k++);
+        motan_request_set_meta(r[0], "X-Round", round % 2 ? "odd" : "even");
+        same_with_cache(r[0], &fill, 100, &mc, plain, cached, k++);
+        motan_request_set_group(r[0], round % 2 ? "g2" : "g3");
+        same_with_cache(r[0], &fill, 100, &mc, plain, cached, k++);
+        motan_request_set_method(r[0], round % 2 ? "m1" : "m2");
+        same_with_cache(r[0], &fill, 100, &mc, plain, cached, k++);
+        same_with_cache(r[0], &fill, 200 + round, &mc, plain, cached, k++);
+        same_with_cache(r[0], &fill, 100, &mc, plain, cached, k++);
+    }
+    /* A group override and extra metadata are never served from the cache. */
+    static const char *const extra[] = {"X-Trace", "abc"};
+    motan_request_fill over = fill, with_meta = fill;
+    over.group_override = "rule-group";
+    with_meta.meta = extra;
+    with_meta.nmeta = 1;
+    for (int i = 0; i < 3; i++) {
+        same_with_cache(r[1], &fill, 100, &mc, plain, cached, k++);
+        same_with_cache(r[1], &over, 100, &mc, plain, cached, k++);
+        same_with_cache(r[1], &with_meta, 100, &mc, plain, cached, k++);
+    }
+    /* A request freed and another made, maybe where it was: never the old one's block. */
+    for (int i = 0; i < 20; i++) {
+        same_with_cache(r[2], &fill, 100, &mc, plain, cached, k++);
+        same_with_cache(r[2], &fill, 100, &mc, plain, cached, k++);
+        motan_request_free(r[2]);
+        r[2] = motan_request_new(i % 2 ? "after" : "before");
+    }
+    /* Cleared (the sender's fill changed): the new fill is sent. */
+    same_with_cache(r[3], &fill, 100, &mc, plain, cached, k++);
+    same_with_cache(r[3], &fill, 100, &mc, plain, cached, k++);
+    motan__meta_cache_clear(&mc);
+    fill.version = "2.0";
+    same_with_cache(r[3], &fill, 100, &mc, plain, cached, k++);
+    same_with_cache(r[3], &fill, 100, &mc, plain, cached, k++);
+    for (int i = 0; i < N; i++)
+        motan_request_free(r[i]);
+    motan__meta_cache_free(&mc);
+    motan_buf_free(plain);
+    motan_buf_free(cached);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("request_fill");
@@ -244,6 +337,7 @@ static Suite *suite(void)
     tcase_add_test(t, prepared_body_is_used_in_its_serialization_only);
     tcase_add_test(t, big_bytes_go_by_reference);
     tcase_add_test(t, holds_keep_the_bytes_after_free);
+    tcase_add_test(t, meta_cache_never_changes_a_frame);
     suite_add_tcase(s, t);
     return s;
 }
