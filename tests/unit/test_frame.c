@@ -564,6 +564,54 @@ START_TEST(parse_bad_args)
 }
 END_TEST
 
+/*
+ * The metadata split, short blocks (scanned byte by byte) and long ones (memchr) alike,
+ * against the rule written out here: segments end at every newline and at the end, an
+ * empty segment where a key is due is skipped, a key left without a value is an error.
+ */
+START_TEST(meta_split_matches_the_rule)
+{
+    motan_frame *f = motan_frame_new();
+    unsigned seed = 12345;
+    char meta[1400];
+    for (int round = 0; round < 3000; round++) {
+        seed = seed * 1103515245u + 12345u;
+        size_t mlen = (seed >> 8) % (round % 2 ? 40 : sizeof(meta)); /* both sides of 512 */
+        for (size_t j = 0; j < mlen; j++) {
+            seed = seed * 1103515245u + 12345u;
+            unsigned c = (seed >> 16) % 7;
+            meta[j] = c < 2 ? '\n' : (char)('a' + c);
+        }
+        size_t ek[800], el[800], vk[800], vl[800], n = 0, p = 0, kk = 0, kl = 0;
+        int pending = 0;
+        for (size_t q = 0; q <= mlen; q++) {
+            if (q < mlen && meta[q] != '\n')
+                continue;
+            if (pending) {
+                ek[n] = kk, el[n] = kl, vk[n] = p, vl[n] = q - p, n++;
+                pending = 0;
+            } else if (q > p) {
+                kk = p, kl = q - p, pending = 1;
+            }
+            p = q + 1;
+        }
+        motan_buf *b = raw_frame(0, 8, 0x30, 1, meta, mlen, "", 0);
+        int rc = parse_buf(f, b, NULL); /* the entries point into b */
+        int ok = pending ? rc == MOTAN_EPROTO : rc == MOTAN_OK && motan_frame_meta_count(f) == n;
+        for (size_t j = 0; ok && !pending && j < n; j++) {
+            size_t a, c;
+            const char *k = motan_frame_meta_key(f, j, &a);
+            const char *v = motan_frame_meta_value(f, j, &c);
+            ok = a == el[j] && !memcmp(k, meta + ek[j], a) && c == vl[j] && !memcmp(v, meta + vk[j], c);
+        }
+        motan_buf_free(b);
+        ck_assert_msg(ok, "round %d: %zu bytes, rc %d, %zu entries expected, %zu seen (pending %d)",
+                      round, mlen, rc, n, motan_frame_meta_count(f), pending);
+    }
+    motan_frame_free(f);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("frame");
@@ -589,6 +637,7 @@ static Suite *suite(void)
     tcase_add_test(p, parse_body_view_and_reuse);
     tcase_add_test(p, parse_error_response_fields);
     tcase_add_test(p, parse_bad_args);
+    tcase_add_test(p, meta_split_matches_the_rule);
     suite_add_tcase(s, p);
     return s;
 }
