@@ -41,26 +41,6 @@ static int grow_ents(motan_frame *f)
     return MOTAN_OK;
 }
 
-/* One segment [off, off + len) of the block: a key, or the pending key's value. */
-static inline int segment(motan_frame *f, int *pending, uint32_t *koff, uint32_t *klen,
-                          uint32_t off, uint32_t len)
-{
-    if (*pending) {
-        if (f->nents == f->cents && grow_ents(f) != MOTAN_OK)
-            return MOTAN_ENOMEM;
-        f->ents[f->nents++] = (motan__meta_ent){*koff, *klen, off, len};
-        *pending = 0;
-    } else if (len) {
-        *koff = off;
-        *klen = len;
-        *pending = 1;
-    }
-    return MOTAN_OK;
-}
-
-/* Blocks up to this size are scanned byte by byte: a memchr call per segment costs more. */
-#define SCAN_BYTES 512
-
 int motan__frame_split_meta(motan_frame *f, const char *m, size_t mlen, char *errbuf,
                             size_t errlen)
 {
@@ -74,30 +54,25 @@ int motan__frame_split_meta(motan_frame *f, const char *m, size_t mlen, char *er
     if (mlen == 0)
         return MOTAN_OK;
     const char *p = m, *end = m + mlen;
-    int pending = 0, rc = MOTAN_OK;
+    int pending = 0;
     uint32_t koff = 0, klen = 0;
-    if (mlen <= SCAN_BYTES) {
-        for (const char *q = m; rc == MOTAN_OK; q++) {
-            if (q < end && *q != '\n')
-                continue;
-            rc = segment(f, &pending, &koff, &klen, (uint32_t)(p - m), (uint32_t)(q - p));
-            if (q == end)
-                break;
-            p = q + 1;
+    for (;;) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *seg_end = nl ? nl : end;
+        uint32_t off = (uint32_t)(p - m), len = (uint32_t)(seg_end - p);
+        if (pending) {
+            if (f->nents == f->cents && grow_ents(f) != MOTAN_OK)
+                return motan__errf(errbuf, errlen, MOTAN_ENOMEM, "out of memory for metadata");
+            f->ents[f->nents++] = (motan__meta_ent){koff, klen, off, len};
+            pending = 0;
+        } else if (len) {
+            koff = off;
+            klen = len;
+            pending = 1;
         }
-    } else {
-        for (;;) {
-            const char *nl = memchr(p, '\n', (size_t)(end - p));
-            const char *seg_end = nl ? nl : end;
-            rc = segment(f, &pending, &koff, &klen, (uint32_t)(p - m), (uint32_t)(seg_end - p));
-            if (!nl || rc != MOTAN_OK)
-                break;
-            p = nl + 1;
-        }
-    }
-    if (rc != MOTAN_OK) {
-        f->nents = 0;
-        return motan__errf(errbuf, errlen, MOTAN_ENOMEM, "out of memory for metadata");
+        if (!nl)
+            break;
+        p = nl + 1;
     }
     if (pending) {
         f->nents = 0;

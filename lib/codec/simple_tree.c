@@ -125,6 +125,13 @@ int motan__simple_decode_views(const uint8_t *data, size_t len, motan_arena *a, 
 {
     size_t used = 0;
     *views = 0;
+    /* A lone string or bytes value, most answers: no reader, no tree (views and errors go
+     * the general way). */
+    if (out && a && data && len >= 5 && (data[0] == MOTAN_T_STRING || data[0] == MOTAN_T_BYTES) &&
+        motan__get_u32be(data + 1) == len - 5 &&
+        !(data[0] == MOTAN_T_BYTES && view_min && len - 5 >= view_min) &&
+        (*out = motan__value_data(a, (motan_type)data[0], data + 5, len - 5)) != NULL)
+        return MOTAN_OK;
     int rc = decode_prefix(data, len, a, view_min, views, out, &used, errbuf, errlen);
     if (rc != MOTAN_OK)
         return rc;

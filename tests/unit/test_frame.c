@@ -565,9 +565,9 @@ START_TEST(parse_bad_args)
 END_TEST
 
 /*
- * The metadata split, short blocks (scanned byte by byte) and long ones (memchr) alike,
- * against the rule written out here: segments end at every newline and at the end, an
- * empty segment where a key is due is skipped, a key left without a value is an error.
+ * The metadata split of random blocks, short and long, against the rule written out here:
+ * segments end at every newline and at the end, an empty segment where a key is due is
+ * skipped, a key left without a value is an error.
  */
 START_TEST(meta_split_matches_the_rule)
 {
@@ -576,7 +576,7 @@ START_TEST(meta_split_matches_the_rule)
     char meta[1400];
     for (int round = 0; round < 3000; round++) {
         seed = seed * 1103515245u + 12345u;
-        size_t mlen = (seed >> 8) % (round % 2 ? 40 : sizeof(meta)); /* both sides of 512 */
+        size_t mlen = (seed >> 8) % (round % 2 ? 40 : sizeof(meta));
         for (size_t j = 0; j < mlen; j++) {
             seed = seed * 1103515245u + 12345u;
             unsigned c = (seed >> 16) % 7;
