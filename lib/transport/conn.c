@@ -190,6 +190,7 @@ static void close_socket(motan__conn *c)
     event_del(&c->cev);
     event_del(&c->flush_ev);
     c->flush_scheduled = 0;
+    c->out_lost = 0;
     c->state = CONN_IDLE;
     c->generation++;
     in_free(c);
@@ -431,7 +432,14 @@ int motan__conn_connect(motan__conn *c, int may_evict)
 }
 
 static int send_out(motan__conn *c);
+#define MAX_REFS 8
+
 static int encode_one(motan__conn *c, motan__call *call, char *err, size_t errlen);
+static int encode_call(motan__conn *c, motan__call *call, motan_encode_ref *refs, size_t *nrefs,
+                       motan_request_hold **hold, char *err, size_t errlen);
+static int add_frame(motan__conn *c, const motan_encode_ref *refs, size_t nrefs,
+                     motan_request_hold *hold);
+static void mark_sent(motan__conn *c, motan__call *call);
 
 /*
  * With few calls in flight on a connection a call is written at once instead of at the end
@@ -445,14 +453,37 @@ static int encode_one(motan__conn *c, motan__call *call, char *err, size_t errle
 static int write_now(motan__conn *c, motan__call *call)
 {
     char err[256];
+    motan_encode_ref refs[MAX_REFS];
+    size_t nrefs = 0;
+    motan_request_hold *hold = NULL;
     if (c->unsent_head != call || call->next || evbuffer_get_length(c->out) != 0 ||
-        encode_one(c, call, err, sizeof(err)) != MOTAN_OK)
+        encode_call(c, call, refs, &nrefs, &hold, err, sizeof(err)) != MOTAN_OK)
         return 0;
-    int n = send_out(c);
-    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-        return 0; /* the flush writes again and fails the connection */
-    if (evbuffer_get_length(c->out) > 0)
-        event_add(&c->wev, NULL);
+    if (nrefs) { /* the referenced bytes go through out, which holds them until written */
+        if (add_frame(c, refs, nrefs, hold) != MOTAN_OK)
+            return 0;
+        mark_sent(c, call);
+        int n = send_out(c);
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+            return 0; /* the flush writes again and fails the connection */
+        if (evbuffer_get_length(c->out) > 0)
+            event_add(&c->wev, NULL);
+        return 1;
+    }
+    /* Small frames straight from scratch: no output chain made, peeked and freed per call. */
+    const uint8_t *p = motan_buf_data(c->ep->scratch);
+    size_t len = motan_buf_len(c->ep->scratch);
+    ssize_t w = send(c->fd, p, len, MSG_NOSIGNAL);
+    if (w < 0)
+        return 0; /* nothing went: the call stays queued, the flush encodes it again */
+    mark_sent(c, call);
+    if ((size_t)w == len)
+        return 1;
+    if (evbuffer_add(c->out, p + w, len - (size_t)w) != 0) {
+        c->out_lost = 1; /* half a frame on the wire: the connection is lost, at the flush */
+        return 0;
+    }
+    event_add(&c->wev, NULL);
     return 1;
 }
 
@@ -556,37 +587,52 @@ static int add_frame(motan__conn *c, const motan_encode_ref *refs, size_t nrefs,
     return MOTAN_OK;
 }
 
-#define MAX_REFS 8
 
-static int encode_one(motan__conn *c, motan__call *call, char *err, size_t errlen)
+/* The frame of call into ep->scratch (references listed in refs), checked against the limit. */
+static int encode_call(motan__conn *c, motan__call *call, motan_encode_ref *refs, size_t *nrefs,
+                       motan_request_hold **hold, char *err, size_t errlen)
 {
     motan_endpoint *ep = c->ep;
     motan_buf_reset(ep->scratch);
-    motan_encode_ref refs[MAX_REFS];
-    size_t nrefs = 0;
-    motan_request_hold *hold = NULL;
+    *nrefs = 0;
+    *hold = NULL;
     /* An oversized body is refused before it is encoded, the metadata once it is. */
     err[0] = '\0';
     int rc = call->req ? check_size(ep, call, 0, err, errlen) : MOTAN_OK;
     if (rc == MOTAN_OK && call->req)
-        rc = motan__call_encode(call, ep->scratch, refs, MAX_REFS, &nrefs, &hold, err, errlen);
+        rc = motan__call_encode(call, ep->scratch, refs, MAX_REFS, nrefs, hold, err, errlen);
     else if (rc == MOTAN_OK)
         rc = motan_frame_write_heartbeat(ep->scratch, call->id, 0);
     if (rc == MOTAN_OK && call->req)
         rc = check_size(ep, call, 1, err, errlen);
-    if (rc == MOTAN_OK)
-        rc = add_frame(c, refs, nrefs, hold);
-    else
-        for (size_t k = 0; k < nrefs; k++)
-            motan_request_hold_release(hold);
-    if (rc != MOTAN_OK)
-        return rc;
+    if (rc != MOTAN_OK) {
+        for (size_t k = 0; k < *nrefs; k++)
+            motan_request_hold_release(*hold);
+        *nrefs = 0;
+    }
+    return rc;
+}
+
+static void mark_sent(motan__conn *c, motan__call *call)
+{
     motan__calls_remove(&c->unsent_head, &c->unsent_tail, call);
     motan__calls_push(&c->sent_head, &c->sent_tail, call);
     call->state = CALL_SENT;
     if (MOTAN_UNLIKELY(call->flags & MOTAN_CALL_PHASES))
         call->t_sent = motan_now_us();
-    return MOTAN_OK;
+}
+
+static int encode_one(motan__conn *c, motan__call *call, char *err, size_t errlen)
+{
+    motan_encode_ref refs[MAX_REFS];
+    size_t nrefs;
+    motan_request_hold *hold;
+    int rc = encode_call(c, call, refs, &nrefs, &hold, err, errlen);
+    if (rc == MOTAN_OK)
+        rc = add_frame(c, refs, nrefs, hold);
+    if (rc == MOTAN_OK)
+        mark_sent(c, call);
+    return rc;
 }
 
 /* Encodes queued calls into the output buffer, up to the high-water mark. */
@@ -637,6 +683,10 @@ static void do_write(motan__conn *c)
 {
     motan_endpoint *ep = c->ep;
     uint64_t gen = c->generation;
+    if (MOTAN_UNLIKELY(c->out_lost)) {
+        motan__conn_fail(c, MOTAN_ENOMEM, "out of memory for the rest of a request being written");
+        return;
+    }
     encode_queued(c);
     if (ep->closing || gen != c->generation || c->state != CONN_CONNECTED)
         return;

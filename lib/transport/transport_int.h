@@ -161,6 +161,7 @@ struct motan__conn {
     int failing;        /* calls are being failed: pick another connection */
     struct event flush_ev; /* activated to write what was queued during this iteration */
     int flush_scheduled;
+    int out_lost; /* part of a frame was written and the rest could not be kept: fail at flush */
     unsigned backoff_ms;
     uint64_t retry_at_us; /* no reconnect before this time */
     uint64_t generation;  /* bumped on every close: stale callbacks detect it */

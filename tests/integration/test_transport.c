@@ -21,6 +21,7 @@
 #include "server_proc.h"
 #include "testutil.h"
 #include "tu_loop.h"
+#include "tu_proxy.h"
 
 /* ---- harness -------------------------------------------------------------------------- */
 
@@ -1130,6 +1131,69 @@ START_TEST(test_resent_request_follows_updates)
 }
 END_TEST
 
+/*
+ * Small frames are written straight from the encoder's buffer (no output chain): when the
+ * socket takes only part of one (here a proxy that stopped reading), the rest goes out after
+ * it and the stream stays whole: every answer comes back right once bytes move again.
+ */
+START_TEST(test_direct_writes_survive_a_full_socket)
+{
+    tu_server s;
+    start_server(&s, NULL, NULL);
+    tu_proxy *px = tu_proxy_start(s.port);
+    tu_env e;
+    tu_env_init(&e);
+    char text[256], err[256];
+    snprintf(text, sizeof(text), "motan2://127.0.0.1:%d/com.example.EchoService?connections=1",
+             tu_proxy_port(px));
+    motan_url *u = tu_url(text);
+    motan_endpoint *ep = NULL;
+    ck_assert_int_eq(motan_endpoint_new(e.loop, u, &ep, err, sizeof(err)), MOTAN_OK);
+    motan_url_free(u);
+    /* 120 strings of 8000 bytes: none big enough to go by reference, 960 KB a frame. */
+    enum { STRS = 120, LEN = 8000 };
+    size_t cap = STRS * (LEN + 4) + 16, n = 0;
+    char *arg = malloc(cap);
+    n += (size_t)snprintf(arg + n, cap - n, "[");
+    for (int i = 0; i < STRS; i++) {
+        n += (size_t)snprintf(arg + n, cap - n, "%s\"", i ? "," : "");
+        memset(arg + n, 'a' + i % 26, LEN);
+        n += LEN;
+        n += (size_t)snprintf(arg + n, cap - n, "\"");
+    }
+    snprintf(arg + n, cap - n, "]");
+    motan_request *r = make_req("echo", arg, NULL);
+    char want[64];
+    snprintf(want, sizeof(want), "<%zu chars>", strlen(arg));
+    result res;
+    ck_assert(call_wait(&e, ep, r, 5000, &res, 5000)); /* connected, warm */
+    ck_assert_msg(res.code == MOTAN_OK && !strcmp(res.value, want), "%s %s", res.value, res.msg);
+    tu_proxy_freeze(px, 1);
+    enum { N = 8 }; /* all written at once (at most 8 in flight are): 7.7 MB into a frozen peer */
+    static result many[N];
+    memset(many, 0, sizeof(many));
+    for (int i = 0; i < N; i++)
+        ck_assert_int_eq(motan_endpoint_call(ep, r, 10000, store_cb, &many[i], NULL), MOTAN_OK);
+    tu_run_for(&e, 300);
+    ck_assert_int_eq(done_count(many, N), 0);
+    tu_proxy_freeze(px, 0);
+    uint64_t end = motan_now_us() + 10000000;
+    while (done_count(many, N) < N && motan_now_us() < end)
+        event_base_loop(e.base, EVLOOP_ONCE);
+    for (int i = 0; i < N; i++)
+        ck_assert_msg(many[i].done == 1 && many[i].code == MOTAN_OK && !strcmp(many[i].value, want),
+                      "call %d: done %d, %s %s", i, many[i].done, many[i].value, many[i].msg);
+    ck_assert(call_wait(&e, ep, r, 5000, &res, 5000)); /* and the connection still works */
+    ck_assert_msg(res.code == MOTAN_OK && !strcmp(res.value, want), "%s %s", res.value, res.msg);
+    motan_request_free(r);
+    free(arg);
+    motan_endpoint_free(ep);
+    tu_env_free(&e);
+    tu_proxy_stop(px);
+    ck_assert_int_eq(tu_server_stop(&s), 0);
+}
+END_TEST
+
 /* Freeing the endpoint from a timeout's callback completes the calls still queued, once each. */
 START_TEST(test_free_inside_timeout_callback)
 {
@@ -1224,6 +1288,7 @@ static Suite *transport_suite(void)
     tcase_add_test(tc, test_free_inside_callback);
     tcase_add_test(tc, test_timeout_queues);
     tcase_add_test(tc, test_free_inside_timeout_callback);
+    tcase_add_test(tc, test_direct_writes_survive_a_full_socket);
     tcase_add_test(tc, test_resent_request_follows_updates);
     tcase_add_test(tc, test_bad_endpoint_urls);
     suite_add_tcase(s, tc);
