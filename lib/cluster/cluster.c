@@ -202,6 +202,8 @@ static void cluster_destroy(motan_cluster *c)
     motan__resil_free(c);
     if (c->done_ev.ev_base)
         event_del(&c->done_ev);
+    if (c->backstops.base)
+        motan__tqs_stop(&c->backstops);
     while (c->pool) {
         motan_ha_call *next = c->pool->next;
         motan_free(c->pool);
@@ -233,6 +235,8 @@ static void free_in_loop(void *arg)
         c->groups[k]->n = 0;
     }
     event_del(&c->done_ev);
+    if (c->backstops.base)
+        motan__tqs_stop(&c->backstops);
     c->free_pending = 1;
     motan__cluster_release(c);
 }

@@ -12,14 +12,24 @@
 
 #define POOL_MAX 1024
 
+enum { BACKSTOP_NONE, BACKSTOP_OWN, BACKSTOP_QUEUED };
+
+static void backstop_stop(motan_ha_call *call)
+{
+    if (call->backstop_set == BACKSTOP_QUEUED)
+        motan__tq_remove(&call->bsn);
+    else if (call->backstop_set == BACKSTOP_OWN)
+        event_del(&call->backstop);
+    call->backstop_set = BACKSTOP_NONE;
+}
+
 static void call_unref(motan_ha_call *call)
 {
     if (--call->refs > 0)
         return;
     if (call->timer_set)
         event_del(&call->timer);
-    if (call->backstop_set)
-        event_del(&call->backstop);
+    backstop_stop(call);
     motan_free(call->send_group);
     motan_cluster *c = call->c;
     if (!c->closing) {
@@ -95,10 +105,7 @@ MOTAN_EXPORT void motan_ha_call_complete(motan_ha_call *call, motan_response *re
         event_del(&call->timer);
         call->timer_set = 0;
     }
-    if (call->backstop_set) {
-        event_del(&call->backstop);
-        call->backstop_set = 0;
-    }
+    backstop_stop(call);
     for (int i = 0; i < call->nattempts; i++)
         motan_ha_call_cancel(call, i);
     if (call->fc) { /* attempts still out end, for the filters, before the call does */
@@ -451,7 +458,7 @@ static void on_backstop(evutil_socket_t fd, short what, void *arg)
     motan_cluster *c = call->c;
     MOTAN_UNUSED(fd);
     MOTAN_UNUSED(what);
-    call->backstop_set = 0;
+    call->backstop_set = BACKSTOP_NONE;
     if (call->completed)
         return;
     motan__cluster_hold(c);
@@ -466,6 +473,15 @@ static void on_backstop(evutil_socket_t fd, short what, void *arg)
     motan__cluster_release(c);
 }
 
+static void on_queued_backstop(motan__tq_node *n)
+{
+    motan_ha_call *call = (motan_ha_call *)(void *)((char *)n - offsetof(motan_ha_call, bsn));
+    on_backstop(-1, EV_TIMEOUT, call);
+}
+
+static void cluster_hold(void *c) { motan__cluster_hold(c); }
+static void cluster_release(void *c) { motan__cluster_release(c); }
+
 static void arm_backstop(motan_cluster *c, motan_ha_call *call)
 {
     int64_t retries = motan_ha_call_param_int(call, "retries", 0);
@@ -475,10 +491,17 @@ static void arm_backstop(motan_cluster *c, motan_ha_call *call)
         retries = MOTAN_HA_MAX_ATTEMPTS - 1;
     int64_t ms = (int64_t)call->timeout_ms * (retries + 1) + MOTAN__BACKSTOP_MARGIN_MS;
     call->backstop_ms = ms > 0x7fffffff ? 0x7fffffff : (int)ms;
+    if (!c->backstops.base)
+        motan__tqs_init(&c->backstops, motan_loop_get_base(c->loop), on_queued_backstop,
+                        cluster_hold, cluster_release, c);
+    if (motan__tqs_add(&c->backstops, &call->bsn, call->backstop_ms) == 0) {
+        call->backstop_set = BACKSTOP_QUEUED;
+        return;
+    }
     struct timeval tmp;
     event_assign(&call->backstop, motan_loop_get_base(c->loop), -1, 0, on_backstop, call);
     event_add(&call->backstop, motan__cluster_timeout(c, call->backstop_ms, &tmp));
-    call->backstop_set = 1;
+    call->backstop_set = BACKSTOP_OWN;
 }
 
 static const char *request_meta(const void *req, const char *key)

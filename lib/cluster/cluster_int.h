@@ -13,6 +13,7 @@
 
 #include "cluster/guard_int.h"
 #include "core/core_int.h"
+#include "transport/tq_int.h"
 
 #define MOTAN_HA_MAX_ATTEMPTS 16
 /* The backstop deadline of a call: requestTimeout x (retries + 1) plus this margin. */
@@ -57,7 +58,7 @@ struct motan_ha_call {
     int timer_set;     /* timer (below) is armed */
     int completed;
     int parked;        /* waiting for the cluster's first node list */
-    int backstop_set;  /* backstop (below) is armed */
+    int backstop_set;  /* BACKSTOP_OWN: backstop (below) is armed; BACKSTOP_QUEUED: bsn */
     motan_filter_call *fc; /* with a filter chain: the call as filters see it */
     uint64_t now_us;       /* inside an attempt's completion: its end time, else 0 */
     /* Set by motan_cluster_call. */
@@ -77,6 +78,7 @@ struct motan_ha_call {
     /* Not cleared on reuse: timer is assigned before use, only att[0..nattempts) is read. */
     struct event timer;
     struct event backstop; /* completes the call with MOTAN_ETIMEOUT whatever the HA does */
+    motan__tq_node bsn;    /* the same, in the cluster's backstop queues (most calls) */
     motan__attempt att[MOTAN_HA_MAX_ATTEMPTS];
 };
 
@@ -123,6 +125,7 @@ struct motan_cluster {
         const struct timeval *tv;
     } common[8]; /* libevent common-timeout queues of the backstop deadlines */
     int ncommon;
+    motan__tqs backstops; /* loop thread: the calls' backstops, one queue per deadline */
     /* Finished call contexts for reuse: calls start on any thread, end on the loop's. */
     pthread_mutex_t pool_mu;
     motan_ha_call *pool; /* pool_mu */

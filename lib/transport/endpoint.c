@@ -309,95 +309,37 @@ enum { TIMER_NONE, TIMER_OWN, TIMER_QUEUED };
 
 static void on_call_timeout(evutil_socket_t fd, short what, void *arg);
 
-static void tq_arm(motan__tq *q, uint64_t us)
+/* A queued call's timeout (motan__tqs expire): the call, from its node. */
+static void on_queued_timeout(motan__tq_node *n)
 {
-    struct timeval tv = {(time_t)(us / 1000000u), (suseconds_t)(us % 1000000u)};
-    event_add(&q->ev, &tv);
-    q->armed = 1;
+    motan__call *call = (motan__call *)(void *)((char *)n - offsetof(motan__call, tqn));
+    call->timer_set = TIMER_NONE;
+    on_call_timeout(-1, EV_TIMEOUT, call);
 }
 
-static void tq_unlink(motan__call *call)
-{
-    motan__tq *q = call->tq;
-    if (call->tq_prev)
-        call->tq_prev->tq_next = call->tq_next;
-    else
-        q->head = call->tq_next;
-    if (call->tq_next)
-        call->tq_next->tq_prev = call->tq_prev;
-    else
-        q->tail = call->tq_prev;
-    call->tq = NULL;
-    call->tq_prev = call->tq_next = NULL;
-    call->timer_set = TIMER_NONE; /* the queue's timer stays: it finds nothing due and stops */
-}
-
-static void on_tq(evutil_socket_t fd, short what, void *arg)
-{
-    motan__tq *q = arg;
-    motan_endpoint *ep = q->ep;
-    MOTAN_UNUSED(fd);
-    MOTAN_UNUSED(what);
-    q->armed = 0;
-    motan__endpoint_hold(ep);
-    uint64_t now = motan_now_us();
-    while (q->head && q->head->deadline_us <= now) {
-        motan__call *call = q->head;
-        tq_unlink(call);
-        on_call_timeout(-1, EV_TIMEOUT, call); /* may complete, or free, other calls of q */
-    }
-    if (q->head && !q->armed && !ep->closing) {
-        now = motan_now_us();
-        tq_arm(q, q->head->deadline_us > now ? q->head->deadline_us - now : 1);
-    }
-    motan__endpoint_release(ep);
-}
-
-/* The queue of calls with a timeout of ms, made when there is room; NULL: none. */
-static motan__tq *tq_for(motan_endpoint *ep, int ms)
-{
-    for (int i = 0; i < ep->ntq; i++)
-        if (ep->tq[i].ms == ms)
-            return &ep->tq[i];
-    if (ep->ntq == MOTAN__TQ_MAX)
-        return NULL;
-    motan__tq *q = &ep->tq[ep->ntq++];
-    q->ms = ms;
-    q->ep = ep;
-    event_assign(&q->ev, motan_loop_get_base(ep->loop), -1, 0, on_tq, q);
-    return q;
-}
+static void ep_hold(void *ep) { motan__endpoint_hold(ep); }
+static void ep_release(void *ep) { motan__endpoint_release(ep); }
 
 static void timer_start(motan__call *call)
 {
     motan_endpoint *ep = call->ep;
-    motan__tq *q = call->timeout_ms > 0 ? tq_for(ep, call->timeout_ms) : NULL;
-    if (!q) {
-        struct timeval tmp;
-        event_assign(&call->timer, motan_loop_get_base(ep->loop), -1, 0, on_call_timeout, call);
-        event_add(&call->timer, motan__loop_timeout(ep->loop, call->timeout_ms, &tmp));
-        call->timer_set = TIMER_OWN;
+    if (!ep->tq.base)
+        motan__tqs_init(&ep->tq, motan_loop_get_base(ep->loop), on_queued_timeout, ep_hold,
+                        ep_release, ep);
+    if (motan__tqs_add(&ep->tq, &call->tqn, call->timeout_ms) == 0) {
+        call->timer_set = TIMER_QUEUED;
         return;
     }
-    uint64_t us = (uint64_t)call->timeout_ms * 1000u;
-    call->deadline_us = motan_now_us() + us;
-    call->tq = q;
-    call->tq_next = NULL;
-    call->tq_prev = q->tail;
-    if (q->tail)
-        q->tail->tq_next = call;
-    else
-        q->head = call;
-    q->tail = call;
-    call->timer_set = TIMER_QUEUED;
-    if (!q->armed) /* else it fires for an earlier call, due no later than this one */
-        tq_arm(q, us);
+    struct timeval tmp;
+    event_assign(&call->timer, motan_loop_get_base(ep->loop), -1, 0, on_call_timeout, call);
+    event_add(&call->timer, motan__loop_timeout(ep->loop, call->timeout_ms, &tmp));
+    call->timer_set = TIMER_OWN;
 }
 
 static void timer_stop(motan__call *call)
 {
     if (call->timer_set == TIMER_QUEUED)
-        tq_unlink(call);
+        motan__tq_remove(&call->tqn);
     else if (call->timer_set == TIMER_OWN)
         event_del(&call->timer);
     call->timer_set = TIMER_NONE;
@@ -405,10 +347,8 @@ static void timer_stop(motan__call *call)
 
 static void tq_stop_all(motan_endpoint *ep)
 {
-    for (int i = 0; i < ep->ntq; i++) {
-        event_del(&ep->tq[i].ev);
-        ep->tq[i].armed = 0;
-    }
+    if (ep->tq.base)
+        motan__tqs_stop(&ep->tq);
 }
 
 /* ---- calls, continued ----------------------------------------------------------------- */

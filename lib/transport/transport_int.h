@@ -12,6 +12,7 @@
 #include <motan/transport.h>
 
 #include "codec/codec_int.h"
+#include "transport/tq_int.h"
 #include "core/core_int.h"
 #include "transport/sock.h"
 
@@ -73,7 +74,6 @@ uint64_t motan__next_request_id(void);
 
 enum { CALL_NEW, CALL_QUEUED, CALL_SENT, CALL_DONE };
 
-struct motan__tq;
 
 typedef struct motan__call {
     uint64_t id;
@@ -86,10 +86,8 @@ typedef struct motan__call {
     int timeout_ms;
     int state;
     struct event timer;              /* only for a timeout no queue of the endpoint has */
-    int timer_set;                   /* TIMER_NONE, TIMER_OWN (timer) or TIMER_QUEUED (tq) */
-    struct motan__tq *tq;            /* the timeout queue the call waits in */
-    struct motan__call *tq_prev, *tq_next;
-    uint64_t deadline_us;            /* motan_now_us() clock, while queued */
+    int timer_set;                   /* TIMER_NONE, TIMER_OWN (timer) or TIMER_QUEUED (tqn) */
+    motan__tq_node tqn;              /* in the endpoint's timeout queues */
     struct motan__call *prev, *next; /* conn's unsent list, or the endpoint's done list */
     motan__task task;                /* hand-over to the loop thread */
     motan_response *resp;            /* completion waiting in the endpoint's done list */
@@ -103,19 +101,7 @@ typedef struct motan__call {
 
 enum { CONN_IDLE, CONN_CONNECTING, CONN_CONNECTED };
 
-/*
- * Calls that share a timeout expire in the order they started, so one timer per queue does
- * what a libevent timer per call did (assign, add and delete were about 400 instructions a
- * call); a timeout none of the endpoint's MOTAN__TQ_MAX queues has gets its own timer.
- */
-#define MOTAN__TQ_MAX 4
-typedef struct motan__tq {
-    int ms;
-    int armed; /* ev is pending: it fires at the latest when head is due */
-    motan__call *head, *tail;
-    struct event ev;
-    motan_endpoint *ep;
-} motan__tq;
+
 
 struct evdns_getaddrinfo_request;
 struct evutil_addrinfo;
@@ -220,8 +206,7 @@ struct motan_endpoint {
     motan__call *done_head, *done_tail;
     struct event done_ev;
     /* calls waiting for their timeout, one FIFO per timeout value (endpoint.c) */
-    motan__tq tq[MOTAN__TQ_MAX];
-    int ntq;
+    motan__tqs tq;
     /* lifecycle */
     atomic_int closing;  /* set on the loop thread, read by motan_endpoint_call on any */
     int joined;          /* counted in the loop budget's `wanted` */
