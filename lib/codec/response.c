@@ -354,7 +354,6 @@ MOTAN_EXPORT void motan_response_set_request_id(motan_response *r, uint64_t id)
         r->id = id;
 }
 
-/* Decimal integer, nothing else; -1 when absent or unparsable. */
 /* M_pt as strtoll would read it up to a NUL, without its locale and errno cost: -1 if bad. */
 static int64_t parse_pt(const char *s, size_t len)
 {

@@ -587,7 +587,6 @@ static int add_frame(motan__conn *c, const motan_encode_ref *refs, size_t nrefs,
     return MOTAN_OK;
 }
 
-
 /* The frame of call into ep->scratch (references listed in refs), checked against the limit. */
 static int encode_call(motan__conn *c, motan__call *call, motan_encode_ref *refs, size_t *nrefs,
                        motan_request_hold **hold, char *err, size_t errlen)

@@ -301,8 +301,6 @@ MOTAN_EXPORT void motan_endpoint_free(motan_endpoint *e)
     motan_loop_run_wait(e->loop, free_in_loop, e);
 }
 
-/* ---- calls ---------------------------------------------------------------------------- */
-
 /* ---- timeouts ------------------------------------------------------------------------- */
 
 enum { TIMER_NONE, TIMER_OWN, TIMER_QUEUED };
@@ -351,7 +349,7 @@ static void tq_stop_all(motan_endpoint *ep)
         motan__tqs_stop(&ep->tq);
 }
 
-/* ---- calls, continued ----------------------------------------------------------------- */
+/* ---- calls ---------------------------------------------------------------------------- */
 
 /* Stops the call's timer and takes it off its connection; it stays in the table. */
 static void call_detach(motan__call *call)
