@@ -19,25 +19,8 @@ void motan__cluster_release(motan_cluster *c)
         cluster_destroy(c);
 }
 
-const struct timeval *motan__cluster_timeout(motan_cluster *c, int ms, struct timeval *tmp)
-{
-    for (int i = 0; i < c->ncommon; i++)
-        if (c->common[i].ms == ms)
-            return c->common[i].tv;
-    tmp->tv_sec = ms / 1000;
-    tmp->tv_usec = (ms % 1000) * 1000;
-    /* Calls share a few deadlines: libevent keeps those in O(1) FIFO queues. */
-    if (c->ncommon < (int)(sizeof(c->common) / sizeof(c->common[0]))) {
-        const struct timeval *tv = event_base_init_common_timeout(motan_loop_get_base(c->loop), tmp);
-        if (tv) {
-            c->common[c->ncommon].ms = ms;
-            c->common[c->ncommon].tv = tv;
-            c->ncommon++;
-            return tv;
-        }
-    }
-    return tmp;
-}
+static void cluster_hold(void *c) { motan__cluster_hold(c); }
+static void cluster_release(void *c) { motan__cluster_release(c); }
 
 /* ---- creation ------------------------------------------------------------------------- */
 
@@ -145,6 +128,8 @@ static void create_in_loop(void *arg)
     }
     struct event_base *base = motan_loop_get_base(c->loop);
     event_assign(&c->done_ev, base, -1, 0, motan__cluster_on_done, c);
+    motan__tqs_init(&c->backstops, base, motan__cluster_on_backstop, cluster_hold, cluster_release,
+                    c);
     a->c = c;
     a->rc = MOTAN_OK;
 }
@@ -202,8 +187,7 @@ static void cluster_destroy(motan_cluster *c)
     motan__resil_free(c);
     if (c->done_ev.ev_base)
         event_del(&c->done_ev);
-    if (c->backstops.base)
-        motan__tqs_stop(&c->backstops);
+    motan__tqs_stop(&c->backstops);
     while (c->pool) {
         motan_ha_call *next = c->pool->next;
         motan_free(c->pool);
@@ -235,8 +219,7 @@ static void free_in_loop(void *arg)
         c->groups[k]->n = 0;
     }
     event_del(&c->done_ev);
-    if (c->backstops.base)
-        motan__tqs_stop(&c->backstops);
+    motan__tqs_stop(&c->backstops);
     c->free_pending = 1;
     motan__cluster_release(c);
 }

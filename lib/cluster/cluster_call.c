@@ -12,15 +12,12 @@
 
 #define POOL_MAX 1024
 
-enum { BACKSTOP_NONE, BACKSTOP_OWN, BACKSTOP_QUEUED };
-
 static void backstop_stop(motan_ha_call *call)
 {
-    if (call->backstop_set == BACKSTOP_QUEUED)
-        motan__tq_remove(&call->bsn);
-    else if (call->backstop_set == BACKSTOP_OWN)
-        event_del(&call->backstop);
-    call->backstop_set = BACKSTOP_NONE;
+    if (call->backstop_set) {
+        motan__tq_remove(&call->backstop);
+        call->backstop_set = 0;
+    }
 }
 
 static void call_unref(motan_ha_call *call)
@@ -452,13 +449,11 @@ void motan__cluster_unpark(motan_cluster *c)
 }
 
 /* A plug-in that never completes a call must not hang its caller: the backstop does it. */
-static void on_backstop(evutil_socket_t fd, short what, void *arg)
+void motan__cluster_on_backstop(motan__tq_node *n)
 {
-    motan_ha_call *call = arg;
+    motan_ha_call *call = (motan_ha_call *)(void *)((char *)n - offsetof(motan_ha_call, backstop));
     motan_cluster *c = call->c;
-    MOTAN_UNUSED(fd);
-    MOTAN_UNUSED(what);
-    call->backstop_set = BACKSTOP_NONE;
+    call->backstop_set = 0;
     if (call->completed)
         return;
     motan__cluster_hold(c);
@@ -473,15 +468,6 @@ static void on_backstop(evutil_socket_t fd, short what, void *arg)
     motan__cluster_release(c);
 }
 
-static void on_queued_backstop(motan__tq_node *n)
-{
-    motan_ha_call *call = (motan_ha_call *)(void *)((char *)n - offsetof(motan_ha_call, bsn));
-    on_backstop(-1, EV_TIMEOUT, call);
-}
-
-static void cluster_hold(void *c) { motan__cluster_hold(c); }
-static void cluster_release(void *c) { motan__cluster_release(c); }
-
 static void arm_backstop(motan_cluster *c, motan_ha_call *call)
 {
     int64_t retries = motan_ha_call_param_int(call, "retries", 0);
@@ -491,17 +477,8 @@ static void arm_backstop(motan_cluster *c, motan_ha_call *call)
         retries = MOTAN_HA_MAX_ATTEMPTS - 1;
     int64_t ms = (int64_t)call->timeout_ms * (retries + 1) + MOTAN__BACKSTOP_MARGIN_MS;
     call->backstop_ms = ms > 0x7fffffff ? 0x7fffffff : (int)ms;
-    if (!c->backstops.base)
-        motan__tqs_init(&c->backstops, motan_loop_get_base(c->loop), on_queued_backstop,
-                        cluster_hold, cluster_release, c);
-    if (motan__tqs_add(&c->backstops, &call->bsn, call->backstop_ms) == 0) {
-        call->backstop_set = BACKSTOP_QUEUED;
-        return;
-    }
-    struct timeval tmp;
-    event_assign(&call->backstop, motan_loop_get_base(c->loop), -1, 0, on_backstop, call);
-    event_add(&call->backstop, motan__cluster_timeout(c, call->backstop_ms, &tmp));
-    call->backstop_set = BACKSTOP_OWN;
+    motan__tqs_add(&c->backstops, &call->backstop, call->backstop_ms);
+    call->backstop_set = 1;
 }
 
 static const char *request_meta(const void *req, const char *key)

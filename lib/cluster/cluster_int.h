@@ -58,7 +58,7 @@ struct motan_ha_call {
     int timer_set;     /* timer (below) is armed */
     int completed;
     int parked;        /* waiting for the cluster's first node list */
-    int backstop_set;  /* BACKSTOP_OWN: backstop (below) is armed; BACKSTOP_QUEUED: bsn */
+    int backstop_set;  /* backstop (below) is armed */
     motan_filter_call *fc; /* with a filter chain: the call as filters see it */
     uint64_t now_us;       /* inside an attempt's completion: its end time, else 0 */
     /* Set by motan_cluster_call. */
@@ -77,8 +77,7 @@ struct motan_ha_call {
     _Alignas(16) uint8_t scratch[64]; /* cleared on its own */
     /* Not cleared on reuse: timer is assigned before use, only att[0..nattempts) is read. */
     struct event timer;
-    struct event backstop; /* completes the call with MOTAN_ETIMEOUT whatever the HA does */
-    motan__tq_node bsn;    /* the same, in the cluster's backstop queues (most calls) */
+    motan__tq_node backstop; /* completes the call with MOTAN_ETIMEOUT whatever the HA does */
     motan__attempt att[MOTAN_HA_MAX_ATTEMPTS];
 };
 
@@ -120,12 +119,7 @@ struct motan_cluster {
         int64_t def, value;
     } pcache[MOTAN__PARAM_CACHE];
     int npcache;
-    struct {
-        int ms;
-        const struct timeval *tv;
-    } common[8]; /* libevent common-timeout queues of the backstop deadlines */
-    int ncommon;
-    motan__tqs backstops; /* loop thread: the calls' backstops, one queue per deadline */
+    motan__tqs backstops; /* loop thread: the calls' backstops */
     /* Finished call contexts for reuse: calls start on any thread, end on the loop's. */
     pthread_mutex_t pool_mu;
     motan_ha_call *pool; /* pool_mu */
@@ -155,8 +149,6 @@ static inline void motan__count(atomic_uint_fast64_t *ctr)
 
 /* cluster.c */
 void motan__cluster_hold(motan_cluster *c);
-/* A libevent timeval for ms, from a common-timeout queue for the frequent values. */
-const struct timeval *motan__cluster_timeout(motan_cluster *c, int ms, struct timeval *tmp);
 void motan__cluster_release(motan_cluster *c);
 /* The group a new call goes to (the rule's weighted choice, else the own group). */
 motan__group *motan__cluster_choose_group(motan_cluster *c);
@@ -169,6 +161,8 @@ void motan__cluster_cancel_calls(motan_cluster *c);
 /* The first node list arrived: start the calls that waited for it. */
 void motan__cluster_unpark(motan_cluster *c);
 void motan__cluster_on_done(evutil_socket_t fd, short what, void *arg);
+/* A call's backstop expired (its node in the cluster's backstops). */
+void motan__cluster_on_backstop(motan__tq_node *n);
 
 /* addr_index.c: node URLs by first address, for O(n) list updates. */
 typedef struct motan__addr_slot {

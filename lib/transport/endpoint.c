@@ -168,6 +168,11 @@ static int ensure_conns(motan_endpoint *ep)
     return MOTAN_OK;
 }
 
+static void on_call_timeout(motan__tq_node *n);
+
+static void ep_hold(void *ep) { motan__endpoint_hold(ep); }
+static void ep_release(void *ep) { motan__endpoint_release(ep); }
+
 static void create_in_loop(void *arg)
 {
     create_args *a = arg;
@@ -197,6 +202,8 @@ static void create_in_loop(void *arg)
         return;
     }
     event_assign(&ep->done_ev, motan_loop_get_base(ep->loop), -1, 0, on_done, ep);
+    motan__tqs_init(&ep->tq, motan_loop_get_base(ep->loop), on_call_timeout, ep_hold, ep_release,
+                    ep);
     /*
      * Connect now so the first call does not pay for it, while all the loop's connections
      * fit in the budget; past it (a list of many thousand nodes) an endpoint connects when a
@@ -232,8 +239,6 @@ MOTAN_EXPORT int motan_endpoint_new(motan_loop *l, const motan_url *node, motan_
     return motan__errbuf_default(errbuf, errlen, endpoint_new_impl(l, node, out, errbuf, errlen));
 }
 
-static void tq_stop_all(motan_endpoint *ep);
-
 static void endpoint_destroy(motan_endpoint *ep)
 {
     atomic_fetch_add(&motan__endpoint_epoch, 1); /* its address string goes with it */
@@ -244,7 +249,7 @@ static void endpoint_destroy(motan_endpoint *ep)
             motan__conn_destroy(&ep->conns[i]);
     if (ep->done_ev.ev_base)
         event_del(&ep->done_ev);
-    tq_stop_all(ep);
+    motan__tqs_stop(&ep->tq);
     motan_free(ep->conns);
     motan__meta_cache_free(&ep->mc);
     motan__idmap_free(&ep->calls);
@@ -289,7 +294,7 @@ static void free_in_loop(void *arg)
      * from its callback on a caller's loop) before the last hold on ep goes. */
     motan__budget_join(ep, 0);
     event_del(&ep->done_ev);
-    tq_stop_all(ep);
+    motan__tqs_stop(&ep->tq);
     ep->free_pending = 1;
     motan__endpoint_release(ep);
 }
@@ -301,55 +306,15 @@ MOTAN_EXPORT void motan_endpoint_free(motan_endpoint *e)
     motan_loop_run_wait(e->loop, free_in_loop, e);
 }
 
-/* ---- timeouts ------------------------------------------------------------------------- */
-
-enum { TIMER_NONE, TIMER_OWN, TIMER_QUEUED };
-
-static void on_call_timeout(evutil_socket_t fd, short what, void *arg);
-
-/* A queued call's timeout (motan__tqs expire): the call, from its node. */
-static void on_queued_timeout(motan__tq_node *n)
-{
-    motan__call *call = (motan__call *)(void *)((char *)n - offsetof(motan__call, tqn));
-    call->timer_set = TIMER_NONE;
-    on_call_timeout(-1, EV_TIMEOUT, call);
-}
-
-static void ep_hold(void *ep) { motan__endpoint_hold(ep); }
-static void ep_release(void *ep) { motan__endpoint_release(ep); }
-
-static void timer_start(motan__call *call)
-{
-    motan_endpoint *ep = call->ep;
-    if (!ep->tq.base)
-        motan__tqs_init(&ep->tq, motan_loop_get_base(ep->loop), on_queued_timeout, ep_hold,
-                        ep_release, ep);
-    if (motan__tqs_add(&ep->tq, &call->tqn, call->timeout_ms) == 0) {
-        call->timer_set = TIMER_QUEUED;
-        return;
-    }
-    struct timeval tmp;
-    event_assign(&call->timer, motan_loop_get_base(ep->loop), -1, 0, on_call_timeout, call);
-    event_add(&call->timer, motan__loop_timeout(ep->loop, call->timeout_ms, &tmp));
-    call->timer_set = TIMER_OWN;
-}
+/* ---- calls ---------------------------------------------------------------------------- */
 
 static void timer_stop(motan__call *call)
 {
-    if (call->timer_set == TIMER_QUEUED)
+    if (call->timer_set) {
         motan__tq_remove(&call->tqn);
-    else if (call->timer_set == TIMER_OWN)
-        event_del(&call->timer);
-    call->timer_set = TIMER_NONE;
+        call->timer_set = 0;
+    }
 }
-
-static void tq_stop_all(motan_endpoint *ep)
-{
-    if (ep->tq.base)
-        motan__tqs_stop(&ep->tq);
-}
-
-/* ---- calls ---------------------------------------------------------------------------- */
 
 /* Stops the call's timer and takes it off its connection; it stays in the table. */
 static void call_detach(motan__call *call)
@@ -489,13 +454,11 @@ static void on_done(evutil_socket_t fd, short what, void *arg)
     motan__endpoint_release(ep);
 }
 
-static void on_call_timeout(evutil_socket_t fd, short what, void *arg)
+static void on_call_timeout(motan__tq_node *n)
 {
-    motan__call *call = arg;
+    motan__call *call = (motan__call *)(void *)((char *)n - offsetof(motan__call, tqn));
     motan_endpoint *ep = call->ep;
-    MOTAN_UNUSED(fd);
-    MOTAN_UNUSED(what);
-    call->timer_set = TIMER_NONE;
+    call->timer_set = 0;
     motan__endpoint_hold(ep);
     motan__conn *c = call->conn; /* the call is freed below; the connection lives with ep */
     uint64_t gen = c ? c->generation : 0;
@@ -607,7 +570,8 @@ void motan__endpoint_start(motan__call *call)
             defer_error(call, code, "no connection to %s (%s)", ep->address, no_conn_reason(ep));
         return;
     }
-    timer_start(call);
+    motan__tqs_add(&ep->tq, &call->tqn, call->timeout_ms);
+    call->timer_set = 1;
     motan__conn_enqueue(c, call);
 }
 

@@ -15,7 +15,6 @@
 
 #include "transport/transport_int.h"
 
-#define COMMON_TIMEOUTS 16
 /* Tasks of motan_loop_run kept for reuse: a warm call hands over work without malloc. */
 #define TASK_CACHE_MAX 256
 /* Finished endpoint calls kept for reuse by the loop (all its endpoints). */
@@ -40,11 +39,6 @@ struct motan_loop {
     motan__task stop;  /* queued by motan_loop_free: needs no memory, so it cannot fail */
     struct evdns_base *dns; /* the asynchronous resolver, made on first use */
     int self_free;     /* freed from its own thread: the thread frees the loop on its way out */
-    struct {
-        int ms;
-        const struct timeval *tv;
-    } common[COMMON_TIMEOUTS];
-    int ncommon;
     motan__fdbudget budget; /* loop thread only */
     unsigned fork_mark;     /* motan__fork_mark() at creation */
     unsigned adopted_mark;  /* the process (fork count) that adopted the loop, see adopt() */
@@ -521,24 +515,4 @@ MOTAN_EXPORT int motan_loop_run_wait(motan_loop *l, void (*fn)(void *userdata), 
         motan__waiter_wait(&r.w);
     motan__waiter_destroy(&r.w);
     return rc;
-}
-
-const struct timeval *motan__loop_timeout(motan_loop *l, int ms, struct timeval *tmp)
-{
-    for (int i = 0; i < l->ncommon; i++)
-        if (l->common[i].ms == ms)
-            return l->common[i].tv;
-    tmp->tv_sec = ms / 1000;
-    tmp->tv_usec = (ms % 1000) * 1000;
-    if (l->ncommon < COMMON_TIMEOUTS) {
-        /* Calls mostly share a few timeouts: libevent keeps those in O(1) FIFO queues. */
-        const struct timeval *tv = event_base_init_common_timeout(l->base, tmp);
-        if (tv) {
-            l->common[l->ncommon].ms = ms;
-            l->common[l->ncommon].tv = tv;
-            l->ncommon++;
-            return tv;
-        }
-    }
-    return tmp;
 }

@@ -37,7 +37,6 @@ int motan__loop_threads(void);
 void *motan__loop_call_get(motan_loop *l, size_t size);
 void motan__loop_call_put(motan_loop *l, void *p);
 /* A libevent timeval for ms, using a common-timeout queue for the frequent values. */
-const struct timeval *motan__loop_timeout(motan_loop *l, int ms, struct timeval *tmp);
 
 typedef struct motan__conn motan__conn;
 
@@ -85,9 +84,8 @@ typedef struct motan__call {
     void *userdata;
     int timeout_ms;
     int state;
-    struct event timer;              /* only for a timeout no queue of the endpoint has */
-    int timer_set;                   /* TIMER_NONE, TIMER_OWN (timer) or TIMER_QUEUED (tqn) */
-    motan__tq_node tqn;              /* in the endpoint's timeout queues */
+    int timer_set;                   /* tqn is armed in the endpoint's timeouts */
+    motan__tq_node tqn;
     struct motan__call *prev, *next; /* conn's unsent list, or the endpoint's done list */
     motan__task task;                /* hand-over to the loop thread */
     motan_response *resp;            /* completion waiting in the endpoint's done list */
