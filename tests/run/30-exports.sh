@@ -23,7 +23,7 @@ internal=$(grep '^motan__' <<<"$syms" || true)
 versioned=$(nm -D --defined-only "$lib" | awk 'NF >= 3 && $3 ~ /^motan_/ { print $3 }')
 unversioned=$(grep -v "@@LIBMOTAN_$abi\$" <<<"$versioned" || true)
 [ -z "$unversioned" ] || err "symbols outside the version node LIBMOTAN_$abi: $(tr '\n' ' ' <<<"$unversioned")"
-readelf -d "$lib" | grep -q 'NEEDED.*libevent_pthreads' && err "still linked with libevent_pthreads"
+readelf -d "$lib" | grep 'NEEDED.*libevent_pthreads' >/dev/null && err "still linked with libevent_pthreads"
 
 soname=$(readelf -d "$lib" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
 [ "$soname" = "libmotan.so.$major" ] || err "SONAME is '$soname', want libmotan.so.$major"

@@ -50,9 +50,9 @@ back:   ["hello",{"$int32":42}]'
 
 # Dynamic: must load the installed libmotan.so.<abi> (its SONAME).
 cc $WARN $cflags -o "$tmp/roundtrip" examples/codec_roundtrip.c $libs
-readelf -d "$tmp/roundtrip" | grep -q "NEEDED.*\[libmotan.so.$abi\]" ||
+readelf -d "$tmp/roundtrip" | grep "NEEDED.*\[libmotan.so.$abi\]" >/dev/null ||
     { echo "40-install: the dynamic build does not need libmotan.so.$abi"; exit 1; }
-LD_LIBRARY_PATH="$root/usr/lib" ldd "$tmp/roundtrip" | grep -q "$root/usr/lib/libmotan.so.$abi" ||
+LD_LIBRARY_PATH="$root/usr/lib" ldd "$tmp/roundtrip" | grep "$root/usr/lib/libmotan.so.$abi" >/dev/null ||
     { echo "40-install: the dynamic build does not use the installed library"; exit 1; }
 LD_LIBRARY_PATH="$root/usr/lib" check_output "$tmp/roundtrip"
 

@@ -26,10 +26,10 @@ grep -- ' -c lib/registry/\(zookeeper\|zk_\|consul\)' "$tmp/log" >/dev/null &&
 
 so=$(ls "$b"/lib/libmotan.so.*.* 2>/dev/null | head -1)
 [ -n "$so" ] || { echo "45-build-options: no shared library built"; exit 1; }
-readelf -d "$so" | grep -q '/opt/motan-ldflags-probe' || err "LDFLAGS did not reach the shared library link"
-readelf -d "$b/bin/motan" | grep -q '/opt/motan-ldflags-probe' || err "LDFLAGS did not reach the CLI link"
-readelf -d "$so" | grep -q 'NEEDED.*zookeeper' && err "the library still needs libzookeeper"
-nm "$b/lib/libmotan.a" 2>/dev/null | grep -q ' U zoo' && err "libmotan.a refers to ZooKeeper symbols"
+readelf -d "$so" | grep '/opt/motan-ldflags-probe' >/dev/null || err "LDFLAGS did not reach the shared library link"
+readelf -d "$b/bin/motan" | grep '/opt/motan-ldflags-probe' >/dev/null || err "LDFLAGS did not reach the CLI link"
+readelf -d "$so" | grep 'NEEDED.*zookeeper' >/dev/null && err "the library still needs libzookeeper"
+nm "$b/lib/libmotan.a" 2>/dev/null | grep ' U zoo' >/dev/null && err "libmotan.a refers to ZooKeeper symbols"
 
 "$b/bin/motan" call 'zookeeper://127.0.0.1:2181/com.example.EchoService' echo '"x"' >"$tmp/out" 2>&1
 rc=$?
