@@ -8,7 +8,9 @@
  *   e2e.<inflight>.<size> <rps> rps <p50_us> p50 <p99_us> p99 <cpu_us> cpu_us_per_call
  *   e2e.floor.<inflight>.<size> ...
  *   e2e.ratio.<inflight>.<size> <libmotan rps / floor rps> x_floor
- * Client CPU is getrusage(RUSAGE_SELF) over the run (the server is another process).
+ * Client CPU is getrusage(RUSAGE_SELF) over the run (the server is another process); on
+ * stderr beside each figure its user part, the client's sleeps (voluntary context switches)
+ * and the server's CPU (/proc/<pid>/schedstat), per call.
  * BENCH_SECONDS (default 1.5) sets the measured time of each side of a figure; BENCH_ONLY
  * ("8.16 64.65536") runs only the figures named; BENCH_SIDE=motan or floor runs only that
  * side (no ratio line), so that perf stat, nstat or strace see one of them alone.
@@ -100,7 +102,7 @@ static void slice(side *m, uint64_t deadline)
     event_base_dispatch(m->base);
 }
 
-static void side_open(side *m, int port, int inflight, size_t size)
+static void side_open(side *m, int port, int peer, int inflight, size_t size)
 {
     struct event_config *cfg = event_config_new();
     event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER);
@@ -125,6 +127,7 @@ static void side_open(side *m, int port, int inflight, size_t size)
     }
     slice(m, motan_now_us() + 200000); /* warm-up: connect and run briefly */
     tu_lat_reset(&m->r.st);
+    m->r.st.peer_pid = peer;
 }
 
 static void side_close(side *m)
@@ -141,11 +144,11 @@ static void side_close(side *m)
 static void figure(const tu_server *srv, int inflight, size_t size)
 {
     side m;
-    side_open(&m, srv->port, inflight, size);
+    side_open(&m, srv->port, (int)srv->pid, inflight, size);
     motan_request *req = echo_request(size);
     motan_buf *frame = tu_bench_frame(req);
     tu_floor *f = tu_floor_open(srv, 1, inflight, frame);
-    tu_lat floor_st = {0};
+    tu_lat floor_st = {.peer_pid = (int)srv->pid};
     int rounds = tu_bench_rounds();
     const char *side_only = getenv("BENCH_SIDE");
     int run_motan = !side_only || strcmp(side_only, "floor") != 0;

@@ -23,11 +23,53 @@ static double user_us(void)
     return (double)ru.ru_utime.tv_sec * 1e6 + (double)ru.ru_utime.tv_usec;
 }
 
+static double sleeps(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_nvcsw;
+}
+
+/* CPU time of another process (all its threads), µs, from the scheduler's own count. */
+static double peer_cpu_us(int pid)
+{
+    char path[64];
+    double us = 0;
+    snprintf(path, sizeof(path), "/proc/%d/schedstat", pid);
+    FILE *f = pid > 0 ? fopen(path, "r") : NULL;
+    unsigned long long ns;
+    if (f && fscanf(f, "%llu", &ns) == 1)
+        us = (double)ns / 1e3;
+    if (f)
+        fclose(f);
+    return us;
+}
+
+/* Voluntary context switches of another process's threads (it blocked), from /proc. */
+static double peer_sleeps(int pid)
+{
+    char path[64], line[128];
+    double n = 0;
+    snprintf(path, sizeof(path), "/proc/%d/status", pid);
+    FILE *f = pid > 0 ? fopen(path, "r") : NULL;
+    while (f && fgets(line, sizeof(line), f)) {
+        unsigned long long v;
+        if (sscanf(line, "voluntary_ctxt_switches: %llu", &v) == 1)
+            n = (double)v;
+    }
+    if (f)
+        fclose(f);
+    return n;
+}
+
 void tu_lat_start(tu_lat *s)
 {
     s->t0 = motan_now_us();
     s->cpu0 = tu_cpu_us();
     s->user0 = user_us();
+    s->sleeps0 = sleeps();
+    s->peer0 = peer_cpu_us(s->peer_pid);
+    s->peer_sleeps0 = peer_sleeps(s->peer_pid);
 }
 
 void tu_lat_stop(tu_lat *s)
@@ -35,6 +77,9 @@ void tu_lat_stop(tu_lat *s)
     s->wall_us += motan_now_us() - s->t0;
     s->cpu_us += tu_cpu_us() - s->cpu0;
     s->user_us += user_us() - s->user0;
+    s->sleeps += sleeps() - s->sleeps0;
+    s->peer_us += peer_cpu_us(s->peer_pid) - s->peer0;
+    s->peer_sleeps += peer_sleeps(s->peer_pid) - s->peer_sleeps0;
 }
 
 void tu_lat_add(tu_lat *s, uint64_t us)
@@ -52,8 +97,10 @@ void tu_lat_add(tu_lat *s, uint64_t us)
 
 void tu_lat_reset(tu_lat *s)
 {
+    int peer = s->peer_pid;
     free(s->lat);
     memset(s, 0, sizeof(*s));
+    s->peer_pid = peer;
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -74,7 +121,13 @@ double tu_lat_report(const char *name, tu_lat *s)
            (unsigned long long)p99, cpu);
     fflush(stdout);
     /* The user part on stderr (stdout's line format is fixed): kernel and library apart. */
-    fprintf(stderr, "# %s.user_us_per_call %.2f\n", name, s->n ? s->user_us / (double)s->n : 0);
+    double n = s->n ? (double)s->n : 1;
+    fprintf(stderr, "# %s.user_us_per_call %.2f\n", name, s->user_us / n);
+    /* Which side is the bottleneck, and how often the client blocked (a wake-up each). */
+    fprintf(stderr, "# %s.sleeps_per_call %.3f\n", name, s->sleeps / n);
+    if (s->peer_pid)
+        fprintf(stderr, "# %s.server_cpu_us_per_call %.2f\n# %s.server_sleeps_per_call %.3f\n",
+                name, s->peer_us / n, name, s->peer_sleeps / n);
     tu_lat_reset(s);
     return rps;
 }

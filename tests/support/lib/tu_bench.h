@@ -20,8 +20,12 @@ typedef struct tu_lat {
     uint64_t wall_us; /* summed over the slices */
     double cpu_us;    /* process CPU time, likewise */
     double user_us;   /* the user part of it */
+    double sleeps;    /* voluntary context switches of this process (it blocked) */
+    double peer_us;   /* CPU time of peer_pid (the server), when set */
+    double peer_sleeps; /* and its voluntary context switches */
+    int peer_pid;     /* 0: none; set by the bench before tu_lat_start */
     uint64_t t0;      /* private: the open slice */
-    double cpu0, user0;
+    double cpu0, user0, sleeps0, peer0, peer_sleeps0;
 } tu_lat;
 
 /* Process CPU time (user + system) so far, µs. */
@@ -30,7 +34,7 @@ double tu_cpu_us(void);
 void tu_lat_start(tu_lat *s);
 void tu_lat_stop(tu_lat *s);
 void tu_lat_add(tu_lat *s, uint64_t us);
-/* Drops the samples and times (after a warm-up). */
+/* Drops the samples and times (after a warm-up); keeps peer_pid. */
 void tu_lat_reset(tu_lat *s);
 /*
  * Prints "<name> <rps> rps <p50_us> p50 <p99_us> p99 <cpu_us> cpu_us_per_call" and frees the
