@@ -9,6 +9,7 @@
 
 #include "cluster/cluster_int.h"
 #include "observe/chain_int.h"
+#include "observe/metrics_int.h"
 
 #define POOL_MAX 1024
 
@@ -71,11 +72,15 @@ static void deliver(motan_ha_call *call, motan_response *resp)
         motan__count(&c->st_ok);
     else
         motan__count(&c->st_errors);
-    if (call->fc) {
+    if (call->fc || call->ms) {
         /* The end of an attempt that completes the call is the end of the call. */
         uint64_t end = call->now_us ? call->now_us : motan_now_us();
-        motan_filter_chain_end(call->fc, code, resp, 0, end);
+        if (call->fc)
+            motan_filter_chain_end(call->fc, code, resp, 0, end);
+        else
+            motan__series_finish(call->ms, code, end > call->fstart_us ? end - call->fstart_us : 0);
         call->fc = NULL;
+        call->ms = NULL;
     }
     call->cb(resp, call->userdata);
 }
@@ -85,6 +90,12 @@ static void attempt_filtered_end(motan_ha_call *call, motan__attempt *a, int cod
                                  const motan_response *resp, uint64_t now)
 {
     a->filtered = 0;
+    call->nfiltered--;
+    if (call->ms) {
+        motan__metrics_attempt(call->mw, call->ms, motan_endpoint_get_address(a->ep), code,
+                               motan_endpoint_is_available(a->ep), now - a->start_us);
+        return;
+    }
     motan_filter_chain_attempt_end(call->fc, (int)(a - call->att),
                                    motan_endpoint_get_address(a->ep), code, resp,
                                    motan_endpoint_is_available(a->ep), now - a->start_us);
@@ -105,7 +116,7 @@ MOTAN_EXPORT void motan_ha_call_complete(motan_ha_call *call, motan_response *re
     backstop_stop(call);
     for (int i = 0; i < call->nattempts; i++)
         motan_ha_call_cancel(call, i);
-    if (call->fc) { /* attempts still out end, for the filters, before the call does */
+    if (call->nfiltered) { /* attempts still out end, for the filters, before the call does */
         uint64_t now = 0;
         for (int i = 0; i < call->nattempts; i++)
             if (call->att[i].filtered)
@@ -255,15 +266,16 @@ MOTAN_EXPORT int motan_ha_call_send(motan_ha_call *call, motan_endpoint *ep, int
     /* A first attempt sent straight from motan_cluster_call starts when the call did. */
     a->start_us = call->start_inline && !call->nattempts ? call->fstart_us : motan_now_us();
     int rc;
-    if (call->fc) {
-        size_t nmeta;
-        const char *const *meta = motan_filter_call_added_meta(call->fc, &nmeta);
+    if (call->fc || call->ms) {
+        size_t nmeta = 0;
+        const char *const *meta = call->fc ? motan_filter_call_added_meta(call->fc, &nmeta) : NULL;
         rc = motan_endpoint_call_ex(ep, call->req, call->send_group, remaining, meta, nmeta,
                                     call->c->call_flags | MOTAN_CALL_RECEIVED, attempt_cb, a,
                                     &a->call_id);
         if (rc == MOTAN_OK) {
             a->filtered = 1;
-            if (!call->c->metrics_only) /* metrics has no attempt_start */
+            call->nfiltered++;
+            if (call->fc) /* metrics has no attempt_start */
                 motan_filter_chain_attempt_start(call->fc, call->nattempts,
                                                  motan_endpoint_get_address(ep));
         }
@@ -528,6 +540,18 @@ static size_t call_measure(void *arg)
     return measure_args(call->c, call->req, call_serialization(call->c, call->req));
 }
 
+/* filter=metrics alone: its before hook, run here (it never rejects; out of memory for its
+ * series: the call is not counted). */
+static void metrics_begin(motan_cluster *c, motan_ha_call *call)
+{
+    const char *method = motan_request_get_method(call->req);
+    call->mw = c->mwriter;
+    call->ms = motan__series_call(call->mw, c->path ? c->path : "", c->own.name ? c->own.name : "",
+                                  method ? method : "");
+    if (MOTAN_LIKELY(call->ms != NULL))
+        motan__ctr_add(&call->ms->started, 1);
+}
+
 /* The filters' before hooks; MOTAN_OK when the call goes on (it failed otherwise). */
 static int filter_begin(motan_cluster *c, motan_ha_call *call)
 {
@@ -536,11 +560,6 @@ static int filter_begin(motan_cluster *c, motan_ha_call *call)
     /* The cluster's own path and group (stable strings, as the chain wants them): a call
      * goes to this cluster's endpoints whatever group or service its request names. */
     const char *method = motan_request_get_method(req);
-    if (c->metrics_only) { /* never rejects (out of memory: unfiltered) */
-        call->fc = motan__filter_chain_begin_metrics(c->chain, c->path, c->own.name, method,
-                                                     call->fstart_us);
-        return MOTAN_OK;
-    }
     size_t body = 0;
     int ser = call_serialization(c, req);
     motan_request_body(req, &body);
@@ -568,8 +587,13 @@ static void start_in_loop(void *arg)
     motan__call_list_push(&c->live_head, &c->live_tail, call);
     if (!c->closing && !call->deferred)
         arm_backstop(c, call);
-    if (c->chain && filter_begin(c, call) != MOTAN_OK) {
-        /* rejected: completed with the filter's code */
+    int rejected = 0;
+    if (c->metrics_only)
+        metrics_begin(c, call);
+    else if (c->chain)
+        rejected = filter_begin(c, call) != MOTAN_OK;
+    if (rejected) {
+        /* completed with the filter's code */
     } else if (c->closing) {
         motan_ha_call_fail(call, MOTAN_ECANCELLED, "cluster is being freed");
     } else if (call->deferred) { /* failed on the caller's thread */
@@ -665,6 +689,7 @@ static void set_filters_in_loop(void *arg)
     filters_args *a = arg;
     a->c->chain = a->chain && motan_filter_chain_length(a->chain) ? a->chain : NULL;
     a->c->metrics_only = a->c->chain && motan__filter_chain_metrics_only(a->c->chain);
+    a->c->mwriter = a->c->metrics_only ? motan__filter_chain_writer(a->c->chain) : NULL;
     a->c->call_flags =
         motan_filter_chain_flags(a->chain) & MOTAN_FILTER_PHASES ? MOTAN_CALL_PHASES : 0;
 }

@@ -59,7 +59,11 @@ struct motan_ha_call {
     int completed;
     int parked;        /* waiting for the cluster's first node list */
     int backstop_set;  /* backstop (below) is armed */
+    int nfiltered;     /* attempts with filtered set */
     motan_filter_call *fc; /* with a filter chain: the call as filters see it */
+    /* filter=metrics alone: its hot path run here, no filter context (ms NULL: uncounted). */
+    struct motan__writer *mw;
+    struct motan__series *ms;
     uint64_t now_us;       /* inside an attempt's completion: its end time, else 0 */
     /* Set by motan_cluster_call. */
     motan_cluster *c;
@@ -111,6 +115,7 @@ struct motan_cluster {
     int timeout_ms;        /* requestTimeout */
     motan_filter_chain *chain;          /* NULL: no filters (nothing is measured) */
     int metrics_only;                   /* chain is filter=metrics alone (its short path) */
+    struct motan__writer *mwriter;      /* ... and its counters */
     unsigned call_flags;                /* motan_call_flags for attempts (phases) */
     motan_buf *measure; /* loop thread: sizes unprepared arguments for the filters */
     int serialization;  /* the URL's (what the endpoints send by default), -1: none */

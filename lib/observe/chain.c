@@ -168,16 +168,9 @@ static motan_filter_call *metrics_begin(motan_filter_chain *ch, motan_filter_cal
     return call;
 }
 
-motan_filter_call *motan__filter_chain_begin_metrics(motan_filter_chain *ch, const char *service,
-                                                     const char *group, const char *method,
-                                                     uint64_t start_us)
+struct motan__writer *motan__filter_chain_writer(const motan_filter_chain *ch)
 {
-    motan_filter_call *call = call_get(ch);
-    if (!call)
-        return NULL;
-    call->serialization = -1;
-    call->request_size = 0;
-    return metrics_begin(ch, call, service, group, method, start_us);
+    return ch->writer;
 }
 
 static int begin(motan_filter_chain *ch, const char *service, const char *group,

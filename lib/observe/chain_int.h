@@ -22,11 +22,9 @@ int motan__filter_chain_begin_lazy(motan_filter_chain *ch, const char *service,
 int motan__filter_chain_metrics_only(const motan_filter_chain *ch);
 
 /*
- * motan_filter_chain_begin for such a chain (it never rejects): the call context, NULL on
- * out of memory (the call goes unfiltered). Strings as motan_filter_chain_begin wants them.
+ * Such a chain's counters (stable while the chain lives): a caller that runs the metrics
+ * hot path itself (metrics_int.h, on the loop thread) needs no filter call context.
  */
-motan_filter_call *motan__filter_chain_begin_metrics(motan_filter_chain *ch, const char *service,
-                                                     const char *group, const char *method,
-                                                     uint64_t start_us);
+struct motan__writer *motan__filter_chain_writer(const motan_filter_chain *ch);
 
 #endif

@@ -16,13 +16,15 @@
 #define MOTAN__META_TEXT 512
 
 extern const uint64_t motan__bucket_us[MOTAN__NBUCKETS];
+/* By bit length of a latency: the first bucket whose bound is >= its lowest value. */
+extern const uint8_t motan__bucket_from_bits[65];
 
-/* Index of the bucket of a latency: the first bound >= us. Latencies cluster in the low
- * buckets, so a scan from the bottom takes a few well-predicted compares. */
+/* Index of the bucket of a latency: the first bound >= us. Bounds at least double from one
+ * to the next, so from the first candidate for its bit length one compare is left. */
 static inline size_t motan__bucket_of(uint64_t us)
 {
-    size_t i = 0;
-    while (us > motan__bucket_us[i]) /* the last bound is UINT64_MAX */
+    size_t i = motan__bucket_from_bits[us ? 64 - __builtin_clzll(us) : 0];
+    while (us > motan__bucket_us[i]) /* at most once: the last bound is UINT64_MAX */
         i++;
     return i;
 }

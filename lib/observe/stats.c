@@ -15,6 +15,14 @@ const uint64_t motan__bucket_us[MOTAN__NBUCKETS] = {
     2000000, 5000000, 10000000, 30000000, 60000000, UINT64_MAX,
 };
 
+/* For bit length b (latencies 2^(b-1) .. 2^b - 1): the first i with motan__bucket_us[i] >=
+ * 2^(b-1). Derived from the bounds above; test_observe checks every bucket_of against a scan. */
+const uint8_t motan__bucket_from_bits[65] = {
+    0,  0,  0,  0,  0,  0,  0,  1,  2,  3,  4,  5,  6,  6,  7,  8,  9,  10, 11, 12, 13, 14,
+    15, 15, 16, 17, 18, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19,
+    19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19,
+};
+
 MOTAN_EXPORT size_t motan_stats_bucket_count(void) { return MOTAN__NBUCKETS; }
 
 MOTAN_EXPORT uint64_t motan_stats_bucket_bound_us(size_t i)

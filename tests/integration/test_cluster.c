@@ -13,6 +13,7 @@
 #include <event2/event.h>
 
 #include <motan/cluster.h>
+#include <motan/observe.h>
 
 #include "server_proc.h"
 #include "testutil.h"
@@ -578,6 +579,74 @@ START_TEST(test_free_in_flight)
 }
 END_TEST
 
+/* filter=metrics alone runs its hooks inside the cluster: every attempt of a call counts once,
+ * also one still out when the call completes (cancelled). */
+typedef struct met_seen {
+    int calls, attempts;
+    uint64_t call_count, call_ok, ok_attempts, cancelled_attempts, attempt_count;
+} met_seen;
+
+static int met_visit(const motan_stats_series *s, void *ud)
+{
+    met_seen *m = ud;
+    if (strcmp(s->method, "sleep") != 0)
+        return 0;
+    if (s->kind == MOTAN_STATS_CALL) {
+        m->calls++;
+        m->call_count += s->count;
+        m->call_ok += s->ok;
+    } else if (s->kind == MOTAN_STATS_ATTEMPT) {
+        m->attempts++;
+        m->attempt_count += s->count;
+        m->ok_attempts += s->ok;
+        for (size_t i = 0; i < s->ncodes; i++)
+            if (s->codes[i] == MOTAN_ECANCELLED)
+                m->cancelled_attempts += s->code_counts[i];
+    }
+    return 0;
+}
+
+START_TEST(test_metrics_counts_every_attempt)
+{
+    tu_server s[2];
+    start_servers(s, 2, NULL);
+    tu_env e;
+    tu_env_init(&e);
+    motan_stats *st;
+    ck_assert_int_eq(motan_stats_new(&st), MOTAN_OK);
+    motan_filter_chain *ch;
+    ck_assert_int_eq(motan_filter_chain_new("metrics", NULL, MOTAN_SIDE_CLIENT, st, &ch, NULL, 0),
+                     MOTAN_OK);
+    motan_cluster *c = cluster_new(&e, "haStrategy=backupRequest&backupRequestDelayTime=20&"
+                                       "backupRequestMaxRetryRatio=100&loadbalance=roundrobin");
+    ck_assert_int_eq(motan_cluster_set_filters(c, ch), MOTAN_OK);
+    set_nodes(c, NULL, s, 2, NULL);
+    motan_request *r = motan_request_new("sleep");
+    motan_request_add_arg(r, motan_value_new_int64(motan_request_arena(r), 100));
+    cancelled_count = total_count = 0;
+    for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(motan_cluster_call(c, r, count_cb, NULL), MOTAN_OK);
+    ck_assert_int_eq(tu_run_until(&e, &total_count, 4, 3000), 1);
+    ck_assert_int_eq(cancelled_count, 0);
+    met_seen m = {0};
+    ck_assert_int_eq(motan_stats_walk(st, met_visit, &m), MOTAN_OK);
+    ck_assert_int_eq(m.calls, 1);
+    ck_assert_uint_eq(m.call_count, 4);
+    ck_assert_uint_eq(m.call_ok, 4);
+    ck_assert_int_eq(m.attempts, 2); /* one series per endpoint */
+    /* Each call: its first attempt answered, the backup (sent after 20 ms) cancelled. */
+    ck_assert_uint_eq(m.ok_attempts, 4);
+    ck_assert_uint_eq(m.cancelled_attempts, 4);
+    ck_assert_uint_eq(m.attempt_count, 8);
+    motan_cluster_free(c);
+    motan_filter_chain_free(ch);
+    motan_stats_free(st);
+    motan_request_free(r);
+    tu_env_free(&e);
+    stop_servers(s, 2);
+}
+END_TEST
+
 /* A user HA strategy: always the first endpoint, fails with its own message when none. */
 static void *my_create(const motan_url *u)
 {
@@ -988,6 +1057,7 @@ static Suite *cluster_suite(void)
     tcase_add_test(tc, test_outlier_ejected_end_to_end);
     tcase_add_test(tc, test_slow_start_after_recovery);
     tcase_add_test(tc, test_bad_parameters);
+    tcase_add_test(tc, test_metrics_counts_every_attempt);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -675,6 +675,51 @@ START_TEST(test_stats_sequence)
 END_TEST
 
 /* Two chains feeding one source, and two sources: series with the same labels add up. */
+/* Every latency counts in the first bucket whose bound is >= it (bounds, powers of two, ±1). */
+START_TEST(test_bucket_of_every_width)
+{
+    motan_stats *st;
+    ck_assert_int_eq(motan_stats_new(&st), MOTAN_OK);
+    motan_filter_chain *ch;
+    ck_assert_int_eq(motan_filter_chain_new("metrics", NULL, MOTAN_SIDE_CLIENT, st, &ch, NULL, 0),
+                     MOTAN_OK);
+    size_t nb = motan_stats_bucket_count();
+    uint64_t want[32] = {0}, lat[400];
+    size_t n = 0;
+    lat[n++] = 0;
+    lat[n++] = UINT64_MAX;
+    for (int k = 0; k < 64; k++)
+        for (int d = -1; d <= 1; d++)
+            lat[n++] = ((uint64_t)1 << k) + (uint64_t)(int64_t)d;
+    for (size_t i = 0; i + 1 < nb; i++)
+        for (int d = -1; d <= 1; d++)
+            lat[n++] = motan_stats_bucket_bound_us(i) + (uint64_t)(int64_t)d;
+    ck_assert_uint_le(n, sizeof(lat) / sizeof(lat[0]));
+    for (size_t k = 0; k < n; k++) {
+        size_t b = 0;
+        while (lat[k] > motan_stats_bucket_bound_us(b))
+            b++;
+        want[b]++;
+        motan_filter_call *call;
+        ck_assert_int_eq(motan_filter_chain_begin(ch, "svc", "g", "m", 6, 4, NULL, NULL, 0, &call,
+                                                  NULL, 0),
+                         MOTAN_OK);
+        motan_filter_chain_end(call, MOTAN_OK, NULL, 0, lat[k]);
+    }
+    seen v;
+    memset(&v, 0, sizeof(v));
+    ck_assert_int_eq(motan_stats_walk(st, visit, &v), MOTAN_OK);
+    ck_assert_int_eq(v.n, 1);
+    ck_assert_uint_eq(v.s[0].count, n);
+    for (size_t i = 0; i < nb; i++)
+        ck_assert_msg(v.buckets[0][i] == want[i], "bucket %zu (bound %llu): %llu latencies, want %llu",
+                      i, (unsigned long long)motan_stats_bucket_bound_us(i),
+                      (unsigned long long)v.buckets[0][i], (unsigned long long)want[i]);
+    motan_filter_chain_free(ch);
+    motan_stats_free(st);
+}
+END_TEST
+
 START_TEST(test_stats_merge)
 {
     motan_stats *st, *other;
@@ -901,6 +946,7 @@ static Suite *observe_suite(void)
     tcase_add_test(tc, test_call_meta);
     tcase_add_test(tc, test_trace_context);
     tcase_add_test(tc, test_stats_sequence);
+    tcase_add_test(tc, test_bucket_of_every_width);
     tcase_add_test(tc, test_stats_merge);
     tcase_add_test(tc, test_stats_escaping);
     tcase_add_test(tc, test_log_sink);
