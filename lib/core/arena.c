@@ -71,6 +71,13 @@ MOTAN_EXPORT void motan_arena_reset(motan_arena *a) { motan__arena_trim(a, ARENA
 
 void motan__arena_trim(motan_arena *a, size_t keep_max)
 {
+    if (a->head == a->first && !a->first->next) { /* the first block alone: nothing to free */
+        a->first->used = 0;
+        a->next_size = ARENA_FIRST * 4;
+        a->used = 0;
+        a->over = 0;
+        return;
+    }
     block *keep = NULL;
     for (block *b = a->head; b; b = b->next)
         if (b != a->first && b->size <= keep_max && (!keep || b->size > keep->size))

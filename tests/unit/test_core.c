@@ -119,6 +119,40 @@ START_TEST(test_allocator_hooks)
 }
 END_TEST
 
+/* Reset frees every block but the first (and one up to 256 KiB), whether the first block
+ * is alone, is followed by a big block of its own, or comes after a kept one. */
+START_TEST(test_arena_reset_shapes)
+{
+    motan_set_allocator(count_malloc, count_realloc, count_free);
+    g_mallocs = g_frees = 0;
+    motan_arena *a = motan_arena_new();
+    ck_assert_ptr_nonnull(a);
+    char *first = motan_arena_alloc(a, 100);
+    for (int round = 0; round < 3; round++) {
+        motan_arena_reset(a); /* the first block alone */
+        ck_assert_uint_eq(motan_arena_used(a), 0);
+        ck_assert_ptr_eq(motan_arena_alloc(a, 100), first); /* bumped from the start again */
+        ck_assert_ptr_nonnull(motan_arena_alloc(a, 300000)); /* its own block, behind the first */
+        ck_assert_uint_eq(g_mallocs - g_frees, 2);
+        motan_arena_reset(a); /* too big to keep: freed */
+        ck_assert_uint_eq(g_mallocs - g_frees, 1);
+        ck_assert_uint_eq(motan_arena_used(a), 0);
+    }
+    motan_arena_set_limit(a, 50);
+    ck_assert_ptr_null(motan_arena_alloc(a, 100)); /* refused by the limit */
+    motan_arena_set_limit(a, 0);
+    motan_arena_reset(a);
+    ck_assert_ptr_eq(motan_arena_alloc(a, 100), first);
+    ck_assert_ptr_nonnull(motan_arena_alloc(a, 100000)); /* kept by the next reset */
+    motan_arena_reset(a);
+    ck_assert_uint_eq(g_mallocs - g_frees, 2);
+    ck_assert_uint_eq(motan_arena_used(a), 0);
+    motan_arena_free(a);
+    ck_assert_uint_eq(g_mallocs, g_frees);
+    motan_set_allocator(NULL, NULL, NULL);
+}
+END_TEST
+
 START_TEST(test_errors_and_version)
 {
     for (int code = 0; code >= MOTAN_EFORKED; code--) {
@@ -156,6 +190,7 @@ int main(void)
     tcase_add_test(tc, test_buf_grow_reset_truncate);
     tcase_add_test(tc, test_arena);
     tcase_add_test(tc, test_allocator_hooks);
+    tcase_add_test(tc, test_arena_reset_shapes);
     tcase_add_test(tc, test_errors_and_version);
     tcase_add_test(tc, test_clock);
     suite_add_tcase(s, tc);
