@@ -437,6 +437,7 @@ static void client_destroy(motan_client *c)
     motan_filter_chain_free(c->chain); /* no call runs any more */
     if (c->qfd >= 0)
         close(c->qfd);
+    motan_free(motan__hot_take(&c->hot));
     while (c->spare) {
         motan__acall *a = c->spare;
         c->spare = a->next;

@@ -35,13 +35,16 @@ MOTAN__DLIST(acall_list, async_call)
 
 motan__acall *motan__acall_get(motan_client *c)
 {
-    pthread_mutex_lock(&c->spare_mu);
-    async_call *a = c->spare;
-    if (a) {
-        c->spare = a->next;
-        c->nspare--;
+    async_call *a = motan__hot_take(&c->hot);
+    if (!a) {
+        pthread_mutex_lock(&c->spare_mu);
+        a = c->spare;
+        if (a) {
+            c->spare = a->next;
+            c->nspare--;
+        }
+        pthread_mutex_unlock(&c->spare_mu);
     }
-    pthread_mutex_unlock(&c->spare_mu);
     if (!a && !(a = motan_malloc(sizeof(*a))))
         return NULL;
     memset(a, 0, sizeof(*a));
@@ -50,7 +53,9 @@ motan__acall *motan__acall_get(motan_client *c)
 
 void motan__acall_put(motan_client *c, motan__acall *a)
 {
-    pthread_mutex_lock(&c->spare_mu);
+    if (!(a = motan__hot_give(&c->hot, a)))
+        return;
+    pthread_mutex_lock(&c->spare_mu); /* the one it displaced */
     int keep = c->nspare < SPARE_MAX;
     if (keep) {
         a->next = c->spare;

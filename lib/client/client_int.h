@@ -81,6 +81,7 @@ struct motan_client {
     pthread_mutex_t spare_mu;
     motan__acall *spare; /* spare_mu */
     int nspare;          /* spare_mu */
+    motan__hot hot;      /* the last one given back, in front of spare */
     atomic_int closing; /* set by free on its thread, read by calls on theirs */
 };
 

@@ -188,6 +188,7 @@ static void cluster_destroy(motan_cluster *c)
     if (c->done_ev.ev_base)
         event_del(&c->done_ev);
     motan__tqs_stop(&c->backstops);
+    motan_free(motan__hot_take(&c->hot));
     while (c->pool) {
         motan_ha_call *next = c->pool->next;
         motan_free(c->pool);

@@ -31,7 +31,9 @@ static void call_unref(motan_ha_call *call)
     motan_free(call->send_group);
     motan_cluster *c = call->c;
     if (!c->closing) {
-        pthread_mutex_lock(&c->pool_mu);
+        if (!(call = motan__hot_give(&c->hot, call)))
+            return;
+        pthread_mutex_lock(&c->pool_mu); /* the one it displaced */
         int kept = c->npool < POOL_MAX;
         if (kept) {
             call->next = c->pool;
@@ -48,13 +50,16 @@ static void call_unref(motan_ha_call *call)
 /* A cleared call context: from the pool (any thread), else fresh. */
 static motan_ha_call *call_alloc(motan_cluster *c)
 {
-    pthread_mutex_lock(&c->pool_mu);
-    motan_ha_call *call = c->pool;
-    if (call) {
-        c->pool = call->next;
-        c->npool--;
+    motan_ha_call *call = motan__hot_take(&c->hot);
+    if (!call) {
+        pthread_mutex_lock(&c->pool_mu);
+        call = c->pool;
+        if (call) {
+            c->pool = call->next;
+            c->npool--;
+        }
+        pthread_mutex_unlock(&c->pool_mu);
     }
-    pthread_mutex_unlock(&c->pool_mu);
     if (!call)
         call = motan_malloc(sizeof(*call));
     if (call) {

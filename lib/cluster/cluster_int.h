@@ -128,6 +128,7 @@ struct motan_cluster {
     /* Finished call contexts for reuse: calls start on any thread, end on the loop's. */
     pthread_mutex_t pool_mu;
     motan_ha_call *pool; /* pool_mu */
+    motan__hot hot;      /* the last one given back, in front of pool */
     int npool;           /* pool_mu */
     motan_cluster_groups_cb groups_cb;
     void *groups_ud;

@@ -6,7 +6,6 @@
  */
 #include <errno.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -54,9 +53,8 @@ static pthread_mutex_t g_pool_mu = PTHREAD_MUTEX_INITIALIZER;
 static motan_response *g_pool; /* g_pool_mu */
 static int g_npool;            /* g_pool_mu */
 static pthread_once_t g_pool_once = PTHREAD_ONCE_INIT;
-/* The last response pooled, outside the lock: a free followed by a new (one call after the
- * other, on one thread or two) swaps it with one exchange instead of a lock and an unlock. */
-static _Atomic(motan_response *) g_hot;
+/* The last response pooled, outside the lock (core_int.h): a free followed by a new. */
+static motan__hot g_hot;
 
 /* Values that point into the held frame are gone (or about to be): the frame may go. */
 static void drop_hold(motan_response *r)
@@ -79,7 +77,7 @@ static void destroy(motan_response *r)
 
 static void pool_drain(void)
 {
-    motan_response *hot = atomic_exchange_explicit(&g_hot, NULL, memory_order_acquire);
+    motan_response *hot = motan__hot_take(&g_hot);
     if (hot)
         destroy(hot);
     pthread_mutex_lock(&g_pool_mu);
@@ -100,7 +98,7 @@ static motan_response *pool_get(void)
 {
     if (!POOL_MAX)
         return NULL;
-    motan_response *r = atomic_exchange_explicit(&g_hot, NULL, memory_order_acquire);
+    motan_response *r = motan__hot_take(&g_hot);
     if (r)
         return r;
     pthread_mutex_lock(&g_pool_mu);
@@ -132,7 +130,7 @@ static int pool_put(motan_response *r)
     }
     motan__arena_trim(r->arena, POOL_KEEP_BLOCK);
     motan_arena_set_limit(r->arena, 0);
-    r = atomic_exchange_explicit(&g_hot, r, memory_order_acq_rel);
+    r = motan__hot_give(&g_hot, r);
     if (!r)
         return 1;
     pthread_mutex_lock(&g_pool_mu); /* the one it displaced goes to the pool, or away */
