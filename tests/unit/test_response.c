@@ -313,35 +313,15 @@ END_TEST
 
 /* Freed responses are reused without allocating, and all of them go back through the hooks
  * they came from when the hooks change (the pool and its lock-free hot slot alike). */
-static size_t g_mallocs, g_frees;
-static void *count_malloc(size_t n)
-{
-    g_mallocs++;
-    return malloc(n);
-}
-static void *count_realloc(void *p, size_t n)
-{
-    if (!p)
-        g_mallocs++;
-    return realloc(p, n);
-}
-static void count_free(void *p)
-{
-    if (p)
-        g_frees++;
-    free(p);
-}
-
 START_TEST(pooled_responses_follow_the_allocator)
 {
-    motan_set_allocator(count_malloc, count_realloc, count_free);
-    g_mallocs = g_frees = 0;
+    tu_count_allocs_start();
     motan_response *r[3];
     for (int i = 0; i < 3; i++)
         ck_assert_ptr_nonnull(r[i] = motan_response_new());
     for (int i = 0; i < 3; i++)
         motan_response_free(r[i]);
-    size_t made = g_mallocs;
+    unsigned long long made = tu_allocs();
     for (int round = 0; round < 4; round++) { /* one at a time, then all three again */
         motan_response *a = motan_response_new();
         ck_assert_ptr_nonnull(a);
@@ -352,16 +332,16 @@ START_TEST(pooled_responses_follow_the_allocator)
             motan_response_free(r[i]);
     }
 #if !defined(__SANITIZE_ADDRESS__) /* pools are off under AddressSanitizer */
-    ck_assert_uint_eq(g_mallocs, made);
+    ck_assert_uint_eq(tu_allocs(), made);
 #endif
     motan_response *many[300]; /* more than the pool keeps: the rest freed at once */
     for (int i = 0; i < 300; i++)
         ck_assert_ptr_nonnull(many[i] = motan_response_new());
     for (int i = 0; i < 300; i++)
         motan_response_free(many[i]);
-    motan_set_allocator(NULL, NULL, NULL); /* empties the pools through the old hooks */
+    tu_count_allocs_stop(); /* empties the pools through the old hooks */
     ck_assert_uint_gt(made, 0);
-    ck_assert_uint_eq(g_mallocs, g_frees);
+    ck_assert_int_eq(tu_allocs_outstanding(), 0);
 }
 END_TEST
 

@@ -161,26 +161,40 @@ uint8_t *tu_vector_bytes(const char *file, const char *name, size_t *len)
 }
 
 static atomic_ullong g_allocs; /* the loop thread allocates too */
+static atomic_llong g_outstanding; /* blocks made minus blocks freed */
 
 static void *count_malloc(size_t n)
 {
     atomic_fetch_add(&g_allocs, 1);
+    atomic_fetch_add(&g_outstanding, 1);
     return malloc(n);
 }
 
 static void *count_realloc(void *p, size_t n)
 {
     atomic_fetch_add(&g_allocs, 1);
+    if (!p)
+        atomic_fetch_add(&g_outstanding, 1);
     return realloc(p, n);
+}
+
+static void count_free(void *p)
+{
+    if (p)
+        atomic_fetch_sub(&g_outstanding, 1);
+    free(p);
 }
 
 void tu_count_allocs_start(void)
 {
     atomic_store(&g_allocs, 0);
-    motan_set_allocator(count_malloc, count_realloc, free);
+    atomic_store(&g_outstanding, 0);
+    motan_set_allocator(count_malloc, count_realloc, count_free);
 }
 
 void tu_count_allocs_reset(void) { atomic_store(&g_allocs, 0); }
+
+long long tu_allocs_outstanding(void) { return atomic_load(&g_outstanding); }
 
 void tu_count_allocs_stop(void) { motan_set_allocator(NULL, NULL, NULL); }
 

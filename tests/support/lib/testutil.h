@@ -42,6 +42,9 @@ void tu_count_allocs_stop(void);
 /* Zeroes the count without touching the hooks (motan_set_allocator empties libmotan's caches). */
 void tu_count_allocs_reset(void);
 unsigned long long tu_allocs(void);
+/* Blocks made through the hooks since tu_count_allocs_start and not freed through them yet
+ * (still right after tu_count_allocs_stop, which empties libmotan's caches through them). */
+long long tu_allocs_outstanding(void);
 
 /*
  * Allocation failure injection through libmotan's hooks: from tu_fail_alloc_start(k) on, the
