@@ -233,7 +233,7 @@ static int client_create(const motan_url *url, motan_stats *stats, struct event_
         return MOTAN_ENOMEM;
     c->qfd = -1;
     pthread_mutex_init(&c->qmu, NULL);
-    pthread_mutex_init(&c->spare_mu, NULL);
+    motan__freelist_init(&c->spare, MOTAN__ACALL_POOL, offsetof(motan__acall, next));
     /* poll's deadlines are on the monotonic clock: a wall-clock step must not shorten them. */
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -414,7 +414,7 @@ static void client_destroy(motan_client *c)
          */
         pthread_mutex_init(&c->qmu, NULL);
         pthread_cond_init(&c->qcv, NULL);
-        pthread_mutex_init(&c->spare_mu, NULL);
+        pthread_mutex_init(&c->spare.mu, NULL);
         if (c->qfd >= 0)
             close(c->qfd);
         c->qfd = -1;
@@ -437,15 +437,10 @@ static void client_destroy(motan_client *c)
     motan_filter_chain_free(c->chain); /* no call runs any more */
     if (c->qfd >= 0)
         close(c->qfd);
-    motan_free(motan__hot_take(&c->hot));
-    while (c->spare) {
-        motan__acall *a = c->spare;
-        c->spare = a->next;
-        motan_free(a);
-    }
+    motan__freelist_drain(&c->spare, motan_free);
     pthread_cond_destroy(&c->qcv);
     pthread_mutex_destroy(&c->qmu);
-    pthread_mutex_destroy(&c->spare_mu);
+    pthread_mutex_destroy(&c->spare.mu);
     motan_url_free(c->url);
     motan_url_free(c->reg_url);
     motan_free(c->service);

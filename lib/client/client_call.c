@@ -31,41 +31,16 @@ typedef motan__acall async_call;
 
 MOTAN__DLIST(acall_list, async_call)
 
-#define SPARE_MAX 1024
-
 motan__acall *motan__acall_get(motan_client *c)
 {
-    async_call *a = motan__hot_take(&c->hot);
-    if (!a) {
-        pthread_mutex_lock(&c->spare_mu);
-        a = c->spare;
-        if (a) {
-            c->spare = a->next;
-            c->nspare--;
-        }
-        pthread_mutex_unlock(&c->spare_mu);
-    }
+    async_call *a = motan__freelist_get(&c->spare);
     if (!a && !(a = motan_malloc(sizeof(*a))))
         return NULL;
     memset(a, 0, sizeof(*a));
     return a;
 }
 
-void motan__acall_put(motan_client *c, motan__acall *a)
-{
-    if (!(a = motan__hot_give(&c->hot, a)))
-        return;
-    pthread_mutex_lock(&c->spare_mu); /* the one it displaced */
-    int keep = c->nspare < SPARE_MAX;
-    if (keep) {
-        a->next = c->spare;
-        c->spare = a;
-        c->nspare++;
-    }
-    pthread_mutex_unlock(&c->spare_mu);
-    if (!keep)
-        motan_free(a);
-}
+void motan__acall_put(motan_client *c, motan__acall *a) { motan_free(motan__freelist_put(&c->spare, a)); }
 
 static void async_cb(motan_response *resp, void *userdata)
 {

@@ -41,6 +41,9 @@ typedef struct motan__done {
  * its completion record is this same allocation, made when the call is accepted: a
  * completion can never be lost for want of memory to queue it.
  */
+/* Finished call records a client keeps for reuse. */
+#define MOTAN__ACALL_POOL 1024
+
 typedef struct motan__acall {
     motan__done done; /* first: the queue frees the whole call through it */
     motan_client *c;
@@ -78,10 +81,7 @@ struct motan_client {
     motan__acall *sub_head, *sub_tail; /* submitted, not yet completed (qmu) */
     int qfd;
     /* finished call records for reuse: taken on the caller's thread, given back on the loop's */
-    pthread_mutex_t spare_mu;
-    motan__acall *spare; /* spare_mu */
-    int nspare;          /* spare_mu */
-    motan__hot hot;      /* the last one given back, in front of spare */
+    motan__freelist spare; /* finished call records for reuse */
     atomic_int closing; /* set by free on its thread, read by calls on theirs */
 };
 

@@ -83,7 +83,7 @@ static void create_in_loop(void *arg)
         a->rc = MOTAN_ENOMEM;
         return;
     }
-    pthread_mutex_init(&c->pool_mu, NULL);
+    motan__freelist_init(&c->pool, MOTAN__HA_CALL_POOL, offsetof(motan_ha_call, next));
     c->loop = a->loop;
     c->lb = lb;
     c->ha = ha;
@@ -188,13 +188,8 @@ static void cluster_destroy(motan_cluster *c)
     if (c->done_ev.ev_base)
         event_del(&c->done_ev);
     motan__tqs_stop(&c->backstops);
-    motan_free(motan__hot_take(&c->hot));
-    while (c->pool) {
-        motan_ha_call *next = c->pool->next;
-        motan_free(c->pool);
-        c->pool = next;
-    }
-    pthread_mutex_destroy(&c->pool_mu);
+    motan__freelist_drain(&c->pool, motan_free);
+    pthread_mutex_destroy(&c->pool.mu);
     motan_buf_free(c->measure);
     motan_url_free(c->url);
     motan_free(c->path);

@@ -11,7 +11,6 @@
 #include "observe/chain_int.h"
 #include "observe/metrics_int.h"
 
-#define POOL_MAX 1024
 
 static void backstop_stop(motan_ha_call *call)
 {
@@ -30,36 +29,13 @@ static void call_unref(motan_ha_call *call)
     backstop_stop(call);
     motan_free(call->send_group);
     motan_cluster *c = call->c;
-    if (!c->closing) {
-        if (!(call = motan__hot_give(&c->hot, call)))
-            return;
-        pthread_mutex_lock(&c->pool_mu); /* the one it displaced */
-        int kept = c->npool < POOL_MAX;
-        if (kept) {
-            call->next = c->pool;
-            c->pool = call;
-            c->npool++;
-        }
-        pthread_mutex_unlock(&c->pool_mu);
-        if (kept)
-            return;
-    }
-    motan_free(call);
+    motan_free(c->closing ? call : motan__freelist_put(&c->pool, call));
 }
 
 /* A cleared call context: from the pool (any thread), else fresh. */
 static motan_ha_call *call_alloc(motan_cluster *c)
 {
-    motan_ha_call *call = motan__hot_take(&c->hot);
-    if (!call) {
-        pthread_mutex_lock(&c->pool_mu);
-        call = c->pool;
-        if (call) {
-            c->pool = call->next;
-            c->npool--;
-        }
-        pthread_mutex_unlock(&c->pool_mu);
-    }
+    motan_ha_call *call = motan__freelist_get(&c->pool);
     if (!call)
         call = motan_malloc(sizeof(*call));
     if (call) {

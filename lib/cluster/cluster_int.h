@@ -16,6 +16,8 @@
 #include "transport/tq_int.h"
 
 #define MOTAN_HA_MAX_ATTEMPTS 16
+/* Finished call contexts a cluster keeps for reuse. */
+#define MOTAN__HA_CALL_POOL 1024
 /* The backstop deadline of a call: requestTimeout x (retries + 1) plus this margin. */
 #define MOTAN__BACKSTOP_MARGIN_MS 1000
 
@@ -126,10 +128,7 @@ struct motan_cluster {
     int npcache;
     motan__tqs backstops; /* loop thread: the calls' backstops */
     /* Finished call contexts for reuse: calls start on any thread, end on the loop's. */
-    pthread_mutex_t pool_mu;
-    motan_ha_call *pool; /* pool_mu */
-    motan__hot hot;      /* the last one given back, in front of pool */
-    int npool;           /* pool_mu */
+    motan__freelist pool;
     motan_cluster_groups_cb groups_cb;
     void *groups_ud;
     motan__drain *draining;

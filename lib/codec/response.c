@@ -4,7 +4,6 @@
  * Only the endpoint has its own buffer: it is set by the transport before the frame arrives
  * and survives motan_response_set_frame.
  */
-#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,12 +48,9 @@ struct motan_response {
 #define POOL_KEEP_META 32
 #define POOL_KEEP_ENDPOINT 256
 
-static pthread_mutex_t g_pool_mu = PTHREAD_MUTEX_INITIALIZER;
-static motan_response *g_pool; /* g_pool_mu */
-static int g_npool;            /* g_pool_mu */
+static motan__freelist g_pool =
+    MOTAN__FREELIST_INIT(POOL_MAX, offsetof(struct motan_response, next_spare));
 static pthread_once_t g_pool_once = PTHREAD_ONCE_INIT;
-/* The last response pooled, outside the lock (core_int.h): a free followed by a new. */
-static motan__hot g_hot;
 
 /* Values that point into the held frame are gone (or about to be): the frame may go. */
 static void drop_hold(motan_response *r)
@@ -75,41 +71,13 @@ static void destroy(motan_response *r)
     motan_free(r);
 }
 
-static void pool_drain(void)
-{
-    motan_response *hot = motan__hot_take(&g_hot);
-    if (hot)
-        destroy(hot);
-    pthread_mutex_lock(&g_pool_mu);
-    motan_response *r = g_pool;
-    g_pool = NULL;
-    g_npool = 0;
-    pthread_mutex_unlock(&g_pool_mu);
-    while (r) {
-        motan_response *next = r->next_spare;
-        destroy(r);
-        r = next;
-    }
-}
+static void destroy_v(void *r) { destroy(r); }
+
+static void pool_drain(void) { motan__freelist_drain(&g_pool, destroy_v); }
 
 static void pool_register(void) { motan__alloc_on_change(pool_drain); }
 
-static motan_response *pool_get(void)
-{
-    if (!POOL_MAX)
-        return NULL;
-    motan_response *r = motan__hot_take(&g_hot);
-    if (r)
-        return r;
-    pthread_mutex_lock(&g_pool_mu);
-    r = g_pool;
-    if (r) {
-        g_pool = r->next_spare;
-        g_npool--;
-    }
-    pthread_mutex_unlock(&g_pool_mu);
-    return r;
-}
+static motan_response *pool_get(void) { return POOL_MAX ? motan__freelist_get(&g_pool) : NULL; }
 
 /* 1 when r went into the pool (its contents are gone). */
 static int pool_put(motan_response *r)
@@ -130,19 +98,9 @@ static int pool_put(motan_response *r)
     }
     motan__arena_trim(r->arena, POOL_KEEP_BLOCK);
     motan_arena_set_limit(r->arena, 0);
-    r = motan__hot_give(&g_hot, r);
-    if (!r)
-        return 1;
-    pthread_mutex_lock(&g_pool_mu); /* the one it displaced goes to the pool, or away */
-    int kept = g_npool < POOL_MAX;
-    if (kept) {
-        r->next_spare = g_pool;
-        g_pool = r;
-        g_npool++;
-    }
-    pthread_mutex_unlock(&g_pool_mu);
-    if (!kept)
-        destroy(r);
+    motan_response *gone = motan__freelist_put(&g_pool, r);
+    if (gone)
+        destroy(gone);
     return 1;
 }
 

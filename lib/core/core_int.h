@@ -34,22 +34,41 @@
 #endif
 
 /*
- * A free list's hot slot: the last record given back, taken and given with one atomic
- * exchange instead of a lock and an unlock when gets and puts alternate, as they do call
- * after call; the locked list behind it keeps the rest. give returns what it displaced (for
- * that list), or NULL.
+ * freelist.c: records kept for reuse, got and put from any thread. The last one put sits in
+ * a hot slot, taken and given with one atomic exchange (no lock) when gets and puts
+ * alternate, as they do call after call; a locked list of at most max keeps the rest,
+ * linked through the pointer at offset link in each record.
  */
-typedef _Atomic(void *) motan__hot;
+typedef struct motan__freelist {
+    _Atomic(void *) hot;
+    pthread_mutex_t mu;
+    void *head; /* mu */
+    int n;      /* mu */
+    int max;
+    size_t link;
+} motan__freelist;
+#define MOTAN__FREELIST_INIT(max_, link_)                                                       \
+    { .mu = PTHREAD_MUTEX_INITIALIZER, .max = (max_), .link = (link_) }
 
-static inline void *motan__hot_take(motan__hot *h)
+void motan__freelist_init(motan__freelist *fl, int max, size_t link);
+void *motan__freelist_get_locked(motan__freelist *fl);
+void *motan__freelist_put_locked(motan__freelist *fl, void *p);
+
+/* A kept record, or NULL. */
+static inline void *motan__freelist_get(motan__freelist *fl)
 {
-    return atomic_exchange_explicit(h, NULL, memory_order_acquire);
+    void *p = atomic_exchange_explicit(&fl->hot, NULL, memory_order_acquire);
+    return p ? p : motan__freelist_get_locked(fl);
 }
 
-static inline void *motan__hot_give(motan__hot *h, void *p)
+/* Keeps p; returns NULL, or a record no longer kept (p or one it displaced) to be freed. */
+static inline void *motan__freelist_put(motan__freelist *fl, void *p)
 {
-    return atomic_exchange_explicit(h, p, memory_order_acq_rel);
+    p = atomic_exchange_explicit(&fl->hot, p, memory_order_acq_rel);
+    return p ? motan__freelist_put_locked(fl, p) : NULL;
 }
+/* Frees every kept record through destroy; fl stays usable. */
+void motan__freelist_drain(motan__freelist *fl, void (*destroy)(void *));
 
 struct motan_buf {
     uint8_t *data;

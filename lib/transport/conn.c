@@ -35,6 +35,8 @@
 #define IN_KEEP_MAX (1024 * 1024)
 /* Frames from which on a response may keep views into the input memory. */
 #define HOLD_MIN (32 * 1024)
+/* Referenced (not copied) pieces of one encoded request. */
+#define MAX_REFS 8
 
 static void on_io(evutil_socket_t fd, short what, void *arg);
 static void on_timer(evutil_socket_t fd, short what, void *arg);
@@ -432,8 +434,6 @@ int motan__conn_connect(motan__conn *c, int may_evict)
 }
 
 static int send_out(motan__conn *c);
-#define MAX_REFS 8
-
 static int encode_one(motan__conn *c, motan__call *call, char *err, size_t errlen);
 static int encode_call(motan__conn *c, motan__call *call, motan_encode_ref *refs, size_t *nrefs,
                        motan_request_hold **hold, char *err, size_t errlen);

@@ -36,7 +36,6 @@ int motan__loop_threads(void);
  */
 void *motan__loop_call_get(motan_loop *l, size_t size);
 void motan__loop_call_put(motan_loop *l, void *p);
-/* A libevent timeval for ms, using a common-timeout queue for the frequent values. */
 
 typedef struct motan__conn motan__conn;
 
@@ -73,7 +72,6 @@ uint64_t motan__next_request_id(void);
 
 enum { CALL_NEW, CALL_QUEUED, CALL_SENT, CALL_DONE };
 
-
 typedef struct motan__call {
     uint64_t id;
     motan_endpoint *ep;
@@ -98,8 +96,6 @@ typedef struct motan__call {
 } motan__call;
 
 enum { CONN_IDLE, CONN_CONNECTING, CONN_CONNECTED };
-
-
 
 struct evdns_getaddrinfo_request;
 struct evutil_addrinfo;
