@@ -26,6 +26,8 @@
 
 #define OUT_HIGH_WATER (256 * 1024)
 #define READ_CHUNK (256 * 1024)
+/* A partial frame from which on the next read takes just its rest (see do_read). */
+#define READ_REST_MIN (32 * 1024)
 #define READS_PER_EVENT 8
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
@@ -739,8 +741,11 @@ void motan__conn_consumed(motan__conn *c, size_t pos)
         c->in->len = c->in_off = 0;
 }
 
-/* Parses every whole frame in the input buffer; returns 0 when the connection went away. */
-static int parse_frames(motan__conn *c)
+/*
+ * Parses every whole frame in the input buffer, counting them into *frames; returns 0 when
+ * the connection went away.
+ */
+static int parse_frames(motan__conn *c, int *frames)
 {
     motan_endpoint *ep = c->ep;
     uint64_t gen = c->generation;
@@ -767,6 +772,7 @@ static int parse_frames(motan__conn *c)
         pos += used;
         c->need = 0;
         motan__endpoint_on_frame(ep, c, ep->frame);
+        ++*frames;
         c->frame_at = NULL;
         if (ep->closing || gen != c->generation)
             return 0;
@@ -808,39 +814,58 @@ void motan__conn_check_stall(motan__conn *c, int timeout_ms)
     motan__conn_fail(c, MOTAN_ECONNECT, msg);
 }
 
+/*
+ * Reads until the socket is drained, at most READS_PER_EVENT times. A read that brought
+ * several answers is followed by another one even when it did not fill the room: the calls
+ * their callbacks made went out at once (write_now), and while they were being made the
+ * server has usually answered the first of them, so reading again costs one read where going
+ * back to the loop costs an epoll_wait and a timerfd_settime first (at 8 in flight epoll_waits
+ * fell from 0.16 to 0.03 a call). Not while a flush is due: queued calls go out first. One
+ * answer a read (one call in flight) leaves it to the loop: the next answer is a round trip
+ * away and the read would find nothing.
+ *
+ * A big partial frame (READ_REST_MIN) whose rest fits behind it is read up to its end only:
+ * the frame then ends where the read does and the emptied buffer starts again at the front.
+ * Reading on past it ended most reads inside the next big frame, which then moved to the
+ * front: at 8 in flight with 64 KiB answers, 3 to 8 KiB copied a call.
+ */
 static void do_read(motan__conn *c)
 {
     motan_endpoint *ep = c->ep;
     for (int i = 0; i < READS_PER_EVENT; i++) {
         if (c->in_blk && c->in_off == c->in->len && in_own(c))
             c->in->len = c->in_off = 0; /* the views are gone: read into the hot start again */
-        size_t want = READ_CHUNK, have = c->in->len - c->in_off;
-        if (c->need > have && c->need - have > want)
-            want = c->need - have;
-        if (c->in->cap - c->in->len < want && !in_own(c)) {
-            if (in_unshare(c, want) != MOTAN_OK) {
+        size_t have = c->in->len - c->in_off, rest = c->need > have ? c->need - have : 0;
+        size_t want = rest > READ_CHUNK ? rest : READ_CHUNK, limit;
+        if (c->need >= READ_REST_MIN && rest && c->in->cap - c->in->len >= rest) {
+            limit = rest; /* behind views held in the memory too: they are all in front */
+        } else {
+            if (c->in->cap - c->in->len < want && !in_own(c)) {
+                if (in_unshare(c, want) != MOTAN_OK) {
+                    motan__conn_fail(c, MOTAN_ENOMEM, "out of memory for a response");
+                    return;
+                }
+            } else if (c->in_off && c->in->cap - c->in->len < want && have <= c->in->cap / 4) {
+                /* Out of room behind the partial frame: it moves to the front now, while it
+                 * is small next to the buffer (else the buffer grows: moves stay rare). */
+                memmove(c->in->data, c->in->data + c->in_off, have);
+                c->in->len = have;
+                c->in_off = 0;
+            }
+            if (motan__buf_ensure(c->in, want) != MOTAN_OK) {
                 motan__conn_fail(c, MOTAN_ENOMEM, "out of memory for a response");
                 return;
             }
-        } else if (c->in_off && c->in->cap - c->in->len < want && have <= c->in->cap / 4) {
-            /* Out of room behind the partial frame: it moves to the front now, while it is
-             * small next to the buffer (else the buffer grows: moves stay rare). */
-            memmove(c->in->data, c->in->data + c->in_off, have);
-            c->in->len = have;
-            c->in_off = 0;
+            limit = c->in->cap - c->in->len;
         }
-        if (motan__buf_ensure(c->in, want) != MOTAN_OK) {
-            motan__conn_fail(c, MOTAN_ENOMEM, "out of memory for a response");
-            return;
-        }
-        size_t room = c->in->cap - c->in->len;
-        ssize_t n = read(c->fd, c->in->data + c->in->len, room);
+        ssize_t n = read(c->fd, c->in->data + c->in->len, limit);
         if (n > 0) {
             c->in->len += (size_t)n;
             c->read_us = 0; /* new bytes: a new time, taken when a call wants it */
-            if (!parse_frames(c) || ep->closing)
+            int frames = 0;
+            if (!parse_frames(c, &frames) || ep->closing)
                 return;
-            if ((size_t)n < room)
+            if ((size_t)n < limit && (frames < 2 || c->flush_scheduled || !c->sent_head))
                 return;
             continue;
         }

@@ -1194,6 +1194,101 @@ START_TEST(test_direct_writes_survive_a_full_socket)
 }
 END_TEST
 
+/*
+ * Answers of every size, 8 in flight on one connection, reaching the client in random pieces
+ * (tu_proxy_chop): frames begin and end anywhere in its reads, big partial frames are read up
+ * to their end alone, partial frames move to the front, reads follow reads. Every answer
+ * must be its own request's bytes, whole.
+ */
+typedef struct chop_state {
+    tu_env *e;
+    motan_endpoint *ep;
+    int started, done, total, bad;
+    char why[256];
+} chop_state;
+
+typedef struct chop_slot {
+    chop_state *st;
+    motan_request *req;
+    size_t len;
+    uint8_t fill;
+} chop_slot;
+
+static void chop_send(chop_slot *sl);
+
+static void chop_cb(motan_response *r, void *ud)
+{
+    chop_slot *sl = ud;
+    chop_state *st = sl->st;
+    st->done++;
+    size_t len = 0;
+    const motan_value *v = r && motan_response_get_code(r) == MOTAN_OK ? motan_response_get_value(r) : NULL;
+    const char *p = v ? motan_value_get_data(v, &len) : NULL;
+    size_t at = 0;
+    while (p && at < len && (uint8_t)p[at] == sl->fill)
+        at++;
+    if (!p || len != sl->len || at != len) {
+        if (!st->bad++)
+            snprintf(st->why, sizeof(st->why), "call of %zu bytes (fill %u): code %d, %zu bytes back, "
+                     "first wrong at %zu: %s", sl->len, sl->fill, r ? motan_response_get_code(r) : -1,
+                     len, at, r ? motan_response_get_errmsg(r) : "no response");
+    }
+    motan_response_free(r);
+    motan_request_free(sl->req);
+    sl->req = NULL;
+    if (st->started < st->total)
+        chop_send(sl);
+}
+
+static void chop_send(chop_slot *sl)
+{
+    static const size_t sizes[] = {16, 40000, 70000, 1000, 200000, 33000, 3, 65536, 120000, 32768};
+    chop_state *st = sl->st;
+    int n = st->started++;
+    sl->len = sizes[n % (int)(sizeof(sizes) / sizeof(sizes[0]))];
+    sl->fill = (uint8_t)(n * 7 + 1);
+    uint8_t *blob = malloc(sl->len);
+    ck_assert_ptr_nonnull(blob);
+    memset(blob, sl->fill, sl->len);
+    sl->req = motan_request_new("echo");
+    ck_assert_int_eq(motan_request_add_arg(sl->req, motan_value_new_bytes(motan_request_arena(sl->req),
+                                                                            blob, sl->len)),
+                     MOTAN_OK);
+    free(blob);
+    ck_assert_int_eq(motan_endpoint_call(st->ep, sl->req, 20000, chop_cb, sl, NULL), MOTAN_OK);
+}
+
+START_TEST(test_answers_in_random_pieces)
+{
+    tu_server s;
+    start_server(&s, NULL, NULL);
+    tu_proxy *px = tu_proxy_start(s.port);
+    tu_proxy_chop(px, 0x9e3779b9u);
+    tu_env e;
+    tu_env_init(&e);
+    char text[256], err[256];
+    snprintf(text, sizeof(text), "motan2://127.0.0.1:%d/com.example.EchoService?connections=1",
+             tu_proxy_port(px));
+    motan_url *u = tu_url(text);
+    chop_state st = {.e = &e, .total = tu_slow() ? 60 : 400};
+    ck_assert_int_eq(motan_endpoint_new(e.loop, u, &st.ep, err, sizeof(err)), MOTAN_OK);
+    motan_url_free(u);
+    enum { SLOTS = 8 };
+    chop_slot slots[SLOTS];
+    for (int i = 0; i < SLOTS; i++) {
+        slots[i] = (chop_slot){.st = &st};
+        chop_send(&slots[i]);
+    }
+    ck_assert(tu_run_until(&e, &st.done, st.total, 120000));
+    ck_assert_msg(st.bad == 0, "%d of %d answers wrong; first: %s", st.bad, st.total, st.why);
+    ck_assert_int_eq(st.done, st.total);
+    motan_endpoint_free(st.ep);
+    tu_env_free(&e);
+    tu_proxy_stop(px);
+    ck_assert_int_eq(tu_server_stop(&s), 0);
+}
+END_TEST
+
 /* Freeing the endpoint from a timeout's callback completes the calls still queued, once each. */
 START_TEST(test_free_inside_timeout_callback)
 {
@@ -1289,6 +1384,7 @@ static Suite *transport_suite(void)
     tcase_add_test(tc, test_timeout_queues);
     tcase_add_test(tc, test_free_inside_timeout_callback);
     tcase_add_test(tc, test_direct_writes_survive_a_full_socket);
+    tcase_add_test(tc, test_answers_in_random_pieces);
     tcase_add_test(tc, test_resent_request_follows_updates);
     tcase_add_test(tc, test_bad_endpoint_urls);
     suite_add_tcase(s, tc);

@@ -18,6 +18,8 @@ struct tu_proxy {
     pthread_t thread;
     pthread_mutex_t mu;
     int frozen, stop;
+    unsigned chop; /* xorshift state, 0: forward as read */
+    char buf[256 * 1024];
     int a[MAX_PAIRS], b[MAX_PAIRS]; /* client side, server side; -1: free */
 };
 
@@ -28,6 +30,34 @@ static void close_pair(tu_proxy *p, int i)
     p->a[i] = p->b[i] = -1;
 }
 
+static unsigned next_rand(unsigned *x)
+{
+    *x ^= *x << 13;
+    *x ^= *x >> 17;
+    *x ^= *x << 5;
+    return *x;
+}
+
+/* Server to client in random pieces, each sent alone after a short pause. */
+static int send_chopped(tu_proxy *p, int fd, const char *buf, size_t n)
+{
+    while (n) {
+        pthread_mutex_lock(&p->mu);
+        unsigned r = next_rand(&p->chop), r2 = next_rand(&p->chop);
+        pthread_mutex_unlock(&p->mu);
+        /* Mostly small pieces, now and then one that ends far into the next frame. */
+        size_t piece = r % 4 == 0 ? 1 + r2 % 65536 : 1 + r2 % 3000;
+        if (piece > n)
+            piece = n;
+        usleep(r2 % 300);
+        if (send(fd, buf, piece, MSG_NOSIGNAL) != (ssize_t)piece)
+            return -1;
+        buf += piece;
+        n -= piece;
+    }
+    return 0;
+}
+
 static void *run(void *arg)
 {
     tu_proxy *p = arg;
@@ -35,7 +65,7 @@ static void *run(void *arg)
         struct pollfd fds[2 + 2 * MAX_PAIRS];
         int idx[2 + 2 * MAX_PAIRS], n = 0;
         pthread_mutex_lock(&p->mu);
-        int frozen = p->frozen, stop = p->stop;
+        int frozen = p->frozen, stop = p->stop, chop = p->chop != 0;
         pthread_mutex_unlock(&p->mu);
         if (stop)
             break;
@@ -82,9 +112,12 @@ static void *run(void *arg)
                 int i = idx[k] % MAX_PAIRS, from_a = idx[k] < MAX_PAIRS;
                 if (p->a[i] < 0)
                     continue;
-                char buf[16384];
-                ssize_t r = read(from_a ? p->a[i] : p->b[i], buf, sizeof(buf));
-                if (r <= 0 || send(from_a ? p->b[i] : p->a[i], buf, (size_t)r, MSG_NOSIGNAL) != r)
+                char *buf = p->buf;
+                ssize_t r = read(from_a ? p->a[i] : p->b[i], buf, sizeof(p->buf));
+                int to = from_a ? p->b[i] : p->a[i];
+                if (r <= 0 || (chop && !from_a
+                                   ? send_chopped(p, to, buf, (size_t)r)
+                                   : send(to, buf, (size_t)r, MSG_NOSIGNAL) != r))
                     close_pair(p, i);
             }
         }
@@ -127,6 +160,13 @@ void tu_proxy_freeze(tu_proxy *p, int frozen)
     p->frozen = frozen;
     pthread_mutex_unlock(&p->mu);
     (void)!write(p->wake[1], "x", 1);
+}
+
+void tu_proxy_chop(tu_proxy *p, unsigned seed)
+{
+    pthread_mutex_lock(&p->mu);
+    p->chop = seed;
+    pthread_mutex_unlock(&p->mu);
 }
 
 void tu_proxy_stop(tu_proxy *p)
