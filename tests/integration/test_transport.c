@@ -1136,6 +1136,19 @@ END_TEST
  * socket takes only part of one (here a proxy that stopped reading), the rest goes out after
  * it and the stream stays whole: every answer comes back right once bytes move again.
  */
+/* An endpoint with one connection, through px, on loop. */
+static motan_endpoint *proxied_endpoint(motan_loop *loop, const tu_proxy *px)
+{
+    char text[256], err[256];
+    snprintf(text, sizeof(text), "motan2://127.0.0.1:%d/com.example.EchoService?connections=1",
+             tu_proxy_port(px));
+    motan_url *u = tu_url(text);
+    motan_endpoint *ep = NULL;
+    ck_assert_msg(motan_endpoint_new(loop, u, &ep, err, sizeof(err)) == MOTAN_OK, "%s", err);
+    motan_url_free(u);
+    return ep;
+}
+
 START_TEST(test_direct_writes_survive_a_full_socket)
 {
     tu_server s;
@@ -1143,13 +1156,7 @@ START_TEST(test_direct_writes_survive_a_full_socket)
     tu_proxy *px = tu_proxy_start(s.port);
     tu_env e;
     tu_env_init(&e);
-    char text[256], err[256];
-    snprintf(text, sizeof(text), "motan2://127.0.0.1:%d/com.example.EchoService?connections=1",
-             tu_proxy_port(px));
-    motan_url *u = tu_url(text);
-    motan_endpoint *ep = NULL;
-    ck_assert_int_eq(motan_endpoint_new(e.loop, u, &ep, err, sizeof(err)), MOTAN_OK);
-    motan_url_free(u);
+    motan_endpoint *ep = proxied_endpoint(e.loop, px);
     /* 120 strings of 8000 bytes: none big enough to go by reference, 960 KB a frame. */
     enum { STRS = 120, LEN = 8000 };
     size_t cap = STRS * (LEN + 4) + 16, n = 0;
@@ -1201,7 +1208,6 @@ END_TEST
  * must be its own request's bytes, whole.
  */
 typedef struct chop_state {
-    tu_env *e;
     motan_endpoint *ep;
     int started, done, total, bad;
     char why[256];
@@ -1266,13 +1272,7 @@ START_TEST(test_answers_in_random_pieces)
     tu_proxy_chop(px, 0x9e3779b9u);
     tu_env e;
     tu_env_init(&e);
-    char text[256], err[256];
-    snprintf(text, sizeof(text), "motan2://127.0.0.1:%d/com.example.EchoService?connections=1",
-             tu_proxy_port(px));
-    motan_url *u = tu_url(text);
-    chop_state st = {.e = &e, .total = tu_slow() ? 60 : 400};
-    ck_assert_int_eq(motan_endpoint_new(e.loop, u, &st.ep, err, sizeof(err)), MOTAN_OK);
-    motan_url_free(u);
+    chop_state st = {.ep = proxied_endpoint(e.loop, px), .total = tu_slow() ? 60 : 400};
     enum { SLOTS = 8 };
     chop_slot slots[SLOTS];
     for (int i = 0; i < SLOTS; i++) {
