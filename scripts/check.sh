@@ -17,12 +17,14 @@ if [ "$MOTAN_VECTORS_DIR" != "$PWD/tests/vectors" ]; then
 fi
 
 failed=()
+logs="$BUILD/check-logs"
+mkdir -p "$logs"
 start_all=$(date +%s)
 for step in tests/run/[0-9][0-9]-*.sh; do
     name=$(basename "$step" .sh)
     t0=$(date +%s)
     echo "=== $name"
-    if bash "$step"; then
+    if bash "$step" 2>&1 | tee "$logs/$name.log"; [ "${PIPESTATUS[0]}" -eq 0 ]; then
         echo "=== $name: ok ($(( $(date +%s) - t0 )) s)"
     else
         echo "=== $name: FAILED ($(( $(date +%s) - t0 )) s)"
@@ -31,6 +33,11 @@ for step in tests/run/[0-9][0-9]-*.sh; do
 done
 echo "=== check: $(( $(date +%s) - start_all )) s"
 if [ ${#failed[@]} -ne 0 ]; then
+    # CI keeps only the end of the output: what failed, again, where it is seen.
+    for name in "${failed[@]}"; do
+        echo "=== $name, its failures ($logs/$name.log):"
+        grep -E ':[EF]:|: FAILED|failed: |Assertion|ERROR|error:|timed out|Timeout' "$logs/$name.log" | tail -20
+    done
     echo "=== check FAILED: ${failed[*]}"
     exit 1
 fi

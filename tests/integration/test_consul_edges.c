@@ -42,7 +42,7 @@ START_TEST(agent_name_resolved_on_the_loop)
     snprintf(text, sizeof(text), "consul://agent.test:%d", tu_consul_port(agent));
     uint64_t t0 = motan_now_us();
     motan_registry *r = tu_registry(e.loop, text);
-    ck_assert_int_lt(ms_since(t0), 100);
+    ck_assert_int_lt(ms_since(t0), 250); /* the name takes 300 ms: not waited for */
     tu_rec rc;
     tu_rec_init(&rc);
     motan_url *s = tu_url("motan2://127.0.0.1:0/com.example.EchoService?group=g1");
@@ -170,7 +170,8 @@ START_TEST(free_while_the_agent_hangs)
     int64_t took = ms_since(t0);
     fprintf(stderr, "free_while_the_agent_hangs: motan_registry_free took %lld ms\n",
             (long long)took);
-    ck_assert_msg(took < (tu_slow() ? 1000 : 250), "motan_registry_free took %lld ms",
+    /* Waiting for the hung query would take its requestTimeout (3 s). */
+    ck_assert_msg(took < (tu_slow() ? 1000 : 500), "motan_registry_free took %lld ms",
                   (long long)took);
     motan_url_free(node);
     tu_env_free(&e);
@@ -187,7 +188,7 @@ START_TEST(free_while_the_agent_hangs)
     t0 = motan_now_us();
     motan_client_free(c);
     took = ms_since(t0);
-    ck_assert_msg(took < (tu_slow() ? 1000 : 100), "motan_client_free took %lld ms",
+    ck_assert_msg(took < (tu_slow() ? 1000 : 500), "motan_client_free took %lld ms",
                   (long long)took);
     tu_proxy_stop(px);
     tu_consul_free(agent);

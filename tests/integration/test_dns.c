@@ -97,7 +97,8 @@ START_TEST(slow_name_does_not_stall_the_loop)
         uint64_t c0 = motan_now_us();
         call(&e, healthy, 1000, &o);
         ck_assert_int_eq(o.code, MOTAN_OK);
-        ck_assert_msg(o.done_us - c0 < 100000, "a healthy call took %llu ms while a name resolved",
+        /* A loop blocked by the resolution would hold it 500 ms; a host stall is shorter. */
+        ck_assert_msg(o.done_us - c0 < 350000, "a healthy call took %llu ms while a name resolved",
                       (unsigned long long)((o.done_us - c0) / 1000));
         quick++;
     }
