@@ -10,7 +10,8 @@
  *   e2e.ratio.<inflight>.<size> <libmotan rps / floor rps> x_floor
  * Client CPU is getrusage(RUSAGE_SELF) over the run (the server is another process); on
  * stderr beside each figure its user part, the client's sleeps (voluntary context switches)
- * and the server's CPU (/proc/<pid>/schedstat), per call.
+ * and the server's CPU (/proc/<pid>/schedstat), per call; beside each ratio the ratio of every
+ * pair of slices (min, median, max) and the hypervisor's steal over the figure.
  * BENCH_SECONDS (default 1.5) sets the measured time of each side of a figure; BENCH_ONLY
  * ("8.16 64.65536") runs only the figures named; BENCH_SIDE=motan or floor runs only that
  * side (no ratio line), so that perf stat, nstat or strace see one of them alone.
@@ -19,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
@@ -47,7 +49,7 @@ typedef struct slot {
     uint64_t sent;
 } slot;
 
-static void send_one(slot *s);
+static void send_one(slot *s, uint64_t now);
 
 static void on_resp(motan_response *resp, void *ud)
 {
@@ -61,14 +63,14 @@ static void on_resp(motan_response *resp, void *ud)
     motan_response_free(resp);
     r->calls++;
     if (now < r->deadline)
-        send_one(s);
+        send_one(s, now); /* one clock read for the answer and the next call, as the floor */
     else if (--r->active == 0)
         event_base_loopbreak(r->base);
 }
 
-static void send_one(slot *s)
+static void send_one(slot *s, uint64_t now)
 {
-    s->sent = motan_now_us();
+    s->sent = now;
     if (motan_endpoint_call(s->r->ep, s->req, 5000, on_resp, s, NULL) != MOTAN_OK) {
         fprintf(stderr, "call failed to start\n");
         exit(1);
@@ -98,7 +100,7 @@ static void slice(side *m, uint64_t deadline)
     m->r.deadline = deadline;
     m->r.active = m->r.inflight;
     for (int i = 0; i < m->r.inflight; i++)
-        send_one(&m->slots[i]);
+        send_one(&m->slots[i], motan_now_us());
     event_base_dispatch(m->base);
 }
 
@@ -140,6 +142,42 @@ static void side_close(side *m)
     event_base_free(m->base);
 }
 
+/* Time the hypervisor gave to others so far (steal, /proc/stat), summed over the CPUs, s. */
+static double steal_seconds(void)
+{
+    unsigned long long v[8] = {0};
+    FILE *f = fopen("/proc/stat", "r");
+    if (!f)
+        return 0;
+    int n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
+                   &v[4], &v[5], &v[6], &v[7]);
+    fclose(f);
+    return n == 8 ? (double)v[7] / (double)sysconf(_SC_CLK_TCK) : 0;
+}
+
+static double rate(size_t calls, uint64_t wall_us) { return wall_us ? (double)calls * 1e6 / (double)wall_us : 0; }
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/*
+ * On stderr (stdout's lines are fixed): the ratio of each alternating pair of slices, as
+ * min / median / max, and the CPU time the hypervisor took (steal) as a share of the
+ * machine over the figure: a pair whose floor ran while the host took the CPU shows as an
+ * outlier there, where the ratio of the totals hides it.
+ */
+static void rounds_line(const char *label, double *r, int n, double steal_s, double wall_s)
+{
+    qsort(r, (size_t)n, sizeof(double), cmp_double);
+    double med = n % 2 ? r[n / 2] : (r[n / 2 - 1] + r[n / 2]) / 2;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    fprintf(stderr, "# %s.ratio_per_round %.2f min %.2f median %.2f max (%d rounds) %.1f %% steal\n",
+            label, r[0], med, r[n - 1], n, wall_s > 0 && cpus > 0 ? 100 * steal_s / (wall_s * (double)cpus) : 0);
+}
+
 /* One figure: libmotan and the floor in alternating slices, then both lines and the ratio. */
 static void figure(const tu_server *srv, int inflight, size_t size)
 {
@@ -153,7 +191,13 @@ static void figure(const tu_server *srv, int inflight, size_t size)
     const char *side_only = getenv("BENCH_SIDE");
     int run_motan = !side_only || strcmp(side_only, "floor") != 0;
     int run_floor = !side_only || strcmp(side_only, "motan") != 0;
+    double *per_round = calloc((size_t)rounds, sizeof(double));
+    if (!per_round)
+        exit(1);
+    double steal0 = steal_seconds(), wall0 = (double)motan_now_us() / 1e6;
     for (int i = 0; i < rounds; i++) {
+        size_t mn = m.r.st.n, fn = floor_st.n;
+        uint64_t mw = m.r.st.wall_us, fw = floor_st.wall_us;
         if (run_motan) {
             tu_lat_start(&m.r.st);
             slice(&m, motan_now_us() + (uint64_t)(g_seconds / rounds * 1e6));
@@ -161,9 +205,15 @@ static void figure(const tu_server *srv, int inflight, size_t size)
         }
         if (run_floor)
             tu_floor_run(f, g_seconds / rounds, &floor_st);
+        double mr = rate(m.r.st.n - mn, m.r.st.wall_us - mw), fr = rate(floor_st.n - fn, floor_st.wall_us - fw);
+        per_round[i] = fr > 0 ? mr / fr : 0;
     }
     char label[64];
     snprintf(label, sizeof(label), "e2e.%d.%zu", inflight, size);
+    if (run_motan && run_floor)
+        rounds_line(label, per_round, rounds, steal_seconds() - steal0,
+                    (double)motan_now_us() / 1e6 - wall0);
+    free(per_round);
     if (m.r.errors)
         fprintf(stderr, "%s: %d errors\n", label, m.r.errors);
     /* Under callgrind (--toggle-collect=event_base_loop): Collected / calls = instructions per call. */
