@@ -155,7 +155,10 @@ static double steal_seconds(void)
     return n == 8 ? (double)v[7] / (double)sysconf(_SC_CLK_TCK) : 0;
 }
 
-static double rate(size_t calls, uint64_t wall_us) { return wall_us ? (double)calls * 1e6 / (double)wall_us : 0; }
+static double rate(size_t calls, uint64_t wall_us)
+{
+    return wall_us ? (double)calls * 1e6 / (double)wall_us : 0;
+}
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -174,8 +177,9 @@ static void rounds_line(const char *label, double *r, int n, double steal_s, dou
     qsort(r, (size_t)n, sizeof(double), cmp_double);
     double med = n % 2 ? r[n / 2] : (r[n / 2 - 1] + r[n / 2]) / 2;
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    double steal = wall_s > 0 && cpus > 0 ? 100 * steal_s / (wall_s * (double)cpus) : 0;
     fprintf(stderr, "# %s.ratio_per_round %.2f min %.2f median %.2f max (%d rounds) %.1f %% steal\n",
-            label, r[0], med, r[n - 1], n, wall_s > 0 && cpus > 0 ? 100 * steal_s / (wall_s * (double)cpus) : 0);
+            label, r[0], med, r[n - 1], n, steal);
 }
 
 /* One figure: libmotan and the floor in alternating slices, then both lines and the ratio. */
@@ -205,7 +209,8 @@ static void figure(const tu_server *srv, int inflight, size_t size)
         }
         if (run_floor)
             tu_floor_run(f, g_seconds / rounds, &floor_st);
-        double mr = rate(m.r.st.n - mn, m.r.st.wall_us - mw), fr = rate(floor_st.n - fn, floor_st.wall_us - fw);
+        double mr = rate(m.r.st.n - mn, m.r.st.wall_us - mw);
+        double fr = rate(floor_st.n - fn, floor_st.wall_us - fw);
         per_round[i] = fr > 0 ? mr / fr : 0;
     }
     char label[64];

@@ -835,11 +835,11 @@ static void do_read(motan__conn *c)
     for (int i = 0; i < READS_PER_EVENT; i++) {
         if (c->in_blk && c->in_off == c->in->len && in_own(c))
             c->in->len = c->in_off = 0; /* the views are gone: read into the hot start again */
-        size_t have = c->in->len - c->in_off, rest = c->need > have ? c->need - have : 0;
-        size_t want = rest > READ_CHUNK ? rest : READ_CHUNK, limit;
+        size_t have = c->in->len - c->in_off, rest = c->need > have ? c->need - have : 0, limit;
         if (c->need >= READ_REST_MIN && rest && c->in->cap - c->in->len >= rest) {
             limit = rest; /* behind views held in the memory too: they are all in front */
         } else {
+            size_t want = rest > READ_CHUNK ? rest : READ_CHUNK;
             if (c->in->cap - c->in->len < want && !in_own(c)) {
                 if (in_unshare(c, want) != MOTAN_OK) {
                     motan__conn_fail(c, MOTAN_ENOMEM, "out of memory for a response");

@@ -1264,7 +1264,8 @@ static void chop_cb(motan_response *r, void *ud)
     chop_state *st = sl->st;
     st->done++;
     size_t len = 0;
-    const motan_value *v = r && motan_response_get_code(r) == MOTAN_OK ? motan_response_get_value(r) : NULL;
+    int ok = r && motan_response_get_code(r) == MOTAN_OK;
+    const motan_value *v = ok ? motan_response_get_value(r) : NULL;
     const char *p = v ? motan_value_get_data(v, &len) : NULL;
     size_t at = 0;
     while (p && at < len && (uint8_t)p[at] == sl->fill)
