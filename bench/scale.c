@@ -38,6 +38,7 @@
 
 static char g_dir[256];
 static motan_client *g_client;
+static motan_loop *g_loop; /* the client's: its cluster is read on this loop's thread */
 static atomic_int g_stop;
 static atomic_long g_ok, g_errors;
 static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -100,10 +101,21 @@ static void write_list(const char *path, long first, long n, int alt)
     }
 }
 
-static size_t endpoint_count(void)
+static size_t endpoint_count(void) { return motan_client_endpoint_count(g_client); }
+
+typedef struct probe {
+    const char *want;
+    int found;
+} probe;
+
+/* On the loop thread (the cluster's endpoints are its own): is want the second endpoint? */
+static void probe_second(void *ud)
 {
-    /* A read racing the loop thread's update: good enough to see when the list is in. */
-    return motan_cluster_endpoint_count(motan_client_get_cluster(g_client));
+    probe *p = ud;
+    motan_cluster *c = motan_client_get_cluster(g_client);
+    motan_endpoint *ep =
+        motan_cluster_endpoint_count(c) > 1 ? motan_cluster_endpoint_at(c, 1) : NULL;
+    p->found = ep && !strcmp(motan_endpoint_get_address(ep), p->want);
 }
 
 static int count_fds(void)
@@ -131,10 +143,8 @@ static void step(const char *name, const char *path, long first, long n, int alt
         char want[300];
         snprintf(want, sizeof(want), "unix:%s/n/%ld", g_dir, first + 1 + n);
         for (;;) {
-            motan_cluster *c = motan_client_get_cluster(g_client);
-            size_t k = motan_cluster_endpoint_count(c);
-            motan_endpoint *ep = k > 1 ? motan_cluster_endpoint_at(c, 1) : NULL;
-            if (ep && !strcmp(motan_endpoint_get_address(ep), want))
+            probe p = {want, 0};
+            if (motan_loop_run_wait(g_loop, probe_second, &p) == MOTAN_OK && p.found)
                 break;
             if (now_ms() - t0 > 120000) {
                 fprintf(stderr, "scale: the changed list did not arrive\n");
@@ -213,7 +223,8 @@ int main(void)
              "file://%s/com.example.EchoService?interval=20&requestTimeout=5000&connections=1&"
              "connectionBudget=256",
              path);
-    if (motan_client_new(url, &g_client, err, sizeof(err)) != MOTAN_OK ||
+    if (motan_loop_new(&g_loop, err, sizeof(err)) != MOTAN_OK ||
+        motan_client_new_on_loop(g_loop, url, &g_client, err, sizeof(err)) != MOTAN_OK ||
         motan_client_wait_ready(g_client, 5000) != MOTAN_OK) {
         fprintf(stderr, "scale: client: %s\n", err);
         return 1;
@@ -229,6 +240,7 @@ int main(void)
     for (int i = 0; i < THREADS; i++)
         pthread_join(th[i], NULL);
     motan_client_free(g_client);
+    motan_loop_free(g_loop);
     tu_server_stop(&srv);
     for (long i = 0; i < nlinks; i++) {
         char link[340];

@@ -298,7 +298,7 @@ MOTAN_EXPORT motan_endpoint *motan_ha_call_pick(motan_ha_call *call)
     size_t nt = 0;
     for (int i = 0; i < call->nattempts && i < MOTAN_HA_MAX_ATTEMPTS; i++)
         tried[nt++] = call->att[i].ep;
-    return motan__resil_pick(c, g, call->req, tried, nt);
+    return motan__resil_pick(c, g, call->req, nt ? tried : NULL, nt);
 }
 
 MOTAN_EXPORT const motan_request *motan_ha_call_request(const motan_ha_call *call)

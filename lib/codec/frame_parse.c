@@ -132,7 +132,7 @@ MOTAN_EXPORT int motan_frame_parse(motan_frame *f, const uint8_t *data, size_t l
     drop_big_inflated(f);
     if (max_content == 0)
         max_content = MOTAN_DEFAULT_MAX_CONTENT;
-    size_t total;
+    size_t total = 0;
     int rc = motan__frame_check(data, len, max_content, &total, errbuf, errlen);
     if (rc == MOTAN_EAGAIN) {
         if (consumed)

@@ -161,7 +161,7 @@ static void trim(const char **p, const char **end)
 static int parse_param(struct ctx *c, const char *p, const char *end)
 {
     trim(&p, &end);
-    if (p == end)
+    if (end <= p) /* "<=": what lets the compiler bound memchr's length */
         return MOTAN_OK;
     const char *eq = memchr(p, '=', (size_t)(end - p));
     const char *ke = eq ? eq : end, *vs = eq ? eq + 1 : p, *ve = eq ? end : ke, *ks = p;

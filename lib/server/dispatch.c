@@ -24,7 +24,7 @@ static void terminate(motan_reply *r)
     const motan_frame *f = r->req.frame;
     uint8_t *base = r->copy.data;
     for (size_t i = 0, n = motan_frame_meta_count(f); i < n; i++) {
-        size_t kl, vl;
+        size_t kl = 0, vl = 0;
         const char *k = motan_frame_meta_key(f, i, &kl);
         const char *v = motan_frame_meta_value(f, i, &vl);
         base[(const uint8_t *)k - base + kl] = '\0';

@@ -241,7 +241,7 @@ MOTAN_EXPORT int motan_server_listen(motan_server *s, const char *address, int *
         *port = 0;
     if (!s || !address)
         return motan__errf(errbuf, errlen, MOTAN_EINVAL, "missing server or address");
-    motan__slistener *l;
+    motan__slistener *l = NULL;
     int rc = motan__srv_listener_open(address, &l, errbuf, errlen);
     if (rc != MOTAN_OK)
         return rc;

@@ -276,11 +276,20 @@ void tu_server_kill(tu_server *s)
     reap(s);
 }
 
+/*
+ * The same port again: it may be taken meanwhile (another test's connection can get it as
+ * its local port), so a failed start is tried again for up to 2 s.
+ */
 int tu_server_restart(tu_server *s)
 {
     if (s->pid > 0)
         tu_server_stop(s);
-    return spawn(s, s->unix_path[0] ? 0 : s->port);
+    int rc = spawn(s, s->unix_path[0] ? 0 : s->port);
+    for (int i = 0; rc != 0 && i < 20; i++) {
+        usleep(100000);
+        rc = spawn(s, s->unix_path[0] ? 0 : s->port);
+    }
+    return rc;
 }
 
 int tu_server_connect(const tu_server *s)
