@@ -270,6 +270,59 @@ static unsigned long long caller_loop_allocs(const char *params, int n)
     return allocs;
 }
 
+/*
+ * libevent's own allocations (event_set_mem_functions, set in main before any event base):
+ * the large ones made while counting. A chain added behind a referenced bytes value must be
+ * sized for what it holds, not after that value (it was a 128 KiB malloc a call).
+ */
+enum { EV_LARGE = 32 * 1024 };
+static atomic_int g_ev_counting;
+static atomic_ullong g_ev_large;
+
+static void ev_note(size_t n)
+{
+    if (n >= EV_LARGE && atomic_load(&g_ev_counting))
+        atomic_fetch_add(&g_ev_large, 1);
+}
+
+static void *ev_malloc(size_t n)
+{
+    ev_note(n);
+    return malloc(n);
+}
+
+static void *ev_realloc(void *p, size_t n)
+{
+    ev_note(n);
+    return realloc(p, n);
+}
+
+static void ev_free(void *p) { free(p); }
+
+START_TEST(test_big_bytes_make_no_big_libevent_chains)
+{
+    enum { SIZE = 65536 };
+    motan_client *c = client_for("requestTimeout=3000");
+    motan_request *r = bytes_request(c, SIZE, 'z');
+    for (int i = 0; i < WARM + COUNTED; i++) {
+        if (i == WARM) {
+            atomic_store(&g_ev_large, 0);
+            atomic_store(&g_ev_counting, 1);
+        }
+        motan_response *resp = NULL;
+        motan_client_call(c, r, &resp);
+        check_echo(resp, SIZE);
+        motan_response_free(resp);
+    }
+    atomic_store(&g_ev_counting, 0);
+    unsigned long long large = atomic_load(&g_ev_large);
+    ck_assert_msg(large == 0, "%llu libevent allocations of %d bytes or more in %d calls of %d",
+                  large, (int)EV_LARGE, (int)COUNTED, (int)SIZE);
+    motan_request_free(r);
+    motan_client_free(c);
+}
+END_TEST
+
 START_TEST(test_caller_loop_calls_allocate_nothing)
 {
     unsigned long long plain = caller_loop_allocs("requestTimeout=3000", COUNTED);
@@ -905,6 +958,7 @@ static Suite *perf_suite(void)
     tcase_add_test(tc, test_blocking_calls_allocate_nothing);
     tcase_add_test(tc, test_async_and_queued_calls_allocate_nothing);
     tcase_add_test(tc, test_caller_loop_calls_allocate_nothing);
+    tcase_add_test(tc, test_big_bytes_make_no_big_libevent_chains);
     suite_add_tcase(s, tc);
     tc = tcase_create("shared_loops");
     tcase_set_timeout(tc, 60);
@@ -934,6 +988,7 @@ static Suite *perf_suite(void)
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
+    event_set_mem_functions(ev_malloc, ev_realloc, ev_free);
     SRunner *sr = srunner_create(perf_suite());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
