@@ -96,8 +96,12 @@ enum { WARM = 400, COUNTED = 1000 };
 #define POOL_GROWTH 3ULL
 #ifdef __SANITIZE_ADDRESS__
 #define WARM_ALLOWED(n) ((unsigned long long)(n) * 4 + POOL_GROWTH)
-/* A big answer's views also take a block record, unpooled under AddressSanitizer too. */
-#define WARM_ALLOWED_VIEWS(n) ((unsigned long long)(n) * 5 + POOL_GROWTH)
+/* A big answer's views also take a block record, unpooled under AddressSanitizer too, and
+ * now and then new input memory: when the caller frees its answer after the loop thread's
+ * next read, the held block is left behind with no pool to take the next one from (seen:
+ * 2 over in one of ten runs). A sixth allocation a call still fails it. */
+#define WARM_ALLOWED_VIEWS(n) \
+    ((unsigned long long)(n) * 5 + (unsigned long long)(n) / 50 + POOL_GROWTH)
 #else
 #define WARM_ALLOWED(n) POOL_GROWTH
 #define WARM_ALLOWED_VIEWS(n) POOL_GROWTH
