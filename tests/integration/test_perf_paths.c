@@ -116,20 +116,56 @@ static void check_echo(motan_response *resp, size_t size)
     ck_assert_uint_eq(len, size);
 }
 
-/* Allocations of n blocking calls after WARM of them. */
+/*
+ * libevent's own allocations (event_set_mem_functions, set in main before any event base):
+ * the large ones made while counting. A chain added behind a referenced bytes value must be
+ * sized for what it holds, not after that value (it was a 128 KiB malloc a call).
+ */
+enum { EV_LARGE = 32 * 1024 };
+static atomic_int g_ev_counting;
+static atomic_ullong g_ev_large;
+
+static void ev_note(size_t n)
+{
+    if (n >= EV_LARGE && atomic_load(&g_ev_counting))
+        atomic_fetch_add(&g_ev_large, 1);
+}
+
+static void *ev_malloc(size_t n)
+{
+    ev_note(n);
+    return malloc(n);
+}
+
+static void *ev_realloc(void *p, size_t n)
+{
+    ev_note(n);
+    return realloc(p, n);
+}
+
+static void ev_free(void *p) { free(p); }
+
+/*
+ * Allocations of n blocking calls after WARM of them; libevent's large ones over the same
+ * calls are left in g_ev_large.
+ */
 static unsigned long long blocking_allocs(const char *params, size_t size, int n)
 {
     motan_client *c = client_for(params);
     motan_request *r = size > 4096 ? bytes_request(c, size, 'b') : echo_request(c, size);
     tu_count_allocs_start(); /* empties the caches: the warm-up fills them under these hooks */
     for (int i = 0; i < WARM + n; i++) {
-        if (i == WARM)
+        if (i == WARM) {
             tu_count_allocs_reset();
+            atomic_store(&g_ev_large, 0);
+            atomic_store(&g_ev_counting, 1);
+        }
         motan_response *resp = NULL;
         motan_client_call(c, r, &resp);
         check_echo(resp, size);
         motan_response_free(resp);
     }
+    atomic_store(&g_ev_counting, 0);
     unsigned long long allocs = tu_allocs();
     tu_count_allocs_stop();
     motan_request_free(r);
@@ -150,6 +186,15 @@ START_TEST(test_blocking_calls_allocate_nothing)
                   "allocations in %d warm blocking calls: %llu, with filter=metrics %llu, 1 KiB %llu,"
                   " 64 KiB bytes %llu",
                   COUNTED, plain, metrics, kib, big);
+}
+END_TEST
+
+START_TEST(test_big_bytes_make_no_big_libevent_chains)
+{
+    blocking_allocs("requestTimeout=3000", 65536, COUNTED);
+    unsigned long long large = atomic_load(&g_ev_large);
+    ck_assert_msg(large == 0, "%llu libevent allocations of %d bytes or more in %d calls of %d",
+                  large, (int)EV_LARGE, (int)COUNTED, 65536);
 }
 END_TEST
 
@@ -273,59 +318,6 @@ static unsigned long long caller_loop_allocs(const char *params, int n)
     tu_env_free(&env);
     return allocs;
 }
-
-/*
- * libevent's own allocations (event_set_mem_functions, set in main before any event base):
- * the large ones made while counting. A chain added behind a referenced bytes value must be
- * sized for what it holds, not after that value (it was a 128 KiB malloc a call).
- */
-enum { EV_LARGE = 32 * 1024 };
-static atomic_int g_ev_counting;
-static atomic_ullong g_ev_large;
-
-static void ev_note(size_t n)
-{
-    if (n >= EV_LARGE && atomic_load(&g_ev_counting))
-        atomic_fetch_add(&g_ev_large, 1);
-}
-
-static void *ev_malloc(size_t n)
-{
-    ev_note(n);
-    return malloc(n);
-}
-
-static void *ev_realloc(void *p, size_t n)
-{
-    ev_note(n);
-    return realloc(p, n);
-}
-
-static void ev_free(void *p) { free(p); }
-
-START_TEST(test_big_bytes_make_no_big_libevent_chains)
-{
-    enum { SIZE = 65536 };
-    motan_client *c = client_for("requestTimeout=3000");
-    motan_request *r = bytes_request(c, SIZE, 'z');
-    for (int i = 0; i < WARM + COUNTED; i++) {
-        if (i == WARM) {
-            atomic_store(&g_ev_large, 0);
-            atomic_store(&g_ev_counting, 1);
-        }
-        motan_response *resp = NULL;
-        motan_client_call(c, r, &resp);
-        check_echo(resp, SIZE);
-        motan_response_free(resp);
-    }
-    atomic_store(&g_ev_counting, 0);
-    unsigned long long large = atomic_load(&g_ev_large);
-    ck_assert_msg(large == 0, "%llu libevent allocations of %d bytes or more in %d calls of %d",
-                  large, (int)EV_LARGE, (int)COUNTED, (int)SIZE);
-    motan_request_free(r);
-    motan_client_free(c);
-}
-END_TEST
 
 START_TEST(test_caller_loop_calls_allocate_nothing)
 {

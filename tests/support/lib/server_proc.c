@@ -284,10 +284,10 @@ int tu_server_restart(tu_server *s)
 {
     if (s->pid > 0)
         tu_server_stop(s);
-    int rc = spawn(s, s->unix_path[0] ? 0 : s->port);
+    int port = s->unix_path[0] ? 0 : s->port, rc = spawn(s, port);
     for (int i = 0; rc != 0 && i < 20; i++) {
         usleep(100000);
-        rc = spawn(s, s->unix_path[0] ? 0 : s->port);
+        rc = spawn(s, port);
     }
     return rc;
 }
